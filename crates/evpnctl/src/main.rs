@@ -1,0 +1,3 @@
+//! evpnctl: command-line client for evpnd (work in progress).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Codec benchmarks (work in progress).
+
+fn main() {}

@@ -1,0 +1,1091 @@
+//! The UPDATE message (RFC 4271 §4.3) with multiprotocol extensions (RFC 4760) and revised
+//! error handling (RFC 7606).
+
+use crate::attribute::{
+    attr_name, attr_type, decode_attribute, encode_mp_reach, encode_mp_unreach, encode_nlri_for,
+    expected_flags, flag, write_attribute, Action, Decoded, MpReach, MpUnreach, NextHop,
+    PathAttribute, PmsiTunnelId,
+};
+use crate::context::CodecContext;
+use crate::error::{code, subcode, EncodeError, Malformation, Outcome, Reset};
+use crate::evpn::EvpnRoute;
+use crate::message::{put_header, MessageType, HEADER_LEN};
+use crate::nlri::{decode_nlri_list, Nlri, Route};
+use crate::reader::Reader;
+use crate::types::{Family, IpPrefix};
+use std::net::IpAddr;
+
+/// A set of attribute type codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AttrSet([u64; 4]);
+
+impl AttrSet {
+    /// Adds `type_code`; returns false if it was already present.
+    pub fn insert(&mut self, type_code: u8) -> bool {
+        let (w, b) = (usize::from(type_code / 64), type_code % 64);
+        let had = self.0[w] & (1 << b) != 0;
+        self.0[w] |= 1 << b;
+        !had
+    }
+
+    /// True when `type_code` is in the set.
+    pub fn contains(&self, type_code: u8) -> bool {
+        let (w, b) = (usize::from(type_code / 64), type_code % 64);
+        self.0[w] & (1 << b) != 0
+    }
+
+    /// True when the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+}
+
+/// An UPDATE message.
+///
+/// MP_REACH_NLRI and MP_UNREACH_NLRI are held apart from the other attributes because they
+/// carry routes; on the wire they are encoded first (RFC 7606 §5.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Update {
+    /// Withdrawn IPv4 unicast routes (the Withdrawn Routes field).
+    pub withdrawn: Vec<Nlri>,
+    /// MP_UNREACH_NLRI, if present.
+    pub mp_unreach: Option<MpUnreach>,
+    /// MP_REACH_NLRI, if present.
+    pub mp_reach: Option<MpReach>,
+    /// The other path attributes, in received order, at most one of each type.
+    pub attributes: Vec<PathAttribute>,
+    /// Known optional transitive attributes that carry the Partial bit (RFC 4271 §5).
+    pub partial: AttrSet,
+    /// Announced IPv4 unicast routes (the NLRI field).
+    pub nlri: Vec<Nlri>,
+}
+
+impl Update {
+    /// The End-of-RIB marker for `family` (RFC 4724 §2).
+    pub fn end_of_rib(family: Family) -> Self {
+        if family == Family::IPV4_UNICAST {
+            Update::default()
+        } else {
+            Update {
+                mp_unreach: Some(MpUnreach::new(family, Vec::new())),
+                ..Update::default()
+            }
+        }
+    }
+
+    /// The family this UPDATE is the End-of-RIB marker of, recognised only in its exact shape
+    /// (RFC 4724 §2): no withdrawn routes, no attributes and no NLRI for IPv4 unicast; only an
+    /// empty MP_UNREACH_NLRI otherwise.
+    pub fn as_end_of_rib(&self) -> Option<Family> {
+        if !self.withdrawn.is_empty()
+            || !self.nlri.is_empty()
+            || !self.attributes.is_empty()
+            || self.mp_reach.is_some()
+        {
+            return None;
+        }
+        match &self.mp_unreach {
+            None => Some(Family::IPV4_UNICAST),
+            Some(u) if u.nlri.is_empty() && u.opaque_nlri.is_empty() && u.skipped_routes == 0 => {
+                Some(u.family)
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// The first attribute of `type_code`.
+    pub fn attribute(&self, type_code: u8) -> Option<&PathAttribute> {
+        self.attributes.iter().find(|a| a.type_code() == type_code)
+    }
+
+    /// Routes announced by this UPDATE, with their family.
+    pub fn announced(&self) -> impl Iterator<Item = (Family, &Nlri)> {
+        let classic = self.nlri.iter().map(|n| (Family::IPV4_UNICAST, n));
+        let mp = self
+            .mp_reach
+            .iter()
+            .flat_map(|m| m.nlri.iter().map(move |n| (m.family, n)));
+        classic.chain(mp)
+    }
+
+    /// Routes withdrawn by this UPDATE, with their family.
+    pub fn withdrawals(&self) -> impl Iterator<Item = (Family, &Nlri)> {
+        let classic = self.withdrawn.iter().map(|n| (Family::IPV4_UNICAST, n));
+        let mp = self
+            .mp_unreach
+            .iter()
+            .flat_map(|m| m.nlri.iter().map(move |n| (m.family, n)));
+        classic.chain(mp)
+    }
+
+    /// Every route this UPDATE names, announced or withdrawn: what "treat-as-withdraw" must
+    /// withdraw (RFC 7606 §2).
+    pub fn treat_as_withdraw(&self) -> impl Iterator<Item = (Family, &Nlri)> {
+        self.withdrawals().chain(self.announced())
+    }
+
+    /// The extended communities, or an empty slice.
+    pub fn extended_communities(&self) -> &[crate::ExtendedCommunity] {
+        match self.attribute(attr_type::EXTENDED_COMMUNITIES) {
+            Some(PathAttribute::ExtendedCommunities(c)) => c,
+            _ => &[],
+        }
+    }
+}
+
+/// Tracks the findings in one UPDATE and the most severe action (RFC 7606 §3).
+#[derive(Default)]
+struct Findings {
+    discards: Vec<Malformation>,
+    withdraws: Vec<Malformation>,
+    disable: Option<(Family, Malformation)>,
+}
+
+impl Findings {
+    fn into_outcome(self) -> Outcome {
+        if let Some((family, cause)) = self.disable {
+            return Outcome::AfiSafiDisable { family, cause };
+        }
+        if !self.withdraws.is_empty() {
+            let mut all = self.withdraws;
+            all.extend(self.discards);
+            return Outcome::TreatAsWithdraw(all);
+        }
+        if !self.discards.is_empty() {
+            return Outcome::AttributeDiscard(self.discards);
+        }
+        Outcome::Accept
+    }
+}
+
+fn reset(code: u8, sub: u8, data: Vec<u8>, m: Malformation) -> Reset {
+    Reset::new(code, sub, data, m)
+}
+
+/// Decodes an UPDATE body. `msg` is the whole message (for NOTIFICATION data); the body starts
+/// at offset 19.
+pub(crate) fn decode_update(ctx: &CodecContext, msg: &[u8]) -> Result<(Update, Outcome), Reset> {
+    let body = msg.get(HEADER_LEN..).unwrap_or_default();
+    let mut r = Reader::new(body, HEADER_LEN);
+    let malformed_list = |m: Malformation| {
+        reset(
+            code::UPDATE_MESSAGE,
+            subcode::MALFORMED_ATTRIBUTE_LIST,
+            Vec::new(),
+            m,
+        )
+    };
+    let wl_at = r.offset();
+    let wlen = r.u16().ok_or_else(|| {
+        malformed_list(Malformation::new(
+            wl_at,
+            "withdrawn_routes_length",
+            "missing",
+        ))
+    })?;
+    let mut withdrawn_r = r.sub(usize::from(wlen)).ok_or_else(|| {
+        malformed_list(Malformation::new(
+            wl_at,
+            "withdrawn_routes_length",
+            format!("{wlen} overruns the message"),
+        ))
+    })?;
+    let tal_at = r.offset();
+    let tal = r.u16().ok_or_else(|| {
+        malformed_list(Malformation::new(
+            tal_at,
+            "total_path_attribute_length",
+            "missing",
+        ))
+    })?;
+    let mut attrs_r = r.sub(usize::from(tal)).ok_or_else(|| {
+        malformed_list(Malformation::new(
+            tal_at,
+            "total_path_attribute_length",
+            format!("{tal} overruns the message"),
+        ))
+    })?;
+    let mut nlri_r = r;
+
+    let invalid_network = |m: Malformation| {
+        reset(
+            code::UPDATE_MESSAGE,
+            subcode::INVALID_NETWORK_FIELD,
+            Vec::new(),
+            m,
+        )
+    };
+    let v4 = Family::IPV4_UNICAST;
+    let withdrawn = decode_nlri_list(
+        &mut withdrawn_r,
+        v4,
+        ctx.has_path_id(v4),
+        "withdrawn_routes",
+    )
+    .map_err(invalid_network)?
+    .routes;
+
+    let mut u = Update {
+        withdrawn,
+        ..Update::default()
+    };
+    let mut f = Findings::default();
+    let mut seen = AttrSet::default();
+    // An attribute whose length runs past the attribute list ends the parsing (RFC 7606 §4).
+    let mut overrun: Option<Malformation> = None;
+    while !attrs_r.is_empty() {
+        let start = attrs_r.offset();
+        let local_start = start - HEADER_LEN;
+        let overrun_at = |why: String| Malformation::new(start, "path_attributes", why);
+        let (Some(flags), Some(type_code)) = (attrs_r.u8(), attrs_r.u8()) else {
+            overrun = Some(overrun_at(
+                "fewer than 3 bytes left for an attribute header (RFC 7606 §4)".into(),
+            ));
+            break;
+        };
+        let len = if flags & flag::EXTENDED_LENGTH != 0 {
+            attrs_r.u16().map(usize::from)
+        } else {
+            attrs_r.u8().map(usize::from)
+        };
+        let Some(len) = len else {
+            overrun = Some(overrun_at(format!(
+                "attribute {} header truncated (RFC 7606 §4)",
+                attr_name(type_code)
+            )));
+            break;
+        };
+        let Some(mut v) = attrs_r.sub(len) else {
+            overrun = Some(
+                overrun_at(format!(
+                    "{} length {len} overruns the Total Path Attribute Length (RFC 7606 §4)",
+                    attr_name(type_code)
+                ))
+                .in_attribute(type_code),
+            );
+            break;
+        };
+        let raw = body
+            .get(local_start..attrs_r.offset() - HEADER_LEN)
+            .unwrap_or_default();
+        let is_mp = matches!(
+            type_code,
+            attr_type::MP_REACH_NLRI | attr_type::MP_UNREACH_NLRI
+        );
+        if !seen.insert(type_code) {
+            let m = Malformation::new(
+                start,
+                "path_attributes",
+                format!("{} appears more than once", attr_name(type_code)),
+            )
+            .in_attribute(type_code);
+            if is_mp {
+                // RFC 7606 §3(g).
+                return Err(malformed_list(m));
+            }
+            // RFC 7606 §3(g): all but the first occurrence are discarded.
+            f.discards.push(m);
+            continue;
+        }
+        let flags_wrong = expected_flags(type_code)
+            .is_some_and(|want| flags & (flag::OPTIONAL | flag::TRANSITIVE) != want);
+        match decode_attribute(ctx, flags, type_code, &mut v, raw) {
+            Ok(Decoded::Attr(a)) => {
+                if flags_wrong {
+                    f.withdraws.push(flags_error(start, flags, type_code));
+                    continue;
+                }
+                let opt_trans = flag::OPTIONAL | flag::TRANSITIVE;
+                if flags & flag::PARTIAL != 0
+                    && flags & opt_trans == opt_trans
+                    && !matches!(a, PathAttribute::Unknown(_))
+                {
+                    u.partial.insert(type_code);
+                }
+                u.attributes.push(a);
+            }
+            Ok(Decoded::Ignored(m)) => f.discards.push(m),
+            Ok(Decoded::MpReach(m, semantic)) => {
+                if flags_wrong {
+                    f.withdraws.push(flags_error(start, flags, type_code));
+                }
+                f.withdraws.extend(semantic);
+                u.mp_reach = Some(m);
+            }
+            Ok(Decoded::MpUnreach(m)) => {
+                if flags_wrong {
+                    f.withdraws.push(flags_error(start, flags, type_code));
+                }
+                u.mp_unreach = Some(m);
+            }
+            Err(e) => match e.action {
+                Action::Discard => f.discards.push(e.cause),
+                Action::Withdraw => f.withdraws.push(e.cause),
+                Action::Disable(family) => {
+                    if f.disable.is_none() {
+                        f.disable = Some((family, e.cause));
+                    } else {
+                        f.withdraws.push(e.cause);
+                    }
+                }
+                Action::Reset(c, s, data) => return Err(reset(c, s, data, e.cause)),
+            },
+        }
+    }
+
+    u.nlri = decode_nlri_list(&mut nlri_r, v4, ctx.has_path_id(v4), "nlri")
+        .map_err(invalid_network)?
+        .routes;
+
+    if let Some(m) = overrun {
+        let mp_seen =
+            seen.contains(attr_type::MP_REACH_NLRI) || seen.contains(attr_type::MP_UNREACH_NLRI);
+        if !mp_seen && u.nlri.is_empty() && u.withdrawn.is_empty() {
+            // Routes may sit in an MP attribute we could not reach: treat-as-withdraw cannot
+            // name them (RFC 7606 §3(j)).
+            return Err(malformed_list(m));
+        }
+        f.withdraws.push(m);
+        // Mandatory attributes may sit past the break; their absence is not a second finding.
+        return Ok((u, f.into_outcome()));
+    }
+
+    f.withdraws
+        .extend(type5_findings(&u, HEADER_LEN + body.len()));
+
+    // RFC 7606 §3(d): well-known mandatory attributes, when there is something to announce.
+    let announces = !u.nlri.is_empty() || u.mp_reach.is_some();
+    if announces {
+        let end = HEADER_LEN + body.len();
+        let mut require = |type_code: u8| {
+            if !seen.contains(type_code) {
+                f.withdraws.push(
+                    Malformation::new(
+                        end,
+                        "path_attributes",
+                        format!(
+                            "missing well-known attribute {} (RFC 7606 §3(d))",
+                            attr_name(type_code)
+                        ),
+                    )
+                    .in_attribute(type_code),
+                );
+            }
+        };
+        require(attr_type::ORIGIN);
+        require(attr_type::AS_PATH);
+        if !u.nlri.is_empty() {
+            require(attr_type::NEXT_HOP);
+        }
+    }
+    Ok((u, f.into_outcome()))
+}
+
+/// RFC 9136 §3.2 rules that need both the type-5 routes and the Router's MAC extended
+/// community: a Router's MAC that is not a unicast MAC, or a route with no overlay index (zero
+/// ESI, gateway and Router's MAC) and label 0, is treat-as-withdraw.
+pub(crate) fn type5_findings(u: &Update, at: usize) -> Vec<Malformation> {
+    let Some(reach) = &u.mp_reach else {
+        return Vec::new();
+    };
+    let mut type5 = reach.nlri.iter().filter_map(|n| match &n.route {
+        Route::Evpn(EvpnRoute::IpPrefix(r)) => Some(r),
+        _ => None,
+    });
+    let Some(first) = type5.next() else {
+        return Vec::new();
+    };
+    let router_mac = u
+        .extended_communities()
+        .iter()
+        .find_map(|c| match c.kind() {
+            crate::ExtCommunityKind::RouterMac(m) => Some(m),
+            _ => None,
+        });
+    let finding = |why: &str| {
+        vec![Malformation::new(at, "MP_REACH_NLRI.nlri", why).in_attribute(attr_type::MP_REACH_NLRI)]
+    };
+    if let Some(mac) = router_mac {
+        if mac.is_multicast() || mac.is_zero() {
+            return finding("Router's MAC extended community with a multicast or zero MAC on IP prefix routes (RFC 9136 §3.2)");
+        }
+        return Vec::new();
+    }
+    for r in std::iter::once(first).chain(type5) {
+        if r.esi.is_zero() && r.gateway.is_unspecified() && r.label.raw() == 0 {
+            return finding("IP prefix route with no overlay index and label 0 (RFC 9136 §3.2)");
+        }
+    }
+    Vec::new()
+}
+
+fn flags_error(at: usize, flags: u8, type_code: u8) -> Malformation {
+    Malformation::new(
+        at,
+        "attribute.flags",
+        format!(
+            "{} with flags {flags:#04x} contradicting its optional/transitive bits (RFC 7606 §3(c))",
+            attr_name(type_code)
+        ),
+    )
+    .in_attribute(type_code)
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> EncodeError {
+    EncodeError::InvalidValue {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Checks that `u` can be encoded for a session with context `ctx` such that the peer decodes
+/// exactly `u` and accepts it.
+pub fn validate_update(ctx: &CodecContext, u: &Update) -> Result<(), EncodeError> {
+    let mut seen = AttrSet::default();
+    for a in &u.attributes {
+        let t = a.type_code();
+        if !seen.insert(t) {
+            return Err(invalid(
+                "attributes",
+                format!("{} appears twice", attr_name(t)),
+            ));
+        }
+        match a {
+            PathAttribute::AsPath(p) => {
+                for s in &p.segments {
+                    if s.asns.is_empty() || s.asns.len() > 255 {
+                        return Err(invalid("AS_PATH", "segments hold 1..=255 AS numbers"));
+                    }
+                    if !ctx.four_octet_as && s.asns.iter().any(|a| *a > u32::from(u16::MAX)) {
+                        return Err(invalid(
+                            "AS_PATH",
+                            "4-octet AS on a 2-octet session: substitute AS_TRANS and send AS4_PATH (RFC 6793 §4.2.2)",
+                        ));
+                    }
+                    if ctx.external_peer && s.kind.is_confed() {
+                        return Err(invalid(
+                            "AS_PATH",
+                            "confederation segment to an external peer",
+                        ));
+                    }
+                }
+            }
+            PathAttribute::As4Path(p) => {
+                if ctx.four_octet_as {
+                    return Err(invalid(
+                        "AS4_PATH",
+                        "not sent between 4-octet AS speakers (RFC 6793 §4.1)",
+                    ));
+                }
+                if p.segments
+                    .iter()
+                    .any(|s| s.asns.is_empty() || s.asns.len() > 255 || s.kind.is_confed())
+                {
+                    return Err(invalid(
+                        "AS4_PATH",
+                        "segments hold 1..=255 AS numbers, no confederation segments",
+                    ));
+                }
+            }
+            PathAttribute::As4Aggregator(_) if ctx.four_octet_as => {
+                return Err(invalid(
+                    "AS4_AGGREGATOR",
+                    "not sent between 4-octet AS speakers (RFC 6793 §4.1)",
+                ));
+            }
+            PathAttribute::Aggregator(ag) if !ctx.four_octet_as && ag.asn > u32::from(u16::MAX) => {
+                return Err(invalid("AGGREGATOR", "4-octet AS on a 2-octet session"));
+            }
+            PathAttribute::LocalPref(_)
+            | PathAttribute::OriginatorId(_)
+            | PathAttribute::ClusterList(_)
+                if ctx.external_peer =>
+            {
+                return Err(invalid(attr_name(t), "not sent to an external peer"));
+            }
+            PathAttribute::Communities(c) if c.is_empty() => {
+                return Err(invalid("COMMUNITIES", "empty"));
+            }
+            PathAttribute::ExtendedCommunities(c) if c.is_empty() => {
+                return Err(invalid("EXTENDED_COMMUNITIES", "empty"));
+            }
+            PathAttribute::LargeCommunities(c) if c.is_empty() => {
+                return Err(invalid("LARGE_COMMUNITY", "empty"));
+            }
+            PathAttribute::ClusterList(c) if c.is_empty() => {
+                return Err(invalid("CLUSTER_LIST", "empty"));
+            }
+            PathAttribute::PmsiTunnel(p) => {
+                if let PmsiTunnelId::Other { tunnel_type: 6, .. } = p.tunnel {
+                    return Err(invalid(
+                        "PMSI_TUNNEL",
+                        "ingress replication must use PmsiTunnelId::IngressReplication",
+                    ));
+                }
+            }
+            PathAttribute::TunnelEncapsulation(tlvs) => {
+                if tlvs.is_empty() {
+                    return Err(invalid("TUNNEL_ENCAPSULATION", "no Tunnel TLV"));
+                }
+                for tlv in tlvs {
+                    let mut len = 0usize;
+                    for s in &tlv.sub_tlvs {
+                        let max = if s.sub_type >= 128 { 65535 } else { 255 };
+                        if s.value.len() > max {
+                            return Err(invalid("TUNNEL_ENCAPSULATION", "sub-TLV value too long"));
+                        }
+                        len += s.value.len() + if s.sub_type >= 128 { 3 } else { 2 };
+                    }
+                    if len > 65535 {
+                        return Err(invalid("TUNNEL_ENCAPSULATION", "Tunnel TLV too long"));
+                    }
+                }
+            }
+            PathAttribute::Unknown(x) => {
+                if expected_flags(t).is_some()
+                    || matches!(t, attr_type::MP_REACH_NLRI | attr_type::MP_UNREACH_NLRI)
+                {
+                    return Err(invalid(
+                        "attributes",
+                        format!("unknown attribute with the known type code {t}"),
+                    ));
+                }
+                if x.flags & flag::OPTIONAL == 0 {
+                    return Err(invalid("attributes", "unknown attributes must be optional"));
+                }
+            }
+            _ => {}
+        }
+    }
+    if u.mp_reach.is_some() || !u.nlri.is_empty() {
+        for t in [attr_type::ORIGIN, attr_type::AS_PATH] {
+            if !seen.contains(t) {
+                return Err(invalid(
+                    "attributes",
+                    format!("{} is mandatory when announcing", attr_name(t)),
+                ));
+            }
+        }
+    }
+    if !u.nlri.is_empty() && !seen.contains(attr_type::NEXT_HOP) {
+        return Err(invalid(
+            "attributes",
+            "NEXT_HOP is mandatory with IPv4 NLRI",
+        ));
+    }
+    let v4 = Family::IPV4_UNICAST;
+    check_nlri(ctx, v4, &u.withdrawn)?;
+    check_nlri(ctx, v4, &u.nlri)?;
+    if let Some(m) = &u.mp_reach {
+        check_mp_family(m.family, &m.nlri, &m.opaque_nlri)?;
+        check_nlri(ctx, m.family, &m.nlri)?;
+        if m.skipped_routes != 0 {
+            return Err(invalid(
+                "MP_REACH_NLRI",
+                "skipped_routes must be 0 when encoding",
+            ));
+        }
+        if m.family.is_known() {
+            let ok = !matches!(
+                (&m.next_hop, m.family),
+                (NextHop::Opaque(_), _) | (NextHop::Ipv4(_), Family::IPV6_UNICAST)
+            );
+            if !ok {
+                return Err(invalid(
+                    "MP_REACH_NLRI.next_hop",
+                    format!("not valid for {}", m.family),
+                ));
+            }
+        } else if !matches!(m.next_hop, NextHop::Opaque(_)) {
+            return Err(invalid(
+                "MP_REACH_NLRI.next_hop",
+                "unknown families take an opaque next hop",
+            ));
+        }
+        if m.next_hop_len() > 255 {
+            return Err(invalid("MP_REACH_NLRI.next_hop", "longer than 255 bytes"));
+        }
+        for n in &m.nlri {
+            if let Route::Evpn(r) = &n.route {
+                if let Some(why) = r.semantic_error() {
+                    return Err(invalid("MP_REACH_NLRI.nlri", why));
+                }
+            }
+        }
+        if let Some(m) = type5_findings(u, 0).into_iter().next() {
+            return Err(invalid("MP_REACH_NLRI.nlri", m.reason));
+        }
+    }
+    if let Some(m) = &u.mp_unreach {
+        check_mp_family(m.family, &m.nlri, &m.opaque_nlri)?;
+        check_nlri(ctx, m.family, &m.nlri)?;
+        if m.skipped_routes != 0 {
+            return Err(invalid(
+                "MP_UNREACH_NLRI",
+                "skipped_routes must be 0 when encoding",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_mp_family(family: Family, nlri: &[Nlri], opaque: &[u8]) -> Result<(), EncodeError> {
+    if family.is_known() && !opaque.is_empty() {
+        return Err(invalid(
+            "opaque_nlri",
+            format!("{family} NLRI must be typed"),
+        ));
+    }
+    if !family.is_known() && !nlri.is_empty() {
+        return Err(invalid("nlri", format!("{family} takes opaque NLRI only")));
+    }
+    Ok(())
+}
+
+fn check_nlri(ctx: &CodecContext, family: Family, nlri: &[Nlri]) -> Result<(), EncodeError> {
+    let with_id = ctx.has_path_id(family);
+    for n in nlri {
+        if n.route.family() != family {
+            return Err(invalid(
+                "nlri",
+                format!("a {} route in a {family} field", n.route.family()),
+            ));
+        }
+        if n.path_id.is_some() != with_id {
+            return Err(invalid(
+                "nlri.path_id",
+                "present exactly when ADD-PATH is negotiated for the family",
+            ));
+        }
+        match &n.route {
+            Route::Ipv4(p) if !p.addr().is_ipv4() => {
+                return Err(invalid("nlri", "IPv6 prefix as IPv4"))
+            }
+            Route::Ipv6(p) if !p.addr().is_ipv6() => {
+                return Err(invalid("nlri", "IPv4 prefix as IPv6"))
+            }
+            Route::Evpn(EvpnRoute::IpPrefix(r)) => {
+                let max = if r.prefix.is_ipv4() { 32 } else { 128 };
+                if r.prefix.is_ipv4() != r.gateway.is_ipv4() || r.prefix_len > max {
+                    return Err(invalid(
+                        "EVPN_NLRI",
+                        "type-5 prefix and gateway of one family, prefix length within it",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl MpReach {
+    fn next_hop_len(&self) -> usize {
+        match &self.next_hop {
+            NextHop::Ipv4(_) => 4,
+            NextHop::Ipv6 { link_local, .. } => 16 + if link_local.is_some() { 16 } else { 0 },
+            NextHop::Opaque(b) => b.len(),
+        }
+    }
+}
+
+/// Appends UPDATE `u` as one message to `out`.
+///
+/// The update is first checked with [`validate_update`]; in debug builds the bytes are decoded
+/// again and must give back `u` unchanged and accepted.
+pub fn encode_update(ctx: &CodecContext, u: &Update, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    validate_update(ctx, u)?;
+    let start = out.len();
+    put_header(out, MessageType::Update);
+    let wl_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    encode_nlri_for(ctx, Family::IPV4_UNICAST, &u.withdrawn, out);
+    let wlen = out.len() - wl_at - 2;
+    let tal_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    if let Some(m) = &u.mp_unreach {
+        encode_mp_unreach(m, ctx, out);
+    }
+    if let Some(m) = &u.mp_reach {
+        encode_mp_reach(m, ctx, out);
+    }
+    for a in &u.attributes {
+        a.encode(ctx, u.partial.contains(a.type_code()), out);
+    }
+    let tal = out.len() - tal_at - 2;
+    encode_nlri_for(ctx, Family::IPV4_UNICAST, &u.nlri, out);
+    let total = out.len() - start;
+    if total > ctx.max_message_len() {
+        out.truncate(start);
+        return Err(EncodeError::TooLong {
+            length: total,
+            max: ctx.max_message_len(),
+        });
+    }
+    // All three fit in 16 bits: total ≤ 65535 was checked above.
+    out[start + 16..start + 18].copy_from_slice(&(total as u16).to_be_bytes());
+    out[wl_at..wl_at + 2].copy_from_slice(&(wlen as u16).to_be_bytes());
+    out[tal_at..tal_at + 2].copy_from_slice(&(tal as u16).to_be_bytes());
+    #[cfg(debug_assertions)]
+    check_round_trip(ctx, &out[start..], u);
+    Ok(())
+}
+
+/// Debug builds: every UPDATE we produce must decode to what we meant (DESIGN.md §5).
+#[cfg(debug_assertions)]
+fn check_round_trip(ctx: &CodecContext, bytes: &[u8], want: &Update) {
+    match crate::message::decode_message(ctx, bytes) {
+        Ok(d) => {
+            assert_eq!(
+                d.outcome,
+                Outcome::Accept,
+                "encoded UPDATE is not accepted by our decoder"
+            );
+            match d.message {
+                crate::Message::Update(got) => {
+                    assert_eq!(&got, want, "encoded UPDATE decodes differently")
+                }
+                other => panic!("encoded UPDATE decodes as {other:?}"),
+            }
+        }
+        Err(e) => panic!("encoded UPDATE does not decode: {e}"),
+    }
+}
+
+/// Packs routes into as few UPDATE messages as the session's maximum size allows, with the
+/// multiprotocol attribute first (RFC 7606 §5.1).
+///
+/// For IPv4 unicast the classic NLRI and Withdrawn Routes fields are used (the NEXT_HOP
+/// attribute must then be among `attributes`); every other family travels in MP_REACH_NLRI /
+/// MP_UNREACH_NLRI.
+#[derive(Debug)]
+pub struct UpdatePacker<'a> {
+    ctx: &'a CodecContext,
+}
+
+impl<'a> UpdatePacker<'a> {
+    /// A packer for a session with context `ctx`.
+    pub fn new(ctx: &'a CodecContext) -> Self {
+        UpdatePacker { ctx }
+    }
+
+    /// Appends UPDATEs announcing `routes` of `family` with `attributes` and `next_hop` (ignored
+    /// for IPv4 unicast) to `out`. Returns the number of messages written.
+    pub fn announce(
+        &self,
+        family: Family,
+        next_hop: &NextHop,
+        attributes: &[PathAttribute],
+        partial: AttrSet,
+        routes: &[Nlri],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        if routes.is_empty() {
+            return Ok(0);
+        }
+        // Validate the shape once, with one route, exactly as encode_update would.
+        let sample = self.sample(family, Some(next_hop), attributes, partial, &routes[..1]);
+        validate_update(self.ctx, &sample)?;
+        check_nlri(self.ctx, family, routes)?;
+        if family == Family::L2VPN_EVPN {
+            // The same RFC 9136 rules validate_update applies, for every route of the batch.
+            let has_router_mac = attributes.iter().any(|a| match a {
+                PathAttribute::ExtendedCommunities(cs) => cs
+                    .iter()
+                    .any(|c| matches!(c.kind(), crate::ExtCommunityKind::RouterMac(_))),
+                _ => false,
+            });
+            for n in routes {
+                if let Route::Evpn(r) = &n.route {
+                    if let Some(why) = r.semantic_error() {
+                        return Err(invalid("MP_REACH_NLRI.nlri", why));
+                    }
+                    if let EvpnRoute::IpPrefix(p) = r {
+                        if !has_router_mac
+                            && p.esi.is_zero()
+                            && p.gateway.is_unspecified()
+                            && p.label.raw() == 0
+                        {
+                            return Err(invalid(
+                                "MP_REACH_NLRI.nlri",
+                                "IP prefix route with no overlay index and label 0 (RFC 9136 §3.2)",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // The part before the NLRI is the same in every message of the batch.
+        let mut prefix = Vec::with_capacity(256);
+        put_header(&mut prefix, MessageType::Update);
+        prefix.extend_from_slice(&[0, 0, 0, 0]); // withdrawn length 0, attribute length later
+        let mp_len_at = if family == Family::IPV4_UNICAST {
+            None
+        } else {
+            prefix.extend_from_slice(&[
+                flag::OPTIONAL | flag::EXTENDED_LENGTH,
+                attr_type::MP_REACH_NLRI,
+                0,
+                0,
+            ]);
+            let at = prefix.len() - 2;
+            prefix.extend_from_slice(&family.afi.0.to_be_bytes());
+            prefix.push(family.safi.0);
+            prefix.push(sample.mp_reach.as_ref().map_or(0, |m| m.next_hop_len()) as u8);
+            next_hop_bytes(next_hop, &mut prefix);
+            prefix.push(0);
+            Some(at)
+        };
+        let mp_body_start = prefix.len();
+        let mut tail = Vec::with_capacity(128);
+        for a in attributes {
+            a.encode(self.ctx, partial.contains(a.type_code()), &mut tail);
+        }
+        self.pack(
+            &prefix,
+            mp_len_at,
+            mp_body_start,
+            &tail,
+            family,
+            routes,
+            out,
+        )
+    }
+
+    /// Appends UPDATEs withdrawing `routes` of `family` to `out`. Returns the number of
+    /// messages written.
+    pub fn withdraw(
+        &self,
+        family: Family,
+        routes: &[Nlri],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        if routes.is_empty() {
+            return Ok(0);
+        }
+        check_nlri(self.ctx, family, routes)?;
+        let mut prefix = Vec::with_capacity(32);
+        put_header(&mut prefix, MessageType::Update);
+        if family == Family::IPV4_UNICAST {
+            // Withdrawn routes field; its length is patched per message.
+            prefix.extend_from_slice(&[0, 0]);
+            return self.pack_classic_withdraw(&prefix, routes, out);
+        }
+        prefix.extend_from_slice(&[0, 0, 0, 0]);
+        prefix.extend_from_slice(&[
+            flag::OPTIONAL | flag::EXTENDED_LENGTH,
+            attr_type::MP_UNREACH_NLRI,
+            0,
+            0,
+        ]);
+        let at = prefix.len() - 2;
+        prefix.extend_from_slice(&family.afi.0.to_be_bytes());
+        prefix.push(family.safi.0);
+        let body_start = prefix.len();
+        self.pack(&prefix, Some(at), body_start, &[], family, routes, out)
+    }
+
+    fn sample(
+        &self,
+        family: Family,
+        next_hop: Option<&NextHop>,
+        attributes: &[PathAttribute],
+        partial: AttrSet,
+        routes: &[Nlri],
+    ) -> Update {
+        let mut u = Update {
+            attributes: attributes.to_vec(),
+            partial,
+            ..Update::default()
+        };
+        if family == Family::IPV4_UNICAST {
+            u.nlri = routes.to_vec();
+        } else {
+            u.mp_reach = Some(MpReach::new(
+                family,
+                next_hop.cloned().unwrap_or(NextHop::Opaque(Vec::new())),
+                routes.to_vec(),
+            ));
+        }
+        u
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pack(
+        &self,
+        prefix: &[u8],
+        mp_len_at: Option<usize>,
+        mp_body_start: usize,
+        tail: &[u8],
+        family: Family,
+        routes: &[Nlri],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        let max = self.ctx.max_message_len();
+        let with_id = self.ctx.has_path_id(family);
+        let fixed = prefix.len() + tail.len();
+        let mut messages = 0;
+        let mut i = 0;
+        while i < routes.len() {
+            let start = out.len();
+            out.extend_from_slice(prefix);
+            let nlri_start;
+            if mp_len_at.is_some() {
+                // MP: NLRI go inside the MP attribute, before the other attributes.
+                nlri_start = out.len();
+                i = push_routes(
+                    out,
+                    routes,
+                    i,
+                    with_id,
+                    start + max - tail.len(),
+                    fixed == prefix.len(),
+                );
+                let mp_len = out.len() - start - mp_body_start;
+                let at = start + mp_len_at.unwrap_or(0);
+                out[at..at + 2].copy_from_slice(&(mp_len as u16).to_be_bytes());
+                out.extend_from_slice(tail);
+                let tal = out.len() - start - HEADER_LEN - 4;
+                out[start + HEADER_LEN + 2..start + HEADER_LEN + 4]
+                    .copy_from_slice(&(tal as u16).to_be_bytes());
+            } else {
+                out.extend_from_slice(tail);
+                let tal = out.len() - start - HEADER_LEN - 4;
+                out[start + HEADER_LEN + 2..start + HEADER_LEN + 4]
+                    .copy_from_slice(&(tal as u16).to_be_bytes());
+                nlri_start = out.len();
+                i = push_routes(out, routes, i, with_id, start + max, true);
+            }
+            if out.len() == nlri_start {
+                out.truncate(start);
+                return Err(EncodeError::TooLong {
+                    length: fixed + routes[i].encoded_len(),
+                    max,
+                });
+            }
+            let total = out.len() - start;
+            out[start + 16..start + 18].copy_from_slice(&(total as u16).to_be_bytes());
+            #[cfg(debug_assertions)]
+            debug_check_packed(self.ctx, &out[start..]);
+            messages += 1;
+        }
+        Ok(messages)
+    }
+
+    fn pack_classic_withdraw(
+        &self,
+        prefix: &[u8],
+        routes: &[Nlri],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        let max = self.ctx.max_message_len();
+        let with_id = self.ctx.has_path_id(Family::IPV4_UNICAST);
+        let mut messages = 0;
+        let mut i = 0;
+        while i < routes.len() {
+            let start = out.len();
+            out.extend_from_slice(prefix);
+            let first = out.len();
+            i = push_routes(out, routes, i, with_id, start + max - 2, true);
+            if out.len() == first {
+                out.truncate(start);
+                return Err(EncodeError::TooLong {
+                    length: max + 1,
+                    max,
+                });
+            }
+            let wlen = out.len() - first;
+            out[start + HEADER_LEN..start + HEADER_LEN + 2]
+                .copy_from_slice(&(wlen as u16).to_be_bytes());
+            out.extend_from_slice(&[0, 0]);
+            let total = out.len() - start;
+            out[start + 16..start + 18].copy_from_slice(&(total as u16).to_be_bytes());
+            #[cfg(debug_assertions)]
+            debug_check_packed(self.ctx, &out[start..]);
+            messages += 1;
+        }
+        Ok(messages)
+    }
+}
+
+/// Appends routes from index `i` while the message stays within `limit` (an absolute index into
+/// `out`). Returns the index of the first route not written.
+fn push_routes(
+    out: &mut Vec<u8>,
+    routes: &[Nlri],
+    mut i: usize,
+    with_id: bool,
+    limit: usize,
+    _last: bool,
+) -> usize {
+    while let Some(n) = routes.get(i) {
+        let len = n.encoded_len() + if with_id && n.path_id.is_none() { 4 } else { 0 };
+        if out.len() + len > limit {
+            break;
+        }
+        if with_id {
+            out.extend_from_slice(&n.path_id.unwrap_or(0).to_be_bytes());
+        }
+        Nlri {
+            path_id: None,
+            route: n.route,
+        }
+        .encode(out);
+        i += 1;
+    }
+    i
+}
+
+fn next_hop_bytes(nh: &NextHop, out: &mut Vec<u8>) {
+    match nh {
+        NextHop::Ipv4(a) => out.extend_from_slice(&a.octets()),
+        NextHop::Ipv6 { global, link_local } => {
+            out.extend_from_slice(&global.octets());
+            if let Some(ll) = link_local {
+                out.extend_from_slice(&ll.octets());
+            }
+        }
+        NextHop::Opaque(b) => out.extend_from_slice(b),
+    }
+}
+
+#[cfg(debug_assertions)]
+fn debug_check_packed(ctx: &CodecContext, bytes: &[u8]) {
+    match crate::message::decode_message(ctx, bytes) {
+        Ok(d) => assert_eq!(
+            d.outcome,
+            Outcome::Accept,
+            "packed UPDATE is not accepted by our decoder"
+        ),
+        Err(e) => panic!("packed UPDATE does not decode: {e}"),
+    }
+}
+
+/// Convenience: the ORIGIN/AS_PATH/extended-communities attribute set an EVPN speaker attaches
+/// to its own routes.
+pub fn evpn_origination_attributes(
+    as_path: crate::attribute::AsPath,
+    communities: Vec<crate::ExtendedCommunity>,
+) -> Vec<PathAttribute> {
+    let mut v = vec![
+        PathAttribute::Origin(crate::attribute::Origin::Igp),
+        PathAttribute::AsPath(as_path),
+    ];
+    if !communities.is_empty() {
+        v.push(PathAttribute::ExtendedCommunities(communities));
+    }
+    v
+}
+
+/// An IPv4 or IPv6 unicast NLRI for `prefix`.
+pub fn unicast_nlri(prefix: IpPrefix) -> Nlri {
+    match prefix.addr() {
+        IpAddr::V4(_) => Nlri::new(Route::Ipv4(prefix)),
+        IpAddr::V6(_) => Nlri::new(Route::Ipv6(prefix)),
+    }
+}
+
+/// Writes an attribute with explicit flags; used by tests and tools that craft messages.
+pub fn raw_attribute(out: &mut Vec<u8>, flags: u8, type_code: u8, value: &[u8]) {
+    write_attribute(out, flags, type_code, |o| o.extend_from_slice(value));
+}

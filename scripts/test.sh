@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole evpnd test suite, from a fresh machine with a Rust toolchain.
+#
+# Installs what the tests need (Debian packages such as tshark; cargo-fuzz), then runs the
+# formatting and lint gates, a short fuzzing pass on the committed seed corpus, and every test.
+#
+#   FUZZ_SECONDS=N   seconds per fuzz target (default 60; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+
+# Debian packages the tests use. tshark is the independent oracle for every message we encode.
+packages=()
+command -v tshark >/dev/null 2>&1 || packages+=(tshark)
+if ((${#packages[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${packages[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  scripts/fuzz.sh "$FUZZ_SECONDS"
+fi
+
+cargo test --workspace --locked
