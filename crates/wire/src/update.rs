@@ -836,7 +836,9 @@ impl<'a> UpdatePacker<'a> {
             prefix.push(0);
             Some(at)
         };
-        let mp_body_start = prefix.len();
+        // The MP attribute's value starts right after its two-octet length field: AFI, SAFI and
+        // next hop count towards its length, not only the NLRI.
+        let mp_body_start = mp_len_at.map_or(prefix.len(), |at| at + 2);
         let mut tail = Vec::with_capacity(128);
         for a in attributes {
             a.encode(self.ctx, partial.contains(a.type_code()), &mut tail);
@@ -881,7 +883,8 @@ impl<'a> UpdatePacker<'a> {
         let at = prefix.len() - 2;
         prefix.extend_from_slice(&family.afi.0.to_be_bytes());
         prefix.push(family.safi.0);
-        let body_start = prefix.len();
+        // The value (AFI, SAFI, NLRI) starts right after the two-octet length field.
+        let body_start = at + 2;
         self.pack(&prefix, Some(at), body_start, &[], family, routes, out)
     }
 
@@ -1088,4 +1091,74 @@ pub fn unicast_nlri(prefix: IpPrefix) -> Nlri {
 /// Writes an attribute with explicit flags; used by tests and tools that craft messages.
 pub fn raw_attribute(out: &mut Vec<u8>, flags: u8, type_code: u8, value: &[u8]) {
     write_attribute(out, flags, type_code, |o| o.extend_from_slice(value));
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod packer_tests {
+    use super::*;
+    use crate::evpn::InclusiveMulticastRoute;
+    use crate::types::RouteDistinguisher;
+    use std::net::Ipv4Addr;
+
+    fn imet(n: u8) -> Nlri {
+        Nlri::new(Route::Evpn(EvpnRoute::InclusiveMulticast(
+            InclusiveMulticastRoute {
+                rd: RouteDistinguisher::as2(65000, u32::from(n)),
+                ethernet_tag: 0,
+                originator: IpAddr::V4(Ipv4Addr::new(198, 18, 0, n)),
+            },
+        )))
+    }
+
+    /// RFC 4760 §3/§4: the MP_REACH/MP_UNREACH length covers AFI, SAFI, next hop and reserved
+    /// octet as well as the NLRI; packed messages must decode to the routes given.
+    #[test]
+    fn packed_mp_attribute_length_covers_the_whole_value() {
+        let ctx = CodecContext::default();
+        let routes = vec![imet(1), imet(2)];
+        let attrs = vec![
+            PathAttribute::Origin(crate::attribute::Origin::Igp),
+            PathAttribute::AsPath(crate::attribute::AsPath::default()),
+        ];
+        let nh = NextHop::Ipv4(Ipv4Addr::new(198, 18, 0, 1));
+        let packer = UpdatePacker::new(&ctx);
+        let mut out = Vec::new();
+        let n = packer
+            .announce(
+                Family::L2VPN_EVPN,
+                &nh,
+                &attrs,
+                AttrSet::default(),
+                &routes,
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        // Header (19), withdrawn length (2), attribute length (2), then MP_REACH: flags, type,
+        // two-octet length = 2 + 1 + 1 + 4 + 1 + 2 * (2 + 17).
+        assert_eq!(&out[23..25], &[0x90, 14]);
+        assert_eq!(u16::from_be_bytes([out[25], out[26]]), 9 + 2 * 19);
+        let d = crate::message::decode_message(&ctx, &out).unwrap();
+        assert_eq!(d.outcome, Outcome::Accept);
+        let crate::Message::Update(u) = d.message else {
+            panic!("not an UPDATE")
+        };
+        assert_eq!(u.mp_reach.unwrap().nlri, routes);
+
+        let mut out = Vec::new();
+        assert_eq!(
+            packer
+                .withdraw(Family::L2VPN_EVPN, &routes, &mut out)
+                .unwrap(),
+            1
+        );
+        assert_eq!(&out[23..25], &[0x90, 15]);
+        assert_eq!(u16::from_be_bytes([out[25], out[26]]), 3 + 2 * 19);
+        let d = crate::message::decode_message(&ctx, &out).unwrap();
+        let crate::Message::Update(u) = d.message else {
+            panic!("not an UPDATE")
+        };
+        assert_eq!(u.mp_unreach.unwrap().nlri, routes);
+    }
 }
