@@ -882,6 +882,10 @@ pub(crate) fn decode_attribute(
                     .in_attribute(type_code),
                 ));
             }
+            if len == 0 {
+                // RFC 7606 §4: zero length is malformed for all but AS_PATH/ATOMIC_AGGREGATE.
+                return Err(bad_len(Action::Discard, "at least 6"));
+            }
             let p = decode_as_path(v, true).map_err(|(off, why)| AttrError {
                 action: Action::Discard,
                 cause: Malformation::new(off, name, why).in_attribute(type_code),
@@ -932,8 +936,10 @@ pub(crate) fn decode_attribute(
                         subcode::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
                         raw.to_vec(),
                     ),
+                    // Point at the attribute's first byte: flags, type and a one- or
+                    // two-octet length precede the value.
                     cause: Malformation::new(
-                        at.saturating_sub(3),
+                        at.saturating_sub(if flags & flag::EXTENDED_LENGTH != 0 { 4 } else { 3 }),
                         "attribute.type",
                         format!("unrecognized well-known attribute type {type_code}"),
                     )

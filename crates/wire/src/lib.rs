@@ -21,9 +21,10 @@
 //!   unparseable in the sense of RFC 7606 §5.3: the outcome is AFI/SAFI-disable for EVPN.
 //!   Routes of unknown types are skipped by their length and counted (RFC 7606 §5.4).
 //! * An attribute whose length overruns the attribute list is treat-as-withdraw (RFC 7606 §4)
-//!   when the routes can still all be found; if the message announced nothing in its NLRI
-//!   field and no MP attribute was read before the overrun, routes may have been lost and the
-//!   session is reset instead (RFC 7606 §3(j)).
+//!   when the routes can still all be found: the NLRI or Withdrawn Routes field is not empty,
+//!   or an MP attribute was read before the overrun. When neither holds, the routes may sit in
+//!   an MP attribute past the break, treat-as-withdraw cannot name them, and the session is
+//!   reset instead (RFC 7606 §3(j)).
 
 #![forbid(unsafe_code)]
 

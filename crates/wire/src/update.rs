@@ -142,6 +142,16 @@ struct Findings {
 }
 
 impl Findings {
+    /// Records an AFI/SAFI-disable finding; only the first disable is kept as the cause, later
+    /// ones are listed as withdraw findings (as the attribute loop does).
+    fn disable_or_withdraw(&mut self, family: Family, cause: Malformation) {
+        if self.disable.is_none() {
+            self.disable = Some((family, cause));
+        } else {
+            self.withdraws.push(cause);
+        }
+    }
+
     fn into_outcome(self) -> Outcome {
         if let Some((family, cause)) = self.disable {
             return Outcome::AfiSafiDisable { family, cause };
@@ -307,14 +317,16 @@ pub(crate) fn decode_update(ctx: &CodecContext, msg: &[u8]) -> Result<(Update, O
             Ok(Decoded::Ignored(m)) => f.discards.push(m),
             Ok(Decoded::MpReach(m, semantic)) => {
                 if flags_wrong {
-                    f.withdraws.push(flags_error(start, flags, type_code));
+                    // RFC 7606 §5.3(c): wrong MP flags make the attribute incorrect, which
+                    // §3(j) answers with AFI/SAFI disable, not treat-as-withdraw.
+                    f.disable_or_withdraw(m.family, flags_error(start, flags, type_code));
                 }
                 f.withdraws.extend(semantic);
                 u.mp_reach = Some(m);
             }
             Ok(Decoded::MpUnreach(m)) => {
                 if flags_wrong {
-                    f.withdraws.push(flags_error(start, flags, type_code));
+                    f.disable_or_withdraw(m.family, flags_error(start, flags, type_code));
                 }
                 u.mp_unreach = Some(m);
             }
@@ -477,13 +489,14 @@ pub fn validate_update(ctx: &CodecContext, u: &Update) -> Result<(), EncodeError
                         "not sent between 4-octet AS speakers (RFC 6793 §4.1)",
                     ));
                 }
-                if p.segments
-                    .iter()
-                    .any(|s| s.asns.is_empty() || s.asns.len() > 255 || s.kind.is_confed())
+                if p.segments.is_empty()
+                    || p.segments
+                        .iter()
+                        .any(|s| s.asns.is_empty() || s.asns.len() > 255 || s.kind.is_confed())
                 {
                     return Err(invalid(
                         "AS4_PATH",
-                        "segments hold 1..=255 AS numbers, no confederation segments",
+                        "1 or more segments of 1..=255 AS numbers, no confederation segments",
                     ));
                 }
             }
@@ -1160,5 +1173,56 @@ mod packer_tests {
             panic!("not an UPDATE")
         };
         assert_eq!(u.mp_unreach.unwrap().nlri, routes);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod rfc7606_tests {
+    use super::*;
+
+    /// An UPDATE whose attribute list is `attrs` (header and lengths computed).
+    fn update_with(attrs: &[u8]) -> Vec<u8> {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&u16::try_from(23 + attrs.len()).unwrap().to_be_bytes());
+        m.push(2);
+        m.extend_from_slice(&[0, 0]);
+        m.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
+        m.extend_from_slice(attrs);
+        m
+    }
+
+    /// RFC 7606 §5.3(c) + §3(j): MP_UNREACH_NLRI with flags other than RFC 4760's (here
+    /// optional transitive) is incorrect: AFI/SAFI disable, not treat-as-withdraw.
+    #[test]
+    fn mp_attribute_with_wrong_flags_disables_the_family() {
+        let u = update_with(&[0xc0, 15, 3, 0, 25, 70]);
+        let d = crate::message::decode_message(&CodecContext::default(), &u).unwrap();
+        match d.outcome {
+            Outcome::AfiSafiDisable { family, cause } => {
+                assert_eq!(family, Family::L2VPN_EVPN);
+                assert_eq!(cause.field, "attribute.flags");
+            }
+            other => panic!("expected AFI/SAFI disable, got {other:?}"),
+        }
+    }
+
+    /// RFC 7606 §4: a zero-length AS4_PATH is malformed (attribute discard, RFC 6793 §6), and
+    /// an empty AS4_PATH is therefore not valid for encoding either.
+    #[test]
+    fn empty_as4_path_is_discarded_and_not_encodable() {
+        let ctx = CodecContext {
+            four_octet_as: false,
+            ..CodecContext::default()
+        };
+        let d = crate::message::decode_message(&ctx, &update_with(&[0xc0, 17, 0])).unwrap();
+        assert!(
+            matches!(d.outcome, Outcome::AttributeDiscard(ref c) if c[0].attribute == Some(17))
+        );
+        let u = Update {
+            attributes: vec![PathAttribute::As4Path(crate::attribute::AsPath::default())],
+            ..Update::default()
+        };
+        assert!(validate_update(&ctx, &u).is_err());
     }
 }
