@@ -329,7 +329,8 @@ impl NextHop {
         }
     }
 
-    fn encoded_len(&self) -> usize {
+    /// Bytes the next hop takes in MP_REACH_NLRI.
+    pub(crate) fn encoded_len(&self) -> usize {
         match self {
             NextHop::Ipv4(_) => 4,
             NextHop::Ipv6 { link_local, .. } => 16 + if link_local.is_some() { 16 } else { 0 },
@@ -337,7 +338,8 @@ impl NextHop {
         }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the next hop's bytes (without the length octet).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         match self {
             NextHop::Ipv4(a) => out.extend_from_slice(&a.octets()),
             NextHop::Ipv6 { global, link_local } => {
@@ -939,7 +941,11 @@ pub(crate) fn decode_attribute(
                     // Point at the attribute's first byte: flags, type and a one- or
                     // two-octet length precede the value.
                     cause: Malformation::new(
-                        at.saturating_sub(if flags & flag::EXTENDED_LENGTH != 0 { 4 } else { 3 }),
+                        at.saturating_sub(if flags & flag::EXTENDED_LENGTH != 0 {
+                            4
+                        } else {
+                            3
+                        }),
                         "attribute.type",
                         format!("unrecognized well-known attribute type {type_code}"),
                     )

@@ -615,7 +615,7 @@ pub fn validate_update(ctx: &CodecContext, u: &Update) -> Result<(), EncodeError
                 "unknown families take an opaque next hop",
             ));
         }
-        if m.next_hop_len() > 255 {
+        if m.next_hop.encoded_len() > 255 {
             return Err(invalid("MP_REACH_NLRI.next_hop", "longer than 255 bytes"));
         }
         for n in &m.nlri {
@@ -690,16 +690,6 @@ fn check_nlri(ctx: &CodecContext, family: Family, nlri: &[Nlri]) -> Result<(), E
         }
     }
     Ok(())
-}
-
-impl MpReach {
-    fn next_hop_len(&self) -> usize {
-        match &self.next_hop {
-            NextHop::Ipv4(_) => 4,
-            NextHop::Ipv6 { link_local, .. } => 16 + if link_local.is_some() { 16 } else { 0 },
-            NextHop::Opaque(b) => b.len(),
-        }
-    }
 }
 
 /// Appends UPDATE `u` as one message to `out`.
@@ -844,8 +834,13 @@ impl<'a> UpdatePacker<'a> {
             let at = prefix.len() - 2;
             prefix.extend_from_slice(&family.afi.0.to_be_bytes());
             prefix.push(family.safi.0);
-            prefix.push(sample.mp_reach.as_ref().map_or(0, |m| m.next_hop_len()) as u8);
-            next_hop_bytes(next_hop, &mut prefix);
+            prefix.push(
+                sample
+                    .mp_reach
+                    .as_ref()
+                    .map_or(0, |m| m.next_hop.encoded_len()) as u8,
+            );
+            next_hop.encode(&mut prefix);
             prefix.push(0);
             Some(at)
         };
@@ -1050,19 +1045,6 @@ fn push_routes(
         i += 1;
     }
     i
-}
-
-fn next_hop_bytes(nh: &NextHop, out: &mut Vec<u8>) {
-    match nh {
-        NextHop::Ipv4(a) => out.extend_from_slice(&a.octets()),
-        NextHop::Ipv6 { global, link_local } => {
-            out.extend_from_slice(&global.octets());
-            if let Some(ll) = link_local {
-                out.extend_from_slice(&ll.octets());
-            }
-        }
-        NextHop::Opaque(b) => out.extend_from_slice(b),
-    }
 }
 
 #[cfg(debug_assertions)]
