@@ -1,11 +1,11 @@
 //! `evpnctl`: the command-line client of evpnd.
 //!
-//! Today it has one subcommand, `decode`, which turns BGP messages given as hex or raw bytes
-//! into JSON (schema: `docs/decode-json.md`) or readable text. The commands that talk to a
-//! running daemon (`show neighbors`, `show routes`, ... with `--api ADDR`) will join `Command`
-//! as further variants.
+//! `decode` turns BGP messages given as hex or raw bytes into JSON (schema:
+//! `docs/decode-json.md`) or readable text. `show neighbors` and `show routes` ask a running
+//! evpnd over its gRPC API (`--api unix:PATH` or `HOST:PORT`) and print tables or `--json`.
 
 mod decode;
+mod show;
 mod text;
 
 use clap::{Parser, Subcommand};
@@ -15,11 +15,15 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "evpnctl", version, about, propagate_version = true)]
 struct Cli {
+    /// The daemon's API: `unix:PATH` or `HOST:PORT` (default: $EVPNCTL_API or
+    /// unix:/run/evpnd/api.sock).
+    #[arg(long, global = true, value_name = "ADDR")]
+    api: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
-/// The subcommands. Daemon commands (`show ...`, with a global `--api ADDR`) come later.
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Decode BGP messages (hex or raw bytes) to JSON or text.
@@ -30,11 +34,21 @@ enum Command {
     /// 1 when any message has another outcome or the input is malformed (the messages before
     /// the fault are printed, then an error object), 2 on a usage error.
     Decode(decode::DecodeArgs),
+    /// Show the state of a running evpnd.
+    #[command(subcommand)]
+    Show(show::ShowCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Show(cmd) => {
+            let api = cli
+                .api
+                .or_else(|| std::env::var("EVPNCTL_API").ok())
+                .unwrap_or_else(|| "unix:/run/evpnd/api.sock".to_string());
+            show::run(&api, cmd)
+        }
     }
 }

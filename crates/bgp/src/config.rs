@@ -1,0 +1,88 @@
+//! Per-neighbour configuration shared by the session FSM and the RIBs.
+
+use evpnd_wire::Family;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Identifies a configured neighbour within one speaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+/// A per-family prefix limit (Cease subcode 1, RFC 4486 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPrefix {
+    /// The family the limit applies to.
+    pub family: Family,
+    /// Most routes accepted from the peer in this family.
+    pub limit: u32,
+    /// Re-establish the session after this long; `None`: stay down until an operator acts.
+    pub restart_after: Option<Duration>,
+}
+
+/// Graceful restart settings (RFC 4724).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GracefulRestartConfig {
+    /// Restart time we advertise (seconds, ≤ 4095).
+    pub restart_time: u16,
+    /// Keep a restarting peer's routes as stale at most this long after its End-of-RIB was due.
+    pub stale_routes_time: Duration,
+}
+
+/// Everything the speaker needs to know about one neighbour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// The neighbour's address.
+    pub address: IpAddr,
+    /// The neighbour's AS.
+    pub remote_asn: u32,
+    /// Our AS on this session.
+    pub local_asn: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Hold time we propose (0 or ≥ 3 seconds; RFC 4271 §4.2).
+    pub hold_time: u16,
+    /// Initial connect-retry interval; doubles on each failure up to `connect_retry_max`.
+    pub connect_retry: Duration,
+    /// Upper bound of the connect-retry backoff.
+    pub connect_retry_max: Duration,
+    /// Never initiate the TCP connection; wait for the neighbour.
+    pub passive: bool,
+    /// Address families to negotiate (multiprotocol capability, RFC 4760 §8).
+    pub families: Vec<Family>,
+    /// The neighbour is a route-reflector client (RFC 4456).
+    pub route_reflector_client: bool,
+    /// Per-family prefix limits.
+    pub max_prefix: Vec<MaxPrefix>,
+    /// Graceful restart, if enabled.
+    pub graceful_restart: Option<GracefulRestartConfig>,
+    /// Send-hold timer (RFC 9687): give up on a peer that does not read for this long.
+    /// `None` uses max(8 minutes, 2 × hold time).
+    pub send_hold_time: Option<Duration>,
+}
+
+impl PeerConfig {
+    /// A neighbour with the defaults FRR and GoBGP users expect: hold time 90 s, connect-retry
+    /// from 1 s backing off to 60 s, active, L2VPN EVPN only.
+    pub fn new(address: IpAddr, remote_asn: u32, local_asn: u32, router_id: Ipv4Addr) -> Self {
+        PeerConfig {
+            address,
+            remote_asn,
+            local_asn,
+            router_id,
+            hold_time: 90,
+            connect_retry: Duration::from_secs(1),
+            connect_retry_max: Duration::from_secs(60),
+            passive: false,
+            families: vec![Family::L2VPN_EVPN],
+            route_reflector_client: false,
+            max_prefix: Vec::new(),
+            graceful_restart: None,
+            send_hold_time: None,
+        }
+    }
+
+    /// True for an eBGP session.
+    pub fn is_external(&self) -> bool {
+        self.remote_asn != self.local_asn
+    }
+}

@@ -1,0 +1,186 @@
+//! Adj-RIB-In: applying a peer's UPDATE with its RFC 7606 outcome and the inbound loop checks.
+
+use super::intern::PathAttrs;
+use super::table::StoredPath;
+use super::{MaxPrefixExceeded, Rib};
+use crate::config::PeerId;
+use evpnd_wire::{Family, NextHop, Nlri, Outcome, PathAttribute, Update};
+
+impl Rib {
+    /// Applies an UPDATE received from `peer` with the outcome its decoding gave (RFC 7606
+    /// §2):
+    /// * `Accept` / `AttributeDiscard`: withdrawals, then announcements (the discarded
+    ///   attributes are already absent from `update`);
+    /// * `TreatAsWithdraw`: every route the message names is withdrawn;
+    /// * `AfiSafiDisable`: all the peer's paths of that family are dropped and the family is
+    ///   ignored on this session from now on; the other routes the message names are
+    ///   withdrawn.
+    ///
+    /// An End-of-RIB marker (RFC 4724 §2) purges the peer's stale paths of its family. Routes
+    /// of families not negotiated with the peer are ignored. Announced paths that fail the
+    /// loop checks (our AS in AS_PATH, our router id as ORIGINATOR_ID, our cluster id in
+    /// CLUSTER_LIST, or from an external peer an AS_PATH not starting with its AS, RFC 7606
+    /// §7.2) are treated as withdrawn.
+    ///
+    /// Returns the first family whose prefix limit the peer now exceeds (RFC 4486): the routes
+    /// are kept, and the daemon is expected to close the session.
+    pub fn apply_update(
+        &mut self,
+        peer: PeerId,
+        update: &Update,
+        outcome: &Outcome,
+    ) -> Result<(), MaxPrefixExceeded> {
+        let Some(s) = self.src_of(peer) else {
+            return Ok(());
+        };
+        if !self.sources[s as usize].up {
+            return Ok(());
+        }
+        let mut touched: Vec<Family> = Vec::new();
+        match outcome {
+            Outcome::AfiSafiDisable { family, .. } => {
+                self.disable_family(s, *family);
+                for (f, n) in update.treat_as_withdraw() {
+                    if f != *family {
+                        self.withdraw_from(s, f, n);
+                    }
+                }
+            }
+            Outcome::TreatAsWithdraw(_) => {
+                for (f, n) in update.treat_as_withdraw() {
+                    self.withdraw_from(s, f, n);
+                }
+            }
+            Outcome::Accept | Outcome::AttributeDiscard(_) => {
+                if let Some(f) = update.as_end_of_rib() {
+                    self.end_of_rib(peer, f);
+                    return Ok(());
+                }
+                for (f, n) in update.withdrawals() {
+                    self.withdraw_from(s, f, n);
+                }
+                if !update.nlri.is_empty() {
+                    let nh = update.attributes.iter().find_map(|a| match a {
+                        PathAttribute::NextHop(a) => Some(NextHop::Ipv4(*a)),
+                        _ => None,
+                    });
+                    if let Some(nh) = nh {
+                        self.announce_from(s, Family::IPV4_UNICAST, update, nh, &update.nlri);
+                        touched.push(Family::IPV4_UNICAST);
+                    }
+                }
+                if let Some(m) = &update.mp_reach {
+                    self.announce_from(s, m.family, update, m.next_hop.clone(), &m.nlri);
+                    touched.push(m.family);
+                }
+            }
+        }
+        let src = &self.sources[s as usize];
+        for f in touched {
+            if let Some(mp) = src.info.max_prefix.iter().find(|m| m.family == f) {
+                let accepted = src
+                    .counters
+                    .iter()
+                    .find(|c| c.family == f)
+                    .map_or(0, |c| c.accepted);
+                if accepted > u64::from(mp.limit) {
+                    return Err(MaxPrefixExceeded {
+                        family: f,
+                        limit: mp.limit,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 7606 AFI/SAFI disable: drop the peer's paths of `family` and ignore it from now on.
+    fn disable_family(&mut self, s: u32, family: Family) {
+        let src = &mut self.sources[s as usize];
+        if !src.disabled.contains(&family) {
+            src.disabled.push(family);
+        }
+        src.stale_families.retain(|f| *f != family);
+        if src.stale_families.is_empty() {
+            src.stale_deadline = None;
+        }
+        if let Some(ti) = self.table_index(family) {
+            self.remove_paths_where(ti, |p| p.src == s);
+        }
+    }
+
+    fn withdraw_from(&mut self, s: u32, family: Family, n: &Nlri) {
+        if !self.sources[s as usize].accepts(family) || n.route.family() != family {
+            return;
+        }
+        if let Some(ti) = self.table_index(family) {
+            self.remove_path(ti, &n.route, s, n.path_id);
+        }
+    }
+
+    /// Why the loop checks refuse `a` from source `s`, if they do.
+    fn inbound_reject(&self, s: u32, a: &PathAttrs) -> Option<&'static str> {
+        let info = &self.sources[s as usize].info;
+        if a.as_path.contains(self.cfg.local_asn) {
+            return Some("AS_PATH holds the local AS (RFC 4271 §9.1.2)");
+        }
+        if a.originator_id == Some(self.cfg.router_id) {
+            return Some("ORIGINATOR_ID is our router id (RFC 4456 §8)");
+        }
+        if a.cluster_list.contains(&self.cfg.cluster_id) {
+            return Some("CLUSTER_LIST holds our cluster id (RFC 4456 §8)");
+        }
+        if info.external && a.as_path.first_asn() != Some(info.asn) {
+            return Some("AS_PATH does not start with the peer's AS (RFC 7606 §7.2)");
+        }
+        None
+    }
+
+    fn announce_from(
+        &mut self,
+        s: u32,
+        family: Family,
+        update: &Update,
+        next_hop: NextHop,
+        nlri: &[Nlri],
+    ) {
+        if nlri.is_empty() || !self.sources[s as usize].accepts(family) {
+            return;
+        }
+        let four = self.sources[s as usize].info.tx.four_octet_as;
+        let a = PathAttrs::from_attributes(&update.attributes, update.partial, next_hop, four);
+        self.sources[s as usize].counters_mut(family).received += nlri.len() as u64;
+        let ti = self.table_index_or_create(family);
+        if self.inbound_reject(s, &a).is_some() {
+            self.stats.loops_rejected += nlri.len() as u64;
+            for n in nlri {
+                if n.route.family() == family {
+                    self.remove_path(ti, &n.route, s, n.path_id);
+                }
+            }
+            return;
+        }
+        let attrs = self.interner.intern(a);
+        let mut added = 0u64;
+        for n in nlri {
+            if n.route.family() != family {
+                continue;
+            }
+            let path = StoredPath {
+                attrs: attrs.clone(),
+                src: s,
+                path_id: n.path_id.unwrap_or(0),
+                has_path_id: n.path_id.is_some(),
+                stale: false,
+            };
+            if self.upsert(ti, n.route, path) {
+                added += 1;
+            }
+        }
+        let src = &mut self.sources[s as usize];
+        src.counters_mut(family).accepted += added;
+        if family == Family::RT_CONSTRAINT {
+            src.rtc_dirty = true;
+        }
+    }
+}

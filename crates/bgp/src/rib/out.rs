@@ -1,0 +1,734 @@
+//! Adj-RIB-Out through update groups.
+//!
+//! Changes are batched in the tables (`Table::dirty`, with the best path each changed route had
+//! at the previous flush). [`Rib::flush`] turns a batch into UPDATE messages:
+//!
+//! 1. For each update group of the family, every changed route is classified by its
+//!    *transition*: (new best, old best), each masked by the group's export rules and
+//!    identified by (attribute set, source). Routes of one transition are treated alike.
+//! 2. For each transition and member the plan decides: does the member receive the new best
+//!    (not its own route — split horizon — and passing its RT-Constraint filter)? Did it have
+//!    the old one? Announce, withdraw, or nothing.
+//! 3. Transitions with the same new attributes and the same receivers form one encoding unit;
+//!    withdrawals with the same receivers another. Each unit is encoded once with
+//!    [`UpdatePacker`] and the resulting chunks (reference-counted) are queued to every
+//!    receiver.
+//!
+//! Nothing is stored per peer and route: what a peer was sent is a function of the route's
+//! previous best path, the group's rules and the peer's filter. Table dumps (session up, route
+//! refresh) and RT-Constraint filter changes use the same planner with a different notion of
+//! "old".
+
+use super::intern::{is_transitive_unknown, keeps_partial, split_as4, PathAttrs};
+use super::rtc::{passes, RtFilter};
+use super::table::{Adv, AdvRef, Dirty, Table};
+use super::{
+    kind_of, BestChange, DumpKind, GroupKey, Rib, RibConfig, RibStats, Source, SrcKind,
+    TRANSMIT_CHUNK,
+};
+use evpnd_wire::attribute::flag;
+use evpnd_wire::message::refresh_subtype;
+use evpnd_wire::types::AS_TRANS;
+use evpnd_wire::{
+    encode_message, Aggregator, AsPath, AsSegment, AttrSet, Community, Family, Message, NextHop,
+    Nlri, PathAttribute, Route, RouteRefresh, SegmentType, Update, UpdatePacker,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// NO_EXPORT_SUBCONFED (RFC 1997).
+const NO_EXPORT_SUBCONFED: Community = Community(0xFFFF_FF03);
+
+/// May a route with best path from a source of `kind` with attributes `attrs` be sent to the
+/// members of group `key`? (RFC 4456 §6, RFC 1997.)
+pub(crate) fn eligible(key: &GroupKey, kind: SrcKind, attrs: &PathAttrs) -> bool {
+    if attrs.has_community(Community::NO_ADVERTISE) {
+        return false;
+    }
+    if key.external {
+        return !attrs.has_community(Community::NO_EXPORT)
+            && !attrs.has_community(NO_EXPORT_SUBCONFED);
+    }
+    // Internal peer: routes from internal non-clients go to clients only.
+    key.rr_client || kind != SrcKind::Internal
+}
+
+/// The attributes of a route as sent to a group.
+#[derive(Debug)]
+pub(crate) struct OutAttrs {
+    pub attributes: Vec<PathAttribute>,
+    pub partial: AttrSet,
+    pub next_hop: NextHop,
+}
+
+/// Prepends `asn` to the path (RFC 4271 §5.1.2): into the leading AS_SEQUENCE when it has
+/// room, else as a new segment.
+fn prepend(path: &mut AsPath, asn: u32) {
+    match path.segments.first_mut() {
+        Some(s) if s.kind == SegmentType::Sequence && s.asns.len() < 255 => s.asns.insert(0, asn),
+        _ => path.segments.insert(
+            0,
+            AsSegment {
+                kind: SegmentType::Sequence,
+                asns: vec![asn],
+            },
+        ),
+    }
+}
+
+/// The attributes sent to group `key` for a best path from a source of `kind` (router id
+/// `source_router_id`) with attributes `a`.
+pub(crate) fn out_attributes(
+    cfg: &RibConfig,
+    key: &GroupKey,
+    kind: SrcKind,
+    source_router_id: std::net::Ipv4Addr,
+    a: &PathAttrs,
+) -> OutAttrs {
+    let mut v = Vec::with_capacity(8 + a.other.len());
+    let mut partial = AttrSet::default();
+    v.push(PathAttribute::Origin(a.origin));
+    let mut path = a.as_path.clone();
+    if key.external {
+        // Confederations are not supported: nothing of ours to remove but segments a peer
+        // may have sent; they must not leave the AS (RFC 5065 §5.3).
+        path.segments.retain(|s| !s.kind.is_confed());
+        prepend(&mut path, cfg.local_asn);
+    }
+    let (path, as4_path) = if key.four_octet_as {
+        (path, None)
+    } else {
+        split_as4(&path)
+    };
+    v.push(PathAttribute::AsPath(path));
+    if key.family == Family::IPV4_UNICAST {
+        if let NextHop::Ipv4(nh) = a.next_hop {
+            v.push(PathAttribute::NextHop(nh));
+        }
+    }
+    if let Some(m) = a.med {
+        // MED never leaves the AS it was received from (RFC 4271 §5.1.4); ours do.
+        if !key.external || kind == SrcKind::Local {
+            v.push(PathAttribute::Med(m));
+        }
+    }
+    if !key.external {
+        let lp = if kind == SrcKind::External {
+            cfg.default_local_pref
+        } else {
+            a.local_pref.unwrap_or(cfg.default_local_pref)
+        };
+        v.push(PathAttribute::LocalPref(lp));
+    }
+    if a.atomic_aggregate {
+        v.push(PathAttribute::AtomicAggregate);
+    }
+    if let Some(g) = a.aggregator {
+        if !key.four_octet_as && g.asn > u32::from(u16::MAX) {
+            v.push(PathAttribute::Aggregator(Aggregator {
+                asn: u32::from(AS_TRANS),
+                address: g.address,
+            }));
+            v.push(PathAttribute::As4Aggregator(g));
+        } else {
+            v.push(PathAttribute::Aggregator(g));
+        }
+    }
+    if !a.communities.is_empty() {
+        v.push(PathAttribute::Communities(a.communities.clone()));
+    }
+    let reflect = !key.external && matches!(kind, SrcKind::Client | SrcKind::Internal);
+    if reflect {
+        v.push(PathAttribute::OriginatorId(
+            a.originator_id.unwrap_or(source_router_id),
+        ));
+        let mut cl = Vec::with_capacity(a.cluster_list.len() + 1);
+        cl.push(cfg.cluster_id);
+        cl.extend_from_slice(&a.cluster_list);
+        v.push(PathAttribute::ClusterList(cl));
+    } else if !key.external {
+        // Local or external source to an internal peer: nothing to reflect, but keep what a
+        // local route may carry.
+        if let Some(id) = a.originator_id {
+            v.push(PathAttribute::OriginatorId(id));
+        }
+        if !a.cluster_list.is_empty() {
+            v.push(PathAttribute::ClusterList(a.cluster_list.clone()));
+        }
+    }
+    let ext: Vec<_> = if key.external {
+        // The Transitive bit of the type octet (0x40 = non-transitive, RFC 4360 §2).
+        a.ext_communities
+            .iter()
+            .filter(|c| c.type_high() & 0x40 == 0)
+            .copied()
+            .collect()
+    } else {
+        a.ext_communities.clone()
+    };
+    if !ext.is_empty() {
+        v.push(PathAttribute::ExtendedCommunities(ext));
+    }
+    if let Some(p) = as4_path {
+        v.push(PathAttribute::As4Path(p));
+    }
+    if let Some(p) = &a.pmsi_tunnel {
+        v.push(PathAttribute::PmsiTunnel(p.clone()));
+    }
+    for o in &a.other {
+        match o {
+            PathAttribute::Unknown(u) => {
+                if is_transitive_unknown(u.flags) {
+                    // RFC 4271 §5: passed on with the Partial bit set.
+                    let mut u = u.clone();
+                    u.flags |= flag::PARTIAL;
+                    v.push(PathAttribute::Unknown(u));
+                }
+            }
+            other => v.push(other.clone()),
+        }
+    }
+    v.sort_by_key(|x| x.type_code());
+    for x in &v {
+        let t = x.type_code();
+        if a.partial.contains(t) && keeps_partial(t) {
+            partial.insert(t);
+        }
+    }
+    OutAttrs {
+        attributes: v,
+        partial,
+        next_hop: a.next_hop.clone(),
+    }
+}
+
+/// A receiver as the planner sees it.
+pub(crate) struct Member<'a> {
+    /// Source index.
+    pub src: u32,
+    /// RT-Constraint filter that applied to what it was sent (`None`: everything).
+    pub old_filter: Option<&'a RtFilter>,
+    /// RT-Constraint filter that applies from now on.
+    pub new_filter: Option<&'a RtFilter>,
+    /// It has nothing yet (dump): every route it is to receive is announced.
+    pub fresh: bool,
+    /// Adjust its "advertised" counter.
+    pub count: bool,
+}
+
+/// One encoding unit: routes sent with the same attributes to the same receivers, or
+/// withdrawn from the same receivers.
+#[derive(Debug)]
+pub(crate) struct Unit {
+    /// The new best path (announcement) or `None` (withdrawal).
+    pub announce: Option<Adv>,
+    /// Receivers (source indices).
+    pub to: Vec<u32>,
+    pub nlri: Vec<Nlri>,
+}
+
+/// What one flush step sends in one group.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub key: GroupKey,
+    pub units: Vec<Unit>,
+    /// Changes of the receivers' advertised counters.
+    pub counts: Vec<(u32, i64)>,
+}
+
+type AdvKey = (usize, u32);
+/// A transition: (new best, old best) after the group's export rules.
+type ClassKey = (Option<AdvKey>, Option<AdvKey>);
+
+struct Class<'a> {
+    new: Option<AdvRef<'a>>,
+    old: Option<AdvRef<'a>>,
+    count: u64,
+    ann: Option<usize>,
+    wd: Option<usize>,
+}
+
+/// Plans the messages of group `key` for `items` = (route, old best, new best).
+pub(crate) fn plan<'a, I>(
+    sources: &[Source],
+    key: &GroupKey,
+    members: &[Member<'_>],
+    items: I,
+) -> Plan
+where
+    I: Iterator<Item = (&'a Route, Option<AdvRef<'a>>, Option<AdvRef<'a>>)> + Clone,
+{
+    let elig =
+        |a: Option<AdvRef<'a>>| a.filter(|a| eligible(key, kind_of(sources, a.src), a.attrs));
+    let mut classes: Vec<Class<'a>> = Vec::new();
+    let mut class_map: HashMap<ClassKey, usize> = HashMap::new();
+    let mut last: Option<(ClassKey, usize)> = None;
+    let mut classify =
+        |old: Option<AdvRef<'a>>, new: Option<AdvRef<'a>>, classes: &mut Vec<Class<'a>>| {
+            let (old, new) = (elig(old), elig(new));
+            if old.is_none() && new.is_none() {
+                return None;
+            }
+            let k = (new.map(|a| a.key()), old.map(|a| a.key()));
+            if let Some((lk, ci)) = last {
+                if lk == k {
+                    return Some(ci);
+                }
+            }
+            let ci = *class_map.entry(k).or_insert_with(|| {
+                classes.push(Class {
+                    new,
+                    old,
+                    count: 0,
+                    ann: None,
+                    wd: None,
+                });
+                classes.len() - 1
+            });
+            last = Some((k, ci));
+            Some(ci)
+        };
+    for (_, old, new) in items.clone() {
+        if let Some(ci) = classify(old, new, &mut classes) {
+            classes[ci].count += 1;
+        }
+    }
+
+    let mut units: Vec<Unit> = Vec::new();
+    let mut ann_map: HashMap<(AdvKey, Vec<u32>), usize> = HashMap::new();
+    let mut wd_map: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut counts: Vec<i64> = vec![0; members.len()];
+    for cl in &mut classes {
+        let mut ann_to = Vec::new();
+        let mut wd_to = Vec::new();
+        let same = matches!((cl.new, cl.old), (Some(n), Some(o)) if n.key() == o.key());
+        for (mi, m) in members.iter().enumerate() {
+            let r = cl
+                .new
+                .is_some_and(|n| n.src != m.src && passes(m.new_filter, n.attrs));
+            let h = !m.fresh
+                && cl
+                    .old
+                    .is_some_and(|o| o.src != m.src && passes(m.old_filter, o.attrs));
+            if r && !(h && same) {
+                ann_to.push(m.src);
+            }
+            if h && !r {
+                wd_to.push(m.src);
+            }
+            if m.count {
+                let n = cl.count as i64;
+                if r && !h {
+                    counts[mi] += n;
+                } else if h && !r {
+                    counts[mi] -= n;
+                }
+            }
+        }
+        if let (Some(n), false) = (cl.new, ann_to.is_empty()) {
+            let u = *ann_map.entry((n.key(), ann_to.clone())).or_insert_with(|| {
+                units.push(Unit {
+                    announce: Some(n.to_owned()),
+                    to: ann_to,
+                    nlri: Vec::new(),
+                });
+                units.len() - 1
+            });
+            cl.ann = Some(u);
+        }
+        if !wd_to.is_empty() {
+            let u = *wd_map.entry(wd_to.clone()).or_insert_with(|| {
+                units.push(Unit {
+                    announce: None,
+                    to: wd_to,
+                    nlri: Vec::new(),
+                });
+                units.len() - 1
+            });
+            cl.wd = Some(u);
+        }
+    }
+
+    let path_id = key.add_path.then_some(1);
+    for (route, old, new) in items {
+        let Some(ci) = classify(old, new, &mut classes) else {
+            continue;
+        };
+        let n = Nlri {
+            path_id,
+            route: *route,
+        };
+        if let Some(u) = classes[ci].ann {
+            units[u].nlri.push(n);
+        }
+        if let Some(u) = classes[ci].wd {
+            units[u].nlri.push(n);
+        }
+    }
+    Plan {
+        key: key.clone(),
+        units,
+        counts: members
+            .iter()
+            .zip(counts)
+            .filter(|(m, c)| m.count && *c != 0)
+            .map(|(m, c)| (m.src, c))
+            .collect(),
+    }
+}
+
+/// Splits concatenated messages into chunks of whole messages of at most [`TRANSMIT_CHUNK`]
+/// bytes (a longer message stands alone).
+fn split_chunks(buf: &[u8]) -> Vec<Arc<[u8]>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    while pos + 19 <= buf.len() {
+        let len = usize::from(u16::from_be_bytes([buf[pos + 16], buf[pos + 17]])).max(19);
+        if pos > start && pos + len - start > TRANSMIT_CHUNK {
+            out.push(Arc::from(&buf[start..pos]));
+            start = pos;
+        }
+        pos += len;
+    }
+    let end = pos.min(buf.len());
+    if end > start {
+        out.push(Arc::from(&buf[start..end]));
+    }
+    out
+}
+
+fn record_error(stats: &mut RibStats, e: impl std::fmt::Display) {
+    stats.encode_errors += 1;
+    stats.last_encode_error = Some(e.to_string());
+}
+
+/// Encodes the plan's units and queues them to their receivers.
+fn execute(cfg: &RibConfig, sources: &mut [Source], stats: &mut RibStats, plan: Plan) {
+    let ctx = plan.key.ctx();
+    let family = plan.key.family;
+    let packer = UpdatePacker::new(&ctx);
+    let mut buf = Vec::new();
+    for u in &plan.units {
+        if u.nlri.is_empty() {
+            continue;
+        }
+        buf.clear();
+        let res = match &u.announce {
+            None => packer.withdraw(family, &u.nlri, &mut buf),
+            Some(adv) => {
+                let kind = kind_of(sources, adv.src);
+                let rid = match kind {
+                    SrcKind::Local => cfg.router_id,
+                    _ => sources[adv.src as usize].info.router_id,
+                };
+                let o = out_attributes(cfg, &plan.key, kind, rid, &adv.attrs);
+                packer.announce(
+                    family,
+                    &o.next_hop,
+                    &o.attributes,
+                    o.partial,
+                    &u.nlri,
+                    &mut buf,
+                )
+            }
+        };
+        match res {
+            Ok(n) => {
+                stats.encodings += 1;
+                stats.messages += n as u64;
+                stats.bytes += buf.len() as u64;
+            }
+            Err(e) => {
+                record_error(stats, e);
+                continue;
+            }
+        }
+        let chunks = split_chunks(&buf);
+        for &to in &u.to {
+            let s = &mut sources[to as usize];
+            for c in &chunks {
+                s.push_out(c.clone());
+            }
+        }
+    }
+    for (src, d) in plan.counts {
+        let c = sources[src as usize].counters_mut(family);
+        c.advertised = c.advertised.saturating_add_signed(d);
+    }
+}
+
+/// Encodes a single message for a session of context `ctx`.
+fn encode_one(
+    ctx: &evpnd_wire::CodecContext,
+    msg: &Message,
+    stats: &mut RibStats,
+) -> Option<Arc<[u8]>> {
+    let mut buf = Vec::new();
+    match encode_message(ctx, msg, &mut buf) {
+        Ok(()) => {
+            stats.messages += 1;
+            stats.bytes += buf.len() as u64;
+            Some(Arc::from(buf))
+        }
+        Err(e) => {
+            record_error(stats, e);
+            None
+        }
+    }
+}
+
+fn rt_filter_for(sources: &[Source], family: Family, src: u32) -> Option<&RtFilter> {
+    if family == Family::L2VPN_EVPN {
+        sources[src as usize].rtc.as_ref()
+    } else {
+        None
+    }
+}
+
+impl Rib {
+    /// True when a flush has work.
+    fn has_work(&self) -> bool {
+        !self.pending.is_empty()
+            || self.tables.iter().any(|t| !t.dirty.is_empty())
+            || self.sources.iter().any(|s| s.rtc_dirty)
+    }
+
+    /// Turns the changes batched since the last flush into UPDATE messages for every peer and
+    /// best-path change reports. The `poll_*` calls run it; it does nothing while deferral is
+    /// on.
+    pub fn flush(&mut self) {
+        if self.deferred || !self.has_work() {
+            return;
+        }
+        for ti in 0..self.tables.len() {
+            self.flush_table(ti);
+        }
+        self.flush_rtc_filters();
+        self.flush_dumps();
+        self.interner.maybe_sweep();
+    }
+
+    fn flush_table(&mut self, ti: usize) {
+        let dirty = std::mem::take(&mut self.tables[ti].dirty);
+        if dirty.is_empty() {
+            return;
+        }
+        let family = self.tables[ti].family;
+        let mut idxs: Vec<u32> = Vec::with_capacity(dirty.len());
+        let mut changes: Vec<Dirty> = Vec::with_capacity(dirty.len());
+        for d in dirty {
+            idxs.push(d.idx);
+            self.tables[ti].entries[d.idx as usize].dirty = false;
+            let e = &self.tables[ti].entries[d.idx as usize];
+            let new = e.paths.best();
+            let same = match (&d.old, new) {
+                (None, None) => true,
+                (Some(o), Some(n)) => o.src == n.src && Arc::ptr_eq(&o.attrs, &n.attrs),
+                _ => false,
+            };
+            if same {
+                continue;
+            }
+            if self.track_best_changes {
+                let best = new.map(|p| self.public_path(p));
+                let route = e.route;
+                self.best_changes.push(BestChange {
+                    family,
+                    route,
+                    best,
+                });
+            }
+            changes.push(d);
+        }
+        if !changes.is_empty() {
+            let keys: Vec<(GroupKey, Vec<u32>)> = self
+                .groups
+                .iter()
+                .filter(|g| g.key.family == family && !g.members.is_empty())
+                .map(|g| (g.key.clone(), g.members.clone()))
+                .collect();
+            for (key, members) in keys {
+                let plan = {
+                    let sources = &self.sources;
+                    let t: &Table = &self.tables[ti];
+                    let views: Vec<Member<'_>> = members
+                        .iter()
+                        .map(|&m| {
+                            let f = rt_filter_for(sources, family, m);
+                            Member {
+                                src: m,
+                                old_filter: f,
+                                new_filter: f,
+                                fresh: false,
+                                count: true,
+                            }
+                        })
+                        .collect();
+                    let items = changes.iter().map(|d| {
+                        let e = &t.entries[d.idx as usize];
+                        (
+                            &e.route,
+                            d.old.as_ref().map(Adv::as_ref),
+                            e.paths.best().map(|p| p.adv()),
+                        )
+                    });
+                    plan(sources, &key, &views, items)
+                };
+                execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
+            }
+        }
+        drop(changes);
+        let t = &mut self.tables[ti];
+        for idx in idxs {
+            t.release_if_empty(idx);
+        }
+    }
+
+    /// Recomputes the RT-Constraint filters of peers whose memberships changed, and sends
+    /// them the difference (RFC 4684 §4).
+    fn flush_rtc_filters(&mut self) {
+        for s in 0..self.sources.len() {
+            if !self.sources[s].rtc_dirty {
+                continue;
+            }
+            self.sources[s].rtc_dirty = false;
+            if !self.sources[s].up || self.sources[s].rtc.is_none() {
+                continue;
+            }
+            let s32 = s as u32;
+            let new = match self.table_index(Family::RT_CONSTRAINT) {
+                Some(ti) => {
+                    RtFilter::from_memberships(self.tables[ti].iter().flat_map(|(_, e)| {
+                        e.paths
+                            .as_slice()
+                            .iter()
+                            .filter(|p| p.src == s32)
+                            .filter_map(move |_| match &e.route {
+                                Route::RtConstraint(m) => Some(m),
+                                _ => None,
+                            })
+                    }))
+                }
+                None => RtFilter::default(),
+            };
+            if self.sources[s].rtc.as_ref() == Some(&new) {
+                continue;
+            }
+            let group = self
+                .groups
+                .iter()
+                .find(|g| g.key.family == Family::L2VPN_EVPN && g.members.contains(&s32))
+                .map(|g| g.key.clone());
+            if let (Some(key), Some(ti)) = (group, self.table_index(Family::L2VPN_EVPN)) {
+                let plan = {
+                    let sources = &self.sources;
+                    let t = &self.tables[ti];
+                    let member = Member {
+                        src: s32,
+                        old_filter: sources[s].rtc.as_ref(),
+                        new_filter: Some(&new),
+                        fresh: false,
+                        count: true,
+                    };
+                    let items = t.iter().map(|(_, e)| {
+                        let b = e.paths.best().map(|p| p.adv());
+                        (&e.route, b, b)
+                    });
+                    plan(sources, &key, &[member], items)
+                };
+                execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
+            }
+            self.sources[s].rtc = Some(new);
+        }
+    }
+
+    /// Sends whole tables: initial tables with End-of-RIB, and route refreshes.
+    fn flush_dumps(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        // Group the requests: one encoding serves every peer of a group that needs the same
+        // dump.
+        let mut batches: Vec<(GroupKey, DumpKind, Vec<u32>)> = Vec::new();
+        for p in pending {
+            let src = &self.sources[p.src as usize];
+            if !src.up || !src.info.families.contains(&p.family) {
+                continue;
+            }
+            let key = GroupKey::of(&src.info, p.family);
+            match batches
+                .iter_mut()
+                .find(|(k, d, _)| *k == key && *d == p.kind)
+            {
+                Some((_, _, v)) => {
+                    if !v.contains(&p.src) {
+                        v.push(p.src)
+                    }
+                }
+                None => batches.push((key, p.kind, vec![p.src])),
+            }
+        }
+        for (key, kind, srcs) in batches {
+            let family = key.family;
+            let ctx = key.ctx();
+            if kind == DumpKind::EnhancedRefresh {
+                let borr = Message::RouteRefresh(RouteRefresh {
+                    family,
+                    subtype: refresh_subtype::BEGIN,
+                });
+                if let Some(c) = encode_one(&ctx, &borr, &mut self.stats) {
+                    for &s in &srcs {
+                        self.sources[s as usize].push_out(c.clone());
+                    }
+                }
+            }
+            if let Some(ti) = self.table_index(family) {
+                let plan = {
+                    let sources = &self.sources;
+                    let t = &self.tables[ti];
+                    let views: Vec<Member<'_>> = srcs
+                        .iter()
+                        .map(|&m| {
+                            let f = rt_filter_for(sources, family, m);
+                            Member {
+                                src: m,
+                                old_filter: f,
+                                new_filter: f,
+                                fresh: true,
+                                count: kind == DumpKind::Join,
+                            }
+                        })
+                        .collect();
+                    let items = t
+                        .iter()
+                        .map(|(_, e)| (&e.route, None, e.paths.best().map(|p| p.adv())));
+                    plan(sources, &key, &views, items)
+                };
+                execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
+            }
+            let tail = match kind {
+                DumpKind::Join => Some(Message::Update(Update::end_of_rib(family))),
+                DumpKind::EnhancedRefresh => Some(Message::RouteRefresh(RouteRefresh {
+                    family,
+                    subtype: refresh_subtype::END,
+                })),
+                DumpKind::Refresh => None,
+            };
+            if let Some(m) = tail {
+                if let Some(c) = encode_one(&ctx, &m, &mut self.stats) {
+                    for &s in &srcs {
+                        self.sources[s as usize].push_out(c.clone());
+                    }
+                }
+            }
+            if kind == DumpKind::Join {
+                if let Some(g) = self.groups.iter_mut().find(|g| g.key == key) {
+                    for s in srcs {
+                        if !g.members.contains(&s) {
+                            g.members.push(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

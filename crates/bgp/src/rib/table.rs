@@ -1,0 +1,516 @@
+//! The Loc-RIB of one address family: every route with all its paths, best first.
+//!
+//! Layout, chosen for the memory goals of issue #3 (≤ 100 bytes per stored type-2 route):
+//! entries sit in one dense `Vec` (a route is found again by its `u32` index), and a compact
+//! open-addressing index maps a route to its entry with 5 bytes per slot (a tag byte and the
+//! `u32` index). A route with one path stores the path inline: an `Arc` to the interned
+//! attributes, the source and the path identifier. There is no separate Adj-RIB-In copy: the
+//! paths of a route *are* the Adj-RIB-In entries of the peers that sent it (no inbound policy
+//! changes them), and no per-peer Adj-RIB-Out copy either (see `out.rs`).
+
+use super::intern::PathAttrs;
+use evpnd_wire::{Family, Route};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+/// Source index of locally originated routes.
+pub(crate) const LOCAL: u32 = u32::MAX;
+
+/// One path of a route, as stored.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredPath {
+    /// The interned attributes.
+    pub attrs: Arc<PathAttrs>,
+    /// The source: an index into the RIB's sources, or [`LOCAL`].
+    pub src: u32,
+    /// ADD-PATH path identifier (meaningful when `has_path_id`).
+    pub path_id: u32,
+    /// The path arrived with a path identifier (RFC 7911).
+    pub has_path_id: bool,
+    /// Kept from a restarting peer (RFC 4724 §4.2).
+    pub stale: bool,
+}
+
+impl StoredPath {
+    /// The path identifier as received.
+    pub fn path_id(&self) -> Option<u32> {
+        self.has_path_id.then_some(self.path_id)
+    }
+
+    /// The advertisement view of this path.
+    pub fn adv(&self) -> AdvRef<'_> {
+        AdvRef {
+            src: self.src,
+            attrs: &self.attrs,
+        }
+    }
+}
+
+/// The paths of one route, best first. One path is stored inline.
+#[derive(Debug, Default)]
+pub(crate) enum Paths {
+    /// No path: the entry is free or about to be freed.
+    #[default]
+    Empty,
+    /// The common case.
+    One(StoredPath),
+    /// Two or more paths.
+    Many(Box<[StoredPath]>),
+}
+
+impl Paths {
+    /// All paths, best first.
+    pub fn as_slice(&self) -> &[StoredPath] {
+        match self {
+            Paths::Empty => &[],
+            Paths::One(p) => std::slice::from_ref(p),
+            Paths::Many(v) => v,
+        }
+    }
+
+    /// The best path.
+    pub fn best(&self) -> Option<&StoredPath> {
+        self.as_slice().first()
+    }
+
+    /// True when no path is left.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Paths::Empty)
+    }
+
+    /// Replaces the paths with `v`, normalising the representation.
+    pub fn set(&mut self, mut v: Vec<StoredPath>) {
+        *self = match v.len() {
+            0 => Paths::Empty,
+            1 => match v.pop() {
+                Some(p) => Paths::One(p),
+                None => Paths::Empty,
+            },
+            _ => Paths::Many(v.into_boxed_slice()),
+        };
+    }
+
+    /// Takes the paths out as a vector.
+    pub fn take_vec(&mut self) -> Vec<StoredPath> {
+        match std::mem::take(self) {
+            Paths::Empty => Vec::new(),
+            Paths::One(p) => vec![p],
+            Paths::Many(v) => v.into_vec(),
+        }
+    }
+}
+
+/// The advertised state of a route: the best path's source and attributes.
+#[derive(Clone, Debug)]
+pub(crate) struct Adv {
+    /// Source index or [`LOCAL`].
+    pub src: u32,
+    /// Its attributes.
+    pub attrs: Arc<PathAttrs>,
+}
+
+impl Adv {
+    /// The borrowed view.
+    pub fn as_ref(&self) -> AdvRef<'_> {
+        AdvRef {
+            src: self.src,
+            attrs: &self.attrs,
+        }
+    }
+}
+
+/// A borrowed advertisement: what decides what a peer receives for a route.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdvRef<'a> {
+    /// Source index or [`LOCAL`].
+    pub src: u32,
+    /// Attributes.
+    pub attrs: &'a Arc<PathAttrs>,
+}
+
+impl AdvRef<'_> {
+    /// Identity of the advertisement: attribute set (by address) and source.
+    pub fn key(&self) -> (usize, u32) {
+        (Arc::as_ptr(self.attrs) as usize, self.src)
+    }
+
+    /// An owned copy.
+    pub fn to_owned(self) -> Adv {
+        Adv {
+            src: self.src,
+            attrs: self.attrs.clone(),
+        }
+    }
+}
+
+/// One route of the Loc-RIB.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The route (without path identifier).
+    pub route: Route,
+    /// Its paths, best first.
+    pub paths: Paths,
+    /// Changed since the last flush (listed in [`Table::dirty`]).
+    pub dirty: bool,
+}
+
+/// A route changed since the last flush, with what was advertised for it before.
+#[derive(Debug)]
+pub(crate) struct Dirty {
+    /// Entry index.
+    pub idx: u32,
+    /// The best path at the previous flush.
+    pub old: Option<Adv>,
+}
+
+/// A fast keyed hasher (multiply-rotate, FxHash style, with a final avalanche) for routes. The
+/// seed is random per table so that route keys cannot be chosen to collide in advance.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RouteHasher {
+    seed: u64,
+}
+
+impl RouteHasher {
+    fn new() -> Self {
+        // RandomState is seeded from the OS once per process; hashing a constant gives a
+        // random 64-bit seed without reading a clock.
+        RouteHasher {
+            seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64) | 1,
+        }
+    }
+
+    /// The 64-bit hash of `route`.
+    pub fn hash(&self, route: &Route) -> u64 {
+        let mut h = Fx(self.seed);
+        route.hash(&mut h);
+        h.finish()
+    }
+}
+
+struct Fx(u64);
+
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+    }
+}
+
+impl Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // murmur3 fmix64: every input bit reaches the tag (top) and position (bottom) bits.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+const EMPTY: u8 = 0;
+const TOMBSTONE: u8 = 1;
+
+fn tag_of(h: u64) -> u8 {
+    // 2..=129: never EMPTY or TOMBSTONE.
+    (h >> 57) as u8 + 2
+}
+
+/// Open-addressing index (linear probing) from route hash to entry index: one tag byte and
+/// one `u32` per slot, at most 80% of the slots used (live entries plus tombstones).
+#[derive(Debug, Default)]
+struct Index {
+    tags: Vec<u8>,
+    slots: Vec<u32>,
+    live: usize,
+    tombstones: usize,
+}
+
+impl Index {
+    fn mask(&self) -> usize {
+        self.tags.len().wrapping_sub(1)
+    }
+
+    /// The slot holding an entry for which `eq` is true.
+    fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<usize> {
+        if self.tags.is_empty() {
+            return None;
+        }
+        let mask = self.mask();
+        let tag = tag_of(h);
+        let mut pos = h as usize & mask;
+        // The table is never full (≤ 80%), so an EMPTY slot ends every probe sequence; the
+        // bound is a second guarantee.
+        for _ in 0..self.tags.len() {
+            match self.tags[pos] {
+                EMPTY => return None,
+                t if t == tag && eq(self.slots[pos]) => return Some(pos),
+                _ => pos = (pos + 1) & mask,
+            }
+        }
+        None
+    }
+
+    /// Adds `idx` under hash `h` (the key must be absent). `rehash` gives the hash of an
+    /// existing entry, for growing.
+    fn insert(&mut self, h: u64, idx: u32, rehash: impl Fn(u32) -> u64) {
+        if (self.live + self.tombstones + 1) * 5 > self.tags.len() * 4 {
+            let cap = ((self.live + 1) * 2).next_power_of_two().max(16);
+            self.rebuild(cap, &rehash);
+        }
+        let mask = self.mask();
+        let mut pos = h as usize & mask;
+        loop {
+            match self.tags[pos] {
+                EMPTY => break,
+                TOMBSTONE => {
+                    self.tombstones -= 1;
+                    break;
+                }
+                _ => pos = (pos + 1) & mask,
+            }
+        }
+        self.tags[pos] = tag_of(h);
+        self.slots[pos] = idx;
+        self.live += 1;
+    }
+
+    fn remove_at(&mut self, pos: usize) {
+        self.tags[pos] = TOMBSTONE;
+        self.live -= 1;
+        self.tombstones += 1;
+    }
+
+    fn rebuild(&mut self, cap: usize, rehash: &impl Fn(u32) -> u64) {
+        let old_tags = std::mem::replace(&mut self.tags, vec![EMPTY; cap]);
+        let old_slots = std::mem::replace(&mut self.slots, vec![0; cap]);
+        self.tombstones = 0;
+        let mask = cap - 1;
+        for (t, idx) in old_tags.into_iter().zip(old_slots) {
+            if t < 2 {
+                continue;
+            }
+            let h = rehash(idx);
+            let mut pos = h as usize & mask;
+            while self.tags[pos] != EMPTY {
+                pos = (pos + 1) & mask;
+            }
+            self.tags[pos] = tag_of(h);
+            self.slots[pos] = idx;
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.tags.capacity() + self.slots.capacity() * 4
+    }
+}
+
+/// The Loc-RIB of one family.
+#[derive(Debug)]
+pub(crate) struct Table {
+    /// The family.
+    pub family: Family,
+    /// Entries; free ones have no paths and are listed in `free`.
+    pub entries: Vec<Entry>,
+    free: Vec<u32>,
+    index: Index,
+    hasher: RouteHasher,
+    /// Entries changed since the last flush.
+    pub dirty: Vec<Dirty>,
+}
+
+impl Table {
+    /// An empty table for `family`.
+    pub fn new(family: Family) -> Self {
+        Table {
+            family,
+            entries: Vec::new(),
+            free: Vec::new(),
+            index: Index::default(),
+            hasher: RouteHasher::new(),
+            dirty: Vec::new(),
+        }
+    }
+
+    /// Number of routes held (including ones waiting to be freed by the next flush).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.index.live
+    }
+
+    /// The entry index of `route`.
+    pub fn find(&self, route: &Route) -> Option<u32> {
+        let h = self.hasher.hash(route);
+        let entries = &self.entries;
+        self.index
+            .find(h, |i| entries[i as usize].route == *route)
+            .map(|pos| self.index.slots[pos])
+    }
+
+    /// The entry index of `route`, created without paths if absent.
+    pub fn find_or_insert(&mut self, route: Route) -> u32 {
+        let h = self.hasher.hash(&route);
+        {
+            let entries = &self.entries;
+            if let Some(pos) = self.index.find(h, |i| entries[i as usize].route == route) {
+                return self.index.slots[pos];
+            }
+        }
+        let entry = Entry {
+            route,
+            paths: Paths::Empty,
+            dirty: false,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = entry;
+                i
+            }
+            None => {
+                self.entries.push(entry);
+                // More than 4 billion routes cannot be stored in one family; the index type is
+                // u32 by design (memory).
+                (self.entries.len() - 1) as u32
+            }
+        };
+        let (hasher, entries) = (self.hasher, &self.entries);
+        self.index
+            .insert(h, idx, |i| hasher.hash(&entries[i as usize].route));
+        idx
+    }
+
+    /// Records that entry `idx` is about to change, remembering its current best path.
+    pub fn touch(&mut self, idx: u32) {
+        let e = &mut self.entries[idx as usize];
+        if !e.dirty {
+            e.dirty = true;
+            let old = e.paths.best().map(|p| p.adv().to_owned());
+            self.dirty.push(Dirty { idx, old });
+        }
+    }
+
+    /// Frees entry `idx` if it has no path left and is not waiting for a flush.
+    pub fn release_if_empty(&mut self, idx: u32) {
+        let e = &self.entries[idx as usize];
+        if !e.paths.is_empty() || e.dirty {
+            return;
+        }
+        let h = self.hasher.hash(&e.route);
+        if let Some(pos) = self.index.find(h, |i| i == idx) {
+            self.index.remove_at(pos);
+            self.free.push(idx);
+        }
+    }
+
+    /// Entries that hold at least one path, with their index.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> + Clone {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.paths.is_empty())
+            .map(|(i, e)| (i as u32, e))
+    }
+
+    /// Approximate heap bytes of the table's own structures (not the shared attributes).
+    pub fn heap_bytes(&self) -> usize {
+        let many: usize = self
+            .entries
+            .iter()
+            .map(|e| match &e.paths {
+                Paths::Many(v) => v.len() * std::mem::size_of::<StoredPath>(),
+                _ => 0,
+            })
+            .sum();
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.free.capacity() * 4
+            + self.index.bytes()
+            + many
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use evpnd_wire::{IpPrefix, Route};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn v4(n: u32) -> Route {
+        Route::Ipv4(IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0xc612_0000 | n)), 32).unwrap())
+    }
+
+    /// Insert, find, free and reuse entries across several index growths; tombstones never
+    /// hide live keys.
+    #[test]
+    fn index_insert_find_remove_reuse() {
+        let mut t = Table::new(Family::IPV4_UNICAST);
+        for n in 0..5000 {
+            let i = t.find_or_insert(v4(n));
+            assert_eq!(i, n);
+        }
+        assert_eq!(t.len(), 5000);
+        for n in 0..5000 {
+            assert_eq!(t.find(&v4(n)), Some(n));
+        }
+        assert_eq!(t.find(&v4(99_999)), None);
+        // Entries without paths and not dirty are freed.
+        for n in (0..5000).step_by(2) {
+            t.release_if_empty(n);
+        }
+        assert_eq!(t.len(), 2500);
+        for n in 0..5000 {
+            assert_eq!(t.find(&v4(n)).is_some(), n % 2 == 1, "route {n}");
+        }
+        // Freed slots are reused.
+        let i = t.find_or_insert(v4(70_000));
+        assert!(i < 5000 && i % 2 == 0);
+        assert_eq!(t.find(&v4(70_000)), Some(i));
+        // Many more inserts with removals: tombstones are cleaned by rebuilds.
+        for n in 100_000..120_000 {
+            let i = t.find_or_insert(v4(n));
+            t.release_if_empty(i);
+        }
+        assert_eq!(t.len(), 2501);
+        for n in 0..5000 {
+            assert_eq!(t.find(&v4(n)).is_some(), n % 2 == 1);
+        }
+    }
+}

@@ -1,0 +1,1703 @@
+//! RIB tests. Every byte the RIB produces is decoded again with the codec (`decode_all`) and
+//! must be accepted; expectations come from the RFC rules named in each test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::config::MaxPrefix;
+use evpnd_wire::attribute::{attr_type, flag};
+use evpnd_wire::message::refresh_subtype;
+use evpnd_wire::{
+    decode_all, AsPath, AsSegment, Community, EvpnRoute, InclusiveMulticastRoute, Label,
+    MacAddress, MacIpRoute, Message, MpReach, MpUnreach, Origin, Outcome, RouteDistinguisher,
+    RouteTarget, RtMembership, SegmentType, UnknownAttribute, Update,
+};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+const ASN: u32 = 65000;
+const RID: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const EVPN: Family = Family::L2VPN_EVPN;
+const RTC: Family = Family::RT_CONSTRAINT;
+
+fn rib() -> Rib {
+    Rib::new(RibConfig::new(ASN, RID))
+}
+
+/// A peer with id `n`, address/router id 198.18.1.n.
+fn peer(n: u32, asn: u32, client: bool, families: &[Family]) -> PeerInfo {
+    let ip = Ipv4Addr::new(198, 18, 1, n as u8);
+    let mut p = PeerInfo::new(
+        PeerId(n),
+        IpAddr::V4(ip),
+        asn,
+        ip,
+        asn != ASN,
+        families.to_vec(),
+    );
+    p.rr_client = client;
+    p
+}
+
+fn rt(vni: u32) -> ExtendedCommunity {
+    ExtendedCommunity::route_target(RouteTarget::As2 {
+        asn: 65000,
+        value: vni,
+    })
+}
+
+/// A type-2 MAC route `n` of RD 65001:`rd`.
+fn mac(rd: u32, n: u32) -> Route {
+    let b = n.to_be_bytes();
+    Route::Evpn(EvpnRoute::MacIp(MacIpRoute {
+        rd: RouteDistinguisher::as2(65001, rd),
+        esi: evpnd_wire::Esi::ZERO,
+        ethernet_tag: 0,
+        mac: MacAddress([0x02, 0, b[0], b[1], b[2], b[3]]),
+        ip: None,
+        label1: Label::from_vni(rd).unwrap(),
+        label2: None,
+    }))
+}
+
+fn nlri(r: Route) -> Nlri {
+    Nlri::new(r)
+}
+
+fn vtep(n: u8) -> NextHop {
+    NextHop::Ipv4(Ipv4Addr::new(198, 19, 0, n))
+}
+
+/// EVPN announcement of `routes` with `attrs` via `nh`.
+fn announce(routes: &[Route], attrs: Vec<PathAttribute>, nh: NextHop) -> Update {
+    let family = routes[0].family();
+    Update {
+        mp_reach: Some(MpReach::new(
+            family,
+            nh,
+            routes.iter().copied().map(nlri).collect(),
+        )),
+        attributes: attrs,
+        ..Update::default()
+    }
+}
+
+fn withdraw(routes: &[Route]) -> Update {
+    let family = routes[0].family();
+    Update {
+        mp_unreach: Some(MpUnreach::new(
+            family,
+            routes.iter().copied().map(nlri).collect(),
+        )),
+        ..Update::default()
+    }
+}
+
+/// ORIGIN IGP, AS_PATH `path`, extended communities `ext` (when any), and `more`.
+fn attrs(path: &[u32], ext: &[ExtendedCommunity], more: Vec<PathAttribute>) -> Vec<PathAttribute> {
+    let mut v = vec![
+        PathAttribute::Origin(Origin::Igp),
+        PathAttribute::AsPath(AsPath::sequence(path.to_vec())),
+    ];
+    if !ext.is_empty() {
+        v.push(PathAttribute::ExtendedCommunities(ext.to_vec()));
+    }
+    v.extend(more);
+    v
+}
+
+fn apply(rib: &mut Rib, p: u32, u: &Update) {
+    rib.apply_update(PeerId(p), u, &Outcome::Accept).unwrap();
+}
+
+/// What a peer holds after applying everything we sent it.
+#[derive(Debug, Default)]
+struct View {
+    routes: HashMap<Route, Update>,
+    eor: Vec<Family>,
+    refresh_markers: Vec<u8>,
+    updates: usize,
+    bytes: Vec<u8>,
+}
+
+impl View {
+    fn attr(&self, r: &Route, type_code: u8) -> Option<&PathAttribute> {
+        self.routes.get(r).and_then(|u| u.attribute(type_code))
+    }
+}
+
+/// Drains everything queued for peer `p` and applies it to `view`, decoding with the peer's
+/// receive context (= our send context). Every message must decode and be accepted.
+fn recv(rib: &mut Rib, info: &PeerInfo, view: &mut View) {
+    for _ in 0..100_000 {
+        let Some(chunk) = rib.poll_transmit(info.id) else {
+            return;
+        };
+        view.bytes.extend_from_slice(&chunk);
+        let (msgs, err) = decode_all(&info.tx, &chunk);
+        assert!(err.is_none(), "undecodable output: {err:?}");
+        for d in msgs {
+            assert_eq!(d.outcome, Outcome::Accept, "{:?}", d.message);
+            match d.message {
+                Message::Update(u) => {
+                    view.updates += 1;
+                    if let Some(f) = u.as_end_of_rib() {
+                        view.eor.push(f);
+                        continue;
+                    }
+                    for (_, n) in u.withdrawals() {
+                        view.routes.remove(&n.route);
+                    }
+                    let mut one = u.clone();
+                    one.withdrawn.clear();
+                    one.mp_unreach = None;
+                    for (_, n) in u.announced() {
+                        view.routes.insert(n.route, one.clone());
+                    }
+                }
+                Message::RouteRefresh(rr) => view.refresh_markers.push(rr.subtype),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    panic!("endless output");
+}
+
+fn up_and_sync(rib: &mut Rib, infos: &[&PeerInfo]) -> Vec<View> {
+    for i in infos {
+        rib.peer_up((*i).clone());
+    }
+    infos
+        .iter()
+        .map(|i| {
+            let mut v = View::default();
+            recv(rib, i, &mut v);
+            v
+        })
+        .collect()
+}
+
+fn best_source(rib: &Rib, r: &Route) -> RouteSource {
+    rib.best(r.family(), r).unwrap().source
+}
+
+// ---------------------------------------------------------------- best path
+
+/// Two internal peers (1 and 2) and one external (3, AS 65003), all EVPN.
+fn selection_rib() -> (Rib, PeerInfo, PeerInfo, PeerInfo) {
+    let mut rib = rib();
+    let a = peer(1, ASN, false, &[EVPN]);
+    let b = peer(2, ASN, false, &[EVPN]);
+    let e = peer(3, 65003, false, &[EVPN]);
+    rib.peer_up(a.clone());
+    rib.peer_up(b.clone());
+    rib.peer_up(e.clone());
+    (rib, a, b, e)
+}
+
+#[test]
+fn best_path_highest_local_pref_wins_over_shorter_path() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    // Peer 2 has the better router id and a shorter path, but a lower LOCAL_PREF.
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[65010, 65011], &[], vec![PathAttribute::LocalPref(200)]),
+            vtep(1),
+        ),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(
+            &[r],
+            attrs(&[], &[], vec![PathAttribute::LocalPref(100)]),
+            vtep(2),
+        ),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+}
+
+#[test]
+fn best_path_external_paths_get_the_default_local_pref() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    // eBGP would win step 7, but its LOCAL_PREF is the default 100 < 150.
+    apply(
+        &mut rib,
+        3,
+        &announce(&[r], attrs(&[65003], &[], vec![]), vtep(3)),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(
+            &[r],
+            attrs(&[65010], &[], vec![PathAttribute::LocalPref(150)]),
+            vtep(2),
+        ),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+    // With a default above 150 the external path wins on LOCAL_PREF.
+    let mut cfg = RibConfig::new(ASN, RID);
+    cfg.default_local_pref = 200;
+    let mut rib2 = Rib::new(cfg);
+    rib2.peer_up(peer(2, ASN, false, &[EVPN]));
+    rib2.peer_up(peer(3, 65003, false, &[EVPN]));
+    apply(
+        &mut rib2,
+        2,
+        &announce(
+            &[r],
+            attrs(&[], &[], vec![PathAttribute::LocalPref(150)]),
+            vtep(2),
+        ),
+    );
+    apply(
+        &mut rib2,
+        3,
+        &announce(&[r], attrs(&[65003, 1, 2, 3], &[], vec![]), vtep(3)),
+    );
+    assert_eq!(best_source(&rib2, &r), RouteSource::Peer(PeerId(3)));
+}
+
+#[test]
+fn best_path_local_route_preferred_at_equal_local_pref() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[], &[], vec![PathAttribute::LocalPref(100)]),
+            vtep(1),
+        ),
+    );
+    // Local route with a longer path: step 2 comes before AS_PATH length.
+    rib.originate(EVPN, nlri(r), attrs(&[1, 2, 3], &[], vec![]), vtep(9));
+    assert_eq!(best_source(&rib, &r), RouteSource::Local);
+    let paths = rib.paths(EVPN, &r);
+    assert_eq!(paths.len(), 2);
+    assert_eq!(paths[1].source, RouteSource::Peer(PeerId(1)));
+}
+
+#[test]
+fn best_path_shortest_as_path_with_as_set_counting_one() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    let set_path = AsPath {
+        segments: vec![
+            AsSegment {
+                kind: SegmentType::Sequence,
+                asns: vec![65010, 65011],
+            },
+            AsSegment {
+                kind: SegmentType::Set,
+                asns: vec![1, 2, 3, 4],
+            },
+        ],
+    };
+    // Peer 1 (better router id) has 4 ASes in sequence; peer 2's path counts 2 + 1 = 3.
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[65010, 65011, 65012, 65013], &[], vec![]),
+            vtep(1),
+        ),
+    );
+    let mut a2 = attrs(&[], &[], vec![]);
+    a2[1] = PathAttribute::AsPath(set_path);
+    apply(&mut rib, 2, &announce(&[r], a2, vtep(2)));
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+}
+
+#[test]
+fn best_path_lowest_origin() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    let mut a1 = attrs(&[65010], &[], vec![]);
+    a1[0] = PathAttribute::Origin(Origin::Incomplete);
+    let mut a2 = attrs(&[65010], &[], vec![]);
+    a2[0] = PathAttribute::Origin(Origin::Egp);
+    apply(&mut rib, 1, &announce(&[r], a1, vtep(1)));
+    apply(&mut rib, 2, &announce(&[r], a2, vtep(2)));
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+}
+
+#[test]
+fn best_path_med_only_within_the_same_neighbour_as() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    // Same neighbour AS 65010: lower MED (peer 2) wins despite the higher router id.
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[65010], &[], vec![PathAttribute::Med(20)]),
+            vtep(1),
+        ),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(
+            &[r],
+            attrs(&[65010], &[], vec![PathAttribute::Med(10)]),
+            vtep(2),
+        ),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+    // A missing MED counts as 0 and beats 10.
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[65010], &[], vec![]), vtep(1)),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+    // Different neighbour ASes: MED is not compared; the lower router id (peer 1) wins even
+    // with the higher MED.
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[65011], &[], vec![PathAttribute::Med(500)]),
+            vtep(1),
+        ),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+}
+
+#[test]
+fn best_path_med_elimination_is_not_pairwise() {
+    // RFC 4271 §9.1.2.2 (c) removes, per neighbour AS, the paths with a higher MED before the
+    // later steps. Paths: p1 (AS 65010, MED 5, router id .1), p2 (AS 65011, MED 0, id .2),
+    // p3 (AS 65010, MED 0, id .3). p1 is eliminated by p3; the winner is p2 (lower id than p3).
+    let mut rib = rib();
+    for n in 1..=3 {
+        rib.peer_up(peer(n, ASN, false, &[EVPN]));
+    }
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[65010], &[], vec![PathAttribute::Med(5)]),
+            vtep(1),
+        ),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(
+            &[r],
+            attrs(&[65011], &[], vec![PathAttribute::Med(0)]),
+            vtep(2),
+        ),
+    );
+    apply(
+        &mut rib,
+        3,
+        &announce(
+            &[r],
+            attrs(&[65010], &[], vec![PathAttribute::Med(0)]),
+            vtep(3),
+        ),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+}
+
+#[test]
+fn best_path_external_over_internal() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    // Equal LOCAL_PREF (100), path length 1, ORIGIN IGP; the internal peer has the lower id.
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[65003], &[], vec![PathAttribute::LocalPref(100)]),
+            vtep(1),
+        ),
+    );
+    apply(
+        &mut rib,
+        3,
+        &announce(&[r], attrs(&[65003], &[], vec![]), vtep(3)),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(3)));
+}
+
+#[test]
+fn best_path_lowest_originator_id_or_router_id() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[], vec![]), vtep(1)),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r], attrs(&[], &[], vec![]), vtep(2)),
+    );
+    // Router ids 198.18.1.1 < 198.18.1.2.
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+    // Peer 1's path now carries ORIGINATOR_ID 198.18.9.9, which replaces its router id in the
+    // comparison (RFC 4456 §9).
+    let oid = PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 9, 9));
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[], vec![oid]), vtep(1)),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+}
+
+#[test]
+fn best_path_shortest_cluster_list_then_lowest_address() {
+    let (mut rib, ..) = selection_rib();
+    let r = mac(1, 1);
+    let oid = PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 9, 9));
+    let cl = |n: usize| {
+        PathAttribute::ClusterList((0..n).map(|i| Ipv4Addr::new(198, 18, 8, i as u8)).collect())
+    };
+    // Same ORIGINATOR_ID on both: peer 2's shorter CLUSTER_LIST wins.
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[], vec![oid.clone(), cl(2)]), vtep(1)),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r], attrs(&[], &[], vec![oid.clone(), cl(1)]), vtep(2)),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+    // Equal lists: the lower peer address (198.18.1.1) wins.
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[], vec![oid.clone(), cl(1)]), vtep(1)),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+}
+
+#[test]
+fn best_path_stale_paths_stay_usable_but_lose_ties() {
+    let (mut rib, ..) = selection_rib();
+    let now = Instant::now();
+    let r = mac(1, 1);
+    let r2 = mac(1, 2);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r, r2], attrs(&[], &[], vec![]), vtep(1)),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r], attrs(&[], &[], vec![]), vtep(2)),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+    rib.peer_down(PeerId(1), Some(Duration::from_secs(120)), now);
+    // Peer 1's path is stale: the equally good fresh path of peer 2 wins the tie...
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
+    assert!(rib.paths(EVPN, &r)[1].stale);
+    // ...but a stale path is still used when it is the only one.
+    let p = rib.best(EVPN, &r2).unwrap();
+    assert!(p.stale);
+    // And a stale path with a better LOCAL_PREF still wins (stale only breaks ties).
+    apply(
+        &mut rib,
+        2,
+        &announce(
+            &[r],
+            attrs(&[], &[], vec![PathAttribute::LocalPref(50)]),
+            vtep(2),
+        ),
+    );
+    assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+}
+
+// ---------------------------------------------------------------- interning
+
+#[test]
+fn identical_attribute_sets_share_one_arc_and_unused_ones_are_dropped() {
+    let (mut rib, ..) = selection_rib();
+    let a = attrs(&[], &[rt(100)], vec![]);
+    apply(&mut rib, 1, &announce(&[mac(1, 1)], a.clone(), vtep(1)));
+    apply(&mut rib, 1, &announce(&[mac(1, 2)], a.clone(), vtep(1)));
+    apply(&mut rib, 2, &announce(&[mac(1, 3)], a.clone(), vtep(1)));
+    let p1 = rib.best(EVPN, &mac(1, 1)).unwrap();
+    let p2 = rib.best(EVPN, &mac(1, 2)).unwrap();
+    let p3 = rib.best(EVPN, &mac(1, 3)).unwrap();
+    assert!(Arc::ptr_eq(&p1.attrs, &p2.attrs));
+    assert!(Arc::ptr_eq(&p1.attrs, &p3.attrs));
+    // A different next hop is a different set.
+    apply(&mut rib, 1, &announce(&[mac(1, 4)], a, vtep(2)));
+    let p4 = rib.best(EVPN, &mac(1, 4)).unwrap();
+    assert!(!Arc::ptr_eq(&p1.attrs, &p4.attrs));
+    assert_eq!(rib.attribute_sets(), 2);
+    drop((p1, p2, p3, p4));
+    rib.apply_update(PeerId(1), &withdraw(&[mac(1, 4)]), &Outcome::Accept)
+        .unwrap();
+    rib.flush();
+    rib.interner.sweep();
+    assert_eq!(rib.attribute_sets(), 1);
+}
+
+// ---------------------------------------------------------------- reflection and eBGP
+
+/// Route reflector with clients 1 and 2, non-clients 3 and 4, external peer 5 (AS 65005).
+fn rr() -> (Rib, Vec<PeerInfo>, Vec<View>) {
+    let mut rib = rib();
+    let infos = vec![
+        peer(1, ASN, true, &[EVPN]),
+        peer(2, ASN, true, &[EVPN]),
+        peer(3, ASN, false, &[EVPN]),
+        peer(4, ASN, false, &[EVPN]),
+        peer(5, 65005, false, &[EVPN]),
+    ];
+    let refs: Vec<&PeerInfo> = infos.iter().collect();
+    let views = up_and_sync(&mut rib, &refs);
+    (rib, infos, views)
+}
+
+fn sync_all(rib: &mut Rib, infos: &[PeerInfo], views: &mut [View]) {
+    for (i, v) in infos.iter().zip(views.iter_mut()) {
+        recv(rib, i, v);
+    }
+}
+
+#[test]
+fn reflection_client_routes_go_to_everyone_but_the_source() {
+    let (mut rib, infos, mut views) = rr();
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[], &[rt(1)], vec![PathAttribute::LocalPref(100)]),
+            vtep(1),
+        ),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    assert!(!views[0].routes.contains_key(&r), "sent back to its source");
+    for v in &views[1..] {
+        assert!(v.routes.contains_key(&r));
+    }
+    // Reflected to internal peers: ORIGINATOR_ID = the client's router id, CLUSTER_LIST =
+    // [our cluster id], next hop unchanged (RFC 4456 §8).
+    for v in &views[1..4] {
+        assert_eq!(
+            v.attr(&r, attr_type::ORIGINATOR_ID),
+            Some(&PathAttribute::OriginatorId(infos[0].router_id))
+        );
+        assert_eq!(
+            v.attr(&r, attr_type::CLUSTER_LIST),
+            Some(&PathAttribute::ClusterList(vec![RID]))
+        );
+        assert_eq!(v.routes[&r].mp_reach.as_ref().unwrap().next_hop, vtep(1));
+        assert_eq!(
+            v.attr(&r, attr_type::LOCAL_PREF),
+            Some(&PathAttribute::LocalPref(100))
+        );
+    }
+    // To the external peer: our AS prepended, no LOCAL_PREF/ORIGINATOR_ID/CLUSTER_LIST,
+    // next hop still the VTEP (EVPN).
+    let e = &views[4];
+    assert_eq!(
+        e.attr(&r, attr_type::AS_PATH),
+        Some(&PathAttribute::AsPath(AsPath::sequence(vec![ASN])))
+    );
+    assert!(e.attr(&r, attr_type::LOCAL_PREF).is_none());
+    assert!(e.attr(&r, attr_type::ORIGINATOR_ID).is_none());
+    assert!(e.attr(&r, attr_type::CLUSTER_LIST).is_none());
+    assert_eq!(e.routes[&r].mp_reach.as_ref().unwrap().next_hop, vtep(1));
+    assert_eq!(rib.peer_counters(PeerId(2)).family(EVPN).advertised, 1);
+    assert_eq!(rib.peer_counters(PeerId(1)).family(EVPN).advertised, 0);
+}
+
+#[test]
+fn reflection_non_client_routes_go_to_clients_and_external_only() {
+    let (mut rib, infos, mut views) = rr();
+    let r = mac(1, 1);
+    let oid = PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 7, 7));
+    let cl = PathAttribute::ClusterList(vec![Ipv4Addr::new(198, 18, 7, 1)]);
+    apply(
+        &mut rib,
+        3,
+        &announce(&[r], attrs(&[], &[rt(1)], vec![oid.clone(), cl]), vtep(3)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    assert!(views[0].routes.contains_key(&r));
+    assert!(views[1].routes.contains_key(&r));
+    assert!(!views[2].routes.contains_key(&r), "back to the source");
+    assert!(
+        !views[3].routes.contains_key(&r),
+        "non-client to non-client"
+    );
+    assert!(views[4].routes.contains_key(&r));
+    // An existing ORIGINATOR_ID is kept; our cluster id goes in front.
+    assert_eq!(views[0].attr(&r, attr_type::ORIGINATOR_ID), Some(&oid));
+    assert_eq!(
+        views[0].attr(&r, attr_type::CLUSTER_LIST),
+        Some(&PathAttribute::ClusterList(vec![
+            RID,
+            Ipv4Addr::new(198, 18, 7, 1)
+        ]))
+    );
+    // Withdrawn: gone everywhere it was sent.
+    apply(&mut rib, 3, &withdraw(&[r]));
+    sync_all(&mut rib, &infos, &mut views);
+    assert!(views.iter().all(|v| !v.routes.contains_key(&r)));
+}
+
+#[test]
+fn external_routes_go_to_everyone_with_local_pref_added_for_internal_peers() {
+    let (mut rib, infos, mut views) = rr();
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        5,
+        &announce(
+            &[r],
+            attrs(&[65005], &[rt(1)], vec![PathAttribute::Med(7)]),
+            vtep(5),
+        ),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    for v in &views[..4] {
+        assert_eq!(
+            v.attr(&r, attr_type::LOCAL_PREF),
+            Some(&PathAttribute::LocalPref(100))
+        );
+        // MED learned over eBGP may go to internal peers (RFC 4271 §5.1.4).
+        assert_eq!(v.attr(&r, attr_type::MED), Some(&PathAttribute::Med(7)));
+        // Not reflected: no ORIGINATOR_ID/CLUSTER_LIST.
+        assert!(v.attr(&r, attr_type::ORIGINATOR_ID).is_none());
+        assert_eq!(
+            v.attr(&r, attr_type::AS_PATH),
+            Some(&PathAttribute::AsPath(AsPath::sequence(vec![65005])))
+        );
+    }
+    assert!(!views[4].routes.contains_key(&r));
+}
+
+#[test]
+fn ebgp_prepends_our_as_and_drops_foreign_med_but_keeps_ours() {
+    let mut rib = rib();
+    let e1 = peer(5, 65005, false, &[EVPN]);
+    let e2 = peer(6, 65006, false, &[EVPN]);
+    let mut views = up_and_sync(&mut rib, &[&e1, &e2]);
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        5,
+        &announce(
+            &[r],
+            attrs(&[65005, 65050], &[rt(1)], vec![PathAttribute::Med(7)]),
+            vtep(5),
+        ),
+    );
+    let local = mac(1, 2);
+    rib.originate(
+        EVPN,
+        nlri(local),
+        attrs(&[], &[rt(1)], vec![PathAttribute::Med(3)]),
+        vtep(1),
+    );
+    recv(&mut rib, &e2, &mut views[1]);
+    let v = &views[1];
+    assert_eq!(
+        v.attr(&r, attr_type::AS_PATH),
+        Some(&PathAttribute::AsPath(AsPath::sequence(vec![
+            ASN, 65005, 65050
+        ])))
+    );
+    assert!(v.attr(&r, attr_type::MED).is_none());
+    assert_eq!(v.attr(&local, attr_type::MED), Some(&PathAttribute::Med(3)));
+    assert_eq!(
+        v.attr(&local, attr_type::AS_PATH),
+        Some(&PathAttribute::AsPath(AsPath::sequence(vec![ASN])))
+    );
+    // The source itself gets the local route only.
+    recv(&mut rib, &e1, &mut views[0]);
+    assert!(views[0].routes.contains_key(&local));
+    assert!(!views[0].routes.contains_key(&r));
+}
+
+#[test]
+fn non_transitive_extended_communities_stay_inside_the_as() {
+    let mut rib = rib();
+    let e = peer(5, 65005, false, &[EVPN]);
+    let i = peer(1, ASN, true, &[EVPN]);
+    let mut views = up_and_sync(&mut rib, &[&e, &i]);
+    let non_transitive = ExtendedCommunity([0x43, 0x00, 0, 0, 0, 0, 0, 1]);
+    let r = mac(1, 1);
+    rib.originate(
+        EVPN,
+        nlri(r),
+        attrs(&[], &[rt(1), non_transitive], vec![]),
+        vtep(1),
+    );
+    recv(&mut rib, &e, &mut views[0]);
+    recv(&mut rib, &i, &mut views[1]);
+    assert_eq!(views[0].routes[&r].extended_communities(), &[rt(1)]);
+    assert_eq!(
+        views[1].routes[&r].extended_communities(),
+        &[rt(1), non_transitive]
+    );
+}
+
+// ---------------------------------------------------------------- inbound loop checks
+
+#[test]
+fn loop_checks_treat_the_path_as_withdrawn() {
+    let (mut rib, ..) = rr();
+    let r = mac(1, 1);
+    let ok = attrs(&[], &[rt(1)], vec![]);
+    let cases: Vec<(u32, Vec<PathAttribute>)> = vec![
+        // Our router id as ORIGINATOR_ID (RFC 4456 §8).
+        (
+            1,
+            attrs(&[], &[rt(1)], vec![PathAttribute::OriginatorId(RID)]),
+        ),
+        // Our cluster id in CLUSTER_LIST (RFC 4456 §8).
+        (
+            1,
+            attrs(
+                &[],
+                &[rt(1)],
+                vec![PathAttribute::ClusterList(vec![
+                    Ipv4Addr::new(198, 18, 3, 3),
+                    RID,
+                ])],
+            ),
+        ),
+        // Our AS in the AS_PATH (RFC 4271 §9.1.2), from an external peer.
+        (5, attrs(&[65005, ASN, 65009], &[rt(1)], vec![])),
+        // External peer whose AS_PATH does not start with its AS (RFC 7606 §7.2).
+        (5, attrs(&[65009], &[rt(1)], vec![])),
+    ];
+    for (p, bad) in cases {
+        let good = if p == 5 {
+            attrs(&[65005], &[rt(1)], vec![])
+        } else {
+            ok.clone()
+        };
+        apply(&mut rib, p, &announce(&[r], good, vtep(1)));
+        assert!(rib.best(EVPN, &r).is_some());
+        let before = rib.stats().loops_rejected;
+        // The bad path replaces the good one: the route is gone (treat-as-withdraw).
+        apply(&mut rib, p, &announce(&[r], bad.clone(), vtep(1)));
+        assert!(rib.best(EVPN, &r).is_none(), "{bad:?} accepted");
+        assert_eq!(rib.stats().loops_rejected, before + 1);
+        assert_eq!(rib.peer_counters(PeerId(p)).family(EVPN).accepted, 0);
+    }
+}
+
+// ---------------------------------------------------------------- RFC 7606 outcomes
+
+fn malformation() -> evpnd_wire::Malformation {
+    evpnd_wire::Malformation::new(23, "path_attributes", "test")
+}
+
+#[test]
+fn rfc7606_outcomes_are_applied() {
+    let (mut rib, infos, mut views) = rr();
+    let r1 = mac(1, 1);
+    let r2 = mac(1, 2);
+    let r3 = mac(1, 3);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r1, r2, r3], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    assert_eq!(views[1].routes.len(), 3);
+
+    // Treat-as-withdraw: every route named, announced or withdrawn, is withdrawn; the session
+    // and the other routes stay.
+    let mut u = announce(&[r1], attrs(&[], &[rt(2)], vec![]), vtep(1));
+    u.mp_unreach = Some(MpUnreach::new(EVPN, vec![nlri(r2)]));
+    rib.apply_update(
+        PeerId(1),
+        &u,
+        &Outcome::TreatAsWithdraw(vec![malformation()]),
+    )
+    .unwrap();
+    assert!(rib.best(EVPN, &r1).is_none());
+    assert!(rib.best(EVPN, &r2).is_none());
+    assert!(rib.best(EVPN, &r3).is_some());
+    sync_all(&mut rib, &infos, &mut views);
+    assert_eq!(views[1].routes.keys().collect::<Vec<_>>(), vec![&r3]);
+
+    // Attribute discard: the (already pruned) UPDATE is used.
+    let u = announce(&[r1], attrs(&[], &[rt(1)], vec![]), vtep(1));
+    rib.apply_update(
+        PeerId(1),
+        &u,
+        &Outcome::AttributeDiscard(vec![malformation()]),
+    )
+    .unwrap();
+    assert!(rib.best(EVPN, &r1).is_some());
+
+    // AFI/SAFI disable: all EVPN paths of the peer go, later EVPN announcements are ignored.
+    rib.apply_update(
+        PeerId(1),
+        &Update::default(),
+        &Outcome::AfiSafiDisable {
+            family: EVPN,
+            cause: malformation(),
+        },
+    )
+    .unwrap();
+    assert_eq!(rib.route_count(EVPN), 0);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r2], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    assert_eq!(rib.route_count(EVPN), 0);
+    sync_all(&mut rib, &infos, &mut views);
+    assert!(views[1].routes.is_empty());
+    // Other peers are unaffected.
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r2], attrs(&[], &[rt(1)], vec![]), vtep(2)),
+    );
+    assert_eq!(rib.route_count(EVPN), 1);
+}
+
+// ---------------------------------------------------------------- max prefix
+
+#[test]
+fn max_prefix_exceeded_reports_family_and_limit() {
+    let mut rib = rib();
+    let mut p = peer(1, ASN, false, &[EVPN]);
+    p.max_prefix = vec![MaxPrefix {
+        family: EVPN,
+        limit: 2,
+        restart_after: None,
+    }];
+    rib.peer_up(p);
+    let a = attrs(&[], &[], vec![]);
+    assert!(rib
+        .apply_update(
+            PeerId(1),
+            &announce(&[mac(1, 1), mac(1, 2)], a.clone(), vtep(1)),
+            &Outcome::Accept
+        )
+        .is_ok());
+    // Re-announcing known routes does not count twice.
+    assert!(rib
+        .apply_update(
+            PeerId(1),
+            &announce(&[mac(1, 1)], a.clone(), vtep(1)),
+            &Outcome::Accept
+        )
+        .is_ok());
+    let err = rib
+        .apply_update(
+            PeerId(1),
+            &announce(&[mac(1, 3)], a, vtep(1)),
+            &Outcome::Accept,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        MaxPrefixExceeded {
+            family: EVPN,
+            limit: 2
+        }
+    );
+    // RFC 4486 §4: AFI 25 (2 octets), SAFI 70, limit 2 (4 octets).
+    assert_eq!(err.notification_data(), vec![0, 25, 70, 0, 0, 0, 2]);
+}
+
+// ---------------------------------------------------------------- graceful restart
+
+#[test]
+fn graceful_restart_keeps_stale_paths_until_end_of_rib() {
+    let (mut rib, infos, mut views) = rr();
+    let now = Instant::now();
+    let (r1, r2) = (mac(1, 1), mac(1, 2));
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r1, r2], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    rib.peer_down(PeerId(1), Some(Duration::from_secs(120)), now);
+    assert_eq!(rib.poll_timeout(), Some(now + Duration::from_secs(120)));
+    sync_all(&mut rib, &infos[1..], &mut views[1..]);
+    // Nothing withdrawn from the others during the restart.
+    assert_eq!(views[1].routes.len(), 2);
+    assert!(rib.best(EVPN, &r1).unwrap().stale);
+    // The peer comes back and re-announces r1 only, then End-of-RIB: r2 is purged.
+    rib.peer_up(infos[0].clone());
+    let mut v0 = View::default();
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r1], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    assert!(!rib.best(EVPN, &r1).unwrap().stale);
+    assert!(rib.best(EVPN, &r2).unwrap().stale);
+    apply(&mut rib, 1, &Update::end_of_rib(EVPN));
+    assert!(rib.best(EVPN, &r2).is_none());
+    assert_eq!(rib.poll_timeout(), None);
+    sync_all(&mut rib, &infos[1..], &mut views[1..]);
+    assert_eq!(views[1].routes.keys().collect::<Vec<_>>(), vec![&r1]);
+    recv(&mut rib, &infos[0], &mut v0);
+    assert_eq!(v0.eor, vec![EVPN]);
+}
+
+#[test]
+fn graceful_restart_timer_purges_stale_paths() {
+    let (mut rib, infos, mut views) = rr();
+    let now = Instant::now();
+    apply(
+        &mut rib,
+        1,
+        &announce(&[mac(1, 1)], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    rib.peer_down(PeerId(1), Some(Duration::from_secs(60)), now);
+    rib.handle_timeout(now + Duration::from_secs(59));
+    assert_eq!(rib.route_count(EVPN), 1);
+    rib.handle_timeout(now + Duration::from_secs(60));
+    assert_eq!(rib.route_count(EVPN), 0);
+    assert_eq!(rib.poll_timeout(), None);
+    sync_all(&mut rib, &infos[1..], &mut views[1..]);
+    assert!(views[1].routes.is_empty());
+}
+
+#[test]
+fn session_down_without_graceful_restart_withdraws_at_once() {
+    let (mut rib, infos, mut views) = rr();
+    apply(
+        &mut rib,
+        1,
+        &announce(&[mac(1, 1)], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    assert_eq!(views[2].routes.len(), 1);
+    rib.peer_down(PeerId(1), None, Instant::now());
+    sync_all(&mut rib, &infos[1..], &mut views[1..]);
+    assert!(views[2].routes.is_empty());
+    assert_eq!(rib.route_count(EVPN), 0);
+    assert_eq!(rib.poll_transmit(PeerId(1)), None);
+}
+
+#[test]
+fn deferral_holds_updates_until_released() {
+    let (mut rib, infos, mut views) = rr();
+    rib.set_deferral(true);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[mac(1, 1)], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    assert_eq!(rib.poll_transmit(PeerId(2)), None);
+    assert!(rib.poll_best_changes().is_empty());
+    rib.set_deferral(false);
+    assert_eq!(rib.poll_best_changes().len(), 1);
+    sync_all(&mut rib, &infos, &mut views);
+    assert_eq!(views[1].routes.len(), 1);
+}
+
+// ---------------------------------------------------------------- session start, refresh
+
+#[test]
+fn initial_table_then_end_of_rib_per_family() {
+    let mut rib = rib();
+    let rtc_route = Route::RtConstraint(RtMembership::exact(ASN, rt(1).0));
+    rib.originate(
+        RTC,
+        nlri(rtc_route),
+        attrs(&[], &[], vec![]),
+        NextHop::Ipv4(RID),
+    );
+    let routes: Vec<Route> = (0..500).map(|n| mac(1, n)).collect();
+    for r in &routes {
+        rib.originate(EVPN, nlri(*r), attrs(&[], &[rt(1)], vec![]), vtep(1));
+    }
+    let p = peer(1, ASN, false, &[EVPN, RTC]);
+    let v = up_and_sync(&mut rib, &[&p]).pop().unwrap();
+    assert_eq!(
+        v.routes.keys().filter(|r| r.family() == EVPN).count(),
+        0,
+        "RTC peer without memberships gets no EVPN route"
+    );
+    // It does get our RTC route (RFC 4684: memberships go to RTC peers).
+    assert_eq!(v.routes.keys().collect::<Vec<_>>(), vec![&rtc_route]);
+    assert!(v.eor.contains(&EVPN) && v.eor.contains(&RTC));
+    // Now with a non-RTC peer: every route, in several messages, then End-of-RIB last.
+    let q = peer(2, ASN, false, &[EVPN]);
+    let mut w = up_and_sync(&mut rib, &[&q]).pop().unwrap();
+    assert_eq!(w.routes.len(), 500);
+    assert_eq!(w.eor, vec![EVPN]);
+    assert!(w.updates > 2);
+    let (msgs, _) = decode_all(&q.tx, &w.bytes);
+    let Message::Update(last) = &msgs.last().unwrap().message else {
+        panic!()
+    };
+    assert_eq!(last.as_end_of_rib(), Some(EVPN));
+    assert_eq!(rib.peer_counters(PeerId(2)).family(EVPN).advertised, 500);
+    // Route refresh re-sends the table, no End-of-RIB; enhanced refresh is bracketed by BoRR
+    // and EoRR (RFC 7313 §4).
+    w.routes.clear();
+    rib.route_refresh(PeerId(2), EVPN);
+    recv(&mut rib, &q, &mut w);
+    assert_eq!(w.routes.len(), 500);
+    assert_eq!(w.eor, vec![EVPN]);
+    rib.route_refresh_enhanced(PeerId(2), EVPN);
+    recv(&mut rib, &q, &mut w);
+    assert_eq!(
+        w.refresh_markers,
+        vec![refresh_subtype::BEGIN, refresh_subtype::END]
+    );
+    assert_eq!(rib.peer_counters(PeerId(2)).family(EVPN).advertised, 500);
+}
+
+// ---------------------------------------------------------------- update groups
+
+#[test]
+fn update_group_members_share_one_encoding() {
+    let mut rib = rib();
+    let a = peer(5, 65005, false, &[EVPN]);
+    let b = peer(6, 65005, false, &[EVPN]);
+    let routes: Vec<Route> = (0..50).map(|n| mac(1, n)).collect();
+    for r in &routes {
+        rib.originate(EVPN, nlri(*r), attrs(&[], &[rt(1)], vec![]), vtep(1));
+    }
+    rib.peer_up(a.clone());
+    rib.peer_up(b.clone());
+    let before = rib.stats().encodings;
+    let ba = rib.poll_transmit(a.id).unwrap();
+    let after = rib.stats().encodings;
+    let bb = rib.poll_transmit(b.id).unwrap();
+    // One encoding of the 50 routes for both joiners.
+    assert_eq!(after - before, 1);
+    assert_eq!(ba, bb);
+    // A later batch: again one encoding, identical bytes.
+    let more: Vec<Route> = (100..130).map(|n| mac(1, n)).collect();
+    for r in &more {
+        rib.originate(EVPN, nlri(*r), attrs(&[], &[rt(1)], vec![]), vtep(1));
+    }
+    rib.flush();
+    assert_eq!(rib.stats().encodings - after, 1);
+    let (mut va, mut vb) = (View::default(), View::default());
+    recv(&mut rib, &a, &mut va);
+    recv(&mut rib, &b, &mut vb);
+    assert_eq!(va.bytes, vb.bytes);
+    assert_eq!(va.routes.len(), 30);
+    // A peer with another policy (internal) gets its own encoding.
+    let i = peer(1, ASN, false, &[EVPN]);
+    rib.peer_up(i.clone());
+    let enc = rib.stats().encodings;
+    let mut vi = View::default();
+    recv(&mut rib, &i, &mut vi);
+    assert_eq!(rib.stats().encodings - enc, 1);
+    assert_eq!(vi.routes.len(), 80);
+}
+
+#[test]
+fn split_horizon_and_best_path_moving_to_a_member() {
+    // Peers 1 and 2 are clients (one group). Peer 2 announces r; later peer 1 announces a
+    // better path: r must be withdrawn from peer 1 (it had peer 2's version) and peer 2 gets
+    // peer 1's version.
+    let mut rib = rib();
+    let a = peer(1, ASN, true, &[EVPN]);
+    let b = peer(2, ASN, true, &[EVPN]);
+    let mut v = up_and_sync(&mut rib, &[&a, &b]);
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r], attrs(&[], &[rt(1)], vec![]), vtep(2)),
+    );
+    recv(&mut rib, &a, &mut v[0]);
+    recv(&mut rib, &b, &mut v[1]);
+    assert!(v[0].routes.contains_key(&r));
+    assert!(!v[1].routes.contains_key(&r));
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r],
+            attrs(&[], &[rt(1)], vec![PathAttribute::LocalPref(200)]),
+            vtep(1),
+        ),
+    );
+    recv(&mut rib, &a, &mut v[0]);
+    recv(&mut rib, &b, &mut v[1]);
+    assert!(
+        !v[0].routes.contains_key(&r),
+        "peer 1 still holds the route it now sources"
+    );
+    assert_eq!(v[1].routes[&r].mp_reach.as_ref().unwrap().next_hop, vtep(1));
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 0);
+    assert_eq!(rib.peer_counters(b.id).family(EVPN).advertised, 1);
+    // Back to peer 2's path: peer 1 gets it again, peer 2 gets a withdrawal.
+    apply(&mut rib, 1, &withdraw(&[r]));
+    recv(&mut rib, &a, &mut v[0]);
+    recv(&mut rib, &b, &mut v[1]);
+    assert_eq!(v[0].routes[&r].mp_reach.as_ref().unwrap().next_hop, vtep(2));
+    assert!(!v[1].routes.contains_key(&r));
+}
+
+// ---------------------------------------------------------------- attributes
+
+#[test]
+fn unknown_transitive_attributes_pass_with_partial_and_non_transitive_are_dropped() {
+    let (mut rib, infos, mut views) = rr();
+    let r = mac(1, 1);
+    let trans = PathAttribute::Unknown(UnknownAttribute {
+        flags: flag::OPTIONAL | flag::TRANSITIVE,
+        type_code: 240,
+        value: vec![1, 2, 3],
+    });
+    let non_trans = PathAttribute::Unknown(UnknownAttribute {
+        flags: flag::OPTIONAL,
+        type_code: 241,
+        value: vec![4],
+    });
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[rt(1)], vec![trans, non_trans]), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    for v in &views[1..] {
+        match v.attr(&r, 240) {
+            Some(PathAttribute::Unknown(u)) => {
+                assert_eq!(u.flags & flag::PARTIAL, flag::PARTIAL);
+                assert_eq!(u.value, vec![1, 2, 3]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(v.attr(&r, 241).is_none());
+    }
+    // Check the raw flag octet too: the first UPDATE to peer 2 carries 0xe0 240 3 1 2 3.
+    let needle = [0xe0, 240, 3, 1, 2, 3];
+    assert!(views[1].bytes.windows(6).any(|w| w == needle));
+}
+
+#[test]
+fn no_advertise_and_no_export_are_honoured() {
+    let (mut rib, infos, mut views) = rr();
+    let (r1, r2) = (mac(1, 1), mac(1, 2));
+    let c = |c: Community| PathAttribute::Communities(vec![c]);
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r1],
+            attrs(&[], &[rt(1)], vec![c(Community::NO_ADVERTISE)]),
+            vtep(1),
+        ),
+    );
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[r2],
+            attrs(&[], &[rt(1)], vec![c(Community::NO_EXPORT)]),
+            vtep(1),
+        ),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    for v in &views[1..4] {
+        assert!(!v.routes.contains_key(&r1));
+        assert!(v.routes.contains_key(&r2));
+    }
+    assert!(views[4].routes.is_empty());
+}
+
+#[test]
+fn two_octet_as_peers_get_as_trans_and_as4_path() {
+    let mut rib = Rib::new(RibConfig::new(4_200_000_001, RID));
+    let mut old = peer(5, 65005, false, &[EVPN]);
+    old.tx.four_octet_as = false;
+    let mut new = peer(6, 4_200_000_006, false, &[EVPN]);
+    new.tx.four_octet_as = true;
+    let mut v = up_and_sync(&mut rib, &[&old, &new]);
+    // From the 2-octet peer: AS_PATH [65005, 23456] + AS4_PATH [4200000009] is merged into
+    // [65005, 4200000009] (RFC 6793 §4.2.3).
+    let r = mac(1, 1);
+    let u = announce(
+        &[r],
+        vec![
+            PathAttribute::Origin(Origin::Igp),
+            PathAttribute::AsPath(AsPath::sequence(vec![65005, 23456])),
+            PathAttribute::ExtendedCommunities(vec![rt(1)]),
+            PathAttribute::As4Path(AsPath::sequence(vec![4_200_000_009])),
+        ],
+        vtep(5),
+    );
+    apply(&mut rib, 5, &u);
+    let p = rib.best(EVPN, &r).unwrap();
+    assert_eq!(
+        p.attrs.as_path,
+        AsPath::sequence(vec![65005, 4_200_000_009])
+    );
+    // To the 4-octet peer: real numbers.
+    recv(&mut rib, &new, &mut v[1]);
+    assert_eq!(
+        v[1].attr(&r, attr_type::AS_PATH),
+        Some(&PathAttribute::AsPath(AsPath::sequence(vec![
+            4_200_000_001,
+            65005,
+            4_200_000_009
+        ])))
+    );
+    // A local route to the 2-octet peer: AS_TRANS in AS_PATH, the real AS in AS4_PATH.
+    let l = mac(1, 2);
+    rib.originate(EVPN, nlri(l), attrs(&[], &[rt(1)], vec![]), vtep(1));
+    recv(&mut rib, &old, &mut v[0]);
+    assert_eq!(
+        v[0].attr(&l, attr_type::AS_PATH),
+        Some(&PathAttribute::AsPath(AsPath::sequence(vec![23456])))
+    );
+    assert_eq!(
+        v[0].attr(&l, attr_type::AS4_PATH),
+        Some(&PathAttribute::As4Path(AsPath::sequence(vec![
+            4_200_000_001
+        ])))
+    );
+}
+
+#[test]
+fn type3_routes_keep_their_pmsi_tunnel() {
+    let (mut rib, infos, mut views) = rr();
+    let r = Route::Evpn(EvpnRoute::InclusiveMulticast(InclusiveMulticastRoute {
+        rd: RouteDistinguisher::as2(65001, 100),
+        ethernet_tag: 0,
+        originator: IpAddr::V4(Ipv4Addr::new(198, 19, 0, 1)),
+    }));
+    let pmsi = PathAttribute::PmsiTunnel(evpnd_wire::PmsiTunnel::ingress_replication(
+        IpAddr::V4(Ipv4Addr::new(198, 19, 0, 1)),
+        Label::from_vni(100).unwrap(),
+    ));
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[rt(100)], vec![pmsi.clone()]), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    assert_eq!(views[1].attr(&r, attr_type::PMSI_TUNNEL), Some(&pmsi));
+    assert_eq!(views[4].attr(&r, attr_type::PMSI_TUNNEL), Some(&pmsi));
+}
+
+// ---------------------------------------------------------------- RT-Constraint
+
+fn membership(vni: u32) -> Route {
+    Route::RtConstraint(RtMembership::exact(ASN, rt(vni).0))
+}
+
+#[test]
+fn rt_constraint_filters_and_follows_membership_changes() {
+    let mut rib = rib();
+    // RR with three clients: 1 and 2 negotiate RTC, 3 does not; peer 4 (client) originates.
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    let b = peer(2, ASN, true, &[EVPN, RTC]);
+    let c = peer(3, ASN, true, &[EVPN]);
+    let d = peer(4, ASN, true, &[EVPN]);
+    let mut v = up_and_sync(&mut rib, &[&a, &b, &c, &d]);
+    let rt1: Vec<Route> = (0..10).map(|n| mac(1, n)).collect();
+    let rt2: Vec<Route> = (0..10).map(|n| mac(2, n)).collect();
+    let none: Vec<Route> = (0..3).map(|n| mac(3, n)).collect();
+    apply(
+        &mut rib,
+        4,
+        &announce(&rt1, attrs(&[], &[rt(1)], vec![]), vtep(4)),
+    );
+    apply(
+        &mut rib,
+        4,
+        &announce(&rt2, attrs(&[], &[rt(2)], vec![]), vtep(4)),
+    );
+    apply(
+        &mut rib,
+        4,
+        &announce(&none, attrs(&[], &[], vec![]), vtep(4)),
+    );
+    // Memberships: peer 1 wants RT 1, peer 2 the default (everything).
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[membership(1)],
+            attrs(&[], &[], vec![]),
+            NextHop::Ipv4(Ipv4Addr::new(198, 18, 1, 1)),
+        ),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(
+            &[Route::RtConstraint(RtMembership::Default)],
+            attrs(&[], &[], vec![]),
+            NextHop::Ipv4(Ipv4Addr::new(198, 18, 1, 2)),
+        ),
+    );
+    for (i, info) in [&a, &b, &c].into_iter().enumerate() {
+        recv(&mut rib, info, &mut v[i]);
+    }
+    let evpn = |v: &View| v.routes.keys().filter(|r| r.family() == EVPN).count();
+    assert_eq!(evpn(&v[0]), 10);
+    assert!(rt1.iter().all(|r| v[0].routes.contains_key(r)));
+    assert_eq!(evpn(&v[1]), 23);
+    assert_eq!(evpn(&v[2]), 23, "peer without RTC gets everything");
+    // Memberships are reflected: peer 2 learns peer 1's membership (RFC 4684 §3.2), peer 3
+    // (no RTC) does not get RTC routes at all.
+    assert!(v[1].routes.contains_key(&membership(1)));
+    assert!(!v[2].routes.keys().any(|r| r.family() == RTC));
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 10);
+
+    // Peer 1 adds RT 2: it receives the RT 2 routes; then drops RT 1: those are withdrawn.
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[membership(2)],
+            attrs(&[], &[], vec![]),
+            NextHop::Ipv4(Ipv4Addr::new(198, 18, 1, 1)),
+        ),
+    );
+    recv(&mut rib, &a, &mut v[0]);
+    assert_eq!(evpn(&v[0]), 20);
+    apply(&mut rib, 1, &withdraw(&[membership(1)]));
+    recv(&mut rib, &a, &mut v[0]);
+    assert_eq!(evpn(&v[0]), 10);
+    assert!(rt2.iter().all(|r| v[0].routes.contains_key(r)));
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 10);
+    // New RT 1 routes are not sent to peer 1 any more; new RT 2 routes are.
+    apply(
+        &mut rib,
+        4,
+        &announce(
+            &[mac(1, 99), mac(2, 99)],
+            attrs(&[], &[rt(1), rt(2)], vec![]),
+            vtep(4),
+        ),
+    );
+    apply(
+        &mut rib,
+        4,
+        &announce(&[mac(1, 98)], attrs(&[], &[rt(1)], vec![]), vtep(4)),
+    );
+    recv(&mut rib, &a, &mut v[0]);
+    assert!(v[0].routes.contains_key(&mac(2, 99)));
+    assert!(!v[0].routes.contains_key(&mac(1, 98)));
+    // Withdrawals follow the filter too: peer 1 never had mac(1, 98).
+    let before = v[0].updates;
+    apply(&mut rib, 4, &withdraw(&[mac(1, 98)]));
+    recv(&mut rib, &a, &mut v[0]);
+    assert_eq!(v[0].updates, before);
+}
+
+#[test]
+fn local_rtc_routes_go_to_rtc_peers() {
+    let mut rib = rib();
+    let a = peer(5, 65005, false, &[EVPN, RTC]);
+    let mut v = up_and_sync(&mut rib, &[&a]).pop().unwrap();
+    rib.originate(
+        RTC,
+        nlri(membership(7)),
+        attrs(&[], &[], vec![]),
+        NextHop::Ipv4(RID),
+    );
+    recv(&mut rib, &a, &mut v);
+    assert!(v.routes.contains_key(&membership(7)));
+    assert_eq!(
+        v.attr(&membership(7), attr_type::AS_PATH),
+        Some(&PathAttribute::AsPath(AsPath::sequence(vec![ASN])))
+    );
+    rib.withdraw_local(RTC, &nlri(membership(7)));
+    recv(&mut rib, &a, &mut v);
+    assert!(v.routes.is_empty());
+}
+
+// ---------------------------------------------------------------- best-path changes
+
+#[test]
+fn best_changes_are_coalesced_per_flush() {
+    let (mut rib, ..) = rr();
+    let r = mac(1, 1);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r], attrs(&[], &[rt(1)], vec![]), vtep(2)),
+    );
+    let c = rib.poll_best_changes();
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        c[0].best.as_ref().unwrap().source,
+        RouteSource::Peer(PeerId(1))
+    );
+    assert!(c[0].has_route_target(&[rt(1)]));
+    assert!(!c[0].has_route_target(&[rt(2)]));
+    // Announce and withdraw within one batch: no change to report.
+    let r2 = mac(1, 2);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r2], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    apply(&mut rib, 1, &withdraw(&[r2]));
+    assert!(rib.poll_best_changes().is_empty());
+    rib.apply_update(PeerId(1), &withdraw(&[r]), &Outcome::Accept)
+        .unwrap();
+    rib.apply_update(PeerId(2), &withdraw(&[r]), &Outcome::Accept)
+        .unwrap();
+    let c = rib.poll_best_changes();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].best, None);
+}
+
+// ---------------------------------------------------------------- sizes and speed
+
+#[test]
+fn stored_route_layout_is_compact() {
+    // Issue #3 goal: ≤ 100 bytes per stored type-2 route. The entry (route key, inline path,
+    // flag) is the per-route cost besides ~5-10 bytes of index.
+    let entry = std::mem::size_of::<table::Entry>();
+    assert!(entry <= 96, "Entry is {entry} bytes");
+}
+
+/// Ingest speed of the RIB alone (no decoding): `cargo test -p evpnd-bgp --release --
+/// --ignored ingest --nocapture`.
+#[test]
+#[ignore]
+fn ingest_measurement() {
+    let n: u32 = 1_000_000;
+    let mut rib = rib();
+    rib.set_best_change_tracking(false);
+    let src = peer(1, 65001, false, &[EVPN]);
+    let sink = peer(2, ASN, true, &[EVPN]);
+    rib.peer_up(src.clone());
+    rib.peer_up(sink.clone());
+    while rib.poll_transmit(sink.id).is_some() {}
+    let a = vec![
+        PathAttribute::Origin(Origin::Igp),
+        PathAttribute::AsPath(AsPath::sequence(vec![65001])),
+        PathAttribute::ExtendedCommunities(vec![rt(100), ExtendedCommunity::vxlan_encapsulation()]),
+    ];
+    // Pre-built UPDATEs of 200 routes each (what the decoder hands over).
+    let updates: Vec<Update> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(200)
+        .map(|c| {
+            announce(
+                &c.iter().map(|&i| mac(100, i)).collect::<Vec<_>>(),
+                a.clone(),
+                vtep(1),
+            )
+        })
+        .collect();
+    let t0 = std::time::Instant::now();
+    for u in &updates {
+        rib.apply_update(src.id, u, &Outcome::Accept).unwrap();
+    }
+    let t_ingest = t0.elapsed();
+    let t1 = std::time::Instant::now();
+    let mut bytes = 0usize;
+    while let Some(c) = rib.poll_transmit_shared(sink.id) {
+        bytes += c.len();
+    }
+    let t_out = t1.elapsed();
+    assert_eq!(rib.route_count(EVPN), n as usize);
+    let per_route = rib.table_bytes() as f64 / f64::from(n);
+    println!(
+        "ingest {n} type-2 routes: {:.3} s ({:.0} routes/s); flush+encode to one group: {:.3} s ({:.0} routes/s, {} bytes); table {:.1} bytes/route (entry {} bytes)",
+        t_ingest.as_secs_f64(),
+        f64::from(n) / t_ingest.as_secs_f64(),
+        t_out.as_secs_f64(),
+        f64::from(n) / t_out.as_secs_f64(),
+        bytes,
+        per_route,
+        std::mem::size_of::<table::Entry>(),
+    );
+    // Fan-out: 100 clients joining at once share one dump encoding.
+    let clients: Vec<PeerInfo> = (10..110).map(|i| peer(i, ASN, true, &[EVPN])).collect();
+    let t2 = std::time::Instant::now();
+    for c in &clients {
+        rib.peer_up(c.clone());
+    }
+    let mut total = 0usize;
+    for c in &clients {
+        while let Some(ch) = rib.poll_transmit_shared(c.id) {
+            total += ch.len();
+        }
+    }
+    println!(
+        "fan-out of {n} routes to 100 clients: {:.3} s, {} bytes queued in total",
+        t2.elapsed().as_secs_f64(),
+        total
+    );
+}
+
+#[test]
+fn enhanced_route_refresh_from_a_peer_purges_what_it_did_not_resend() {
+    let (mut rib, infos, mut views) = rr();
+    let (r1, r2) = (mac(1, 1), mac(1, 2));
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r1, r2], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    rib.begin_of_route_refresh(PeerId(1), EVPN);
+    assert!(rib.best(EVPN, &r1).unwrap().stale);
+    // Stale marking changes no best path here: nothing is sent.
+    sync_all(&mut rib, &infos, &mut views);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r1], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    rib.end_of_route_refresh(PeerId(1), EVPN);
+    assert!(!rib.best(EVPN, &r1).unwrap().stale);
+    assert!(rib.best(EVPN, &r2).is_none());
+    sync_all(&mut rib, &infos, &mut views);
+    assert_eq!(views[1].routes.keys().collect::<Vec<_>>(), vec![&r1]);
+}
+
+#[test]
+fn ipv4_unicast_and_add_path() {
+    let mut rib = rib();
+    let v4 = Family::IPV4_UNICAST;
+    // Peer 1 sends with ADD-PATH path identifiers; peer 2 receives with them.
+    let a = peer(1, ASN, true, &[v4]);
+    let mut b = peer(2, ASN, true, &[v4]);
+    b.tx.add_path = vec![v4];
+    let mut v = up_and_sync(&mut rib, &[&a, &b]);
+    assert_eq!(v[1].eor, vec![v4]);
+    let pfx = |n: u8| {
+        Route::Ipv4(
+            evpnd_wire::IpPrefix::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, n)), 32).unwrap(),
+        )
+    };
+    let u = Update {
+        nlri: vec![
+            Nlri {
+                path_id: Some(7),
+                route: pfx(1),
+            },
+            Nlri {
+                path_id: Some(8),
+                route: pfx(1),
+            },
+        ],
+        attributes: attrs(
+            &[],
+            &[],
+            vec![PathAttribute::NextHop(Ipv4Addr::new(198, 18, 1, 1))],
+        ),
+        ..Update::default()
+    };
+    apply(&mut rib, 1, &u);
+    // Two paths of one route from one peer, told apart by their identifiers.
+    let paths = rib.paths(v4, &pfx(1));
+    assert_eq!(paths.len(), 2);
+    assert_eq!(paths[0].path_id, Some(7));
+    recv(&mut rib, &b, &mut v[1]);
+    let got = &v[1].routes[&pfx(1)];
+    assert_eq!(got.nlri[0].path_id, Some(1));
+    assert_eq!(
+        got.attribute(attr_type::NEXT_HOP),
+        Some(&PathAttribute::NextHop(Ipv4Addr::new(198, 18, 1, 1)))
+    );
+    // Withdrawing path 7 leaves path 8.
+    let w = Update {
+        withdrawn: vec![Nlri {
+            path_id: Some(7),
+            route: pfx(1),
+        }],
+        ..Update::default()
+    };
+    apply(&mut rib, 1, &w);
+    assert_eq!(rib.paths(v4, &pfx(1))[0].path_id, Some(8));
+}
+
+/// Route-reflector fan-out by deltas: 100 clients are up, one client sends 1 M type-2 routes,
+/// every other client receives them. `cargo test -p evpnd-bgp --release -- --ignored fanout
+/// --nocapture`.
+#[test]
+#[ignore]
+fn fanout_measurement() {
+    let n: u32 = 1_000_000;
+    let mut rib = rib();
+    rib.set_best_change_tracking(false);
+    let clients: Vec<PeerInfo> = (1..=101).map(|i| peer(i, ASN, true, &[EVPN])).collect();
+    for c in &clients {
+        rib.peer_up(c.clone());
+    }
+    for c in &clients {
+        while rib.poll_transmit_shared(c.id).is_some() {}
+    }
+    let a = attrs(
+        &[],
+        &[rt(100), ExtendedCommunity::vxlan_encapsulation()],
+        vec![],
+    );
+    let updates: Vec<Update> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(200)
+        .map(|c| {
+            announce(
+                &c.iter().map(|&i| mac(100, i)).collect::<Vec<_>>(),
+                a.clone(),
+                vtep(1),
+            )
+        })
+        .collect();
+    let t0 = std::time::Instant::now();
+    let mut total = 0usize;
+    // The daemon's loop: apply what arrived, then serve the peers.
+    for batch in updates.chunks(500) {
+        for u in batch {
+            rib.apply_update(clients[0].id, u, &Outcome::Accept)
+                .unwrap();
+        }
+        for c in &clients[1..] {
+            while let Some(ch) = rib.poll_transmit_shared(c.id) {
+                total += ch.len();
+            }
+        }
+    }
+    let t = t0.elapsed();
+    assert_eq!(
+        rib.peer_counters(clients[1].id).family(EVPN).advertised,
+        u64::from(n)
+    );
+    println!(
+        "fan-out by deltas of {n} routes to 100 clients: {:.3} s ({:.0} routes/s in), {} bytes handed out, {} encodings",
+        t.as_secs_f64(),
+        f64::from(n) / t.as_secs_f64(),
+        total,
+        rib.stats().encodings
+    );
+}

@@ -1,0 +1,322 @@
+//! `evpnctl show ...`: queries a running evpnd over its gRPC API and prints human tables or
+//! JSON (`--json`, one document, stable field names as in `crates/api/proto/evpnd.proto`).
+
+use clap::{Args, Subcommand};
+use evpnd_api::v1;
+use evpnd_api::v1::evpnd_client::EvpndClient;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// What to show.
+#[derive(Debug, Subcommand)]
+pub enum ShowCommand {
+    /// BGP neighbours: state, uptime, families, route counters, last NOTIFICATION.
+    Neighbors(JsonFlag),
+    /// The BGP RIB (EVPN and other families): every route with all its paths, best first.
+    Routes(RoutesArgs),
+}
+
+/// `--json`.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Filters of `show routes`.
+#[derive(Debug, Args)]
+pub struct RoutesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only this family (l2vpn-evpn, ipv4-rtc, ipv4-unicast, ipv6-unicast).
+    #[arg(long)]
+    pub family: Option<String>,
+    /// Only EVPN routes of this type (1-5).
+    #[arg(long = "type", value_name = "N")]
+    pub route_type: Option<u32>,
+    /// Only EVPN routes with this VNI (label 1).
+    #[arg(long)]
+    pub vni: Option<u32>,
+    /// Only routes with this route distinguisher.
+    #[arg(long)]
+    pub rd: Option<String>,
+    /// Only EVPN routes with this MAC.
+    #[arg(long)]
+    pub mac: Option<String>,
+}
+
+async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
+    let timeout = Duration::from_secs(5);
+    let channel = if let Some(path) = api.strip_prefix("unix:") {
+        let path = path.to_string();
+        // The URI is required by the API but unused: the connector dials the socket.
+        Endpoint::from_static("http://[::1]:50051")
+            .connect_timeout(timeout)
+            .connect_with_connector(tower::service_fn(move |_: Uri| {
+                let path = path.clone();
+                async move {
+                    let s = tokio::net::UnixStream::connect(path).await?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
+                }
+            }))
+            .await
+    } else {
+        Endpoint::from_shared(format!("http://{api}"))
+            .map_err(|e| format!("--api {api}: {e}"))?
+            .connect_timeout(timeout)
+            .connect()
+            .await
+    };
+    channel
+        .map(EvpndClient::new)
+        .map_err(|e| format!("cannot reach evpnd at {api}: {e}"))
+}
+
+/// Runs a `show` command against `api`.
+pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("evpnctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<String, String> = rt.block_on(async {
+        let mut client = connect(api).await?;
+        match cmd {
+            ShowCommand::Neighbors(f) => {
+                let r = client
+                    .list_neighbors(v1::ListNeighborsRequest {})
+                    .await
+                    .map_err(|s| format!("evpnd: {}", s.message()))?
+                    .into_inner();
+                Ok(if f.json {
+                    neighbors_json(&r).to_string()
+                } else {
+                    neighbors_table(&r)
+                })
+            }
+            ShowCommand::Routes(a) => {
+                let req = v1::ListRoutesRequest {
+                    family: a.family.unwrap_or_default(),
+                    route_type: a.route_type.unwrap_or(0),
+                    vni: a.vni.unwrap_or(0),
+                    rd: a.rd.unwrap_or_default(),
+                    mac: a.mac.unwrap_or_default(),
+                };
+                let r = client
+                    .list_routes(req)
+                    .await
+                    .map_err(|s| format!("evpnd: {}", s.message()))?
+                    .into_inner();
+                Ok(if a.json {
+                    routes_json(&r).to_string()
+                } else {
+                    routes_table(&r)
+                })
+            }
+        }
+    });
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("evpnctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn notification_json(n: &Option<v1::Notification>) -> Value {
+    match n {
+        None => Value::Null,
+        Some(n) => json!({
+            "code": n.code, "subcode": n.subcode, "code_name": n.code_name,
+            "subcode_name": n.subcode_name, "data": hex::encode(&n.data), "age_seconds": n.age_seconds,
+        }),
+    }
+}
+
+fn neighbors_json(r: &v1::ListNeighborsResponse) -> Value {
+    Value::Array(
+        r.neighbors
+            .iter()
+            .map(|n| {
+                json!({
+                    "address": n.address, "remote_asn": n.remote_asn, "local_asn": n.local_asn,
+                    "state": n.state, "uptime_seconds": n.uptime_seconds,
+                    "peer_router_id": n.peer_router_id, "families": n.families,
+                    "hold_time": n.hold_time, "route_reflector_client": n.route_reflector_client,
+                    "passive": n.passive, "established_count": n.established_count,
+                    "last_error": n.last_error,
+                    "counters": n.counters.iter().map(|c| json!({
+                        "family": c.family, "received": c.received, "accepted": c.accepted,
+                        "advertised": c.advertised,
+                    })).collect::<Vec<_>>(),
+                    "last_notification_sent": notification_json(&n.last_notification_sent),
+                    "last_notification_received": notification_json(&n.last_notification_received),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn uptime(s: u64) -> String {
+    if s == 0 {
+        return "-".into();
+    }
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// Formats rows as aligned columns.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(header.to_vec())];
+    for r in rows {
+        out.push(line(r.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
+}
+
+fn neighbors_table(r: &v1::ListNeighborsResponse) -> String {
+    let rows: Vec<Vec<String>> = r
+        .neighbors
+        .iter()
+        .map(|n| {
+            let counts = n
+                .counters
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}:{}/{}/{}",
+                        c.family, c.received, c.accepted, c.advertised
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let last = n
+                .last_notification_received
+                .as_ref()
+                .map(|x| format!("rcvd {}/{} {}", x.code, x.subcode, x.subcode_name))
+                .or_else(|| {
+                    n.last_notification_sent
+                        .as_ref()
+                        .map(|x| format!("sent {}/{} {}", x.code, x.subcode, x.subcode_name))
+                })
+                .unwrap_or_default();
+            vec![
+                n.address.clone(),
+                n.remote_asn.to_string(),
+                n.state.clone(),
+                uptime(n.uptime_seconds),
+                n.families.join(","),
+                counts,
+                last,
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "NEIGHBOR",
+            "AS",
+            "STATE",
+            "UP",
+            "FAMILIES",
+            "RCVD/ACCEPTED/ADVERTISED",
+            "LAST NOTIFICATION",
+        ],
+        &rows,
+    )
+}
+
+fn evpn_json(e: &v1::EvpnRoute) -> Value {
+    json!({
+        "route_type": e.route_type, "rd": e.rd, "esi": e.esi, "ethernet_tag": e.ethernet_tag,
+        "mac": e.mac, "ip": e.ip, "label1": e.label1, "vni": e.vni,
+        "label2": if e.has_label2 { json!(e.label2) } else { Value::Null },
+        "originator_ip": e.originator_ip, "prefix": e.prefix, "gateway_ip": e.gateway_ip,
+    })
+}
+
+fn routes_json(r: &v1::ListRoutesResponse) -> Value {
+    Value::Array(
+        r.routes
+            .iter()
+            .map(|e| {
+                json!({
+                    "family": e.family,
+                    "prefix": e.prefix,
+                    "evpn": e.evpn.as_ref().map(evpn_json),
+                    "paths": e.paths.iter().map(|p| json!({
+                        "best": p.best, "source": p.source, "next_hop": p.next_hop,
+                        "as_path": p.as_path, "origin": p.origin, "local_pref": p.local_pref,
+                        "med": if p.has_med { json!(p.med) } else { Value::Null },
+                        "extended_communities": p.extended_communities,
+                        "originator_id": p.originator_id, "cluster_list": p.cluster_list,
+                        "stale": p.stale, "path_id": p.path_id, "pmsi_tunnel": p.pmsi_tunnel,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn routes_table(r: &v1::ListRoutesResponse) -> String {
+    let mut rows = Vec::new();
+    for e in &r.routes {
+        for p in &e.paths {
+            rows.push(vec![
+                if p.best { "*>".into() } else { "* ".into() },
+                e.prefix.clone(),
+                p.next_hop.clone(),
+                p.source.clone(),
+                if p.as_path_text.is_empty() {
+                    "-".into()
+                } else {
+                    p.as_path_text.clone()
+                },
+                p.extended_communities.join(", "),
+            ]);
+        }
+    }
+    let n = r.routes.len();
+    format!(
+        "{}\n{} route(s)",
+        table(
+            &[
+                "",
+                "ROUTE",
+                "NEXT HOP",
+                "FROM",
+                "AS PATH",
+                "EXTENDED COMMUNITIES"
+            ],
+            &rows
+        ),
+        n
+    )
+}

@@ -1,0 +1,189 @@
+//! The gRPC API (crates/api/proto/evpnd.proto) served over a unix socket or TCP. Requests are
+//! forwarded to the core task and answered from its state; the API never touches protocol state
+//! directly.
+
+use crate::config::ApiListen;
+use crate::daemon::{Core, CoreEvent};
+use evpnd_api::v1;
+use evpnd_api::v1::evpnd_server::{Evpnd, EvpndServer};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+use tonic::{Request, Response, Status};
+
+/// A question for the core, with where to send the answer.
+pub enum ApiRequest {
+    /// `ListNeighbors`.
+    Neighbors(oneshot::Sender<v1::ListNeighborsResponse>),
+    /// `ListRoutes`.
+    Routes(
+        v1::ListRoutesRequest,
+        oneshot::Sender<Result<v1::ListRoutesResponse, Status>>,
+    ),
+}
+
+struct Service {
+    core: mpsc::UnboundedSender<CoreEvent>,
+}
+
+impl Service {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
+    ) -> Result<T, Status> {
+        let (tx, rx) = oneshot::channel();
+        self.core
+            .send(CoreEvent::Api(make(tx)))
+            .map_err(|_| Status::unavailable("the daemon is shutting down"))?;
+        rx.await
+            .map_err(|_| Status::internal("the daemon dropped the request"))
+    }
+}
+
+#[tonic::async_trait]
+impl Evpnd for Service {
+    async fn list_neighbors(
+        &self,
+        _req: Request<v1::ListNeighborsRequest>,
+    ) -> Result<Response<v1::ListNeighborsResponse>, Status> {
+        self.ask(ApiRequest::Neighbors).await.map(Response::new)
+    }
+
+    async fn list_routes(
+        &self,
+        req: Request<v1::ListRoutesRequest>,
+    ) -> Result<Response<v1::ListRoutesResponse>, Status> {
+        let r = req.into_inner();
+        self.ask(|tx| ApiRequest::Routes(r, tx))
+            .await?
+            .map(Response::new)
+    }
+}
+
+/// Starts serving the API on `listen`.
+pub async fn serve(
+    listen: ApiListen,
+    core: mpsc::UnboundedSender<CoreEvent>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let svc = EvpndServer::new(Service { core });
+    match listen {
+        ApiListen::Unix(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            // A socket left by a previous run would make bind fail; only remove a socket.
+            if let Ok(meta) = std::fs::symlink_metadata(&path) {
+                use std::os::unix::fs::FileTypeExt;
+                if meta.file_type().is_socket() {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            let listener = tokio::net::UnixListener::bind(&path)
+                .map_err(|e| format!("cannot listen for the API on {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), "API listening");
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            tokio::spawn(async move {
+                if let Err(e) = tonic::transport::Server::builder()
+                    .add_service(svc)
+                    .serve_with_incoming(incoming)
+                    .await
+                {
+                    tracing::error!("API server failed: {e}");
+                }
+            });
+        }
+        ApiListen::Tcp(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen for the API on {addr}: {e}"))?;
+            tracing::info!(%addr, "API listening");
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            tokio::spawn(async move {
+                if let Err(e) = tonic::transport::Server::builder()
+                    .add_service(svc)
+                    .serve_with_incoming(incoming)
+                    .await
+                {
+                    tracing::error!("API server failed: {e}");
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+fn notification(n: &evpnd_wire::Notification, at: Instant, now: Instant) -> v1::Notification {
+    let (c, s) = n.describe();
+    v1::Notification {
+        code: u32::from(n.code),
+        subcode: u32::from(n.subcode),
+        code_name: c.into(),
+        subcode_name: s.into(),
+        data: n.data.clone(),
+        age_seconds: now.saturating_duration_since(at).as_secs(),
+    }
+}
+
+/// Answers `req` from the core's state.
+pub fn answer(core: &Core, req: ApiRequest) {
+    match req {
+        ApiRequest::Neighbors(tx) => {
+            let _ = tx.send(neighbors(core));
+        }
+        ApiRequest::Routes(filter, tx) => {
+            let _ = tx.send(crate::routes::list_routes(core, &filter));
+        }
+    }
+}
+
+fn neighbors(core: &Core) -> v1::ListNeighborsResponse {
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for (i, p) in core.peers.iter().enumerate() {
+        let s = &p.session;
+        let stats = s.stats();
+        let cfg = &p.neighbor.peer;
+        let neg = s.negotiated().filter(|_| p.established);
+        let counters = core.rib.peer_counters(evpnd_bgp::PeerId(i as u32));
+        out.push(v1::Neighbor {
+            address: cfg.address.to_string(),
+            remote_asn: cfg.remote_asn,
+            local_asn: cfg.local_asn,
+            state: core.state_name(i).into(),
+            uptime_seconds: stats
+                .established_since
+                .filter(|_| p.established)
+                .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+            peer_router_id: neg
+                .map(|n| n.peer_router_id.to_string())
+                .unwrap_or_default(),
+            families: neg
+                .map(|n| n.families.iter().map(|f| f.name()).collect())
+                .unwrap_or_default(),
+            counters: counters
+                .families
+                .iter()
+                .map(|c| v1::FamilyCounters {
+                    family: c.family.name(),
+                    received: c.received,
+                    accepted: c.accepted,
+                    advertised: c.advertised,
+                })
+                .collect(),
+            last_notification_sent: stats
+                .last_notification_sent
+                .as_ref()
+                .map(|(n, at)| notification(n, *at, now)),
+            last_notification_received: stats
+                .last_notification_received
+                .as_ref()
+                .map(|(n, at)| notification(n, *at, now)),
+            hold_time: neg.map_or(u32::from(cfg.hold_time), |n| u32::from(n.hold_time)),
+            route_reflector_client: cfg.route_reflector_client,
+            passive: cfg.passive,
+            established_count: stats.established_count,
+            last_error: stats.last_error.clone().unwrap_or_default(),
+        });
+    }
+    v1::ListNeighborsResponse { neighbors: out }
+}

@@ -1,0 +1,528 @@
+//! The TOML configuration file (DESIGN.md §4) and its validation.
+//!
+//! Parsing is strict: unknown keys, bad addresses, impossible hold times and duplicate
+//! neighbours are refused with a message that names the key, so `evpnd --check-config` can tell
+//! an operator exactly what to fix.
+
+use evpnd_bgp::config::{MaxPrefix, PeerConfig};
+use evpnd_wire::community::RouteTarget;
+use evpnd_wire::{Family, IpPrefix, MacAddress, RouteDistinguisher};
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The configuration file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    asn: u32,
+    router_id: Ipv4Addr,
+    #[serde(default)]
+    bgp: RawBgp,
+    #[serde(default)]
+    neighbor: Vec<RawNeighbor>,
+    #[serde(default)]
+    static_route: Vec<RawStaticRoute>,
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    dataplane: RawDataplane,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBgp {
+    listen: Option<String>,
+    hold_time: Option<u16>,
+    cluster_id: Option<Ipv4Addr>,
+    connect_retry: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawNeighbor {
+    address: IpAddr,
+    remote_asn: u32,
+    port: Option<u16>,
+    local_address: Option<IpAddr>,
+    passive: Option<bool>,
+    route_reflector_client: Option<bool>,
+    hold_time: Option<u16>,
+    families: Option<Vec<String>>,
+    md5_password: Option<String>,
+    ttl_security: Option<u8>,
+    multihop: Option<u8>,
+    max_prefix: Option<u32>,
+    max_prefix_restart: Option<u64>,
+    graceful_restart: Option<bool>,
+    restart_time: Option<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStaticRoute {
+    #[serde(rename = "type")]
+    kind: String,
+    rd: String,
+    #[serde(default)]
+    route_targets: Vec<String>,
+    vni: Option<u32>,
+    mac: Option<String>,
+    ip: Option<IpAddr>,
+    prefix: Option<String>,
+    gateway: Option<IpAddr>,
+    router_mac: Option<String>,
+    next_hop: Option<IpAddr>,
+    mac_mobility_sequence: Option<u32>,
+    sticky: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawApi {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDataplane {
+    kind: Option<String>,
+    vtep: Option<IpAddr>,
+}
+
+/// Where the API listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiListen {
+    /// A unix socket path.
+    Unix(PathBuf),
+    /// A TCP address.
+    Tcp(SocketAddr),
+}
+
+impl std::str::FromStr for ApiListen {
+    type Err = String;
+
+    /// `unix:/path` or `host:port`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(p) = s.strip_prefix("unix:") {
+            if p.is_empty() {
+                return Err("unix: needs a path".into());
+            }
+            return Ok(ApiListen::Unix(PathBuf::from(p)));
+        }
+        s.parse()
+            .map(ApiListen::Tcp)
+            .map_err(|_| format!("{s:?} is neither unix:PATH nor HOST:PORT"))
+    }
+}
+
+/// One neighbour: the session settings plus what only the driver needs.
+#[derive(Clone, Debug)]
+pub struct Neighbor {
+    /// Settings the sans-I/O cores use.
+    pub peer: PeerConfig,
+    /// TCP port of the neighbour.
+    pub port: u16,
+    /// Source address for outgoing connections.
+    pub local_address: Option<IpAddr>,
+    /// TCP-MD5 password (RFC 2385).
+    pub md5_password: Option<String>,
+    /// GTSM (RFC 5082): accept only packets with TTL ≥ 255 - (hops - 1).
+    pub ttl_security: Option<u8>,
+    /// eBGP multihop TTL for our packets.
+    pub multihop: Option<u8>,
+}
+
+/// A static route to originate (for testing before the EVPN engine exists; issue #3 item 7).
+#[derive(Clone, Debug)]
+pub struct StaticRoute {
+    /// The family (always L2VPN EVPN for now).
+    pub family: Family,
+    /// The route.
+    pub nlri: evpnd_wire::Nlri,
+    /// Extended communities to attach (route targets, encapsulation, ...).
+    pub communities: Vec<evpnd_wire::ExtendedCommunity>,
+    /// PMSI tunnel attribute (type-3 routes).
+    pub pmsi: Option<evpnd_wire::PmsiTunnel>,
+    /// Next hop (the VTEP).
+    pub next_hop: IpAddr,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our AS.
+    pub asn: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Where to accept BGP connections (`None`: do not listen).
+    pub listen: Option<SocketAddr>,
+    /// Route reflector cluster id.
+    pub cluster_id: Ipv4Addr,
+    /// Neighbours.
+    pub neighbors: Vec<Neighbor>,
+    /// Static routes.
+    pub static_routes: Vec<StaticRoute>,
+    /// API endpoint.
+    pub api: Option<ApiListen>,
+}
+
+/// A configuration error: which key, and what is wrong.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// Reads and validates the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+}
+
+fn parse_family(s: &str) -> Option<Family> {
+    Some(match s {
+        "l2vpn-evpn" | "evpn" => Family::L2VPN_EVPN,
+        "ipv4-unicast" => Family::IPV4_UNICAST,
+        "ipv6-unicast" => Family::IPV6_UNICAST,
+        "ipv4-rtc" | "rtc" | "rt-constraint" => Family::RT_CONSTRAINT,
+        _ => return None,
+    })
+}
+
+/// Parses and validates configuration text.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+    if raw.asn == 0 {
+        return err("asn: AS 0 is reserved (RFC 7607)");
+    }
+    if raw.router_id.is_unspecified() {
+        return err("router-id: 0.0.0.0 is not a valid BGP identifier");
+    }
+    let listen = match raw.bgp.listen.as_deref() {
+        None => Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 179))),
+        Some("none") | Some("") => None,
+        Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+            ConfigError(format!("bgp.listen: {s:?} is not HOST:PORT (or \"none\")"))
+        })?),
+    };
+    let check_hold = |key: &str, h: u16| {
+        if matches!(h, 1 | 2) {
+            err(format!(
+                "{key}: hold time {h} (must be 0 or at least 3, RFC 4271 §4.2)"
+            ))
+        } else {
+            Ok(h)
+        }
+    };
+    let default_hold = check_hold("bgp.hold-time", raw.bgp.hold_time.unwrap_or(90))?;
+    let connect_retry = match raw.bgp.connect_retry {
+        Some(s) if !(0.01..=3600.0).contains(&s) => {
+            return err(format!("bgp.connect-retry: {s} seconds (0.01..=3600)"))
+        }
+        Some(s) => Duration::from_secs_f64(s),
+        None => Duration::from_secs(1),
+    };
+    let mut neighbors: Vec<Neighbor> = Vec::new();
+    for (i, n) in raw.neighbor.into_iter().enumerate() {
+        let key = format!("neighbor[{i}] ({})", n.address);
+        if neighbors.iter().any(|o| o.peer.address == n.address) {
+            return err(format!("{key}: duplicate neighbor address"));
+        }
+        if n.remote_asn == 0 {
+            return err(format!("{key}.remote-asn: AS 0 is reserved (RFC 7607)"));
+        }
+        let mut peer = PeerConfig::new(n.address, n.remote_asn, raw.asn, raw.router_id);
+        peer.hold_time = check_hold(
+            &format!("{key}.hold-time"),
+            n.hold_time.unwrap_or(default_hold),
+        )?;
+        peer.passive = n.passive.unwrap_or(false);
+        peer.route_reflector_client = n.route_reflector_client.unwrap_or(false);
+        peer.connect_retry = connect_retry;
+        if peer.route_reflector_client && peer.is_external() {
+            return err(format!(
+                "{key}: route-reflector-client needs an iBGP neighbor (RFC 4456)"
+            ));
+        }
+        if let Some(fams) = n.families {
+            if fams.is_empty() {
+                return err(format!("{key}.families: empty"));
+            }
+            let mut out = Vec::new();
+            for f in fams {
+                let fam = parse_family(&f).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{key}.families: unknown family {f:?} (l2vpn-evpn, ipv4-rtc, ipv4-unicast, ipv6-unicast)"
+                    ))
+                })?;
+                if !out.contains(&fam) {
+                    out.push(fam);
+                }
+            }
+            peer.families = out;
+        }
+        if let Some(limit) = n.max_prefix {
+            peer.max_prefix = vec![MaxPrefix {
+                family: Family::L2VPN_EVPN,
+                limit,
+                restart_after: n.max_prefix_restart.map(Duration::from_secs),
+            }];
+        }
+        if n.graceful_restart.unwrap_or(false) {
+            let restart_time = n.restart_time.unwrap_or(120);
+            if restart_time > 4095 {
+                return err(format!(
+                    "{key}.restart-time: {restart_time} exceeds 4095 seconds (RFC 4724 §3)"
+                ));
+            }
+            peer.graceful_restart = Some(evpnd_bgp::config::GracefulRestartConfig {
+                restart_time,
+                stale_routes_time: Duration::from_secs(360),
+            });
+        }
+        if let Some(p) = &n.md5_password {
+            if p.is_empty() || p.len() > 80 {
+                return err(format!(
+                    "{key}.md5-password: 1 to 80 bytes (TCP_MD5SIG_MAXKEYLEN)"
+                ));
+            }
+        }
+        if n.ttl_security.is_some() && n.multihop.is_some() {
+            return err(format!(
+                "{key}: ttl-security and multihop exclude each other"
+            ));
+        }
+        if let Some(local) = n.local_address {
+            if local.is_ipv4() != n.address.is_ipv4() {
+                return err(format!(
+                    "{key}.local-address: {local} is not of the neighbor's address family"
+                ));
+            }
+        }
+        neighbors.push(Neighbor {
+            peer,
+            port: n.port.unwrap_or(179),
+            local_address: n.local_address,
+            md5_password: n.md5_password,
+            ttl_security: n.ttl_security,
+            multihop: n.multihop,
+        });
+    }
+    let api = match raw.api.listen.as_deref() {
+        None => Some(ApiListen::Unix(PathBuf::from("/run/evpnd/api.sock"))),
+        Some("none") | Some("") => None,
+        Some(s) => Some(
+            s.parse()
+                .map_err(|e| ConfigError(format!("api.listen: {e}")))?,
+        ),
+    };
+    match raw.dataplane.kind.as_deref() {
+        None | Some("none") => {}
+        Some("linux") => {
+            return err("dataplane.kind: \"linux\" is not available yet (use \"none\")")
+        }
+        Some(k) => return err(format!("dataplane.kind: unknown kind {k:?} (\"none\")")),
+    }
+    let vtep = raw.dataplane.vtep.unwrap_or(IpAddr::V4(raw.router_id));
+    let mut static_routes = Vec::new();
+    for (i, s) in raw.static_route.into_iter().enumerate() {
+        static_routes.push(
+            static_route(&s, vtep)
+                .map_err(|e| ConfigError(format!("static-route[{i}]: {}", e.0)))?,
+        );
+    }
+    Ok(Config {
+        asn: raw.asn,
+        router_id: raw.router_id,
+        listen,
+        cluster_id: raw.bgp.cluster_id.unwrap_or(raw.router_id),
+        neighbors,
+        static_routes,
+        api,
+    })
+}
+
+fn static_route(s: &RawStaticRoute, vtep: IpAddr) -> Result<StaticRoute, ConfigError> {
+    use evpnd_wire::community::ExtCommunityKind;
+    use evpnd_wire::{
+        Esi, EvpnRoute, ExtendedCommunity, InclusiveMulticastRoute, IpPrefixRoute, Label,
+        MacIpRoute, Nlri, PmsiTunnel, Route,
+    };
+    let rd: RouteDistinguisher = s.rd.parse().map_err(|e| ConfigError(format!("rd: {e}")))?;
+    let vni = s.vni.ok_or_else(|| ConfigError("vni: required".into()))?;
+    let label =
+        Label::from_vni(vni).ok_or_else(|| ConfigError(format!("vni: {vni} exceeds 24 bits")))?;
+    let next_hop = s.next_hop.unwrap_or(vtep);
+    let mut communities = Vec::new();
+    for rt in &s.route_targets {
+        let rt: RouteTarget = rt
+            .parse()
+            .map_err(|e| ConfigError(format!("route-targets: {e}")))?;
+        communities.push(ExtendedCommunity::route_target(rt));
+    }
+    if communities.is_empty() {
+        return err("route-targets: at least one is required");
+    }
+    communities.push(ExtendedCommunity::vxlan_encapsulation());
+    let mac = |field: &str, v: &Option<String>| -> Result<Option<MacAddress>, ConfigError> {
+        v.as_deref()
+            .map(|m| {
+                m.parse::<MacAddress>()
+                    .map_err(|e| ConfigError(format!("{field}: {e}")))
+            })
+            .transpose()
+    };
+    let (route, pmsi) = match s.kind.as_str() {
+        "mac-ip" => {
+            let mac = mac("mac", &s.mac)?
+                .ok_or_else(|| ConfigError("mac: required for mac-ip".into()))?;
+            if mac.is_multicast() {
+                return err("mac: must be a unicast MAC");
+            }
+            if s.mac_mobility_sequence.is_some() || s.sticky.unwrap_or(false) {
+                communities.push(ExtendedCommunity::new(ExtCommunityKind::MacMobility {
+                    sequence: s.mac_mobility_sequence.unwrap_or(0),
+                    sticky: s.sticky.unwrap_or(false),
+                }));
+            }
+            (
+                EvpnRoute::MacIp(MacIpRoute {
+                    rd,
+                    esi: Esi::ZERO,
+                    ethernet_tag: 0,
+                    mac,
+                    ip: s.ip,
+                    label1: label,
+                    label2: None,
+                }),
+                None,
+            )
+        }
+        "inclusive-multicast" => (
+            EvpnRoute::InclusiveMulticast(InclusiveMulticastRoute {
+                rd,
+                ethernet_tag: 0,
+                originator: next_hop,
+            }),
+            Some(PmsiTunnel::ingress_replication(next_hop, label)),
+        ),
+        "ip-prefix" => {
+            let p: IpPrefix = s
+                .prefix
+                .as_deref()
+                .ok_or_else(|| ConfigError("prefix: required for ip-prefix".into()))?
+                .parse()
+                .map_err(|e| ConfigError(format!("prefix: {e}")))?;
+            let gateway = s.gateway.unwrap_or(match p.addr() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            });
+            if gateway.is_ipv4() != p.addr().is_ipv4() {
+                return err("gateway: must be of the prefix's family (RFC 9136 §3.1)");
+            }
+            if let Some(m) = mac("router-mac", &s.router_mac)? {
+                communities.push(ExtendedCommunity::new(ExtCommunityKind::RouterMac(m)));
+            }
+            (
+                EvpnRoute::IpPrefix(IpPrefixRoute {
+                    rd,
+                    esi: Esi::ZERO,
+                    ethernet_tag: 0,
+                    prefix_len: p.len(),
+                    prefix: p.addr(),
+                    gateway,
+                    label,
+                }),
+                None,
+            )
+        }
+        k => {
+            return err(format!(
+                "type: unknown {k:?} (mac-ip, inclusive-multicast, ip-prefix)"
+            ))
+        }
+    };
+    Ok(StaticRoute {
+        family: Family::L2VPN_EVPN,
+        nlri: Nlri::new(Route::Evpn(route)),
+        communities,
+        pmsi,
+        next_hop,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+asn = 65001
+router-id = "198.19.0.1"
+[bgp]
+listen = "127.0.0.1:11179"
+[[neighbor]]
+address = "198.18.0.2"
+remote-asn = 65000
+[[static-route]]
+type = "mac-ip"
+rd = "198.19.0.1:100"
+route-targets = ["65000:100"]
+vni = 100
+mac = "02:00:00:00:00:01"
+ip = "192.0.2.1"
+[api]
+listen = "unix:/tmp/evpnd-test.sock"
+"#;
+
+    #[test]
+    fn good_config_parses() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.asn, 65001);
+        assert_eq!(c.neighbors.len(), 1);
+        assert!(c.neighbors[0].peer.is_external());
+        assert_eq!(c.static_routes.len(), 1);
+        assert_eq!(c.api, Some(ApiListen::Unix("/tmp/evpnd-test.sock".into())));
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        let cases = [
+            (GOOD.replace("asn = 65001", "asn = 0"), "asn"),
+            (
+                GOOD.replace("remote-asn = 65000", "remote-asn = 65000\nhold-time = 2"),
+                "hold-time",
+            ),
+            (GOOD.replace("vni = 100", "vni = 16777216"), "vni"),
+            (
+                GOOD.replace("mac = \"02:00:00:00:00:01\"", "mac = \"02:00\""),
+                "mac",
+            ),
+            (GOOD.replace("[api]", "[api]\nbogus = 1"), "bogus"),
+            (
+                GOOD.replace("listen = \"127.0.0.1:11179\"", "listen = \"nowhere\""),
+                "bgp.listen",
+            ),
+            (GOOD.replace("rd = \"198.19.0.1:100\"", "rd = \"x\""), "rd"),
+            (
+                format!("{GOOD}\n[[neighbor]]\naddress = \"198.18.0.2\"\nremote-asn = 1\n"),
+                "duplicate",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = parse(&text).unwrap_err().0;
+            assert!(e.contains(key), "error {e:?} should mention {key:?}");
+        }
+    }
+}

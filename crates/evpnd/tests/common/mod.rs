@@ -1,0 +1,229 @@
+//! Shared fixtures for evpnd's integration tests: start real evpnd processes with a given
+//! configuration, query their gRPC API, wait for conditions with a bound, and clean up (kill
+//! only the processes we started, by pid).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use evpnd_api::v1;
+use evpnd_api::v1::evpnd_client::EvpndClient;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new empty directory under the system temp dir.
+    pub fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("evpnd-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free TCP port on `ip` (bound once and released; good enough for tests on loopback).
+pub fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running evpnd process.
+pub struct Daemon {
+    pub name: String,
+    pub child: Option<Child>,
+    pub api: PathBuf,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Daemon {
+    /// Starts evpnd with `config` (an `[api]` section pointing at a socket in a temp dir is
+    /// appended) and waits for its API to answer.
+    pub fn start(name: &str, config: &str) -> Daemon {
+        let dir = TempDir::new(name);
+        let api = dir.0.join("api.sock");
+        let cfg_path = dir.0.join("evpnd.toml");
+        std::fs::write(
+            &cfg_path,
+            format!("{config}\n[api]\nlisten = \"unix:{}\"\n", api.display()),
+        )
+        .unwrap();
+        let log = dir.0.join("evpnd.log");
+        let mut d = Daemon {
+            name: name.into(),
+            child: None,
+            api,
+            config: cfg_path,
+            log,
+            _dir: dir,
+        };
+        d.spawn();
+        d
+    }
+
+    /// (Re)starts the process with the same configuration.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_evpnd"))
+            .arg("--config")
+            .arg(&self.config)
+            .env("EVPND_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let api = self.api.clone();
+        wait_until(Duration::from_secs(10), || {
+            rt().block_on(async { connect(&api).await.is_ok() })
+        })
+        .unwrap_or_else(|_| {
+            panic!(
+                "{}: API did not come up; log:\n{}",
+                self.name,
+                self.log_text()
+            )
+        });
+    }
+
+    /// Kills the process with `signal` and reaps it.
+    pub fn kill(&mut self, signal: i32) {
+        if let Some(mut c) = self.child.take() {
+            // Only our own child, by pid.
+            let pid = c.id() as i32;
+            unsafe_free_kill(pid, signal);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends `signal` without reaping (e.g. SIGSTOP / SIGCONT).
+    pub fn signal(&self, signal: i32) {
+        if let Some(c) = &self.child {
+            unsafe_free_kill(c.id() as i32, signal);
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `ListNeighbors`.
+    pub fn neighbors(&self) -> Vec<v1::Neighbor> {
+        let api = self.api.clone();
+        rt().block_on(async move {
+            let mut c = connect(&api).await.unwrap();
+            c.list_neighbors(v1::ListNeighborsRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .neighbors
+        })
+    }
+
+    /// `ListRoutes` for EVPN.
+    pub fn evpn_routes(&self) -> Vec<v1::RibEntry> {
+        let api = self.api.clone();
+        rt().block_on(async move {
+            let mut c = connect(&api).await.unwrap();
+            c.list_routes(v1::ListRoutesRequest {
+                family: "l2vpn-evpn".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .routes
+        })
+    }
+
+    /// True when every neighbour is Established.
+    pub fn all_established(&self) -> bool {
+        let n = self.neighbors();
+        !n.is_empty() && n.iter().all(|x| x.state == "Established")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.kill(libc::SIGTERM);
+    }
+}
+
+fn unsafe_free_kill(pid: i32, signal: i32) {
+    // `kill` from the shell: no unsafe code in the tests either.
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// A single-threaded runtime for API calls from synchronous tests.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A gRPC client over the daemon's unix socket.
+pub async fn connect(
+    path: &std::path::Path,
+) -> Result<EvpndClient<Channel>, tonic::transport::Error> {
+    let path = path.to_path_buf();
+    let ch = Endpoint::from_static("http://[::1]:50051")
+        .connect_timeout(Duration::from_secs(2))
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let path = path.clone();
+            async move {
+                let s = tokio::net::UnixStream::connect(path).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
+            }
+        }))
+        .await?;
+    Ok(EvpndClient::new(ch))
+}
+
+/// Polls `cond` every 50 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("condition not met within {timeout:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,203 @@
+//! Two or three real evpnd processes on 127.0.0.x exchange, withdraw and re-learn EVPN routes
+//! over real BGP sessions (issue #3: loopback integration).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{free_port, wait_until, Daemon};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A daemon config: `me` = (ip, port, asn, router id), neighbours = (ip, port, asn, extra).
+fn config(
+    me: (&str, u16, u32, &str),
+    neighbors: &[(&str, u16, u32, &str)],
+    routes: &str,
+) -> String {
+    let mut s = format!(
+        "asn = {}\nrouter-id = \"{}\"\n[bgp]\nlisten = \"{}:{}\"\nhold-time = 9\nconnect-retry = 0.2\n",
+        me.2, me.3, me.0, me.1
+    );
+    for (ip, port, asn, extra) in neighbors {
+        s.push_str(&format!(
+            "[[neighbor]]\naddress = \"{ip}\"\nremote-asn = {asn}\nport = {port}\nlocal-address = \"{}\"\n{extra}\n",
+            me.0
+        ));
+    }
+    s.push_str(routes);
+    s
+}
+
+fn mac_route(rd: &str, mac: &str, ip: &str) -> String {
+    format!(
+        "[[static-route]]\ntype = \"mac-ip\"\nrd = \"{rd}\"\nroute-targets = [\"65000:100\"]\nvni = 100\nmac = \"{mac}\"\nip = \"{ip}\"\n"
+    )
+}
+
+fn has_mac(d: &Daemon, mac: &str) -> bool {
+    d.evpn_routes()
+        .iter()
+        .any(|r| r.evpn.as_ref().is_some_and(|e| e.mac == mac))
+}
+
+#[test]
+fn two_daemons_exchange_withdraw_and_relearn_routes() {
+    let (pa, pb) = (free_port("127.0.0.1"), free_port("127.0.0.2"));
+    let a_cfg = config(
+        ("127.0.0.1", pa, 65001, "198.19.0.1"),
+        &[("127.0.0.2", pb, 65002, "")],
+        &mac_route("198.19.0.1:100", "02:00:00:00:00:01", "192.0.2.1"),
+    );
+    let b_cfg = config(
+        ("127.0.0.2", pb, 65002, "198.19.0.2"),
+        &[("127.0.0.1", pa, 65001, "")],
+        &mac_route("198.19.0.2:100", "02:00:00:00:00:02", "192.0.2.2"),
+    );
+    let mut a = Daemon::start("a", &a_cfg);
+    let b = Daemon::start("b", &b_cfg);
+    wait_until(WAIT, || a.all_established() && b.all_established())
+        .unwrap_or_else(|e| panic!("{e}\nA:\n{}\nB:\n{}", a.log_text(), b.log_text()));
+    wait_until(WAIT, || {
+        has_mac(&b, "02:00:00:00:00:01") && has_mac(&a, "02:00:00:00:00:02")
+    })
+    .unwrap_or_else(|e| panic!("{e}: routes not exchanged"));
+
+    // Every field of A's route as B holds it.
+    let routes = b.evpn_routes();
+    let r = routes
+        .iter()
+        .find(|r| {
+            r.evpn
+                .as_ref()
+                .is_some_and(|e| e.mac == "02:00:00:00:00:01")
+        })
+        .unwrap();
+    let e = r.evpn.as_ref().unwrap();
+    assert_eq!(
+        (e.route_type, e.rd.as_str(), e.ip.as_str(), e.vni),
+        (2, "198.19.0.1:100", "192.0.2.1", 100)
+    );
+    let best = r.paths.iter().find(|p| p.best).unwrap();
+    assert_eq!(best.next_hop, "198.19.0.1", "EVPN next hop is A's VTEP");
+    assert_eq!(best.as_path, vec![65001]);
+    assert!(best
+        .extended_communities
+        .iter()
+        .any(|c| c.contains("65000:100")));
+    assert!(best
+        .extended_communities
+        .iter()
+        .any(|c| c.contains("vxlan")));
+    let n = b.neighbors();
+    let evpn = n[0]
+        .counters
+        .iter()
+        .find(|c| c.family == "l2vpn-evpn")
+        .unwrap();
+    assert_eq!(evpn.accepted, 1);
+
+    // A stops (Cease sent): B withdraws A's route.
+    a.kill(libc::SIGTERM);
+    wait_until(WAIT, || !has_mac(&b, "02:00:00:00:00:01"))
+        .expect("B keeps a route of a stopped peer");
+    let n = b.neighbors();
+    let rcvd = n[0]
+        .last_notification_received
+        .as_ref()
+        .expect("B saw A's Cease");
+    assert_eq!(rcvd.code, 6);
+
+    // A comes back: the route is learned again.
+    a.spawn();
+    wait_until(WAIT, || has_mac(&b, "02:00:00:00:00:01"))
+        .expect("route not re-learned after restart");
+}
+
+#[test]
+fn hold_timer_expiry_drops_the_session_and_its_routes() {
+    let (pa, pb) = (free_port("127.0.0.3"), free_port("127.0.0.4"));
+    let a = Daemon::start(
+        "hold-a",
+        &config(
+            ("127.0.0.3", pa, 65001, "198.19.0.3"),
+            &[("127.0.0.4", pb, 65002, "")],
+            &mac_route("198.19.0.3:100", "02:00:00:00:00:03", "192.0.2.3"),
+        ),
+    );
+    let b = Daemon::start(
+        "hold-b",
+        &config(
+            ("127.0.0.4", pb, 65002, "198.19.0.4"),
+            &[("127.0.0.3", pa, 65001, "")],
+            "",
+        ),
+    );
+    wait_until(WAIT, || has_mac(&b, "02:00:00:00:00:03")).expect("route not learned");
+    // Freeze A: it stops sending KEEPALIVEs; B's 9 s hold timer must expire.
+    a.signal(libc::SIGSTOP);
+    wait_until(Duration::from_secs(20), || {
+        b.neighbors()[0]
+            .last_notification_sent
+            .as_ref()
+            .is_some_and(|n| (n.code, n.subcode) == (4, 0))
+    })
+    .unwrap_or_else(|e| panic!("{e}: no Hold Timer Expired\n{}", b.log_text()));
+    assert!(
+        !has_mac(&b, "02:00:00:00:00:03"),
+        "routes of an expired peer must go"
+    );
+    a.signal(libc::SIGCONT);
+}
+
+#[test]
+fn graceful_restart_keeps_routes_until_end_of_rib() {
+    let (pa, pb) = (free_port("127.0.0.5"), free_port("127.0.0.6"));
+    let gr = "graceful-restart = true\nrestart-time = 30";
+    let mut a = Daemon::start(
+        "gr-a",
+        &config(
+            ("127.0.0.5", pa, 65001, "198.19.0.5"),
+            &[("127.0.0.6", pb, 65002, gr)],
+            &mac_route("198.19.0.5:100", "02:00:00:00:00:05", "192.0.2.5"),
+        ),
+    );
+    let b = Daemon::start(
+        "gr-b",
+        &config(
+            ("127.0.0.6", pb, 65002, "198.19.0.6"),
+            &[("127.0.0.5", pa, 65001, gr)],
+            "",
+        ),
+    );
+    wait_until(WAIT, || has_mac(&b, "02:00:00:00:00:05")).expect("route not learned");
+    // A dies without a NOTIFICATION: B keeps its routes as stale.
+    a.kill(libc::SIGKILL);
+    wait_until(WAIT, || b.neighbors()[0].state != "Established").expect("B did not notice");
+    std::thread::sleep(Duration::from_millis(500));
+    let stale = b.evpn_routes();
+    let r = stale
+        .iter()
+        .find(|r| {
+            r.evpn
+                .as_ref()
+                .is_some_and(|e| e.mac == "02:00:00:00:00:05")
+        })
+        .expect("GR helper must keep the restarting peer's routes");
+    assert!(
+        r.paths.iter().any(|p| p.stale),
+        "kept route must be marked stale"
+    );
+    // A restarts: after its End-of-RIB the route is fresh again.
+    a.spawn();
+    wait_until(WAIT, || {
+        b.evpn_routes().iter().any(|r| {
+            r.evpn
+                .as_ref()
+                .is_some_and(|e| e.mac == "02:00:00:00:00:05")
+                && r.paths.iter().all(|p| !p.stale)
+        })
+    })
+    .expect("route not refreshed after restart");
+}
