@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 
-# Debian packages the tests use. tshark is the independent oracle for every message we encode.
+# Debian packages the tests use: tshark is the independent oracle for every message we
+# encode; FRR, GoBGP and ExaBGP are the interop peers; iproute2 builds the network namespaces.
 packages=()
-command -v tshark >/dev/null 2>&1 || packages+=(tshark)
+for p in tshark frr gobgpd exabgp iproute2 iputils-ping procps; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || packages+=("$p")
+done
 if ((${#packages[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod raw_peer;
+
 use evpnd_api::v1;
 use evpnd_api::v1::evpnd_client::EvpndClient;
 use std::net::TcpListener;
