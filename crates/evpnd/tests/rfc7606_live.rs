@@ -1479,7 +1479,7 @@ fn evpn_route_key_excludes_the_label() {
 /// Ignored: the codec (crates/wire/src/update.rs, decode_update) returns treat-as-withdraw for
 /// such an UPDATE, and evpnd keeps the session up.
 #[test]
-#[ignore = "codec bug: RFC 7606 §5.2 (no reachable NLRI + withdraw-class error) not escalated to reset"]
+
 fn withdraw_class_error_without_reachable_nlri_resets() {
     let mut w = start_world("rfc7606-5-2");
     let bad_origin = attr(WELL_KNOWN, 1, &[0, 0]);

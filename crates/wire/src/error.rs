@@ -61,6 +61,10 @@ pub mod subcode {
     pub const ATTRIBUTE_FLAGS_ERROR: u8 = 4;
     /// UPDATE Message Error: Attribute Length Error.
     pub const ATTRIBUTE_LENGTH_ERROR: u8 = 5;
+    /// UPDATE Message Error: Invalid ORIGIN Attribute.
+    pub const INVALID_ORIGIN: u8 = 6;
+    /// UPDATE Message Error: Invalid NEXT_HOP Attribute.
+    pub const INVALID_NEXT_HOP: u8 = 8;
     /// UPDATE Message Error: Optional Attribute Error.
     pub const OPTIONAL_ATTRIBUTE_ERROR: u8 = 9;
     /// UPDATE Message Error: Invalid Network Field.

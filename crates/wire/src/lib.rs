@@ -25,6 +25,9 @@
 //!   or an MP attribute was read before the overrun. When neither holds, the routes may sit in
 //!   an MP attribute past the break, treat-as-withdraw cannot name them, and the session is
 //!   reset instead (RFC 7606 §3(j)).
+//! * An UPDATE with path attributes (besides MP_UNREACH_NLRI) but no reachable NLRI, whose
+//!   error calls for more than attribute-discard, resets the session with the RFC 4271 §6.3
+//!   subcode and data of that error (RFC 7606 §5.2).
 
 #![forbid(unsafe_code)]
 

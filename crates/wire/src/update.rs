@@ -28,6 +28,12 @@ impl AttrSet {
         !had
     }
 
+    /// Removes `type_code`.
+    pub fn remove(&mut self, type_code: u8) {
+        let (w, b) = (usize::from(type_code / 64), type_code % 64);
+        self.0[w] &= !(1 << b);
+    }
+
     /// True when `type_code` is in the set.
     pub fn contains(&self, type_code: u8) -> bool {
         let (w, b) = (usize::from(type_code / 64), type_code % 64);
@@ -243,6 +249,8 @@ pub(crate) fn decode_update(ctx: &CodecContext, msg: &[u8]) -> Result<(Update, O
     let mut seen = AttrSet::default();
     // An attribute whose length runs past the attribute list ends the parsing (RFC 7606 §4).
     let mut overrun: Option<Malformation> = None;
+    // Where each attribute sits in `body`, for NOTIFICATION data (RFC 4271 §6.3).
+    let mut raw_ranges: Vec<(u8, std::ops::Range<usize>)> = Vec::new();
     while !attrs_r.is_empty() {
         let start = attrs_r.offset();
         let local_start = start - HEADER_LEN;
@@ -275,9 +283,9 @@ pub(crate) fn decode_update(ctx: &CodecContext, msg: &[u8]) -> Result<(Update, O
             );
             break;
         };
-        let raw = body
-            .get(local_start..attrs_r.offset() - HEADER_LEN)
-            .unwrap_or_default();
+        let raw_range = local_start..attrs_r.offset() - HEADER_LEN;
+        let raw = body.get(raw_range.clone()).unwrap_or_default();
+        raw_ranges.push((type_code, raw_range));
         let is_mp = matches!(
             type_code,
             attr_type::MP_REACH_NLRI | attr_type::MP_UNREACH_NLRI
@@ -359,6 +367,7 @@ pub(crate) fn decode_update(ctx: &CodecContext, msg: &[u8]) -> Result<(Update, O
         }
         f.withdraws.push(m);
         // Mandatory attributes may sit past the break; their absence is not a second finding.
+        check_no_reachable_nlri(&u, &seen, &f, body, &raw_ranges)?;
         return Ok((u, f.into_outcome()));
     }
 
@@ -390,7 +399,72 @@ pub(crate) fn decode_update(ctx: &CodecContext, msg: &[u8]) -> Result<(Update, O
             require(attr_type::NEXT_HOP);
         }
     }
+    check_no_reachable_nlri(&u, &seen, &f, body, &raw_ranges)?;
     Ok((u, f.into_outcome()))
+}
+
+/// RFC 7606 §5.2: an UPDATE that carries path attributes (other than MP_UNREACH_NLRI) but no
+/// reachable NLRI, and has an error calling for more than attribute-discard, cannot be handled
+/// by treat-as-withdraw; the session is reset with the RFC 4271 §6.3 code of the error.
+fn check_no_reachable_nlri(
+    u: &Update,
+    seen: &AttrSet,
+    f: &Findings,
+    body: &[u8],
+    raw_ranges: &[(u8, std::ops::Range<usize>)],
+) -> Result<(), Reset> {
+    // An MP_REACH_NLRI that was present but could not be parsed still means the message
+    // carried reachable NLRI (its outcome is then AFI/SAFI disable, not this rule).
+    let reachable = !u.nlri.is_empty() || seen.contains(attr_type::MP_REACH_NLRI);
+    let mut other_than_unreach = *seen;
+    other_than_unreach.remove(attr_type::MP_UNREACH_NLRI);
+    if reachable || other_than_unreach.is_empty() {
+        return Ok(());
+    }
+    let Some(cause) = f.withdraws.first() else {
+        return Ok(());
+    };
+    let raw = |t: u8| {
+        raw_ranges
+            .iter()
+            .find(|(code, _)| *code == t)
+            .and_then(|(_, r)| body.get(r.clone()))
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
+    };
+    let (sub, data) = legacy_update_error(cause, raw);
+    let mut cause = cause.clone();
+    cause.reason = format!(
+        "{} (no reachable NLRI: session reset, RFC 7606 §5.2)",
+        cause.reason
+    );
+    Err(reset(code::UPDATE_MESSAGE, sub, data, cause))
+}
+
+/// The RFC 4271 §6.3 subcode and data of an UPDATE error, for the cases where RFC 7606 still
+/// resets the session. `raw` gives the whole attribute of a type code as received.
+fn legacy_update_error(m: &Malformation, raw: impl Fn(u8) -> Vec<u8>) -> (u8, Vec<u8>) {
+    let Some(t) = m.attribute else {
+        return (subcode::MALFORMED_ATTRIBUTE_LIST, Vec::new());
+    };
+    if m.field == "attribute.flags" {
+        return (subcode::ATTRIBUTE_FLAGS_ERROR, raw(t));
+    }
+    if m.reason.starts_with("missing well-known attribute") {
+        return (subcode::MISSING_WELL_KNOWN_ATTRIBUTE, vec![t]);
+    }
+    if m.field == "path_attributes" {
+        // The attribute list itself is broken (an overrun).
+        return (subcode::MALFORMED_ATTRIBUTE_LIST, Vec::new());
+    }
+    let length_error = m.reason.contains(" length ");
+    match t {
+        attr_type::AS_PATH => (subcode::MALFORMED_AS_PATH, Vec::new()),
+        attr_type::ORIGIN if !length_error => (subcode::INVALID_ORIGIN, raw(t)),
+        _ if length_error => (subcode::ATTRIBUTE_LENGTH_ERROR, raw(t)),
+        attr_type::NEXT_HOP => (subcode::INVALID_NEXT_HOP, raw(t)),
+        _ => (subcode::OPTIONAL_ATTRIBUTE_ERROR, raw(t)),
+    }
 }
 
 /// RFC 9136 §3.2 rules that need both the type-5 routes and the Router's MAC extended
@@ -568,6 +642,20 @@ pub fn validate_update(ctx: &CodecContext, u: &Update) -> Result<(), EncodeError
                 }
             }
             _ => {}
+        }
+    }
+    // RFC 4271 §4.3: only optional transitive attributes carry the Partial bit, and the
+    // decoder records it for the known ones present (unknown ones keep it in their flags).
+    for t in 0..=u8::MAX {
+        let opt_trans = expected_flags(t) == Some(flag::OPTIONAL | flag::TRANSITIVE);
+        if u.partial.contains(t) && !(opt_trans && seen.contains(t)) {
+            return Err(invalid(
+                "partial",
+                format!(
+                    "{} is not a known optional transitive attribute of this UPDATE",
+                    attr_name(t)
+                ),
+            ));
         }
     }
     if u.mp_reach.is_some() || !u.nlri.is_empty() {
@@ -1189,6 +1277,51 @@ mod rfc7606_tests {
         }
     }
 
+    fn reset_of(bytes: &[u8]) -> Reset {
+        match crate::message::decode_message(&CodecContext::default(), bytes) {
+            Err(crate::DecodeError::Reset(r)) => r,
+            other => panic!("expected a session reset, got {other:?}"),
+        }
+    }
+
+    /// RFC 7606 §5.2: attributes without reachable NLRI plus a treat-as-withdraw class error
+    /// reset the session with the RFC 4271 §6.3 code of that error and the attribute as data.
+    #[test]
+    fn no_reachable_nlri_with_withdraw_class_error_resets() {
+        let origin_len = [0x40, 1, 2, 0, 0];
+        let r = reset_of(&update_with(&origin_len));
+        assert_eq!((r.code, r.subcode, r.data), (3, 5, origin_len.to_vec()));
+        let origin_value = [0x40, 1, 1, 7];
+        let r = reset_of(&update_with(&origin_value));
+        assert_eq!((r.code, r.subcode, r.data), (3, 6, origin_value.to_vec()));
+        // AS_PATH with an undefined segment type: Malformed AS_PATH, no data.
+        let r = reset_of(&update_with(&[0x40, 2, 4, 9, 1, 0xfd, 0xe9]));
+        assert_eq!((r.code, r.subcode, r.data.len()), (3, 11, 0));
+        // Flags contradicting the attribute: Attribute Flags Error with the attribute.
+        let med_flags = [0x40, 4, 4, 0, 0, 0, 1];
+        let r = reset_of(&update_with(&med_flags));
+        assert_eq!((r.code, r.subcode, r.data), (3, 4, med_flags.to_vec()));
+        // Beside an (empty) MP_UNREACH_NLRI the rule still applies: other attributes are there.
+        let mut attrs = vec![0x80, 15, 3, 0, 25, 70];
+        attrs.extend_from_slice(&[0xc0, 8, 3, 0, 0, 1]);
+        let r = reset_of(&update_with(&attrs));
+        assert_eq!(
+            (r.code, r.subcode, r.data),
+            (3, 5, vec![0xc0, 8, 3, 0, 0, 1])
+        );
+    }
+
+    /// §5.2 does not apply to attribute-discard errors, nor when reachable NLRI are present.
+    #[test]
+    fn no_reachable_nlri_with_discard_class_error_is_discarded() {
+        let d = crate::message::decode_message(
+            &CodecContext::default(),
+            &update_with(&[0x40, 6, 1, 0]),
+        )
+        .unwrap();
+        assert!(matches!(d.outcome, Outcome::AttributeDiscard(_)));
+    }
+
     /// RFC 7606 §4: a zero-length AS4_PATH is malformed (attribute discard, RFC 6793 §6), and
     /// an empty AS4_PATH is therefore not valid for encoding either.
     #[test]
@@ -1206,5 +1339,47 @@ mod rfc7606_tests {
             ..Update::default()
         };
         assert!(validate_update(&ctx, &u).is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod partial_tests {
+    use super::*;
+    use crate::community::Community;
+
+    /// Found by the property tests' review: a Partial mark on an attribute the UPDATE does not
+    /// carry (or one that cannot be partial) passed validation, then encoded to an UPDATE that
+    /// decodes differently (and tripped the debug round-trip assertion).
+    #[test]
+    fn partial_names_only_present_optional_transitive_attributes() {
+        let ctx = CodecContext::default();
+        let communities = PathAttribute::Communities(vec![Community(0xfde9_0064)]);
+        let mut u = Update {
+            attributes: vec![communities],
+            ..Update::default()
+        };
+        u.partial.insert(attr_type::COMMUNITIES);
+        assert_eq!(validate_update(&ctx, &u), Ok(()));
+        let mut out = Vec::new();
+        encode_update(&ctx, &u, &mut out).unwrap();
+        // Flags: optional, transitive, partial (RFC 4271 §4.3).
+        assert_eq!(out[23], 0xe0);
+
+        for t in [attr_type::LARGE_COMMUNITY, attr_type::ORIGIN] {
+            let mut bad = u.clone();
+            bad.partial.insert(t);
+            assert!(
+                matches!(
+                    validate_update(&ctx, &bad),
+                    Err(EncodeError::InvalidValue {
+                        field: "partial",
+                        ..
+                    })
+                ),
+                "partial {t} accepted"
+            );
+            assert!(encode_update(&ctx, &bad, &mut Vec::new()).is_err());
+        }
     }
 }
