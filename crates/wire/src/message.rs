@@ -532,9 +532,11 @@ fn decode_open(msg: &[u8]) -> Result<Open, Reset> {
         decode_capabilities(&mut v, &mut capabilities)
             .map_err(|m| open_reset(subcode::OPEN_UNSPECIFIC, Vec::new(), m))?;
     }
-    if let Some(Capability::FourOctetAs(0)) = capabilities
+    // RFC 7607 §2: AS 0 as the peer AS is Bad Peer AS, in any instance of the capability
+    // (validate_open refuses to send one, so accepting it here would not round-trip).
+    if capabilities
         .iter()
-        .find(|c| matches!(c, Capability::FourOctetAs(_)))
+        .any(|c| matches!(c, Capability::FourOctetAs(0)))
     {
         return Err(open_reset(
             subcode::BAD_PEER_AS,
@@ -691,4 +693,50 @@ pub fn decode_all(ctx: &CodecContext, buf: &[u8]) -> (Vec<Decoded>, Option<(usiz
         }
     }
     (out, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An OPEN (AS 65001, hold 90, id 198.18.0.1) whose optional parameters hold `caps`, each
+    /// `(code, value)` in its own Capabilities parameter (RFC 4271 §4.2, RFC 5492 §4).
+    fn open_with(caps: &[(u8, &[u8])]) -> Vec<u8> {
+        let mut params = Vec::new();
+        for (code, value) in caps {
+            params.extend_from_slice(&[2, value.len() as u8 + 2, *code, value.len() as u8]);
+            params.extend_from_slice(value);
+        }
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&[0, 0, 1]); // length (patched below), type OPEN
+        m.extend_from_slice(&[4, 0xfd, 0xe9, 0, 90, 198, 18, 0, 1]); // version, AS, hold, id
+        m.push(params.len() as u8);
+        m.extend_from_slice(&params);
+        let len = m.len() as u16;
+        m[16..18].copy_from_slice(&len.to_be_bytes());
+        m
+    }
+
+    /// Found by fuzzing (roundtrip target): a second 4-octet AS capability carrying AS 0 was
+    /// accepted because only the first instance was checked.
+    #[test]
+    fn four_octet_as_zero_in_any_instance_is_bad_peer_as() {
+        let ctx = CodecContext::default();
+        let ok = open_with(&[(65, &[0, 0x01, 0x00, 0x00])]);
+        assert!(decode_message(&ctx, &ok).is_ok());
+        for caps in [
+            &[(65u8, &[0u8, 0, 0, 0][..])][..],
+            &[(65, &[0, 0x01, 0x00, 0x00][..]), (65, &[0, 0, 0, 0][..])][..],
+        ] {
+            match decode_message(&ctx, &open_with(caps)) {
+                Err(DecodeError::Reset(r)) => {
+                    assert_eq!(
+                        (r.code, r.subcode),
+                        (code::OPEN_MESSAGE, subcode::BAD_PEER_AS)
+                    )
+                }
+                other => panic!("AS 0 accepted: {other:?}"),
+            }
+        }
+    }
 }
