@@ -11,6 +11,11 @@
 //! * **Loc-RIB** (`table.rs`): per family, each route with all its paths, best first. A path is
 //!   the Adj-RIB-In entry of the peer that sent it: there is no inbound policy that would make
 //!   the two differ, so they are stored once.
+//! * **Route keys** (`key.rs`): a route is stored under its key, the NLRI without the EVPN
+//!   fields that RFC 7432 §7.1-7.2 and RFC 9136 §3.1 make route attributes (labels, ESI,
+//!   gateway IP). Those fields belong to each path ([`NlriExtras`], in its attributes): a
+//!   re-advertisement with a new label replaces the path, a withdrawal matches whatever label
+//!   it carries, and what is sent or shown is the key with the best path's fields.
 //! * **Attributes** (`intern.rs`) are interned: identical sets share one [`Arc`].
 //! * **Adj-RIB-Out** (`out.rs`): peers with the same outbound policy (family, eBGP/iBGP,
 //!   route-reflector client or not, the encoding context) form an *update group*. Changes are
@@ -38,6 +43,7 @@
 mod adj_in;
 mod best_path;
 mod intern;
+mod key;
 mod out;
 mod rtc;
 mod table;
@@ -45,11 +51,13 @@ mod table;
 mod tests;
 
 pub use intern::PathAttrs;
+pub use key::NlriExtras;
 
 use crate::config::{MaxPrefix, PeerId};
 use best_path::SelectCtx;
 use evpnd_wire::{CodecContext, ExtendedCommunity, Family, NextHop, Nlri, PathAttribute, Route};
 use intern::Interner;
+use key::RouteKey;
 use rtc::RtFilter;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -145,6 +153,10 @@ pub enum RouteSource {
 /// One path of a route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Path {
+    /// The route as this path carries it: the route key with this path's own non-key NLRI
+    /// fields (EVPN labels, ESI, gateway IP; `attrs.nlri_extras`). Paths of one route share
+    /// the key fields and may differ in these (RFC 7432 §7.2, RFC 9136 §3.1).
+    pub route: Route,
     /// Who sent it.
     pub source: RouteSource,
     /// ADD-PATH path identifier (RFC 7911), when received with one.
@@ -160,7 +172,8 @@ pub struct Path {
 pub struct BestChange {
     /// The family.
     pub family: Family,
-    /// The route.
+    /// The route as the new best path carries it (its labels, ESI, gateway IP); when the route
+    /// is gone, as the previous best path carried it.
     pub route: Route,
     /// The new best path; `None` when the route is gone.
     pub best: Option<Path>,
@@ -694,8 +707,9 @@ impl Rib {
 
     /// Originates a local route (static routes from the config, the EVPN engine): `attrs` are
     /// the attributes to send (ORIGIN and AS_PATH default to IGP and empty), `next_hop` the
-    /// next hop (the VTEP for EVPN). Replaces an earlier local route with the same NLRI. A
-    /// route whose family is not `family` is ignored.
+    /// next hop (the VTEP for EVPN). Replaces an earlier local route with the same route key
+    /// (for EVPN, the key fields of RFC 7432 §7 / RFC 9136 §3.1: a new label replaces the old
+    /// one). A route whose family is not `family` is ignored.
     pub fn originate(
         &mut self,
         family: Family,
@@ -706,7 +720,10 @@ impl Rib {
         if nlri.route.family() != family {
             return;
         }
-        let a = PathAttrs::from_attributes(&attrs, evpnd_wire::AttrSet::default(), next_hop, true);
+        let (key, extras) = RouteKey::split(&nlri.route);
+        let mut a =
+            PathAttrs::from_attributes(&attrs, evpnd_wire::AttrSet::default(), next_hop, true);
+        a.nlri_extras = extras;
         let attrs = self.interner.intern(a);
         let ti = self.table_index_or_create(family);
         let path = StoredPath {
@@ -716,13 +733,14 @@ impl Rib {
             has_path_id: false,
             stale: false,
         };
-        self.upsert(ti, nlri.route, path);
+        self.upsert(ti, key, path);
     }
 
-    /// Withdraws a local route.
+    /// Withdraws a local route: the one with the route key of `nlri` (its non-key EVPN fields
+    /// are not compared).
     pub fn withdraw_local(&mut self, family: Family, nlri: &Nlri) {
         if let Some(ti) = self.table_index(family) {
-            self.remove_path(ti, &nlri.route, LOCAL, None);
+            self.remove_path(ti, &RouteKey::of(&nlri.route), LOCAL, None);
         }
     }
 
@@ -802,30 +820,40 @@ impl Rib {
         std::mem::take(&mut self.best_changes)
     }
 
-    /// Every route of `family` with all its paths, best first (for `show routes`).
-    pub fn loc_rib(&self, family: Family) -> impl Iterator<Item = (&Route, Vec<Path>)> + '_ {
+    /// Every route of `family` with all its paths, best first (for `show routes`). The route
+    /// is the one the best path carries: for EVPN, the route key with the best path's labels,
+    /// ESI and gateway IP, i.e. what is advertised; each [`Path::route`] has its own.
+    pub fn loc_rib(&self, family: Family) -> impl Iterator<Item = (Route, Vec<Path>)> + '_ {
         self.table_index(family)
             .map(|ti| &self.tables[ti])
             .into_iter()
             .flat_map(move |t| {
-                t.iter()
-                    .map(move |(_, e)| (&e.route, self.public_paths(e.paths.as_slice())))
+                t.iter().map(move |(_, e)| {
+                    let paths = self.public_paths(&e.key, e.paths.as_slice());
+                    let route = paths
+                        .first()
+                        .map_or_else(|| e.key.route(&NlriExtras::default()), |p| p.route);
+                    (route, paths)
+                })
             })
     }
 
-    /// The paths of one route, best first.
+    /// The paths of one route, best first. The route is looked up by its key: for EVPN, the
+    /// non-key fields of `route` (labels, ESI of type 2 and 5, gateway IP) are not compared.
     pub fn paths(&self, family: Family, route: &Route) -> Vec<Path> {
         let Some(ti) = self.table_index(family) else {
             return Vec::new();
         };
         let t = &self.tables[ti];
-        match t.find(route) {
-            Some(i) => self.public_paths(t.entries[i as usize].paths.as_slice()),
+        let key = RouteKey::of(route);
+        match t.find(&key) {
+            Some(i) => self.public_paths(&key, t.entries[i as usize].paths.as_slice()),
             None => Vec::new(),
         }
     }
 
-    /// The best path of one route.
+    /// The best path of one route, looked up by its key as in [`Rib::paths`]. Its
+    /// [`Path::route`] is the route as advertised.
     pub fn best(&self, family: Family, route: &Route) -> Option<Path> {
         self.paths(family, route).into_iter().next()
     }
@@ -852,12 +880,13 @@ impl Rib {
         }
     }
 
-    fn public_paths(&self, paths: &[StoredPath]) -> Vec<Path> {
-        paths.iter().map(|p| self.public_path(p)).collect()
+    fn public_paths(&self, key: &RouteKey, paths: &[StoredPath]) -> Vec<Path> {
+        paths.iter().map(|p| self.public_path(key, p)).collect()
     }
 
-    fn public_path(&self, p: &StoredPath) -> Path {
+    fn public_path(&self, key: &RouteKey, p: &StoredPath) -> Path {
         Path {
+            route: key.route(&p.attrs.nlri_extras),
             source: self.route_source(p.src),
             path_id: p.path_id(),
             attrs: p.attrs.clone(),
@@ -875,9 +904,9 @@ impl Rib {
 
     // ----- path changes -----
 
-    /// Adds or replaces the path of `path.src`/`path.path_id` for `route`. Returns true when
-    /// a path was added (not replaced).
-    fn upsert(&mut self, ti: usize, route: Route, path: StoredPath) -> bool {
+    /// Adds or replaces the path of `path.src`/`path.path_id` for the route `key`. Returns
+    /// true when a path was added (not replaced).
+    fn upsert(&mut self, ti: usize, key: RouteKey, path: StoredPath) -> bool {
         let Rib {
             tables,
             sources,
@@ -885,7 +914,7 @@ impl Rib {
             ..
         } = self;
         let t = &mut tables[ti];
-        let idx = t.find_or_insert(route);
+        let idx = t.find_or_insert(key);
         let e = &t.entries[idx as usize];
         let pos = e
             .paths
@@ -916,9 +945,10 @@ impl Rib {
         pos.is_none()
     }
 
-    /// Removes the path of `src`/`path_id` for `route`. Returns true when one was removed.
-    fn remove_path(&mut self, ti: usize, route: &Route, src: u32, path_id: Option<u32>) -> bool {
-        let Some(idx) = self.tables[ti].find(route) else {
+    /// Removes the path of `src`/`path_id` for the route `key`. Returns true when one was
+    /// removed.
+    fn remove_path(&mut self, ti: usize, key: &RouteKey, src: u32, path_id: Option<u32>) -> bool {
+        let Some(idx) = self.tables[ti].find(key) else {
             return false;
         };
         self.remove_in_entry(ti, idx, |p| p.src == src && p.path_id() == path_id) > 0

@@ -37,6 +37,8 @@ struct RawBgp {
     hold_time: Option<u16>,
     cluster_id: Option<Ipv4Addr>,
     connect_retry: Option<f64>,
+    state_dir: Option<PathBuf>,
+    select_defer_time: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +168,11 @@ pub struct Config {
     pub static_routes: Vec<StaticRoute>,
     /// API endpoint.
     pub api: Option<ApiListen>,
+    /// Directory for run-time state (the marker that tells an unclean restart).
+    pub state_dir: PathBuf,
+    /// After an unclean restart, the longest we defer advertising while waiting for the
+    /// peers' End-of-RIB (RFC 4724 §4.1; FRR's select-defer-time).
+    pub select_defer_time: Duration,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -351,6 +358,11 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         neighbors,
         static_routes,
         api,
+        state_dir: raw
+            .bgp
+            .state_dir
+            .unwrap_or_else(|| PathBuf::from("/run/evpnd")),
+        select_defer_time: Duration::from_secs(raw.bgp.select_defer_time.unwrap_or(360)),
     })
 }
 

@@ -41,6 +41,8 @@ pub(crate) struct PeerSlot {
     conns: HashMap<u64, net::ConnHandle>,
     connecting: bool,
     pub(crate) established: bool,
+    /// Families whose End-of-RIB the peer sent on the current session.
+    end_of_rib: Vec<evpnd_wire::Family>,
 }
 
 /// The core state.
@@ -53,6 +55,11 @@ pub struct Core {
     next_conn: u64,
     /// The tokio clock and the std clock the cores use, taken together once.
     epoch: (TokioInstant, std::time::Instant),
+    /// After an unclean restart: defer advertising until the peers' End-of-RIB or this time
+    /// (RFC 4724 §4.1, restarting speaker).
+    deferral_until: Option<std::time::Instant>,
+    /// Present while we run; left behind by a crash, it tells the next start it is a restart.
+    marker: std::path::PathBuf,
 }
 
 fn now() -> std::time::Instant {
@@ -109,8 +116,22 @@ impl Core {
                 conns: HashMap::new(),
                 connecting: false,
                 established: false,
+                end_of_rib: Vec::new(),
             })
             .collect();
+        let marker = config
+            .state_dir
+            .join(format!("evpnd-{}.running", config.router_id));
+        // An unclean stop leaves the marker: this start is a graceful restart (RFC 4724).
+        let restarting = marker.exists()
+            && config
+                .neighbors
+                .iter()
+                .any(|n| n.peer.graceful_restart.is_some());
+        std::fs::create_dir_all(&config.state_dir)
+            .and_then(|()| std::fs::write(&marker, std::process::id().to_string()))
+            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+        let defer = config.select_defer_time;
         let mut core = Core {
             config,
             peers,
@@ -119,7 +140,19 @@ impl Core {
             core_tx,
             next_conn: 1,
             epoch: (TokioInstant::now(), t),
+            deferral_until: None,
+            marker,
         };
+        if restarting {
+            info!(defer = ?defer, "restarting after an unclean stop: R bit set, advertising deferred until the peers' End-of-RIB");
+            core.deferral_until = Some(t + defer);
+            core.rib.set_deferral(true);
+            for p in &mut core.peers {
+                if p.neighbor.peer.graceful_restart.is_some() {
+                    p.session.set_restarting(true);
+                }
+            }
+        }
         core.originate_static();
         for p in &mut core.peers {
             p.session.handle(Input::Start, t);
@@ -153,6 +186,7 @@ impl Core {
         core.pump();
         // Give the writers a moment to flush the NOTIFICATIONs.
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = std::fs::remove_file(&core.marker);
         Ok(())
     }
 
@@ -177,6 +211,9 @@ impl Core {
 
     fn next_deadline(&self) -> TokioInstant {
         let mut next: Option<std::time::Instant> = self.rib.poll_timeout();
+        if let Some(d) = self.deferral_until {
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
         for p in &self.peers {
             if let Some(t) = p.session.poll_timeout() {
                 next = Some(next.map_or(t, |n| n.min(t)));
@@ -197,6 +234,44 @@ impl Core {
         }
         if self.rib.poll_timeout().is_some_and(|d| d <= t) {
             self.rib.handle_timeout(t);
+        }
+        if self.deferral_until.is_some_and(|d| d <= t) {
+            info!("select-defer-time expired: advertising without every End-of-RIB");
+            self.end_deferral();
+        }
+    }
+
+    /// RFC 4724 §4.1: the restarting speaker selects and advertises once every GR-capable
+    /// peer it expects has sent End-of-RIB for all negotiated families.
+    fn check_deferral(&mut self) {
+        if self.deferral_until.is_none() {
+            return;
+        }
+        let done = self.peers.iter().all(|p| {
+            if p.neighbor.peer.graceful_restart.is_none() {
+                return true;
+            }
+            if !p.established {
+                return false;
+            }
+            match p.session.negotiated() {
+                Some(n) if n.peer_graceful_restart.is_some() => {
+                    n.families.iter().all(|f| p.end_of_rib.contains(f))
+                }
+                _ => true,
+            }
+        });
+        if done {
+            info!("every End-of-RIB received: advertising");
+            self.end_deferral();
+        }
+    }
+
+    fn end_deferral(&mut self) {
+        self.deferral_until = None;
+        self.rib.set_deferral(false);
+        for p in &mut self.peers {
+            p.session.set_restarting(false);
         }
     }
 
@@ -355,6 +430,7 @@ impl Core {
                 info!(peer = %addr, families = ?neg.families, "session established");
                 let p = &mut self.peers[i];
                 p.established = true;
+                p.end_of_rib.clear();
                 self.rib.peer_up(PeerInfo {
                     id: peer_id,
                     address: addr,
@@ -411,10 +487,17 @@ impl Core {
                     _ => {}
                 }
             }
-            Output::EndOfRib(family) => self.rib.end_of_rib(peer_id, family),
+            Output::EndOfRib(family) => {
+                self.rib.end_of_rib(peer_id, family);
+                if !self.peers[i].end_of_rib.contains(&family) {
+                    self.peers[i].end_of_rib.push(family);
+                }
+                self.check_deferral();
+            }
             Output::Down(reason) => {
                 info!(peer = %addr, reason = %reason.text, graceful = reason.graceful_restart.is_some(), "session down");
                 self.peers[i].established = false;
+                self.peers[i].end_of_rib.clear();
                 self.rib.peer_down(peer_id, reason.graceful_restart, t);
             }
         }

@@ -55,6 +55,8 @@ pub fn list_routes(
     let mut routes = Vec::new();
     for family in families {
         for (route, paths) in core.rib.loc_rib(family) {
+            // The route as its best path carries it (labels, ESI, gateway IP of that path).
+            let route = &route;
             if !matches(route, &paths, filter, rd, mac) {
                 continue;
             }

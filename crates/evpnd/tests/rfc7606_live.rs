@@ -1435,12 +1435,7 @@ fn raw_attributes(msg: &[u8]) -> Vec<(u8, u8)> {
 /// and the label are route attributes. A MAC/IP route re-advertised with another label
 /// replaces the first one (implicit withdraw, RFC 4271 §3.1), and a withdrawal that carries a
 /// different label withdraws it.
-///
-/// Ignored: evpnd's RIB (crates/bgp/src/rib/table.rs) keys EVPN routes by the whole decoded
-/// route, label and ESI included, so it keeps both advertisements as two routes and the
-/// withdrawal does not match. Remove the `ignore` once the RIB keys by the RFC fields.
 #[test]
-#[ignore = "RIB bug: EVPN routes keyed by label/ESI (RFC 7432 §7.2 route key)"]
 fn evpn_route_key_excludes_the_label() {
     let w = start_world("rfc7432-key");
     let spec = A_E;

@@ -1,6 +1,7 @@
 //! Adj-RIB-In: applying a peer's UPDATE with its RFC 7606 outcome and the inbound loop checks.
 
 use super::intern::PathAttrs;
+use super::key::RouteKey;
 use super::table::StoredPath;
 use super::{MaxPrefixExceeded, Rib};
 use crate::config::PeerId;
@@ -21,6 +22,11 @@ impl Rib {
     /// loop checks (our AS in AS_PATH, our router id as ORIGINATOR_ID, our cluster id in
     /// CLUSTER_LIST, or from an external peer an AS_PATH not starting with its AS, RFC 7606
     /// §7.2) are treated as withdrawn.
+    ///
+    /// Routes are matched by their key (`key.rs`): an EVPN announcement whose label, ESI or
+    /// gateway IP differs from the peer's earlier one for the same key replaces that path, and
+    /// a withdrawal removes the path whatever non-key fields it carries (RFC 7432 §7, RFC 9136
+    /// §3.1).
     ///
     /// Returns the first family whose prefix limit the peer now exceeds (RFC 4486): the routes
     /// are kept, and the daemon is expected to close the session.
@@ -114,7 +120,7 @@ impl Rib {
             return;
         }
         if let Some(ti) = self.table_index(family) {
-            self.remove_path(ti, &n.route, s, n.path_id);
+            self.remove_path(ti, &RouteKey::of(&n.route), s, n.path_id);
         }
     }
 
@@ -148,32 +154,44 @@ impl Rib {
             return;
         }
         let four = self.sources[s as usize].info.tx.four_octet_as;
-        let a = PathAttrs::from_attributes(&update.attributes, update.partial, next_hop, four);
+        let mut a = PathAttrs::from_attributes(&update.attributes, update.partial, next_hop, four);
         self.sources[s as usize].counters_mut(family).received += nlri.len() as u64;
         let ti = self.table_index_or_create(family);
         if self.inbound_reject(s, &a).is_some() {
             self.stats.loops_rejected += nlri.len() as u64;
             for n in nlri {
                 if n.route.family() == family {
-                    self.remove_path(ti, &n.route, s, n.path_id);
+                    self.remove_path(ti, &RouteKey::of(&n.route), s, n.path_id);
                 }
             }
             return;
         }
-        let attrs = self.interner.intern(a);
+        // One interned set per distinct non-key NLRI fields; the routes of one UPDATE usually
+        // share them, so the last one is remembered.
+        let mut last: Option<std::sync::Arc<PathAttrs>> = None;
         let mut added = 0u64;
         for n in nlri {
             if n.route.family() != family {
                 continue;
             }
+            let (key, extras) = RouteKey::split(&n.route);
+            let attrs = match &last {
+                Some(l) if l.nlri_extras == extras => l.clone(),
+                _ => {
+                    a.nlri_extras = extras;
+                    let l = self.interner.intern_ref(&a);
+                    last = Some(l.clone());
+                    l
+                }
+            };
             let path = StoredPath {
-                attrs: attrs.clone(),
+                attrs,
                 src: s,
                 path_id: n.path_id.unwrap_or(0),
                 has_path_id: n.path_id.is_some(),
                 stale: false,
             };
-            if self.upsert(ti, n.route, path) {
+            if self.upsert(ti, key, path) {
                 added += 1;
             }
         }

@@ -4,7 +4,11 @@
 //! of a VNI with the same next hop, route targets and encapsulation). The RIB keeps each
 //! distinct set once, behind an [`Arc`], and every path points at it: a stored route costs one
 //! pointer for its attributes, and comparing two paths' attributes is a pointer comparison.
+//! The EVPN fields that travel in the NLRI but are route attributes (labels, ESI, gateway IP:
+//! [`NlriExtras`]) are part of the set too: they are usually the same for every route of one
+//! VNI, so they cost nothing per route.
 
+use super::key::NlriExtras;
 use evpnd_wire::attribute::{attr_type, flag};
 use evpnd_wire::types::AS_TRANS;
 use evpnd_wire::{
@@ -21,7 +25,8 @@ use std::sync::Arc;
 /// The next hop is part of the set (EVPN routes of one VTEP share it). AS4_PATH and
 /// AS4_AGGREGATOR received from a 2-octet-AS peer are merged into `as_path` and `aggregator`
 /// (RFC 6793 §4.2.3) and not kept. MP_REACH_NLRI/MP_UNREACH_NLRI and NEXT_HOP are not
-/// attributes here: the routes live in the RIB and the next hop in `next_hop`.
+/// attributes here: the routes live in the RIB and the next hop in `next_hop`. The non-key
+/// fields of the path's NLRI are in `nlri_extras`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PathAttrs {
     /// ORIGIN (RFC 4271 §5.1.1); IGP when a local route did not say.
@@ -53,6 +58,10 @@ pub struct PathAttrs {
     pub other: Vec<PathAttribute>,
     /// Known optional transitive attributes received with the Partial bit (RFC 4271 §5).
     pub partial: AttrSet,
+    /// The fields of this path's NLRI that are route attributes rather than part of the route
+    /// key (EVPN labels, ESI, gateway IP: RFC 7432 §7.1-7.2, RFC 9136 §3.1). Not sent as a
+    /// path attribute: they go back into the NLRI when the route is advertised.
+    pub nlri_extras: NlriExtras,
 }
 
 impl PathAttrs {
@@ -73,6 +82,7 @@ impl PathAttrs {
             pmsi_tunnel: None,
             other: Vec::new(),
             partial: AttrSet::default(),
+            nlri_extras: NlriExtras::default(),
         }
     }
 
@@ -301,6 +311,16 @@ impl Interner {
             return a.clone();
         }
         let a = Arc::new(attrs);
+        self.set.insert(a.clone());
+        a
+    }
+
+    /// The shared copy of `attrs`, cloning it only when it is new.
+    pub fn intern_ref(&mut self, attrs: &PathAttrs) -> Arc<PathAttrs> {
+        if let Some(a) = self.set.get(attrs) {
+            return a.clone();
+        }
+        let a = Arc::new(attrs.clone());
         self.set.insert(a.clone());
         a
     }

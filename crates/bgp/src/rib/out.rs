@@ -14,12 +14,17 @@
 //!    [`UpdatePacker`] and the resulting chunks (reference-counted) are queued to every
 //!    receiver.
 //!
+//! The NLRI of an announcement is the route key with the new best path's non-key fields
+//! (EVPN labels, ESI, gateway IP: `key.rs`), so a peer receives the labels of the path it is
+//! sent; a withdrawal carries the fields of the path the peer had been sent.
+//!
 //! Nothing is stored per peer and route: what a peer was sent is a function of the route's
 //! previous best path, the group's rules and the peer's filter. Table dumps (session up, route
 //! refresh) and RT-Constraint filter changes use the same planner with a different notion of
 //! "old".
 
 use super::intern::{is_transitive_unknown, keeps_partial, split_as4, PathAttrs};
+use super::key::RouteKey;
 use super::rtc::{passes, RtFilter};
 use super::table::{Adv, AdvRef, Dirty, Table};
 use super::{
@@ -31,7 +36,7 @@ use evpnd_wire::message::refresh_subtype;
 use evpnd_wire::types::AS_TRANS;
 use evpnd_wire::{
     encode_message, Aggregator, AsPath, AsSegment, AttrSet, Community, Family, Message, NextHop,
-    Nlri, PathAttribute, Route, RouteRefresh, SegmentType, Update, UpdatePacker,
+    Nlri, PathAttribute, RouteRefresh, SegmentType, Update, UpdatePacker,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -248,7 +253,7 @@ struct Class<'a> {
     wd: Option<usize>,
 }
 
-/// Plans the messages of group `key` for `items` = (route, old best, new best).
+/// Plans the messages of group `key` for `items` = (route key, old best, new best).
 pub(crate) fn plan<'a, I>(
     sources: &[Source],
     key: &GroupKey,
@@ -256,7 +261,7 @@ pub(crate) fn plan<'a, I>(
     items: I,
 ) -> Plan
 where
-    I: Iterator<Item = (&'a Route, Option<AdvRef<'a>>, Option<AdvRef<'a>>)> + Clone,
+    I: Iterator<Item = (&'a RouteKey, Option<AdvRef<'a>>, Option<AdvRef<'a>>)> + Clone,
 {
     let elig =
         |a: Option<AdvRef<'a>>| a.filter(|a| eligible(key, kind_of(sources, a.src), a.attrs));
@@ -354,15 +359,19 @@ where
         let Some(ci) = classify(old, new, &mut classes) else {
             continue;
         };
-        let n = Nlri {
-            path_id,
-            route: *route,
-        };
-        if let Some(u) = classes[ci].ann {
-            units[u].nlri.push(n);
+        // Announce what the new best path carries; withdraw what the old one did (what the
+        // receivers were sent).
+        if let (Some(u), Some(n)) = (classes[ci].ann, new) {
+            units[u].nlri.push(Nlri {
+                path_id,
+                route: route.route(&n.attrs.nlri_extras),
+            });
         }
-        if let Some(u) = classes[ci].wd {
-            units[u].nlri.push(n);
+        if let (Some(u), Some(o)) = (classes[ci].wd, old) {
+            units[u].nlri.push(Nlri {
+                path_id,
+                route: route.route(&o.attrs.nlri_extras),
+            });
         }
     }
     Plan {
@@ -519,7 +528,7 @@ impl Rib {
         let mut changes: Vec<Dirty> = Vec::with_capacity(dirty.len());
         for d in dirty {
             idxs.push(d.idx);
-            self.tables[ti].entries[d.idx as usize].dirty = false;
+            self.tables[ti].clear_dirty(d.idx);
             let e = &self.tables[ti].entries[d.idx as usize];
             let new = e.paths.best();
             let same = match (&d.old, new) {
@@ -531,8 +540,12 @@ impl Rib {
                 continue;
             }
             if self.track_best_changes {
-                let best = new.map(|p| self.public_path(p));
-                let route = e.route;
+                let best = new.map(|p| self.public_path(&e.key, p));
+                let route = match (&best, &d.old) {
+                    (Some(b), _) => b.route,
+                    (None, Some(o)) => e.key.route(&o.attrs.nlri_extras),
+                    (None, None) => e.key.route(&Default::default()),
+                };
                 self.best_changes.push(BestChange {
                     family,
                     route,
@@ -568,7 +581,7 @@ impl Rib {
                     let items = changes.iter().map(|d| {
                         let e = &t.entries[d.idx as usize];
                         (
-                            &e.route,
+                            &e.key,
                             d.old.as_ref().map(Adv::as_ref),
                             e.paths.best().map(|p| p.adv()),
                         )
@@ -604,10 +617,7 @@ impl Rib {
                             .as_slice()
                             .iter()
                             .filter(|p| p.src == s32)
-                            .filter_map(move |_| match &e.route {
-                                Route::RtConstraint(m) => Some(m),
-                                _ => None,
-                            })
+                            .filter_map(move |_| e.key.rt_membership())
                     }))
                 }
                 None => RtFilter::default(),
@@ -633,7 +643,7 @@ impl Rib {
                     };
                     let items = t.iter().map(|(_, e)| {
                         let b = e.paths.best().map(|p| p.adv());
-                        (&e.route, b, b)
+                        (&e.key, b, b)
                     });
                     plan(sources, &key, &[member], items)
                 };
@@ -700,7 +710,7 @@ impl Rib {
                         .collect();
                     let items = t
                         .iter()
-                        .map(|(_, e)| (&e.route, None, e.paths.best().map(|p| p.adv())));
+                        .map(|(_, e)| (&e.key, None, e.paths.best().map(|p| p.adv())));
                     plan(sources, &key, &views, items)
                 };
                 execute(&self.cfg, &mut self.sources, &mut self.stats, plan);

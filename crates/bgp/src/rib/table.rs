@@ -3,13 +3,17 @@
 //! Layout, chosen for the memory goals of issue #3 (≤ 100 bytes per stored type-2 route):
 //! entries sit in one dense `Vec` (a route is found again by its `u32` index), and a compact
 //! open-addressing index maps a route to its entry with 5 bytes per slot (a tag byte and the
-//! `u32` index). A route with one path stores the path inline: an `Arc` to the interned
-//! attributes, the source and the path identifier. There is no separate Adj-RIB-In copy: the
+//! `u32` index). Routes are stored under their key (`key.rs`: the NLRI without the EVPN fields
+//! that RFC 7432 §7 and RFC 9136 §3.1 call attributes, such as labels); those fields belong to
+//! each path and live in its interned attributes. A route with one path stores the path inline:
+//! an `Arc` to the interned attributes, the source and the path identifier. The "changed since
+//! the last flush" flag is one bit per entry, beside the entries. There is no separate Adj-RIB-In copy: the
 //! paths of a route *are* the Adj-RIB-In entries of the peers that sent it (no inbound policy
 //! changes them), and no per-peer Adj-RIB-Out copy either (see `out.rs`).
 
 use super::intern::PathAttrs;
-use evpnd_wire::{Family, Route};
+use super::key::RouteKey;
+use evpnd_wire::Family;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -146,12 +150,11 @@ impl AdvRef<'_> {
 /// One route of the Loc-RIB.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    /// The route (without path identifier).
-    pub route: Route,
+    /// The route key (without path identifier and without the non-key NLRI fields, which
+    /// each path keeps in its attributes).
+    pub key: RouteKey,
     /// Its paths, best first.
     pub paths: Paths,
-    /// Changed since the last flush (listed in [`Table::dirty`]).
-    pub dirty: bool,
 }
 
 /// A route changed since the last flush, with what was advertised for it before.
@@ -163,7 +166,7 @@ pub(crate) struct Dirty {
     pub old: Option<Adv>,
 }
 
-/// A fast keyed hasher (multiply-rotate, FxHash style, with a final avalanche) for routes. The
+/// A fast keyed hasher (multiply-rotate, FxHash style, with a final avalanche) for route keys. The
 /// seed is random per table so that route keys cannot be chosen to collide in advance.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RouteHasher {
@@ -179,10 +182,10 @@ impl RouteHasher {
         }
     }
 
-    /// The 64-bit hash of `route`.
-    pub fn hash(&self, route: &Route) -> u64 {
+    /// The 64-bit hash of `key`.
+    pub fn hash(&self, key: &RouteKey) -> u64 {
         let mut h = Fx(self.seed);
-        route.hash(&mut h);
+        key.hash(&mut h);
         h.finish()
     }
 }
@@ -350,6 +353,8 @@ pub(crate) struct Table {
     pub family: Family,
     /// Entries; free ones have no paths and are listed in `free`.
     pub entries: Vec<Entry>,
+    /// One bit per entry: changed since the last flush (listed in `dirty`).
+    dirty_bits: Vec<u64>,
     free: Vec<u32>,
     index: Index,
     hasher: RouteHasher,
@@ -363,6 +368,7 @@ impl Table {
         Table {
             family,
             entries: Vec::new(),
+            dirty_bits: Vec::new(),
             free: Vec::new(),
             index: Index::default(),
             hasher: RouteHasher::new(),
@@ -376,28 +382,27 @@ impl Table {
         self.index.live
     }
 
-    /// The entry index of `route`.
-    pub fn find(&self, route: &Route) -> Option<u32> {
-        let h = self.hasher.hash(route);
+    /// The entry index of the route with key `key`.
+    pub fn find(&self, key: &RouteKey) -> Option<u32> {
+        let h = self.hasher.hash(key);
         let entries = &self.entries;
         self.index
-            .find(h, |i| entries[i as usize].route == *route)
+            .find(h, |i| entries[i as usize].key == *key)
             .map(|pos| self.index.slots[pos])
     }
 
-    /// The entry index of `route`, created without paths if absent.
-    pub fn find_or_insert(&mut self, route: Route) -> u32 {
-        let h = self.hasher.hash(&route);
+    /// The entry index of the route with key `key`, created without paths if absent.
+    pub fn find_or_insert(&mut self, key: RouteKey) -> u32 {
+        let h = self.hasher.hash(&key);
         {
             let entries = &self.entries;
-            if let Some(pos) = self.index.find(h, |i| entries[i as usize].route == route) {
+            if let Some(pos) = self.index.find(h, |i| entries[i as usize].key == key) {
                 return self.index.slots[pos];
             }
         }
         let entry = Entry {
-            route,
+            key,
             paths: Paths::Empty,
-            dirty: false,
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -406,6 +411,9 @@ impl Table {
             }
             None => {
                 self.entries.push(entry);
+                if self.entries.len() > self.dirty_bits.len() * 64 {
+                    self.dirty_bits.push(0);
+                }
                 // More than 4 billion routes cannot be stored in one family; the index type is
                 // u32 by design (memory).
                 (self.entries.len() - 1) as u32
@@ -413,27 +421,49 @@ impl Table {
         };
         let (hasher, entries) = (self.hasher, &self.entries);
         self.index
-            .insert(h, idx, |i| hasher.hash(&entries[i as usize].route));
+            .insert(h, idx, |i| hasher.hash(&entries[i as usize].key));
         idx
+    }
+
+    /// True when entry `idx` changed since the last flush.
+    pub fn is_dirty(&self, idx: u32) -> bool {
+        self.dirty_bits
+            .get(idx as usize / 64)
+            .is_some_and(|w| w & (1 << (idx % 64)) != 0)
+    }
+
+    /// Clears the changed flag of entry `idx` (the flush has handled it).
+    pub fn clear_dirty(&mut self, idx: u32) {
+        if let Some(w) = self.dirty_bits.get_mut(idx as usize / 64) {
+            *w &= !(1 << (idx % 64));
+        }
     }
 
     /// Records that entry `idx` is about to change, remembering its current best path.
     pub fn touch(&mut self, idx: u32) {
-        let e = &mut self.entries[idx as usize];
-        if !e.dirty {
-            e.dirty = true;
-            let old = e.paths.best().map(|p| p.adv().to_owned());
-            self.dirty.push(Dirty { idx, old });
+        if self.is_dirty(idx) {
+            return;
         }
+        if let Some(w) = self.dirty_bits.get_mut(idx as usize / 64) {
+            *w |= 1 << (idx % 64);
+        }
+        let old = self.entries[idx as usize]
+            .paths
+            .best()
+            .map(|p| p.adv().to_owned());
+        self.dirty.push(Dirty { idx, old });
     }
 
     /// Frees entry `idx` if it has no path left and is not waiting for a flush.
     pub fn release_if_empty(&mut self, idx: u32) {
-        let e = &self.entries[idx as usize];
-        if !e.paths.is_empty() || e.dirty {
+        if self.is_dirty(idx) {
             return;
         }
-        let h = self.hasher.hash(&e.route);
+        let e = &self.entries[idx as usize];
+        if !e.paths.is_empty() {
+            return;
+        }
+        let h = self.hasher.hash(&e.key);
         if let Some(pos) = self.index.find(h, |i| i == idx) {
             self.index.remove_at(pos);
             self.free.push(idx);
@@ -460,6 +490,7 @@ impl Table {
             })
             .sum();
         self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.dirty_bits.capacity() * 8
             + self.free.capacity() * 4
             + self.index.bytes()
             + many
@@ -470,11 +501,11 @@ impl Table {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use evpnd_wire::{IpPrefix, Route};
+    use evpnd_wire::IpPrefix;
     use std::net::{IpAddr, Ipv4Addr};
 
-    fn v4(n: u32) -> Route {
-        Route::Ipv4(IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0xc612_0000 | n)), 32).unwrap())
+    fn v4(n: u32) -> RouteKey {
+        RouteKey::Ipv4(IpPrefix::new(IpAddr::V4(Ipv4Addr::from(0xc612_0000 | n)), 32).unwrap())
     }
 
     /// Insert, find, free and reuse entries across several index growths; tombstones never

@@ -125,6 +125,8 @@ pub struct RawPeer {
     pub undecodable: Vec<String>,
     /// The current connection is closed (or there is none).
     pub closed: bool,
+    /// Capabilities added to our OPEN (e.g. graceful restart).
+    pub extra_capabilities: Vec<Capability>,
 }
 
 impl RawPeer {
@@ -153,6 +155,7 @@ impl RawPeer {
             notification: None,
             undecodable: Vec::new(),
             closed: true,
+            extra_capabilities: Vec::new(),
         }
     }
 
@@ -265,16 +268,13 @@ impl RawPeer {
         self.closed = false;
 
         // Both sides send OPEN at once (RFC 4271 §8.2.2, Connect → OpenSent).
-        let open = Open::new(
-            self.asn,
-            self.hold_time,
-            self.router_id,
-            vec![
-                Capability::Multiprotocol(Family::L2VPN_EVPN),
-                Capability::RouteRefresh,
-                Capability::FourOctetAs(self.asn),
-            ],
-        );
+        let mut caps = vec![
+            Capability::Multiprotocol(Family::L2VPN_EVPN),
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(self.asn),
+        ];
+        caps.extend(self.extra_capabilities.iter().cloned());
+        let open = Open::new(self.asn, self.hold_time, self.router_id, caps);
         self.send(&Message::Open(open))
             .map_err(|e| format!("{}: sending OPEN: {e}", self.name))?;
         let left = deadline.saturating_duration_since(Instant::now());
