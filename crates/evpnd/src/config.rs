@@ -39,6 +39,8 @@ struct RawBgp {
     connect_retry: Option<f64>,
     state_dir: Option<PathBuf>,
     select_defer_time: Option<u64>,
+    #[serde(default)]
+    import_route_targets: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +175,9 @@ pub struct Config {
     /// After an unclean restart, the longest we defer advertising while waiting for the
     /// peers' End-of-RIB (RFC 4724 §4.1; FRR's select-defer-time).
     pub select_defer_time: Duration,
+    /// Route targets we import: originated as RT-Constraint memberships (RFC 4684 §4) to
+    /// peers that negotiate the RTC family. (Per-VNI import targets join with the EVPN engine.)
+    pub import_route_targets: Vec<RouteTarget>,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -363,6 +368,15 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             .state_dir
             .unwrap_or_else(|| PathBuf::from("/run/evpnd")),
         select_defer_time: Duration::from_secs(raw.bgp.select_defer_time.unwrap_or(360)),
+        import_route_targets: raw
+            .bgp
+            .import_route_targets
+            .iter()
+            .map(|t| {
+                t.parse::<RouteTarget>()
+                    .map_err(|e| ConfigError(format!("bgp.import-route-targets: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 

@@ -154,6 +154,7 @@ impl Core {
             }
         }
         core.originate_static();
+        core.originate_rt_memberships();
         for p in &mut core.peers {
             p.session.handle(Input::Start, t);
         }
@@ -188,6 +189,26 @@ impl Core {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let _ = std::fs::remove_file(&core.marker);
         Ok(())
+    }
+
+    /// RT-Constraint (RFC 4684 §4): one membership route per imported route target, so that
+    /// RTC-capable peers send us only the EVPN routes we import.
+    fn originate_rt_memberships(&mut self) {
+        for rt in &self.config.import_route_targets {
+            let membership = evpnd_wire::RtMembership::exact(
+                self.config.asn,
+                evpnd_wire::ExtendedCommunity::route_target(*rt).0,
+            );
+            self.rib.originate(
+                evpnd_wire::Family::RT_CONSTRAINT,
+                evpnd_wire::Nlri::new(evpnd_wire::Route::RtConstraint(membership)),
+                vec![
+                    PathAttribute::Origin(evpnd_wire::Origin::Igp),
+                    PathAttribute::AsPath(evpnd_wire::AsPath::default()),
+                ],
+                evpnd_wire::NextHop::from_ip(IpAddr::V4(self.config.router_id)),
+            );
+        }
     }
 
     fn originate_static(&mut self) {

@@ -201,3 +201,71 @@ fn graceful_restart_keeps_routes_until_end_of_rib() {
     })
     .expect("route not refreshed after restart");
 }
+
+fn rt_route(rd: &str, rt: &str, mac: &str) -> String {
+    format!(
+        "[[static-route]]\ntype = \"mac-ip\"\nrd = \"{rd}\"\nroute-targets = [\"{rt}\"]\nvni = 100\nmac = \"{mac}\"\n"
+    )
+}
+
+/// RT-Constraint (RFC 4684): a peer that negotiates the RTC family and asks for one route
+/// target receives only the EVPN routes carrying it; a peer without RTC receives everything.
+#[test]
+fn rt_constraint_sends_only_the_requested_route_targets() {
+    let (pa, pb, pc) = (
+        free_port("127.0.0.10"),
+        free_port("127.0.0.11"),
+        free_port("127.0.0.12"),
+    );
+    let rtc = "families = [\"l2vpn-evpn\", \"ipv4-rtc\"]";
+    let routes = format!(
+        "{}{}",
+        rt_route("198.19.0.10:100", "65000:100", "02:00:00:00:01:00"),
+        rt_route("198.19.0.10:200", "65000:200", "02:00:00:00:02:00")
+    );
+    let _a = Daemon::start(
+        "rtc-a",
+        &config(
+            ("127.0.0.10", pa, 65001, "198.19.0.10"),
+            &[
+                ("127.0.0.11", pb, 65002, rtc),
+                ("127.0.0.12", pc, 65003, ""),
+            ],
+            &routes,
+        ),
+    );
+    let b_cfg = config(
+        ("127.0.0.11", pb, 65002, "198.19.0.11"),
+        &[("127.0.0.10", pa, 65001, rtc)],
+        "",
+    )
+    .replace("[bgp]\n", "[bgp]\nimport-route-targets = [\"65000:100\"]\n");
+    let b = Daemon::start("rtc-b", &b_cfg);
+    let c = Daemon::start(
+        "rtc-c",
+        &config(
+            ("127.0.0.12", pc, 65003, "198.19.0.12"),
+            &[("127.0.0.10", pa, 65001, "")],
+            "",
+        ),
+    );
+    // The control: without RTC, C gets both routes.
+    wait_until(WAIT, || {
+        has_mac(&c, "02:00:00:00:01:00") && has_mac(&c, "02:00:00:00:02:00")
+    })
+    .expect("a peer without RTC must receive every route");
+    wait_until(WAIT, || has_mac(&b, "02:00:00:00:01:00"))
+        .expect("B did not get the route it imports");
+    // Give A time to (wrongly) send the other one, then check it never came.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !has_mac(&b, "02:00:00:00:02:00"),
+        "B received a route target it did not ask for"
+    );
+    let n = b.neighbors();
+    assert!(
+        n[0].families.iter().any(|f| f == "ipv4-rtc"),
+        "RTC not negotiated: {:?}",
+        n[0].families
+    );
+}
