@@ -31,4 +31,11 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   scripts/fuzz.sh "$FUZZ_SECONDS"
 fi
 
-cargo test --workspace --locked
+# Every test binary runs (--no-fail-fast); the last line sums them up for CI.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
