@@ -10,12 +10,14 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 
-# Debian packages the tests use: tshark is the independent oracle for every message we
-# encode; FRR, GoBGP and ExaBGP are the interop peers; iproute2 builds the network namespaces.
+# Debian packages the tests use, listed once in crates/lab/DEBIAN-PACKAGES: tshark is the
+# independent oracle for every message we encode; FRR, GoBGP and ExaBGP are the interop peers;
+# iproute2 builds the network namespaces.
 packages=()
-for p in tshark frr gobgpd exabgp iproute2 iputils-ping procps; do
+while read -r p; do
+  [ -n "$p" ] || continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || packages+=("$p")
-done
+done < crates/lab/DEBIAN-PACKAGES
 if ((${#packages[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -132,11 +132,11 @@ pub fn route_text(route: &Route) -> String {
                 route_target,
             } => {
                 let rt = ExtendedCommunity(*route_target);
-                format!(
-                    "{origin_as}:{}/{}",
-                    ext_community_text(&rt),
-                    u32::from(*rt_len) + 32
-                )
+                let rt_text = match rt.kind() {
+                    ExtCommunityKind::RouteTarget(t) => t.to_string(),
+                    _ => ext_community_text(&rt),
+                };
+                format!("{origin_as}:{rt_text}/{}", u32::from(*rt_len) + 32)
             }
         },
         Route::Evpn(e) => match e {

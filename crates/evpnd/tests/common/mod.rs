@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod netns_daemon;
 pub mod raw_peer;
 
 use evpnd_api::v1;

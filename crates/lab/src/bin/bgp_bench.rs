@@ -1,0 +1,232 @@
+//! `bgp-bench`: runs the peer-comparison scenarios of issue #3 (item 9) against FRR, GoBGP
+//! and (once it exists) evpnd, side by side in network namespaces. See bench/README.md.
+
+use clap::{Parser, ValueEnum};
+use evpnd_lab::bench::{
+    self, BenchOptions, BenchResult, DutKind, EvpndDut, FrrDut, GobgpDut, Scenario,
+};
+use evpnd_lab::routes::RouteKind;
+use evpnd_lab::{is_root, LabError, Tracking};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DutName {
+    Frr,
+    Gobgp,
+    Evpnd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ScenarioName {
+    /// (a) one generator -> DUT -> one sink.
+    Ingest,
+    /// (b) one generator -> DUT (route reflector) -> K client sinks.
+    Fanout,
+    /// (c) P generators x M routes each -> DUT -> one sink.
+    Peers,
+    /// The standard set reported in bench/README.md.
+    Suite,
+    /// The harness alone (generator -> sink, no DUT): the ceiling of any DUT figure.
+    Calibrate,
+}
+
+/// Peer-comparison BGP EVPN benchmark (needs root: it creates network namespaces).
+#[derive(Parser, Debug)]
+#[command(name = "bgp-bench")]
+struct Args {
+    /// Scenario to run.
+    #[arg(long, value_enum, default_value = "ingest")]
+    scenario: ScenarioName,
+    /// DUTs to compare (repeat); default frr and gobgp (plus evpnd when --evpnd-bin is given).
+    #[arg(long = "dut", value_enum)]
+    duts: Vec<DutName>,
+    /// Routes per generator.
+    #[arg(long, default_value_t = 20_000)]
+    routes: usize,
+    /// Route-reflector clients (fanout).
+    #[arg(long, default_value_t = 10)]
+    clients: usize,
+    /// Generator peers (peers).
+    #[arg(long, default_value_t = 10)]
+    peers: usize,
+    /// Route kinds, comma-separated: mac, mac-ip, multicast, prefix (split evenly).
+    #[arg(long, default_value = "mac")]
+    kind: String,
+    /// Bound on convergence, seconds.
+    #[arg(long, default_value_t = 900)]
+    timeout: u64,
+    /// Runs per scenario and DUT; the fastest is reported (the machine is shared: the best of
+    /// several runs is the least disturbed one).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Run GoBGP above its 20 000-route limit.
+    #[arg(long)]
+    force: bool,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// evpnd binary (enables the evpnd DUT).
+    #[arg(long)]
+    evpnd_bin: Option<PathBuf>,
+    /// evpnd config template file (placeholders: see bench/README.md).
+    #[arg(long)]
+    evpnd_config: Option<PathBuf>,
+    /// evpnd per-neighbour template file.
+    #[arg(long)]
+    evpnd_neighbor: Option<PathBuf>,
+    /// evpnd arguments (repeat), e.g. --evpnd-arg=--config --evpnd-arg={CONFIG}.
+    #[arg(long = "evpnd-arg", allow_hyphen_values = true)]
+    evpnd_args: Vec<String>,
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("bgp-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn dut_for(name: DutName, args: &Args) -> Result<Box<dyn DutKind>, LabError> {
+    Ok(match name {
+        DutName::Frr => Box::new(FrrDut),
+        DutName::Gobgp => Box::new(GobgpDut),
+        DutName::Evpnd => {
+            let read = |p: &Option<PathBuf>, what: &str| -> Result<String, LabError> {
+                let p = p
+                    .as_ref()
+                    .ok_or_else(|| LabError::new(format!("evpnd needs --evpnd-{what}")))?;
+                std::fs::read_to_string(p)
+                    .map_err(|e| LabError::new(format!("{}: {e}", p.display())))
+            };
+            Box::new(EvpndDut {
+                name: "evpnd".into(),
+                binary: args
+                    .evpnd_bin
+                    .clone()
+                    .ok_or_else(|| LabError::new("evpnd needs --evpnd-bin"))?,
+                config_template: read(&args.evpnd_config, "config")?,
+                neighbor_template: read(&args.evpnd_neighbor, "neighbor")?,
+                args: args.evpnd_args.clone(),
+            })
+        }
+    })
+}
+
+fn real_main() -> Result<(), LabError> {
+    let args = Args::parse();
+    if !is_root() {
+        return Err(LabError::new("must run as root (network namespaces)"));
+    }
+    let kinds = args
+        .kind
+        .split(',')
+        .map(str::parse::<RouteKind>)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut duts = args.duts.clone();
+    if duts.is_empty() {
+        duts = vec![DutName::Frr, DutName::Gobgp];
+        if args.evpnd_bin.is_some() {
+            duts.insert(0, DutName::Evpnd);
+        }
+    }
+    let duts = duts
+        .iter()
+        .map(|d| dut_for(*d, &args))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = BenchOptions {
+        kinds,
+        timeout: Duration::from_secs(args.timeout),
+        force: args.force,
+        ..BenchOptions::default()
+    };
+    if args.scenario == ScenarioName::Calibrate {
+        let mut rs = Vec::new();
+        for t in [Tracking::Full, Tracking::Keys, Tracking::Count] {
+            rs.push(bench::calibrate(args.routes, &opts.kinds, t, opts.timeout)?);
+        }
+        print!("{}", bench::report(&rs));
+        if let Some(p) = &args.json {
+            let v: Vec<_> = rs.iter().map(BenchResult::to_json).collect();
+            std::fs::write(p, serde_json::to_string_pretty(&v).unwrap_or_default())
+                .map_err(|e| LabError::new(format!("{}: {e}", p.display())))?;
+        }
+        return Ok(());
+    }
+    let plan: Vec<Scenario> = match args.scenario {
+        ScenarioName::Ingest => vec![Scenario::Ingest {
+            routes: args.routes,
+        }],
+        ScenarioName::Fanout => vec![Scenario::FanOut {
+            routes: args.routes,
+            clients: args.clients,
+        }],
+        ScenarioName::Peers => vec![Scenario::ManyPeers {
+            peers: args.peers,
+            routes_per_peer: args.routes,
+        }],
+        ScenarioName::Calibrate => Vec::new(),
+        ScenarioName::Suite => vec![
+            Scenario::Ingest { routes: 100_000 },
+            Scenario::Ingest { routes: 20_000 },
+            Scenario::FanOut {
+                routes: 10_000,
+                clients: 10,
+            },
+            Scenario::ManyPeers {
+                peers: 10,
+                routes_per_peer: 2_000,
+            },
+        ],
+    };
+    let mut results: Vec<BenchResult> = Vec::new();
+    let mut failures = 0;
+    for sc in &plan {
+        for dut in &duts {
+            if let Some(limit) = dut.route_limit() {
+                if sc.total_routes() > limit && !opts.force {
+                    eprintln!(
+                        "skipping {} for {}: above its {limit}-route limit",
+                        sc.label(),
+                        dut.name()
+                    );
+                    continue;
+                }
+            }
+            let mut best: Option<BenchResult> = None;
+            for attempt in 1..=args.repeat.max(1) {
+                eprintln!("running {} on {} ({attempt}) ...", sc.label(), dut.name());
+                match bench::run(dut.as_ref(), sc, &opts) {
+                    Ok(r) => {
+                        eprintln!(
+                            "  {:.3} s, {:.0} routes/s, peak RSS {:.1} MiB, load {:.1}",
+                            r.seconds,
+                            r.routes_per_sec,
+                            r.peak_rss as f64 / 1048576.0,
+                            r.load_avg
+                        );
+                        match &best {
+                            Some(b) if b.seconds <= r.seconds => {}
+                            _ => best = Some(r),
+                        }
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        eprintln!("  FAILED: {e}");
+                    }
+                }
+            }
+            results.extend(best);
+        }
+    }
+    print!("{}", bench::report(&results));
+    if let Some(p) = &args.json {
+        let v: Vec<_> = results.iter().map(BenchResult::to_json).collect();
+        std::fs::write(p, serde_json::to_string_pretty(&v).unwrap_or_default())
+            .map_err(|e| LabError::new(format!("{}: {e}", p.display())))?;
+    }
+    if failures > 0 {
+        return Err(LabError::new(format!("{failures} run(s) failed")));
+    }
+    Ok(())
+}
