@@ -76,7 +76,7 @@ impl Core {
                 .await
                 .map_err(|e| format!("cannot listen for BGP on {addr}: {e}"))?;
             net::configure_listener(&listener, &config.neighbors)
-                .map_err(|e| format!("cannot set TCP-MD5 keys on the BGP listener: {e}"))?;
+                .map_err(|e| format!("cannot set TCP-MD5 keys or GTSM on the BGP listener: {e}"))?;
             info!(%addr, "listening for BGP");
             let tx = core_tx.clone();
             tokio::spawn(async move {

@@ -76,12 +76,21 @@ fn apply_ttl(socket: &Socket, n: &Neighbor, v4: bool) -> io::Result<()> {
 }
 
 /// Sets the TCP-MD5 keys of every neighbour that has one on the listening socket, so that their
-/// signed SYNs are accepted (RFC 2385).
+/// signed SYNs are accepted (RFC 2385), and the GTSM send TTL when any neighbour uses it.
 pub fn configure_listener(
     listener: &tokio::net::TcpListener,
     neighbors: &[Neighbor],
 ) -> io::Result<()> {
     let v4_listener = listener.local_addr()?.is_ipv4();
+    // GTSM (RFC 5082 §3): our SYN-ACKs must leave with TTL 255 too, or a GTSM peer that
+    // connects to us drops them. Only our own TTL changes; other peers are unaffected.
+    if neighbors.iter().any(|n| n.ttl_security.is_some()) {
+        if v4_listener {
+            listener.set_ttl(255)?;
+        } else {
+            socket2::SockRef::from(listener).set_unicast_hops_v6(255)?;
+        }
+    }
     for n in neighbors {
         if let Some(key) = &n.md5_password {
             if n.peer.address.is_ipv4() == v4_listener {

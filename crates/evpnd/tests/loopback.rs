@@ -269,3 +269,52 @@ fn rt_constraint_sends_only_the_requested_route_targets() {
         n[0].families
     );
 }
+
+/// Max-prefix (RFC 4486 §4): a peer that sends more EVPN routes than allowed gets Cease /
+/// Maximum Number of Prefixes Reached with AFI, SAFI and the limit as data, and the session
+/// comes back after max-prefix-restart. Both sides also run GTSM (RFC 5082), which loopback
+/// traffic (TTL 255) passes.
+#[test]
+fn max_prefix_closes_the_session_with_cease_and_restarts() {
+    let (pa, pb) = (free_port("127.0.0.13"), free_port("127.0.0.14"));
+    let gtsm = "ttl-security = 1";
+    let routes = format!(
+        "{}{}",
+        mac_route("198.19.0.13:100", "02:00:00:00:0d:01", "192.0.2.13"),
+        mac_route("198.19.0.13:100", "02:00:00:00:0d:02", "192.0.2.14")
+    );
+    let _a = Daemon::start(
+        "maxpfx-a",
+        &config(
+            ("127.0.0.13", pa, 65001, "198.19.0.13"),
+            &[("127.0.0.14", pb, 65002, gtsm)],
+            &routes,
+        ),
+    );
+    let limited = format!("{gtsm}\nmax-prefix = 1\nmax-prefix-restart = 1");
+    let b = Daemon::start(
+        "maxpfx-b",
+        &config(
+            ("127.0.0.14", pb, 65002, "198.19.0.14"),
+            &[("127.0.0.13", pa, 65001, &limited)],
+            "",
+        ),
+    );
+    wait_until(WAIT, || {
+        b.neighbors()[0]
+            .last_notification_sent
+            .as_ref()
+            .is_some_and(|n| (n.code, n.subcode) == (6, 1))
+    })
+    .unwrap_or_else(|e| panic!("{e}: no Cease/Maximum Number of Prefixes\n{}", b.log_text()));
+    let n = b.neighbors()[0].last_notification_sent.clone().unwrap();
+    // AFI 25, SAFI 70, limit 1 (RFC 4486 §4).
+    assert_eq!(n.data, vec![0, 25, 70, 0, 0, 0, 1]);
+    // After the restart interval the session is tried again (and trips again).
+    wait_until(WAIT, || b.neighbors()[0].established_count >= 2).unwrap_or_else(|e| {
+        panic!(
+            "{e}: no re-establishment after max-prefix-restart\n{}",
+            b.log_text()
+        )
+    });
+}

@@ -326,11 +326,14 @@ impl EvpndDut {
                     .replace("{RR_CLIENT}", if n.rr_client { "true" } else { "false" })
             })
             .collect();
-        self.subst(&self.config_template, dir)
-            .replace("{ROUTER_ID}", &topo.router_id.to_string())
-            .replace("{LOCAL_AS}", &topo.asn.to_string())
-            .replace("{LOCAL_ADDR}", &topo.dut_addr.to_string())
-            .replace("{NEIGHBORS}", &neighbors)
+        // Neighbours first, so that their template may use the DUT-wide placeholders too.
+        self.subst(
+            &self.config_template.replace("{NEIGHBORS}", &neighbors),
+            dir,
+        )
+        .replace("{ROUTER_ID}", &topo.router_id.to_string())
+        .replace("{LOCAL_AS}", &topo.asn.to_string())
+        .replace("{LOCAL_ADDR}", &topo.dut_addr.to_string())
     }
 
     fn subst(&self, s: &str, dir: &std::path::Path) -> String {
