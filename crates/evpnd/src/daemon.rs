@@ -43,7 +43,14 @@ pub(crate) struct PeerSlot {
     pub(crate) established: bool,
     /// Families whose End-of-RIB the peer sent on the current session.
     end_of_rib: Vec<evpnd_wire::Family>,
+    /// UPDATE bytes handed to the connection's writer and not yet reported written.
+    inflight: usize,
 }
+
+/// Flow control towards each peer: more of its Adj-RIB-Out is taken from the RIB (where the
+/// encodings are shared by the update group) only once the writer has drained below this. It
+/// bounds the daemon's per-peer memory whatever the peer's reading speed.
+const INFLIGHT_LIMIT: usize = 1 << 20;
 
 /// The core state.
 pub struct Core {
@@ -117,6 +124,7 @@ impl Core {
                 connecting: false,
                 established: false,
                 end_of_rib: Vec::new(),
+                inflight: 0,
             })
             .collect();
         let marker = config
@@ -314,7 +322,10 @@ impl Core {
                 t,
             ),
             ConnEvent::WriteProgress => p.session.handle(Input::WriteProgress { conn }, t),
-            ConnEvent::Drained => p.session.handle(Input::Drained { conn }, t),
+            ConnEvent::Drained => {
+                p.inflight = 0;
+                p.session.handle(Input::Drained { conn }, t);
+            }
             ConnEvent::Closed => {
                 p.conns.remove(&tag.conn);
                 p.session.handle(Input::Closed { conn }, t);
@@ -393,8 +404,12 @@ impl Core {
                 if !self.peers[i].established {
                     continue;
                 }
-                while let Some(bytes) = self.rib.poll_transmit(PeerId(i as u32)) {
+                while self.peers[i].inflight < INFLIGHT_LIMIT {
+                    let Some(bytes) = self.rib.poll_transmit(PeerId(i as u32)) else {
+                        break;
+                    };
                     progress = true;
+                    self.peers[i].inflight += bytes.len();
                     self.peers[i].session.send_updates(bytes, t);
                 }
             }
@@ -452,6 +467,7 @@ impl Core {
                 let p = &mut self.peers[i];
                 p.established = true;
                 p.end_of_rib.clear();
+                p.inflight = 0;
                 self.rib.peer_up(PeerInfo {
                     id: peer_id,
                     address: addr,

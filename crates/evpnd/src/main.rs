@@ -75,7 +75,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    // Two workers: socket readers and writers run beside the core task, which owns every
+    // protocol state machine and stays single-threaded.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
