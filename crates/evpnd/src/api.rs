@@ -81,35 +81,47 @@ pub async fn serve(
             let listener = tokio::net::UnixListener::bind(&path)
                 .map_err(|e| format!("cannot listen for the API on {}: {e}", path.display()))?;
             tracing::info!(path = %path.display(), "API listening");
-            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            tokio::spawn(async move {
-                if let Err(e) = tonic::transport::Server::builder()
-                    .add_service(svc)
-                    .serve_with_incoming(incoming)
-                    .await
-                {
-                    tracing::error!("API server failed: {e}");
-                }
-            });
+            spawn_server(
+                svc,
+                tokio_stream::wrappers::UnixListenerStream::new(listener),
+            );
         }
         ApiListen::Tcp(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| format!("cannot listen for the API on {addr}: {e}"))?;
             tracing::info!(%addr, "API listening");
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            tokio::spawn(async move {
-                if let Err(e) = tonic::transport::Server::builder()
-                    .add_service(svc)
-                    .serve_with_incoming(incoming)
-                    .await
-                {
-                    tracing::error!("API server failed: {e}");
-                }
-            });
+            spawn_server(
+                svc,
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+            );
         }
     }
     Ok(())
+}
+
+/// Serves the API on the connections `incoming` yields, in the background.
+fn spawn_server<I, IO, IE>(svc: EvpndServer<Service>, incoming: I)
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        if let Err(e) = tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(incoming)
+            .await
+        {
+            tracing::error!("API server failed: {e}");
+        }
+    });
 }
 
 fn notification(n: &evpnd_wire::Notification, at: Instant, now: Instant) -> v1::Notification {

@@ -142,31 +142,12 @@ impl Daemon {
 
     /// `ListNeighbors`.
     pub fn neighbors(&self) -> Vec<v1::Neighbor> {
-        let api = self.api.clone();
-        rt().block_on(async move {
-            let mut c = connect(&api).await.unwrap();
-            c.list_neighbors(v1::ListNeighborsRequest {})
-                .await
-                .unwrap()
-                .into_inner()
-                .neighbors
-        })
+        api_neighbors(&self.api)
     }
 
     /// `ListRoutes` for EVPN.
     pub fn evpn_routes(&self) -> Vec<v1::RibEntry> {
-        let api = self.api.clone();
-        rt().block_on(async move {
-            let mut c = connect(&api).await.unwrap();
-            c.list_routes(v1::ListRoutesRequest {
-                family: "l2vpn-evpn".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .routes
-        })
+        api_routes(&self.api, "l2vpn-evpn")
     }
 
     /// True when every neighbour is Established.
@@ -215,6 +196,36 @@ pub async fn connect(
         }))
         .await?;
     Ok(EvpndClient::new(ch))
+}
+
+/// `ListNeighbors` from the daemon whose API socket is `api`.
+pub fn api_neighbors(api: &std::path::Path) -> Vec<v1::Neighbor> {
+    let api = api.to_path_buf();
+    rt().block_on(async move {
+        let mut c = connect(&api).await.unwrap();
+        c.list_neighbors(v1::ListNeighborsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .neighbors
+    })
+}
+
+/// `ListRoutes` of `family` ("" for every family) from the daemon whose API socket is `api`.
+pub fn api_routes(api: &std::path::Path, family: &str) -> Vec<v1::RibEntry> {
+    let api = api.to_path_buf();
+    let family = family.to_string();
+    rt().block_on(async move {
+        let mut c = connect(&api).await.unwrap();
+        c.list_routes(v1::ListRoutesRequest {
+            family,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .routes
+    })
 }
 
 /// Polls `cond` every 50 ms until it holds or `timeout` passes.

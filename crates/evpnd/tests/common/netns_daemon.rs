@@ -133,15 +133,7 @@ impl NsDaemon {
 
     /// `ListNeighbors`.
     pub fn neighbors(&self) -> Vec<v1::Neighbor> {
-        let api = self.api.clone();
-        rt().block_on(async move {
-            let mut c = connect(&api).await.unwrap();
-            c.list_neighbors(v1::ListNeighborsRequest {})
-                .await
-                .unwrap()
-                .into_inner()
-                .neighbors
-        })
+        super::api_neighbors(&self.api)
     }
 
     /// The neighbour with address `addr`.
@@ -170,31 +162,12 @@ impl NsDaemon {
 
     /// `ListRoutes` for EVPN.
     pub fn evpn_routes(&self) -> Vec<v1::RibEntry> {
-        let api = self.api.clone();
-        rt().block_on(async move {
-            let mut c = connect(&api).await.unwrap();
-            c.list_routes(v1::ListRoutesRequest {
-                family: "l2vpn-evpn".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .routes
-        })
+        super::api_routes(&self.api, "l2vpn-evpn")
     }
 
     /// `ListRoutes` for every family.
     pub fn all_routes(&self) -> Vec<v1::RibEntry> {
-        let api = self.api.clone();
-        rt().block_on(async move {
-            let mut c = connect(&api).await.unwrap();
-            c.list_routes(v1::ListRoutesRequest::default())
-                .await
-                .unwrap()
-                .into_inner()
-                .routes
-        })
+        super::api_routes(&self.api, "")
     }
 }
 
