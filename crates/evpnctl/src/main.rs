@@ -37,18 +37,28 @@ enum Command {
     /// Show the state of a running evpnd.
     #[command(subcommand)]
     Show(show::ShowCommand),
+    /// Ask a neighbour to send its routes again (ROUTE-REFRESH, RFC 2918), as FRR's
+    /// `clear bgp ... soft in` does.
+    Refresh {
+        /// The neighbour's address.
+        neighbor: String,
+        /// Only this family (default: every negotiated family).
+        #[arg(long)]
+        family: Option<String>,
+    },
+}
+
+/// `--api`, else $EVPNCTL_API, else the daemon's default socket.
+fn api_of(flag: Option<String>) -> String {
+    flag.or_else(|| std::env::var("EVPNCTL_API").ok())
+        .unwrap_or_else(|| "unix:/run/evpnd/api.sock".to_string())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decode(args) => decode::run(&args),
-        Command::Show(cmd) => {
-            let api = cli
-                .api
-                .or_else(|| std::env::var("EVPNCTL_API").ok())
-                .unwrap_or_else(|| "unix:/run/evpnd/api.sock".to_string());
-            show::run(&api, cmd)
-        }
+        Command::Show(cmd) => show::run(&api_of(cli.api), cmd),
+        Command::Refresh { neighbor, family } => show::refresh(&api_of(cli.api), &neighbor, family),
     }
 }

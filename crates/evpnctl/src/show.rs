@@ -49,7 +49,8 @@ pub struct RoutesArgs {
     pub mac: Option<String>,
 }
 
-async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
+/// A client for the daemon's API at `api` (`unix:PATH` or `HOST:PORT`).
+pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
     let timeout = Duration::from_secs(5);
     let channel = if let Some(path) = api.strip_prefix("unix:") {
         let path = path.to_string();
@@ -74,6 +75,46 @@ async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
     channel
         .map(EvpndClient::new)
         .map_err(|e| format!("cannot reach evpnd at {api}: {e}"))
+}
+
+/// Asks the daemon at `api` to send ROUTE-REFRESH to `neighbor` (RFC 2918): the neighbour
+/// re-sends its routes, e.g. after an import policy change.
+pub fn refresh(api: &str, neighbor: &str, family: Option<String>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("evpnctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<Vec<String>, String> = rt.block_on(async {
+        let mut client = connect(api).await?;
+        let r = client
+            .refresh_neighbor(v1::RefreshNeighborRequest {
+                address: neighbor.to_string(),
+                family: family.unwrap_or_default(),
+            })
+            .await
+            .map_err(|s| format!("evpnd: {}", s.message()))?
+            .into_inner();
+        Ok(r.families)
+    });
+    match result {
+        Ok(families) => {
+            println!(
+                "route refresh requested from {neighbor} for {}",
+                families.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("evpnctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs a `show` command against `api`.

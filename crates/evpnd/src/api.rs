@@ -19,6 +19,11 @@ pub enum ApiRequest {
         v1::ListRoutesRequest,
         oneshot::Sender<Result<v1::ListRoutesResponse, Status>>,
     ),
+    /// `RefreshNeighbor`.
+    Refresh(
+        v1::RefreshNeighborRequest,
+        oneshot::Sender<Result<v1::RefreshNeighborResponse, Status>>,
+    ),
 }
 
 struct Service {
@@ -54,6 +59,16 @@ impl Evpnd for Service {
     ) -> Result<Response<v1::ListRoutesResponse>, Status> {
         let r = req.into_inner();
         self.ask(|tx| ApiRequest::Routes(r, tx))
+            .await?
+            .map(Response::new)
+    }
+
+    async fn refresh_neighbor(
+        &self,
+        req: Request<v1::RefreshNeighborRequest>,
+    ) -> Result<Response<v1::RefreshNeighborResponse>, Status> {
+        let r = req.into_inner();
+        self.ask(|tx| ApiRequest::Refresh(r, tx))
             .await?
             .map(Response::new)
     }
@@ -136,9 +151,12 @@ fn notification(n: &evpnd_wire::Notification, at: Instant, now: Instant) -> v1::
     }
 }
 
-/// Answers `req` from the core's state.
-pub fn answer(core: &Core, req: ApiRequest) {
+/// Answers `req` from the core's state (a refresh request also acts on it).
+pub fn answer(core: &mut Core, req: ApiRequest) {
     match req {
+        ApiRequest::Refresh(r, tx) => {
+            let _ = tx.send(core.refresh_neighbor(&r.address, &r.family));
+        }
         ApiRequest::Neighbors(tx) => {
             let _ = tx.send(neighbors(core));
         }

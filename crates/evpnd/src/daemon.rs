@@ -540,6 +540,56 @@ impl Core {
         }
     }
 
+    /// Sends ROUTE-REFRESH requests (RFC 2918) to the neighbour at `address`, for `family` or
+    /// (empty) every negotiated family.
+    pub(crate) fn refresh_neighbor(
+        &mut self,
+        address: &str,
+        family: &str,
+    ) -> Result<evpnd_api::v1::RefreshNeighborResponse, tonic::Status> {
+        use tonic::Status;
+        let ip: IpAddr = address
+            .parse()
+            .map_err(|_| Status::invalid_argument(format!("{address:?} is not an IP address")))?;
+        let p = self
+            .peers
+            .iter_mut()
+            .find(|p| p.neighbor.peer.address == ip)
+            .ok_or_else(|| Status::not_found(format!("no neighbor {ip}")))?;
+        let neg = p
+            .session
+            .negotiated()
+            .filter(|_| p.established)
+            .ok_or_else(|| {
+                Status::failed_precondition(format!("neighbor {ip} is not Established"))
+            })?;
+        if !neg.route_refresh {
+            return Err(Status::failed_precondition(format!(
+                "neighbor {ip} did not announce route refresh (RFC 2918)"
+            )));
+        }
+        let families: Vec<evpnd_wire::Family> = if family.is_empty() {
+            neg.families.clone()
+        } else {
+            let f = neg
+                .families
+                .iter()
+                .find(|f| f.name() == family)
+                .copied()
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!("family {family:?} not negotiated with {ip}"))
+                })?;
+            vec![f]
+        };
+        let t = now();
+        for f in &families {
+            p.session.send_route_refresh(*f, t);
+        }
+        Ok(evpnd_api::v1::RefreshNeighborResponse {
+            families: families.iter().map(|f| f.name()).collect(),
+        })
+    }
+
     /// The session state of neighbour `i` (for the API).
     pub(crate) fn state_name(&self, i: usize) -> &'static str {
         match self.peers[i].session.state() {

@@ -318,3 +318,54 @@ fn max_prefix_closes_the_session_with_cease_and_restarts() {
         )
     });
 }
+
+/// Route refresh out (RFC 2918): the API's RefreshNeighbor makes the neighbour send its routes
+/// again, which shows in the "received" counter; a request for an unknown neighbour fails.
+#[test]
+fn refresh_neighbor_makes_the_peer_resend_its_routes() {
+    let (pa, pb) = (free_port("127.0.0.15"), free_port("127.0.0.16"));
+    let _a = Daemon::start(
+        "refresh-a",
+        &config(
+            ("127.0.0.15", pa, 65001, "198.19.0.15"),
+            &[("127.0.0.16", pb, 65002, "")],
+            &mac_route("198.19.0.15:100", "02:00:00:00:0f:01", "192.0.2.15"),
+        ),
+    );
+    let b = Daemon::start(
+        "refresh-b",
+        &config(
+            ("127.0.0.16", pb, 65002, "198.19.0.16"),
+            &[("127.0.0.15", pa, 65001, "")],
+            "",
+        ),
+    );
+    let received = |d: &Daemon| {
+        d.neighbors()[0]
+            .counters
+            .iter()
+            .find(|c| c.family == "l2vpn-evpn")
+            .map_or(0, |c| c.received)
+    };
+    wait_until(WAIT, || received(&b) == 1).expect("route not received once");
+    let api = b.api.clone();
+    let refresh = |addr: &str| {
+        let addr = addr.to_string();
+        let api = api.clone();
+        common::rt().block_on(async move {
+            let mut c = common::connect(&api).await.unwrap();
+            c.refresh_neighbor(evpnd_api::v1::RefreshNeighborRequest {
+                address: addr,
+                family: String::new(),
+            })
+            .await
+        })
+    };
+    let r = refresh("127.0.0.15").expect("refresh refused").into_inner();
+    assert_eq!(r.families, vec!["l2vpn-evpn".to_string()]);
+    wait_until(WAIT, || received(&b) == 2)
+        .expect("the neighbour did not re-send after ROUTE-REFRESH");
+    assert!(has_mac(&b, "02:00:00:00:0f:01"));
+    let e = refresh("127.0.0.99").expect_err("refresh of an unknown neighbour accepted");
+    assert_eq!(e.code(), tonic::Code::NotFound);
+}
