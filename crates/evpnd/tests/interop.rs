@@ -18,8 +18,12 @@
 //! * `tcp_md5_*`: RFC 2385 with FRR: a wrong password never comes up, the right one does.
 //! * `graceful_restart_*`: evpnd killed with SIGKILL and restarted; GoBGP (helper) keeps its
 //!   routes throughout, FRR gets them back fresh after evpnd's End-of-RIB.
-//! * tshark decodes every BGP message captured on evpnd's interface in the FRR and GoBGP
-//!   session tests without a malformed-packet or expert error.
+//! * Every test captures BGP on evpnd's interface from before the first connection
+//!   ([`with_evpnd_capture`]): tshark decodes every captured message, evpnd's UPDATEs among
+//!   them, without a malformed-packet or expert error, and the capture holds at least as many
+//!   UPDATEs from evpnd as each peer counted, so none escaped the check. The FRR and GoBGP
+//!   session tests also compare tshark's decoding of evpnd's routes; the TCP-MD5 test checks
+//!   that evpnd's UPDATEs travelled in signed segments.
 //!
 //! Each test gates on `require_root_and_tools`: it skips on a developer machine without root
 //! or the Debian packages and fails under CI. The tests run one at a time (CPU-bound daemon
@@ -37,7 +41,7 @@ use evpnd_lab::{
     require_root_and_tools, tshark_errors, Capture, Frr, FrrOptions, Gobgp, Host, Lab,
 };
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -596,12 +600,143 @@ fn wait_gobgp<F: Fn(&[(String, Value)]) -> bool>(
 // ---------------------------------------------------------------------------------------------
 // tshark
 
-/// Checks the capture with tshark: no frame is malformed or carries an expert warning/error
-/// (every message of both sides), every connection was opened by `opener`, evpnd sent OPEN, UPDATE, KEEPALIVE and NOTIFICATION (its Cease
-/// when it stopped), and tshark's decoding of evpnd's UPDATEs holds evpnd's three routes.
-fn check_capture(pcap: &Path, opener: &str) {
+/// A capture file, deleted with its scratch directory when this is dropped.
+struct Pcap {
+    path: PathBuf,
+    _dir: evpnd_lab::TempDir,
+}
+
+/// How many UPDATE messages a peer counts as received from evpnd: (the peer's underlay
+/// address, its count). The peer's own bookkeeping, independent of the capture.
+type PeerCount = (&'static str, u64);
+
+/// FRR's count of UPDATEs received from evpnd (`messageStats.updatesRecv`).
+fn frr_updates_from_evpnd(frr: &Frr) -> u64 {
+    let n = frr
+        .vtysh_json(&format!("show bgp neighbors {EVPND} json"))
+        .unwrap();
+    let c = &n[EVPND]["messageStats"]["updatesRecv"];
+    c.as_u64()
+        .unwrap_or_else(|| panic!("no messageStats.updatesRecv: {:#}", n[EVPND]))
+}
+
+/// GoBGP's count of UPDATEs received from evpnd (`state.messages.received.update`).
+fn gobgp_updates_from_evpnd(g: &Gobgp) -> u64 {
+    let n = g.cli_json(&["neighbor", EVPND]).unwrap();
+    let c = &n["state"]["messages"]["received"]["update"];
+    c.as_u64()
+        .unwrap_or_else(|| panic!("no state.messages.received.update: {n:#}"))
+}
+
+/// Captures BGP on evpnd's interface while `run` runs, then stops the capture and checks it
+/// with [`check_evpnd_updates`] (issue #3: every UPDATE evpnd sends in these tests decodes in
+/// tshark without errors). `run` returns what each peer counted of evpnd's UPDATEs, read
+/// while the capture was still running.
+///
+/// evpnd (host 1) reaches every peer over `lan0`; its only other interface is `lo`, which no
+/// session uses, so `lan0` sees every message evpnd sends. The capture is running before `run`
+/// starts anything, so it holds each connection from its SYN: a stream picked up in the
+/// middle would begin inside a message and could not be dissected.
+fn with_evpnd_capture(evpnd_host: &Host, test: &str, run: impl FnOnce() -> Vec<PeerCount>) -> Pcap {
+    let dir = evpnd_lab::TempDir::new("interop-pcap").unwrap();
+    let path = dir.path().join(format!("{test}.pcapng"));
+    let cap = Capture::start(evpnd_host.ns(), "lan0", &path).unwrap();
+    let counted = run();
+    // Segments sent just now reach the capture engine asynchronously.
+    std::thread::sleep(Duration::from_millis(300));
+    let path = cap.stop().unwrap();
+    check_evpnd_updates(&path, test, &counted);
+    Pcap { path, _dir: dir }
+}
+
+/// The tshark check of issue #3 over one capture of evpnd's interface:
+///
+/// * tshark flags no frame at all: nothing malformed, no expert item of severity Warn or
+///   more outside TCP's sequence analysis, no BGP data that does not start with a marker
+///   ([`tshark_errors`]); this covers every message of both sides;
+/// * evpnd sent UPDATEs (the check is not vacuous), and for each peer in `counted` the
+///   capture holds at least as many UPDATEs from evpnd to that peer as the peer itself counted
+///   as received: the capture is complete, so "every UPDATE" really is every UPDATE.
+///
+/// UPDATEs are counted as messages, not frames: one TCP segment can carry several, and tshark
+/// lists every BGP message type in a frame. A peer's count may or may not restart with each
+/// session (graceful restart test); either way it cannot exceed what the capture holds. The
+/// comparison matters: a segment lost by the capture only raises TCP sequence-analysis items,
+/// which [`tshark_errors`] ignores.
+fn check_evpnd_updates(pcap: &Path, test: &str, counted: &[PeerCount]) {
     let errors = tshark_errors(pcap, &[]).unwrap();
-    assert!(errors.is_empty(), "tshark flags: {errors:?}");
+    if !errors.is_empty() {
+        // Whose frames: evpnd's or a peer's.
+        let frames: Vec<&str> = errors
+            .iter()
+            .filter_map(|e| e.strip_prefix("frame ")?.split(':').next())
+            .collect();
+        let filter = format!("frame.number in {{{}}}", frames.join(" "));
+        let who = tshark_fields(pcap, &[], &filter, &["frame.number", "ip.src", "ip.dst"]);
+        panic!(
+            "{test}: tshark flags {} frame(s) of {}: {errors:#?}\n\
+             (frame|source|destination: {who:?}; EVPND_LAB_KEEP=1 keeps the capture)",
+            errors.len(),
+            pcap.display()
+        );
+    }
+    let rows = tshark_fields(
+        pcap,
+        &[],
+        &format!("ip.src == {EVPND} && bgp.type == 2"),
+        &["ip.dst", "bgp.type"],
+    )
+    .unwrap();
+    let mut per_peer: Vec<(String, usize)> = Vec::new();
+    for r in &rows {
+        let (Some(dst), Some(types)) = (r.first(), r.get(1)) else {
+            continue;
+        };
+        let n = types.split(',').filter(|t| *t == "2").count();
+        match per_peer.iter_mut().find(|(d, _)| d == dst) {
+            Some(e) => e.1 += n,
+            None => per_peer.push((dst.clone(), n)),
+        }
+    }
+    per_peer.sort();
+    let total: usize = per_peer.iter().map(|(_, n)| n).sum();
+    assert!(
+        total > 0,
+        "{test}: no UPDATE from evpnd ({EVPND}) in {}: nothing was checked",
+        pcap.display()
+    );
+    for (peer, want) in counted {
+        let got = per_peer
+            .iter()
+            .find(|(d, _)| d == peer)
+            .map_or(0, |(_, n)| *n);
+        assert!(
+            got > 0 && got as u64 >= *want,
+            "{test}: {peer} counted {want} UPDATEs from evpnd, the capture holds {got}: \
+             {per_peer:?}"
+        );
+    }
+    eprintln!(
+        "tshark {test}: {total} UPDATEs from evpnd decoded without errors \
+         (per peer, captured/peer's count: {})",
+        per_peer
+            .iter()
+            .map(|(d, n)| {
+                let c = counted
+                    .iter()
+                    .find(|(p, _)| p == d)
+                    .map_or("-".to_string(), |(_, c)| c.to_string());
+                format!("{d} {n}/{c}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// Checks, beyond [`check_evpnd_updates`]: every connection was opened by `opener`, evpnd sent
+/// OPEN, UPDATE, KEEPALIVE and NOTIFICATION (its Cease when it stopped), and tshark's decoding
+/// of evpnd's UPDATEs holds evpnd's three routes.
+fn check_capture(pcap: &Path, opener: &str) {
     // Every connection attempt came from the active side.
     let syns: Vec<String> = tshark_fields(
         pcap,
@@ -688,9 +823,18 @@ fn evpnd_and_frr(evpnd_passive: bool) {
     lab.connect_lan().unwrap();
     let (eh, fh) = (&lab.hosts()[0], &lab.hosts()[1]);
     make_vtep(fh);
-    let tmp = evpnd_lab::TempDir::new("interop-pcap").unwrap();
-    let pcap = tmp.path().join("evpnd-frr.pcapng");
-    let cap = Capture::start(eh.ns(), "lan0", &pcap).unwrap();
+    let test = if evpnd_passive {
+        "evpnd_frr_evpnd_passive"
+    } else {
+        "evpnd_frr_evpnd_active"
+    };
+    let pcap = with_evpnd_capture(eh, test, || evpnd_and_frr_run(eh, fh, evpnd_passive));
+    check_capture(&pcap.path, if evpnd_passive { "198.18.0.2" } else { EVPND });
+}
+
+/// The FRR session test proper, run under the capture; returns FRR's count of evpnd's
+/// UPDATEs.
+fn evpnd_and_frr_run(eh: &Host, fh: &Host, evpnd_passive: bool) -> Vec<PeerCount> {
     // With evpnd active, FRR is passive: only evpnd can open the connection.
     let frr_extra: &[&str] = if evpnd_passive { &[] } else { &["passive"] };
     let frr = start_frr_vtep(fh, &frr_conf(65002, 2, "65001", frr_extra, &[], true));
@@ -744,10 +888,9 @@ fn evpnd_and_frr(evpnd_passive: bool) {
     }
 
     // evpnd stops with a Cease; then the capture is checked.
+    let counted = vec![("198.18.0.2", frr_updates_from_evpnd(&frr))];
     evpnd.stop();
-    std::thread::sleep(Duration::from_millis(300));
-    let pcap = cap.stop().unwrap();
-    check_capture(&pcap, if evpnd_passive { "198.18.0.2" } else { EVPND });
+    counted
 }
 
 #[test]
@@ -943,9 +1086,18 @@ fn evpnd_and_gobgp(evpnd_passive: bool) {
     let mut lab = Lab::new(&["evpnd", "gobgp"]).unwrap();
     lab.connect_lan().unwrap();
     let (eh, gh) = (&lab.hosts()[0], &lab.hosts()[1]);
-    let tmp = evpnd_lab::TempDir::new("interop-pcap").unwrap();
-    let pcap = tmp.path().join("evpnd-gobgp.pcapng");
-    let cap = Capture::start(eh.ns(), "lan0", &pcap).unwrap();
+    let test = if evpnd_passive {
+        "evpnd_gobgp_evpnd_passive"
+    } else {
+        "evpnd_gobgp_evpnd_active"
+    };
+    let pcap = with_evpnd_capture(eh, test, || evpnd_and_gobgp_run(eh, gh, evpnd_passive));
+    check_capture(&pcap.path, if evpnd_passive { "198.18.0.2" } else { EVPND });
+}
+
+/// The GoBGP session test proper, run under the capture; returns GoBGP's count of evpnd's
+/// UPDATEs.
+fn evpnd_and_gobgp_run(eh: &Host, gh: &Host, evpnd_passive: bool) -> Vec<PeerCount> {
     let passive = if evpnd_passive { "passive = true" } else { "" };
     let mut evpnd = NsDaemon::start(
         eh.ns(),
@@ -978,10 +1130,9 @@ fn evpnd_and_gobgp(evpnd_passive: bool) {
     assert_eq!(routes_from(&evpnd, "local").len(), 3);
     assert!(evpnd.established("198.18.0.2"));
 
+    let counted = vec![("198.18.0.2", gobgp_updates_from_evpnd(&gobgp))];
     evpnd.stop();
-    std::thread::sleep(Duration::from_millis(300));
-    let pcap = cap.stop().unwrap();
-    check_capture(&pcap, if evpnd_passive { "198.18.0.2" } else { EVPND });
+    counted
 }
 
 #[test]
@@ -1013,111 +1164,118 @@ fn route_reflector_reflects_between_frr_and_gobgp() {
         return;
     }
     let _g = serial();
-    let _t = Timer::new("route_reflector_reflects_between_frr_and_gobgp");
+    let name = "route_reflector_reflects_between_frr_and_gobgp";
+    let _t = Timer::new(name);
     let mut lab = Lab::new(&["evpnd", "frr", "gobgp"]).unwrap();
     lab.connect_lan().unwrap();
     let (eh, fh, gh) = (&lab.hosts()[0], &lab.hosts()[1], &lab.hosts()[2]);
     make_vtep(fh);
-    let frr = start_frr_vtep(fh, &frr_conf(65000, 2, "internal", &[], &[], true));
-    let gobgp = start_gobgp(
-        gh,
-        &gobgp_conf(65000, 3, 65000, false, &["l2vpn-evpn"], false),
-    );
-    let client = "route-reflector-client = true";
-    let evpnd = NsDaemon::start(
-        eh.ns(),
-        "evpnd-rr",
-        &evpnd_config(
-            65000,
-            &[
-                neighbor("198.18.0.2", 65000, client),
-                neighbor("198.18.0.3", 65000, client),
-            ],
-            "",
-        ),
-    );
-    frr.wait_established(EVPND, WAIT).unwrap();
-    gobgp.wait_established(EVPND, WAIT).unwrap();
-    evpnd.wait_established("198.18.0.2", WAIT);
-    evpnd.wait_established("198.18.0.3", WAIT);
-
-    let g_routes = [
-        "macadv 02:00:00:00:03:01 192.0.2.23 etag 0 label 100 rd 198.19.0.3:100 rt 65000:100 \
-         encap vxlan nexthop 198.19.0.3",
-        "multicast 198.19.0.3 etag 0 rd 198.19.0.3:100 rt 65000:100 encap vxlan \
-         pmsi ingress-repl 100 198.19.0.3 nexthop 198.19.0.3",
-    ];
-    for spec in g_routes {
-        gobgp_evpn(&gobgp, "add", spec);
-    }
-
-    // evpnd learned FRR's routes (iBGP: empty AS path, no reflection attributes yet).
-    check_evpnd_has_frr_routes(&evpnd, 2, &[]);
-    wait_routes_from(&evpnd, "198.18.0.3", 2);
-
-    // GoBGP got FRR's three routes through evpnd: next hop FRR's VTEP, ORIGINATOR_ID FRR's
-    // router id, CLUSTER_LIST evpnd's cluster id (its router id) (RFC 4456 §8).
-    let in_gobgp = wait_gobgp(
-        "FRR's 3 routes reflected",
-        || gobgp_adj_in(&gobgp),
-        |r| r.len() == 3,
-    );
-    for (key, p) in &in_gobgp {
-        assert!(key.contains("rd:198.19.0.2:100"), "{key}");
-        assert_eq!(
-            gobgp_attr(p, 14).unwrap()["nexthop"],
-            "198.19.0.2",
-            "{key}: {p:#}"
+    with_evpnd_capture(eh, name, || {
+        let frr = start_frr_vtep(fh, &frr_conf(65000, 2, "internal", &[], &[], true));
+        let gobgp = start_gobgp(
+            gh,
+            &gobgp_conf(65000, 3, 65000, false, &["l2vpn-evpn"], false),
         );
-        let orig = gobgp_attr(p, 9).unwrap_or_else(|| panic!("{key}: no ORIGINATOR_ID: {p:#}"));
-        assert_eq!(orig["value"], "198.19.0.2", "{key}: {orig}");
-        let cl = gobgp_attr(p, 10).unwrap_or_else(|| panic!("{key}: no CLUSTER_LIST: {p:#}"));
-        assert_eq!(cl["value"], serde_json::json!([EVPND_VTEP]), "{key}: {cl}");
-        let lp = gobgp_attr(p, 5).unwrap_or_else(|| panic!("{key}: no LOCAL_PREF: {p:#}"));
-        assert_eq!(lp["value"], 100, "{key}");
-    }
-    let macs: Vec<&String> = in_gobgp.iter().map(|(k, _)| k).collect();
-    let host = macs
-        .iter()
-        .filter(|k| k.contains("02:00:00:00:02:01"))
-        .count();
-    assert_eq!(host, 2, "{macs:?}");
-    assert!(
-        macs.iter().any(|k| k.contains("type:multicast")),
-        "{macs:?}"
-    );
-
-    // FRR got GoBGP's two routes through evpnd, likewise.
-    let in_frr = wait_frr_routes(&frr, "198.19.0.3:100", 2);
-    for r in &in_frr {
-        let paths = frr_paths(r);
-        assert_eq!(paths.len(), 1, "{r:#}");
-        let p = paths[0];
-        assert_eq!(p["valid"], true, "{r:#}");
-        assert_eq!(p["nexthops"][0]["ip"], "198.19.0.3", "{r:#}");
-        assert_eq!(p["originatorId"], "198.19.0.3", "{r:#}");
-        let cl = &p["clusterList"];
-        let ids = cl["list"].as_array().or(cl.as_array());
-        assert_eq!(
-            ids.map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>()),
-            Some(vec![EVPND_VTEP]),
-            "cluster list of {r:#}"
+        let client = "route-reflector-client = true";
+        let evpnd = NsDaemon::start(
+            eh.ns(),
+            "evpnd-rr",
+            &evpnd_config(
+                65000,
+                &[
+                    neighbor("198.18.0.2", 65000, client),
+                    neighbor("198.18.0.3", 65000, client),
+                ],
+                "",
+            ),
         );
-        assert_eq!(p["peer"]["peerId"], EVPND, "{r:#}");
-    }
-    frr_find(&in_frr, "GoBGP's type-2", |r| {
-        r["routeType"] == 2 && r["mac"] == "02:00:00:00:03:01" && r["ip"] == "192.0.2.23"
+        frr.wait_established(EVPND, WAIT).unwrap();
+        gobgp.wait_established(EVPND, WAIT).unwrap();
+        evpnd.wait_established("198.18.0.2", WAIT);
+        evpnd.wait_established("198.18.0.3", WAIT);
+
+        let g_routes = [
+            "macadv 02:00:00:00:03:01 192.0.2.23 etag 0 label 100 rd 198.19.0.3:100 rt 65000:100 \
+             encap vxlan nexthop 198.19.0.3",
+            "multicast 198.19.0.3 etag 0 rd 198.19.0.3:100 rt 65000:100 encap vxlan \
+             pmsi ingress-repl 100 198.19.0.3 nexthop 198.19.0.3",
+        ];
+        for spec in g_routes {
+            gobgp_evpn(&gobgp, "add", spec);
+        }
+
+        // evpnd learned FRR's routes (iBGP: empty AS path, no reflection attributes yet).
+        check_evpnd_has_frr_routes(&evpnd, 2, &[]);
+        wait_routes_from(&evpnd, "198.18.0.3", 2);
+
+        // GoBGP got FRR's three routes through evpnd: next hop FRR's VTEP, ORIGINATOR_ID FRR's
+        // router id, CLUSTER_LIST evpnd's cluster id (its router id) (RFC 4456 §8).
+        let in_gobgp = wait_gobgp(
+            "FRR's 3 routes reflected",
+            || gobgp_adj_in(&gobgp),
+            |r| r.len() == 3,
+        );
+        for (key, p) in &in_gobgp {
+            assert!(key.contains("rd:198.19.0.2:100"), "{key}");
+            assert_eq!(
+                gobgp_attr(p, 14).unwrap()["nexthop"],
+                "198.19.0.2",
+                "{key}: {p:#}"
+            );
+            let orig = gobgp_attr(p, 9).unwrap_or_else(|| panic!("{key}: no ORIGINATOR_ID: {p:#}"));
+            assert_eq!(orig["value"], "198.19.0.2", "{key}: {orig}");
+            let cl = gobgp_attr(p, 10).unwrap_or_else(|| panic!("{key}: no CLUSTER_LIST: {p:#}"));
+            assert_eq!(cl["value"], serde_json::json!([EVPND_VTEP]), "{key}: {cl}");
+            let lp = gobgp_attr(p, 5).unwrap_or_else(|| panic!("{key}: no LOCAL_PREF: {p:#}"));
+            assert_eq!(lp["value"], 100, "{key}");
+        }
+        let macs: Vec<&String> = in_gobgp.iter().map(|(k, _)| k).collect();
+        let host = macs
+            .iter()
+            .filter(|k| k.contains("02:00:00:00:02:01"))
+            .count();
+        assert_eq!(host, 2, "{macs:?}");
+        assert!(
+            macs.iter().any(|k| k.contains("type:multicast")),
+            "{macs:?}"
+        );
+
+        // FRR got GoBGP's two routes through evpnd, likewise.
+        let in_frr = wait_frr_routes(&frr, "198.19.0.3:100", 2);
+        for r in &in_frr {
+            let paths = frr_paths(r);
+            assert_eq!(paths.len(), 1, "{r:#}");
+            let p = paths[0];
+            assert_eq!(p["valid"], true, "{r:#}");
+            assert_eq!(p["nexthops"][0]["ip"], "198.19.0.3", "{r:#}");
+            assert_eq!(p["originatorId"], "198.19.0.3", "{r:#}");
+            let cl = &p["clusterList"];
+            let ids = cl["list"].as_array().or(cl.as_array());
+            assert_eq!(
+                ids.map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>()),
+                Some(vec![EVPND_VTEP]),
+                "cluster list of {r:#}"
+            );
+            assert_eq!(p["peer"]["peerId"], EVPND, "{r:#}");
+        }
+        frr_find(&in_frr, "GoBGP's type-2", |r| {
+            r["routeType"] == 2 && r["mac"] == "02:00:00:00:03:01" && r["ip"] == "192.0.2.23"
+        });
+        let imet = frr_find(&in_frr, "GoBGP's type-3", |r| r["routeType"] == 3);
+        assert_eq!(frr_paths(imet)[0]["pmsi"]["label"], 100, "{imet:#}");
+
+        // Neither client gets its own routes back (RFC 4456 §8 split horizon / ORIGINATOR_ID).
+        assert!(gobgp_adj_in(&gobgp)
+            .iter()
+            .all(|(k, _)| !k.contains("198.19.0.3:")));
+        assert!(frr_routes(&frr, "198.19.0.2:100")
+            .iter()
+            .all(|r| frr_paths(r).iter().all(|p| p["peer"]["peerId"] != EVPND)));
+        vec![
+            ("198.18.0.2", frr_updates_from_evpnd(&frr)),
+            ("198.18.0.3", gobgp_updates_from_evpnd(&gobgp)),
+        ]
     });
-    let imet = frr_find(&in_frr, "GoBGP's type-3", |r| r["routeType"] == 3);
-    assert_eq!(frr_paths(imet)[0]["pmsi"]["label"], 100, "{imet:#}");
-
-    // Neither client gets its own routes back (RFC 4456 §8 split horizon / ORIGINATOR_ID).
-    assert!(gobgp_adj_in(&gobgp)
-        .iter()
-        .all(|(k, _)| !k.contains("198.19.0.3:")));
-    assert!(frr_routes(&frr, "198.19.0.2:100")
-        .iter()
-        .all(|r| frr_paths(r).iter().all(|p| p["peer"]["peerId"] != EVPND)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1129,152 +1287,156 @@ fn rt_constraint_with_gobgp_delivers_only_requested_targets() {
         return;
     }
     let _g = serial();
-    let _t = Timer::new("rt_constraint_with_gobgp_delivers_only_requested_targets");
+    let name = "rt_constraint_with_gobgp_delivers_only_requested_targets";
+    let _t = Timer::new(name);
     let mut lab = Lab::new(&["evpnd", "gobgp"]).unwrap();
     lab.connect_lan().unwrap();
     let (eh, gh) = (&lab.hosts()[0], &lab.hosts()[1]);
-    let gobgp = start_gobgp(
-        gh,
-        &gobgp_conf(65000, 2, 65000, false, &["l2vpn-evpn", "rtc"], false),
-    );
-    // Routes of two route targets: VNI 100 (RT 65000:100) and VNI 200 (RT 65000:200).
-    let routes = [
-        static_mac_ip(
-            "198.19.0.1:100",
-            "65000:100",
-            100,
-            "02:00:00:00:01:01",
-            None,
-        ),
-        static_mac_ip(
-            "198.19.0.1:200",
-            "65000:200",
-            200,
-            "02:00:00:00:01:02",
-            None,
-        ),
-        static_imet("198.19.0.1:200", "65000:200", 200),
-    ]
-    .concat();
-    let evpnd = NsDaemon::start(
-        eh.ns(),
-        "evpnd-rtc",
-        // evpnd imports RT 65000:100 only: its membership route asks GoBGP for that target.
-        &evpnd_config_bgp(
-            65000,
-            "import-route-targets = [\"65000:100\"]",
-            &[neighbor(
-                "198.18.0.2",
+    with_evpnd_capture(eh, name, || {
+        let gobgp = start_gobgp(
+            gh,
+            &gobgp_conf(65000, 2, 65000, false, &["l2vpn-evpn", "rtc"], false),
+        );
+        // Routes of two route targets: VNI 100 (RT 65000:100) and VNI 200 (RT 65000:200).
+        let routes = [
+            static_mac_ip(
+                "198.19.0.1:100",
+                "65000:100",
+                100,
+                "02:00:00:00:01:01",
+                None,
+            ),
+            static_mac_ip(
+                "198.19.0.1:200",
+                "65000:200",
+                200,
+                "02:00:00:00:01:02",
+                None,
+            ),
+            static_imet("198.19.0.1:200", "65000:200", 200),
+        ]
+        .concat();
+        let evpnd = NsDaemon::start(
+            eh.ns(),
+            "evpnd-rtc",
+            // evpnd imports RT 65000:100 only: its membership route asks GoBGP for that target.
+            &evpnd_config_bgp(
                 65000,
-                "route-reflector-client = true\nfamilies = [\"l2vpn-evpn\", \"ipv4-rtc\"]",
-            )],
-            &routes,
-        ),
-    );
-    gobgp.wait_established(EVPND, WAIT).unwrap();
-    evpnd.wait_established("198.18.0.2", WAIT);
-    let nb = evpnd.neighbor("198.18.0.2").unwrap();
-    let mut fams = nb.families.clone();
-    fams.sort();
-    assert_eq!(fams.len(), 2, "RTC and EVPN negotiated: {fams:?}");
+                "import-route-targets = [\"65000:100\"]",
+                &[neighbor(
+                    "198.18.0.2",
+                    65000,
+                    "route-reflector-client = true\nfamilies = [\"l2vpn-evpn\", \"ipv4-rtc\"]",
+                )],
+                &routes,
+            ),
+        );
+        gobgp.wait_established(EVPND, WAIT).unwrap();
+        evpnd.wait_established("198.18.0.2", WAIT);
+        let nb = evpnd.neighbor("198.18.0.2").unwrap();
+        let mut fams = nb.families.clone();
+        fams.sort();
+        assert_eq!(fams.len(), 2, "RTC and EVPN negotiated: {fams:?}");
 
-    // GoBGP originates routes of RT 65000:100 and 65000:300; evpnd's membership for
-    // 65000:100 makes GoBGP send only the first (RFC 4684 §4, GoBGP as the sender).
-    for spec in [
-        "macadv 02:00:00:00:02:01 0.0.0.0 etag 0 label 100 rd 198.19.0.2:100 rt 65000:100 \
-         encap vxlan nexthop 198.19.0.2",
-        "macadv 02:00:00:00:02:03 0.0.0.0 etag 0 label 300 rd 198.19.0.2:300 rt 65000:300 \
-         encap vxlan nexthop 198.19.0.2",
-    ] {
-        gobgp_evpn(&gobgp, "add", spec);
-    }
-    let got = wait_routes_from(&evpnd, "198.18.0.2", 1);
-    assert_eq!(evpn_of(&got[0]).mac, "02:00:00:00:02:01");
+        // GoBGP originates routes of RT 65000:100 and 65000:300; evpnd's membership for
+        // 65000:100 makes GoBGP send only the first (RFC 4684 §4, GoBGP as the sender).
+        for spec in [
+            "macadv 02:00:00:00:02:01 0.0.0.0 etag 0 label 100 rd 198.19.0.2:100 rt 65000:100 \
+             encap vxlan nexthop 198.19.0.2",
+            "macadv 02:00:00:00:02:03 0.0.0.0 etag 0 label 300 rd 198.19.0.2:300 rt 65000:300 \
+             encap vxlan nexthop 198.19.0.2",
+        ] {
+            gobgp_evpn(&gobgp, "add", spec);
+        }
+        let got = wait_routes_from(&evpnd, "198.18.0.2", 1);
+        assert_eq!(evpn_of(&got[0]).mac, "02:00:00:00:02:01");
 
-    // No membership from GoBGP yet: evpnd sends it nothing (RFC 4684 §4).
-    std::thread::sleep(Duration::from_secs(2));
-    let got = routes_from(&evpnd, "198.18.0.2");
-    assert_eq!(
-        got.len(),
-        1,
-        "the RT 65000:300 route must not arrive: {got:#?}"
-    );
-    assert!(
-        gobgp_adj_in(&gobgp).is_empty(),
-        "{:#?}",
-        gobgp_adj_in(&gobgp)
-    );
+        // No membership from GoBGP yet: evpnd sends it nothing (RFC 4684 §4).
+        std::thread::sleep(Duration::from_secs(2));
+        let got = routes_from(&evpnd, "198.18.0.2");
+        assert_eq!(
+            got.len(),
+            1,
+            "the RT 65000:300 route must not arrive: {got:#?}"
+        );
+        assert!(
+            gobgp_adj_in(&gobgp).is_empty(),
+            "{:#?}",
+            gobgp_adj_in(&gobgp)
+        );
 
-    // GoBGP originates RT membership routes for the import route targets of its VRFs.
-    gobgp
-        .cli(&[
-            "vrf",
-            "add",
-            "red",
-            "rd",
-            "198.19.0.2:100",
-            "rt",
-            "import",
-            "65000:100",
-            "export",
-            "65000:100",
-        ])
-        .unwrap();
-    let got = wait_gobgp(
-        "RT 65000:100 routes",
-        || gobgp_adj_in(&gobgp),
-        |r| !r.is_empty(),
-    );
-    // evpnd holds GoBGP's membership route (next to its own for the same target).
-    let all = evpnd.all_routes();
-    assert!(
-        all.iter().any(|r| r.family != "l2vpn-evpn"
-            && r.prefix.contains("65000:100")
-            && r.paths.iter().any(|p| p.source == "198.18.0.2")),
-        "membership route not in evpnd: {:?}",
-        all.iter()
-            .map(|r| (&r.family, &r.prefix))
-            .collect::<Vec<_>>()
-    );
-    // Only the RT 65000:100 route, also after a while.
-    std::thread::sleep(Duration::from_millis(1500));
-    let got2 = gobgp_adj_in(&gobgp);
-    assert_eq!(got.len(), 1, "{got:#?}");
-    assert_eq!(got2.len(), 1, "{got2:#?}");
-    assert!(got2[0].0.contains("02:00:00:00:01:01"), "{got2:#?}");
+        // GoBGP originates RT membership routes for the import route targets of its VRFs.
+        gobgp
+            .cli(&[
+                "vrf",
+                "add",
+                "red",
+                "rd",
+                "198.19.0.2:100",
+                "rt",
+                "import",
+                "65000:100",
+                "export",
+                "65000:100",
+            ])
+            .unwrap();
+        let got = wait_gobgp(
+            "RT 65000:100 routes",
+            || gobgp_adj_in(&gobgp),
+            |r| !r.is_empty(),
+        );
+        // evpnd holds GoBGP's membership route (next to its own for the same target).
+        let all = evpnd.all_routes();
+        assert!(
+            all.iter().any(|r| r.family != "l2vpn-evpn"
+                && r.prefix.contains("65000:100")
+                && r.paths.iter().any(|p| p.source == "198.18.0.2")),
+            "membership route not in evpnd: {:?}",
+            all.iter()
+                .map(|r| (&r.family, &r.prefix))
+                .collect::<Vec<_>>()
+        );
+        // Only the RT 65000:100 route, also after a while.
+        std::thread::sleep(Duration::from_millis(1500));
+        let got2 = gobgp_adj_in(&gobgp);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got2.len(), 1, "{got2:#?}");
+        assert!(got2[0].0.contains("02:00:00:00:01:01"), "{got2:#?}");
 
-    // A second membership brings the RT 65000:200 routes.
-    gobgp
-        .cli(&[
-            "vrf",
-            "add",
-            "blue",
-            "rd",
-            "198.19.0.2:200",
-            "rt",
-            "import",
-            "65000:200",
-            "export",
-            "65000:200",
-        ])
-        .unwrap();
-    let got = wait_gobgp(
-        "RT 65000:200 routes too",
-        || gobgp_adj_in(&gobgp),
-        |r| r.len() == 3,
-    );
-    for k in ["02:00:00:00:01:01", "02:00:00:00:01:02", "type:multicast"] {
-        assert!(got.iter().any(|(key, _)| key.contains(k)), "{k}: {got:#?}");
-    }
+        // A second membership brings the RT 65000:200 routes.
+        gobgp
+            .cli(&[
+                "vrf",
+                "add",
+                "blue",
+                "rd",
+                "198.19.0.2:200",
+                "rt",
+                "import",
+                "65000:200",
+                "export",
+                "65000:200",
+            ])
+            .unwrap();
+        let got = wait_gobgp(
+            "RT 65000:200 routes too",
+            || gobgp_adj_in(&gobgp),
+            |r| r.len() == 3,
+        );
+        for k in ["02:00:00:00:01:01", "02:00:00:00:01:02", "type:multicast"] {
+            assert!(got.iter().any(|(key, _)| key.contains(k)), "{k}: {got:#?}");
+        }
 
-    // Withdrawing the membership withdraws its routes (RFC 4684 §4).
-    gobgp.cli(&["vrf", "del", "blue"]).unwrap();
-    let got = wait_gobgp(
-        "RT 65000:200 routes withdrawn",
-        || gobgp_adj_in(&gobgp),
-        |r| r.len() == 1,
-    );
-    assert!(got[0].0.contains("02:00:00:00:01:01"), "{got:#?}");
+        // Withdrawing the membership withdraws its routes (RFC 4684 §4).
+        gobgp.cli(&["vrf", "del", "blue"]).unwrap();
+        let got = wait_gobgp(
+            "RT 65000:200 routes withdrawn",
+            || gobgp_adj_in(&gobgp),
+            |r| r.len() == 1,
+        );
+        assert!(got[0].0.contains("02:00:00:00:01:01"), "{got:#?}");
+        vec![("198.18.0.2", gobgp_updates_from_evpnd(&gobgp))]
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1294,73 +1456,114 @@ fn tcp_ext_counter(h: &Host, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// TCP-MD5 over the capture of [`tcp_md5_with_frr_right_password_only`]: every frame in which
+/// evpnd sends an UPDATE carries the TCP MD5 signature option (kind 19, RFC 2385 §3.0), so the
+/// UPDATEs [`check_evpnd_updates`] found clean were dissected from signed segments. (tshark
+/// cannot verify the digest without the key; it skips the 18-octet option and dissects the
+/// payload as usual.)
+fn check_md5_capture(pcap: &Path) {
+    let count = |filter: &str| {
+        tshark_fields(pcap, &[], filter, &["frame.number"])
+            .unwrap()
+            .len()
+    };
+    let signed = count(&format!(
+        "ip.src == {EVPND} && bgp.type == 2 && tcp.options.md5"
+    ));
+    let unsigned = count(&format!(
+        "ip.src == {EVPND} && bgp.type == 2 && !tcp.options.md5"
+    ));
+    assert!(signed > 0, "no signed segment with an UPDATE from evpnd");
+    assert_eq!(
+        unsigned, 0,
+        "segments with UPDATEs from evpnd without the MD5 option"
+    );
+    // The option is the 16-octet digest (RFC 2385 §3.0).
+    let digests = tshark_fields(
+        pcap,
+        &[],
+        &format!("ip.src == {EVPND} && bgp.type == 2"),
+        &["tcp.options.md5.digest"],
+    )
+    .unwrap();
+    for d in digests.iter().flatten() {
+        assert_eq!(d.len(), 32, "MD5 digest {d:?} is not 16 octets in hex");
+    }
+    eprintln!("tshark tcp_md5: {signed} segments with evpnd's UPDATEs, all MD5-signed");
+}
+
 #[test]
 fn tcp_md5_with_frr_right_password_only() {
     if !tools(&[&["ip", "vtysh", "/usr/lib/frr/bgpd"]]) {
         return;
     }
     let _g = serial();
-    let _t = Timer::new("tcp_md5_with_frr_right_password_only");
+    let name = "tcp_md5_with_frr_right_password_only";
+    let _t = Timer::new(name);
     let mut lab = Lab::new(&["evpnd", "frr"]).unwrap();
     lab.connect_lan().unwrap();
     let (eh, fh) = (&lab.hosts()[0], &lab.hosts()[1]);
-    let frr = Frr::bgp_only(
-        fh.ns(),
-        &frr_conf(65002, 2, "65001", &["password md5-secret-1"], &[], false),
-    )
-    .unwrap();
-    let cfg = |pw: &str| {
-        evpnd_config(
-            65001,
-            &[neighbor(
-                "198.18.0.2",
-                65002,
-                &format!("md5-password = \"{pw}\""),
-            )],
-            &evpnd_routes(),
+    let pcap = with_evpnd_capture(eh, name, || {
+        let frr = Frr::bgp_only(
+            fh.ns(),
+            &frr_conf(65002, 2, "65001", &["password md5-secret-1"], &[], false),
         )
-    };
-    let before = (
-        tcp_ext_counter(eh, "TCPMD5Failure"),
-        tcp_ext_counter(fh, "TCPMD5Failure"),
-    );
+        .unwrap();
+        let cfg = |pw: &str| {
+            evpnd_config(
+                65001,
+                &[neighbor(
+                    "198.18.0.2",
+                    65002,
+                    &format!("md5-password = \"{pw}\""),
+                )],
+                &evpnd_routes(),
+            )
+        };
+        let before = (
+            tcp_ext_counter(eh, "TCPMD5Failure"),
+            tcp_ext_counter(fh, "TCPMD5Failure"),
+        );
 
-    // Wrong password: both sides keep trying (FRR every second, evpnd from 0.5 s backing off),
-    // the kernels drop every signed segment, nothing comes up within 10 s.
-    let mut wrong = NsDaemon::start(eh.ns(), "evpnd-md5-wrong", &cfg("md5-secret-2"));
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10) {
-        assert_ne!(frr.neighbor_state(EVPND).unwrap(), "Established");
-        let n = wrong.neighbor("198.18.0.2").unwrap();
-        assert_ne!(n.state, "Established");
-        assert_eq!(n.established_count, 0);
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let after = (
-        tcp_ext_counter(eh, "TCPMD5Failure"),
-        tcp_ext_counter(fh, "TCPMD5Failure"),
-    );
-    // Both kernels saw segments with a bad signature (RFC 2385 §2.0): the failure is MD5's.
-    assert!(
-        after.0 > before.0,
-        "evpnd's kernel saw no MD5 failure: {before:?} {after:?}"
-    );
-    assert!(
-        after.1 > before.1,
-        "FRR's kernel saw no MD5 failure: {before:?} {after:?}"
-    );
-    wrong.stop();
-    drop(wrong);
+        // Wrong password: both sides keep trying (FRR every second, evpnd from 0.5 s backing off),
+        // the kernels drop every signed segment, nothing comes up within 10 s.
+        let mut wrong = NsDaemon::start(eh.ns(), "evpnd-md5-wrong", &cfg("md5-secret-2"));
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            assert_ne!(frr.neighbor_state(EVPND).unwrap(), "Established");
+            let n = wrong.neighbor("198.18.0.2").unwrap();
+            assert_ne!(n.state, "Established");
+            assert_eq!(n.established_count, 0);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let after = (
+            tcp_ext_counter(eh, "TCPMD5Failure"),
+            tcp_ext_counter(fh, "TCPMD5Failure"),
+        );
+        // Both kernels saw segments with a bad signature (RFC 2385 §2.0): the failure is MD5's.
+        assert!(
+            after.0 > before.0,
+            "evpnd's kernel saw no MD5 failure: {before:?} {after:?}"
+        );
+        assert!(
+            after.1 > before.1,
+            "FRR's kernel saw no MD5 failure: {before:?} {after:?}"
+        );
+        wrong.stop();
+        drop(wrong);
 
-    // Right password: the session comes up and routes flow.
-    let right = NsDaemon::start(eh.ns(), "evpnd-md5-right", &cfg("md5-secret-1"));
-    frr.wait_established(EVPND, WAIT).unwrap();
-    right.wait_established("198.18.0.2", WAIT);
-    wait_until(WAIT, || {
-        frr.vtysh_json("show bgp l2vpn evpn summary json")
-            .is_ok_and(|s| s["peers"][EVPND]["pfxRcd"] == 3)
-    })
-    .unwrap();
+        // Right password: the session comes up and routes flow.
+        let right = NsDaemon::start(eh.ns(), "evpnd-md5-right", &cfg("md5-secret-1"));
+        frr.wait_established(EVPND, WAIT).unwrap();
+        right.wait_established("198.18.0.2", WAIT);
+        wait_until(WAIT, || {
+            frr.vtysh_json("show bgp l2vpn evpn summary json")
+                .is_ok_and(|s| s["peers"][EVPND]["pfxRcd"] == 3)
+        })
+        .unwrap();
+        vec![("198.18.0.2", frr_updates_from_evpnd(&frr))]
+    });
+    check_md5_capture(&pcap.path);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1411,123 +1614,130 @@ fn graceful_restart_of_evpnd_with_frr_and_gobgp_helpers() {
         return;
     }
     let _g = serial();
-    let _t = Timer::new("graceful_restart_of_evpnd_with_frr_and_gobgp_helpers");
+    let name = "graceful_restart_of_evpnd_with_frr_and_gobgp_helpers";
+    let _t = Timer::new(name);
     let mut lab = Lab::new(&["evpnd", "frr", "gobgp"]).unwrap();
     lab.connect_lan().unwrap();
     let (eh, fh, gh) = (&lab.hosts()[0], &lab.hosts()[1], &lab.hosts()[2]);
-    let frr = Frr::bgp_only(
-        fh.ns(),
-        &frr_conf(65002, 2, "65001", &[], &["bgp graceful-restart"], false),
-    )
-    .unwrap();
-    let gobgp = start_gobgp(
-        gh,
-        &gobgp_conf(65003, 3, 65001, false, &["l2vpn-evpn"], true),
-    );
-    let gr = "graceful-restart = true\nrestart-time = 30";
-    let mut evpnd = NsDaemon::start(
-        eh.ns(),
-        "evpnd-gr",
-        &evpnd_config(
-            65001,
-            &[
-                neighbor("198.18.0.2", 65002, gr),
-                neighbor("198.18.0.3", 65003, gr),
-            ],
-            &evpnd_routes(),
-        ),
-    );
-    frr.wait_established(EVPND, WAIT).unwrap();
-    gobgp.wait_established(EVPND, WAIT).unwrap();
-    wait_until(WAIT, || {
-        frr_view(&frr) == (3, 0) && gobgp_view(&gobgp) == (3, 0)
-    })
-    .unwrap_or_else(|e| {
-        panic!(
-            "{e}: frr {:?} gobgp {:?}",
-            frr_view(&frr),
-            gobgp_view(&gobgp)
+    with_evpnd_capture(eh, name, || {
+        let frr = Frr::bgp_only(
+            fh.ns(),
+            &frr_conf(65002, 2, "65001", &[], &["bgp graceful-restart"], false),
         )
-    });
-
-    // FRR parsed evpnd's graceful restart capability (RFC 4724 §3): restart time 30 s, the
-    // EVPN family listed, and on a first start neither the Restart State bit nor the
-    // Forwarding State bit; evpnd's End-of-RIB arrived.
-    check_frr_gr_view(&frr, false);
-
-    // SIGKILL: no NOTIFICATION; the peers see the TCP connection close.
-    evpnd.kill_hard();
-    let killed = Instant::now();
-    let mut log: Vec<(f64, &'static str, View, View)> = Vec::new();
-    let observe = |log: &mut Vec<(f64, &'static str, View, View)>, phase: &'static str| {
-        log.push((
-            killed.elapsed().as_secs_f64(),
-            phase,
-            frr_view(&frr),
-            gobgp_view(&gobgp),
-        ));
-    };
-    // Both peers notice the session is gone.
-    let down = Instant::now();
-    loop {
-        observe(&mut log, "down");
-        let f = frr.neighbor_state(EVPND).unwrap_or_default();
-        let g = gobgp.neighbor_state(EVPND).unwrap_or_default();
-        if f != "Established" && g != "established" {
-            break;
-        }
-        assert!(down.elapsed() < WAIT, "peers did not notice evpnd's death");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // The restart takes a second.
-    let pause = Instant::now();
-    while pause.elapsed() < Duration::from_secs(1) {
-        observe(&mut log, "restarting");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    evpnd.spawn();
-    let up = Instant::now();
-    loop {
-        observe(&mut log, "up");
-        let last = log.last().map(|l| (l.2, l.3));
-        if last == Some(((3, 0), (3, 0))) {
-            break;
-        }
-        assert!(
-            up.elapsed() < WAIT,
-            "routes not fresh after the restart: {log:?}"
+        .unwrap();
+        let gobgp = start_gobgp(
+            gh,
+            &gobgp_conf(65003, 3, 65001, false, &["l2vpn-evpn"], true),
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // The observations where something changed: (seconds after the kill, phase, FRR's view,
-    // GoBGP's view), each view being (evpnd's routes held, how many marked stale).
-    for (i, l) in log.iter().enumerate() {
-        if i == 0
-            || i + 1 == log.len()
-            || (l.1, l.2, l.3) != (log[i - 1].1, log[i - 1].2, log[i - 1].3)
-        {
-            eprintln!("GR t={:.2}s {:<10} frr {:?} gobgp {:?}", l.0, l.1, l.2, l.3);
+        let gr = "graceful-restart = true\nrestart-time = 30";
+        let mut evpnd = NsDaemon::start(
+            eh.ns(),
+            "evpnd-gr",
+            &evpnd_config(
+                65001,
+                &[
+                    neighbor("198.18.0.2", 65002, gr),
+                    neighbor("198.18.0.3", 65003, gr),
+                ],
+                &evpnd_routes(),
+            ),
+        );
+        frr.wait_established(EVPND, WAIT).unwrap();
+        gobgp.wait_established(EVPND, WAIT).unwrap();
+        wait_until(WAIT, || {
+            frr_view(&frr) == (3, 0) && gobgp_view(&gobgp) == (3, 0)
+        })
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}: frr {:?} gobgp {:?}",
+                frr_view(&frr),
+                gobgp_view(&gobgp)
+            )
+        });
+
+        // FRR parsed evpnd's graceful restart capability (RFC 4724 §3): restart time 30 s, the
+        // EVPN family listed, and on a first start neither the Restart State bit nor the
+        // Forwarding State bit; evpnd's End-of-RIB arrived.
+        check_frr_gr_view(&frr, false);
+
+        // SIGKILL: no NOTIFICATION; the peers see the TCP connection close.
+        evpnd.kill_hard();
+        let killed = Instant::now();
+        let mut log: Vec<(f64, &'static str, View, View)> = Vec::new();
+        let observe = |log: &mut Vec<(f64, &'static str, View, View)>, phase: &'static str| {
+            log.push((
+                killed.elapsed().as_secs_f64(),
+                phase,
+                frr_view(&frr),
+                gobgp_view(&gobgp),
+            ));
+        };
+        // Both peers notice the session is gone.
+        let down = Instant::now();
+        loop {
+            observe(&mut log, "down");
+            let f = frr.neighbor_state(EVPND).unwrap_or_default();
+            let g = gobgp.neighbor_state(EVPND).unwrap_or_default();
+            if f != "Established" && g != "established" {
+                break;
+            }
+            assert!(down.elapsed() < WAIT, "peers did not notice evpnd's death");
+            std::thread::sleep(Duration::from_millis(100));
         }
-    }
-    // GoBGP (RFC 4724 helper) kept all three routes in every observation, marked stale while
-    // evpnd was away, fresh after evpnd's End-of-RIB.
-    assert!(
-        log.iter().all(|l| (l.3).0 == 3),
-        "GoBGP dropped evpnd's routes: {log:?}"
-    );
-    assert!(
-        log.iter().any(|l| l.3 == (3, 3)),
-        "GoBGP never marked the routes stale: {log:?}"
-    );
-    // FRR 8.4 keeps a restarting peer's routes only for the families its helper covers
-    // (IPv4/IPv6 unicast, multicast, VPN: FOREACH_AFI_SAFI_NSF stops at SAFI_MPLS_VPN), so it
-    // drops L2VPN EVPN routes at once; what we check is that they come back fresh.
-    let frr_min = log.iter().map(|l| (l.2).0).min().unwrap_or(0);
-    eprintln!("FRR held at least {frr_min} of evpnd's 3 routes during the restart");
-    assert_eq!(log.last().map(|l| l.2), Some((3, 0)));
-    assert_eq!(frr.neighbor_state(EVPND).unwrap(), "Established");
-    // After the unclean stop evpnd is a restarting speaker: R bit and F bit for EVPN set.
-    check_frr_gr_view(&frr, true);
+        // The restart takes a second.
+        let pause = Instant::now();
+        while pause.elapsed() < Duration::from_secs(1) {
+            observe(&mut log, "restarting");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        evpnd.spawn();
+        let up = Instant::now();
+        loop {
+            observe(&mut log, "up");
+            let last = log.last().map(|l| (l.2, l.3));
+            if last == Some(((3, 0), (3, 0))) {
+                break;
+            }
+            assert!(
+                up.elapsed() < WAIT,
+                "routes not fresh after the restart: {log:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The observations where something changed: (seconds after the kill, phase, FRR's view,
+        // GoBGP's view), each view being (evpnd's routes held, how many marked stale).
+        for (i, l) in log.iter().enumerate() {
+            if i == 0
+                || i + 1 == log.len()
+                || (l.1, l.2, l.3) != (log[i - 1].1, log[i - 1].2, log[i - 1].3)
+            {
+                eprintln!("GR t={:.2}s {:<10} frr {:?} gobgp {:?}", l.0, l.1, l.2, l.3);
+            }
+        }
+        // GoBGP (RFC 4724 helper) kept all three routes in every observation, marked stale while
+        // evpnd was away, fresh after evpnd's End-of-RIB.
+        assert!(
+            log.iter().all(|l| (l.3).0 == 3),
+            "GoBGP dropped evpnd's routes: {log:?}"
+        );
+        assert!(
+            log.iter().any(|l| l.3 == (3, 3)),
+            "GoBGP never marked the routes stale: {log:?}"
+        );
+        // FRR 8.4 keeps a restarting peer's routes only for the families its helper covers
+        // (IPv4/IPv6 unicast, multicast, VPN: FOREACH_AFI_SAFI_NSF stops at SAFI_MPLS_VPN), so it
+        // drops L2VPN EVPN routes at once; what we check is that they come back fresh.
+        let frr_min = log.iter().map(|l| (l.2).0).min().unwrap_or(0);
+        eprintln!("FRR held at least {frr_min} of evpnd's 3 routes during the restart");
+        assert_eq!(log.last().map(|l| l.2), Some((3, 0)));
+        assert_eq!(frr.neighbor_state(EVPND).unwrap(), "Established");
+        // After the unclean stop evpnd is a restarting speaker: R bit and F bit for EVPN set.
+        check_frr_gr_view(&frr, true);
+        vec![
+            ("198.18.0.2", frr_updates_from_evpnd(&frr)),
+            ("198.18.0.3", gobgp_updates_from_evpnd(&gobgp)),
+        ]
+    });
 }
 
 /// What FRR parsed of evpnd's graceful restart capability.
