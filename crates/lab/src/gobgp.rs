@@ -217,9 +217,7 @@ impl Gobgp {
             "rd".into(),
             r.rd.clone(),
         ];
-        for rt in &r.rts {
-            v.extend(["rt".to_string(), rt.clone()]);
-        }
+        push_route_targets(&mut v, &r.rts);
         v.extend([
             "encap".into(),
             "vxlan".into(),
@@ -249,9 +247,7 @@ impl Gobgp {
             "rd".into(),
             r.rd.clone(),
         ];
-        for rt in &r.rts {
-            v.extend(["rt".to_string(), rt.clone()]);
-        }
+        push_route_targets(&mut v, &r.rts);
         v.extend([
             "encap".into(),
             "vxlan".into(),
@@ -279,9 +275,7 @@ impl Gobgp {
             "rd".into(),
             r.rd.clone(),
         ];
-        for rt in &r.rts {
-            v.extend(["rt".to_string(), rt.clone()]);
-        }
+        push_route_targets(&mut v, &r.rts);
         v.extend(["encap".into(), "vxlan".into()]);
         if let Some(m) = &r.router_mac {
             v.extend(["router-mac".into(), m.clone()]);
@@ -297,5 +291,14 @@ impl Drop for Gobgp {
             d.stop(Duration::from_secs(5));
         }
         remove_instance_dir(&self.dir);
+    }
+}
+
+/// Appends `rt A B ...`: the gobgp CLI takes every route target after one `rt` keyword (a
+/// second `rt` keyword replaces the first list instead of adding to it).
+fn push_route_targets(args: &mut Vec<String>, rts: &[String]) {
+    if !rts.is_empty() {
+        args.push("rt".to_string());
+        args.extend(rts.iter().cloned());
     }
 }
