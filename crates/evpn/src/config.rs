@@ -1,0 +1,145 @@
+//! Configuration of the engine and of its EVIs, with the RD/RT auto-derivation rules.
+//!
+//! ## Derivation rules (where the RFCs leave a choice)
+//! * **EVI number.** This slice runs VLAN-based service with one EVI per L2VNI, so the EVI is
+//!   named by its VNI. The auto-derived RD has only a 2-octet number field (RFC 7432 §7.9), so
+//!   the EVI number used there is the VNI *truncated to its low 16 bits* (`vni & 0xffff`).
+//!   Two VNIs that differ only above bit 15 get the same auto RD on one router; give one of them
+//!   an explicit RD in that case.
+//! * **Route target.** ASN:VNI, the form FRR uses. With a 2-octet AS (`asn ≤ 65535`) this is a
+//!   type-0x00 RT `asn:vni` carrying the whole 24-bit VNI. With a 4-octet AS the only AS-based
+//!   form is type-0x02 with a 2-octet local administrator (RFC 5668 §2), so the VNI is
+//!   *truncated to its low 16 bits* there. (RFC 8365 §5.1.2.1's encoding is a later option.)
+//! * **Wildcard import `*:VNI`** matches an AS-based route target of either form whose local
+//!   administrator equals the VNI, whatever its AS: the full VNI for the 2-octet-AS form, the
+//!   VNI's low 16 bits for the 4-octet-AS form (the same truncation as the export side, so that
+//!   a wildcard imports what a 4-octet-AS peer auto-derives).
+
+use evpnd_wire::{RouteDistinguisher, RouteTarget};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Settings of the whole NVE that the engine needs (from the daemon's config).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Local AS number: the global administrator of auto-derived route targets.
+    pub asn: u32,
+    /// BGP router id: the administrator of auto-derived RDs (RFC 7432 §7.9).
+    pub router_id: Ipv4Addr,
+    /// The local VXLAN tunnel endpoint: next hop of every originated route and the PMSI tunnel
+    /// id of type-3 routes (RFC 8365 §5.1.3, §9). Routes whose VTEP is this address are ours
+    /// and never installed as remote.
+    pub vtep: IpAddr,
+}
+
+/// One import rule of an EVI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ImportTarget {
+    /// Import routes carrying exactly this route target (RFC 4360 §4).
+    Exact(RouteTarget),
+    /// `*:VNI`: import routes carrying an AS-based route target of any AS whose local
+    /// administrator is the VNI (see the module notes for the 4-octet-AS form).
+    AnyAs(u32),
+}
+
+impl ImportTarget {
+    /// True when the route target `rt` satisfies this rule.
+    pub fn matches(&self, rt: &RouteTarget) -> bool {
+        match (self, rt) {
+            (ImportTarget::Exact(want), _) => want == rt,
+            (ImportTarget::AnyAs(vni), RouteTarget::As2 { value, .. }) => value == vni,
+            (ImportTarget::AnyAs(vni), RouteTarget::As4 { value, .. }) => {
+                u32::from(*value) == vni & 0xffff
+            }
+            (ImportTarget::AnyAs(_), RouteTarget::Ipv4 { .. }) => false,
+        }
+    }
+}
+
+impl From<RouteTarget> for ImportTarget {
+    fn from(rt: RouteTarget) -> Self {
+        ImportTarget::Exact(rt)
+    }
+}
+
+/// One EVI / MAC-VRF of VLAN-based service, named by its L2VNI (RFC 7432 §6.1, RFC 8365 §5.1.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EviConfig {
+    /// The VXLAN network identifier (24 bits), carried as label 1 of type-2 routes and as the
+    /// PMSI label of type-3 routes (RFC 8365 §5.1.3).
+    pub vni: u32,
+    /// The route distinguisher; `None` derives router-id:EVI ([`auto_rd`]).
+    pub rd: Option<RouteDistinguisher>,
+    /// Import rules; empty derives one rule for the auto route target ([`auto_route_target`]).
+    pub import: Vec<ImportTarget>,
+    /// Route targets attached to every route of the EVI; empty derives the auto route target.
+    pub export: Vec<RouteTarget>,
+}
+
+impl EviConfig {
+    /// An EVI for `vni` with everything auto-derived.
+    pub fn new(vni: u32) -> Self {
+        EviConfig {
+            vni,
+            rd: None,
+            import: Vec::new(),
+            export: Vec::new(),
+        }
+    }
+}
+
+/// The auto-derived RD of an EVI: type 1, `router-id:EVI` (RFC 7432 §7.9), with the EVI number
+/// being the VNI's low 16 bits (module notes).
+pub fn auto_rd(router_id: Ipv4Addr, vni: u32) -> RouteDistinguisher {
+    RouteDistinguisher::ipv4(router_id, (vni & 0xffff) as u16)
+}
+
+/// The auto-derived route target `ASN:VNI`: the 2-octet-AS form when `asn ≤ 65535`, else the
+/// 4-octet-AS form with the VNI's low 16 bits (module notes; RFC 4360 §4, RFC 5668 §2).
+pub fn auto_route_target(asn: u32, vni: u32) -> RouteTarget {
+    match u16::try_from(asn) {
+        Ok(asn) => RouteTarget::As2 { asn, value: vni },
+        Err(_) => RouteTarget::As4 {
+            asn,
+            value: (vni & 0xffff) as u16,
+        },
+    }
+}
+
+/// An EVI with its RD and route targets resolved (explicit values or derived ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedEvi {
+    /// The VNI.
+    pub vni: u32,
+    /// The RD used on every route of the EVI.
+    pub rd: RouteDistinguisher,
+    /// The import rules.
+    pub import: Vec<ImportTarget>,
+    /// The export route targets.
+    pub export: Vec<RouteTarget>,
+}
+
+impl ResolvedEvi {
+    /// Resolves `evi` against the engine settings.
+    pub fn resolve(engine: &EngineConfig, evi: &EviConfig) -> Self {
+        let auto = auto_route_target(engine.asn, evi.vni);
+        ResolvedEvi {
+            vni: evi.vni,
+            rd: evi.rd.unwrap_or_else(|| auto_rd(engine.router_id, evi.vni)),
+            import: if evi.import.is_empty() {
+                vec![ImportTarget::Exact(auto)]
+            } else {
+                evi.import.clone()
+            },
+            export: if evi.export.is_empty() {
+                vec![auto]
+            } else {
+                evi.export.clone()
+            },
+        }
+    }
+
+    /// True when one of `rts` satisfies one of the import rules.
+    pub fn imports<'a>(&self, mut rts: impl Iterator<Item = &'a RouteTarget>) -> bool {
+        rts.any(|rt| self.import.iter().any(|i| i.matches(rt)))
+    }
+}

@@ -1,0 +1,28 @@
+//! # evpnd-evpn: the EVPN NVE engine of evpnd (sans-I/O)
+//!
+//! The engine turns local endpoints into EVPN routes and imported EVPN best paths into
+//! data-plane deltas, for VLAN-based service over VXLAN (RFC 7432, RFC 8365):
+//!
+//! * **EVIs / MAC-VRFs**, one per L2VNI ([`EviConfig`]), with the RD and route targets
+//!   auto-derived ([`config`] explains the rules) or given explicitly, wildcard import `*:VNI`.
+//! * **Origination**: one type-3 (Inclusive Multicast Ethernet Tag) route per EVI with a PMSI
+//!   tunnel of type ingress replication, tunnel id = local VTEP, label = VNI (RFC 8365 §9); one
+//!   type-2 route per local MAC and per local MAC+IP (label 1 = VNI, RFC 8365 §5.1.3). Every
+//!   route carries the export route targets and the BGP encapsulation community VXLAN
+//!   (RFC 8365 §5.1.3); sticky MACs carry the MAC mobility community with the sticky bit.
+//! * **Import**: type-2 → MAC table and IP↔MAC table, type-3 → per-VNI flood list, emitted as
+//!   [`DataplaneIntent`] deltas.
+//!
+//! Nothing here reads a clock or does I/O: time comes in as `now: Instant`, outputs are
+//! drained with [`Engine::poll_route`] and [`Engine::poll_intent`]. [`Engine`] lists what the
+//! next slices of the engine add (MAC mobility, duplicate detection, proxy ARP/ND).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+mod engine;
+#[cfg(test)]
+mod tests;
+
+pub use config::{auto_rd, auto_route_target, EngineConfig, EviConfig, ImportTarget, ResolvedEvi};
+pub use engine::{DataplaneIntent, Engine, EngineError, MacEntry, MacOrigin, RouteChange};
