@@ -17,6 +17,7 @@
 
 use evpnd_wire::{RouteDistinguisher, RouteTarget};
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 /// Settings of the whole NVE that the engine needs (from the daemon's config).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +30,56 @@ pub struct EngineConfig {
     /// id of type-3 routes (RFC 8365 §5.1.3, §9). Routes whose VTEP is this address are ours
     /// and never installed as remote.
     pub vtep: IpAddr,
+    /// Duplicate MAC/IP detection (RFC 7432 §15.1, RFC 9161 §3.6).
+    pub duplicate_detection: DuplicateDetection,
+}
+
+impl EngineConfig {
+    /// Settings with duplicate detection at its defaults.
+    pub fn new(asn: u32, router_id: Ipv4Addr, vtep: IpAddr) -> Self {
+        EngineConfig {
+            asn,
+            router_id,
+            vtep,
+            duplicate_detection: DuplicateDetection::default(),
+        }
+    }
+}
+
+/// How long a MAC or IP found duplicate stays frozen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freeze {
+    /// Frozen for this long, then moves are counted afresh.
+    For(Duration),
+    /// Frozen until an operator clears it.
+    Permanent,
+}
+
+/// Duplicate detection: `max_moves` moves of one MAC (or IP) within `window` mark it duplicate
+/// (RFC 7432 §15.1 suggests N = 5, M = 180 s). A move is counted by the engines the move
+/// involves: a local learn of a MAC (or IP binding) held remotely, and a remote take-over of a
+/// local one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DuplicateDetection {
+    /// Off: moves are never counted.
+    pub enabled: bool,
+    /// N: moves inside the window that make a duplicate (at least 2).
+    pub max_moves: u32,
+    /// M: the window.
+    pub window: Duration,
+    /// What happens after detection.
+    pub freeze: Freeze,
+}
+
+impl Default for DuplicateDetection {
+    fn default() -> Self {
+        DuplicateDetection {
+            enabled: true,
+            max_moves: 5,
+            window: Duration::from_secs(180),
+            freeze: Freeze::For(Duration::from_secs(180)),
+        }
+    }
 }
 
 /// One import rule of an EVI.

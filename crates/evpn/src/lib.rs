@@ -21,8 +21,12 @@
 
 pub mod config;
 mod engine;
+pub mod types;
 #[cfg(test)]
 mod tests;
 
-pub use config::{auto_rd, auto_route_target, EngineConfig, EviConfig, ImportTarget, ResolvedEvi};
+pub use config::{
+    auto_rd, auto_route_target, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget,
+    ResolvedEvi,
+};
 pub use engine::{DataplaneIntent, Engine, EngineError, MacEntry, MacOrigin, RouteChange};

@@ -27,11 +27,7 @@ fn mac(last: u8) -> MacAddress {
 }
 
 fn engine(rid: &str, vtep: &str) -> Engine {
-    Engine::new(EngineConfig {
-        asn: ASN,
-        router_id: rid.parse().unwrap(),
-        vtep: ip(vtep),
-    })
+    Engine::new(EngineConfig::new(ASN, rid.parse().unwrap(), ip(vtep)))
 }
 
 fn drain_routes(e: &mut Engine) -> Vec<RouteChange> {

@@ -1,0 +1,325 @@
+//! The engine's inputs and outputs: endpoint attachments, routes for the speaker, data-plane
+//! deltas, events and the rows of its tables.
+
+use evpnd_wire::{MacAddress, NextHop, Nlri, PathAttribute};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// A local endpoint as the orchestrator (or kernel learning) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// The L2VNI the endpoint sits in.
+    pub vni: u32,
+    /// Its MAC address.
+    pub mac: MacAddress,
+    /// An IP address bound to the MAC, if known (one MAC may carry several: attach once per IP).
+    pub ip: Option<IpAddr>,
+    /// A static MAC: never moves, advertised with the sticky bit (RFC 7432 §15.2).
+    pub sticky: bool,
+    /// The IP belongs to a router (the ND R flag, RFC 9047 §3.1; IPv6 only).
+    pub router: bool,
+    /// A static IP↔MAC binding: advertised immutable (the ARP/ND I flag, RFC 9047 §3.1), and a
+    /// remote claim of the IP by another MAC does not displace it.
+    pub static_binding: bool,
+}
+
+impl Attachment {
+    /// A dynamic endpoint: `mac` (and `ip`) in `vni`, no flags.
+    pub fn new(vni: u32, mac: MacAddress, ip: Option<IpAddr>) -> Self {
+        Attachment {
+            vni,
+            mac,
+            ip,
+            sticky: false,
+            router: false,
+            static_binding: false,
+        }
+    }
+}
+
+/// A route for the BGP speaker to advertise or withdraw (family L2VPN EVPN). The daemon hands
+/// it to `evpnd_bgp::rib::Rib::originate` / `Rib::withdraw_local`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteChange {
+    /// Advertise `nlri` (replacing any earlier route with the same route key).
+    Originate {
+        /// The EVPN route.
+        nlri: Nlri,
+        /// Its path attributes: EXTENDED_COMMUNITIES (export RTs, VXLAN encapsulation, MAC
+        /// mobility when the sequence is above 0 or the MAC is sticky, ARP/ND for IPv6 and
+        /// static bindings) and, for type 3, PMSI_TUNNEL.
+        attributes: Vec<PathAttribute>,
+        /// The next hop: the local VTEP (RFC 8365 §5.1.3).
+        next_hop: NextHop,
+    },
+    /// Withdraw the route with the route key of `nlri`.
+    Withdraw {
+        /// The EVPN route as it was advertised.
+        nlri: Nlri,
+    },
+}
+
+/// A change the data plane must apply (a delta: each add is matched by one removal later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataplaneIntent {
+    /// Forward frames for `mac` in `vni` to the remote `vtep` (FDB entry; replaces an earlier
+    /// entry for the same `(vni, mac)`).
+    RemoteMac {
+        /// The VNI.
+        vni: u32,
+        /// The MAC address.
+        mac: MacAddress,
+        /// The remote VTEP.
+        vtep: IpAddr,
+        /// The MAC is static (sticky) at that VTEP: the data plane must not let local
+        /// learning override it.
+        sticky: bool,
+    },
+    /// Remove the remote FDB entry for `(vni, mac)`.
+    RemoveRemoteMac {
+        /// The VNI.
+        vni: u32,
+        /// The MAC address.
+        mac: MacAddress,
+    },
+    /// Add `vtep` to the ingress-replication flood list of `vni` (RFC 8365 §9).
+    Flood {
+        /// The VNI.
+        vni: u32,
+        /// The remote VTEP.
+        vtep: IpAddr,
+    },
+    /// Remove `vtep` from the flood list of `vni`.
+    RemoveFlood {
+        /// The VNI.
+        vni: u32,
+        /// The remote VTEP.
+        vtep: IpAddr,
+    },
+    /// An IP↔MAC binding the data plane answers ARP/ND requests from (proxy ARP/ND, RFC 9161
+    /// §3); replaces an earlier binding of `(vni, ip)`. Local bindings are included, so that
+    /// entries the orchestrator gave never age out.
+    Neighbor {
+        /// The VNI.
+        vni: u32,
+        /// The IP address.
+        ip: IpAddr,
+        /// Its MAC address.
+        mac: MacAddress,
+        /// The IP is a router's (ND R flag, RFC 9047): answer Neighbor Solicitations with R set.
+        router: bool,
+        /// The binding is local (attached here) rather than learned from a remote route.
+        local: bool,
+    },
+    /// Remove the binding of `(vni, ip)`.
+    RemoveNeighbor {
+        /// The VNI.
+        vni: u32,
+        /// The IP address.
+        ip: IpAddr,
+    },
+}
+
+/// Where a MAC (or the MAC of an IP) is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Location {
+    /// Attached locally (orchestrator or kernel learning).
+    Local,
+    /// Behind a remote VTEP (the best path's next hop).
+    Remote {
+        /// The VTEP.
+        vtep: IpAddr,
+    },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local => f.write_str("local"),
+            Location::Remote { vtep } => write!(f, "{vtep}"),
+        }
+    }
+}
+
+/// The name used before locations had their own type.
+pub type MacOrigin = Location;
+
+/// Duplicate-detection state of a MAC or IP (RFC 7432 §15.1, RFC 9161 §3.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DuplicateState {
+    /// Moves are being counted normally.
+    Normal,
+    /// Detected as duplicate: not advertised, forwarding frozen at its location until
+    /// `until` (`None`: until an operator clears it).
+    Frozen {
+        /// When the freeze ends by itself.
+        until: Option<Instant>,
+    },
+}
+
+/// One row of the MAC table (`evpnctl show macs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MacEntry {
+    /// The VNI.
+    pub vni: u32,
+    /// The MAC address.
+    pub mac: MacAddress,
+    /// Where the MAC is (for a frozen MAC: where it was frozen).
+    pub origin: Location,
+    /// MAC mobility sequence number (RFC 7432 §15): as received for remote entries, as
+    /// advertised for local ones.
+    pub sequence: u32,
+    /// Static (sticky) MAC (RFC 7432 §15.2).
+    pub sticky: bool,
+    /// IP addresses bound to the MAC (from MAC+IP routes or local attachments).
+    pub ips: Vec<IpAddr>,
+    /// When the entry last changed location (the `now` of that input).
+    pub since: Instant,
+    /// Moves counted inside the current detection window.
+    pub moves: u32,
+    /// Duplicate detection state.
+    pub duplicate: DuplicateState,
+    /// The MAC is attached locally but a remote VTEP holds it sticky (or the reverse): the
+    /// losing claim is neither advertised nor installed (RFC 7432 §15.2).
+    pub sticky_conflict: bool,
+}
+
+/// One row of the proxy ARP/ND table (`evpnctl show arp`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeighborEntry {
+    /// The VNI.
+    pub vni: u32,
+    /// The IP address.
+    pub ip: IpAddr,
+    /// Its MAC address.
+    pub mac: MacAddress,
+    /// Local binding or learned from a remote VTEP.
+    pub origin: Location,
+    /// ND router flag (RFC 9047).
+    pub router: bool,
+    /// Immutable (static) binding (RFC 9047 I flag).
+    pub immutable: bool,
+    /// Duplicate IP detection state (RFC 9161 §3.6).
+    pub duplicate: DuplicateState,
+}
+
+/// A summary row per EVI (`evpnctl show vnis`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VniSummary {
+    /// The EVI with its RD and route targets.
+    pub evi: crate::ResolvedEvi,
+    /// Locally attached MACs.
+    pub local_macs: usize,
+    /// Remote MACs installed.
+    pub remote_macs: usize,
+    /// Remote VTEPs in the flood list.
+    pub flood_vteps: usize,
+    /// IP↔MAC bindings (local and remote).
+    pub neighbors: usize,
+    /// MACs and IPs currently frozen as duplicates.
+    pub duplicates: usize,
+}
+
+/// What a MAC or IP event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A MAC address.
+    Mac(MacAddress),
+    /// An IP address (duplicate IP detection).
+    Ip(IpAddr),
+}
+
+/// Something operators and metrics care about (drained with `Engine::poll_event`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// A MAC appeared in the table.
+    Learned {
+        /// The VNI.
+        vni: u32,
+        /// The MAC address.
+        mac: MacAddress,
+        /// Where.
+        at: Location,
+    },
+    /// A MAC moved between VTEPs (RFC 7432 §15): `sequence` is the winning route's.
+    Moved {
+        /// The VNI.
+        vni: u32,
+        /// The MAC address.
+        mac: MacAddress,
+        /// Old location.
+        from: Location,
+        /// New location.
+        to: Location,
+        /// MAC mobility sequence number of the new location.
+        sequence: u32,
+    },
+    /// A MAC left the table.
+    Removed {
+        /// The VNI.
+        vni: u32,
+        /// The MAC address.
+        mac: MacAddress,
+    },
+    /// `moves` moves inside the detection window: the MAC or IP is a duplicate and now frozen
+    /// at `at` (RFC 7432 §15.1, RFC 9161 §3.6).
+    Duplicate {
+        /// The VNI.
+        vni: u32,
+        /// The MAC or IP.
+        subject: Subject,
+        /// Where it is frozen (for an IP: the location of its MAC binding).
+        at: Location,
+        /// When the freeze ends by itself (`None`: permanent until cleared).
+        until: Option<Instant>,
+    },
+    /// A freeze ended: by expiry or by the operator.
+    Unfrozen {
+        /// The VNI.
+        vni: u32,
+        /// The MAC or IP.
+        subject: Subject,
+        /// An operator cleared it (rather than the freeze timer).
+        by_operator: bool,
+    },
+    /// A sticky MAC was claimed elsewhere (RFC 7432 §15.2): the claim is ignored.
+    StickyConflict {
+        /// The VNI.
+        vni: u32,
+        /// The MAC address.
+        mac: MacAddress,
+        /// Where the MAC is sticky.
+        sticky_at: Location,
+        /// Where it was claimed.
+        claimed_at: Location,
+    },
+}
+
+/// An input the engine refuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineError {
+    /// The VNI does not fit in 24 bits (RFC 7348 §5).
+    InvalidVni(u32),
+    /// No EVI is configured for the VNI.
+    UnknownVni(u32),
+    /// The MAC is a broadcast/multicast address or all zeros: not an endpoint.
+    InvalidMac(MacAddress),
+    /// The IP is unspecified, multicast or broadcast: not an endpoint address.
+    InvalidIp(IpAddr),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::InvalidVni(v) => write!(f, "VNI {v} does not fit in 24 bits"),
+            EngineError::UnknownVni(v) => write!(f, "no EVI configured for VNI {v}"),
+            EngineError::InvalidMac(m) => {
+                write!(f, "{m} is not a unicast MAC address")
+            }
+            EngineError::InvalidIp(ip) => write!(f, "{ip} is not a unicast host address"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
