@@ -21,9 +21,9 @@
 
 pub mod config;
 mod engine;
-pub mod types;
 #[cfg(test)]
 mod tests;
+pub mod types;
 
 pub use config::{
     auto_rd, auto_route_target, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget,

@@ -28,6 +28,52 @@ struct RawConfig {
     api: RawApi,
     #[serde(default)]
     dataplane: RawDataplane,
+    evpn: Option<RawEvpn>,
+    #[serde(default)]
+    vni: Vec<RawVni>,
+    #[serde(default)]
+    endpoint: Vec<RawEndpoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEvpn {
+    vtep: Option<IpAddr>,
+    duplicate_detection: Option<bool>,
+    dup_max_moves: Option<u32>,
+    dup_window: Option<u64>,
+    dup_freeze: Option<RawFreeze>,
+}
+
+/// `dup-freeze`: seconds, or the word "permanent".
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawFreeze {
+    Seconds(i64),
+    Word(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawVni {
+    vni: u32,
+    rd: Option<String>,
+    import_route_targets: Option<Vec<String>>,
+    export_route_targets: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEndpoint {
+    vni: u32,
+    mac: String,
+    ip: Option<IpAddr>,
+    #[serde(default)]
+    sticky: bool,
+    #[serde(default)]
+    router: bool,
+    #[serde(default)]
+    static_binding: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +199,26 @@ pub struct StaticRoute {
     pub next_hop: IpAddr,
 }
 
+/// Which data plane receives the EVPN engine's intents (`[dataplane] kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataplaneKind {
+    /// Intents are logged at debug level and dropped (control plane only).
+    None,
+    /// Intents are applied to in-memory tables (tests, `evpnctl show dataplane`).
+    Memory,
+}
+
+/// The EVPN engine settings (`[evpn]`, `[[vni]]`, `[[endpoint]]`); present when the engine runs.
+#[derive(Clone, Debug)]
+pub struct EvpnConfig {
+    /// The local VTEP, duplicate detection (the engine's own settings).
+    pub engine: evpnd_evpn::EngineConfig,
+    /// One EVI per `[[vni]]` (RFC 7432 §6.1, VLAN-based service).
+    pub evis: Vec<evpnd_evpn::EviConfig>,
+    /// Endpoints attached at startup (`[[endpoint]]`).
+    pub endpoints: Vec<evpnd_evpn::types::Attachment>,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -178,6 +244,10 @@ pub struct Config {
     /// Route targets we import: originated as RT-Constraint memberships (RFC 4684 §4) to
     /// peers that negotiate the RTC family. (Per-VNI import targets join with the EVPN engine.)
     pub import_route_targets: Vec<RouteTarget>,
+    /// The EVPN engine (`None`: no `[evpn] vtep`, the engine is off).
+    pub evpn: Option<EvpnConfig>,
+    /// The data plane the engine's intents go to.
+    pub dataplane: DataplaneKind,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -340,14 +410,32 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 .map_err(|e| ConfigError(format!("api.listen: {e}")))?,
         ),
     };
-    match raw.dataplane.kind.as_deref() {
-        None | Some("none") => {}
+    let dataplane = match raw.dataplane.kind.as_deref() {
+        None | Some("none") => DataplaneKind::None,
+        Some("memory") => DataplaneKind::Memory,
         Some("linux") => {
-            return err("dataplane.kind: \"linux\" is not available yet (use \"none\")")
+            return err(
+                "dataplane.kind: \"linux\" is not available yet (use \"none\" or \"memory\")",
+            )
         }
-        Some(k) => return err(format!("dataplane.kind: unknown kind {k:?} (\"none\")")),
-    }
-    let vtep = raw.dataplane.vtep.unwrap_or(IpAddr::V4(raw.router_id));
+        Some(k) => {
+            return err(format!(
+                "dataplane.kind: unknown kind {k:?} (\"none\", \"memory\")"
+            ))
+        }
+    };
+    let evpn = evpn_config(
+        raw.asn,
+        raw.router_id,
+        raw.evpn.as_ref(),
+        &raw.vni,
+        &raw.endpoint,
+    )?;
+    let vtep = raw
+        .dataplane
+        .vtep
+        .or(evpn.as_ref().map(|e| e.engine.vtep))
+        .unwrap_or(IpAddr::V4(raw.router_id));
     let mut static_routes = Vec::new();
     for (i, s) in raw.static_route.into_iter().enumerate() {
         static_routes.push(
@@ -377,7 +465,225 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                     .map_err(|e| ConfigError(format!("bgp.import-route-targets: {e}")))
             })
             .collect::<Result<_, _>>()?,
+        evpn,
+        dataplane,
     })
+}
+
+/// The largest VNI (24 bits, RFC 7348 §5).
+const MAX_VNI: u32 = (1 << 24) - 1;
+
+/// `[evpn]`, `[[vni]]` and `[[endpoint]]`: `None` when no VTEP is configured (engine off).
+fn evpn_config(
+    asn: u32,
+    router_id: Ipv4Addr,
+    raw: Option<&RawEvpn>,
+    vnis: &[RawVni],
+    endpoints: &[RawEndpoint],
+) -> Result<Option<EvpnConfig>, ConfigError> {
+    use evpnd_evpn::{DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget};
+    let Some(vtep) = raw.and_then(|r| r.vtep) else {
+        if !vnis.is_empty() {
+            return err("evpn.vtep: required when a [[vni]] is configured");
+        }
+        if !endpoints.is_empty() {
+            return err("endpoint[0].vni: no [[vni]] is configured (and evpn.vtep is unset)");
+        }
+        if raw.is_some() {
+            return err("evpn.vtep: required in the [evpn] section");
+        }
+        return Ok(None);
+    };
+    let raw = raw.unwrap_or(&RawEvpn {
+        vtep: None,
+        duplicate_detection: None,
+        dup_max_moves: None,
+        dup_window: None,
+        dup_freeze: None,
+    });
+    if !host_address(vtep) {
+        return err(format!("evpn.vtep: {vtep} is not a unicast address"));
+    }
+    let mut dd = DuplicateDetection::default();
+    dd.enabled = raw.duplicate_detection.unwrap_or(dd.enabled);
+    if let Some(n) = raw.dup_max_moves {
+        if n < 2 {
+            return err(format!("evpn.dup-max-moves: {n} (at least 2)"));
+        }
+        dd.max_moves = n;
+    }
+    if let Some(w) = raw.dup_window {
+        if w == 0 {
+            return err("evpn.dup-window: 0 seconds (must be above 0)");
+        }
+        dd.window = Duration::from_secs(w);
+    }
+    match &raw.dup_freeze {
+        None => {}
+        Some(RawFreeze::Word(w)) if w == "permanent" => dd.freeze = Freeze::Permanent,
+        Some(RawFreeze::Word(w)) => {
+            return err(format!(
+                "evpn.dup-freeze: {w:?} (seconds, or \"permanent\")"
+            ))
+        }
+        Some(RawFreeze::Seconds(s)) if *s <= 0 => {
+            return err(format!(
+                "evpn.dup-freeze: {s} seconds (must be above 0, or \"permanent\")"
+            ))
+        }
+        Some(RawFreeze::Seconds(s)) => dd.freeze = Freeze::For(Duration::from_secs(*s as u64)),
+    }
+    let mut engine = EngineConfig::new(asn, router_id, vtep);
+    engine.duplicate_detection = dd;
+
+    let mut evis: Vec<EviConfig> = Vec::new();
+    let mut rds: Vec<(RouteDistinguisher, u32)> = Vec::new();
+    for (i, v) in vnis.iter().enumerate() {
+        let key = format!("vni[{i}]");
+        if v.vni == 0 || v.vni > MAX_VNI {
+            return err(format!("{key}.vni: {} (1..={MAX_VNI})", v.vni));
+        }
+        if evis.iter().any(|e| e.vni == v.vni) {
+            return err(format!("{key}.vni: VNI {} is configured twice", v.vni));
+        }
+        let mut evi = EviConfig::new(v.vni);
+        if let Some(rd) = &v.rd {
+            evi.rd = Some(
+                rd.parse::<RouteDistinguisher>()
+                    .map_err(|e| ConfigError(format!("{key}.rd: {e}")))?,
+            );
+        }
+        let rd = evi
+            .rd
+            .unwrap_or_else(|| evpnd_evpn::auto_rd(router_id, v.vni));
+        if let Some((_, other)) = rds.iter().find(|(r, _)| *r == rd) {
+            return err(format!(
+                "{key}.rd: {rd} is also the RD of VNI {other} (give one of them an explicit rd)"
+            ));
+        }
+        rds.push((rd, v.vni));
+        if let Some(list) = &v.import_route_targets {
+            if list.is_empty() {
+                return err(format!(
+                    "{key}.import-route-targets: empty (leave it out for the auto-derived ASN:VNI)"
+                ));
+            }
+            for t in list {
+                let rule = match t.strip_prefix("*:") {
+                    Some(n) => match n.parse::<u32>() {
+                        Ok(n) if (1..=MAX_VNI).contains(&n) => ImportTarget::AnyAs(n),
+                        _ => {
+                            return err(format!(
+                                "{key}.import-route-targets: {t:?}: the wildcard needs a VNI (*:1..={MAX_VNI})"
+                            ))
+                        }
+                    },
+                    None => ImportTarget::Exact(t.parse::<RouteTarget>().map_err(|e| {
+                        ConfigError(format!("{key}.import-route-targets: {e}"))
+                    })?),
+                };
+                if !evi.import.contains(&rule) {
+                    evi.import.push(rule);
+                }
+            }
+        }
+        if let Some(list) = &v.export_route_targets {
+            if list.is_empty() {
+                return err(format!(
+                    "{key}.export-route-targets: empty (leave it out for the auto-derived ASN:VNI)"
+                ));
+            }
+            for t in list {
+                let rt = t
+                    .parse::<RouteTarget>()
+                    .map_err(|e| ConfigError(format!("{key}.export-route-targets: {e}")))?;
+                if !evi.export.contains(&rt) {
+                    evi.export.push(rt);
+                }
+            }
+        }
+        evis.push(evi);
+    }
+
+    let mut attachments: Vec<evpnd_evpn::types::Attachment> = Vec::new();
+    for (i, e) in endpoints.iter().enumerate() {
+        let key = format!("endpoint[{i}]");
+        if !evis.iter().any(|v| v.vni == e.vni) {
+            return err(format!("{key}.vni: VNI {} has no [[vni]] section", e.vni));
+        }
+        let mac: MacAddress = e
+            .mac
+            .parse()
+            .map_err(|x| ConfigError(format!("{key}.mac: {x}")))?;
+        if mac.is_multicast() || mac.is_zero() {
+            return err(format!(
+                "{key}.mac: {mac} is not a unicast MAC address (group or all-zero)"
+            ));
+        }
+        if let Some(ip) = e.ip {
+            if !host_address(ip) {
+                return err(format!("{key}.ip: {ip} is not a unicast host address"));
+            }
+        }
+        if e.router && !e.ip.is_some_and(|ip| ip.is_ipv6()) {
+            return err(format!(
+                "{key}.router: the router flag needs an IPv6 ip (ND R flag, RFC 9047)"
+            ));
+        }
+        if e.static_binding && e.ip.is_none() {
+            return err(format!("{key}.static-binding: needs an ip"));
+        }
+        if let Some((j, _)) = attachments
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.vni == e.vni && a.mac == mac && a.ip == e.ip)
+        {
+            return err(format!(
+                "{key}: duplicate of endpoint[{j}] (same vni, mac and ip)"
+            ));
+        }
+        if let Some((j, _)) = attachments
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.vni == e.vni && a.mac == mac && a.sticky != e.sticky)
+        {
+            return err(format!(
+                "{key}.sticky: differs from endpoint[{j}] with the same vni and mac"
+            ));
+        }
+        if let Some(ip) = e.ip {
+            if let Some((j, _)) = attachments
+                .iter()
+                .enumerate()
+                .find(|(_, a)| a.vni == e.vni && a.ip == Some(ip) && a.mac != mac)
+            {
+                return err(format!(
+                    "{key}.ip: {ip} is already bound to another MAC by endpoint[{j}]"
+                ));
+            }
+        }
+        attachments.push(evpnd_evpn::types::Attachment {
+            vni: e.vni,
+            mac,
+            ip: e.ip,
+            sticky: e.sticky,
+            router: e.router,
+            static_binding: e.static_binding,
+        });
+    }
+    Ok(Some(EvpnConfig {
+        engine,
+        evis,
+        endpoints: attachments,
+    }))
+}
+
+/// A unicast host address an endpoint can have: not unspecified, multicast or broadcast.
+pub fn host_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    }
 }
 
 fn static_route(s: &RawStaticRoute, vtep: IpAddr) -> Result<StaticRoute, ConfigError> {
@@ -548,6 +854,234 @@ listen = "unix:/tmp/evpnd-test.sock"
         ];
         for (text, key) in cases {
             let e = parse(&text).unwrap_err().0;
+            assert!(e.contains(key), "error {e:?} should mention {key:?}");
+        }
+    }
+
+    const EVPN: &str = r#"
+asn = 65000
+router-id = "198.19.0.1"
+[evpn]
+vtep = "198.19.0.1"
+[[vni]]
+vni = 100
+[[vni]]
+vni = 200
+rd = "65000:200"
+import-route-targets = ["65000:200", "*:200"]
+export-route-targets = ["65000:200", "65000:201"]
+[[endpoint]]
+vni = 100
+mac = "02:00:00:00:00:01"
+ip = "192.0.2.1"
+sticky = true
+[[endpoint]]
+vni = 200
+mac = "02:00:00:00:00:02"
+ip = "2001:db8::2"
+router = true
+static-binding = true
+[dataplane]
+kind = "memory"
+"#;
+
+    #[test]
+    fn evpn_sections_parse() {
+        use evpnd_evpn::{Freeze, ImportTarget};
+        let c = parse(EVPN).unwrap();
+        assert_eq!(c.dataplane, DataplaneKind::Memory);
+        let e = c.evpn.unwrap();
+        assert_eq!(e.engine.vtep, "198.19.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(e.engine.asn, 65000);
+        // Defaults of RFC 7432 §15.1: 5 moves in 180 s, frozen 180 s.
+        let dd = e.engine.duplicate_detection;
+        assert!(dd.enabled);
+        assert_eq!(
+            (dd.max_moves, dd.window, dd.freeze),
+            (
+                5,
+                Duration::from_secs(180),
+                Freeze::For(Duration::from_secs(180))
+            )
+        );
+        assert_eq!(e.evis.len(), 2);
+        assert_eq!((e.evis[0].vni, e.evis[0].rd), (100, None));
+        assert!(e.evis[0].import.is_empty() && e.evis[0].export.is_empty());
+        assert_eq!(e.evis[1].rd, Some("65000:200".parse().unwrap()));
+        assert_eq!(
+            e.evis[1].import,
+            vec![
+                ImportTarget::Exact(RouteTarget::As2 {
+                    asn: 65000,
+                    value: 200
+                }),
+                ImportTarget::AnyAs(200)
+            ]
+        );
+        assert_eq!(e.evis[1].export.len(), 2);
+        assert_eq!(e.endpoints.len(), 2);
+        let a = e.endpoints[0];
+        assert_eq!(a.mac, "02:00:00:00:00:01".parse().unwrap());
+        assert!(a.sticky && !a.router && !a.static_binding);
+        let b = e.endpoints[1];
+        assert!(!b.sticky && b.router && b.static_binding);
+        assert_eq!(b.ip, Some("2001:db8::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn evpn_is_off_without_vtep_and_dataplane_defaults_to_none() {
+        let c = parse(GOOD).unwrap();
+        assert!(c.evpn.is_none());
+        assert_eq!(c.dataplane, DataplaneKind::None);
+        // A VTEP alone runs the engine with no EVI (endpoints come later through the API).
+        let c =
+            parse("asn = 1\nrouter-id = \"198.19.0.1\"\n[evpn]\nvtep = \"198.19.0.9\"\n").unwrap();
+        assert!(c.evpn.unwrap().evis.is_empty());
+    }
+
+    #[test]
+    fn duplicate_detection_settings() {
+        use evpnd_evpn::Freeze;
+        let text = EVPN.replace(
+            "vtep = \"198.19.0.1\"",
+            "vtep = \"198.19.0.1\"\nduplicate-detection = false\ndup-max-moves = 2\ndup-window = 10\ndup-freeze = \"permanent\"",
+        );
+        let dd = parse(&text)
+            .unwrap()
+            .evpn
+            .unwrap()
+            .engine
+            .duplicate_detection;
+        assert!(!dd.enabled);
+        assert_eq!(dd.max_moves, 2);
+        assert_eq!(dd.window, Duration::from_secs(10));
+        assert_eq!(dd.freeze, Freeze::Permanent);
+        let text = EVPN.replace(
+            "vtep = \"198.19.0.1\"",
+            "vtep = \"198.19.0.1\"\ndup-freeze = 30",
+        );
+        let dd = parse(&text)
+            .unwrap()
+            .evpn
+            .unwrap()
+            .engine
+            .duplicate_detection;
+        assert_eq!(dd.freeze, Freeze::For(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn bad_evpn_configs_name_the_key() {
+        let vtep = "vtep = \"198.19.0.1\"";
+        let with_evpn = |extra: &str| EVPN.replace(vtep, &format!("{vtep}\n{extra}"));
+        let endpoint = |body: &str| format!("{EVPN}\n[[endpoint]]\n{body}\n");
+        let cases: Vec<(String, &str)> = vec![
+            (EVPN.replace(vtep, ""), "evpn.vtep: required"),
+            (EVPN.replace(vtep, "vtep = \"224.0.0.1\""), "evpn.vtep"),
+            (EVPN.replace(vtep, "vtep = \"nope\""), "vtep"),
+            (with_evpn("dup-max-moves = 1"), "evpn.dup-max-moves"),
+            (with_evpn("dup-window = 0"), "evpn.dup-window"),
+            (with_evpn("dup-freeze = \"forever\""), "evpn.dup-freeze"),
+            (with_evpn("dup-freeze = 0"), "evpn.dup-freeze"),
+            (with_evpn("bogus = 1"), "bogus"),
+            (
+                EVPN.replace("vni = 100\n[[vni]]", "vni = 0\n[[vni]]"),
+                "vni[0].vni",
+            ),
+            (
+                EVPN.replace("vni = 100\n[[vni]]", "vni = 16777216\n[[vni]]"),
+                "vni[0].vni",
+            ),
+            (
+                EVPN.replace("vni = 100\n[[vni]]", "vni = 200\n[[vni]]"),
+                "vni[1].vni: VNI 200 is configured twice",
+            ),
+            (
+                EVPN.replace("rd = \"65000:200\"", "rd = \"x:y\""),
+                "vni[1].rd",
+            ),
+            // 198.19.0.1:100 is VNI 100's auto RD (RFC 7432 §7.9).
+            (
+                EVPN.replace("rd = \"65000:200\"", "rd = \"198.19.0.1:100\""),
+                "vni[1].rd",
+            ),
+            (
+                EVPN.replace("\"*:200\"", "\"*:x\""),
+                "vni[1].import-route-targets",
+            ),
+            (
+                EVPN.replace("\"*:200\"", "\"*:16777216\""),
+                "vni[1].import-route-targets",
+            ),
+            (
+                EVPN.replace("\"65000:201\"", "\"65000\""),
+                "vni[1].export-route-targets",
+            ),
+            (
+                EVPN.replace(
+                    "import-route-targets = [\"65000:200\", \"*:200\"]",
+                    "import-route-targets = []",
+                ),
+                "vni[1].import-route-targets",
+            ),
+            (
+                endpoint("vni = 300\nmac = \"02:00:00:00:00:03\""),
+                "endpoint[2].vni: VNI 300",
+            ),
+            (
+                endpoint("vni = 100\nmac = \"01:00:5e:00:00:01\""),
+                "endpoint[2].mac",
+            ),
+            (
+                endpoint("vni = 100\nmac = \"00:00:00:00:00:00\""),
+                "endpoint[2].mac",
+            ),
+            (endpoint("vni = 100\nmac = \"02:00\""), "endpoint[2].mac"),
+            (
+                endpoint(
+                    "vni = 100\nmac = \"02:00:00:00:00:01\"\nip = \"192.0.2.1\"\nsticky = true",
+                ),
+                "endpoint[2]: duplicate of endpoint[0]",
+            ),
+            (
+                endpoint("vni = 100\nmac = \"02:00:00:00:00:01\""),
+                "endpoint[2].sticky",
+            ),
+            (
+                endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nip = \"192.0.2.1\""),
+                "endpoint[2].ip",
+            ),
+            (
+                endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nip = \"0.0.0.0\""),
+                "endpoint[2].ip",
+            ),
+            (
+                endpoint(
+                    "vni = 100\nmac = \"02:00:00:00:00:09\"\nip = \"192.0.2.9\"\nrouter = true",
+                ),
+                "endpoint[2].router",
+            ),
+            (
+                endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nstatic-binding = true"),
+                "endpoint[2].static-binding",
+            ),
+            (
+                endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nport = 1"),
+                "port",
+            ),
+            (
+                EVPN.replace("kind = \"memory\"", "kind = \"fast\""),
+                "dataplane.kind",
+            ),
+            (
+                GOOD.replace("[api]", "[[vni]]\nvni = 5\n[api]"),
+                "evpn.vtep: required",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = match parse(&text) {
+                Ok(_) => panic!("accepted, expected an error naming {key:?}:\n{text}"),
+                Err(e) => e.0,
+            };
             assert!(e.contains(key), "error {e:?} should mention {key:?}");
         }
     }

@@ -6,6 +6,7 @@
 mod api;
 mod config;
 mod daemon;
+mod dataplane;
 mod net;
 mod routes;
 mod sockopt;
