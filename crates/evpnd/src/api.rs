@@ -24,6 +24,31 @@ pub enum ApiRequest {
         v1::RefreshNeighborRequest,
         oneshot::Sender<Result<v1::RefreshNeighborResponse, Status>>,
     ),
+    /// The EVPN requests (answered by `crate::evpn_api`).
+    Evpn(EvpnRequest),
+}
+
+/// A reply channel.
+type Reply<T> = oneshot::Sender<Result<T, Status>>;
+
+/// The EVPN engine's requests, with where to send the answer.
+pub enum EvpnRequest {
+    /// `ListVnis`.
+    Vnis(Reply<v1::ListVnisResponse>),
+    /// `ListMacs`.
+    Macs(v1::ListMacsRequest, Reply<v1::ListMacsResponse>),
+    /// `ListFlood`.
+    Flood(v1::ListFloodRequest, Reply<v1::ListFloodResponse>),
+    /// `ListArp`.
+    Arp(v1::ListArpRequest, Reply<v1::ListArpResponse>),
+    /// `AttachEndpoint`.
+    Attach(v1::AttachEndpointRequest, Reply<v1::AttachEndpointResponse>),
+    /// `DetachEndpoint`.
+    Detach(v1::DetachEndpointRequest, Reply<v1::DetachEndpointResponse>),
+    /// `ClearDuplicate`.
+    Clear(v1::ClearDuplicateRequest, Reply<v1::ClearDuplicateResponse>),
+    /// `ListDataplane`.
+    Dataplane(Reply<v1::ListDataplaneResponse>),
 }
 
 struct Service {
@@ -69,6 +94,80 @@ impl Evpnd for Service {
     ) -> Result<Response<v1::RefreshNeighborResponse>, Status> {
         let r = req.into_inner();
         self.ask(|tx| ApiRequest::Refresh(r, tx))
+            .await?
+            .map(Response::new)
+    }
+
+    async fn list_vnis(
+        &self,
+        _req: Request<v1::ListVnisRequest>,
+    ) -> Result<Response<v1::ListVnisResponse>, Status> {
+        self.evpn(EvpnRequest::Vnis).await
+    }
+
+    async fn list_macs(
+        &self,
+        req: Request<v1::ListMacsRequest>,
+    ) -> Result<Response<v1::ListMacsResponse>, Status> {
+        let r = req.into_inner();
+        self.evpn(|tx| EvpnRequest::Macs(r, tx)).await
+    }
+
+    async fn list_flood(
+        &self,
+        req: Request<v1::ListFloodRequest>,
+    ) -> Result<Response<v1::ListFloodResponse>, Status> {
+        let r = req.into_inner();
+        self.evpn(|tx| EvpnRequest::Flood(r, tx)).await
+    }
+
+    async fn list_arp(
+        &self,
+        req: Request<v1::ListArpRequest>,
+    ) -> Result<Response<v1::ListArpResponse>, Status> {
+        let r = req.into_inner();
+        self.evpn(|tx| EvpnRequest::Arp(r, tx)).await
+    }
+
+    async fn attach_endpoint(
+        &self,
+        req: Request<v1::AttachEndpointRequest>,
+    ) -> Result<Response<v1::AttachEndpointResponse>, Status> {
+        let r = req.into_inner();
+        self.evpn(|tx| EvpnRequest::Attach(r, tx)).await
+    }
+
+    async fn detach_endpoint(
+        &self,
+        req: Request<v1::DetachEndpointRequest>,
+    ) -> Result<Response<v1::DetachEndpointResponse>, Status> {
+        let r = req.into_inner();
+        self.evpn(|tx| EvpnRequest::Detach(r, tx)).await
+    }
+
+    async fn clear_duplicate(
+        &self,
+        req: Request<v1::ClearDuplicateRequest>,
+    ) -> Result<Response<v1::ClearDuplicateResponse>, Status> {
+        let r = req.into_inner();
+        self.evpn(|tx| EvpnRequest::Clear(r, tx)).await
+    }
+
+    async fn list_dataplane(
+        &self,
+        _req: Request<v1::ListDataplaneRequest>,
+    ) -> Result<Response<v1::ListDataplaneResponse>, Status> {
+        self.evpn(EvpnRequest::Dataplane).await
+    }
+}
+
+impl Service {
+    /// Sends an EVPN request to the core and waits for its answer.
+    async fn evpn<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> EvpnRequest,
+    ) -> Result<Response<T>, Status> {
+        self.ask(|tx| ApiRequest::Evpn(make(tx)))
             .await?
             .map(Response::new)
     }
@@ -163,6 +262,7 @@ pub fn answer(core: &mut Core, req: ApiRequest) {
         ApiRequest::Routes(filter, tx) => {
             let _ = tx.send(crate::routes::list_routes(core, &filter));
         }
+        ApiRequest::Evpn(r) => crate::evpn_api::answer(core, r),
     }
 }
 

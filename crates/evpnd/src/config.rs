@@ -615,23 +615,8 @@ fn evpn_config(
             .mac
             .parse()
             .map_err(|x| ConfigError(format!("{key}.mac: {x}")))?;
-        if mac.is_multicast() || mac.is_zero() {
-            return err(format!(
-                "{key}.mac: {mac} is not a unicast MAC address (group or all-zero)"
-            ));
-        }
-        if let Some(ip) = e.ip {
-            if !host_address(ip) {
-                return err(format!("{key}.ip: {ip} is not a unicast host address"));
-            }
-        }
-        if e.router && !e.ip.is_some_and(|ip| ip.is_ipv6()) {
-            return err(format!(
-                "{key}.router: the router flag needs an IPv6 ip (ND R flag, RFC 9047)"
-            ));
-        }
-        if e.static_binding && e.ip.is_none() {
-            return err(format!("{key}.static-binding: needs an ip"));
+        if let Err((field, reason)) = check_endpoint(mac, e.ip, e.router, e.static_binding) {
+            return err(format!("{key}.{field}: {reason}"));
         }
         if let Some((j, _)) = attachments
             .iter()
@@ -676,6 +661,38 @@ fn evpn_config(
         evis,
         endpoints: attachments,
     }))
+}
+
+/// The checks an endpoint passes, from the config or the API: a unicast MAC, a host IP, the
+/// router flag only with an IPv6 address (the ND R flag, RFC 9047 §3.1), a static binding only
+/// with an IP. The error names the field and says what is wrong.
+pub fn check_endpoint(
+    mac: MacAddress,
+    ip: Option<IpAddr>,
+    router: bool,
+    static_binding: bool,
+) -> Result<(), (&'static str, String)> {
+    if mac.is_multicast() || mac.is_zero() {
+        return Err((
+            "mac",
+            format!("{mac} is not a unicast MAC address (group or all-zero)"),
+        ));
+    }
+    if let Some(ip) = ip {
+        if !host_address(ip) {
+            return Err(("ip", format!("{ip} is not a unicast host address")));
+        }
+    }
+    if router && !ip.is_some_and(|ip| ip.is_ipv6()) {
+        return Err((
+            "router",
+            "the router flag needs an IPv6 ip (ND R flag, RFC 9047)".into(),
+        ));
+    }
+    if static_binding && ip.is_none() {
+        return Err(("static-binding", "needs an ip".into()));
+    }
+    Ok(())
 }
 
 /// A unicast host address an endpoint can have: not unspecified, multicast or broadcast.

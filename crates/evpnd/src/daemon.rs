@@ -4,6 +4,7 @@
 
 use crate::api::ApiRequest;
 use crate::config::{Config, Neighbor};
+use crate::evpn::EvpnNode;
 use crate::net::{self, ConnEvent, WriteCmd};
 use evpnd_bgp::rib::{PeerInfo, Rib, RibConfig};
 use evpnd_bgp::session::{ConnId, Input, Output, Session, State};
@@ -67,6 +68,8 @@ pub struct Core {
     deferral_until: Option<std::time::Instant>,
     /// Present while we run; left behind by a crash, it tells the next start it is a restart.
     marker: std::path::PathBuf,
+    /// The EVPN engine with its data plane (`None`: no `[evpn] vtep` configured).
+    pub(crate) evpn: Option<EvpnNode>,
 }
 
 fn now() -> std::time::Instant {
@@ -112,8 +115,12 @@ impl Core {
             cluster_id: config.cluster_id,
             default_local_pref: 100,
         });
-        // No subscriber for best-path changes until the EVPN engine exists: don't queue them.
-        rib.set_best_change_tracking(false);
+        // The EVPN engine subscribes to best-path changes; without it, don't queue them.
+        rib.set_best_change_tracking(config.evpn.is_some());
+        let evpn = config
+            .evpn
+            .as_ref()
+            .map(|c| EvpnNode::start(c, config.dataplane, &rib, t));
         let peers = config
             .neighbors
             .iter()
@@ -150,6 +157,7 @@ impl Core {
             epoch: (TokioInstant::now(), t),
             deferral_until: None,
             marker,
+            evpn,
         };
         if restarting {
             info!(defer = ?defer, "restarting after an unclean stop: R bit set, advertising deferred until the peers' End-of-RIB");
@@ -199,10 +207,29 @@ impl Core {
         Ok(())
     }
 
-    /// RT-Constraint (RFC 4684 §4): one membership route per imported route target, so that
-    /// RTC-capable peers send us only the EVPN routes we import.
+    /// RT-Constraint (RFC 4684 §4): one membership route per imported route target (those of
+    /// `[bgp] import-route-targets` and the exact import targets of every EVI), so that
+    /// RTC-capable peers send us only the EVPN routes we import. A wildcard import (`*:VNI`)
+    /// has no membership form: its routes arrive only through `[bgp] import-route-targets` or
+    /// from peers without RTC.
     fn originate_rt_memberships(&mut self) {
-        for rt in &self.config.import_route_targets {
+        let mut rts = self.config.import_route_targets.clone();
+        if let Some(e) = &self.config.evpn {
+            for rt in crate::evpn::import_route_targets(e) {
+                if !rts.contains(&rt) {
+                    rts.push(rt);
+                }
+            }
+            let rtc_peer = self.config.neighbors.iter().any(|n| {
+                n.peer
+                    .families
+                    .contains(&evpnd_wire::Family::RT_CONSTRAINT)
+            });
+            if rtc_peer && crate::evpn::has_wildcard_import(e) {
+                warn!("a wildcard import (*:VNI) cannot be expressed as an RT-Constraint membership: RTC peers send only the route targets of [bgp] import-route-targets and the EVIs' exact imports");
+            }
+        }
+        for rt in &rts {
             let membership = evpnd_wire::RtMembership::exact(
                 self.config.asn,
                 evpnd_wire::ExtendedCommunity::route_target(*rt).0,
@@ -240,6 +267,9 @@ impl Core {
 
     fn next_deadline(&self) -> TokioInstant {
         let mut next: Option<std::time::Instant> = self.rib.poll_timeout();
+        if let Some(t) = self.evpn.as_ref().and_then(EvpnNode::poll_timeout) {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
         if let Some(d) = self.deferral_until {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
@@ -263,6 +293,9 @@ impl Core {
         }
         if self.rib.poll_timeout().is_some_and(|d| d <= t) {
             self.rib.handle_timeout(t);
+        }
+        if let Some(e) = &mut self.evpn {
+            e.handle_timeout(t);
         }
         if self.deferral_until.is_some_and(|d| d <= t) {
             info!("select-defer-time expired: advertising without every End-of-RIB");
@@ -400,6 +433,9 @@ impl Core {
                 }
             }
             let t = now();
+            if let Some(e) = &mut self.evpn {
+                progress |= e.step(&mut self.rib, t);
+            }
             for i in 0..self.peers.len() {
                 if !self.peers[i].established {
                     continue;

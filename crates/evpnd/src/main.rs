@@ -7,6 +7,8 @@ mod api;
 mod config;
 mod daemon;
 mod dataplane;
+mod evpn;
+mod evpn_api;
 mod net;
 mod routes;
 mod sockopt;
