@@ -21,12 +21,16 @@
 
 pub mod config;
 mod engine;
-pub mod types;
 #[cfg(test)]
 mod tests;
+pub mod types;
 
 pub use config::{
     auto_rd, auto_route_target, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget,
     ResolvedEvi,
 };
-pub use engine::{DataplaneIntent, Engine, EngineError, MacEntry, MacOrigin, RouteChange};
+pub use engine::Engine;
+pub use types::{
+    Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent, Location, MacEntry,
+    MacOrigin, NeighborEntry, RouteChange, Subject, VniSummary,
+};
