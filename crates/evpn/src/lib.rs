@@ -29,4 +29,8 @@ pub use config::{
     auto_rd, auto_route_target, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget,
     ResolvedEvi,
 };
-pub use engine::{DataplaneIntent, Engine, EngineError, MacEntry, MacOrigin, RouteChange};
+pub use engine::Engine;
+pub use types::{
+    Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent, Location, MacEntry,
+    MacOrigin, NeighborEntry, RouteChange, Subject, VniSummary,
+};

@@ -30,6 +30,23 @@ fn engine(rid: &str, vtep: &str) -> Engine {
     Engine::new(EngineConfig::new(ASN, rid.parse().unwrap(), ip(vtep)))
 }
 
+fn attach(
+    e: &mut Engine,
+    vni: u32,
+    m: MacAddress,
+    addr: Option<IpAddr>,
+    sticky: bool,
+    now: Instant,
+) -> Result<(), EngineError> {
+    let mut a = Attachment::new(vni, m, addr);
+    a.sticky = sticky;
+    e.local_attach(&a, now)
+}
+
+fn detach(e: &mut Engine, vni: u32, m: MacAddress, addr: Option<IpAddr>) {
+    e.local_detach(vni, m, addr, Instant::now()).unwrap();
+}
+
 fn drain_routes(e: &mut Engine) -> Vec<RouteChange> {
     std::iter::from_fn(|| e.poll_route()).collect()
 }
@@ -302,8 +319,7 @@ fn local_attach_originates_mac_and_mac_ip_routes() {
     e.add_evi(EviConfig::new(VNI)).unwrap();
     drain_routes(&mut e);
     let now = Instant::now();
-    e.local_attach(VNI, mac(1), Some(ip("192.0.2.10")), false, now)
-        .unwrap();
+    attach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
     let routes = drain_routes(&mut e);
     assert_eq!(routes.len(), 2, "{routes:?}");
     let mut seen_ips = Vec::new();
@@ -336,8 +352,7 @@ fn local_attach_originates_mac_and_mac_ip_routes() {
     seen_ips.sort();
     assert_eq!(seen_ips, vec![None, Some(ip("192.0.2.10"))]);
     // Attaching the same thing again emits nothing.
-    e.local_attach(VNI, mac(1), Some(ip("192.0.2.10")), false, now)
-        .unwrap();
+    attach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
     assert!(drain_routes(&mut e).is_empty());
     let t = e.mac_table(VNI);
     assert_eq!(t.len(), 1);
@@ -350,8 +365,7 @@ fn sticky_mac_carries_mobility_community_with_sticky_bit() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
     e.add_evi(EviConfig::new(VNI)).unwrap();
     drain_routes(&mut e);
-    e.local_attach(VNI, mac(2), None, true, Instant::now())
-        .unwrap();
+    attach(&mut e, VNI, mac(2), None, true, Instant::now()).unwrap();
     let routes = drain_routes(&mut e);
     assert_eq!(routes.len(), 1);
     let RouteChange::Originate { attributes, .. } = &routes[0] else {
@@ -360,8 +374,7 @@ fn sticky_mac_carries_mobility_community_with_sticky_bit() {
     // RFC 7432 §7.7: type 0x06 sub-type 0x00, flags (sticky = 0x01), reserved, sequence 0.
     assert!(ext_comms(attributes).contains(&ExtendedCommunity([6, 0, 1, 0, 0, 0, 0, 0])));
     // Turning sticky off re-originates without the community.
-    e.local_attach(VNI, mac(2), None, false, Instant::now())
-        .unwrap();
+    attach(&mut e, VNI, mac(2), None, false, Instant::now()).unwrap();
     let routes = drain_routes(&mut e);
     let RouteChange::Originate { attributes, .. } = &routes[0] else {
         panic!()
@@ -373,7 +386,7 @@ fn sticky_mac_carries_mobility_community_with_sticky_bit() {
 fn attach_to_unknown_or_invalid_vni_is_refused() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
     assert_eq!(
-        e.local_attach(5, mac(1), None, false, Instant::now()),
+        attach(&mut e, 5, mac(1), None, false, Instant::now()),
         Err(EngineError::UnknownVni(5))
     );
     assert_eq!(
@@ -398,18 +411,16 @@ fn detach_withdraws_the_bindings() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
     e.add_evi(EviConfig::new(VNI)).unwrap();
     let now = Instant::now();
-    e.local_attach(VNI, mac(1), Some(ip("192.0.2.10")), false, now)
-        .unwrap();
-    e.local_attach(VNI, mac(1), Some(ip("192.0.2.11")), false, now)
-        .unwrap();
+    attach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
+    attach(&mut e, VNI, mac(1), Some(ip("192.0.2.11")), false, now).unwrap();
     drain_routes(&mut e);
     // One IP goes: only its MAC+IP route is withdrawn.
-    e.local_detach(VNI, mac(1), Some(ip("192.0.2.10")));
+    detach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")));
     let w = withdrawn(&drain_routes(&mut e));
     assert_eq!(w.len(), 1);
     assert!(matches!(w[0], Route::Evpn(EvpnRoute::MacIp(m)) if m.ip == Some(ip("192.0.2.10"))));
     // The MAC goes: its remaining MAC+IP route and the MAC-only route are withdrawn.
-    e.local_detach(VNI, mac(1), None);
+    detach(&mut e, VNI, mac(1), None);
     let w = withdrawn(&drain_routes(&mut e));
     let mut ips: Vec<Option<IpAddr>> = w
         .iter()
@@ -422,7 +433,7 @@ fn detach_withdraws_the_bindings() {
     assert_eq!(ips, vec![None, Some(ip("192.0.2.11"))]);
     assert!(e.mac_table(VNI).is_empty());
     // Detaching something unknown does nothing.
-    e.local_detach(VNI, mac(9), None);
+    detach(&mut e, VNI, mac(9), None);
     assert!(drain_routes(&mut e).is_empty());
 }
 
@@ -432,9 +443,8 @@ fn remove_evi_withdraws_everything_and_removes_remote_state() {
     e.add_evi(EviConfig::new(VNI)).unwrap();
     e.add_evi(EviConfig::new(200)).unwrap();
     let now = Instant::now();
-    e.local_attach(VNI, mac(1), Some(ip("192.0.2.10")), false, now)
-        .unwrap();
-    e.local_attach(200, mac(3), None, false, now).unwrap();
+    attach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
+    attach(&mut e, 200, mac(3), None, false, now).unwrap();
     let vtep = ip("198.18.0.2");
     e.remote_best_change(
         &remote_mac_ip(
@@ -473,6 +483,11 @@ fn remove_evi_withdraws_everything_and_removes_remote_state() {
                 mac: mac(2)
             },
             DataplaneIntent::RemoveFlood { vni: VNI, vtep },
+            // The local binding (proxy ARP) and the remote one.
+            DataplaneIntent::RemoveNeighbor {
+                vni: VNI,
+                ip: ip("192.0.2.10")
+            },
             DataplaneIntent::RemoveNeighbor {
                 vni: VNI,
                 ip: ip("192.0.2.20")
@@ -529,12 +544,15 @@ fn import_remote_type2_and_type3_then_withdraw() {
             DataplaneIntent::RemoteMac {
                 vni: VNI,
                 mac: mac(2),
-                vtep
+                vtep,
+                sticky: false
             },
             DataplaneIntent::Neighbor {
                 vni: VNI,
                 ip: ip("192.0.2.20"),
-                mac: mac(2)
+                mac: mac(2),
+                router: false,
+                local: false
             },
             DataplaneIntent::Flood { vni: VNI, vtep },
         ]
@@ -546,7 +564,13 @@ fn import_remote_type2_and_type3_then_withdraw() {
     assert!(!t[0].sticky);
     assert_eq!(t[0].ips, vec![ip("192.0.2.20")]);
     assert_eq!(e.flood_list(VNI), vec![vtep]);
-    assert_eq!(e.neighbors(VNI), vec![(ip("192.0.2.20"), mac(2))]);
+    assert_eq!(
+        e.neighbors(VNI)
+            .iter()
+            .map(|n| (n.ip, n.mac))
+            .collect::<Vec<_>>(),
+        vec![(ip("192.0.2.20"), mac(2))]
+    );
     // Import produces no routes.
     assert!(drain_routes(&mut e).is_empty());
     // The same best path again changes nothing.
@@ -608,12 +632,15 @@ fn new_best_path_from_another_vtep_moves_the_entry() {
             DataplaneIntent::RemoteMac {
                 vni: VNI,
                 mac: mac(2),
-                vtep: ip("198.18.0.2")
+                vtep: ip("198.18.0.2"),
+                sticky: false
             },
+            // The new best path carries the sticky bit: the FDB entry becomes static.
             DataplaneIntent::RemoteMac {
                 vni: VNI,
                 mac: mac(2),
-                vtep: ip("198.18.0.3")
+                vtep: ip("198.18.0.3"),
+                sticky: true
             },
         ]
     );
@@ -680,7 +707,8 @@ fn wildcard_import_takes_routes_of_any_as() {
             DataplaneIntent::RemoteMac {
                 vni: VNI,
                 mac: mac(2),
-                vtep
+                vtep,
+                sticky: false
             },
             DataplaneIntent::Flood { vni: VNI, vtep },
         ]
@@ -727,8 +755,7 @@ fn fabric_of_two_engines_through_a_rib() {
     let mut b = engine("198.19.0.2", "198.18.0.2");
     a.add_evi(EviConfig::new(VNI)).unwrap();
     b.add_evi(EviConfig::new(VNI)).unwrap();
-    a.local_attach(VNI, mac(1), Some(ip("192.0.2.10")), false, now)
-        .unwrap();
+    attach(&mut a, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
     // A's routes go through A's speaker RIB (PathAttrs interning, route keys, NLRI extras).
     let mut rib_a = Rib::new(RibConfig::new(ASN, Ipv4Addr::new(198, 19, 0, 1)));
     feed_rib(&mut rib_a, &mut a);
@@ -739,7 +766,17 @@ fn fabric_of_two_engines_through_a_rib() {
         // A sees its own routes and ignores them.
         a.remote_best_change(c, now);
     }
-    assert!(drain_intents(&mut a).is_empty());
+    // A's only intent is its own local proxy-ARP binding.
+    assert_eq!(
+        drain_intents(&mut a),
+        vec![DataplaneIntent::Neighbor {
+            vni: VNI,
+            ip: ip("192.0.2.10"),
+            mac: mac(1),
+            router: false,
+            local: true
+        }]
+    );
     let t = b.mac_table(VNI);
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].mac, mac(1));
@@ -759,7 +796,8 @@ fn fabric_of_two_engines_through_a_rib() {
             DataplaneIntent::RemoteMac {
                 vni: VNI,
                 mac: mac(1),
-                vtep: ip("198.18.0.1")
+                vtep: ip("198.18.0.1"),
+                sticky: false
             },
             DataplaneIntent::Flood {
                 vni: VNI,
@@ -768,12 +806,14 @@ fn fabric_of_two_engines_through_a_rib() {
             DataplaneIntent::Neighbor {
                 vni: VNI,
                 ip: ip("192.0.2.10"),
-                mac: mac(1)
+                mac: mac(1),
+                router: false,
+                local: false
             },
         ]
     );
     // A detaches the MAC: the RIB reports the routes gone and B removes them.
-    a.local_detach(VNI, mac(1), None);
+    detach(&mut a, VNI, mac(1), None);
     feed_rib(&mut rib_a, &mut a);
     for c in rib_a.poll_best_changes() {
         assert!(c.best.is_none());
@@ -816,8 +856,7 @@ fn fabric_of_two_engines_through_a_rib() {
 fn changing_the_rd_withdraws_old_routes_and_originates_new_ones() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
     e.add_evi(EviConfig::new(VNI)).unwrap();
-    e.local_attach(VNI, mac(1), None, false, Instant::now())
-        .unwrap();
+    attach(&mut e, VNI, mac(1), None, false, Instant::now()).unwrap();
     drain_routes(&mut e);
     // Same config again: nothing.
     e.add_evi(EviConfig::new(VNI)).unwrap();
@@ -887,7 +926,8 @@ fn two_routes_for_one_mac_prefer_higher_sequence_and_fall_back_without_gap() {
         vec![DataplaneIntent::RemoteMac {
             vni: VNI,
             mac: mac(2),
-            vtep: ip("198.18.0.3")
+            vtep: ip("198.18.0.3"),
+            sticky: false
         }]
     );
     assert_eq!(e.mac_table(VNI)[0].sequence, 5);
@@ -897,7 +937,8 @@ fn two_routes_for_one_mac_prefer_higher_sequence_and_fall_back_without_gap() {
         vec![DataplaneIntent::RemoteMac {
             vni: VNI,
             mac: mac(2),
-            vtep: ip("198.18.0.2")
+            vtep: ip("198.18.0.2"),
+            sticky: false
         }]
     );
     e.remote_best_change(&gone(old), now);

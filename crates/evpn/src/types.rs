@@ -222,7 +222,7 @@ pub struct VniSummary {
 }
 
 /// What a MAC or IP event is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subject {
     /// A MAC address.
     Mac(MacAddress),
