@@ -1,10 +1,13 @@
 //! `evpnctl`: the command-line client of evpnd.
 //!
 //! `decode` turns BGP messages given as hex or raw bytes into JSON (schema:
-//! `docs/decode-json.md`) or readable text. `show neighbors` and `show routes` ask a running
-//! evpnd over its gRPC API (`--api unix:PATH` or `HOST:PORT`) and print tables or `--json`.
+//! `docs/decode-json.md`) or readable text. `show neighbors|routes|vnis|macs|flood|arp|dataplane`
+//! ask a running evpnd over its gRPC API (`--api unix:PATH` or `HOST:PORT`) and print tables or
+//! `--json` (schema: `docs/evpnctl-json.md`); `attach`, `detach` and `clear duplicate` act on
+//! its EVPN engine.
 
 mod decode;
+mod evpn;
 mod show;
 mod text;
 
@@ -46,6 +49,14 @@ enum Command {
         #[arg(long)]
         family: Option<String>,
     },
+    /// Attach a local endpoint to the EVPN engine (what an orchestrator does when a VM or
+    /// container starts): its MAC (and IP) are advertised as type-2 routes.
+    Attach(evpn::AttachArgs),
+    /// Detach a local endpoint: with --ip only that binding, else the MAC and all its IPs.
+    Detach(evpn::EndpointArgs),
+    /// Clear state in the daemon.
+    #[command(subcommand)]
+    Clear(evpn::ClearCommand),
 }
 
 /// `--api`, else $EVPNCTL_API, else the daemon's default socket.
@@ -60,5 +71,8 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::Show(cmd) => show::run(&api_of(cli.api), cmd),
         Command::Refresh { neighbor, family } => show::refresh(&api_of(cli.api), &neighbor, family),
+        Command::Attach(a) => evpn::attach(&api_of(cli.api), a),
+        Command::Detach(e) => evpn::detach(&api_of(cli.api), e),
+        Command::Clear(c) => evpn::clear(&api_of(cli.api), c),
     }
 }

@@ -16,6 +16,16 @@ pub enum ShowCommand {
     Neighbors(JsonFlag),
     /// The BGP RIB (EVPN and other families): every route with all its paths, best first.
     Routes(RoutesArgs),
+    /// EVPN: the EVIs (VNI, RD, route targets, table sizes) and the engine's event counters.
+    Vnis(crate::evpn::VniArgs),
+    /// EVPN: the MAC table (location, mobility sequence, sticky, duplicate state).
+    Macs(crate::evpn::VniArgs),
+    /// EVPN: the ingress-replication flood list of each VNI.
+    Flood(crate::evpn::VniArgs),
+    /// EVPN: the proxy ARP/ND table (IP to MAC bindings).
+    Arp(crate::evpn::VniArgs),
+    /// EVPN: the memory data plane's FDB, flood lists and neighbours.
+    Dataplane(JsonFlag),
 }
 
 /// `--json`.
@@ -119,6 +129,14 @@ pub fn refresh(api: &str, neighbor: &str, family: Option<String>) -> ExitCode {
 
 /// Runs a `show` command against `api`.
 pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
+    let cmd = match cmd {
+        ShowCommand::Vnis(a) => return crate::evpn::show_vnis(api, a),
+        ShowCommand::Macs(a) => return crate::evpn::show_macs(api, a),
+        ShowCommand::Flood(a) => return crate::evpn::show_flood(api, a),
+        ShowCommand::Arp(a) => return crate::evpn::show_arp(api, a),
+        ShowCommand::Dataplane(f) => return crate::evpn::show_dataplane(api, f.json),
+        other => other,
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -144,6 +162,11 @@ pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
                     neighbors_table(&r)
                 })
             }
+            ShowCommand::Vnis(_)
+            | ShowCommand::Macs(_)
+            | ShowCommand::Flood(_)
+            | ShowCommand::Arp(_)
+            | ShowCommand::Dataplane(_) => Err("not a BGP table".to_string()),
             ShowCommand::Routes(a) => {
                 let req = v1::ListRoutesRequest {
                     family: a.family.unwrap_or_default(),
@@ -219,7 +242,7 @@ fn uptime(s: u64) -> String {
 }
 
 /// Formats rows as aligned columns.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {

@@ -220,11 +220,11 @@ impl Core {
                     rts.push(rt);
                 }
             }
-            let rtc_peer = self.config.neighbors.iter().any(|n| {
-                n.peer
-                    .families
-                    .contains(&evpnd_wire::Family::RT_CONSTRAINT)
-            });
+            let rtc_peer = self
+                .config
+                .neighbors
+                .iter()
+                .any(|n| n.peer.families.contains(&evpnd_wire::Family::RT_CONSTRAINT));
             if rtc_peer && crate::evpn::has_wildcard_import(e) {
                 warn!("a wildcard import (*:VNI) cannot be expressed as an RT-Constraint membership: RTC peers send only the route targets of [bgp] import-route-targets and the EVIs' exact imports");
             }

@@ -239,11 +239,9 @@ pub fn import_route_targets(cfg: &EvpnConfig) -> Vec<RouteTarget> {
 
 /// True when some EVI of `cfg` imports with a wildcard (which RT-Constraint cannot carry).
 pub fn has_wildcard_import(cfg: &EvpnConfig) -> bool {
-    cfg.evis.iter().any(|e: &EviConfig| {
-        e.import
-            .iter()
-            .any(|i| matches!(i, ImportTarget::AnyAs(_)))
-    })
+    cfg.evis
+        .iter()
+        .any(|e: &EviConfig| e.import.iter().any(|i| matches!(i, ImportTarget::AnyAs(_))))
 }
 
 /// A subject as text: the MAC or the IP.

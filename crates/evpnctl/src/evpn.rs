@@ -1,0 +1,567 @@
+//! The EVPN commands: `show vnis|macs|flood|arp|dataplane`, `attach`, `detach` and
+//! `clear duplicate`, over the daemon's gRPC API. JSON output (`--json`) is one document whose
+//! field names are those of `crates/api/proto/evpnd.proto` (schema in `docs/evpnctl-json.md`).
+
+use crate::show::{connect, table};
+use clap::{Args, Subcommand};
+use evpnd_api::v1;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+/// `--vni` and `--json` of the EVPN table commands.
+#[derive(Debug, Args)]
+pub struct VniArgs {
+    /// Only this VNI (default: every VNI).
+    #[arg(long)]
+    pub vni: Option<u32>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An endpoint: VNI, MAC and optional IP.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// The VNI (an `[[vni]]` of the daemon).
+    #[arg(long)]
+    pub vni: u32,
+    /// The MAC address (unicast).
+    #[arg(long)]
+    pub mac: String,
+    /// An IP address bound to the MAC.
+    #[arg(long)]
+    pub ip: Option<String>,
+}
+
+/// `evpnctl attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    /// A static MAC: never moves, advertised with the sticky bit (RFC 7432 §15.2).
+    #[arg(long)]
+    pub sticky: bool,
+    /// The IP is a router's (IPv6: the ND R flag, RFC 9047).
+    #[arg(long)]
+    pub router: bool,
+    /// An immutable IP↔MAC binding (RFC 9047 I flag).
+    #[arg(long)]
+    pub static_binding: bool,
+}
+
+/// What `evpnctl clear` clears.
+#[derive(Debug, Subcommand)]
+pub enum ClearCommand {
+    /// Unfreeze a duplicate MAC or IP (RFC 7432 §15.1, RFC 9161 §3.6); without --mac/--ip,
+    /// everything frozen in the VNI.
+    Duplicate {
+        /// The VNI.
+        #[arg(long)]
+        vni: u32,
+        /// Only this MAC.
+        #[arg(long, conflicts_with = "ip")]
+        mac: Option<String>,
+        /// Only this IP.
+        #[arg(long)]
+        ip: Option<String>,
+    },
+}
+
+/// Runs `f` with a client of the daemon at `api` and prints what it returns.
+fn with_client<F, Fut>(api: &str, f: F) -> ExitCode
+where
+    F: FnOnce(evpnd_api::v1::evpnd_client::EvpndClient<tonic::transport::Channel>) -> Fut,
+    Fut: std::future::Future<Output = Result<String, tonic::Status>>,
+{
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("evpnctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<String, String> = rt.block_on(async {
+        let client = connect(api).await?;
+        f(client)
+            .await
+            .map_err(|s| format!("evpnd: {}", s.message()))
+    });
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("evpnctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `show vnis`.
+pub fn show_vnis(api: &str, a: VniArgs) -> ExitCode {
+    with_client(api, |mut c| async move {
+        let mut r = c.list_vnis(v1::ListVnisRequest {}).await?.into_inner();
+        if let Some(v) = a.vni {
+            r.vnis.retain(|x| x.vni == v);
+        }
+        Ok(if a.json {
+            vnis_json(&r).to_string()
+        } else {
+            vnis_table(&r)
+        })
+    })
+}
+
+/// `show macs`.
+pub fn show_macs(api: &str, a: VniArgs) -> ExitCode {
+    with_client(api, |mut c| async move {
+        let r = c
+            .list_macs(v1::ListMacsRequest {
+                vni: a.vni.unwrap_or(0),
+            })
+            .await?
+            .into_inner();
+        Ok(if a.json {
+            macs_json(&r).to_string()
+        } else {
+            macs_table(&r)
+        })
+    })
+}
+
+/// `show flood`.
+pub fn show_flood(api: &str, a: VniArgs) -> ExitCode {
+    with_client(api, |mut c| async move {
+        let r = c
+            .list_flood(v1::ListFloodRequest {
+                vni: a.vni.unwrap_or(0),
+            })
+            .await?
+            .into_inner();
+        Ok(if a.json {
+            Value::Array(r.lists.iter().map(flood_json).collect()).to_string()
+        } else {
+            flood_table(&r.lists)
+        })
+    })
+}
+
+/// `show arp`.
+pub fn show_arp(api: &str, a: VniArgs) -> ExitCode {
+    with_client(api, |mut c| async move {
+        let r = c
+            .list_arp(v1::ListArpRequest {
+                vni: a.vni.unwrap_or(0),
+            })
+            .await?
+            .into_inner();
+        Ok(if a.json {
+            arp_json(&r).to_string()
+        } else {
+            arp_table(&r)
+        })
+    })
+}
+
+/// `show dataplane`.
+pub fn show_dataplane(api: &str, json_out: bool) -> ExitCode {
+    with_client(api, |mut c| async move {
+        let r = c
+            .list_dataplane(v1::ListDataplaneRequest {})
+            .await?
+            .into_inner();
+        Ok(if json_out {
+            dataplane_json(&r).to_string()
+        } else {
+            dataplane_text(&r)
+        })
+    })
+}
+
+/// `attach`.
+pub fn attach(api: &str, a: AttachArgs) -> ExitCode {
+    let what = endpoint_text(&a.endpoint);
+    with_client(api, |mut c| async move {
+        c.attach_endpoint(v1::AttachEndpointRequest {
+            vni: a.endpoint.vni,
+            mac: a.endpoint.mac,
+            ip: a.endpoint.ip.unwrap_or_default(),
+            sticky: a.sticky,
+            router: a.router,
+            static_binding: a.static_binding,
+        })
+        .await?;
+        Ok(format!("attached {what}"))
+    })
+}
+
+/// `detach`.
+pub fn detach(api: &str, e: EndpointArgs) -> ExitCode {
+    let what = endpoint_text(&e);
+    with_client(api, |mut c| async move {
+        c.detach_endpoint(v1::DetachEndpointRequest {
+            vni: e.vni,
+            mac: e.mac,
+            ip: e.ip.unwrap_or_default(),
+        })
+        .await?;
+        Ok(format!("detached {what}"))
+    })
+}
+
+/// `clear duplicate`.
+pub fn clear(api: &str, cmd: ClearCommand) -> ExitCode {
+    let ClearCommand::Duplicate { vni, mac, ip } = cmd;
+    with_client(api, |mut c| async move {
+        let r = c
+            .clear_duplicate(v1::ClearDuplicateRequest {
+                vni,
+                mac: mac.unwrap_or_default(),
+                ip: ip.unwrap_or_default(),
+            })
+            .await?
+            .into_inner();
+        Ok(format!("cleared {} duplicate(s) in VNI {vni}", r.cleared))
+    })
+}
+
+fn endpoint_text(e: &EndpointArgs) -> String {
+    match &e.ip {
+        Some(ip) => format!("{} {} in VNI {}", e.mac, ip, e.vni),
+        None => format!("{} in VNI {}", e.mac, e.vni),
+    }
+}
+
+fn vnis_json(r: &v1::ListVnisResponse) -> Value {
+    let s = r.status.clone().unwrap_or_default();
+    json!({
+        "vtep": s.vtep,
+        "dataplane": s.dataplane,
+        "counters": {
+            "learned": s.learned, "moved": s.moved, "removed": s.removed,
+            "duplicate": s.duplicate, "unfrozen": s.unfrozen,
+            "sticky_conflict": s.sticky_conflict, "routes_originated": s.routes_originated,
+            "routes_withdrawn": s.routes_withdrawn, "intents": s.intents,
+        },
+        "vnis": r.vnis.iter().map(|v| json!({
+            "vni": v.vni, "rd": v.rd, "import_route_targets": v.import_route_targets,
+            "export_route_targets": v.export_route_targets, "local_macs": v.local_macs,
+            "remote_macs": v.remote_macs, "flood_vteps": v.flood_vteps,
+            "neighbors": v.neighbors, "duplicates": v.duplicates,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn vnis_table(r: &v1::ListVnisResponse) -> String {
+    let rows: Vec<Vec<String>> = r
+        .vnis
+        .iter()
+        .map(|v| {
+            vec![
+                v.vni.to_string(),
+                v.rd.clone(),
+                v.import_route_targets.join(","),
+                v.export_route_targets.join(","),
+                v.local_macs.to_string(),
+                v.remote_macs.to_string(),
+                v.flood_vteps.to_string(),
+                v.neighbors.to_string(),
+                v.duplicates.to_string(),
+            ]
+        })
+        .collect();
+    let s = r.status.clone().unwrap_or_default();
+    format!(
+        "VTEP {}, data plane {}\n{}\nevents: learned {} moved {} removed {} duplicate {} unfrozen {} sticky-conflict {}; routes originated {} withdrawn {}; intents {}",
+        s.vtep,
+        s.dataplane,
+        table(
+            &["VNI", "RD", "IMPORT", "EXPORT", "LOCAL", "REMOTE", "FLOOD", "ARP/ND", "DUP"],
+            &rows
+        ),
+        s.learned,
+        s.moved,
+        s.removed,
+        s.duplicate,
+        s.unfrozen,
+        s.sticky_conflict,
+        s.routes_originated,
+        s.routes_withdrawn,
+        s.intents
+    )
+}
+
+fn dup_json(d: &Option<v1::DuplicateState>) -> Value {
+    let d = d.clone().unwrap_or_default();
+    json!({"frozen": d.frozen, "permanent": d.permanent, "seconds_left": d.seconds_left})
+}
+
+/// "-", "frozen 42s" or "frozen (until cleared)".
+fn dup_text(d: &Option<v1::DuplicateState>) -> String {
+    match d {
+        Some(d) if d.frozen && d.permanent => "frozen (until cleared)".into(),
+        Some(d) if d.frozen => format!("frozen {}s", d.seconds_left),
+        _ => "-".into(),
+    }
+}
+
+fn macs_json(r: &v1::ListMacsResponse) -> Value {
+    Value::Array(
+        r.macs
+            .iter()
+            .map(|m| {
+                json!({
+                    "vni": m.vni, "mac": m.mac, "location": m.location, "sequence": m.sequence,
+                    "sticky": m.sticky, "ips": m.ips, "moves": m.moves,
+                    "duplicate": dup_json(&m.duplicate), "sticky_conflict": m.sticky_conflict,
+                    "age_seconds": m.age_seconds,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn macs_table(r: &v1::ListMacsResponse) -> String {
+    let rows: Vec<Vec<String>> = r
+        .macs
+        .iter()
+        .map(|m| {
+            let mut flags = Vec::new();
+            if m.sticky {
+                flags.push("sticky");
+            }
+            if m.sticky_conflict {
+                flags.push("sticky-conflict");
+            }
+            vec![
+                m.vni.to_string(),
+                m.mac.clone(),
+                m.location.clone(),
+                m.sequence.to_string(),
+                if flags.is_empty() {
+                    "-".into()
+                } else {
+                    flags.join(",")
+                },
+                m.moves.to_string(),
+                dup_text(&m.duplicate),
+                if m.ips.is_empty() {
+                    "-".into()
+                } else {
+                    m.ips.join(",")
+                },
+            ]
+        })
+        .collect();
+    format!(
+        "{}\n{} MAC(s)",
+        table(
+            &[
+                "VNI",
+                "MAC",
+                "LOCATION",
+                "SEQ",
+                "FLAGS",
+                "MOVES",
+                "DUPLICATE",
+                "IPS"
+            ],
+            &rows
+        ),
+        r.macs.len()
+    )
+}
+
+fn flood_json(f: &v1::FloodList) -> Value {
+    json!({"vni": f.vni, "vteps": f.vteps})
+}
+
+fn flood_table(lists: &[v1::FloodList]) -> String {
+    let rows: Vec<Vec<String>> = lists
+        .iter()
+        .map(|f| {
+            vec![
+                f.vni.to_string(),
+                if f.vteps.is_empty() {
+                    "-".into()
+                } else {
+                    f.vteps.join(" ")
+                },
+            ]
+        })
+        .collect();
+    table(&["VNI", "REMOTE VTEPS"], &rows)
+}
+
+fn arp_json(r: &v1::ListArpResponse) -> Value {
+    Value::Array(
+        r.neighbors
+            .iter()
+            .map(|n| {
+                json!({
+                    "vni": n.vni, "ip": n.ip, "mac": n.mac, "location": n.location,
+                    "router": n.router, "immutable": n.immutable,
+                    "duplicate": dup_json(&n.duplicate),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn arp_table(r: &v1::ListArpResponse) -> String {
+    let rows: Vec<Vec<String>> = r
+        .neighbors
+        .iter()
+        .map(|n| {
+            let mut flags = Vec::new();
+            if n.router {
+                flags.push("router");
+            }
+            if n.immutable {
+                flags.push("static");
+            }
+            vec![
+                n.vni.to_string(),
+                n.ip.clone(),
+                n.mac.clone(),
+                n.location.clone(),
+                if flags.is_empty() {
+                    "-".into()
+                } else {
+                    flags.join(",")
+                },
+                dup_text(&n.duplicate),
+            ]
+        })
+        .collect();
+    format!(
+        "{}\n{} binding(s)",
+        table(
+            &["VNI", "IP", "MAC", "LOCATION", "FLAGS", "DUPLICATE"],
+            &rows
+        ),
+        r.neighbors.len()
+    )
+}
+
+fn dataplane_json(r: &v1::ListDataplaneResponse) -> Value {
+    json!({
+        "kind": r.kind, "applied": r.applied, "errors": r.errors,
+        "macs": r.macs.iter().map(|m| json!({
+            "vni": m.vni, "mac": m.mac, "vtep": m.vtep, "sticky": m.sticky,
+        })).collect::<Vec<_>>(),
+        "flood": r.flood.iter().map(flood_json).collect::<Vec<_>>(),
+        "neighbors": r.neighbors.iter().map(|n| json!({
+            "vni": n.vni, "ip": n.ip, "mac": n.mac, "router": n.router, "local": n.local,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn dataplane_text(r: &v1::ListDataplaneResponse) -> String {
+    let macs: Vec<Vec<String>> = r
+        .macs
+        .iter()
+        .map(|m| {
+            vec![
+                m.vni.to_string(),
+                m.mac.clone(),
+                m.vtep.clone(),
+                if m.sticky { "sticky" } else { "-" }.into(),
+            ]
+        })
+        .collect();
+    let neigh: Vec<Vec<String>> = r
+        .neighbors
+        .iter()
+        .map(|n| {
+            vec![
+                n.vni.to_string(),
+                n.ip.clone(),
+                n.mac.clone(),
+                if n.local { "local" } else { "remote" }.into(),
+                if n.router { "router" } else { "-" }.into(),
+            ]
+        })
+        .collect();
+    format!(
+        "data plane {}: {} intent(s) applied, {} inconsistent\n\nFDB\n{}\n\nFLOOD\n{}\n\nNEIGHBORS\n{}",
+        r.kind,
+        r.applied,
+        r.errors,
+        table(&["VNI", "MAC", "VTEP", "FLAGS"], &macs),
+        flood_table(&r.flood),
+        table(&["VNI", "IP", "MAC", "ORIGIN", "FLAGS"], &neigh)
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn mac_row() -> v1::MacEntry {
+        v1::MacEntry {
+            vni: 100,
+            mac: "02:00:00:00:00:01".into(),
+            location: "198.19.0.2".into(),
+            sequence: 1,
+            sticky: true,
+            ips: vec!["192.0.2.1".into()],
+            moves: 1,
+            duplicate: Some(v1::DuplicateState {
+                frozen: true,
+                permanent: false,
+                seconds_left: 42,
+            }),
+            sticky_conflict: false,
+            age_seconds: 3,
+        }
+    }
+
+    #[test]
+    fn macs_json_has_every_field() {
+        let v = macs_json(&v1::ListMacsResponse {
+            macs: vec![mac_row()],
+        });
+        let m = &v[0];
+        assert_eq!(m["mac"], "02:00:00:00:00:01");
+        assert_eq!(m["location"], "198.19.0.2");
+        assert_eq!(m["sequence"], 1);
+        assert_eq!(m["sticky"], true);
+        assert_eq!(m["ips"][0], "192.0.2.1");
+        assert_eq!(m["duplicate"]["seconds_left"], 42);
+        assert_eq!(m["duplicate"]["frozen"], true);
+        assert_eq!(m["sticky_conflict"], false);
+        assert_eq!(m.as_object().unwrap().len(), 10);
+    }
+
+    #[test]
+    fn macs_table_shows_state() {
+        let t = macs_table(&v1::ListMacsResponse {
+            macs: vec![mac_row()],
+        });
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("VNI"));
+        assert!(lines[1].contains("198.19.0.2"));
+        assert!(lines[1].contains("sticky"));
+        assert!(lines[1].contains("frozen 42s"));
+        assert_eq!(lines[2], "1 MAC(s)");
+    }
+
+    #[test]
+    fn duplicate_text() {
+        assert_eq!(dup_text(&None), "-");
+        assert_eq!(
+            dup_text(&Some(v1::DuplicateState {
+                frozen: true,
+                permanent: true,
+                seconds_left: 0
+            })),
+            "frozen (until cleared)"
+        );
+    }
+}
