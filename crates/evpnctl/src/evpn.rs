@@ -296,7 +296,7 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
 }
 
 fn dup_json(d: &Option<v1::DuplicateState>) -> Value {
-    let d = d.clone().unwrap_or_default();
+    let d = d.unwrap_or_default();
     json!({"frozen": d.frozen, "permanent": d.permanent, "seconds_left": d.seconds_left})
 }
 

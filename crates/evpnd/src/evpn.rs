@@ -115,7 +115,7 @@ impl EvpnNode {
             }
             while let Some(r) = self.engine.poll_route() {
                 moved = true;
-                self.to_rib(rib, r);
+                self.hand_to_rib(rib, r);
             }
             if !moved {
                 break;
@@ -134,7 +134,7 @@ impl EvpnNode {
         progress
     }
 
-    fn to_rib(&mut self, rib: &mut Rib, r: RouteChange) {
+    fn hand_to_rib(&mut self, rib: &mut Rib, r: RouteChange) {
         match r {
             RouteChange::Originate {
                 nlri,

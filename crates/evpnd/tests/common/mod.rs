@@ -155,6 +155,80 @@ impl Daemon {
         let n = self.neighbors();
         !n.is_empty() && n.iter().all(|x| x.state == "Established")
     }
+
+    /// A gRPC call against this daemon: `f` gets a fresh client.
+    pub fn call<T, F, Fut>(&self, f: F) -> Result<T, tonic::Status>
+    where
+        F: FnOnce(EvpndClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let api = self.api.clone();
+        rt().block_on(async move {
+            let c = connect(&api)
+                .await
+                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            f(c).await.map(tonic::Response::into_inner)
+        })
+    }
+
+    /// `ListVnis`.
+    pub fn vnis(&self) -> v1::ListVnisResponse {
+        self.call(|mut c| async move { c.list_vnis(v1::ListVnisRequest {}).await })
+            .unwrap()
+    }
+
+    /// `ListMacs` (`vni` 0: every VNI).
+    pub fn macs(&self, vni: u32) -> Vec<v1::MacEntry> {
+        self.call(|mut c| async move { c.list_macs(v1::ListMacsRequest { vni }).await })
+            .unwrap()
+            .macs
+    }
+
+    /// `ListFlood` (`vni` 0: every VNI).
+    pub fn flood(&self, vni: u32) -> Vec<v1::FloodList> {
+        self.call(|mut c| async move { c.list_flood(v1::ListFloodRequest { vni }).await })
+            .unwrap()
+            .lists
+    }
+
+    /// `ListArp` (`vni` 0: every VNI).
+    pub fn arp(&self, vni: u32) -> Vec<v1::NeighborEntry> {
+        self.call(|mut c| async move { c.list_arp(v1::ListArpRequest { vni }).await })
+            .unwrap()
+            .neighbors
+    }
+
+    /// `ListDataplane`.
+    pub fn dataplane(&self) -> Result<v1::ListDataplaneResponse, tonic::Status> {
+        self.call(|mut c| async move { c.list_dataplane(v1::ListDataplaneRequest {}).await })
+    }
+
+    /// `AttachEndpoint` (`ip` "" for none).
+    pub fn attach(&self, req: v1::AttachEndpointRequest) -> Result<(), tonic::Status> {
+        self.call(|mut c| async move { c.attach_endpoint(req).await })
+            .map(|_| ())
+    }
+
+    /// `DetachEndpoint` of `mac` (and `ip`, "" for the whole MAC) in `vni`.
+    pub fn detach(&self, vni: u32, mac: &str, ip: &str) -> Result<(), tonic::Status> {
+        let req = v1::DetachEndpointRequest {
+            vni,
+            mac: mac.into(),
+            ip: ip.into(),
+        };
+        self.call(|mut c| async move { c.detach_endpoint(req).await })
+            .map(|_| ())
+    }
+}
+
+/// An `AttachEndpointRequest` for a dynamic endpoint (`ip` "" for none).
+pub fn endpoint(vni: u32, mac: &str, ip: &str) -> v1::AttachEndpointRequest {
+    v1::AttachEndpointRequest {
+        vni,
+        mac: mac.into(),
+        ip: ip.into(),
+        ..Default::default()
+    }
 }
 
 impl Drop for Daemon {
@@ -229,7 +303,17 @@ pub fn api_routes(api: &std::path::Path, family: &str) -> Vec<v1::RibEntry> {
 }
 
 /// Polls `cond` every 50 ms until it holds or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> Result<(), String> {
+pub fn wait_until(timeout: Duration, cond: impl FnMut() -> bool) -> Result<(), String> {
+    wait_until_every(timeout, Duration::from_millis(50), cond)
+}
+
+/// Polls `cond` every `interval` until it holds or `timeout` passes (a short interval for
+/// measuring convergence times).
+pub fn wait_until_every(
+    timeout: Duration,
+    interval: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         if cond() {
@@ -238,6 +322,6 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> Result<(
         if Instant::now() >= deadline {
             return Err(format!("condition not met within {timeout:?}"));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(interval);
     }
 }
