@@ -945,6 +945,24 @@ kind = "memory"
         assert_eq!(b.ip, Some("2001:db8::2".parse().unwrap()));
     }
 
+    /// The example in docs/configuration.md is a valid configuration.
+    #[test]
+    fn documented_example_parses() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        let len = doc[start..].find("```").unwrap();
+        // The example lists every neighbor option, also ttl-security and multihop, which
+        // exclude each other: drop multihop.
+        let text: String = doc[start..start + len]
+            .lines()
+            .filter(|l| !l.starts_with("multihop"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let e = c.evpn.unwrap();
+        assert_eq!((e.evis.len(), e.endpoints.len()), (1, 1));
+    }
+
     #[test]
     fn evpn_is_off_without_vtep_and_dataplane_defaults_to_none() {
         let c = parse(GOOD).unwrap();
@@ -1092,6 +1110,11 @@ kind = "memory"
             (
                 GOOD.replace("[api]", "[[vni]]\nvni = 5\n[api]"),
                 "evpn.vtep: required",
+            ),
+            // Both auto RDs are 198.19.0.1:100 (the VNI's low 16 bits, RFC 7432 §7.9).
+            (
+                format!("{EVPN}\n[[vni]]\nvni = 65636\n"),
+                "vni[2].rd: 198.19.0.1:100 is also the RD of VNI 100",
             ),
         ];
         for (text, key) in cases {
