@@ -259,3 +259,120 @@ pub fn import_text(i: &ImportTarget) -> String {
         ImportTarget::AnyAs(vni) => format!("*:{vni}"),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use evpnd_bgp::rib::RibConfig;
+    use evpnd_evpn::types::{Attachment, Location};
+    use evpnd_wire::{NextHop, Nlri, Route};
+
+    fn node(vtep: &str, endpoints: &str) -> (EvpnNode, Rib, EvpnConfig) {
+        let text = format!(
+            "asn = 65000\nrouter-id = \"{vtep}\"\n[evpn]\nvtep = \"{vtep}\"\n[[vni]]\nvni = 100\n[dataplane]\nkind = \"memory\"\n{endpoints}"
+        );
+        let c = parse(&text).unwrap();
+        let rib = Rib::new(RibConfig::new(65000, c.router_id));
+        let e = c.evpn.unwrap();
+        let n = EvpnNode::start(&e, c.dataplane, &rib, Instant::now());
+        (n, rib, e)
+    }
+
+    /// Copies `from`'s local EVPN routes into `to` as an iBGP peer would deliver them (same
+    /// attributes and next hop), so two engines can talk without sockets.
+    fn carry(from: &Rib, to: &mut Rib) {
+        for (route, paths) in from.loc_rib(Family::L2VPN_EVPN) {
+            let p = &paths[0];
+            let mut attrs = vec![PathAttribute::ExtendedCommunities(
+                p.attrs.ext_communities.clone(),
+            )];
+            if let Some(t) = &p.attrs.pmsi_tunnel {
+                attrs.push(PathAttribute::PmsiTunnel(t.clone()));
+            }
+            to.originate(
+                Family::L2VPN_EVPN,
+                Nlri::new(route),
+                attrs,
+                p.attrs.next_hop.clone(),
+            );
+        }
+    }
+
+    #[test]
+    fn step_originates_with_origin_igp_and_the_vtep_as_next_hop() {
+        let (mut n, mut rib, cfg) = node(
+            "198.19.0.1",
+            "[[endpoint]]\nvni = 100\nmac = \"02:00:00:00:00:01\"\nip = \"192.0.2.1\"\n",
+        );
+        assert!(n.step(&mut rib, Instant::now()));
+        let routes: Vec<(Route, Vec<evpnd_bgp::rib::Path>)> =
+            rib.loc_rib(Family::L2VPN_EVPN).collect();
+        // Type 3 for the VNI, type 2 for the MAC and for MAC+IP (RFC 7432 §9.1, §11.1).
+        assert_eq!(routes.len(), 3);
+        for (_, paths) in &routes {
+            let a = &paths[0].attrs;
+            assert_eq!(a.origin, Origin::Igp);
+            assert_eq!(a.as_path, AsPath::default());
+            assert_eq!(a.next_hop, NextHop::from_ip("198.19.0.1".parse().unwrap()));
+        }
+        assert_eq!(n.counters.routes_originated, 3);
+        // Settled: a second step moves nothing (our own routes are not imported).
+        assert!(!n.step(&mut rib, Instant::now()));
+        // RT-Constraint gets the auto-derived import target ASN:VNI.
+        assert_eq!(
+            import_route_targets(&cfg),
+            vec![RouteTarget::As2 {
+                asn: 65000,
+                value: 100
+            }]
+        );
+        assert!(!has_wildcard_import(&cfg));
+    }
+
+    #[test]
+    fn routes_of_one_engine_reach_the_other_and_its_memory_dataplane() {
+        let now = Instant::now();
+        let (mut a, mut rib_a, _) = node("198.19.0.1", "");
+        let (mut b, mut rib_b, _) = node("198.19.0.2", "");
+        let mac = "02:00:00:00:00:01".parse().unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        a.engine
+            .local_attach(&Attachment::new(100, mac, Some(ip)), now)
+            .unwrap();
+        a.step(&mut rib_a, now);
+        carry(&rib_a, &mut rib_b);
+        b.step(&mut rib_b, now);
+        let vtep_a: IpAddr = "198.19.0.1".parse().unwrap();
+        let macs = b.engine.mac_table(100);
+        assert_eq!(macs.len(), 1);
+        assert_eq!(macs[0].origin, Location::Remote { vtep: vtep_a });
+        assert_eq!(b.engine.flood_list(100), vec![vtep_a]);
+        let m = b.dataplane.memory().unwrap();
+        assert_eq!(m.fdb[&(100, mac)].vtep, vtep_a);
+        assert_eq!(
+            m.flood[&100].iter().copied().collect::<Vec<_>>(),
+            vec![vtep_a]
+        );
+        assert_eq!(m.neigh[&(100, ip)].mac, mac);
+        assert!(!m.neigh[&(100, ip)].local);
+        assert_eq!(m.errors, 0);
+        assert_eq!(b.counters.learned, 1);
+
+        // A detaches; B's withdrawal of the route empties its table and data plane.
+        a.engine.local_detach(100, mac, None, now).unwrap();
+        a.step(&mut rib_a, now);
+        for (route, _) in rib_b.loc_rib(Family::L2VPN_EVPN).collect::<Vec<_>>() {
+            if rib_a.best(Family::L2VPN_EVPN, &route).is_none() {
+                rib_b.withdraw_local(Family::L2VPN_EVPN, &Nlri::new(route));
+            }
+        }
+        b.step(&mut rib_b, now);
+        let m = b.dataplane.memory().unwrap();
+        assert!(m.fdb.is_empty() && m.neigh.is_empty());
+        assert_eq!(m.flood.len(), 1, "A still serves VNI 100");
+        assert_eq!(m.errors, 0);
+        assert!(b.engine.mac_table(100).is_empty());
+    }
+}

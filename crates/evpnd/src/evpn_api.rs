@@ -59,15 +59,21 @@ fn engine_status(e: EngineError) -> Status {
     }
 }
 
+/// A VNI must fit in 24 bits (RFC 7348 §5): INVALID_ARGUMENT otherwise.
+fn check_vni(vni: u32) -> Result<u32, Status> {
+    if vni > 0x00ff_ffff {
+        return Err(engine_status(EngineError::InvalidVni(vni)));
+    }
+    Ok(vni)
+}
+
 /// The VNIs a request covers: every EVI for 0, else the one asked for (which must exist).
 fn vnis(node: &EvpnNode, vni: u32) -> Result<Vec<u32>, Status> {
     let all: Vec<u32> = node.engine.evis().map(|e| e.vni).collect();
     if vni == 0 {
         return Ok(all);
     }
-    if vni > 0x00ff_ffff {
-        return Err(engine_status(EngineError::InvalidVni(vni)));
-    }
+    check_vni(vni)?;
     if !all.contains(&vni) {
         return Err(engine_status(EngineError::UnknownVni(vni)));
     }
@@ -205,6 +211,7 @@ fn attach(
     r: &v1::AttachEndpointRequest,
     now: Instant,
 ) -> Result<v1::AttachEndpointResponse, Status> {
+    check_vni(r.vni)?;
     let mac = parse_mac(&r.mac)?;
     let ip = parse_ip(&r.ip)?;
     crate::config::check_endpoint(mac, ip, r.router, r.static_binding)
@@ -228,6 +235,7 @@ fn detach(
     r: &v1::DetachEndpointRequest,
     now: Instant,
 ) -> Result<v1::DetachEndpointResponse, Status> {
+    check_vni(r.vni)?;
     let mac = parse_mac(&r.mac)?;
     let ip = parse_ip(&r.ip)?;
     node.engine
@@ -241,6 +249,7 @@ fn clear(
     r: &v1::ClearDuplicateRequest,
     now: Instant,
 ) -> Result<v1::ClearDuplicateResponse, Status> {
+    check_vni(r.vni)?;
     let subject = match (r.mac.is_empty(), r.ip.is_empty()) {
         (true, true) => None,
         (false, true) => Some(Subject::Mac(parse_mac(&r.mac)?)),
@@ -301,4 +310,183 @@ fn dataplane(node: &EvpnNode) -> Result<v1::ListDataplaneResponse, Status> {
         applied: m.applied,
         errors: m.errors,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use evpnd_bgp::rib::{Rib, RibConfig};
+    use std::time::Duration;
+    use tonic::Code;
+
+    fn node(kind: &str) -> EvpnNode {
+        let c = crate::config::parse(&format!(
+            "asn = 65000\nrouter-id = \"198.19.0.1\"\n[evpn]\nvtep = \"198.19.0.1\"\n[[vni]]\nvni = 100\n[dataplane]\nkind = \"{kind}\"\n"
+        ))
+        .unwrap();
+        let rib = Rib::new(RibConfig::new(65000, c.router_id));
+        EvpnNode::start(c.evpn.as_ref().unwrap(), c.dataplane, &rib, Instant::now())
+    }
+
+    fn attach_req(vni: u32, mac: &str, ip: &str) -> v1::AttachEndpointRequest {
+        v1::AttachEndpointRequest {
+            vni,
+            mac: mac.into(),
+            ip: ip.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_the_right_code() {
+        let now = Instant::now();
+        let mut n = node("memory");
+        let code = |r: Result<v1::AttachEndpointResponse, Status>| r.unwrap_err().code();
+        let mac = "02:00:00:00:00:01";
+        assert_eq!(
+            code(attach(&mut n, &attach_req(100, "", ""), now)),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(attach(&mut n, &attach_req(100, "zz", ""), now)),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(attach(
+                &mut n,
+                &attach_req(100, "ff:ff:ff:ff:ff:ff", ""),
+                now
+            )),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(attach(
+                &mut n,
+                &attach_req(100, "00:00:00:00:00:00", ""),
+                now
+            )),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(attach(&mut n, &attach_req(100, mac, "1.2.3"), now)),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(attach(&mut n, &attach_req(100, mac, "0.0.0.0"), now)),
+            Code::InvalidArgument
+        );
+        let mut r = attach_req(100, mac, "192.0.2.1");
+        r.router = true;
+        let e = attach(&mut n, &r, now).unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().starts_with("router:"), "{e:?}");
+        assert_eq!(
+            code(attach(&mut n, &attach_req(200, mac, ""), now)),
+            Code::NotFound
+        );
+        assert_eq!(
+            code(attach(&mut n, &attach_req(1 << 24, mac, ""), now)),
+            Code::InvalidArgument,
+            "a VNI above 24 bits is malformed"
+        );
+        // Nothing of the above reached the engine.
+        assert!(n.engine.mac_table(100).is_empty());
+
+        assert_eq!(
+            list_macs(&n, 1 << 24, now).unwrap_err().code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(list_macs(&n, 200, now).unwrap_err().code(), Code::NotFound);
+        assert_eq!(list_flood(&n, 200).unwrap_err().code(), Code::NotFound);
+        assert_eq!(list_arp(&n, 200, now).unwrap_err().code(), Code::NotFound);
+        let both = v1::ClearDuplicateRequest {
+            vni: 100,
+            mac: mac.into(),
+            ip: "192.0.2.1".into(),
+        };
+        assert_eq!(
+            clear(&mut n, &both, now).unwrap_err().code(),
+            Code::InvalidArgument
+        );
+        let unknown = v1::ClearDuplicateRequest {
+            vni: 200,
+            ..Default::default()
+        };
+        assert_eq!(
+            clear(&mut n, &unknown, now).unwrap_err().code(),
+            Code::NotFound
+        );
+        let nothing = v1::ClearDuplicateRequest {
+            vni: 100,
+            ..Default::default()
+        };
+        assert_eq!(clear(&mut n, &nothing, now).unwrap().cleared, 0);
+        let d = v1::DetachEndpointRequest {
+            vni: 100,
+            mac: "x".into(),
+            ip: String::new(),
+        };
+        assert_eq!(
+            detach(&mut n, &d, now).unwrap_err().code(),
+            Code::InvalidArgument
+        );
+        assert!(engine(None).is_err_and(|s| s.code() == Code::FailedPrecondition));
+    }
+
+    #[test]
+    fn attach_list_detach_round_trip() {
+        let now = Instant::now();
+        let mut n = node("none");
+        let mut r = attach_req(100, "02:00:00:00:00:01", "2001:db8::1");
+        r.sticky = true;
+        r.router = true;
+        attach(&mut n, &r, now).unwrap();
+        let macs = list_macs(&n, 0, now).unwrap().macs;
+        assert_eq!(macs.len(), 1);
+        let m = &macs[0];
+        assert_eq!(
+            (m.vni, m.mac.as_str(), m.location.as_str(), m.sticky),
+            (100, "02:00:00:00:00:01", "local", true)
+        );
+        assert_eq!(m.ips, vec!["2001:db8::1".to_string()]);
+        assert_eq!(m.duplicate, Some(v1::DuplicateState::default()));
+        let arp = list_arp(&n, 100, now).unwrap().neighbors;
+        assert_eq!(arp.len(), 1);
+        assert!(arp[0].router && arp[0].location == "local");
+        let v = list_vnis(&n);
+        assert_eq!(v.vnis[0].local_macs, 1);
+        assert_eq!(v.status.unwrap().dataplane, "none");
+        assert_eq!(dataplane(&n).unwrap_err().code(), Code::FailedPrecondition);
+        detach(
+            &mut n,
+            &v1::DetachEndpointRequest {
+                vni: 100,
+                mac: "02:00:00:00:00:01".into(),
+                ip: String::new(),
+            },
+            now,
+        )
+        .unwrap();
+        assert!(list_macs(&n, 100, now).unwrap().macs.is_empty());
+    }
+
+    #[test]
+    fn duplicate_state_rows() {
+        let now = Instant::now();
+        assert_eq!(
+            duplicate(&DuplicateState::Normal, now),
+            v1::DuplicateState::default()
+        );
+        let p = duplicate(&DuplicateState::Frozen { until: None }, now);
+        assert!(p.frozen && p.permanent && p.seconds_left == 0);
+        let t = duplicate(
+            &DuplicateState::Frozen {
+                until: Some(now + Duration::from_millis(2500)),
+            },
+            now,
+        );
+        assert!(t.frozen && !t.permanent);
+        assert_eq!(t.seconds_left, 3, "rounded up");
+    }
 }

@@ -46,8 +46,17 @@ fn main() -> ExitCode {
     if let Some(path) = cli.check_config {
         return match config::load(&path) {
             Ok(c) => {
+                let evpn = match &c.evpn {
+                    Some(e) => format!(
+                        ", EVPN engine at VTEP {} with {} VNI(s) and {} endpoint(s)",
+                        e.engine.vtep,
+                        e.evis.len(),
+                        e.endpoints.len()
+                    ),
+                    None => String::new(),
+                };
                 println!(
-                    "{}: valid ({} neighbor(s), {} static route(s))",
+                    "{}: valid ({} neighbor(s), {} static route(s){evpn})",
                     path.display(),
                     c.neighbors.len(),
                     c.static_routes.len()
