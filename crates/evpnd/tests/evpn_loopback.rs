@@ -476,4 +476,9 @@ fn evpn_calls_without_engine_or_memory_dataplane() {
             (3, String::new())
         ])
     );
+    // The EVI's auto-derived import target ASN:VNI is an RT-Constraint membership (RFC 4684).
+    let rtc = common::api_routes(&d.api, "ipv4-rtc");
+    let prefixes: Vec<&str> = rtc.iter().map(|r| r.prefix.as_str()).collect();
+    assert_eq!(prefixes.len(), 1, "{prefixes:?}");
+    assert!(prefixes[0].contains("65000:100"), "{prefixes:?}");
 }
