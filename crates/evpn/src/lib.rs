@@ -22,6 +22,12 @@
 pub mod config;
 mod engine;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod scenarios;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tests;
 pub mod types;
 
