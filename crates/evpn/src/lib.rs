@@ -34,8 +34,8 @@ mod tests;
 pub mod types;
 
 pub use config::{
-    auto_rd, auto_route_target, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget,
-    ResolvedEvi,
+    auto_rd, auto_route_target, rfc8365_route_target, DuplicateDetection, EngineConfig, EviConfig,
+    Freeze, ImportTarget, ResolvedEvi, RtDerivation,
 };
 pub use engine::Engine;
 pub use types::{
