@@ -9,7 +9,10 @@
 //! * **Route target.** ASN:VNI, the form FRR uses. With a 2-octet AS (`asn ≤ 65535`) this is a
 //!   type-0x00 RT `asn:vni` carrying the whole 24-bit VNI. With a 4-octet AS the only AS-based
 //!   form is type-0x02 with a 2-octet local administrator (RFC 5668 §2), so the VNI is
-//!   *truncated to its low 16 bits* there. (RFC 8365 §5.1.2.1's encoding is a later option.)
+//!   *truncated to its low 16 bits* there.
+//! * **RFC 8365 §5.1.2.1 route target** (option, [`RtDerivation::Rfc8365`]): global
+//!   administrator = the AS (its low 16 bits for a 4-octet AS, as the RFC says), local
+//!   administrator = A bit 0 (auto-derived), type 1 (VXLAN), the 4-bit domain id, the 24-bit VNI.
 //! * **Wildcard import `*:VNI`** matches an AS-based route target of either form whose local
 //!   administrator equals the VNI, whatever its AS: the full VNI for the 2-octet-AS form, the
 //!   VNI's low 16 bits for the 4-octet-AS form (the same truncation as the export side, so that
@@ -32,6 +35,21 @@ pub struct EngineConfig {
     pub vtep: IpAddr,
     /// Duplicate MAC/IP detection (RFC 7432 §15.1, RFC 9161 §3.6).
     pub duplicate_detection: DuplicateDetection,
+    /// How route targets are auto-derived for EVIs without explicit ones.
+    pub rt_derivation: RtDerivation,
+}
+
+/// The form of auto-derived route targets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RtDerivation {
+    /// `ASN:VNI`, the form FRR uses (module notes).
+    #[default]
+    AsnVni,
+    /// RFC 8365 §5.1.2.1: `ASN:(type VXLAN, domain id, VNI)`.
+    Rfc8365 {
+        /// The 4-bit domain id (D-ID), 0 unless several administrative domains share an AS.
+        domain_id: u8,
+    },
 }
 
 impl EngineConfig {
@@ -42,6 +60,7 @@ impl EngineConfig {
             router_id,
             vtep,
             duplicate_detection: DuplicateDetection::default(),
+            rt_derivation: RtDerivation::AsnVni,
         }
     }
 }
@@ -97,7 +116,10 @@ impl ImportTarget {
     pub fn matches(&self, rt: &RouteTarget) -> bool {
         match (self, rt) {
             (ImportTarget::Exact(want), _) => want == rt,
-            (ImportTarget::AnyAs(vni), RouteTarget::As2 { value, .. }) => value == vni,
+            (ImportTarget::AnyAs(vni), RouteTarget::As2 { value, .. }) => {
+                // ASN:VNI, or the RFC 8365 §5.1.2.1 form with any domain id.
+                value == vni || value & 0xf0ff_ffff == RFC8365_TYPE_VXLAN | vni
+            }
             (ImportTarget::AnyAs(vni), RouteTarget::As4 { value, .. }) => {
                 u32::from(*value) == vni & 0xffff
             }
@@ -156,6 +178,19 @@ pub fn auto_route_target(asn: u32, vni: u32) -> RouteTarget {
     }
 }
 
+/// Local-administrator bits of an RFC 8365 §5.1.2.1 route target: A = 0, type = 1 (VXLAN).
+const RFC8365_TYPE_VXLAN: u32 = 1 << 28;
+
+/// The RFC 8365 §5.1.2.1 auto-derived route target: global administrator = the AS (its low 16
+/// bits for a 4-octet AS), local administrator = A bit 0, type 1 (VXLAN), `domain_id` (4 bits),
+/// the 24-bit VNI.
+pub fn rfc8365_route_target(asn: u32, domain_id: u8, vni: u32) -> RouteTarget {
+    RouteTarget::As2 {
+        asn: (asn & 0xffff) as u16,
+        value: RFC8365_TYPE_VXLAN | (u32::from(domain_id & 0x0f) << 24) | (vni & 0x00ff_ffff),
+    }
+}
+
 /// An EVI with its RD and route targets resolved (explicit values or derived ones).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResolvedEvi {
@@ -172,7 +207,12 @@ pub struct ResolvedEvi {
 impl ResolvedEvi {
     /// Resolves `evi` against the engine settings.
     pub fn resolve(engine: &EngineConfig, evi: &EviConfig) -> Self {
-        let auto = auto_route_target(engine.asn, evi.vni);
+        let auto = match engine.rt_derivation {
+            RtDerivation::AsnVni => auto_route_target(engine.asn, evi.vni),
+            RtDerivation::Rfc8365 { domain_id } => {
+                rfc8365_route_target(engine.asn, domain_id, evi.vni)
+            }
+        };
         ResolvedEvi {
             vni: evi.vni,
             rd: evi.rd.unwrap_or_else(|| auto_rd(engine.router_id, evi.vni)),

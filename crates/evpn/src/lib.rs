@@ -10,24 +10,32 @@
 //!   type-2 route per local MAC and per local MAC+IP (label 1 = VNI, RFC 8365 §5.1.3). Every
 //!   route carries the export route targets and the BGP encapsulation community VXLAN
 //!   (RFC 8365 §5.1.3); sticky MACs carry the MAC mobility community with the sticky bit.
-//! * **Import**: type-2 → MAC table and IP↔MAC table, type-3 → per-VNI flood list, emitted as
-//!   [`DataplaneIntent`] deltas.
+//! * **Import**: type-2 → MAC table and IP↔MAC (proxy ARP/ND) table, type-3 → per-VNI flood
+//!   list, emitted as [`DataplaneIntent`] deltas.
+//! * **MAC mobility, sticky MACs, duplicate detection** (RFC 7432 §15, RFC 9161): see the
+//!   `engine` module notes for the rules and the data structures that keep them O(1) per route.
 //!
 //! Nothing here reads a clock or does I/O: time comes in as `now: Instant`, outputs are
-//! drained with [`Engine::poll_route`] and [`Engine::poll_intent`]. [`Engine`] lists what the
-//! next slices of the engine add (MAC mobility, duplicate detection, proxy ARP/ND).
+//! drained with [`Engine::poll_route`], [`Engine::poll_intent`] and [`Engine::poll_event`];
+//! freezes expire through [`Engine::poll_timeout`] / [`Engine::handle_timeout`].
 
 #![forbid(unsafe_code)]
 
 pub mod config;
 mod engine;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod scenarios;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tests;
 pub mod types;
 
 pub use config::{
-    auto_rd, auto_route_target, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget,
-    ResolvedEvi,
+    auto_rd, auto_route_target, rfc8365_route_target, DuplicateDetection, EngineConfig, EviConfig,
+    Freeze, ImportTarget, ResolvedEvi, RtDerivation,
 };
 pub use engine::Engine;
 pub use types::{

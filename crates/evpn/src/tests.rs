@@ -185,6 +185,39 @@ fn auto_rt_two_octet_asn_carries_the_whole_vni() {
 }
 
 #[test]
+fn rfc8365_route_target_encodes_type_domain_and_vni() {
+    // RFC 8365 §5.1.2.1: 2-octet global administrator, then A(1 bit)=0, Type(3)=1 (VXLAN),
+    // D-ID(4), Service ID(24) = VNI.
+    let r = rfc8365_route_target(65001, 2, 0x12_3456);
+    assert_eq!(
+        ExtendedCommunity::route_target(r).0,
+        [0x00, 0x02, 0xfd, 0xe9, 0x12, 0x12, 0x34, 0x56]
+    );
+    // A 4-octet AS contributes its low 16 bits.
+    assert!(matches!(
+        rfc8365_route_target(0x0001_0002, 0, 5),
+        RouteTarget::As2 {
+            asn: 2,
+            value: 0x1000_0005
+        }
+    ));
+    // The engine option derives it, and `*:VNI` imports it whatever the AS and domain id.
+    let mut cfg = EngineConfig::new(ASN, Ipv4Addr::new(198, 19, 0, 1), ip("198.18.0.1"));
+    cfg.rt_derivation = RtDerivation::Rfc8365 { domain_id: 0 };
+    let mut e = Engine::new(cfg);
+    e.add_evi(EviConfig::new(VNI)).unwrap();
+    assert_eq!(
+        e.evi(VNI).unwrap().export,
+        vec![RouteTarget::As2 {
+            asn: 65001,
+            value: 0x1000_0000 | VNI
+        }]
+    );
+    assert!(ImportTarget::AnyAs(VNI).matches(&rfc8365_route_target(64999, 7, VNI)));
+    assert!(!ImportTarget::AnyAs(VNI).matches(&rfc8365_route_target(64999, 7, VNI + 1)));
+}
+
+#[test]
 fn auto_rt_four_octet_asn_truncates_the_vni() {
     // RFC 5668 §2: type 0x02 sub-type 0x02, 4-octet AS, 2-octet value.
     let r = auto_route_target(4_200_000_001, 0x01_0064);
