@@ -482,3 +482,108 @@ fn evpn_calls_without_engine_or_memory_dataplane() {
     assert_eq!(prefixes.len(), 1, "{prefixes:?}");
     assert!(prefixes[0].contains("65000:100"), "{prefixes:?}");
 }
+
+/// Duplicate detection through the daemon (RFC 7432 §15.1): with N = 2 moves, a MAC flapping
+/// between two VTEPs is frozen by the router that sees the second move. On A the freeze is
+/// permanent and ClearDuplicate ends it; on B it lasts 2 s and the daemon's timer ends it
+/// (hold time 60 s: no keepalive wakes the daemon before that).
+#[test]
+fn duplicate_freeze_ends_by_timer_or_by_clear() {
+    let state = TempDir::new("evpn-dup-state");
+    let ips = ["127.0.0.35", "127.0.0.36"];
+    let vteps = ["198.19.0.5", "198.19.0.6"];
+    let freeze = ["\"permanent\"", "2"];
+    let ports: Vec<u16> = ips.iter().map(|ip| free_port(ip)).collect();
+    let ds: Vec<Daemon> = (0..2)
+        .map(|i| {
+            let j = 1 - i;
+            Daemon::start(
+                ["dup-a", "dup-b"][i],
+                &format!(
+                    "asn = {ASN}\nrouter-id = \"{v}\"\n[bgp]\nlisten = \"{ip}:{p}\"\nhold-time = 60\nconnect-retry = 0.2\nstate-dir = \"{dir}\"\n\
+                     [[neighbor]]\naddress = \"{oip}\"\nremote-asn = {ASN}\nport = {op}\nlocal-address = \"{ip}\"\n\
+                     [evpn]\nvtep = \"{v}\"\ndup-max-moves = 2\ndup-window = 60\ndup-freeze = {f}\n[[vni]]\nvni = 100\n[dataplane]\nkind = \"memory\"\n",
+                    v = vteps[i],
+                    ip = ips[i],
+                    p = ports[i],
+                    dir = state.0.display(),
+                    oip = ips[j],
+                    op = ports[j],
+                    f = freeze[i],
+                ),
+            )
+        })
+        .collect();
+    wait_until(WAIT, || ds.iter().all(Daemon::all_established)).expect("session not up");
+    let row = |d: &Daemon, mac: &str| d.macs(100).into_iter().find(|m| m.mac == mac);
+    let frozen =
+        |d: &Daemon, mac: &str| row(d, mac).is_some_and(|m| m.duplicate.is_some_and(|x| x.frozen));
+    // Attach `mac` on daemon `i` and wait until the other one sees it there.
+    let attach_on = |i: usize, mac: &str| {
+        ds[i].attach(endpoint(100, mac, "")).unwrap();
+        let j = 1 - i;
+        wait_until(WAIT, || {
+            row(&ds[j], mac).is_some_and(|m| m.location == vteps[i]) || frozen(&ds[i], mac)
+        })
+        .unwrap_or_else(|e| panic!("{e}: {mac} not seen at {}", vteps[i]));
+    };
+
+    // M1 flaps A -> B -> A: A's second move freezes it, permanently.
+    let m1 = "02:00:00:00:05:01";
+    attach_on(0, m1);
+    attach_on(1, m1);
+    attach_on(0, m1);
+    wait_until(WAIT, || frozen(&ds[0], m1)).unwrap_or_else(|e| {
+        panic!(
+            "{e}: A did not freeze {m1}: {:?}\n{}",
+            row(&ds[0], m1),
+            ds[0].log_text()
+        )
+    });
+    let r = row(&ds[0], m1).unwrap();
+    assert!(r.duplicate.unwrap().permanent, "{r:?}");
+    let v = ds[0].vnis();
+    assert!(v.status.unwrap().duplicate >= 1);
+    assert!(v.vnis[0].duplicates >= 1);
+    let clear = |d: &Daemon, mac: &str| {
+        let req = v1::ClearDuplicateRequest {
+            vni: 100,
+            mac: mac.into(),
+            ip: String::new(),
+        };
+        d.call(|mut c| async move { c.clear_duplicate(req).await })
+            .unwrap()
+            .cleared
+    };
+    assert_eq!(clear(&ds[0], m1), 1);
+    assert!(!frozen(&ds[0], m1), "{:?}", row(&ds[0], m1));
+    assert!(ds[0].vnis().status.unwrap().unfrozen >= 1);
+    assert_eq!(clear(&ds[0], m1), 0, "nothing left to clear");
+
+    // M2 flaps B -> A -> B: B freezes it for 2 s and its timer ends the freeze.
+    let m2 = "02:00:00:00:05:02";
+    attach_on(1, m2);
+    attach_on(0, m2);
+    attach_on(1, m2);
+    wait_until(WAIT, || frozen(&ds[1], m2)).unwrap_or_else(|e| {
+        panic!(
+            "{e}: B did not freeze {m2}: {:?}\n{}",
+            row(&ds[1], m2),
+            ds[1].log_text()
+        )
+    });
+    let d = row(&ds[1], m2).unwrap().duplicate.unwrap();
+    assert!(!d.permanent && (1..=2).contains(&d.seconds_left), "{d:?}");
+    let t = Instant::now();
+    wait_until(Duration::from_secs(5), || !frozen(&ds[1], m2)).unwrap_or_else(|e| {
+        panic!(
+            "{e}: the freeze did not expire on time\n{}",
+            ds[1].log_text()
+        )
+    });
+    eprintln!("2 s freeze ended after {:?} of waiting", t.elapsed());
+    assert!(ds[1].vnis().status.unwrap().unfrozen >= 1);
+    for d in &ds {
+        dataplane_matches_tables(d).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+    }
+}
