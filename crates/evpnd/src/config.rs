@@ -43,6 +43,8 @@ struct RawEvpn {
     dup_max_moves: Option<u32>,
     dup_window: Option<u64>,
     dup_freeze: Option<RawFreeze>,
+    route_target_derivation: Option<String>,
+    domain_id: Option<u8>,
 }
 
 /// `dup-freeze`: seconds, or the word "permanent".
@@ -481,7 +483,9 @@ fn evpn_config(
     vnis: &[RawVni],
     endpoints: &[RawEndpoint],
 ) -> Result<Option<EvpnConfig>, ConfigError> {
-    use evpnd_evpn::{DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget};
+    use evpnd_evpn::{
+        DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget, RtDerivation,
+    };
     let Some(vtep) = raw.and_then(|r| r.vtep) else {
         if !vnis.is_empty() {
             return err("evpn.vtep: required when a [[vni]] is configured");
@@ -494,13 +498,8 @@ fn evpn_config(
         }
         return Ok(None);
     };
-    let raw = raw.unwrap_or(&RawEvpn {
-        vtep: None,
-        duplicate_detection: None,
-        dup_max_moves: None,
-        dup_window: None,
-        dup_freeze: None,
-    });
+    let default = RawEvpn::default();
+    let raw = raw.unwrap_or(&default);
     if !host_address(vtep) {
         return err(format!("evpn.vtep: {vtep} is not a unicast address"));
     }
@@ -535,6 +534,23 @@ fn evpn_config(
     }
     let mut engine = EngineConfig::new(asn, router_id, vtep);
     engine.duplicate_detection = dd;
+    engine.rt_derivation = match raw.route_target_derivation.as_deref() {
+        None | Some("asn-vni") => {
+            if raw.domain_id.is_some() {
+                return err("evpn.domain-id: only with route-target-derivation = \"rfc8365\"");
+            }
+            RtDerivation::AsnVni
+        }
+        Some("rfc8365") => match raw.domain_id.unwrap_or(0) {
+            d @ 0..=15 => RtDerivation::Rfc8365 { domain_id: d },
+            d => return err(format!("evpn.domain-id: {d} (0..=15, 4 bits)")),
+        },
+        Some(other) => {
+            return err(format!(
+                "evpn.route-target-derivation: {other:?} (\"asn-vni\" or \"rfc8365\")"
+            ))
+        }
+    };
 
     let mut evis: Vec<EviConfig> = Vec::new();
     let mut rds: Vec<(RouteDistinguisher, u32)> = Vec::new();
@@ -1005,6 +1021,33 @@ kind = "memory"
     }
 
     #[test]
+    fn route_target_derivation() {
+        use evpnd_evpn::RtDerivation;
+        let vtep = "vtep = \"198.19.0.1\"";
+        let e = parse(EVPN).unwrap().evpn.unwrap();
+        assert_eq!(e.engine.rt_derivation, RtDerivation::AsnVni);
+        let text = EVPN.replace(
+            vtep,
+            &format!("{vtep}\nroute-target-derivation = \"rfc8365\"\ndomain-id = 3"),
+        );
+        let e = parse(&text).unwrap().evpn.unwrap();
+        assert_eq!(
+            e.engine.rt_derivation,
+            RtDerivation::Rfc8365 { domain_id: 3 }
+        );
+        // The RT-Constraint membership of VNI 100 follows: 65000:(type 1 VXLAN, D-ID 3, VNI)
+        // (RFC 8365 §5.1.2.1: A=0, type=1 in bits 28..30, D-ID in bits 24..27).
+        let rts = crate::evpn::import_route_targets(&e);
+        assert_eq!(
+            rts[0],
+            RouteTarget::As2 {
+                asn: 65000,
+                value: (1 << 28) | (3 << 24) | 100
+            }
+        );
+    }
+
+    #[test]
     fn bad_evpn_configs_name_the_key() {
         let vtep = "vtep = \"198.19.0.1\"";
         let with_evpn = |extra: &str| EVPN.replace(vtep, &format!("{vtep}\n{extra}"));
@@ -1018,6 +1061,15 @@ kind = "memory"
             (with_evpn("dup-freeze = \"forever\""), "evpn.dup-freeze"),
             (with_evpn("dup-freeze = 0"), "evpn.dup-freeze"),
             (with_evpn("bogus = 1"), "bogus"),
+            (
+                with_evpn("route-target-derivation = \"type1\""),
+                "evpn.route-target-derivation",
+            ),
+            (
+                with_evpn("route-target-derivation = \"rfc8365\"\ndomain-id = 16"),
+                "evpn.domain-id",
+            ),
+            (with_evpn("domain-id = 1"), "evpn.domain-id"),
             (
                 EVPN.replace("vni = 100\n[[vni]]", "vni = 0\n[[vni]]"),
                 "vni[0].vni",
