@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{endpoint, free_port, wait_until, wait_until_every, Daemon, TempDir};
+use common::{endpoint, free_port, wait_until, wait_until_every, Daemon, EvpnApi, TempDir};
 use evpnd_api::v1;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -34,7 +34,7 @@
 mod common;
 
 use common::netns_daemon::NsDaemon;
-use common::wait_until;
+use common::{wait_until, EvpnApi};
 use evpnd_api::v1;
 use evpnd_lab::capture::tshark_fields;
 use evpnd_lab::{
@@ -1755,4 +1755,215 @@ fn check_frr_gr_view(frr: &Frr, restarted: bool) {
     let evpn = &caps["addressFamiliesByPeer"]["l2VpnEvpn"];
     assert!(evpn.is_object(), "EVPN not in the GR capability: {caps:#}");
     assert_eq!(evpn["preserved"] == true, restarted, "{caps:#}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. The EVPN engine against FRR with advertise-all-vni (issue 4)
+
+/// evpnd's `[evpn]`, `[[vni]]` and `[[endpoint]]` sections for the FRR engine test: VNI 100
+/// with FRR's route target, a MAC with an IPv4 binding, a sticky MAC and an IPv6 router
+/// binding (RFC 9047 R flag).
+const ENGINE_SECTIONS: &str = "\n[evpn]\nvtep = \"198.19.0.1\"\n\n[[vni]]\nvni = 100\n\
+rd = \"198.19.0.1:100\"\nimport-route-targets = [\"65000:100\"]\nexport-route-targets = [\"65000:100\"]\n\n\
+[[endpoint]]\nvni = 100\nmac = \"02:00:00:00:01:01\"\nip = \"192.0.2.11\"\n\n\
+[[endpoint]]\nvni = 100\nmac = \"02:00:00:00:01:02\"\nsticky = true\n\n\
+[[endpoint]]\nvni = 100\nmac = \"02:00:00:00:01:03\"\nip = \"2001:db8::13\"\nrouter = true\n\n\
+[dataplane]\nkind = \"memory\"\n";
+
+/// The row of `mac` in evpnd's MAC table of VNI 100.
+fn evpnd_mac(d: &NsDaemon, mac: &str) -> Option<v1::MacEntry> {
+    d.macs(100).into_iter().find(|m| m.mac == mac)
+}
+
+/// FRR zebra's view of `mac` in VNI 100 (`show evpn mac vni 100 mac MAC json`).
+fn zebra_mac(frr: &Frr, mac: &str) -> Value {
+    frr.vtysh_json(&format!("show evpn mac vni 100 mac {mac} json"))
+        .map(|v| v[mac].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Waits (bounded) until `cond` holds, panicking with `what` and evpnd's/FRR's views.
+fn wait_for(what: &str, d: &NsDaemon, frr: &Frr, mut cond: impl FnMut() -> bool) {
+    if wait_until(WAIT, &mut cond).is_err() {
+        panic!(
+            "{what} not reached within {WAIT:?}\nevpnd MACs: {:#?}\nFRR: {:#}\n{}",
+            d.macs(100),
+            frr.vtysh_json("show evpn mac vni 100 json")
+                .unwrap_or(Value::Null),
+            d.log_tail(20)
+        );
+    }
+}
+
+#[test]
+fn evpn_engine_with_frr_advertise_all_vni() {
+    if !tools(&[FRR_TOOLS, TSHARK_TOOLS]) {
+        return;
+    }
+    let _serial = serial();
+    let _t = Timer::new("evpn_engine_with_frr_advertise_all_vni");
+    let mut lab = Lab::new(&["evpnd", "frr"]).unwrap();
+    lab.connect_lan().unwrap();
+    let (eh, fh) = (&lab.hosts()[0], &lab.hosts()[1]);
+    make_vtep(fh);
+    // A tenant host with evpnd's first MAC, in its own namespace behind FRR's bridge (FRR
+    // refuses routes for MACs of its own interfaces: "self mac"), kept unplugged until the
+    // MAC moves to FRR.
+    let tenant = evpnd_lab::Netns::new().unwrap();
+    let fns = fh.ns();
+    fns.ip(&[
+        "link", "add", "mover", "type", "veth", "peer", "name", "moverp",
+    ])
+    .unwrap();
+    fns.ip(&["link", "set", "mover", "netns", tenant.name()])
+        .unwrap();
+    tenant
+        .ip(&["link", "set", "mover", "address", "02:00:00:00:01:01"])
+        .unwrap();
+    tenant
+        .ip(&["addr", "add", "192.0.2.11/24", "dev", "mover"])
+        .unwrap();
+    let pcap = with_evpnd_capture(eh, "evpn_engine_with_frr", || {
+        let frr = start_frr_vtep(fh, &frr_conf(65002, 2, "65001", &[], &[], true));
+        let mut evpnd = NsDaemon::start(
+            eh.ns(),
+            "evpnd-engine-frr",
+            &evpnd_config(65001, &[neighbor("198.18.0.2", 65002, "")], ENGINE_SECTIONS),
+        );
+        frr.wait_established(EVPND, WAIT).unwrap();
+        evpnd.wait_established("198.18.0.2", WAIT);
+
+        // 1. FRR holds evpnd's type-3 and five type-2 routes, valid, with VNI 100, next hop
+        // the VTEP, encapsulation VXLAN (ET:8), the sticky bit and the ND router flag.
+        let routes = wait_frr_routes(&frr, "198.19.0.1:100", 6);
+        let find = |mac: &str, ip: Option<&str>| {
+            frr_find(&routes, &format!("type-2 {mac} {ip:?}"), |r| {
+                r["routeType"] == 2
+                    && r["mac"] == mac
+                    && ip.map_or(r["ip"].is_null(), |ip| r["ip"] == ip)
+            })
+        };
+        for (mac, ip, comms) in [
+            ("02:00:00:00:01:01", None, vec!["RT:65000:100", "ET:8"]),
+            (
+                "02:00:00:00:01:01",
+                Some("192.0.2.11"),
+                vec!["RT:65000:100", "ET:8"],
+            ),
+            (
+                "02:00:00:00:01:02",
+                None,
+                vec!["RT:65000:100", "ET:8", "MM:0,", "sticky", "MAC"],
+            ),
+            ("02:00:00:00:01:03", None, vec!["RT:65000:100", "ET:8"]),
+        ] {
+            let r = find(mac, ip);
+            let p = check_frr_path(r, EVPND_VTEP, "65001", &comms);
+            assert_eq!(p["vni"], "100", "{r:#}");
+        }
+        let v6 = find("02:00:00:00:01:03", Some("2001:db8::13"));
+        let text = frr_paths(v6)[0]["extendedCommunity"]["string"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(text.contains("ND:Router Flag"), "RFC 9047 R flag: {text}");
+        let imet = frr_find(&routes, "type-3", |r| r["routeType"] == 3);
+        let p = check_frr_path(imet, EVPND_VTEP, "65001", &["RT:65000:100", "ET:8"]);
+        assert_eq!(p["pmsi"]["tunnelType"], "Ingress Replication", "{imet:#}");
+        assert_eq!(p["pmsi"]["label"], 100, "{imet:#}");
+        // zebra installed them: remote MACs at evpnd's VTEP, the sticky one sticky.
+        wait_for("FRR zebra installs evpnd's MACs", &evpnd, &frr, || {
+            ["02:00:00:00:01:01", "02:00:00:00:01:02"]
+                .iter()
+                .all(|m| zebra_mac(&frr, m)["remoteVtep"] == EVPND_VTEP)
+        });
+        let fdb = fns
+            .exec(&["bridge", "fdb", "show", "dev", "vxlan100"])
+            .unwrap();
+        assert!(
+            fdb.lines()
+                .any(|l| l.starts_with("02:00:00:00:01:02 dst 198.19.0.1") && l.contains("sticky")),
+            "sticky FDB entry in FRR's kernel: {fdb}"
+        );
+
+        // 2. evpnd imports FRR's routes: MAC table, flood list, ARP table, data plane.
+        wait_for("evpnd imports FRR's MAC", &evpnd, &frr, || {
+            evpnd_mac(&evpnd, "02:00:00:00:02:01").is_some_and(|m| {
+                m.location == "198.19.0.2" && m.ips == vec!["192.0.2.22".to_string()]
+            })
+        });
+        assert_eq!(evpnd_mac(&evpnd, "02:00:00:00:02:01").unwrap().sequence, 0);
+        let flood = evpnd.flood(100);
+        assert_eq!(flood.len(), 1, "{flood:?}");
+        assert_eq!(flood[0].vteps, vec!["198.19.0.2".to_string()]);
+        let arp = evpnd.arp(100);
+        assert!(
+            arp.iter().any(|n| n.ip == "192.0.2.22"
+                && n.mac == "02:00:00:00:02:01"
+                && n.location == "198.19.0.2"),
+            "{arp:#?}"
+        );
+        let dp = evpnd.dataplane().unwrap();
+        assert!(
+            format!("{dp:?}").contains("02:00:00:00:02:01"),
+            "memory data plane holds FRR's MAC: {dp:?}"
+        );
+
+        // 3. The MAC moves to FRR: the host appears behind FRR's bridge; zebra learns it with
+        // sequence 1 (remote 0 + 1), and evpnd gives it up and withdraws its routes.
+        fns.ip(&["link", "set", "moverp", "master", "br100", "up"])
+            .unwrap();
+        tenant.ip(&["link", "set", "mover", "up"]).unwrap();
+        let _ = tenant.exec(&["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
+        wait_for("the MAC moves to FRR with sequence 1", &evpnd, &frr, || {
+            evpnd_mac(&evpnd, "02:00:00:00:01:01")
+                .is_some_and(|m| m.location == "198.19.0.2" && m.sequence == 1)
+        });
+        wait_for("evpnd withdraws the moved MAC", &evpnd, &frr, || {
+            !routes_from(&evpnd, "local")
+                .iter()
+                .any(|r| r.prefix.contains("02:00:00:00:01:01"))
+        });
+        assert_eq!(zebra_mac(&frr, "02:00:00:00:01:01")["type"], "local");
+        assert_eq!(zebra_mac(&frr, "02:00:00:00:01:01")["localSequence"], 1);
+
+        // 4. And back: the orchestrator attaches it to evpnd again; evpnd advertises
+        // sequence 2 and FRR's zebra turns its entry remote.
+        tenant.ip(&["link", "set", "mover", "down"]).unwrap();
+        evpnd
+            .attach(common::endpoint(100, "02:00:00:00:01:01", "192.0.2.11"))
+            .unwrap();
+        wait_for("the MAC moves back with sequence 2", &evpnd, &frr, || {
+            let z = zebra_mac(&frr, "02:00:00:00:01:01");
+            z["type"] == "remote" && z["remoteVtep"] == EVPND_VTEP && z["remoteSequence"] == 2
+        });
+        let m = evpnd_mac(&evpnd, "02:00:00:00:01:01").unwrap();
+        assert_eq!((m.location.as_str(), m.sequence), ("local", 2));
+        let counted = vec![("198.18.0.2", frr_updates_from_evpnd(&frr))];
+        evpnd.stop();
+        counted
+    });
+    // tshark decodes the MAC mobility communities evpnd sent: sticky, then sequence 2.
+    let rows = tshark_fields(
+        &pcap.path,
+        &[],
+        &format!("ip.src == {EVPND} && bgp.type == 2"),
+        &[
+            "bgp.ext_com_evpn.mmac.seq",
+            "bgp.ext_com_evpn.mmac.flags.sticky",
+        ],
+    )
+    .unwrap();
+    let seqs: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.first())
+        .flat_map(|c| c.split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let sticky: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get(1))
+        .flat_map(|c| c.split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    assert!(seqs.iter().any(|s| s == "2"), "{rows:?}");
+    assert!(sticky.iter().any(|s| s == "1" || s == "True"), "{rows:?}");
 }

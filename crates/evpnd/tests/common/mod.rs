@@ -155,14 +155,27 @@ impl Daemon {
         let n = self.neighbors();
         !n.is_empty() && n.iter().all(|x| x.state == "Established")
     }
+}
+
+impl EvpnApi for Daemon {
+    fn api_socket(&self) -> &std::path::Path {
+        &self.api
+    }
+}
+
+/// The EVPN engine's API calls, for every kind of test daemon (loopback [`Daemon`] and
+/// `netns_daemon::NsDaemon`): implementors only name their API socket.
+pub trait EvpnApi {
+    /// The daemon's API socket.
+    fn api_socket(&self) -> &std::path::Path;
 
     /// A gRPC call against this daemon: `f` gets a fresh client.
-    pub fn call<T, F, Fut>(&self, f: F) -> Result<T, tonic::Status>
+    fn call<T, F, Fut>(&self, f: F) -> Result<T, tonic::Status>
     where
         F: FnOnce(EvpndClient<Channel>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let api = self.api.clone();
+        let api = self.api_socket().to_path_buf();
         rt().block_on(async move {
             let c = connect(&api)
                 .await
@@ -172,45 +185,45 @@ impl Daemon {
     }
 
     /// `ListVnis`.
-    pub fn vnis(&self) -> v1::ListVnisResponse {
+    fn vnis(&self) -> v1::ListVnisResponse {
         self.call(|mut c| async move { c.list_vnis(v1::ListVnisRequest {}).await })
             .unwrap()
     }
 
     /// `ListMacs` (`vni` 0: every VNI).
-    pub fn macs(&self, vni: u32) -> Vec<v1::MacEntry> {
+    fn macs(&self, vni: u32) -> Vec<v1::MacEntry> {
         self.call(|mut c| async move { c.list_macs(v1::ListMacsRequest { vni }).await })
             .unwrap()
             .macs
     }
 
     /// `ListFlood` (`vni` 0: every VNI).
-    pub fn flood(&self, vni: u32) -> Vec<v1::FloodList> {
+    fn flood(&self, vni: u32) -> Vec<v1::FloodList> {
         self.call(|mut c| async move { c.list_flood(v1::ListFloodRequest { vni }).await })
             .unwrap()
             .lists
     }
 
     /// `ListArp` (`vni` 0: every VNI).
-    pub fn arp(&self, vni: u32) -> Vec<v1::NeighborEntry> {
+    fn arp(&self, vni: u32) -> Vec<v1::NeighborEntry> {
         self.call(|mut c| async move { c.list_arp(v1::ListArpRequest { vni }).await })
             .unwrap()
             .neighbors
     }
 
     /// `ListDataplane`.
-    pub fn dataplane(&self) -> Result<v1::ListDataplaneResponse, tonic::Status> {
+    fn dataplane(&self) -> Result<v1::ListDataplaneResponse, tonic::Status> {
         self.call(|mut c| async move { c.list_dataplane(v1::ListDataplaneRequest {}).await })
     }
 
     /// `AttachEndpoint` (`ip` "" for none).
-    pub fn attach(&self, req: v1::AttachEndpointRequest) -> Result<(), tonic::Status> {
+    fn attach(&self, req: v1::AttachEndpointRequest) -> Result<(), tonic::Status> {
         self.call(|mut c| async move { c.attach_endpoint(req).await })
             .map(|_| ())
     }
 
     /// `DetachEndpoint` of `mac` (and `ip`, "" for the whole MAC) in `vni`.
-    pub fn detach(&self, vni: u32, mac: &str, ip: &str) -> Result<(), tonic::Status> {
+    fn detach(&self, vni: u32, mac: &str, ip: &str) -> Result<(), tonic::Status> {
         let req = v1::DetachEndpointRequest {
             vni,
             mac: mac.into(),

@@ -171,6 +171,12 @@ impl NsDaemon {
     }
 }
 
+impl super::EvpnApi for NsDaemon {
+    fn api_socket(&self) -> &std::path::Path {
+        &self.api
+    }
+}
+
 impl Drop for NsDaemon {
     fn drop(&mut self) {
         self.stop();
