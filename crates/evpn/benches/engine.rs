@@ -9,7 +9,8 @@
 //!   routes answer with a higher sequence and take them back (20 000 mobility decisions).
 //!
 //! If a decision scanned the table, `move/1000000` would be ~100× slower per element than
-//! `move/10000`; it should be about the same.
+//! `move/10000`; it should be about the same. The loaded engine's RSS growth per MAC is
+//! printed too (the corpus of best changes is allocated before the measurement).
 //!
 //! Run: `cargo bench -p evpnd-evpn --bench engine`.
 
@@ -143,11 +144,19 @@ fn bench(c: &mut Criterion) {
         g.finish();
 
         // A loaded engine; the moved MACs are spread over the table.
+        let before = rss_bytes();
         let mut loaded = engine();
         for ch in &table {
             loaded.remote_best_change(ch, now);
         }
         drain(&mut loaded);
+        if let (Some(b), Some(a)) = (before, rss_bytes()) {
+            eprintln!(
+                "engine with {n} remote MACs: RSS +{:.1} MiB, {:.0} bytes/MAC",
+                (a.saturating_sub(b)) as f64 / 1048576.0,
+                a.saturating_sub(b) as f64 / f64::from(n)
+            );
+        }
         let step = n / MOVES as u32;
         let moved: Vec<u32> = (0..MOVES as u32).map(|k| k * step).collect();
         let take_back: Vec<BestChange> = changes(n, 2)
@@ -184,6 +193,13 @@ fn bench(c: &mut Criterion) {
         g.finish();
         assert_eq!(loaded.mac_table(VNI).len(), n as usize);
     }
+}
+
+/// Resident set size from /proc/self/statm (Linux), for the memory figure per MAC.
+fn rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 fn benches() {
