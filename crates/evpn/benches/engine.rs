@@ -121,8 +121,28 @@ fn drain(e: &mut Engine) -> usize {
 
 fn bench(c: &mut Criterion) {
     let now = Instant::now();
-    for n in [10_000u32, 100_000, 1_000_000] {
-        let table = changes(n, 0);
+    // Corpora and loaded engines are built first, before any measured loop allocates and frees
+    // memory, so that each engine's RSS growth is its own (freed heap would be reused).
+    let sizes = [10_000u32, 100_000, 1_000_000];
+    let tables: Vec<Vec<BestChange>> = sizes.iter().map(|n| changes(*n, 0)).collect();
+    let mut loaded: Vec<Engine> = Vec::new();
+    for (n, table) in sizes.iter().zip(&tables) {
+        let before = rss_bytes();
+        let mut e = engine();
+        for ch in table {
+            e.remote_best_change(ch, now);
+        }
+        drain(&mut e);
+        if let (Some(b), Some(a)) = (before, rss_bytes()) {
+            eprintln!(
+                "engine with {n} remote MACs: RSS +{:.1} MiB, {:.0} bytes/MAC",
+                (a.saturating_sub(b)) as f64 / 1048576.0,
+                a.saturating_sub(b) as f64 / f64::from(*n)
+            );
+        }
+        loaded.push(e);
+    }
+    for ((n, table), loaded) in sizes.iter().copied().zip(&tables).zip(&mut loaded) {
         let mut g = c.benchmark_group("import");
         g.throughput(Throughput::Elements(u64::from(n)));
         g.sample_size(10);
@@ -132,7 +152,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 engine,
                 |mut e| {
-                    for ch in &table {
+                    for ch in table {
                         e.remote_best_change(ch, now);
                     }
                     black_box(drain(&mut e));
@@ -143,20 +163,7 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
 
-        // A loaded engine; the moved MACs are spread over the table.
-        let before = rss_bytes();
-        let mut loaded = engine();
-        for ch in &table {
-            loaded.remote_best_change(ch, now);
-        }
-        drain(&mut loaded);
-        if let (Some(b), Some(a)) = (before, rss_bytes()) {
-            eprintln!(
-                "engine with {n} remote MACs: RSS +{:.1} MiB, {:.0} bytes/MAC",
-                (a.saturating_sub(b)) as f64 / 1048576.0,
-                a.saturating_sub(b) as f64 / f64::from(n)
-            );
-        }
+        // The moved MACs are spread over the table.
         let step = n / MOVES as u32;
         let moved: Vec<u32> = (0..MOVES as u32).map(|k| k * step).collect();
         let take_back: Vec<BestChange> = changes(n, 2)
@@ -187,7 +194,7 @@ fn bench(c: &mut Criterion) {
                 for ch in &restore {
                     loaded.remote_best_change(ch, now);
                 }
-                black_box(drain(&mut loaded))
+                black_box(drain(loaded))
             })
         });
         g.finish();

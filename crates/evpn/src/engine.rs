@@ -8,8 +8,10 @@
 //!   from that record alone ([`Engine::decide`]), so a route update never scans a table.
 //! * One [`IpRecord`] per `(vni, ip)` does the same for IP↔MAC bindings; `local_ips` maps a
 //!   locally bound IP to its MAC.
-//! * Imported routes are remembered by route key (`imported`) with what they contributed, so a
-//!   withdrawal or a new best path undoes exactly that contribution.
+//! * Imported routes are remembered by route key (`imported`) with only the VNI they went to
+//!   (and, for type 3, the flood VTEP); the rest of a type-2 route's contribution is its claim in
+//!   the MAC record, so a withdrawal or a new best path undoes exactly that contribution without
+//!   storing the route twice.
 //! * Move history is a short deque per record (at most N timestamps); freeze expiries sit in a
 //!   binary heap ordered by deadline, checked lazily.
 //!
@@ -72,6 +74,30 @@ enum Imported {
     },
 }
 
+/// What the engine keeps per imported route key: where to find its contribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stored {
+    /// A type-2 route: its claim sits in the MAC record `(vni, key's MAC)`.
+    Mac { vni: u32 },
+    /// A type-3 route: one reference on the flood entry `(vni, vtep)`.
+    Flood { vni: u32, vtep: IpAddr },
+}
+
+impl Stored {
+    fn of(imp: &Imported) -> Stored {
+        match *imp {
+            Imported::Mac { vni, .. } => Stored::Mac { vni },
+            Imported::Flood { vni, vtep } => Stored::Flood { vni, vtep },
+        }
+    }
+
+    fn vni(&self) -> u32 {
+        match *self {
+            Stored::Mac { vni } | Stored::Flood { vni, .. } => vni,
+        }
+    }
+}
+
 /// One imported route claiming a MAC (or an IP, with the MAC it binds the IP to).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Claim {
@@ -127,30 +153,54 @@ struct Advertised {
     sticky: bool,
 }
 
-/// Move counting and freeze state, shared by MACs and IPs.
+/// Move counting and freeze state, shared by MACs and IPs. Allocated on the first counted move
+/// (most MACs never move), so it costs one pointer per record until then.
+#[derive(Clone, Debug, Default)]
+struct Detection(Option<Box<DetectionState>>);
+
 #[derive(Clone, Debug)]
-struct Detection {
+struct DetectionState {
     moves: VecDeque<Instant>,
     state: DuplicateState,
 }
 
 impl Detection {
     fn new() -> Self {
-        Detection {
-            moves: VecDeque::new(),
-            state: DuplicateState::Normal,
-        }
+        Detection(None)
+    }
+
+    fn state(&self) -> DuplicateState {
+        self.0.as_ref().map_or(DuplicateState::Normal, |d| d.state)
     }
 
     fn frozen(&self) -> bool {
-        matches!(self.state, DuplicateState::Frozen { .. })
+        matches!(self.state(), DuplicateState::Frozen { .. })
+    }
+
+    /// Moves counted so far.
+    fn moves(&self) -> usize {
+        self.0.as_ref().map_or(0, |d| d.moves.len())
+    }
+
+    fn get_or_create(&mut self) -> &mut DetectionState {
+        self.0.get_or_insert_with(|| {
+            Box::new(DetectionState {
+                moves: VecDeque::new(),
+                state: DuplicateState::Normal,
+            })
+        })
+    }
+
+    /// Back to normal with no moves counted.
+    fn clear(&mut self) {
+        self.0 = None;
     }
 }
 
 /// Every claim on one MAC of one VNI.
 #[derive(Clone, Debug)]
 struct MacRecord {
-    local: Option<LocalMac>,
+    local: Option<Box<LocalMac>>,
     remotes: Vec<Claim>,
     installed: Option<Winner>,
     advertised: Option<Advertised>,
@@ -246,7 +296,7 @@ pub struct Engine {
     macs: HashMap<(u32, MacAddress), MacRecord>,
     ips: HashMap<(u32, IpAddr), IpRecord>,
     local_ips: HashMap<(u32, IpAddr), MacAddress>,
-    imported: HashMap<ImportKey, Imported>,
+    imported: HashMap<ImportKey, Stored>,
     flood: HashMap<u32, BTreeMap<IpAddr, u32>>,
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     routes: VecDeque<RouteChange>,
@@ -364,9 +414,7 @@ impl Engine {
             }
         }
         self.local_ips.retain(|(v, _), _| *v != vni);
-        self.imported.retain(|_, imp| match imp {
-            Imported::Mac { vni: v, .. } | Imported::Flood { vni: v, .. } => *v != vni,
-        });
+        self.imported.retain(|_, st| st.vni() != vni);
         if let Some(list) = self.flood.remove(&vni) {
             for vtep in list.into_keys() {
                 self.intents
@@ -400,9 +448,11 @@ impl Engine {
         let rec = self.macs.entry(key).or_insert_with(|| MacRecord::new(now));
         let was_local = rec.local.is_some();
         let remote_seq = rec.max_remote_seq();
-        let local = rec.local.get_or_insert_with(|| LocalMac {
-            sticky: a.sticky,
-            ips: BTreeMap::new(),
+        let local = rec.local.get_or_insert_with(|| {
+            Box::new(LocalMac {
+                sticky: a.sticky,
+                ips: BTreeMap::new(),
+            })
         });
         local.sticky = a.sticky;
         let flags = IpFlags {
@@ -501,9 +551,12 @@ impl Engine {
             return;
         };
         let new = change.best.as_ref().and_then(|p| self.classify(p));
-        let old = self.imported.remove(&key);
-        if let Some(n) = new {
-            self.imported.insert(key, n);
+        let old = self
+            .imported
+            .remove(&key)
+            .and_then(|st| self.contribution(key, st));
+        if let Some(n) = &new {
+            self.imported.insert(key, Stored::of(n));
         }
         if old == new {
             return;
@@ -525,6 +578,32 @@ impl Engine {
                     self.settle_ip(vni, ip);
                 }
             }
+        }
+    }
+
+    /// The full contribution of the imported route `key`, rebuilt from where it is kept.
+    fn contribution(&self, key: ImportKey, st: Stored) -> Option<Imported> {
+        match (st, key) {
+            (Stored::Flood { vni, vtep }, _) => Some(Imported::Flood { vni, vtep }),
+            (Stored::Mac { vni }, ImportKey::MacIp { mac, ip, .. }) => {
+                let c = self
+                    .macs
+                    .get(&(vni, mac))?
+                    .remotes
+                    .iter()
+                    .find(|c| c.key == key)?;
+                Some(Imported::Mac {
+                    vni,
+                    mac,
+                    ip,
+                    vtep: c.vtep,
+                    sequence: c.sequence,
+                    sticky: c.sticky,
+                    router: c.router,
+                    immutable: c.immutable,
+                })
+            }
+            (Stored::Mac { .. }, ImportKey::Imet { .. }) => None,
         }
     }
 
@@ -586,7 +665,7 @@ impl Engine {
                 n += 1;
             } else if let Some(r) = self.detection_mut(vni, s) {
                 // Not frozen: clearing forgets the moves counted so far.
-                r.moves.clear();
+                r.clear();
             }
         }
         Ok(n)
@@ -686,8 +765,8 @@ impl Engine {
                     sticky: w.sticky,
                     ips,
                     since: r.since,
-                    moves: u32::try_from(r.detection.moves.len()).unwrap_or(u32::MAX),
-                    duplicate: r.detection.state,
+                    moves: u32::try_from(r.detection.moves()).unwrap_or(u32::MAX),
+                    duplicate: r.detection.state(),
                     sticky_conflict: r.conflict,
                 })
             })
@@ -719,7 +798,7 @@ impl Engine {
                     origin: b.at,
                     router: b.router,
                     immutable: b.immutable,
-                    duplicate: r.detection.state,
+                    duplicate: r.detection.state(),
                 })
             })
             .collect();
@@ -985,6 +1064,7 @@ impl Engine {
         if d.frozen() {
             return false;
         }
+        let d = d.get_or_create();
         // Only moves strictly inside the window count: one exactly M seconds old has left it.
         while d
             .moves
@@ -1007,7 +1087,7 @@ impl Engine {
             Freeze::Permanent => None,
         };
         if let Some(d) = self.detection_mut(vni, subject) {
-            d.state = DuplicateState::Frozen { until };
+            d.get_or_create().state = DuplicateState::Frozen { until };
         }
         if let Some(t) = until {
             self.timers.push(Reverse((t, (vni, subject))));
@@ -1022,8 +1102,7 @@ impl Engine {
 
     fn unfreeze(&mut self, vni: u32, subject: Subject, by_operator: bool, now: Instant) {
         if let Some(d) = self.detection_mut(vni, subject) {
-            d.state = DuplicateState::Normal;
-            d.moves.clear();
+            d.clear();
         }
         self.events.push_back(EngineEvent::Unfrozen {
             vni,
@@ -1067,7 +1146,7 @@ impl Engine {
             Subject::Mac(mac) => self.macs.get(&(vni, mac)).map(|r| &r.detection),
             Subject::Ip(ip) => self.ips.get(&(vni, ip)).map(|r| &r.detection),
         }?;
-        match d.state {
+        match d.state() {
             DuplicateState::Frozen { until } => Some(until),
             DuplicateState::Normal => None,
         }
