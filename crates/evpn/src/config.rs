@@ -33,7 +33,7 @@ pub struct EngineConfig {
     /// id of type-3 routes (RFC 8365 §5.1.3, §9). Routes whose VTEP is this address are ours
     /// and never installed as remote.
     pub vtep: IpAddr,
-    /// Duplicate MAC/IP detection (RFC 7432 §15.1, RFC 9161 §3.6).
+    /// Duplicate MAC/IP detection (RFC 7432 §15.1, RFC 9161 duplicate-IP detection).
     pub duplicate_detection: DuplicateDetection,
     /// How route targets are auto-derived for EVIs without explicit ones.
     pub rt_derivation: RtDerivation,

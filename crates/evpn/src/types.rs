@@ -145,7 +145,7 @@ impl fmt::Display for Location {
 /// The name used before locations had their own type.
 pub type MacOrigin = Location;
 
-/// Duplicate-detection state of a MAC or IP (RFC 7432 §15.1, RFC 9161 §3.6).
+/// Duplicate-detection state of a MAC or IP (RFC 7432 §15.1, RFC 9161 duplicate-IP detection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DuplicateState {
     /// Moves are being counted normally.
@@ -200,7 +200,7 @@ pub struct NeighborEntry {
     pub router: bool,
     /// Immutable (static) binding (RFC 9047 I flag).
     pub immutable: bool,
-    /// Duplicate IP detection state (RFC 9161 §3.6).
+    /// Duplicate IP detection state (RFC 9161 duplicate-IP detection).
     pub duplicate: DuplicateState,
 }
 
@@ -263,7 +263,7 @@ pub enum EngineEvent {
         mac: MacAddress,
     },
     /// `moves` moves inside the detection window: the MAC or IP is a duplicate and now frozen
-    /// at `at` (RFC 7432 §15.1, RFC 9161 §3.6).
+    /// at `at` (RFC 7432 §15.1, RFC 9161 duplicate-IP detection).
     Duplicate {
         /// The VNI.
         vni: u32,

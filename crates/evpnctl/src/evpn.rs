@@ -52,7 +52,7 @@ pub struct AttachArgs {
 /// What `evpnctl clear` clears.
 #[derive(Debug, Subcommand)]
 pub enum ClearCommand {
-    /// Unfreeze a duplicate MAC or IP (RFC 7432 §15.1, RFC 9161 §3.6); without --mac/--ip,
+    /// Unfreeze a duplicate MAC or IP (RFC 7432 §15.1, RFC 9161 duplicate-IP detection); without --mac/--ip,
     /// everything frozen in the VNI.
     Duplicate {
         /// The VNI.
