@@ -18,7 +18,7 @@
 //! ## Mobility rules (RFC 7432 §15)
 //! Sticky claims win over non-sticky ones. Between non-sticky claims the higher sequence number
 //! wins and, on equal numbers, the lower VTEP address. A local claim that loses to a non-sticky
-//! remote route is *dropped* (the MAC moved away: its routes are withdrawn, §15.1); a local claim
+//! remote route is *dropped* (the MAC moved away: its routes are withdrawn, §15); a local claim
 //! that loses to a sticky route is kept dormant and raises a sticky conflict (§15.2). A local
 //! learn of a MAC held remotely is advertised with the remote sequence number + 1.
 
@@ -112,7 +112,7 @@ struct Claim {
 
 impl Claim {
     /// Preference among remote claims on one MAC: sticky first, then higher sequence, then
-    /// lower VTEP address (RFC 7432 §15.1, §15.2), then the route key (determinism).
+    /// lower VTEP address (RFC 7432 §15; sticky: §15.2), then the route key (determinism).
     fn mac_rank(&self) -> (bool, Reverse<u32>, IpAddr, ImportKey) {
         (!self.sticky, Reverse(self.sequence), self.vtep, self.key)
     }
@@ -429,7 +429,7 @@ impl Engine {
     /// A local endpoint appeared (RFC 7432 §9.1): `a.mac` (and `a.ip`) in `a.vni`. Originates
     /// the MAC-only type-2 route and, with an IP, the MAC+IP one (label 1 = VNI, RFC 8365
     /// §5.1.3), unless a remote claim wins (sticky, or the MAC is frozen as duplicate). A MAC
-    /// held remotely is advertised with the remote sequence number + 1 (RFC 7432 §15.1) and
+    /// held remotely is advertised with the remote sequence number + 1 (RFC 7432 §15) and
     /// counts as a move. Attaching again with the same values emits nothing; with other flags
     /// it re-advertises.
     pub fn local_attach(&mut self, a: &Attachment, now: Instant) -> Result<(), EngineError> {

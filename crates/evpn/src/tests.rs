@@ -930,7 +930,7 @@ fn changing_the_rd_withdraws_old_routes_and_originates_new_ones() {
 #[test]
 fn two_routes_for_one_mac_prefer_higher_sequence_and_fall_back_without_gap() {
     // Two VTEPs advertise one MAC under their own RDs (distinct routes for the RIB). The entry
-    // follows the higher sequence number (RFC 7432 §15.1); when that route goes, the entry
+    // follows the higher sequence number (RFC 7432 §15); when that route goes, the entry
     // re-points to the other VTEP with no removal in between.
     let mut e = engine("198.19.0.1", "198.18.0.1");
     e.add_evi(EviConfig::new(VNI)).unwrap();
