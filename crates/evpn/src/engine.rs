@@ -586,6 +586,7 @@ impl Engine {
         match (st, key) {
             (Stored::Flood { vni, vtep }, _) => Some(Imported::Flood { vni, vtep }),
             (Stored::Mac { vni }, ImportKey::MacIp { mac, ip, .. }) => {
+                let ip = ip.filter(|ip| is_host_address(*ip));
                 let c = self
                     .macs
                     .get(&(vni, mac))?
@@ -748,7 +749,7 @@ impl Engine {
                             .iter()
                             .filter(|c| c.vtep == vtep)
                             .filter_map(|c| match c.key {
-                                ImportKey::MacIp { ip, .. } => ip,
+                                ImportKey::MacIp { ip, .. } => ip.filter(|ip| is_host_address(*ip)),
                                 ImportKey::Imet { .. } => None,
                             })
                             .collect();
@@ -1359,7 +1360,9 @@ impl Engine {
                 Some(Imported::Mac {
                     vni,
                     mac: r.mac,
-                    ip: r.ip,
+                    // A binding of a multicast, broadcast or unspecified address is never
+                    // installed as a neighbour: the route counts for its MAC only.
+                    ip: r.ip.filter(|ip| is_host_address(*ip)),
                     vtep,
                     sequence,
                     sticky,

@@ -983,3 +983,34 @@ fn two_routes_for_one_mac_prefer_higher_sequence_and_fall_back_without_gap() {
         }]
     );
 }
+
+#[test]
+fn remote_binding_of_a_non_host_ip_installs_the_mac_only() {
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI)).unwrap();
+    let now = Instant::now();
+    let vtep = ip("198.18.0.2");
+    for bad in ["224.0.0.1", "0.0.0.0", "255.255.255.255", "ff02::1"] {
+        let c = remote_mac_ip(
+            remote_rd(),
+            VNI,
+            mac(2),
+            Some(ip(bad)),
+            vtep,
+            vec![rt(65001, VNI)],
+        );
+        e.remote_best_change(&c, now);
+        assert!(e.neighbors(VNI).is_empty(), "{bad}");
+        assert!(e.mac_table(VNI)[0].ips.is_empty(), "{bad}");
+        e.remote_best_change(&c, now);
+        e.remote_best_change(&gone(c), now);
+    }
+    // One RemoteMac per announcement and one removal per withdrawal: nothing else.
+    let intents = drain_intents(&mut e);
+    assert_eq!(intents.len(), 8, "{intents:?}");
+    assert!(intents.iter().all(|i| matches!(
+        i,
+        DataplaneIntent::RemoteMac { .. } | DataplaneIntent::RemoveRemoteMac { .. }
+    )));
+    assert!(e.mac_table(VNI).is_empty());
+}
