@@ -676,17 +676,17 @@ impl Engine {
 
     /// The next route for the speaker, in the order the inputs produced them.
     pub fn poll_route(&mut self) -> Option<RouteChange> {
-        self.routes.pop_front()
+        pop_and_trim(&mut self.routes)
     }
 
     /// The next data-plane delta, in the order the inputs produced them.
     pub fn poll_intent(&mut self) -> Option<DataplaneIntent> {
-        self.intents.pop_front()
+        pop_and_trim(&mut self.intents)
     }
 
     /// The next event (learned, moved, removed, duplicate, unfrozen, sticky conflict).
     pub fn poll_event(&mut self) -> Option<EngineEvent> {
-        self.events.pop_front()
+        pop_and_trim(&mut self.events)
     }
 
     // ----- tables -----
@@ -1536,6 +1536,19 @@ impl Engine {
         }
         self.withdraw(imet_nlri(rd, self.config.vtep));
     }
+}
+
+/// Output queues keep at most this capacity once drained.
+const QUEUE_KEEP: usize = 1024;
+
+/// Pops the next output; once the queue is drained after a burst (a full table arriving at
+/// start-up), gives the burst's memory back instead of keeping it for the daemon's lifetime.
+fn pop_and_trim<T>(q: &mut VecDeque<T>) -> Option<T> {
+    let next = q.pop_front();
+    if next.is_none() && q.capacity() > QUEUE_KEEP {
+        q.shrink_to(QUEUE_KEEP);
+    }
+    next
 }
 
 fn subject_order(s: &Subject) -> (u8, [u8; 16]) {
