@@ -62,5 +62,7 @@ pub use message::{
     Notification, Open, RouteRefresh,
 };
 pub use nlri::{Nlri, Route, RtMembership};
-pub use types::{Afi, Esi, Family, IpPrefix, Label, MacAddress, RouteDistinguisher, Safi};
+pub use types::{
+    Afi, Esi, Family, InvalidVni, IpPrefix, Label, MacAddress, RouteDistinguisher, Safi, Vni,
+};
 pub use update::{encode_update, AttrSet, Update, UpdatePacker};

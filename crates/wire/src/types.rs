@@ -459,6 +459,99 @@ impl fmt::Debug for Label {
     }
 }
 
+/// A VXLAN network identifier: the 24-bit segment id of RFC 7348 §5, carried in the whole
+/// label field of EVPN routes (RFC 8365 §5.1.3).
+///
+/// Validated once, where it enters (configuration, API, route import): VNI 0 is refused as
+/// well as anything above 24 bits, so every `Vni` in the program names a usable segment.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Vni(u32);
+
+/// A number that is not a usable VNI (0, or more than 24 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidVni(pub u32);
+
+impl fmt::Display for InvalidVni {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "VNI {} is outside 1..={} (24 bits, RFC 7348 §5)",
+            self.0,
+            Vni::MAX.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidVni {}
+
+impl Vni {
+    /// The largest VNI, 2^24 - 1.
+    pub const MAX: Vni = Vni(0x00ff_ffff);
+
+    /// `vni` when it is in 1..=2^24-1.
+    pub const fn new(vni: u32) -> Result<Vni, InvalidVni> {
+        if vni == 0 || vni > Vni::MAX.0 {
+            Err(InvalidVni(vni))
+        } else {
+            Ok(Vni(vni))
+        }
+    }
+
+    /// The VNI a label field carries (its whole 24 bits, RFC 8365 §5.1.3), unless that is 0.
+    pub fn from_label(label: Label) -> Option<Vni> {
+        Vni::new(label.vni()).ok()
+    }
+
+    /// The number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The label field that carries this VNI (RFC 8365 §5.1.3).
+    pub fn label(self) -> Label {
+        Label(self.0)
+    }
+}
+
+impl fmt::Display for Vni {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Debug for Vni {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Vni({})", self.0)
+    }
+}
+
+impl TryFrom<u32> for Vni {
+    type Error = InvalidVni;
+
+    fn try_from(vni: u32) -> Result<Vni, InvalidVni> {
+        Vni::new(vni)
+    }
+}
+
+impl From<Vni> for u32 {
+    fn from(v: Vni) -> u32 {
+        v.0
+    }
+}
+
+impl std::str::FromStr for Vni {
+    type Err = String;
+
+    /// A decimal number in 1..=2^24-1.
+    fn from_str(s: &str) -> Result<Vni, String> {
+        let n: u32 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a VNI (a number in 1..={})", Vni::MAX.0))?;
+        Vni::new(n).map_err(|e| e.to_string())
+    }
+}
+
 /// An IP prefix: address and length, host bits cleared.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpPrefix {
@@ -535,6 +628,22 @@ pub const AS_TRANS: u16 = 23456;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vni_is_validated_once_at_the_edge() {
+        assert_eq!(Vni::new(0), Err(InvalidVni(0)));
+        assert_eq!(Vni::new(1 << 24), Err(InvalidVni(1 << 24)));
+        assert_eq!(Vni::new(0x00ff_ffff).map(Vni::get), Ok(0x00ff_ffff));
+        assert_eq!("100".parse::<Vni>().map(Vni::get), Ok(100));
+        assert!("0".parse::<Vni>().is_err());
+        assert!("x".parse::<Vni>().is_err());
+        assert!("16777216".parse::<Vni>().unwrap_err().contains("24 bits"));
+        let v = Vni::new(5000).unwrap();
+        assert_eq!(v.label().vni(), 5000);
+        assert_eq!(Vni::from_label(v.label()), Some(v));
+        assert_eq!(Vni::from_label(Label::from_raw(0)), None);
+        assert_eq!(v.to_string(), "5000");
+    }
 
     #[test]
     fn rd_text_forms_round_trip() {
