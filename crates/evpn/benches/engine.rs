@@ -21,14 +21,17 @@ use evpnd_bgp::rib::{BestChange, NlriExtras, Path, PathAttrs, RouteSource};
 use evpnd_bgp::PeerId;
 use evpnd_evpn::{Attachment, Engine, EngineConfig, EviConfig};
 use evpnd_wire::{
-    AttrSet, Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family, Label, MacAddress,
-    MacIpRoute, NextHop, PathAttribute, Route, RouteDistinguisher, RouteTarget,
+    AttrSet, Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family, MacAddress, MacIpRoute,
+    NextHop, PathAttribute, Route, RouteDistinguisher, RouteTarget, Vni,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const VNI: u32 = 100;
+const VNI: Vni = match Vni::new(100) {
+    Ok(v) => v,
+    Err(_) => panic!("100 is a valid VNI"),
+};
 const MOVES: usize = 10_000;
 
 fn mac(i: u32) -> MacAddress {
@@ -44,7 +47,7 @@ fn engine() -> Engine {
     );
     cfg.duplicate_detection.enabled = false;
     let mut e = Engine::new(cfg);
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     while e.poll_route().is_some() {}
     e
 }
@@ -53,7 +56,7 @@ fn attrs(sequence: u32) -> Arc<PathAttrs> {
     let mut comms = vec![
         ExtendedCommunity::route_target(RouteTarget::As2 {
             asn: 65001,
-            value: VNI,
+            value: VNI.get(),
         }),
         ExtendedCommunity::vxlan_encapsulation(),
     ];
@@ -70,7 +73,7 @@ fn attrs(sequence: u32) -> Arc<PathAttrs> {
         true,
     );
     a.nlri_extras = NlriExtras {
-        label1: Label::from_vni(VNI).unwrap(),
+        label1: VNI.label(),
         ..NlriExtras::default()
     };
     Arc::new(a)
@@ -87,7 +90,7 @@ fn changes(n: u32, sequence: u32) -> Vec<BestChange> {
                 ethernet_tag: 0,
                 mac: mac(i),
                 ip: None,
-                label1: Label::from_vni(VNI).unwrap(),
+                label1: VNI.label(),
                 label2: None,
             }));
             BestChange {

@@ -18,7 +18,7 @@
 //!   VNI's low 16 bits for the 4-octet-AS form (the same truncation as the export side, so that
 //!   a wildcard imports what a 4-octet-AS peer auto-derives).
 
-use evpnd_wire::{RouteDistinguisher, RouteTarget};
+use evpnd_wire::{RouteDistinguisher, RouteTarget, Vni};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -108,7 +108,7 @@ pub enum ImportTarget {
     Exact(RouteTarget),
     /// `*:VNI`: import routes carrying an AS-based route target of any AS whose local
     /// administrator is the VNI (see the module notes for the 4-octet-AS form).
-    AnyAs(u32),
+    AnyAs(Vni),
 }
 
 impl ImportTarget {
@@ -118,10 +118,10 @@ impl ImportTarget {
             (ImportTarget::Exact(want), _) => want == rt,
             (ImportTarget::AnyAs(vni), RouteTarget::As2 { value, .. }) => {
                 // ASN:VNI, or the RFC 8365 §5.1.2.1 form with any domain id.
-                value == vni || value & 0xf0ff_ffff == RFC8365_TYPE_VXLAN | vni
+                *value == vni.get() || value & 0xf0ff_ffff == RFC8365_TYPE_VXLAN | vni.get()
             }
             (ImportTarget::AnyAs(vni), RouteTarget::As4 { value, .. }) => {
-                u32::from(*value) == vni & 0xffff
+                u32::from(*value) == vni.get() & 0xffff
             }
             (ImportTarget::AnyAs(_), RouteTarget::Ipv4 { .. }) => false,
         }
@@ -139,7 +139,7 @@ impl From<RouteTarget> for ImportTarget {
 pub struct EviConfig {
     /// The VXLAN network identifier (24 bits), carried as label 1 of type-2 routes and as the
     /// PMSI label of type-3 routes (RFC 8365 §5.1.3).
-    pub vni: u32,
+    pub vni: Vni,
     /// The route distinguisher; `None` derives router-id:EVI ([`auto_rd`]).
     pub rd: Option<RouteDistinguisher>,
     /// Import rules; empty derives one rule for the auto route target ([`auto_route_target`]).
@@ -150,7 +150,7 @@ pub struct EviConfig {
 
 impl EviConfig {
     /// An EVI for `vni` with everything auto-derived.
-    pub fn new(vni: u32) -> Self {
+    pub fn new(vni: Vni) -> Self {
         EviConfig {
             vni,
             rd: None,
@@ -162,18 +162,21 @@ impl EviConfig {
 
 /// The auto-derived RD of an EVI: type 1, `router-id:EVI` (RFC 7432 §7.9), with the EVI number
 /// being the VNI's low 16 bits (module notes).
-pub fn auto_rd(router_id: Ipv4Addr, vni: u32) -> RouteDistinguisher {
-    RouteDistinguisher::ipv4(router_id, (vni & 0xffff) as u16)
+pub fn auto_rd(router_id: Ipv4Addr, vni: Vni) -> RouteDistinguisher {
+    RouteDistinguisher::ipv4(router_id, (vni.get() & 0xffff) as u16)
 }
 
 /// The auto-derived route target `ASN:VNI`: the 2-octet-AS form when `asn ≤ 65535`, else the
 /// 4-octet-AS form with the VNI's low 16 bits (module notes; RFC 4360 §4, RFC 5668 §2).
-pub fn auto_route_target(asn: u32, vni: u32) -> RouteTarget {
+pub fn auto_route_target(asn: u32, vni: Vni) -> RouteTarget {
     match u16::try_from(asn) {
-        Ok(asn) => RouteTarget::As2 { asn, value: vni },
+        Ok(asn) => RouteTarget::As2 {
+            asn,
+            value: vni.get(),
+        },
         Err(_) => RouteTarget::As4 {
             asn,
-            value: (vni & 0xffff) as u16,
+            value: (vni.get() & 0xffff) as u16,
         },
     }
 }
@@ -184,10 +187,10 @@ const RFC8365_TYPE_VXLAN: u32 = 1 << 28;
 /// The RFC 8365 §5.1.2.1 auto-derived route target: global administrator = the AS (its low 16
 /// bits for a 4-octet AS), local administrator = A bit 0, type 1 (VXLAN), `domain_id` (4 bits),
 /// the 24-bit VNI.
-pub fn rfc8365_route_target(asn: u32, domain_id: u8, vni: u32) -> RouteTarget {
+pub fn rfc8365_route_target(asn: u32, domain_id: u8, vni: Vni) -> RouteTarget {
     RouteTarget::As2 {
         asn: (asn & 0xffff) as u16,
-        value: RFC8365_TYPE_VXLAN | (u32::from(domain_id & 0x0f) << 24) | (vni & 0x00ff_ffff),
+        value: RFC8365_TYPE_VXLAN | (u32::from(domain_id & 0x0f) << 24) | vni.get(),
     }
 }
 
@@ -195,7 +198,7 @@ pub fn rfc8365_route_target(asn: u32, domain_id: u8, vni: u32) -> RouteTarget {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResolvedEvi {
     /// The VNI.
-    pub vni: u32,
+    pub vni: Vni,
     /// The RD used on every route of the EVI.
     pub rd: RouteDistinguisher,
     /// The import rules.

@@ -29,9 +29,9 @@ use crate::types::{
 };
 use evpnd_bgp::rib::{BestChange, Path};
 use evpnd_wire::{
-    Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family, InclusiveMulticastRoute, Label,
+    Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family, InclusiveMulticastRoute,
     MacAddress, MacIpRoute, NextHop, Nlri, PathAttribute, PmsiTunnel, PmsiTunnelId, Route,
-    RouteDistinguisher, RouteTarget,
+    RouteDistinguisher, RouteTarget, Vni,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -59,7 +59,7 @@ enum ImportKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Imported {
     Mac {
-        vni: u32,
+        vni: Vni,
         mac: MacAddress,
         ip: Option<IpAddr>,
         vtep: IpAddr,
@@ -69,7 +69,7 @@ enum Imported {
         immutable: bool,
     },
     Flood {
-        vni: u32,
+        vni: Vni,
         vtep: IpAddr,
     },
 }
@@ -78,9 +78,9 @@ enum Imported {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stored {
     /// A type-2 route: its claim sits in the MAC record `(vni, key's MAC)`.
-    Mac { vni: u32 },
+    Mac { vni: Vni },
     /// A type-3 route: one reference on the flood entry `(vni, vtep)`.
-    Flood { vni: u32, vtep: IpAddr },
+    Flood { vni: Vni, vtep: IpAddr },
 }
 
 impl Stored {
@@ -91,7 +91,7 @@ impl Stored {
         }
     }
 
-    fn vni(&self) -> u32 {
+    fn vni(&self) -> Vni {
         match *self {
             Stored::Mac { vni } | Stored::Flood { vni, .. } => vni,
         }
@@ -274,7 +274,7 @@ impl IpRecord {
 }
 
 /// A pending freeze expiry (checked against the record when it fires).
-type TimerKey = (u32, Subject);
+type TimerKey = (Vni, Subject);
 
 /// The EVPN NVE engine of one router (sans-I/O).
 ///
@@ -292,12 +292,12 @@ type TimerKey = (u32, Subject);
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
-    evis: BTreeMap<u32, ResolvedEvi>,
-    macs: HashMap<(u32, MacAddress), MacRecord>,
-    ips: HashMap<(u32, IpAddr), IpRecord>,
-    local_ips: HashMap<(u32, IpAddr), MacAddress>,
+    evis: BTreeMap<Vni, ResolvedEvi>,
+    macs: HashMap<(Vni, MacAddress), MacRecord>,
+    ips: HashMap<(Vni, IpAddr), IpRecord>,
+    local_ips: HashMap<(Vni, IpAddr), MacAddress>,
     imported: HashMap<ImportKey, Stored>,
-    flood: HashMap<u32, BTreeMap<IpAddr, u32>>,
+    flood: HashMap<Vni, BTreeMap<IpAddr, u32>>,
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     routes: VecDeque<RouteChange>,
     intents: VecDeque<DataplaneIntent>,
@@ -328,7 +328,7 @@ impl Engine {
     }
 
     /// The EVI of `vni` with its resolved RD and route targets.
-    pub fn evi(&self, vni: u32) -> Option<&ResolvedEvi> {
+    pub fn evi(&self, vni: Vni) -> Option<&ResolvedEvi> {
         self.evis.get(&vni)
     }
 
@@ -342,15 +342,12 @@ impl Engine {
     /// Adds (or reconfigures) an EVI and originates its type-3 route (RFC 7432 §11.1, RFC 8365
     /// §9). Reconfiguring re-originates the EVI's routes (withdrawing them first when the RD
     /// changes); see [`Engine`] for the replay the driver owes after import changes.
-    pub fn add_evi(&mut self, evi: EviConfig) -> Result<(), EngineError> {
-        if evi.vni == 0 || Label::from_vni(evi.vni).is_none() {
-            return Err(EngineError::InvalidVni(evi.vni));
-        }
+    pub fn add_evi(&mut self, evi: EviConfig) {
         let resolved = ResolvedEvi::resolve(&self.config, &evi);
         let vni = evi.vni;
         if let Some(old) = self.evis.get(&vni) {
             if *old == resolved {
-                return Ok(());
+                return;
             }
             if old.rd != resolved.rd {
                 self.withdraw_evi_routes(vni);
@@ -368,12 +365,11 @@ impl Engine {
         for mac in macs {
             self.originate_mac_routes(vni, mac);
         }
-        Ok(())
     }
 
     /// Removes an EVI: withdraws every route it originated, forgets its local endpoints and
     /// removes its remote MACs, neighbours and flood entries (with the removal intents).
-    pub fn remove_evi(&mut self, vni: u32) {
+    pub fn remove_evi(&mut self, vni: Vni) {
         if !self.evis.contains_key(&vni) {
             return;
         }
@@ -506,7 +502,7 @@ impl Engine {
     /// Detaching what is not attached is a no-op.
     pub fn local_detach(
         &mut self,
-        vni: u32,
+        vni: Vni,
         mac: MacAddress,
         ip: Option<IpAddr>,
         now: Instant,
@@ -633,7 +629,7 @@ impl Engine {
     /// `vni` with `None`. Returns how many were cleared; each is processed again at once.
     pub fn clear_duplicate(
         &mut self,
-        vni: u32,
+        vni: Vni,
         subject: Option<Subject>,
         now: Instant,
     ) -> Result<usize, EngineError> {
@@ -693,7 +689,7 @@ impl Engine {
 
     /// One summary row per EVI (`evpnctl show vnis`).
     pub fn vni_summaries(&self) -> Vec<VniSummary> {
-        let mut rows: BTreeMap<u32, VniSummary> = self
+        let mut rows: BTreeMap<Vni, VniSummary> = self
             .evis
             .values()
             .map(|e| {
@@ -730,7 +726,7 @@ impl Engine {
     }
 
     /// The MAC table of `vni`, one row per MAC, sorted by MAC (`evpnctl show macs`).
-    pub fn mac_table(&self, vni: u32) -> Vec<MacEntry> {
+    pub fn mac_table(&self, vni: Vni) -> Vec<MacEntry> {
         let mut out: Vec<MacEntry> = self
             .macs
             .iter()
@@ -777,7 +773,7 @@ impl Engine {
     }
 
     /// The remote VTEPs in the flood list of `vni`, sorted (`evpnctl show flood`).
-    pub fn flood_list(&self, vni: u32) -> Vec<IpAddr> {
+    pub fn flood_list(&self, vni: Vni) -> Vec<IpAddr> {
         self.flood
             .get(&vni)
             .map(|m| m.keys().copied().collect())
@@ -785,7 +781,7 @@ impl Engine {
     }
 
     /// The IP↔MAC bindings of `vni` (local and remote), sorted by IP (`evpnctl show arp`).
-    pub fn neighbors(&self, vni: u32) -> Vec<NeighborEntry> {
+    pub fn neighbors(&self, vni: Vni) -> Vec<NeighborEntry> {
         let mut v: Vec<NeighborEntry> = self
             .ips
             .iter()
@@ -854,7 +850,7 @@ impl Engine {
     /// Brings the MAC's installed location, advertisement, events and intents in line with its
     /// claims. The single place where a MAC changes state. `count_moves` is false when the
     /// change is not a claim (a detach, the end of a freeze).
-    fn settle_mac(&mut self, vni: u32, mac: MacAddress, now: Instant, count_moves: bool) {
+    fn settle_mac(&mut self, vni: Vni, mac: MacAddress, now: Instant, count_moves: bool) {
         let key = (vni, mac);
         let Some(rec) = self.macs.get(&key) else {
             return;
@@ -971,7 +967,7 @@ impl Engine {
 
     /// Starts or stops advertising the local MAC's routes; re-advertises when the sequence
     /// number or sticky flag changed.
-    fn set_advertised(&mut self, vni: u32, mac: MacAddress, on: bool) {
+    fn set_advertised(&mut self, vni: Vni, mac: MacAddress, on: bool) {
         let Some(r) = self.macs.get(&(vni, mac)) else {
             return;
         };
@@ -996,7 +992,7 @@ impl Engine {
         }
     }
 
-    fn mac_advertised(&self, vni: u32, mac: MacAddress) -> bool {
+    fn mac_advertised(&self, vni: Vni, mac: MacAddress) -> bool {
         self.macs
             .get(&(vni, mac))
             .is_some_and(|r| r.advertised.is_some())
@@ -1004,7 +1000,7 @@ impl Engine {
 
     /// The local claim on the MAC ends (detach or move away): routes withdrawn, IP bindings
     /// released, a remote claim installed in its place.
-    fn drop_local(&mut self, vni: u32, mac: MacAddress, now: Instant) {
+    fn drop_local(&mut self, vni: Vni, mac: MacAddress, now: Instant) {
         self.set_advertised(vni, mac, false);
         let ips: Vec<IpAddr> = self
             .macs
@@ -1020,7 +1016,7 @@ impl Engine {
 
     // ----- duplicate detection -----
 
-    fn count_mac_move(&mut self, vni: u32, mac: MacAddress, now: Instant) {
+    fn count_mac_move(&mut self, vni: Vni, mac: MacAddress, now: Instant) {
         if self.count_move(vni, Subject::Mac(mac), now) {
             let at = self
                 .macs
@@ -1032,7 +1028,7 @@ impl Engine {
         }
     }
 
-    fn count_ip_move(&mut self, vni: u32, ip: IpAddr, now: Instant) {
+    fn count_ip_move(&mut self, vni: Vni, ip: IpAddr, now: Instant) {
         if self.count_move(vni, Subject::Ip(ip), now) {
             let at = if self.local_ips.contains_key(&(vni, ip)) {
                 Location::Local
@@ -1054,7 +1050,7 @@ impl Engine {
 
     /// Records a move; true when it is the N-th inside the window (the subject becomes a
     /// duplicate).
-    fn count_move(&mut self, vni: u32, subject: Subject, now: Instant) -> bool {
+    fn count_move(&mut self, vni: Vni, subject: Subject, now: Instant) -> bool {
         let dd = self.config.duplicate_detection;
         if !dd.enabled {
             return false;
@@ -1082,7 +1078,7 @@ impl Engine {
         d.moves.len() >= n
     }
 
-    fn freeze(&mut self, vni: u32, subject: Subject, at: Location, now: Instant) {
+    fn freeze(&mut self, vni: Vni, subject: Subject, at: Location, now: Instant) {
         let until = match self.config.duplicate_detection.freeze {
             Freeze::For(d) => Some(now + d),
             Freeze::Permanent => None,
@@ -1101,7 +1097,7 @@ impl Engine {
         });
     }
 
-    fn unfreeze(&mut self, vni: u32, subject: Subject, by_operator: bool, now: Instant) {
+    fn unfreeze(&mut self, vni: Vni, subject: Subject, by_operator: bool, now: Instant) {
         if let Some(d) = self.detection_mut(vni, subject) {
             d.clear();
         }
@@ -1134,7 +1130,7 @@ impl Engine {
         }
     }
 
-    fn detection_mut(&mut self, vni: u32, subject: Subject) -> Option<&mut Detection> {
+    fn detection_mut(&mut self, vni: Vni, subject: Subject) -> Option<&mut Detection> {
         match subject {
             Subject::Mac(mac) => self.macs.get_mut(&(vni, mac)).map(|r| &mut r.detection),
             Subject::Ip(ip) => self.ips.get_mut(&(vni, ip)).map(|r| &mut r.detection),
@@ -1142,7 +1138,7 @@ impl Engine {
     }
 
     /// `Some(until)` when the subject is frozen.
-    fn frozen_until(&self, vni: u32, subject: Subject) -> Option<Option<Instant>> {
+    fn frozen_until(&self, vni: Vni, subject: Subject) -> Option<Option<Instant>> {
         let d = match subject {
             Subject::Mac(mac) => self.macs.get(&(vni, mac)).map(|r| &r.detection),
             Subject::Ip(ip) => self.ips.get(&(vni, ip)).map(|r| &r.detection),
@@ -1153,7 +1149,7 @@ impl Engine {
         }
     }
 
-    fn ip_frozen(&self, vni: u32, ip: IpAddr) -> bool {
+    fn ip_frozen(&self, vni: Vni, ip: IpAddr) -> bool {
         self.ips
             .get(&(vni, ip))
             .is_some_and(|r| r.detection.frozen())
@@ -1162,7 +1158,7 @@ impl Engine {
     // ----- IP bindings (proxy ARP/ND, RFC 9161) -----
 
     /// Releases the local binding of `ip` to `mac` and settles the IP.
-    fn unbind_local_ip(&mut self, vni: u32, mac: MacAddress, ip: IpAddr) {
+    fn unbind_local_ip(&mut self, vni: Vni, mac: MacAddress, ip: IpAddr) {
         if self.local_ips.get(&(vni, ip)) == Some(&mac) {
             self.local_ips.remove(&(vni, ip));
         }
@@ -1172,7 +1168,7 @@ impl Engine {
     /// Brings the installed binding of the IP in line with its claims: a local binding wins
     /// unless a remote immutable binding names another MAC (RFC 9047 §3.1); otherwise the
     /// best remote claim.
-    fn settle_ip(&mut self, vni: u32, ip: IpAddr) {
+    fn settle_ip(&mut self, vni: Vni, ip: IpAddr) {
         let local = self.local_ips.get(&(vni, ip)).copied().and_then(|mac| {
             let flags = self
                 .macs
@@ -1324,7 +1320,7 @@ impl Engine {
             .collect();
         match route {
             EvpnRoute::MacIp(r) => {
-                let vni = r.label1.vni();
+                let vni = Vni::from_label(r.label1)?;
                 let evi = self.evis.get(&vni)?;
                 if !evi.imports(rts.iter()) {
                     return None;
@@ -1375,7 +1371,7 @@ impl Engine {
                 let PmsiTunnelId::IngressReplication(vtep) = pmsi.tunnel else {
                     return None;
                 };
-                let vni = pmsi.label.vni();
+                let vni = Vni::from_label(pmsi.label)?;
                 let evi = self.evis.get(&vni)?;
                 if !evi.imports(rts.iter()) || vtep == self.config.vtep {
                     return None;
@@ -1393,7 +1389,7 @@ impl Engine {
     /// (RFC 7432 §7.7); ARP/ND flags for IPv6 bindings and static bindings (RFC 9047 §3.1).
     fn communities(
         &self,
-        vni: u32,
+        vni: Vni,
         mobility: Option<Advertised>,
         arp_nd: Option<(IpAddr, IpFlags)>,
     ) -> Vec<ExtendedCommunity> {
@@ -1429,14 +1425,17 @@ impl Engine {
         v
     }
 
-    fn originate_imet(&mut self, vni: u32) {
-        let (Some(evi), Some(label)) = (self.evis.get(&vni), Label::from_vni(vni)) else {
+    fn originate_imet(&mut self, vni: Vni) {
+        let Some(evi) = self.evis.get(&vni) else {
             return;
         };
         let nlri = imet_nlri(evi.rd, self.config.vtep);
         let attributes = vec![
             PathAttribute::ExtendedCommunities(self.communities(vni, None, None)),
-            PathAttribute::PmsiTunnel(PmsiTunnel::ingress_replication(self.config.vtep, label)),
+            PathAttribute::PmsiTunnel(PmsiTunnel::ingress_replication(
+                self.config.vtep,
+                vni.label(),
+            )),
         ];
         self.routes.push_back(RouteChange::Originate {
             nlri,
@@ -1447,7 +1446,7 @@ impl Engine {
 
     /// (Re-)originates the MAC-only route and every MAC+IP route of a local MAC (except IPs
     /// frozen as duplicates).
-    fn originate_mac_routes(&mut self, vni: u32, mac: MacAddress) {
+    fn originate_mac_routes(&mut self, vni: Vni, mac: MacAddress) {
         let Some(ips) = self
             .macs
             .get(&(vni, mac))
@@ -1464,7 +1463,7 @@ impl Engine {
         }
     }
 
-    fn originate_one(&mut self, vni: u32, mac: MacAddress, ip: Option<IpAddr>) {
+    fn originate_one(&mut self, vni: Vni, mac: MacAddress, ip: Option<IpAddr>) {
         let Some(evi) = self.evis.get(&vni) else {
             return;
         };
@@ -1493,7 +1492,7 @@ impl Engine {
     }
 
     /// Withdraws the MAC+IP route of `ip`, if the MAC's routes are advertised.
-    fn withdraw_ip_route(&mut self, vni: u32, mac: MacAddress, ip: IpAddr) {
+    fn withdraw_ip_route(&mut self, vni: Vni, mac: MacAddress, ip: IpAddr) {
         if !self.mac_advertised(vni, mac) {
             return;
         }
@@ -1503,7 +1502,7 @@ impl Engine {
     }
 
     /// Withdraws every route of a local MAC (its IPs first, then the MAC-only route).
-    fn withdraw_mac_routes(&mut self, vni: u32, mac: MacAddress) {
+    fn withdraw_mac_routes(&mut self, vni: Vni, mac: MacAddress) {
         let Some(rd) = self.evis.get(&vni).map(|e| e.rd) else {
             return;
         };
@@ -1520,7 +1519,7 @@ impl Engine {
     }
 
     /// Withdraws the type-3 route and every type-2 route the EVI advertises.
-    fn withdraw_evi_routes(&mut self, vni: u32) {
+    fn withdraw_evi_routes(&mut self, vni: Vni) {
         let Some(rd) = self.evis.get(&vni).map(|e| e.rd) else {
             return;
         };
@@ -1586,14 +1585,14 @@ fn imet_nlri(rd: RouteDistinguisher, vtep: IpAddr) -> Nlri {
 
 /// The type-2 route of a local MAC (and IP): ESI 0 (single-homed), Ethernet tag 0
 /// (VLAN-based service, RFC 7432 §6.1), label 1 = VNI (RFC 8365 §5.1.3).
-fn mac_ip_nlri(rd: RouteDistinguisher, vni: u32, mac: MacAddress, ip: Option<IpAddr>) -> Nlri {
+fn mac_ip_nlri(rd: RouteDistinguisher, vni: Vni, mac: MacAddress, ip: Option<IpAddr>) -> Nlri {
     Nlri::new(Route::Evpn(EvpnRoute::MacIp(MacIpRoute {
         rd,
         esi: Esi::ZERO,
         ethernet_tag: 0,
         mac,
         ip,
-        label1: Label::from_raw(vni),
+        label1: vni.label(),
         label2: None,
     })))
 }

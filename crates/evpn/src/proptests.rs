@@ -2,12 +2,11 @@
 //! in-memory fabric ([`crate::sim`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::sim::{mac, vtep, Fabric};
+use crate::sim::{mac, vtep, Fabric, VNI};
 use crate::*;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
 
-const VNI: u32 = 100;
 const NODES: usize = 3;
 const MACS: u8 = 4;
 

@@ -3,13 +3,11 @@
 //! RFC 9161 / RFC 9047 (proxy ARP/ND), not our own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::sim::{mac, vtep, Fabric, ASN};
+use crate::sim::{mac, vni, vtep, Fabric, ASN, VNI};
 use crate::*;
 use evpnd_wire::{ExtCommunityKind, PathAttribute};
 use std::net::IpAddr;
 use std::time::Duration;
-
-const VNI: u32 = 100;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -385,8 +383,8 @@ fn operator_clear_ends_a_permanent_freeze() {
     assert_everyone_sees(&f, mac(1), 1, e.sequence);
     // Clearing an unknown VNI is an error, not a panic.
     assert_eq!(
-        f.nodes[1].engine.clear_duplicate(999, None, now),
-        Err(EngineError::UnknownVni(999))
+        f.nodes[1].engine.clear_duplicate(vni(999), None, now),
+        Err(EngineError::UnknownVni(vni(999)))
     );
 }
 
@@ -509,16 +507,16 @@ fn proxy_nd_flags_travel_and_static_bindings_are_immutable() {
 #[test]
 fn flood_lists_follow_vnis_appearing_and_disappearing() {
     let mut f = fabric(3);
-    f.add_vni(0, 200);
+    f.add_vni(0, vni(200));
     f.settle();
     // Only node 0 has VNI 200: nobody floods VNI 200 yet.
-    assert!(f.nodes[0].engine.flood_list(200).is_empty());
+    assert!(f.nodes[0].engine.flood_list(vni(200)).is_empty());
     // Node 2 joins VNI 200 later (replay gives it node 0's type-3 route).
-    f.add_vni(2, 200);
+    f.add_vni(2, vni(200));
     f.settle();
-    assert_eq!(f.nodes[0].engine.flood_list(200), vec![vtep(2)]);
-    assert_eq!(f.nodes[2].engine.flood_list(200), vec![vtep(0)]);
-    assert!(f.nodes[1].engine.flood_list(200).is_empty());
+    assert_eq!(f.nodes[0].engine.flood_list(vni(200)), vec![vtep(2)]);
+    assert_eq!(f.nodes[2].engine.flood_list(vni(200)), vec![vtep(0)]);
+    assert!(f.nodes[1].engine.flood_list(vni(200)).is_empty());
     // Node 2 leaves VNI 100: nodes 0 and 1 stop flooding VNI 100 to it.
     f.remove_vni(2, VNI);
     f.settle();
@@ -526,7 +524,7 @@ fn flood_lists_follow_vnis_appearing_and_disappearing() {
     assert_eq!(f.nodes[1].engine.flood_list(VNI), vec![vtep(0)]);
     assert!(f.nodes[2].engine.flood_list(VNI).is_empty());
     for i in 0..3 {
-        f.check_dataplane(i, &[VNI, 200]);
+        f.check_dataplane(i, &[VNI, vni(200)]);
     }
     assert_eq!(ASN, 65001);
 }
@@ -554,12 +552,8 @@ fn invalid_attachments_are_refused_with_a_reason() {
         );
     }
     assert_eq!(
-        e.local_detach(7, mac(1), None, now),
-        Err(EngineError::UnknownVni(7))
-    );
-    assert_eq!(
-        e.add_evi(EviConfig::new(0)),
-        Err(EngineError::InvalidVni(0))
+        e.local_detach(vni(7), mac(1), None, now),
+        Err(EngineError::UnknownVni(vni(7)))
     );
     assert!(e.mac_table(VNI).is_empty());
 }

@@ -13,7 +13,7 @@
 
 use crate::*;
 use evpnd_bgp::rib::{BestChange, Rib, RibConfig};
-use evpnd_wire::{Family, MacAddress};
+use evpnd_wire::{Family, MacAddress, Vni};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -21,15 +21,26 @@ use std::time::{Duration, Instant};
 /// The AS of every simulated NVE (iBGP).
 pub const ASN: u32 = 65001;
 
+/// The VNI most tests use.
+pub const VNI: Vni = vni(100);
+
+/// `n` as a VNI; tests only name valid ones.
+pub const fn vni(n: u32) -> Vni {
+    match Vni::new(n) {
+        Ok(v) => v,
+        Err(_) => panic!("not a valid VNI"),
+    }
+}
+
 /// What a data plane holds after applying intents.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryDataplane {
     /// (vni, mac) → (vtep, sticky).
-    pub fdb: BTreeMap<(u32, MacAddress), (IpAddr, bool)>,
+    pub fdb: BTreeMap<(Vni, MacAddress), (IpAddr, bool)>,
     /// vni → VTEPs.
-    pub flood: BTreeMap<u32, BTreeSet<IpAddr>>,
+    pub flood: BTreeMap<Vni, BTreeSet<IpAddr>>,
     /// (vni, ip) → (mac, router, local).
-    pub neigh: BTreeMap<(u32, IpAddr), (MacAddress, bool, bool)>,
+    pub neigh: BTreeMap<(Vni, IpAddr), (MacAddress, bool, bool)>,
 }
 
 impl MemoryDataplane {
@@ -156,8 +167,8 @@ impl Fabric {
     }
 
     /// Adds VNI `vni` (auto RD/RT) on node `i`.
-    pub fn add_vni(&mut self, i: usize, vni: u32) {
-        self.nodes[i].engine.add_evi(EviConfig::new(vni)).unwrap();
+    pub fn add_vni(&mut self, i: usize, vni: Vni) {
+        self.nodes[i].engine.add_evi(EviConfig::new(vni));
         // The driver replays the current best paths of the other nodes' routes.
         let replay: Vec<BestChange> = self
             .nodes
@@ -185,7 +196,7 @@ impl Fabric {
     }
 
     /// Removes VNI `vni` from node `i`.
-    pub fn remove_vni(&mut self, i: usize, vni: u32) {
+    pub fn remove_vni(&mut self, i: usize, vni: Vni) {
         self.nodes[i].engine.remove_evi(vni);
         self.collect();
     }
@@ -198,12 +209,12 @@ impl Fabric {
     }
 
     /// Attaches `mac` (no IP, not sticky) in `vni` on node `i`.
-    pub fn attach_mac(&mut self, i: usize, vni: u32, m: MacAddress) {
+    pub fn attach_mac(&mut self, i: usize, vni: Vni, m: MacAddress) {
         self.attach(i, Attachment::new(vni, m, None));
     }
 
     /// Detaches on node `i`.
-    pub fn detach(&mut self, i: usize, vni: u32, m: MacAddress, ip: Option<IpAddr>) {
+    pub fn detach(&mut self, i: usize, vni: Vni, m: MacAddress, ip: Option<IpAddr>) {
         let now = self.now;
         self.nodes[i].engine.local_detach(vni, m, ip, now).unwrap();
         self.collect();
@@ -275,7 +286,7 @@ impl Fabric {
     }
 
     /// Where node `i` has `mac` of `vni`.
-    pub fn location(&self, i: usize, vni: u32, m: MacAddress) -> Option<MacEntry> {
+    pub fn location(&self, i: usize, vni: Vni, m: MacAddress) -> Option<MacEntry> {
         self.nodes[i]
             .engine
             .mac_table(vni)
@@ -284,7 +295,7 @@ impl Fabric {
     }
 
     /// Checks that node `i`'s data plane equals its tables for `vnis` (no leftover intents).
-    pub fn check_dataplane(&self, i: usize, vnis: &[u32]) {
+    pub fn check_dataplane(&self, i: usize, vnis: &[Vni]) {
         let n = &self.nodes[i];
         let mut want = MemoryDataplane::default();
         for &vni in vnis {

@@ -3,20 +3,20 @@
 //! MAC mobility, RFC 6514 §5 PMSI tunnel), not from our own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::sim::{vni, VNI};
 use crate::*;
 use evpnd_bgp::rib::{BestChange, NlriExtras, Path, PathAttrs, Rib, RibConfig, RouteSource};
 use evpnd_bgp::PeerId;
 use evpnd_wire::{
     AttrSet, CodecContext, Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family,
     InclusiveMulticastRoute, Label, MacAddress, MacIpRoute, NextHop, PathAttribute, PmsiTunnel,
-    PmsiTunnelId, Route, RouteDistinguisher, RouteTarget,
+    PmsiTunnelId, Route, RouteDistinguisher, RouteTarget, Vni,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
 const ASN: u32 = 65001;
-const VNI: u32 = 100;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -32,7 +32,7 @@ fn engine(rid: &str, vtep: &str) -> Engine {
 
 fn attach(
     e: &mut Engine,
-    vni: u32,
+    vni: Vni,
     m: MacAddress,
     addr: Option<IpAddr>,
     sticky: bool,
@@ -43,7 +43,7 @@ fn attach(
     e.local_attach(&a, now)
 }
 
-fn detach(e: &mut Engine, vni: u32, m: MacAddress, addr: Option<IpAddr>) {
+fn detach(e: &mut Engine, vni: Vni, m: MacAddress, addr: Option<IpAddr>) {
     e.local_detach(vni, m, addr, Instant::now()).unwrap();
 }
 
@@ -86,7 +86,19 @@ fn mobility(sequence: u32, sticky: bool) -> ExtendedCommunity {
 /// A remote type-2 best path as the speaker would report it.
 fn remote_mac_ip(
     rd: RouteDistinguisher,
-    vni: u32,
+    vni: Vni,
+    m: MacAddress,
+    addr: Option<IpAddr>,
+    vtep: IpAddr,
+    comms: Vec<ExtendedCommunity>,
+) -> BestChange {
+    remote_mac_ip_labelled(rd, vni.label(), m, addr, vtep, comms)
+}
+
+/// A remote type-2 best path with any label field, valid VNI or not.
+fn remote_mac_ip_labelled(
+    rd: RouteDistinguisher,
+    label: Label,
     m: MacAddress,
     addr: Option<IpAddr>,
     vtep: IpAddr,
@@ -98,7 +110,7 @@ fn remote_mac_ip(
         ethernet_tag: 0,
         mac: m,
         ip: addr,
-        label1: Label::from_vni(vni).unwrap(),
+        label1: label,
         label2: None,
     }));
     let mut attrs = PathAttrs::from_attributes(
@@ -108,7 +120,7 @@ fn remote_mac_ip(
         true,
     );
     attrs.nlri_extras = NlriExtras {
-        label1: Label::from_vni(vni).unwrap(),
+        label1: label,
         ..NlriExtras::default()
     };
     best_change(route, attrs)
@@ -116,7 +128,17 @@ fn remote_mac_ip(
 
 fn remote_imet(
     rd: RouteDistinguisher,
-    vni: u32,
+    vni: Vni,
+    vtep: IpAddr,
+    comms: Vec<ExtendedCommunity>,
+) -> BestChange {
+    remote_imet_labelled(rd, vni.label(), vtep, comms)
+}
+
+/// A remote type-3 best path whose PMSI label is any label field, valid VNI or not.
+fn remote_imet_labelled(
+    rd: RouteDistinguisher,
+    label: Label,
     vtep: IpAddr,
     comms: Vec<ExtendedCommunity>,
 ) -> BestChange {
@@ -128,10 +150,7 @@ fn remote_imet(
     let attrs = PathAttrs::from_attributes(
         &[
             PathAttribute::ExtendedCommunities(comms),
-            PathAttribute::PmsiTunnel(PmsiTunnel::ingress_replication(
-                vtep,
-                Label::from_vni(vni).unwrap(),
-            )),
+            PathAttribute::PmsiTunnel(PmsiTunnel::ingress_replication(vtep, label)),
         ],
         AttrSet::default(),
         NextHop::from_ip(vtep),
@@ -160,7 +179,7 @@ fn gone(mut c: BestChange) -> BestChange {
 }
 
 fn remote_rd() -> RouteDistinguisher {
-    RouteDistinguisher::ipv4(Ipv4Addr::new(198, 19, 0, 2), VNI as u16)
+    RouteDistinguisher::ipv4(Ipv4Addr::new(198, 19, 0, 2), VNI.get() as u16)
 }
 
 // ----- derivation -----
@@ -168,16 +187,16 @@ fn remote_rd() -> RouteDistinguisher {
 #[test]
 fn auto_rd_is_type1_router_id_and_evi() {
     // RFC 4364 §4.2 type 1: 0x0001, IPv4 administrator, 2-octet number.
-    let rd = auto_rd(Ipv4Addr::new(198, 19, 0, 1), 100);
+    let rd = auto_rd(Ipv4Addr::new(198, 19, 0, 1), vni(100));
     assert_eq!(rd.0, [0, 1, 198, 19, 0, 1, 0, 100]);
     // The EVI number is the VNI truncated to 16 bits.
-    let rd = auto_rd(Ipv4Addr::new(198, 19, 0, 1), 0x01_0064);
+    let rd = auto_rd(Ipv4Addr::new(198, 19, 0, 1), vni(0x01_0064));
     assert_eq!(rd.0, [0, 1, 198, 19, 0, 1, 0, 100]);
 }
 
 #[test]
 fn auto_rt_two_octet_asn_carries_the_whole_vni() {
-    let r = auto_route_target(65001, 0x12_3456);
+    let r = auto_route_target(65001, vni(0x12_3456));
     assert_eq!(
         ExtendedCommunity::route_target(r).0,
         rt_as2_bytes(65001, 0x12_3456)
@@ -188,14 +207,14 @@ fn auto_rt_two_octet_asn_carries_the_whole_vni() {
 fn rfc8365_route_target_encodes_type_domain_and_vni() {
     // RFC 8365 §5.1.2.1: 2-octet global administrator, then A(1 bit)=0, Type(3)=1 (VXLAN),
     // D-ID(4), Service ID(24) = VNI.
-    let r = rfc8365_route_target(65001, 2, 0x12_3456);
+    let r = rfc8365_route_target(65001, 2, vni(0x12_3456));
     assert_eq!(
         ExtendedCommunity::route_target(r).0,
         [0x00, 0x02, 0xfd, 0xe9, 0x12, 0x12, 0x34, 0x56]
     );
     // A 4-octet AS contributes its low 16 bits.
     assert!(matches!(
-        rfc8365_route_target(0x0001_0002, 0, 5),
+        rfc8365_route_target(0x0001_0002, 0, vni(5)),
         RouteTarget::As2 {
             asn: 2,
             value: 0x1000_0005
@@ -205,22 +224,22 @@ fn rfc8365_route_target_encodes_type_domain_and_vni() {
     let mut cfg = EngineConfig::new(ASN, Ipv4Addr::new(198, 19, 0, 1), ip("198.18.0.1"));
     cfg.rt_derivation = RtDerivation::Rfc8365 { domain_id: 0 };
     let mut e = Engine::new(cfg);
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     assert_eq!(
         e.evi(VNI).unwrap().export,
         vec![RouteTarget::As2 {
             asn: 65001,
-            value: 0x1000_0000 | VNI
+            value: 0x1000_0000 | VNI.get()
         }]
     );
     assert!(ImportTarget::AnyAs(VNI).matches(&rfc8365_route_target(64999, 7, VNI)));
-    assert!(!ImportTarget::AnyAs(VNI).matches(&rfc8365_route_target(64999, 7, VNI + 1)));
+    assert!(!ImportTarget::AnyAs(VNI).matches(&rfc8365_route_target(64999, 7, vni(VNI.get() + 1))));
 }
 
 #[test]
 fn auto_rt_four_octet_asn_truncates_the_vni() {
     // RFC 5668 §2: type 0x02 sub-type 0x02, 4-octet AS, 2-octet value.
-    let r = auto_route_target(4_200_000_001, 0x01_0064);
+    let r = auto_route_target(4_200_000_001, vni(0x01_0064));
     assert_eq!(
         r,
         RouteTarget::As4 {
@@ -235,18 +254,18 @@ fn auto_rt_four_octet_asn_truncates_the_vni() {
     );
     // 65535 is still a 2-octet AS, 65536 is not.
     assert!(matches!(
-        auto_route_target(65535, 1),
+        auto_route_target(65535, vni(1)),
         RouteTarget::As2 { asn: 65535, .. }
     ));
     assert!(matches!(
-        auto_route_target(65536, 1),
+        auto_route_target(65536, vni(1)),
         RouteTarget::As4 { asn: 65536, .. }
     ));
 }
 
 #[test]
 fn wildcard_import_matches_any_as_with_the_vni() {
-    let w = ImportTarget::AnyAs(100);
+    let w = ImportTarget::AnyAs(vni(100));
     assert!(w.matches(&RouteTarget::As2 {
         asn: 65001,
         value: 100
@@ -282,8 +301,7 @@ fn explicit_rd_and_targets_override_derivation() {
         rd: Some(rd),
         import: vec![],
         export: vec![export],
-    })
-    .unwrap();
+    });
     let evi = e.evi(VNI).unwrap();
     assert_eq!(evi.rd, rd);
     assert_eq!(evi.export, vec![export]);
@@ -292,7 +310,7 @@ fn explicit_rd_and_targets_override_derivation() {
         evi.import,
         vec![ImportTarget::Exact(RouteTarget::As2 {
             asn: 65001,
-            value: VNI
+            value: VNI.get()
         })]
     );
 }
@@ -302,7 +320,7 @@ fn explicit_rd_and_targets_override_derivation() {
 #[test]
 fn add_evi_originates_type3_with_pmsi_ingress_replication() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(0x01_2345)).unwrap();
+    e.add_evi(EviConfig::new(vni(0x01_2345)));
     let routes = drain_routes(&mut e);
     assert_eq!(routes.len(), 1);
     let RouteChange::Originate {
@@ -349,7 +367,7 @@ fn add_evi_originates_type3_with_pmsi_ingress_replication() {
 #[test]
 fn local_attach_originates_mac_and_mac_ip_routes() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     drain_routes(&mut e);
     let now = Instant::now();
     attach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
@@ -370,7 +388,7 @@ fn local_attach_originates_mac_and_mac_ip_routes() {
             panic!("not type 2");
         };
         assert_eq!(m.mac, mac(1));
-        assert_eq!(m.label1.vni(), VNI);
+        assert_eq!(m.label1, VNI.label());
         assert_eq!(m.label2, None);
         assert_eq!(m.esi, Esi::ZERO);
         assert_eq!(m.rd, auto_rd(Ipv4Addr::new(198, 19, 0, 1), VNI));
@@ -379,7 +397,10 @@ fn local_attach_originates_mac_and_mac_ip_routes() {
         nlri.encode(&mut b);
         assert_eq!(&b[b.len() - 3..], &[0, 0, 100]);
         let comms = ext_comms(attributes);
-        assert_eq!(comms, vec![rt(65001, VNI), ExtendedCommunity(ENCAP_VXLAN)]);
+        assert_eq!(
+            comms,
+            vec![rt(65001, VNI.get()), ExtendedCommunity(ENCAP_VXLAN)]
+        );
         seen_ips.push(m.ip);
     }
     seen_ips.sort();
@@ -396,7 +417,7 @@ fn local_attach_originates_mac_and_mac_ip_routes() {
 #[test]
 fn sticky_mac_carries_mobility_community_with_sticky_bit() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     drain_routes(&mut e);
     attach(&mut e, VNI, mac(2), None, true, Instant::now()).unwrap();
     let routes = drain_routes(&mut e);
@@ -416,15 +437,11 @@ fn sticky_mac_carries_mobility_community_with_sticky_bit() {
 }
 
 #[test]
-fn attach_to_unknown_or_invalid_vni_is_refused() {
+fn attach_to_unknown_vni_is_refused() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
     assert_eq!(
-        attach(&mut e, 5, mac(1), None, false, Instant::now()),
-        Err(EngineError::UnknownVni(5))
-    );
-    assert_eq!(
-        e.add_evi(EviConfig::new(1 << 24)),
-        Err(EngineError::InvalidVni(1 << 24))
+        attach(&mut e, vni(5), mac(1), None, false, Instant::now()),
+        Err(EngineError::UnknownVni(vni(5)))
     );
     assert!(drain_routes(&mut e).is_empty());
 }
@@ -442,7 +459,7 @@ fn withdrawn(routes: &[RouteChange]) -> Vec<Route> {
 #[test]
 fn detach_withdraws_the_bindings() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     let now = Instant::now();
     attach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
     attach(&mut e, VNI, mac(1), Some(ip("192.0.2.11")), false, now).unwrap();
@@ -473,11 +490,11 @@ fn detach_withdraws_the_bindings() {
 #[test]
 fn remove_evi_withdraws_everything_and_removes_remote_state() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
-    e.add_evi(EviConfig::new(200)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
+    e.add_evi(EviConfig::new(vni(200)));
     let now = Instant::now();
     attach(&mut e, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
-    attach(&mut e, 200, mac(3), None, false, now).unwrap();
+    attach(&mut e, vni(200), mac(3), None, false, now).unwrap();
     let vtep = ip("198.18.0.2");
     e.remote_best_change(
         &remote_mac_ip(
@@ -486,12 +503,12 @@ fn remove_evi_withdraws_everything_and_removes_remote_state() {
             mac(2),
             Some(ip("192.0.2.20")),
             vtep,
-            vec![rt(65001, VNI)],
+            vec![rt(65001, VNI.get())],
         ),
         now,
     );
     e.remote_best_change(
-        &remote_imet(remote_rd(), VNI, vtep, vec![rt(65001, VNI)]),
+        &remote_imet(remote_rd(), VNI, vtep, vec![rt(65001, VNI.get())]),
         now,
     );
     drain_routes(&mut e);
@@ -530,14 +547,14 @@ fn remove_evi_withdraws_everything_and_removes_remote_state() {
     assert!(e.mac_table(VNI).is_empty());
     assert!(e.flood_list(VNI).is_empty());
     // The other EVI is untouched.
-    assert_eq!(e.mac_table(200).len(), 1);
-    assert!(e.evi(200).is_some() && e.evi(VNI).is_none());
+    assert_eq!(e.mac_table(vni(200)).len(), 1);
+    assert!(e.evi(vni(200)).is_some() && e.evi(VNI).is_none());
 }
 
 /// The RD of our routes carries the VNI's low 16 bits (auto RD).
-fn r_vni_is(r: &Route, vni: u32) -> bool {
+fn r_vni_is(r: &Route, vni: Vni) -> bool {
     match r {
-        Route::Evpn(ev) => ev.rd().0[6..] == (vni as u16).to_be_bytes(),
+        Route::Evpn(ev) => ev.rd().0[6..] == (vni.get() as u16).to_be_bytes(),
         _ => false,
     }
 }
@@ -547,7 +564,7 @@ fn r_vni_is(r: &Route, vni: u32) -> bool {
 #[test]
 fn import_remote_type2_and_type3_then_withdraw() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     drain_routes(&mut e);
     let now = Instant::now();
     let vtep = ip("198.18.0.2");
@@ -557,7 +574,7 @@ fn import_remote_type2_and_type3_then_withdraw() {
         mac(2),
         None,
         vtep,
-        vec![rt(65001, VNI), mobility(3, false)],
+        vec![rt(65001, VNI.get()), mobility(3, false)],
     );
     let mac_ip = remote_mac_ip(
         remote_rd(),
@@ -565,9 +582,9 @@ fn import_remote_type2_and_type3_then_withdraw() {
         mac(2),
         Some(ip("192.0.2.20")),
         vtep,
-        vec![rt(65001, VNI), mobility(3, false)],
+        vec![rt(65001, VNI.get()), mobility(3, false)],
     );
-    let imet = remote_imet(remote_rd(), VNI, vtep, vec![rt(65001, VNI)]);
+    let imet = remote_imet(remote_rd(), VNI, vtep, vec![rt(65001, VNI.get())]);
     e.remote_best_change(&mac_only, now);
     e.remote_best_change(&mac_ip, now);
     e.remote_best_change(&imet, now);
@@ -639,7 +656,7 @@ fn import_remote_type2_and_type3_then_withdraw() {
 #[test]
 fn new_best_path_from_another_vtep_moves_the_entry() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     let now = Instant::now();
     let a = remote_mac_ip(
         remote_rd(),
@@ -647,7 +664,7 @@ fn new_best_path_from_another_vtep_moves_the_entry() {
         mac(2),
         None,
         ip("198.18.0.2"),
-        vec![rt(65001, VNI)],
+        vec![rt(65001, VNI.get())],
     );
     let b = remote_mac_ip(
         remote_rd(),
@@ -655,7 +672,7 @@ fn new_best_path_from_another_vtep_moves_the_entry() {
         mac(2),
         None,
         ip("198.18.0.3"),
-        vec![rt(65001, VNI), mobility(1, true)],
+        vec![rt(65001, VNI.get()), mobility(1, true)],
     );
     e.remote_best_change(&a, now);
     e.remote_best_change(&b, now);
@@ -684,7 +701,7 @@ fn new_best_path_from_another_vtep_moves_the_entry() {
 #[test]
 fn foreign_route_targets_and_unknown_vnis_are_ignored() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     let now = Instant::now();
     let vtep = ip("198.18.0.2");
     // Right VNI, foreign RT.
@@ -693,12 +710,19 @@ fn foreign_route_targets_and_unknown_vnis_are_ignored() {
         now,
     );
     e.remote_best_change(
-        &remote_imet(remote_rd(), VNI, vtep, vec![rt(65002, VNI)]),
+        &remote_imet(remote_rd(), VNI, vtep, vec![rt(65002, VNI.get())]),
         now,
     );
     // Right RT, VNI without EVI.
     e.remote_best_change(
-        &remote_mac_ip(remote_rd(), 300, mac(3), None, vtep, vec![rt(65001, VNI)]),
+        &remote_mac_ip(
+            remote_rd(),
+            vni(300),
+            mac(3),
+            None,
+            vtep,
+            vec![rt(65001, VNI.get())],
+        ),
         now,
     );
     // No RT at all.
@@ -712,21 +736,56 @@ fn foreign_route_targets_and_unknown_vnis_are_ignored() {
 }
 
 #[test]
+fn routes_labelled_vni_0_match_no_evi() {
+    // VNI 0 is not a segment (RFC 7348 §5): a type-2 or type-3 route whose label field is 0
+    // imports nothing, even when it carries a route target some EVI imports.
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    let now = Instant::now();
+    let vtep = ip("198.18.0.2");
+    let zero = Label::from_raw(0);
+    let rts = vec![rt(65001, VNI.get())];
+    e.remote_best_change(
+        &remote_mac_ip_labelled(remote_rd(), zero, mac(2), None, vtep, rts.clone()),
+        now,
+    );
+    e.remote_best_change(
+        &remote_imet_labelled(remote_rd(), zero, vtep, rts.clone()),
+        now,
+    );
+    assert!(drain_intents(&mut e).is_empty());
+    assert!(e.mac_table(VNI).is_empty() && e.flood_list(VNI).is_empty());
+    // The same routes labelled with the EVI's VNI are imported.
+    e.remote_best_change(
+        &remote_mac_ip(remote_rd(), VNI, mac(2), None, vtep, rts.clone()),
+        now,
+    );
+    e.remote_best_change(&remote_imet(remote_rd(), VNI, vtep, rts), now);
+    assert_eq!(drain_intents(&mut e).len(), 2);
+}
+
+#[test]
 fn wildcard_import_takes_routes_of_any_as() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
     e.add_evi(EviConfig {
         import: vec![ImportTarget::AnyAs(VNI)],
         ..EviConfig::new(VNI)
-    })
-    .unwrap();
+    });
     let now = Instant::now();
     let vtep = ip("198.18.0.2");
     e.remote_best_change(
-        &remote_mac_ip(remote_rd(), VNI, mac(2), None, vtep, vec![rt(64999, VNI)]),
+        &remote_mac_ip(
+            remote_rd(),
+            VNI,
+            mac(2),
+            None,
+            vtep,
+            vec![rt(64999, VNI.get())],
+        ),
         now,
     );
     e.remote_best_change(
-        &remote_imet(remote_rd(), VNI, vtep, vec![rt(64998, VNI)]),
+        &remote_imet(remote_rd(), VNI, vtep, vec![rt(64998, VNI.get())]),
         now,
     );
     // Another VNI's value is still foreign.
@@ -751,15 +810,22 @@ fn wildcard_import_takes_routes_of_any_as() {
 #[test]
 fn routes_from_our_own_vtep_are_not_installed() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     let now = Instant::now();
     let own = ip("198.18.0.1");
     e.remote_best_change(
-        &remote_mac_ip(remote_rd(), VNI, mac(2), None, own, vec![rt(65001, VNI)]),
+        &remote_mac_ip(
+            remote_rd(),
+            VNI,
+            mac(2),
+            None,
+            own,
+            vec![rt(65001, VNI.get())],
+        ),
         now,
     );
     e.remote_best_change(
-        &remote_imet(remote_rd(), VNI, own, vec![rt(65001, VNI)]),
+        &remote_imet(remote_rd(), VNI, own, vec![rt(65001, VNI.get())]),
         now,
     );
     assert!(drain_intents(&mut e).is_empty());
@@ -786,8 +852,8 @@ fn fabric_of_two_engines_through_a_rib() {
     let now = Instant::now();
     let mut a = engine("198.19.0.1", "198.18.0.1");
     let mut b = engine("198.19.0.2", "198.18.0.2");
-    a.add_evi(EviConfig::new(VNI)).unwrap();
-    b.add_evi(EviConfig::new(VNI)).unwrap();
+    a.add_evi(EviConfig::new(VNI));
+    b.add_evi(EviConfig::new(VNI));
     attach(&mut a, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
     // A's routes go through A's speaker RIB (PathAttrs interning, route keys, NLRI extras).
     let mut rib_a = Rib::new(RibConfig::new(ASN, Ipv4Addr::new(198, 19, 0, 1)));
@@ -888,18 +954,17 @@ fn fabric_of_two_engines_through_a_rib() {
 #[test]
 fn changing_the_rd_withdraws_old_routes_and_originates_new_ones() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     attach(&mut e, VNI, mac(1), None, false, Instant::now()).unwrap();
     drain_routes(&mut e);
     // Same config again: nothing.
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     assert!(drain_routes(&mut e).is_empty());
     let new_rd = RouteDistinguisher::as2(65001, 4242);
     e.add_evi(EviConfig {
         rd: Some(new_rd),
         ..EviConfig::new(VNI)
-    })
-    .unwrap();
+    });
     let routes = drain_routes(&mut e);
     let old_rd = auto_rd(Ipv4Addr::new(198, 19, 0, 1), VNI);
     let (w, o): (Vec<_>, Vec<_>) = routes
@@ -933,16 +998,16 @@ fn two_routes_for_one_mac_prefer_higher_sequence_and_fall_back_without_gap() {
     // follows the higher sequence number (RFC 7432 §15); when that route goes, the entry
     // re-points to the other VTEP with no removal in between.
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     let now = Instant::now();
-    let rd3 = RouteDistinguisher::ipv4(Ipv4Addr::new(198, 19, 0, 3), VNI as u16);
+    let rd3 = RouteDistinguisher::ipv4(Ipv4Addr::new(198, 19, 0, 3), VNI.get() as u16);
     let old = remote_mac_ip(
         remote_rd(),
         VNI,
         mac(2),
         None,
         ip("198.18.0.2"),
-        vec![rt(65001, VNI), mobility(4, false)],
+        vec![rt(65001, VNI.get()), mobility(4, false)],
     );
     let newer = remote_mac_ip(
         rd3,
@@ -950,7 +1015,7 @@ fn two_routes_for_one_mac_prefer_higher_sequence_and_fall_back_without_gap() {
         mac(2),
         None,
         ip("198.18.0.3"),
-        vec![rt(65001, VNI), mobility(5, false)],
+        vec![rt(65001, VNI.get()), mobility(5, false)],
     );
     e.remote_best_change(&newer, now);
     e.remote_best_change(&old, now);
@@ -987,7 +1052,7 @@ fn two_routes_for_one_mac_prefer_higher_sequence_and_fall_back_without_gap() {
 #[test]
 fn remote_binding_of_a_non_host_ip_installs_the_mac_only() {
     let mut e = engine("198.19.0.1", "198.18.0.1");
-    e.add_evi(EviConfig::new(VNI)).unwrap();
+    e.add_evi(EviConfig::new(VNI));
     let now = Instant::now();
     let vtep = ip("198.18.0.2");
     for bad in ["224.0.0.1", "0.0.0.0", "255.255.255.255", "ff02::1"] {
@@ -997,7 +1062,7 @@ fn remote_binding_of_a_non_host_ip_installs_the_mac_only() {
             mac(2),
             Some(ip(bad)),
             vtep,
-            vec![rt(65001, VNI)],
+            vec![rt(65001, VNI.get())],
         );
         e.remote_best_change(&c, now);
         assert!(e.neighbors(VNI).is_empty(), "{bad}");

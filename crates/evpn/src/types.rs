@@ -1,7 +1,7 @@
 //! The engine's inputs and outputs: endpoint attachments, routes for the speaker, data-plane
 //! deltas, events and the rows of its tables.
 
-use evpnd_wire::{MacAddress, NextHop, Nlri, PathAttribute};
+use evpnd_wire::{MacAddress, NextHop, Nlri, PathAttribute, Vni};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -10,7 +10,7 @@ use std::time::Instant;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attachment {
     /// The L2VNI the endpoint sits in.
-    pub vni: u32,
+    pub vni: Vni,
     /// Its MAC address.
     pub mac: MacAddress,
     /// An IP address bound to the MAC, if known (one MAC may carry several: attach once per IP).
@@ -26,7 +26,7 @@ pub struct Attachment {
 
 impl Attachment {
     /// A dynamic endpoint: `mac` (and `ip`) in `vni`, no flags.
-    pub fn new(vni: u32, mac: MacAddress, ip: Option<IpAddr>) -> Self {
+    pub fn new(vni: Vni, mac: MacAddress, ip: Option<IpAddr>) -> Self {
         Attachment {
             vni,
             mac,
@@ -67,7 +67,7 @@ pub enum DataplaneIntent {
     /// entry for the same `(vni, mac)`).
     RemoteMac {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC address.
         mac: MacAddress,
         /// The remote VTEP.
@@ -79,21 +79,21 @@ pub enum DataplaneIntent {
     /// Remove the remote FDB entry for `(vni, mac)`.
     RemoveRemoteMac {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC address.
         mac: MacAddress,
     },
     /// Add `vtep` to the ingress-replication flood list of `vni` (RFC 8365 §9).
     Flood {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The remote VTEP.
         vtep: IpAddr,
     },
     /// Remove `vtep` from the flood list of `vni`.
     RemoveFlood {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The remote VTEP.
         vtep: IpAddr,
     },
@@ -102,7 +102,7 @@ pub enum DataplaneIntent {
     /// entries the orchestrator gave never age out.
     Neighbor {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The IP address.
         ip: IpAddr,
         /// Its MAC address.
@@ -115,7 +115,7 @@ pub enum DataplaneIntent {
     /// Remove the binding of `(vni, ip)`.
     RemoveNeighbor {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The IP address.
         ip: IpAddr,
     },
@@ -162,7 +162,7 @@ pub enum DuplicateState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MacEntry {
     /// The VNI.
-    pub vni: u32,
+    pub vni: Vni,
     /// The MAC address.
     pub mac: MacAddress,
     /// Where the MAC is (for a frozen MAC: where it was frozen).
@@ -189,7 +189,7 @@ pub struct MacEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NeighborEntry {
     /// The VNI.
-    pub vni: u32,
+    pub vni: Vni,
     /// The IP address.
     pub ip: IpAddr,
     /// Its MAC address.
@@ -236,7 +236,7 @@ pub enum EngineEvent {
     /// A MAC appeared in the table.
     Learned {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC address.
         mac: MacAddress,
         /// Where.
@@ -245,7 +245,7 @@ pub enum EngineEvent {
     /// A MAC moved between VTEPs (RFC 7432 §15): `sequence` is the winning route's.
     Moved {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC address.
         mac: MacAddress,
         /// Old location.
@@ -258,7 +258,7 @@ pub enum EngineEvent {
     /// A MAC left the table.
     Removed {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC address.
         mac: MacAddress,
     },
@@ -266,7 +266,7 @@ pub enum EngineEvent {
     /// at `at` (RFC 7432 §15.1, RFC 9161 duplicate-IP detection).
     Duplicate {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC or IP.
         subject: Subject,
         /// Where it is frozen (for an IP: the location of its MAC binding).
@@ -277,7 +277,7 @@ pub enum EngineEvent {
     /// A freeze ended: by expiry or by the operator.
     Unfrozen {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC or IP.
         subject: Subject,
         /// An operator cleared it (rather than the freeze timer).
@@ -286,7 +286,7 @@ pub enum EngineEvent {
     /// A sticky MAC was claimed elsewhere (RFC 7432 §15.2): the claim is ignored.
     StickyConflict {
         /// The VNI.
-        vni: u32,
+        vni: Vni,
         /// The MAC address.
         mac: MacAddress,
         /// Where the MAC is sticky.
@@ -299,10 +299,8 @@ pub enum EngineEvent {
 /// An input the engine refuses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineError {
-    /// The VNI does not fit in 24 bits (RFC 7348 §5).
-    InvalidVni(u32),
     /// No EVI is configured for the VNI.
-    UnknownVni(u32),
+    UnknownVni(Vni),
     /// The MAC is a broadcast/multicast address or all zeros: not an endpoint.
     InvalidMac(MacAddress),
     /// The IP is unspecified, multicast or broadcast: not an endpoint address.
@@ -312,7 +310,6 @@ pub enum EngineError {
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EngineError::InvalidVni(v) => write!(f, "VNI {v} does not fit in 24 bits"),
             EngineError::UnknownVni(v) => write!(f, "no EVI configured for VNI {v}"),
             EngineError::InvalidMac(m) => {
                 write!(f, "{m} is not a unicast MAC address")
