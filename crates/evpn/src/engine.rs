@@ -24,8 +24,8 @@
 
 use crate::config::{EngineConfig, EviConfig, Freeze, ResolvedEvi};
 use crate::types::{
-    Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent, Location, MacEntry,
-    NeighborEntry, RouteChange, Subject, VniSummary,
+    is_host_address, Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent,
+    Location, MacEntry, NeighborEntry, RouteChange, Subject, VniSummary,
 };
 use evpnd_bgp::rib::{BestChange, Path};
 use evpnd_wire::{
@@ -1559,16 +1559,6 @@ fn subject_order(s: &Subject) -> (u8, [u8; 16]) {
         }
         Subject::Ip(IpAddr::V4(a)) => (1, a.to_ipv6_mapped().octets()),
         Subject::Ip(IpAddr::V6(a)) => (2, a.octets()),
-    }
-}
-
-/// True for an address an endpoint can own: not unspecified, multicast, broadcast or loopback.
-fn is_host_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => {
-            !(a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback())
-        }
-        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast() || a.is_loopback()),
     }
 }
 

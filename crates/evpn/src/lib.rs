@@ -39,6 +39,6 @@ pub use config::{
 };
 pub use engine::Engine;
 pub use types::{
-    Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent, Location, MacEntry,
-    MacOrigin, NeighborEntry, RouteChange, Subject, VniSummary,
+    is_host_address, Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent,
+    Location, MacEntry, MacOrigin, NeighborEntry, RouteChange, Subject, VniSummary,
 };

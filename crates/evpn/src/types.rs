@@ -38,6 +38,23 @@ impl Attachment {
     }
 }
 
+/// True for an address an endpoint or a VTEP can own: not unspecified, multicast, broadcast or
+/// loopback. An endpoint or VTEP address must be reachable over the fabric: the unspecified
+/// address is never assigned to a node (RFC 4291 §2.5.2, RFC 1122 §3.2.1.3), multicast and the
+/// limited broadcast address name groups rather than one host, and loopback addresses never
+/// leave their own host (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3).
+///
+/// The engine refuses an attachment whose IP fails this ([`EngineError::InvalidIp`]) and
+/// installs a remote MAC+IP route whose IP fails it for its MAC only.
+pub fn is_host_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            !(a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback())
+        }
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast() || a.is_loopback()),
+    }
+}
+
 /// A route for the BGP speaker to advertise or withdraw (family L2VPN EVPN). The daemon hands
 /// it to `evpnd_bgp::rib::Rib::originate` / `Rib::withdraw_local`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,7 +320,8 @@ pub enum EngineError {
     UnknownVni(Vni),
     /// The MAC is a broadcast/multicast address or all zeros: not an endpoint.
     InvalidMac(MacAddress),
-    /// The IP is unspecified, multicast or broadcast: not an endpoint address.
+    /// The IP is unspecified, multicast, broadcast or loopback: not an endpoint address
+    /// ([`is_host_address`]).
     InvalidIp(IpAddr),
 }
 
@@ -320,3 +338,30 @@ impl fmt::Display for EngineError {
 }
 
 impl std::error::Error for EngineError {}
+
+#[cfg(test)]
+mod tests {
+    use super::is_host_address;
+    use std::net::IpAddr;
+
+    #[test]
+    fn host_addresses_are_unicast_and_reachable_over_the_fabric() {
+        let addr = |s: &str| s.parse::<IpAddr>().unwrap();
+        for good in ["192.0.2.10", "198.18.0.1", "2001:db8::1", "fe80::1"] {
+            assert!(is_host_address(addr(good)), "{good}");
+        }
+        for bad in [
+            "0.0.0.0",
+            "224.0.0.1",
+            "239.1.2.3",
+            "255.255.255.255",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::",
+            "ff02::1",
+            "::1",
+        ] {
+            assert!(!is_host_address(addr(bad)), "{bad}");
+        }
+    }
+}
