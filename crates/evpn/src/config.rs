@@ -1,4 +1,5 @@
-//! Configuration of the engine and of its EVIs, with the RD/RT auto-derivation rules.
+//! Configuration of the engine and of its EVIs, with the RD/RT auto-derivation rules (RFC 7432
+//! §7.9–7.10, RFC 8365 §5.1.2.1).
 //!
 //! ## Derivation rules (where the RFCs leave a choice)
 //! * **EVI number.** This slice runs VLAN-based service with one EVI per L2VNI, so the EVI is

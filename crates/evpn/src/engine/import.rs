@@ -1,0 +1,329 @@
+//! Import of the speaker's EVPN best paths: type-2 routes (remote learning, RFC 7432 §9.2) and
+//! type-3 routes (the flood list of ingress replication, RFC 7432 §11.2, RFC 8365 §9).
+//!
+//! A best path qualifies when it carries a route target imported by the EVI of its VNI (label 1
+//! of type 2, the PMSI label of type 3: RFC 8365 §5.1.3) and its VTEP is not ours. What it
+//! contributes is a claim in the MAC (and IP) record, or one reference on a flood entry; the
+//! engine remembers only where that contribution sits, by route key, so that a withdrawal or a
+//! new best path undoes exactly it. Old and new contributions are swapped before anything is
+//! settled, so only the net difference reaches the data plane.
+
+use super::mobility::{Claim, MacRecord};
+use super::proxy_arp_nd::IpRecord;
+use super::Engine;
+use crate::types::{is_host_address, DataplaneIntent};
+use evpnd_bgp::rib::{BestChange, Path};
+use evpnd_wire::{
+    EvpnRoute, ExtCommunityKind, Family, MacAddress, PmsiTunnelId, Route, RouteDistinguisher,
+    RouteTarget, Vni,
+};
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// The route key of an imported EVPN route (the NLRI without its labels/ESI, as the RIB keys
+/// it), so that a withdrawal finds what its announcement installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum ImportKey {
+    MacIp {
+        rd: RouteDistinguisher,
+        ethernet_tag: u32,
+        mac: MacAddress,
+        ip: Option<IpAddr>,
+    },
+    Imet {
+        rd: RouteDistinguisher,
+        ethernet_tag: u32,
+        originator: IpAddr,
+    },
+}
+
+/// What one imported route contributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Imported {
+    Mac {
+        vni: Vni,
+        mac: MacAddress,
+        ip: Option<IpAddr>,
+        vtep: IpAddr,
+        sequence: u32,
+        sticky: bool,
+        router: bool,
+        immutable: bool,
+    },
+    Flood {
+        vni: Vni,
+        vtep: IpAddr,
+    },
+}
+
+/// What the engine keeps per imported route key: where to find its contribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stored {
+    /// A type-2 route: its claim sits in the MAC record `(vni, key's MAC)`.
+    Mac { vni: Vni },
+    /// A type-3 route: one reference on the flood entry `(vni, vtep)`.
+    Flood { vni: Vni, vtep: IpAddr },
+}
+
+impl Stored {
+    pub(super) fn of(imp: &Imported) -> Stored {
+        match *imp {
+            Imported::Mac { vni, .. } => Stored::Mac { vni },
+            Imported::Flood { vni, vtep } => Stored::Flood { vni, vtep },
+        }
+    }
+
+    pub(super) fn vni(&self) -> Vni {
+        match *self {
+            Stored::Mac { vni } | Stored::Flood { vni, .. } => vni,
+        }
+    }
+}
+
+impl Engine {
+    /// A best-path change of the speaker's EVPN table. Type-2 and type-3 routes whose best path
+    /// carries a route target imported by the EVI of their VNI (label 1 for type 2, the PMSI
+    /// label for type 3: RFC 8365 §5.1.3) and whose VTEP is not ours update the MAC table,
+    /// neighbour table and flood list; `best = None` (or a new best path that no longer
+    /// qualifies) undoes what the route installed. Everything else is ignored.
+    pub fn remote_best_change(&mut self, change: &BestChange, now: Instant) {
+        if change.family != Family::L2VPN_EVPN {
+            return;
+        }
+        let Route::Evpn(route) = &change.route else {
+            return;
+        };
+        let Some(key) = import_key(route) else {
+            return;
+        };
+        let new = change.best.as_ref().and_then(|p| self.classify(p));
+        let old = self
+            .imported
+            .remove(&key)
+            .and_then(|st| self.contribution(key, st));
+        if let Some(n) = &new {
+            self.imported.insert(key, Stored::of(n));
+        }
+        if old == new {
+            return;
+        }
+        // The old and new contributions are swapped before anything is settled, so only the
+        // net difference reaches the data plane: a new best path from another VTEP re-points
+        // the FDB entry instead of removing and re-adding it (no transient black hole).
+        if let Some(o) = old {
+            self.remove_claim(key, o);
+        }
+        if let Some(n) = new {
+            self.add_claim(key, n, now);
+        }
+        // (Flood entries are reference counted: add/remove_claim emitted their intents.)
+        for imp in old.iter().chain(new.iter()) {
+            if let Imported::Mac { vni, mac, ip, .. } = *imp {
+                self.settle_mac(vni, mac, now, true);
+                if let Some(ip) = ip {
+                    self.settle_ip(vni, ip);
+                }
+            }
+        }
+    }
+
+    /// The full contribution of the imported route `key`, rebuilt from where it is kept.
+    pub(super) fn contribution(&self, key: ImportKey, st: Stored) -> Option<Imported> {
+        match (st, key) {
+            (Stored::Flood { vni, vtep }, _) => Some(Imported::Flood { vni, vtep }),
+            (Stored::Mac { vni }, ImportKey::MacIp { mac, ip, .. }) => {
+                let ip = ip.filter(|ip| is_host_address(*ip));
+                let c = self
+                    .macs
+                    .get(&(vni, mac))?
+                    .remotes
+                    .iter()
+                    .find(|c| c.key == key)?;
+                Some(Imported::Mac {
+                    vni,
+                    mac,
+                    ip,
+                    vtep: c.vtep,
+                    sequence: c.sequence,
+                    sticky: c.sticky,
+                    router: c.router,
+                    immutable: c.immutable,
+                })
+            }
+            (Stored::Mac { .. }, ImportKey::Imet { .. }) => None,
+        }
+    }
+
+    fn add_claim(&mut self, key: ImportKey, imp: Imported, now: Instant) {
+        match imp {
+            Imported::Flood { vni, vtep } => {
+                let n = self.flood.entry(vni).or_default().entry(vtep).or_insert(0);
+                *n += 1;
+                if *n == 1 {
+                    self.intents.push_back(DataplaneIntent::Flood { vni, vtep });
+                }
+            }
+            Imported::Mac {
+                vni,
+                mac,
+                ip,
+                vtep,
+                sequence,
+                sticky,
+                router,
+                immutable,
+            } => {
+                let c = Claim {
+                    key,
+                    vtep,
+                    sequence,
+                    sticky,
+                    mac,
+                    router,
+                    immutable,
+                };
+                self.macs
+                    .entry((vni, mac))
+                    .or_insert_with(|| MacRecord::new(now))
+                    .remotes
+                    .push(c);
+                if let Some(ip) = ip {
+                    let conflicting = self.local_ips.get(&(vni, ip)).is_some_and(|m| *m != mac);
+                    self.ips
+                        .entry((vni, ip))
+                        .or_insert_with(IpRecord::new)
+                        .remotes
+                        .push(c);
+                    if conflicting {
+                        self.count_ip_move(vni, ip, now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn remove_claim(&mut self, key: ImportKey, imp: Imported) {
+        match imp {
+            Imported::Flood { vni, vtep } => {
+                let Some(list) = self.flood.get_mut(&vni) else {
+                    return;
+                };
+                if let Some(n) = list.get_mut(&vtep) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        list.remove(&vtep);
+                        self.intents
+                            .push_back(DataplaneIntent::RemoveFlood { vni, vtep });
+                    }
+                }
+                if list.is_empty() {
+                    self.flood.remove(&vni);
+                }
+            }
+            Imported::Mac { vni, mac, ip, .. } => {
+                if let Some(r) = self.macs.get_mut(&(vni, mac)) {
+                    r.remotes.retain(|c| c.key != key);
+                }
+                if let Some(ip) = ip {
+                    if let Some(r) = self.ips.get_mut(&(vni, ip)) {
+                        r.remotes.retain(|c| c.key != key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What the best path `p` would install, if it qualifies for import.
+    fn classify(&self, p: &Path) -> Option<Imported> {
+        let Route::Evpn(route) = &p.route else {
+            return None;
+        };
+        let rts: Vec<RouteTarget> = p
+            .attrs
+            .route_targets()
+            .filter_map(|c| match c.kind() {
+                ExtCommunityKind::RouteTarget(rt) => Some(rt),
+                _ => None,
+            })
+            .collect();
+        match route {
+            EvpnRoute::MacIp(r) => {
+                let vni = Vni::from_label(r.label1)?;
+                let evi = self.evis.get(&vni)?;
+                if !evi.imports(rts.iter()) {
+                    return None;
+                }
+                let vtep = p.attrs.next_hop.ip()?;
+                if vtep == self.config.vtep || r.mac.is_multicast() {
+                    return None;
+                }
+                let mut sequence = 0;
+                let mut sticky = false;
+                let mut router = false;
+                let mut immutable = false;
+                for c in &p.attrs.ext_communities {
+                    match c.kind() {
+                        ExtCommunityKind::MacMobility {
+                            sequence: s,
+                            sticky: st,
+                        } => {
+                            sequence = s;
+                            sticky = st;
+                        }
+                        ExtCommunityKind::ArpNd {
+                            router: r,
+                            immutable: i,
+                            ..
+                        } => {
+                            router = r;
+                            immutable = i;
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Imported::Mac {
+                    vni,
+                    mac: r.mac,
+                    // A binding of a multicast, broadcast or unspecified address is never
+                    // installed as a neighbour: the route counts for its MAC only.
+                    ip: r.ip.filter(|ip| is_host_address(*ip)),
+                    vtep,
+                    sequence,
+                    sticky,
+                    router,
+                    immutable,
+                })
+            }
+            EvpnRoute::InclusiveMulticast(_) => {
+                let pmsi = p.attrs.pmsi_tunnel.as_ref()?;
+                let PmsiTunnelId::IngressReplication(vtep) = pmsi.tunnel else {
+                    return None;
+                };
+                let vni = Vni::from_label(pmsi.label)?;
+                let evi = self.evis.get(&vni)?;
+                if !evi.imports(rts.iter()) || vtep == self.config.vtep {
+                    return None;
+                }
+                Some(Imported::Flood { vni, vtep })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn import_key(route: &EvpnRoute) -> Option<ImportKey> {
+    match route {
+        EvpnRoute::MacIp(r) => Some(ImportKey::MacIp {
+            rd: r.rd,
+            ethernet_tag: r.ethernet_tag,
+            mac: r.mac,
+            ip: r.ip,
+        }),
+        EvpnRoute::InclusiveMulticast(r) => Some(ImportKey::Imet {
+            rd: r.rd,
+            ethernet_tag: r.ethernet_tag,
+            originator: r.originator,
+        }),
+        _ => None,
+    }
+}

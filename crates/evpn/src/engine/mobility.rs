@@ -1,0 +1,322 @@
+//! MAC mobility (RFC 7432 §15) and sticky MACs (RFC 7432 §15.2).
+//!
+//! Every claim on one `(VNI, MAC)` sits in one [`MacRecord`]: the local attachment and the
+//! imported routes naming the MAC. [`Engine::decide`] picks the winner from that record alone
+//! (sticky first, then the higher sequence number, then the lower VTEP), and
+//! [`Engine::settle_mac`] is the single place where a MAC changes state: installed location,
+//! advertisement, FDB intents and events.
+
+use super::duplicate::Detection;
+use super::import::ImportKey;
+use super::proxy_arp_nd::IpFlags;
+use super::Engine;
+use crate::types::{DataplaneIntent, EngineEvent, Location};
+use evpnd_wire::{MacAddress, Vni};
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// One imported route claiming a MAC (or an IP, with the MAC it binds the IP to).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Claim {
+    pub(super) key: ImportKey,
+    pub(super) vtep: IpAddr,
+    pub(super) sequence: u32,
+    pub(super) sticky: bool,
+    pub(super) mac: MacAddress,
+    pub(super) router: bool,
+    pub(super) immutable: bool,
+}
+
+impl Claim {
+    /// Preference among remote claims on one MAC: sticky first, then higher sequence, then
+    /// lower VTEP address (RFC 7432 §15; sticky: §15.2), then the route key (determinism).
+    fn mac_rank(&self) -> (bool, Reverse<u32>, IpAddr, ImportKey) {
+        (!self.sticky, Reverse(self.sequence), self.vtep, self.key)
+    }
+}
+
+/// A local attachment of a MAC with the IPs bound to it.
+#[derive(Clone, Debug)]
+pub(super) struct LocalMac {
+    pub(super) sticky: bool,
+    pub(super) ips: BTreeMap<IpAddr, IpFlags>,
+}
+
+/// The installed location of a MAC with the attributes of the claim that won.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Winner {
+    pub(super) at: Location,
+    pub(super) sequence: u32,
+    pub(super) sticky: bool,
+}
+
+/// What the engine advertises for a local MAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Advertised {
+    pub(super) sequence: u32,
+    pub(super) sticky: bool,
+}
+
+/// Every claim on one MAC of one VNI.
+#[derive(Clone, Debug)]
+pub(super) struct MacRecord {
+    pub(super) local: Option<Box<LocalMac>>,
+    pub(super) remotes: Vec<Claim>,
+    pub(super) installed: Option<Winner>,
+    pub(super) advertised: Option<Advertised>,
+    /// The sequence number of the local claim (kept while the record lives).
+    pub(super) local_seq: u32,
+    pub(super) detection: Detection,
+    pub(super) conflict: bool,
+    pub(super) since: Instant,
+}
+
+impl MacRecord {
+    pub(super) fn new(now: Instant) -> Self {
+        MacRecord {
+            local: None,
+            remotes: Vec::new(),
+            installed: None,
+            advertised: None,
+            local_seq: 0,
+            detection: Detection::new(),
+            conflict: false,
+            since: now,
+        }
+    }
+
+    pub(super) fn best_remote(&self) -> Option<&Claim> {
+        self.remotes.iter().min_by_key(|c| c.mac_rank())
+    }
+
+    pub(super) fn max_remote_seq(&self) -> Option<u32> {
+        self.remotes.iter().map(|c| c.sequence).max()
+    }
+
+    fn unused(&self) -> bool {
+        self.local.is_none()
+            && self.remotes.is_empty()
+            && self.installed.is_none()
+            && self.advertised.is_none()
+            && !self.detection.frozen()
+    }
+}
+
+impl Engine {
+    /// Who holds the MAC now, from its record alone. Returns the winner, whether the local
+    /// claim must be dropped (it lost to a non-sticky remote route: the MAC moved away) and
+    /// whether a sticky conflict exists.
+    pub(super) fn decide(&self, r: &MacRecord) -> (Option<Winner>, bool, bool) {
+        let remote = r.best_remote().map(|c| Winner {
+            at: Location::Remote { vtep: c.vtep },
+            sequence: c.sequence,
+            sticky: c.sticky,
+        });
+        let Some(local) = &r.local else {
+            return (remote, false, false);
+        };
+        let mine = Winner {
+            at: Location::Local,
+            sequence: r.local_seq,
+            sticky: local.sticky,
+        };
+        let Some(other) = remote else {
+            return (Some(mine), false, false);
+        };
+        if local.sticky {
+            // A static MAC never moves; any remote claim on it is a conflict (§15.2).
+            return (Some(mine), false, true);
+        }
+        if other.sticky {
+            return (Some(other), false, true);
+        }
+        let local_wins = match mine.sequence.cmp(&other.sequence) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => match other.at {
+                Location::Remote { vtep } => self.config.vtep < vtep,
+                Location::Local => true,
+            },
+        };
+        if local_wins {
+            (Some(mine), false, false)
+        } else {
+            (Some(other), true, false)
+        }
+    }
+
+    /// Brings the MAC's installed location, advertisement, events and intents in line with its
+    /// claims. The single place where a MAC changes state. `count_moves` is false when the
+    /// change is not a claim (a detach, the end of a freeze).
+    pub(super) fn settle_mac(
+        &mut self,
+        vni: Vni,
+        mac: MacAddress,
+        now: Instant,
+        count_moves: bool,
+    ) {
+        let key = (vni, mac);
+        let Some(rec) = self.macs.get(&key) else {
+            return;
+        };
+        if rec.detection.frozen() {
+            // Frozen: the location stays where it was and nothing is advertised.
+            self.set_advertised(vni, mac, false);
+            return;
+        }
+        let (winner, drop_local, conflict) = self.decide(rec);
+        let before = rec.installed;
+        let had_conflict = rec.conflict;
+        if drop_local {
+            // The MAC moved to a remote VTEP with a better claim: the old owner withdraws.
+            self.set_advertised(vni, mac, false);
+            let ips: Vec<IpAddr> = self
+                .macs
+                .get_mut(&key)
+                .and_then(|r| r.local.take())
+                .map(|l| l.ips.into_keys().collect())
+                .unwrap_or_default();
+            for ip in ips {
+                self.unbind_local_ip(vni, mac, ip);
+            }
+        }
+        if conflict && !had_conflict {
+            if let Some(r) = self.macs.get(&key) {
+                let local_sticky = r.local.as_ref().is_some_and(|l| l.sticky);
+                let remote_at = r.best_remote().map(|c| Location::Remote { vtep: c.vtep });
+                if let Some(remote_at) = remote_at {
+                    let (sticky_at, claimed_at) = if local_sticky {
+                        (Location::Local, remote_at)
+                    } else {
+                        (remote_at, Location::Local)
+                    };
+                    self.events.push_back(EngineEvent::StickyConflict {
+                        vni,
+                        mac,
+                        sticky_at,
+                        claimed_at,
+                    });
+                }
+            }
+        }
+        if let Some(r) = self.macs.get_mut(&key) {
+            r.conflict = conflict;
+            r.installed = winner;
+        }
+        // Data plane and events for a change of the installed value.
+        if before != winner {
+            match winner {
+                Some(Winner {
+                    at: Location::Remote { vtep },
+                    sticky,
+                    ..
+                }) => {
+                    let same = before
+                        .is_some_and(|b| b.at == Location::Remote { vtep } && b.sticky == sticky);
+                    if !same {
+                        self.intents.push_back(DataplaneIntent::RemoteMac {
+                            vni,
+                            mac,
+                            vtep,
+                            sticky,
+                        });
+                    }
+                }
+                Some(Winner {
+                    at: Location::Local,
+                    ..
+                })
+                | None => {
+                    if matches!(before.map(|b| b.at), Some(Location::Remote { .. })) {
+                        self.intents
+                            .push_back(DataplaneIntent::RemoveRemoteMac { vni, mac });
+                    }
+                }
+            }
+            let from = before.map(|b| b.at);
+            let to = winner.map(|w| w.at);
+            match (from, to) {
+                (None, Some(at)) => self.events.push_back(EngineEvent::Learned { vni, mac, at }),
+                (Some(_), None) => self.events.push_back(EngineEvent::Removed { vni, mac }),
+                (Some(f), Some(t)) if f != t => {
+                    self.events.push_back(EngineEvent::Moved {
+                        vni,
+                        mac,
+                        from: f,
+                        to: t,
+                        sequence: winner.map_or(0, |w| w.sequence),
+                    });
+                    // Moves are counted where they involve this NVE (RFC 7432 §15.1).
+                    if count_moves && (f == Location::Local || t == Location::Local) {
+                        self.count_mac_move(vni, mac, now);
+                    }
+                }
+                _ => {}
+            }
+            if from != to {
+                if let Some(r) = self.macs.get_mut(&key) {
+                    r.since = now;
+                }
+            }
+        }
+        let frozen_now = self.macs.get(&key).is_some_and(|r| r.detection.frozen());
+        let advertise = !frozen_now
+            && winner.is_some_and(|w| w.at == Location::Local)
+            && self.macs.get(&key).is_some_and(|r| r.local.is_some());
+        self.set_advertised(vni, mac, advertise);
+        if self.macs.get(&key).is_some_and(|r| r.unused()) {
+            self.macs.remove(&key);
+        }
+    }
+
+    /// Starts or stops advertising the local MAC's routes; re-advertises when the sequence
+    /// number or sticky flag changed.
+    pub(super) fn set_advertised(&mut self, vni: Vni, mac: MacAddress, on: bool) {
+        let Some(r) = self.macs.get(&(vni, mac)) else {
+            return;
+        };
+        let want = match (&r.local, on) {
+            (Some(l), true) => Some(Advertised {
+                sequence: r.local_seq,
+                sticky: l.sticky,
+            }),
+            _ => None,
+        };
+        if r.advertised == want {
+            return;
+        }
+        let had = r.advertised.is_some();
+        if let Some(r) = self.macs.get_mut(&(vni, mac)) {
+            r.advertised = want;
+        }
+        if want.is_some() {
+            self.originate_mac_routes(vni, mac);
+        } else if had {
+            self.withdraw_mac_routes(vni, mac);
+        }
+    }
+
+    pub(super) fn mac_advertised(&self, vni: Vni, mac: MacAddress) -> bool {
+        self.macs
+            .get(&(vni, mac))
+            .is_some_and(|r| r.advertised.is_some())
+    }
+
+    /// The local claim on the MAC ends (detach or move away): routes withdrawn, IP bindings
+    /// released, a remote claim installed in its place.
+    pub(super) fn drop_local(&mut self, vni: Vni, mac: MacAddress, now: Instant) {
+        self.set_advertised(vni, mac, false);
+        let ips: Vec<IpAddr> = self
+            .macs
+            .get_mut(&(vni, mac))
+            .and_then(|r| r.local.take())
+            .map(|l| l.ips.into_keys().collect())
+            .unwrap_or_default();
+        for ip in ips {
+            self.unbind_local_ip(vni, mac, ip);
+        }
+        self.settle_mac(vni, mac, now, false);
+    }
+}

@@ -1,0 +1,133 @@
+//! The NVE engine: local endpoints → routes, imported best paths → dataplane intents, with MAC
+//! mobility, duplicate detection and proxy ARP/ND bindings.
+//!
+//! ## Data structures (why every route costs O(1))
+//! * One [`MacRecord`] per `(vni, mac)` holds *every* claim on the MAC: the local attachment (if
+//!   any) and the imported routes that name it (normally one or two: the MAC-only and MAC+IP
+//!   routes of one VTEP; a few more only while a move is in flight). The winner is computed
+//!   from that record alone ([`Engine::decide`]), so a route update never scans a table.
+//! * One [`IpRecord`] per `(vni, ip)` does the same for IP↔MAC bindings; `local_ips` maps a
+//!   locally bound IP to its MAC.
+//! * Imported routes are remembered by route key (`imported`) with only the VNI they went to
+//!   (and, for type 3, the flood VTEP); the rest of a type-2 route's contribution is its claim in
+//!   the MAC record, so a withdrawal or a new best path undoes exactly that contribution without
+//!   storing the route twice.
+//! * Move history is a short deque per record (at most N timestamps); freeze expiries sit in a
+//!   binary heap ordered by deadline, checked lazily.
+//!
+//! ## Mobility rules (RFC 7432 §15)
+//! Sticky claims win over non-sticky ones. Between non-sticky claims the higher sequence number
+//! wins and, on equal numbers, the lower VTEP address. A local claim that loses to a non-sticky
+//! remote route is *dropped* (the MAC moved away: its routes are withdrawn, §15); a local claim
+//! that loses to a sticky route is kept dormant and raises a sticky conflict (§15.2). A local
+//! learn of a MAC held remotely is advertised with the remote sequence number + 1.
+//!
+//! ## Modules (one RFC concept each)
+//! * [`evi`]: EVIs and their lifecycle (RFC 7432 §6.1; RD/RT derivation in [`crate::config`]).
+//! * [`origination`]: local endpoints and the type-2/type-3 routes they originate
+//!   (RFC 7432 §7.2–7.3, §9.1, §11.1; RFC 8365 §5.1.3, §9).
+//! * [`import`]: remote best paths into claims and flood entries (RFC 7432 §9.2, §11.2).
+//! * [`mobility`]: the MAC record and its decision (RFC 7432 §15, §15.2).
+//! * [`duplicate`]: move counting and freezes (RFC 7432 §15.1, RFC 9161).
+//! * [`proxy_arp_nd`]: the IP record and its binding (RFC 9161, RFC 9047).
+//! * [`tables`]: the operator views.
+
+mod duplicate;
+mod evi;
+mod import;
+mod mobility;
+mod origination;
+mod proxy_arp_nd;
+mod tables;
+
+use crate::config::{EngineConfig, ResolvedEvi};
+use crate::types::{DataplaneIntent, EngineEvent, RouteChange};
+use duplicate::TimerKey;
+use evpnd_wire::{MacAddress, Vni};
+use import::{ImportKey, Stored};
+use mobility::MacRecord;
+use proxy_arp_nd::IpRecord;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// The EVPN NVE engine of one router (sans-I/O).
+///
+/// Inputs: EVI configuration ([`Engine::add_evi`], [`Engine::remove_evi`]), local endpoint
+/// events ([`Engine::local_attach`], [`Engine::local_detach`]), the speaker's EVPN best-path
+/// changes ([`Engine::remote_best_change`]), time ([`Engine::handle_timeout`]) and operator
+/// commands ([`Engine::clear_duplicate`]). Outputs, drained by the driver: routes for the
+/// speaker ([`Engine::poll_route`]), data-plane deltas ([`Engine::poll_intent`]) and events
+/// ([`Engine::poll_event`]).
+///
+/// Every endpoint event and every best-path change costs O(1) (module notes); only EVI
+/// configuration changes walk the tables. After [`Engine::add_evi`] adds an EVI or changes its
+/// import rules, the driver must replay the speaker's current EVPN best paths (the engine keeps
+/// no routes that matched no EVI).
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    evis: BTreeMap<Vni, ResolvedEvi>,
+    macs: HashMap<(Vni, MacAddress), MacRecord>,
+    ips: HashMap<(Vni, IpAddr), IpRecord>,
+    local_ips: HashMap<(Vni, IpAddr), MacAddress>,
+    imported: HashMap<ImportKey, Stored>,
+    flood: HashMap<Vni, BTreeMap<IpAddr, u32>>,
+    timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    routes: VecDeque<RouteChange>,
+    intents: VecDeque<DataplaneIntent>,
+    events: VecDeque<EngineEvent>,
+}
+
+impl Engine {
+    /// An engine with no EVI.
+    pub fn new(config: EngineConfig) -> Self {
+        Engine {
+            config,
+            evis: BTreeMap::new(),
+            macs: HashMap::new(),
+            ips: HashMap::new(),
+            local_ips: HashMap::new(),
+            imported: HashMap::new(),
+            flood: HashMap::new(),
+            timers: BinaryHeap::new(),
+            routes: VecDeque::new(),
+            intents: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The engine settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The next route for the speaker, in the order the inputs produced them.
+    pub fn poll_route(&mut self) -> Option<RouteChange> {
+        pop_and_trim(&mut self.routes)
+    }
+
+    /// The next data-plane delta, in the order the inputs produced them.
+    pub fn poll_intent(&mut self) -> Option<DataplaneIntent> {
+        pop_and_trim(&mut self.intents)
+    }
+
+    /// The next event (learned, moved, removed, duplicate, unfrozen, sticky conflict).
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
+        pop_and_trim(&mut self.events)
+    }
+}
+
+/// Output queues keep at most this capacity once drained.
+const QUEUE_KEEP: usize = 1024;
+
+/// Pops the next output; once the queue is drained after a burst (a full table arriving at
+/// start-up), gives the burst's memory back instead of keeping it for the daemon's lifetime.
+fn pop_and_trim<T>(q: &mut VecDeque<T>) -> Option<T> {
+    let next = q.pop_front();
+    if next.is_none() && q.capacity() > QUEUE_KEEP {
+        q.shrink_to(QUEUE_KEEP);
+    }
+    next
+}
