@@ -8,9 +8,9 @@ use crate::config::MaxPrefix;
 use evpnd_wire::attribute::{attr_type, flag};
 use evpnd_wire::message::refresh_subtype;
 use evpnd_wire::{
-    decode_all, AsPath, AsSegment, Community, EvpnRoute, InclusiveMulticastRoute, Label,
-    MacAddress, MacIpRoute, Message, MpReach, MpUnreach, Origin, Outcome, RouteDistinguisher,
-    RouteTarget, RtMembership, SegmentType, UnknownAttribute, Update,
+    decode_all, AsPath, AsSegment, Community, EvpnRoute, ExtendedCommunity,
+    InclusiveMulticastRoute, Label, MacAddress, MacIpRoute, Message, MpReach, MpUnreach, Origin,
+    Outcome, RouteDistinguisher, RouteTarget, RtMembership, SegmentType, UnknownAttribute, Update,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
