@@ -925,8 +925,11 @@ fn max_prefix_exceeded_reports_family_and_limit() {
             limit: 2
         }
     );
-    // RFC 4486 §4: AFI 25 (2 octets), SAFI 70, limit 2 (4 octets).
-    assert_eq!(err.notification_data(), vec![0, 25, 70, 0, 0, 0, 2]);
+    // RFC 4486 §4: Cease (6) / Maximum Number of Prefixes Reached (1); data AFI 25 (2 octets),
+    // SAFI 70, limit 2 (4 octets).
+    let n = err.notification();
+    assert_eq!((n.code, n.subcode), (6, 1));
+    assert_eq!(n.data, vec![0, 25, 70, 0, 0, 0, 2]);
 }
 
 // ---------------------------------------------------------------- graceful restart

@@ -3,7 +3,8 @@
 
 use super::PathAttrs;
 use crate::config::{MaxPrefix, PeerId};
-use evpnd_wire::{CodecContext, ExtendedCommunity, Family, Route};
+use crate::session::max_prefix_notification;
+use evpnd_wire::{CodecContext, ExtendedCommunity, Family, Notification, Route};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -131,7 +132,7 @@ impl BestChange {
 }
 
 /// A peer sent more routes of a family than its limit (RFC 4486 §4). The daemon closes the
-/// session with Cease / Maximum Number of Prefixes Reached and [`Self::notification_data`].
+/// session with [`Self::notification`] (Cease / Maximum Number of Prefixes Reached).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaxPrefixExceeded {
     /// The family.
@@ -141,13 +142,11 @@ pub struct MaxPrefixExceeded {
 }
 
 impl MaxPrefixExceeded {
-    /// The NOTIFICATION data: AFI (2), SAFI (1), limit (4) (RFC 4486 §4).
-    pub fn notification_data(&self) -> Vec<u8> {
-        let mut d = Vec::with_capacity(7);
-        d.extend_from_slice(&self.family.afi.0.to_be_bytes());
-        d.push(self.family.safi.0);
-        d.extend_from_slice(&self.limit.to_be_bytes());
-        d
+    /// The Cease / Maximum Number of Prefixes Reached NOTIFICATION for this limit (RFC 4486
+    /// §4), built by [`max_prefix_notification`]: pass it to
+    /// [`Input::Stop`](crate::session::Input::Stop).
+    pub fn notification(&self) -> Notification {
+        max_prefix_notification(self.family, self.limit)
     }
 }
 

@@ -134,7 +134,8 @@ pub mod fsm_subcode {
 }
 
 /// The Cease NOTIFICATION for an exceeded prefix limit: subcode 1 with AFI, SAFI and the limit
-/// as data (RFC 4486 §4). Pass it to [`Input::Stop`].
+/// as data (RFC 4486 §4). Pass it to [`Input::Stop`]. The one builder of this NOTIFICATION;
+/// [`crate::rib::MaxPrefixExceeded::notification`] calls it.
 pub fn max_prefix_notification(family: Family, limit: u32) -> Notification {
     let mut data = Vec::with_capacity(7);
     data.extend_from_slice(&family.afi.0.to_be_bytes());
