@@ -96,7 +96,8 @@ pub(crate) struct Source {
     pub stale_deadline: Option<Instant>,
     /// RT-Constraint filter: `None` when the session did not negotiate the family.
     pub rtc: Option<RtFilter>,
-    /// The peer's RT membership paths changed since the filter was computed.
+    /// The peer's RT membership paths changed since the filter was computed. Set and cleared
+    /// only through [`Source::set_rtc_dirty`], which keeps [`Rib`]'s count of marked sources.
     pub rtc_dirty: bool,
     /// Encoded UPDATEs waiting for [`Rib::poll_transmit`].
     pub out: VecDeque<Arc<[u8]>>,
@@ -128,6 +129,21 @@ impl Source {
     /// True when routes of `family` from this peer are to be used.
     fn accepts(&self, family: Family) -> bool {
         self.up && self.info.families.contains(&family) && !self.disabled.contains(&family)
+    }
+
+    /// Sets or clears [`Source::rtc_dirty`], keeping `dirty_sources` (the RIB's count of
+    /// sources with the mark) exact.
+    fn set_rtc_dirty(&mut self, dirty: bool, dirty_sources: &mut usize) {
+        if self.rtc_dirty == dirty {
+            return;
+        }
+        self.rtc_dirty = dirty;
+        if dirty {
+            *dirty_sources += 1;
+        } else {
+            debug_assert!(*dirty_sources > 0, "RT-Constraint dirty count out of step");
+            *dirty_sources = dirty_sources.saturating_sub(1);
+        }
     }
 
     fn push_out(&mut self, chunk: Arc<[u8]>) {
@@ -217,6 +233,10 @@ pub struct Rib {
     track_best_changes: bool,
     deferred: bool,
     stats: RibStats,
+    /// How many sources have [`Source::rtc_dirty`] set: lets a flush know whether it has
+    /// RT-Constraint work without scanning every peer (the daemon polls each peer after every
+    /// event).
+    rtc_dirty_sources: usize,
 }
 
 /// Largest chunk [`Rib::poll_transmit`] assembles (whole messages; one larger chunk is
@@ -238,6 +258,7 @@ impl Rib {
             track_best_changes: true,
             deferred: false,
             stats: RibStats::default(),
+            rtc_dirty_sources: 0,
         }
     }
 
@@ -338,7 +359,7 @@ impl Rib {
                 c.advertised = 0;
             }
             src.rtc = rtc.then(RtFilter::default);
-            src.rtc_dirty = rtc;
+            src.set_rtc_dirty(rtc, &mut self.rtc_dirty_sources);
         }
         for &family in &peer.families {
             self.table_index_or_create(family);
@@ -386,7 +407,7 @@ impl Rib {
             src.out.clear();
             src.out_bytes = 0;
             src.rtc = None;
-            src.rtc_dirty = false;
+            src.set_rtc_dirty(false, &mut self.rtc_dirty_sources);
             for c in &mut src.counters {
                 c.advertised = 0;
             }

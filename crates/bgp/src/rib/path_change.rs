@@ -78,6 +78,7 @@ impl Rib {
             tables,
             sources,
             cfg,
+            rtc_dirty_sources,
             ..
         } = self;
         let t = &mut tables[ti];
@@ -96,7 +97,7 @@ impl Rib {
                         let c = s.counters_mut(family);
                         c.accepted = c.accepted.saturating_sub(1);
                         if family == Family::RT_CONSTRAINT {
-                            s.rtc_dirty = true;
+                            s.set_rtc_dirty(true, rtc_dirty_sources);
                         }
                     }
                 }
