@@ -10,7 +10,8 @@
 //! ## How state is kept
 //! * **Loc-RIB** (`table.rs`): per family, each route with all its paths, best first. A path is
 //!   the Adj-RIB-In entry of the peer that sent it: there is no inbound policy that would make
-//!   the two differ, so they are stored once.
+//!   the two differ, so they are stored once. Paths are added, removed and marked stale in
+//!   `path_change.rs`, chosen among in `best_path.rs`; UPDATEs are applied in `adj_in.rs`.
 //! * **Route keys** (`key.rs`): a route is stored under its key, the NLRI without the EVPN
 //!   fields that RFC 7432 §7.1-7.2 and RFC 9136 §3.1 make route attributes (labels, ESI,
 //!   gateway IP). Those fields belong to each path ([`NlriExtras`], in its attributes): a
@@ -45,237 +46,29 @@ mod best_path;
 mod intern;
 mod key;
 mod out;
+mod path_change;
 mod rtc;
 mod table;
 #[cfg(test)]
 mod tests;
+mod types;
 
 pub use intern::PathAttrs;
 pub use key::NlriExtras;
+pub use types::{
+    BestChange, FamilyCounters, MaxPrefixExceeded, Path, PeerCounters, PeerInfo, RibConfig,
+    RibStats, RouteSource,
+};
 
-use crate::config::{MaxPrefix, PeerId};
-use best_path::SelectCtx;
-use evpnd_wire::{CodecContext, ExtendedCommunity, Family, NextHop, Nlri, PathAttribute, Route};
+use crate::config::PeerId;
+use evpnd_wire::{CodecContext, Family, NextHop, Nlri, PathAttribute, Route};
 use intern::Interner;
 use key::RouteKey;
 use rtc::RtFilter;
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use table::{Paths, StoredPath, Table, LOCAL};
-
-/// Settings of the speaker that the RIB needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RibConfig {
-    /// Our AS.
-    pub local_asn: u32,
-    /// Our BGP identifier (ORIGINATOR_ID loop check, RFC 4456 §8).
-    pub router_id: Ipv4Addr,
-    /// Our cluster id as a route reflector (RFC 4456 §7); usually the router id.
-    pub cluster_id: Ipv4Addr,
-    /// LOCAL_PREF given to paths without one (external and local paths), RFC 4271 §9.1.1.
-    pub default_local_pref: u32,
-}
-
-impl RibConfig {
-    /// The usual settings: cluster id = router id, default LOCAL_PREF 100.
-    pub fn new(local_asn: u32, router_id: Ipv4Addr) -> Self {
-        RibConfig {
-            local_asn,
-            router_id,
-            cluster_id: router_id,
-            default_local_pref: 100,
-        }
-    }
-}
-
-/// An established session, as the RIB needs to know it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeerInfo {
-    /// The neighbour.
-    pub id: PeerId,
-    /// Its address (last best-path tie-break).
-    pub address: IpAddr,
-    /// Its AS.
-    pub asn: u32,
-    /// Its BGP identifier, from its OPEN (ORIGINATOR_ID when reflecting its routes).
-    pub router_id: Ipv4Addr,
-    /// The session is eBGP.
-    pub external: bool,
-    /// The neighbour is a route-reflector client (RFC 4456).
-    pub rr_client: bool,
-    /// Families negotiated on the session (RFC 4760 §8).
-    pub families: Vec<Family>,
-    /// Encoding context for what we send (4-octet AS, extended messages, ADD-PATH send).
-    pub tx: CodecContext,
-    /// Per-family prefix limits (RFC 4486 §4).
-    pub max_prefix: Vec<MaxPrefix>,
-}
-
-impl PeerInfo {
-    /// A session with `families`, the default encoding context and no prefix limit.
-    pub fn new(
-        id: PeerId,
-        address: IpAddr,
-        asn: u32,
-        router_id: Ipv4Addr,
-        external: bool,
-        families: Vec<Family>,
-    ) -> Self {
-        PeerInfo {
-            id,
-            address,
-            asn,
-            router_id,
-            external,
-            rr_client: false,
-            families,
-            tx: CodecContext {
-                external_peer: external,
-                ..CodecContext::default()
-            },
-            max_prefix: Vec::new(),
-        }
-    }
-}
-
-/// Where a path came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RouteSource {
-    /// Originated by this speaker ([`Rib::originate`]).
-    Local,
-    /// Received from a peer.
-    Peer(PeerId),
-}
-
-/// One path of a route.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Path {
-    /// The route as this path carries it: the route key with this path's own non-key NLRI
-    /// fields (EVPN labels, ESI, gateway IP; `attrs.nlri_extras`). Paths of one route share
-    /// the key fields and may differ in these (RFC 7432 §7.2, RFC 9136 §3.1).
-    pub route: Route,
-    /// Who sent it.
-    pub source: RouteSource,
-    /// ADD-PATH path identifier (RFC 7911), when received with one.
-    pub path_id: Option<u32>,
-    /// The interned attributes.
-    pub attrs: Arc<PathAttrs>,
-    /// Kept from a restarting peer until its End-of-RIB or the restart timer (RFC 4724 §4.2).
-    pub stale: bool,
-}
-
-/// A change of best path, for the EVPN engine and the API.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BestChange {
-    /// The family.
-    pub family: Family,
-    /// The route as the new best path carries it (its labels, ESI, gateway IP); when the route
-    /// is gone, as the previous best path carried it.
-    pub route: Route,
-    /// The new best path; `None` when the route is gone.
-    pub best: Option<Path>,
-}
-
-impl BestChange {
-    /// True when the new best path carries one of `route_targets` (import filtering).
-    pub fn has_route_target(&self, route_targets: &[ExtendedCommunity]) -> bool {
-        self.best
-            .as_ref()
-            .is_some_and(|p| p.attrs.route_targets().any(|rt| route_targets.contains(rt)))
-    }
-}
-
-/// A peer sent more routes of a family than its limit (RFC 4486 §4). The daemon closes the
-/// session with Cease / Maximum Number of Prefixes Reached and [`Self::notification_data`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MaxPrefixExceeded {
-    /// The family.
-    pub family: Family,
-    /// The configured limit.
-    pub limit: u32,
-}
-
-impl MaxPrefixExceeded {
-    /// The NOTIFICATION data: AFI (2), SAFI (1), limit (4) (RFC 4486 §4).
-    pub fn notification_data(&self) -> Vec<u8> {
-        let mut d = Vec::with_capacity(7);
-        d.extend_from_slice(&self.family.afi.0.to_be_bytes());
-        d.push(self.family.safi.0);
-        d.extend_from_slice(&self.limit.to_be_bytes());
-        d
-    }
-}
-
-impl fmt::Display for MaxPrefixExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "more than {} {} routes", self.limit, self.family)
-    }
-}
-
-impl std::error::Error for MaxPrefixExceeded {}
-
-/// Route counts of one peer in one family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FamilyCounters {
-    /// The family.
-    pub family: Family,
-    /// Routes announced by the peer since the session came up (every NLRI, accepted or not).
-    pub received: u64,
-    /// Paths from the peer currently held (loop-rejected and withdrawn ones excluded).
-    pub accepted: u64,
-    /// Routes currently advertised to the peer.
-    pub advertised: u64,
-}
-
-impl FamilyCounters {
-    fn new(family: Family) -> Self {
-        FamilyCounters {
-            family,
-            received: 0,
-            accepted: 0,
-            advertised: 0,
-        }
-    }
-}
-
-/// Route counts of one peer, per family.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PeerCounters {
-    /// One entry per family seen on the session.
-    pub families: Vec<FamilyCounters>,
-}
-
-impl PeerCounters {
-    /// The counters of `family` (zero when none).
-    pub fn family(&self, family: Family) -> FamilyCounters {
-        self.families
-            .iter()
-            .find(|c| c.family == family)
-            .copied()
-            .unwrap_or(FamilyCounters::new(family))
-    }
-}
-
-/// Work counters of the RIB.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RibStats {
-    /// Encodings made: one per group (or private dump) and attribute set per batch, and one
-    /// per withdrawal batch. Members of a group share them.
-    pub encodings: u64,
-    /// UPDATE messages encoded.
-    pub messages: u64,
-    /// Bytes encoded.
-    pub bytes: u64,
-    /// Batches that could not be encoded (their routes were not sent).
-    pub encode_errors: u64,
-    /// The last encoding error.
-    pub last_encode_error: Option<String>,
-    /// Paths refused by the loop checks (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST, first AS).
-    pub loops_rejected: u64,
-}
+use table::{StoredPath, Table, LOCAL};
 
 /// How a source relates to us: decides where its routes may be sent (RFC 4456 §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,7 +96,8 @@ pub(crate) struct Source {
     pub stale_deadline: Option<Instant>,
     /// RT-Constraint filter: `None` when the session did not negotiate the family.
     pub rtc: Option<RtFilter>,
-    /// The peer's RT membership paths changed since the filter was computed.
+    /// The peer's RT membership paths changed since the filter was computed. Set and cleared
+    /// only through [`Source::set_rtc_dirty`], which keeps [`Rib`]'s count of marked sources.
     pub rtc_dirty: bool,
     /// Encoded UPDATEs waiting for [`Rib::poll_transmit`].
     pub out: VecDeque<Arc<[u8]>>,
@@ -335,6 +129,21 @@ impl Source {
     /// True when routes of `family` from this peer are to be used.
     fn accepts(&self, family: Family) -> bool {
         self.up && self.info.families.contains(&family) && !self.disabled.contains(&family)
+    }
+
+    /// Sets or clears [`Source::rtc_dirty`], keeping `dirty_sources` (the RIB's count of
+    /// sources with the mark) exact.
+    fn set_rtc_dirty(&mut self, dirty: bool, dirty_sources: &mut usize) {
+        if self.rtc_dirty == dirty {
+            return;
+        }
+        self.rtc_dirty = dirty;
+        if dirty {
+            *dirty_sources += 1;
+        } else {
+            debug_assert!(*dirty_sources > 0, "RT-Constraint dirty count out of step");
+            *dirty_sources = dirty_sources.saturating_sub(1);
+        }
     }
 
     fn push_out(&mut self, chunk: Arc<[u8]>) {
@@ -424,6 +233,10 @@ pub struct Rib {
     track_best_changes: bool,
     deferred: bool,
     stats: RibStats,
+    /// How many sources have [`Source::rtc_dirty`] set: lets a flush know whether it has
+    /// RT-Constraint work without scanning every peer (the daemon polls each peer after every
+    /// event).
+    rtc_dirty_sources: usize,
 }
 
 /// Largest chunk [`Rib::poll_transmit`] assembles (whole messages; one larger chunk is
@@ -445,6 +258,7 @@ impl Rib {
             track_best_changes: true,
             deferred: false,
             stats: RibStats::default(),
+            rtc_dirty_sources: 0,
         }
     }
 
@@ -545,7 +359,7 @@ impl Rib {
                 c.advertised = 0;
             }
             src.rtc = rtc.then(RtFilter::default);
-            src.rtc_dirty = rtc;
+            src.set_rtc_dirty(rtc, &mut self.rtc_dirty_sources);
         }
         for &family in &peer.families {
             self.table_index_or_create(family);
@@ -593,7 +407,7 @@ impl Rib {
             src.out.clear();
             src.out_bytes = 0;
             src.rtc = None;
-            src.rtc_dirty = false;
+            src.set_rtc_dirty(false, &mut self.rtc_dirty_sources);
             for c in &mut src.counters {
                 c.advertised = 0;
             }
@@ -900,147 +714,6 @@ impl Rib {
         } else {
             RouteSource::Peer(self.sources[src as usize].info.id)
         }
-    }
-
-    // ----- path changes -----
-
-    /// Adds or replaces the path of `path.src`/`path.path_id` for the route `key`. Returns
-    /// true when a path was added (not replaced).
-    fn upsert(&mut self, ti: usize, key: RouteKey, path: StoredPath) -> bool {
-        let Rib {
-            tables,
-            sources,
-            cfg,
-            ..
-        } = self;
-        let t = &mut tables[ti];
-        let idx = t.find_or_insert(key);
-        let e = &t.entries[idx as usize];
-        let pos = e
-            .paths
-            .as_slice()
-            .iter()
-            .position(|p| p.src == path.src && p.path_id() == path.path_id());
-        if let Some(i) = pos {
-            let old = &e.paths.as_slice()[i];
-            if Arc::ptr_eq(&old.attrs, &path.attrs) && old.stale == path.stale {
-                return false;
-            }
-        }
-        t.touch(idx);
-        let e = &mut t.entries[idx as usize];
-        match (&mut e.paths, pos) {
-            (Paths::Empty, _) => e.paths = Paths::One(path),
-            (Paths::One(p), Some(_)) => *p = path,
-            (paths, pos) => {
-                let mut v = paths.take_vec();
-                match pos {
-                    Some(i) => v[i] = path,
-                    None => v.push(path),
-                }
-                best_path::put_best_first(&mut v, &SelectCtx { cfg, sources });
-                paths.set(v);
-            }
-        }
-        pos.is_none()
-    }
-
-    /// Removes the path of `src`/`path_id` for the route `key`. Returns true when one was
-    /// removed.
-    fn remove_path(&mut self, ti: usize, key: &RouteKey, src: u32, path_id: Option<u32>) -> bool {
-        let Some(idx) = self.tables[ti].find(key) else {
-            return false;
-        };
-        self.remove_in_entry(ti, idx, |p| p.src == src && p.path_id() == path_id) > 0
-    }
-
-    /// Removes the paths of entry `idx` for which `pred` holds; returns how many.
-    fn remove_in_entry(
-        &mut self,
-        ti: usize,
-        idx: u32,
-        pred: impl Fn(&StoredPath) -> bool,
-    ) -> usize {
-        let Rib {
-            tables,
-            sources,
-            cfg,
-            ..
-        } = self;
-        let t = &mut tables[ti];
-        let family = t.family;
-        if !t.entries[idx as usize].paths.as_slice().iter().any(&pred) {
-            return 0;
-        }
-        t.touch(idx);
-        let e = &mut t.entries[idx as usize];
-        let mut v = e.paths.take_vec();
-        let before = v.len();
-        v.retain(|p| {
-            if pred(p) {
-                if p.src != LOCAL {
-                    if let Some(s) = sources.get_mut(p.src as usize) {
-                        let c = s.counters_mut(family);
-                        c.accepted = c.accepted.saturating_sub(1);
-                        if family == Family::RT_CONSTRAINT {
-                            s.rtc_dirty = true;
-                        }
-                    }
-                }
-                false
-            } else {
-                true
-            }
-        });
-        let removed = before - v.len();
-        if v.len() > 1 {
-            best_path::put_best_first(&mut v, &SelectCtx { cfg, sources });
-        }
-        e.paths.set(v);
-        removed
-    }
-
-    /// Removes every path of the table for which `pred` holds.
-    fn remove_paths_where(&mut self, ti: usize, pred: impl Fn(&StoredPath) -> bool) -> usize {
-        let idxs: Vec<u32> = self.tables[ti]
-            .iter()
-            .filter(|(_, e)| e.paths.as_slice().iter().any(&pred))
-            .map(|(i, _)| i)
-            .collect();
-        idxs.into_iter()
-            .map(|i| self.remove_in_entry(ti, i, &pred))
-            .sum()
-    }
-
-    /// Marks the paths of source `s` in table `ti` stale; returns how many.
-    fn mark_stale(&mut self, ti: usize, s: u32) -> usize {
-        let Rib {
-            tables,
-            sources,
-            cfg,
-            ..
-        } = self;
-        let t = &mut tables[ti];
-        let idxs: Vec<u32> = t
-            .iter()
-            .filter(|(_, e)| e.paths.as_slice().iter().any(|p| p.src == s && !p.stale))
-            .map(|(i, _)| i)
-            .collect();
-        for &idx in &idxs {
-            t.touch(idx);
-            let e = &mut t.entries[idx as usize];
-            let mut v = e.paths.take_vec();
-            for p in &mut v {
-                if p.src == s {
-                    p.stale = true;
-                }
-            }
-            if v.len() > 1 {
-                best_path::put_best_first(&mut v, &SelectCtx { cfg, sources });
-            }
-            e.paths.set(v);
-        }
-        idxs.len()
     }
 }
 

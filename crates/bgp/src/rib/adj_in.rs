@@ -198,7 +198,7 @@ impl Rib {
         let src = &mut self.sources[s as usize];
         src.counters_mut(family).accepted += added;
         if family == Family::RT_CONSTRAINT {
-            src.rtc_dirty = true;
+            src.set_rtc_dirty(true, &mut self.rtc_dirty_sources);
         }
     }
 }

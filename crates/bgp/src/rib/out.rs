@@ -496,11 +496,12 @@ fn rt_filter_for(sources: &[Source], family: Family, src: u32) -> Option<&RtFilt
 }
 
 impl Rib {
-    /// True when a flush has work.
-    fn has_work(&self) -> bool {
+    /// True when a flush has work. Cheap: the daemon polls every established peer after every
+    /// event, so this must not scan the peers.
+    pub(super) fn has_work(&self) -> bool {
         !self.pending.is_empty()
             || self.tables.iter().any(|t| !t.dirty.is_empty())
-            || self.sources.iter().any(|s| s.rtc_dirty)
+            || self.rtc_dirty_sources > 0
     }
 
     /// Turns the changes batched since the last flush into UPDATE messages for every peer and
@@ -601,11 +602,14 @@ impl Rib {
     /// Recomputes the RT-Constraint filters of peers whose memberships changed, and sends
     /// them the difference (RFC 4684 §4).
     fn flush_rtc_filters(&mut self) {
+        if self.rtc_dirty_sources == 0 {
+            return;
+        }
         for s in 0..self.sources.len() {
             if !self.sources[s].rtc_dirty {
                 continue;
             }
-            self.sources[s].rtc_dirty = false;
+            self.sources[s].set_rtc_dirty(false, &mut self.rtc_dirty_sources);
             if !self.sources[s].up || self.sources[s].rtc.is_none() {
                 continue;
             }

@@ -8,9 +8,9 @@ use crate::config::MaxPrefix;
 use evpnd_wire::attribute::{attr_type, flag};
 use evpnd_wire::message::refresh_subtype;
 use evpnd_wire::{
-    decode_all, AsPath, AsSegment, Community, EvpnRoute, InclusiveMulticastRoute, Label,
-    MacAddress, MacIpRoute, Message, MpReach, MpUnreach, Origin, Outcome, RouteDistinguisher,
-    RouteTarget, RtMembership, SegmentType, UnknownAttribute, Update,
+    decode_all, AsPath, AsSegment, Community, EvpnRoute, ExtendedCommunity,
+    InclusiveMulticastRoute, Label, MacAddress, MacIpRoute, Message, MpReach, MpUnreach, Origin,
+    Outcome, RouteDistinguisher, RouteTarget, RtMembership, SegmentType, UnknownAttribute, Update,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -925,8 +925,11 @@ fn max_prefix_exceeded_reports_family_and_limit() {
             limit: 2
         }
     );
-    // RFC 4486 §4: AFI 25 (2 octets), SAFI 70, limit 2 (4 octets).
-    assert_eq!(err.notification_data(), vec![0, 25, 70, 0, 0, 0, 2]);
+    // RFC 4486 §4: Cease (6) / Maximum Number of Prefixes Reached (1); data AFI 25 (2 octets),
+    // SAFI 70, limit 2 (4 octets).
+    let n = err.notification();
+    assert_eq!((n.code, n.subcode), (6, 1));
+    assert_eq!(n.data, vec![0, 25, 70, 0, 0, 0, 2]);
 }
 
 // ---------------------------------------------------------------- graceful restart
@@ -1795,6 +1798,97 @@ fn rt_constraint_filters_and_follows_membership_changes() {
     apply(&mut rib, 4, &withdraw(&[mac(1, 98)]));
     recv(&mut rib, &a, &mut v[0]);
     assert_eq!(v[0].updates, before);
+}
+
+/// The count of RT-Constraint-dirty sources equals a scan of every source, and `has_work`
+/// answers as the scan it replaced did.
+fn assert_rtc_dirty_count_exact(rib: &Rib) {
+    let scanned = rib.sources.iter().filter(|s| s.rtc_dirty).count();
+    assert_eq!(rib.rtc_dirty_sources, scanned);
+    let scanning_has_work = !rib.pending.is_empty()
+        || rib.tables.iter().any(|t| !t.dirty.is_empty())
+        || rib.sources.iter().any(|s| s.rtc_dirty);
+    assert_eq!(rib.has_work(), scanning_has_work);
+}
+
+#[test]
+fn the_rt_constraint_dirty_count_follows_every_change() {
+    let mut rib = rib();
+    let now = Instant::now();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    let b = peer(2, ASN, true, &[EVPN, RTC]);
+    let c = peer(3, ASN, true, &[EVPN]);
+    let nh = |n: u8| NextHop::Ipv4(Ipv4Addr::new(198, 18, 1, n));
+    let member = |rib: &mut Rib, p: u32, vni: u32| {
+        apply(
+            rib,
+            p,
+            &announce(&[membership(vni)], attrs(&[], &[], vec![]), nh(p as u8)),
+        );
+    };
+    let check = |rib: &Rib, expected: usize| {
+        assert_rtc_dirty_count_exact(rib);
+        assert_eq!(rib.rtc_dirty_sources, expected);
+    };
+    check(&rib, 0);
+    assert!(!rib.has_work());
+
+    // A session with RTC starts with its filter to compute; one without does not.
+    rib.peer_up(a.clone());
+    check(&rib, 1);
+    rib.peer_up(b.clone());
+    check(&rib, 2);
+    rib.peer_up(c.clone());
+    check(&rib, 2);
+    rib.flush();
+    check(&rib, 0);
+    assert!(!rib.has_work());
+    // Re-established without a down event: marked once, however often.
+    rib.peer_up(a.clone());
+    rib.peer_up(a.clone());
+    check(&rib, 1);
+    rib.flush();
+    check(&rib, 0);
+
+    // Memberships received (adj_in) mark the sender once.
+    member(&mut rib, 1, 1);
+    check(&rib, 1);
+    member(&mut rib, 1, 2);
+    check(&rib, 1);
+    member(&mut rib, 2, 1);
+    check(&rib, 2);
+    // A session going down clears its mark, and removing its paths sets it again.
+    rib.peer_down(b.id, None, now);
+    assert_rtc_dirty_count_exact(&rib);
+    rib.flush();
+    check(&rib, 0);
+
+    // A withdrawn membership (path removal) marks the sender.
+    apply(&mut rib, 1, &withdraw(&[membership(1)]));
+    check(&rib, 1);
+    // Deferral holds the work back; the count stays.
+    rib.set_deferral(true);
+    rib.flush();
+    check(&rib, 1);
+    rib.set_deferral(false);
+    rib.flush();
+    check(&rib, 0);
+
+    // Graceful restart: down keeps the paths as stale (no mark); their expiry removes them
+    // (a mark on the down source, cleared by the next flush).
+    rib.peer_down(a.id, Some(Duration::from_secs(120)), now);
+    check(&rib, 0);
+    rib.handle_timeout(now + Duration::from_secs(121));
+    check(&rib, 1);
+    rib.flush();
+    check(&rib, 0);
+
+    // Local memberships mark no peer.
+    rib.originate(RTC, nlri(membership(7)), attrs(&[], &[], vec![]), nh(9));
+    rib.withdraw_local(RTC, &nlri(membership(7)));
+    check(&rib, 0);
+    rib.flush();
+    check(&rib, 0);
 }
 
 #[test]
