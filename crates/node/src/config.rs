@@ -1,0 +1,179 @@
+//! What a [`crate::Node`] is built from: the router's identity, its neighbours, static routes,
+//! RT-Constraint imports, graceful-restart state and the EVPN engine settings. The daemon
+//! builds it from its TOML file, the simulator and the fuzzer directly; both go through the
+//! same validation ([`NodeConfig::validate`]).
+
+use crate::error::CommandError;
+use crate::validate;
+use evpnd_bgp::config::PeerConfig;
+use evpnd_evpn::{Attachment, EngineConfig, EviConfig};
+use evpnd_wire::{ExtendedCommunity, Family, Nlri, PmsiTunnel, RouteTarget};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// How the driver reaches a neighbour. The node decides nothing with it: it hands it back with
+/// every connection to open or accept, so that a neighbour added at run time is one command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// TCP port of the neighbour (179).
+    pub port: u16,
+    /// Source address of outgoing connections.
+    pub local_address: Option<IpAddr>,
+    /// TCP-MD5 password (RFC 2385), 1 to 80 bytes.
+    pub md5_password: Option<String>,
+    /// GTSM (RFC 5082): accept only packets with TTL ≥ 255 - (hops - 1), send with TTL 255.
+    pub ttl_security: Option<u8>,
+    /// eBGP multihop: TTL of our packets.
+    pub multihop: Option<u8>,
+}
+
+impl Transport {
+    /// Port 179, no options.
+    pub fn bgp() -> Self {
+        Transport {
+            port: 179,
+            ..Transport::default()
+        }
+    }
+}
+
+/// One neighbour: the session settings and how to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeighborConfig {
+    /// The session and RIB settings (address, AS numbers, timers, families, limits).
+    pub peer: PeerConfig,
+    /// How the driver connects.
+    pub transport: Transport,
+}
+
+impl NeighborConfig {
+    /// A neighbour with the defaults of [`PeerConfig::new`] on port 179.
+    pub fn new(address: IpAddr, remote_asn: u32, local_asn: u32, router_id: Ipv4Addr) -> Self {
+        NeighborConfig {
+            peer: PeerConfig::new(address, remote_asn, local_asn, router_id),
+            transport: Transport::bgp(),
+        }
+    }
+
+    /// Checks the settings a session cannot work with (see [`validate::neighbor`]).
+    pub fn validate(&self) -> Result<(), CommandError> {
+        validate::neighbor(self)
+    }
+}
+
+/// A route to originate as it is written (static routes of the configuration, test routes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticRoute {
+    /// The family.
+    pub family: Family,
+    /// The route.
+    pub nlri: Nlri,
+    /// Extended communities to attach (route targets, encapsulation, ...).
+    pub communities: Vec<ExtendedCommunity>,
+    /// PMSI tunnel attribute (type-3 routes).
+    pub pmsi: Option<PmsiTunnel>,
+    /// Next hop (the VTEP).
+    pub next_hop: IpAddr,
+}
+
+/// The EVPN engine settings: present on an NVE, absent on a pure route reflector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvpnConfig {
+    /// The local VTEP, duplicate detection and route-target derivation.
+    pub engine: EngineConfig,
+    /// One EVI per L2VNI (RFC 7432 §6.1, VLAN-based service).
+    pub evis: Vec<EviConfig>,
+    /// Endpoints attached at start.
+    pub endpoints: Vec<Attachment>,
+}
+
+/// Everything a node starts from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Our AS.
+    pub asn: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Route reflector cluster id (RFC 4456 §7); usually the router id.
+    pub cluster_id: Ipv4Addr,
+    /// The neighbours.
+    pub neighbors: Vec<NeighborConfig>,
+    /// Routes to originate as written.
+    pub static_routes: Vec<StaticRoute>,
+    /// Route targets imported besides the EVIs' own: originated as RT-Constraint memberships
+    /// (RFC 4684 §4).
+    pub import_route_targets: Vec<RouteTarget>,
+    /// After an unclean stop, the longest we defer advertising while waiting for the peers'
+    /// End-of-RIB (RFC 4724 §4.1; FRR's select-defer-time).
+    pub select_defer_time: Duration,
+    /// This start follows an unclean stop with forwarding state kept: the graceful-restart
+    /// neighbours get the R bit and advertising waits for their End-of-RIB (RFC 4724 §4.1). The
+    /// driver knows it (a marker left behind); the node decides what it means.
+    pub restarting: bool,
+    /// The EVPN engine (`None`: a route reflector or pure speaker).
+    pub evpn: Option<EvpnConfig>,
+}
+
+impl NodeConfig {
+    /// A router with no neighbour, no route and no engine.
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> Self {
+        NodeConfig {
+            asn,
+            router_id,
+            cluster_id: router_id,
+            neighbors: Vec::new(),
+            static_routes: Vec::new(),
+            import_route_targets: Vec::new(),
+            select_defer_time: Duration::from_secs(360),
+            restarting: false,
+            evpn: None,
+        }
+    }
+
+    /// Checks the whole configuration with the rules commands obey at run time: each
+    /// neighbour, each EVI against the ones before it, each endpoint against its EVI. The
+    /// error's message says which entry (`neighbor 198.18.0.2`, `vni 100`, `endpoint 3`).
+    pub fn validate(&self) -> Result<(), CommandError> {
+        validate::asn("asn", self.asn)?;
+        if self.router_id.is_unspecified() {
+            return Err(CommandError::invalid(
+                "router-id",
+                "0.0.0.0 is not a valid BGP identifier (RFC 6286 §2.1)",
+            ));
+        }
+        for (i, n) in self.neighbors.iter().enumerate() {
+            n.validate()
+                .map_err(|e| validate::within(e, &format!("neighbor {}", n.peer.address)))?;
+            if self.neighbors[..i]
+                .iter()
+                .any(|o| o.peer.address == n.peer.address)
+            {
+                return Err(CommandError::exists(
+                    "address",
+                    format!("neighbor {} is configured twice", n.peer.address),
+                ));
+            }
+        }
+        if let Some(e) = &self.evpn {
+            validate::vtep(e.engine.vtep)?;
+            for (i, evi) in e.evis.iter().enumerate() {
+                let before = e.evis[..i]
+                    .iter()
+                    .map(|o| evpnd_evpn::ResolvedEvi::resolve(&e.engine, o));
+                validate::evi(&e.engine, before, evi)
+                    .map_err(|x| validate::within(x, &format!("vni {}", evi.vni)))?;
+            }
+            for (i, a) in e.endpoints.iter().enumerate() {
+                if !e.evis.iter().any(|v| v.vni == a.vni) {
+                    return Err(CommandError::not_found(
+                        "vni",
+                        format!("endpoint {i}: VNI {} has no EVI", a.vni),
+                    ));
+                }
+                validate::attachment(a)
+                    .map_err(|x| validate::within(x, &format!("endpoint {i}")))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! Graceful restart, restarting side (RFC 4724 §4.1): after an unclean stop that kept the
+//! forwarding state, the node sets the Restart State bit towards its graceful-restart
+//! neighbours and defers route selection and advertisement until each of them has sent
+//! End-of-RIB for every negotiated family, or until the select-defer time runs out.
+
+use crate::peer::PeerSlot;
+use std::time::Instant;
+
+/// The deferral in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deferral {
+    /// When the select-defer time runs out.
+    pub until: Instant,
+}
+
+/// True when every graceful-restart neighbour is Established and has sent End-of-RIB for each
+/// family both sides negotiated; a neighbour whose OPEN carried no graceful restart capability
+/// is not waited for (it will never send the marker with that meaning).
+pub fn every_end_of_rib_in<'a>(peers: impl Iterator<Item = &'a PeerSlot>) -> bool {
+    peers.filter(|p| p.graceful_restart()).all(|p| {
+        if !p.established {
+            return false;
+        }
+        match p.session.negotiated() {
+            Some(n) if n.peer_graceful_restart.is_some() => {
+                n.families.iter().all(|f| p.end_of_rib.contains(f))
+            }
+            _ => true,
+        }
+    })
+}

@@ -1,0 +1,303 @@
+//! Node behaviour that needs no network: configuration and command validation (nothing is
+//! half-applied), refusal of unknown connections, RT-Constraint memberships following the
+//! EVIs. Whole-fabric behaviour is tested in crate `evpnd-sim`, which drives real nodes over a
+//! virtual network.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::*;
+use evpnd_evpn::{EngineConfig, EviConfig, ImportTarget};
+use evpnd_wire::{Family, MacAddress, Route, RouteTarget, Vni};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+const ASN: u32 = 65000;
+
+fn rid() -> Ipv4Addr {
+    Ipv4Addr::new(198, 19, 0, 1)
+}
+
+fn vni(n: u32) -> Vni {
+    Vni::new(n).unwrap()
+}
+
+fn mac(n: u8) -> MacAddress {
+    MacAddress([2, 0, 0, 0, 0, n])
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn nve_config() -> NodeConfig {
+    let mut c = NodeConfig::new(ASN, rid());
+    c.neighbors
+        .push(NeighborConfig::new(ip("198.18.0.2"), ASN, ASN, rid()));
+    c.evpn = Some(EvpnConfig {
+        engine: EngineConfig::new(ASN, rid(), IpAddr::V4(rid())),
+        evis: vec![EviConfig::new(vni(100))],
+        endpoints: Vec::new(),
+    });
+    c
+}
+
+fn nve() -> Node {
+    Node::new(nve_config(), Instant::now()).unwrap()
+}
+
+fn memberships(n: &Node) -> Vec<RouteTarget> {
+    let mut v = n.memberships().to_vec();
+    v.sort_by_key(|rt| rt.to_string());
+    v
+}
+
+#[test]
+fn a_new_node_connects_to_its_neighbours_and_originates_its_evi() {
+    let mut n = nve();
+    match n.poll_output() {
+        Some(Output::Connect { remote, .. }) => {
+            assert_eq!(remote, "198.18.0.2:179".parse().unwrap())
+        }
+        other => panic!("expected a connect, got {other:?}"),
+    }
+    // The type-3 route of VNI 100 (RFC 7432 §11.1) and the RTC membership for 65000:100.
+    assert_eq!(n.rib().route_count(Family::L2VPN_EVPN), 1);
+    assert_eq!(n.rib().route_count(Family::RT_CONSTRAINT), 1);
+    let paths = n
+        .rib()
+        .loc_rib(Family::L2VPN_EVPN)
+        .next()
+        .map(|(_, p)| p)
+        .unwrap();
+    assert_eq!(paths[0].attrs.origin, evpnd_wire::Origin::Igp);
+    assert!(paths[0].attrs.as_path.segments.is_empty());
+}
+
+#[test]
+fn connections_from_strangers_are_refused_before_open() {
+    let mut n = nve();
+    let now = Instant::now();
+    assert_eq!(
+        n.accept(ip("198.18.0.99"), now),
+        Err(Refused::NotANeighbor(ip("198.18.0.99")))
+    );
+    let mut events = std::iter::from_fn(|| n.poll_event());
+    assert!(events.any(|e| matches!(e, NodeEvent::Refused { .. })));
+    // An IPv4-mapped IPv6 source is the IPv4 neighbour.
+    let a = n.accept(ip("::ffff:198.18.0.2"), now).unwrap();
+    assert!(n
+        .connections()
+        .any(|(c, addr)| c == a.conn && addr == ip("198.18.0.2")));
+}
+
+#[test]
+fn bad_commands_are_refused_with_the_field_and_change_nothing() {
+    let mut n = nve();
+    let now = Instant::now();
+    let before = n.rib().route_count(Family::L2VPN_EVPN);
+    let attach = |vni, mac, ipaddr: Option<&str>| {
+        Command::Attach(EndpointSpec::new(vni, mac, ipaddr.map(ip)))
+    };
+    let cases: Vec<(Command, ErrorKind, &str)> = vec![
+        (attach(0, mac(1), None), ErrorKind::InvalidArgument, "vni"),
+        (
+            attach(1 << 24, mac(1), None),
+            ErrorKind::InvalidArgument,
+            "vni",
+        ),
+        (attach(200, mac(1), None), ErrorKind::NotFound, "vni"),
+        (
+            attach(100, MacAddress([1, 0, 0x5e, 0, 0, 1]), None),
+            ErrorKind::InvalidArgument,
+            "mac",
+        ),
+        (
+            attach(100, mac(1), Some("127.0.0.1")),
+            ErrorKind::InvalidArgument,
+            "ip",
+        ),
+        (
+            Command::Detach {
+                vni: 300,
+                mac: mac(1),
+                ip: None,
+            },
+            ErrorKind::NotFound,
+            "vni",
+        ),
+        (Command::RemoveVni { vni: 300 }, ErrorKind::NotFound, "vni"),
+        (
+            Command::AddVni(VniSpec {
+                vni: 100,
+                rd: None,
+                import: vec![],
+                export: vec![],
+            }),
+            ErrorKind::AlreadyExists,
+            "vni",
+        ),
+        (
+            // Auto RDs of 100 and 65636 are both 198.19.0.1:100 (RFC 7432 §7.9).
+            Command::AddVni(VniSpec {
+                vni: 65636,
+                rd: None,
+                import: vec![],
+                export: vec![],
+            }),
+            ErrorKind::InvalidArgument,
+            "rd",
+        ),
+        (
+            Command::RemoveNeighbor {
+                address: ip("198.18.0.9"),
+            },
+            ErrorKind::NotFound,
+            "address",
+        ),
+        (
+            Command::Refresh {
+                address: ip("198.18.0.2"),
+                family: None,
+            },
+            ErrorKind::FailedPrecondition,
+            "address",
+        ),
+        (
+            Command::AddNeighbor(Box::new(NeighborConfig::new(
+                ip("198.18.0.2"),
+                ASN,
+                ASN,
+                rid(),
+            ))),
+            ErrorKind::AlreadyExists,
+            "address",
+        ),
+        (
+            Command::AddNeighbor(Box::new(NeighborConfig::new(
+                ip("198.18.0.3"),
+                0,
+                ASN,
+                rid(),
+            ))),
+            ErrorKind::InvalidArgument,
+            "remote-asn",
+        ),
+        (
+            Command::ClearDuplicate {
+                vni: 0,
+                subject: None,
+            },
+            ErrorKind::InvalidArgument,
+            "vni",
+        ),
+    ];
+    for (cmd, kind, field) in cases {
+        let e = n.command(cmd.clone(), now).unwrap_err();
+        assert_eq!((e.kind, e.field), (kind, field), "{cmd:?}: {e}");
+    }
+    assert_eq!(n.rib().route_count(Family::L2VPN_EVPN), before);
+    assert!(n.macs(0).unwrap().is_empty());
+    assert_eq!(n.neighbors(now).len(), 1);
+}
+
+#[test]
+fn an_engineless_router_refuses_evpn_commands_as_a_precondition() {
+    let mut c = nve_config();
+    c.evpn = None;
+    let mut n = Node::new(c, Instant::now()).unwrap();
+    let e = n
+        .command(
+            Command::Attach(EndpointSpec::new(100, mac(1), None)),
+            Instant::now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::FailedPrecondition);
+    assert_eq!(n.macs(0).unwrap_err().kind, ErrorKind::FailedPrecondition);
+    assert!(n.evpn_status().is_none());
+}
+
+#[test]
+fn memberships_follow_the_evis() {
+    let mut n = nve();
+    let now = Instant::now();
+    let rt = |v| RouteTarget::As2 {
+        asn: 65000,
+        value: v,
+    };
+    assert_eq!(memberships(&n), vec![rt(100)]);
+    n.command(
+        Command::AddVni(VniSpec {
+            vni: 200,
+            rd: None,
+            import: vec![ImportTarget::Exact(rt(100)), ImportTarget::Exact(rt(201))],
+            export: vec![],
+        }),
+        now,
+    )
+    .unwrap();
+    assert_eq!(memberships(&n), vec![rt(100), rt(201)]);
+    assert_eq!(n.rib().route_count(Family::RT_CONSTRAINT), 2);
+    // 65000:100 is still needed by VNI 200 after VNI 100 goes.
+    n.command(Command::RemoveVni { vni: 100 }, now).unwrap();
+    assert_eq!(memberships(&n), vec![rt(100), rt(201)]);
+    n.command(Command::RemoveVni { vni: 200 }, now).unwrap();
+    assert!(memberships(&n).is_empty());
+    assert_eq!(n.rib().route_count(Family::RT_CONSTRAINT), 0);
+    // And the EVIs' type-3 routes went with them.
+    assert_eq!(n.rib().route_count(Family::L2VPN_EVPN), 0);
+}
+
+#[test]
+fn attach_detach_round_trip_and_the_tables_match_the_intents() {
+    let mut n = nve();
+    let now = Instant::now();
+    let mut spec = EndpointSpec::new(100, mac(1), Some(ip("2001:db8::1")));
+    spec.sticky = true;
+    spec.router = true;
+    n.command(Command::Attach(spec), now).unwrap();
+    let macs = n.macs(100).unwrap();
+    assert_eq!(macs.len(), 1);
+    assert!(macs[0].sticky);
+    let arp = n.arp(0).unwrap();
+    assert!(arp[0].router);
+    let mut dp = evpnd_dataplane::MemoryDataplane::default();
+    while let Some(i) = n.poll_intent() {
+        evpnd_dataplane::Dataplane::apply(&mut dp, &i).unwrap();
+    }
+    assert_eq!(dp.tables(), n.expected_dataplane());
+    // Type 3, MAC, MAC+IP.
+    assert_eq!(n.rib().route_count(Family::L2VPN_EVPN), 3);
+    assert!(n
+        .rib()
+        .loc_rib(Family::L2VPN_EVPN)
+        .any(|(r, _)| matches!(r, Route::Evpn(evpnd_wire::EvpnRoute::MacIp(_)))));
+    n.command(
+        Command::Detach {
+            vni: 100,
+            mac: mac(1),
+            ip: None,
+        },
+        now,
+    )
+    .unwrap();
+    while let Some(i) = n.poll_intent() {
+        evpnd_dataplane::Dataplane::apply(&mut dp, &i).unwrap();
+    }
+    assert!(dp.is_empty());
+    assert_eq!(n.rib().route_count(Family::L2VPN_EVPN), 1);
+    let status = n.evpn_status().unwrap();
+    assert_eq!(status.counters.learned, 1);
+    assert_eq!(status.counters.removed, 1);
+}
+
+#[test]
+fn a_bad_configuration_starts_nothing() {
+    let mut c = nve_config();
+    c.neighbors.push(c.neighbors[0].clone());
+    let e = Node::new(c, Instant::now()).unwrap_err();
+    assert_eq!((e.kind, e.field), (ErrorKind::AlreadyExists, "address"));
+    let mut c = nve_config();
+    if let Some(e) = &mut c.evpn {
+        e.engine.vtep = ip("127.0.0.1");
+    }
+    assert_eq!(Node::new(c, Instant::now()).unwrap_err().field, "vtep");
+}

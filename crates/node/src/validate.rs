@@ -1,0 +1,319 @@
+//! The checks every value passes before it reaches a session, the RIB or the engine: one
+//! function per kind of value, used by [`crate::Node::command`], [`crate::NodeConfig::validate`]
+//! and the daemon's configuration parser alike, so a value is judged the same way whichever
+//! door it comes in by. Each refusal names the field (configuration key / API field).
+
+use crate::config::NeighborConfig;
+use crate::error::CommandError;
+use evpnd_evpn::{is_host_address, Attachment, EngineConfig, EviConfig, ResolvedEvi};
+use evpnd_wire::{MacAddress, Vni};
+use std::net::IpAddr;
+
+/// Longest TCP-MD5 key Linux accepts (`TCP_MD5SIG_MAXKEYLEN`).
+pub const MD5_MAX_KEY_LEN: usize = 80;
+
+/// Largest restart time the graceful restart capability carries (12 bits, RFC 4724 §3).
+pub const MAX_RESTART_TIME: u16 = 4095;
+
+/// Adds `context` to the message of `e` (which entry of a list was at fault).
+pub fn within(mut e: CommandError, context: &str) -> CommandError {
+    e.message = format!("{context}: {}", e.message);
+    e
+}
+
+/// A VNI as a number from the outside: 1..=2^24-1 (RFC 7348 §5).
+pub fn vni(n: u32) -> Result<Vni, CommandError> {
+    Vni::new(n).map_err(|e| CommandError::invalid("vni", e.to_string()))
+}
+
+/// An AS number: AS 0 is reserved and never valid on a session (RFC 7607 §2).
+pub fn asn(field: &'static str, asn: u32) -> Result<(), CommandError> {
+    if asn == 0 {
+        return Err(CommandError::invalid(field, "AS 0 is reserved (RFC 7607)"));
+    }
+    Ok(())
+}
+
+/// A hold time: 0 (no keepalives) or at least 3 seconds (RFC 4271 §4.2).
+pub fn hold_time(h: u16) -> Result<(), CommandError> {
+    if matches!(h, 1 | 2) {
+        return Err(CommandError::invalid(
+            "hold-time",
+            format!("{h} seconds (must be 0 or at least 3, RFC 4271 §4.2)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The MAC of an endpoint: unicast and not all zeros.
+pub fn endpoint_mac(mac: MacAddress) -> Result<(), CommandError> {
+    if mac.is_multicast() || mac.is_zero() {
+        return Err(CommandError::invalid(
+            "mac",
+            format!("{mac} is not a unicast MAC address (group or all-zero)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The IP of an endpoint: a host address ([`is_host_address`]).
+pub fn endpoint_ip(ip: IpAddr) -> Result<(), CommandError> {
+    if !is_host_address(ip) {
+        return Err(CommandError::invalid(
+            "ip",
+            format!("{ip} is not a unicast host address"),
+        ));
+    }
+    Ok(())
+}
+
+/// A local endpoint: a unicast MAC, a host IP, the router flag only with an IPv6 address (the
+/// ND R flag, RFC 9047 §3.1), a static binding only with an IP.
+pub fn attachment(a: &Attachment) -> Result<(), CommandError> {
+    endpoint_mac(a.mac)?;
+    if let Some(ip) = a.ip {
+        endpoint_ip(ip)?;
+    }
+    if a.router && !a.ip.is_some_and(|ip| ip.is_ipv6()) {
+        return Err(CommandError::invalid(
+            "router",
+            "the router flag needs an IPv6 ip (ND R flag, RFC 9047 §3.1)",
+        ));
+    }
+    if a.static_binding && a.ip.is_none() {
+        return Err(CommandError::invalid("static-binding", "needs an ip"));
+    }
+    Ok(())
+}
+
+/// The local VTEP: a host address the fabric can reach (next hop of every route we originate,
+/// RFC 8365 §5.1.3).
+pub fn vtep(ip: IpAddr) -> Result<(), CommandError> {
+    if !is_host_address(ip) {
+        return Err(CommandError::invalid(
+            "vtep",
+            format!("{ip} is not a unicast host address"),
+        ));
+    }
+    Ok(())
+}
+
+/// An EVI to add next to `existing`: its VNI is not configured yet and its RD (explicit or
+/// auto-derived, RFC 7432 §7.9) differs from every other EVI's, so that each route names its
+/// EVI.
+pub fn evi(
+    engine: &EngineConfig,
+    existing: impl IntoIterator<Item = ResolvedEvi>,
+    evi: &EviConfig,
+) -> Result<(), CommandError> {
+    let new = ResolvedEvi::resolve(engine, evi);
+    for other in existing {
+        if other.vni == evi.vni {
+            return Err(CommandError::exists(
+                "vni",
+                format!("VNI {} is configured already", evi.vni),
+            ));
+        }
+        if other.rd == new.rd {
+            return Err(CommandError::invalid(
+                "rd",
+                format!(
+                    "{} is also the RD of VNI {} (give one of them an explicit rd)",
+                    new.rd, other.vni
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A neighbour's settings: a unicast address, a non-zero AS, a usable hold time, route
+/// reflection only over iBGP (RFC 4456), at least one family, a TCP-MD5 key Linux accepts,
+/// GTSM or multihop but not both, a source address of the neighbour's family, and a restart
+/// time that fits the capability (RFC 4724 §3).
+pub fn neighbor(n: &NeighborConfig) -> Result<(), CommandError> {
+    let p = &n.peer;
+    let a = p.address;
+    let unicast = match a {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    };
+    if !unicast {
+        return Err(CommandError::invalid(
+            "address",
+            format!("{a} is not a unicast address"),
+        ));
+    }
+    asn("remote-asn", p.remote_asn)?;
+    asn("local-asn", p.local_asn)?;
+    hold_time(p.hold_time)?;
+    if p.route_reflector_client && p.is_external() {
+        return Err(CommandError::invalid(
+            "route-reflector-client",
+            "needs an iBGP neighbor (RFC 4456)",
+        ));
+    }
+    if p.families.is_empty() {
+        return Err(CommandError::invalid("families", "empty"));
+    }
+    if p.connect_retry.is_zero() || p.connect_retry > p.connect_retry_max {
+        return Err(CommandError::invalid(
+            "connect-retry",
+            "must be above 0 and at most the backoff maximum",
+        ));
+    }
+    if let Some(gr) = &p.graceful_restart {
+        if gr.restart_time > MAX_RESTART_TIME {
+            return Err(CommandError::invalid(
+                "restart-time",
+                format!(
+                    "{} exceeds {MAX_RESTART_TIME} seconds (RFC 4724 §3)",
+                    gr.restart_time
+                ),
+            ));
+        }
+    }
+    if let Some(m) = p.max_prefix.iter().find(|m| m.limit == 0) {
+        return Err(CommandError::invalid(
+            "max-prefix",
+            format!("0 for {} (leave it out for no limit)", m.family.name()),
+        ));
+    }
+    let t = &n.transport;
+    if t.port == 0 {
+        return Err(CommandError::invalid("port", "0 is not a TCP port"));
+    }
+    if let Some(key) = &t.md5_password {
+        if key.is_empty() || key.len() > MD5_MAX_KEY_LEN {
+            return Err(CommandError::invalid(
+                "md5-password",
+                format!("1 to {MD5_MAX_KEY_LEN} bytes (TCP_MD5SIG_MAXKEYLEN)"),
+            ));
+        }
+    }
+    if t.ttl_security.is_some() && t.multihop.is_some() {
+        return Err(CommandError::invalid(
+            "ttl-security",
+            "ttl-security and multihop exclude each other",
+        ));
+    }
+    if t.ttl_security == Some(0) || t.multihop == Some(0) {
+        return Err(CommandError::invalid(
+            if t.multihop == Some(0) {
+                "multihop"
+            } else {
+                "ttl-security"
+            },
+            "0 hops",
+        ));
+    }
+    if let Some(local) = t.local_address {
+        if local.is_ipv4() != a.is_ipv4() {
+            return Err(CommandError::invalid(
+                "local-address",
+                format!("{local} is not of the neighbor's address family"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use std::net::Ipv4Addr;
+
+    fn nb() -> NeighborConfig {
+        NeighborConfig::new(
+            "198.18.0.2".parse().unwrap(),
+            65000,
+            65001,
+            Ipv4Addr::new(198, 19, 0, 1),
+        )
+    }
+
+    #[test]
+    fn neighbours_are_checked_field_by_field() {
+        assert!(nb().validate().is_ok());
+        let field = |f: &dyn Fn(&mut NeighborConfig)| {
+            let mut n = nb();
+            f(&mut n);
+            n.validate().unwrap_err().field
+        };
+        assert_eq!(field(&|n| n.peer.remote_asn = 0), "remote-asn");
+        assert_eq!(field(&|n| n.peer.hold_time = 2), "hold-time");
+        assert_eq!(field(&|n| n.peer.families.clear()), "families");
+        assert_eq!(
+            field(&|n| n.peer.route_reflector_client = true),
+            "route-reflector-client"
+        );
+        assert_eq!(
+            field(&|n| n.peer.address = "224.0.0.1".parse().unwrap()),
+            "address"
+        );
+        assert_eq!(
+            field(&|n| n.transport.md5_password = Some("x".repeat(81))),
+            "md5-password"
+        );
+        assert_eq!(
+            field(&|n| {
+                n.transport.ttl_security = Some(1);
+                n.transport.multihop = Some(2);
+            }),
+            "ttl-security"
+        );
+        assert_eq!(
+            field(&|n| n.transport.local_address = Some("::1".parse().unwrap())),
+            "local-address"
+        );
+        assert_eq!(field(&|n| n.transport.port = 0), "port");
+    }
+
+    #[test]
+    fn endpoints_follow_one_host_address_rule() {
+        let mac = MacAddress([2, 0, 0, 0, 0, 1]);
+        let ok = Attachment::new(vni(100).unwrap(), mac, Some("192.0.2.1".parse().unwrap()));
+        assert!(attachment(&ok).is_ok());
+        for bad in [
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "127.0.0.1",
+            "::1",
+            "ff02::1",
+        ] {
+            let a = Attachment {
+                ip: Some(bad.parse().unwrap()),
+                ..ok
+            };
+            assert_eq!(attachment(&a).unwrap_err().field, "ip", "{bad}");
+        }
+        for bad in [
+            "ff:ff:ff:ff:ff:ff",
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
+        ] {
+            let a = Attachment {
+                mac: bad.parse().unwrap(),
+                ..ok
+            };
+            assert_eq!(attachment(&a).unwrap_err().field, "mac", "{bad}");
+        }
+        let a = Attachment { router: true, ..ok };
+        assert_eq!(attachment(&a).unwrap_err().field, "router");
+        let a = Attachment {
+            ip: None,
+            static_binding: true,
+            ..ok
+        };
+        assert_eq!(attachment(&a).unwrap_err().field, "static-binding");
+        assert_eq!(
+            vtep("127.0.0.1".parse().unwrap()).unwrap_err().field,
+            "vtep"
+        );
+        let e = vni(1 << 24).unwrap_err();
+        assert_eq!((e.kind, e.field), (ErrorKind::InvalidArgument, "vni"));
+    }
+}
