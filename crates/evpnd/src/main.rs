@@ -5,12 +5,9 @@
 
 mod api;
 mod config;
-mod daemon;
-mod dataplane;
-mod evpn;
-mod evpn_api;
+mod control;
+mod driver;
 mod net;
-mod routes;
 mod sockopt;
 
 use clap::{Parser, Subcommand};
@@ -46,7 +43,7 @@ fn main() -> ExitCode {
     if let Some(path) = cli.check_config {
         return match config::load(&path) {
             Ok(c) => {
-                let evpn = match &c.evpn {
+                let evpn = match &c.node.evpn {
                     Some(e) => format!(
                         ", EVPN engine at VTEP {} with {} VNI(s) and {} endpoint(s)",
                         e.engine.vtep,
@@ -58,8 +55,8 @@ fn main() -> ExitCode {
                 println!(
                     "{}: valid ({} neighbor(s), {} static route(s){evpn})",
                     path.display(),
-                    c.neighbors.len(),
-                    c.static_routes.len()
+                    c.node.neighbors.len(),
+                    c.node.static_routes.len()
                 );
                 ExitCode::SUCCESS
             }
@@ -100,11 +97,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(daemon::Core::run(cfg)) {
+    match rt.block_on(run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("evpnd: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Starts the API (when configured) and runs the driver until a signal stops it.
+async fn run(cfg: config::Config) -> Result<(), Box<dyn std::error::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    if let Some(api) = &cfg.api {
+        api::serve(api.clone(), tx).await?;
+    }
+    driver::run(cfg, rx).await
 }

@@ -2,7 +2,7 @@
 //! listener, and the reader/writer task pair of each connection. Only bytes cross into the
 //! core; no protocol decision is made here.
 
-use crate::config::Neighbor;
+use evpnd_node::Transport;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -32,9 +32,8 @@ pub enum WriteCmd {
     Close,
 }
 
-/// Opens a TCP connection to `n` with the socket options its configuration asks for.
-pub async fn connect(n: &Neighbor) -> io::Result<TcpStream> {
-    let remote = SocketAddr::new(n.peer.address, n.port);
+/// Opens a TCP connection to `remote` with the socket options of `t`.
+pub async fn connect(remote: SocketAddr, t: &Transport) -> io::Result<TcpStream> {
     let domain = if remote.is_ipv4() {
         Domain::IPV4
     } else {
@@ -43,11 +42,11 @@ pub async fn connect(n: &Neighbor) -> io::Result<TcpStream> {
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
-    apply_ttl(&socket, n, remote.is_ipv4())?;
-    if let Some(key) = &n.md5_password {
-        crate::sockopt::set_md5(&socket, n.peer.address, key.as_bytes())?;
+    apply_ttl(&socket, t, remote.is_ipv4())?;
+    if let Some(key) = &t.md5_password {
+        crate::sockopt::set_md5(&socket, remote.ip(), key.as_bytes())?;
     }
-    if let Some(local) = n.local_address {
+    if let Some(local) = t.local_address {
         socket.bind(&SocketAddr::new(local, 0).into())?;
     }
     let std_stream: std::net::TcpStream = socket.into();
@@ -55,7 +54,7 @@ pub async fn connect(n: &Neighbor) -> io::Result<TcpStream> {
     socket.connect(remote).await
 }
 
-fn apply_ttl(socket: &Socket, n: &Neighbor, v4: bool) -> io::Result<()> {
+fn apply_ttl(socket: &Socket, n: &Transport, v4: bool) -> io::Result<()> {
     // GTSM (RFC 5082): send with TTL 255 and require at least 255 - (hops - 1) on receipt.
     if let Some(hops) = n.ttl_security {
         let min = 255u8.saturating_sub(hops.max(1) - 1);
@@ -75,37 +74,57 @@ fn apply_ttl(socket: &Socket, n: &Neighbor, v4: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Sets the TCP-MD5 keys of every neighbour that has one on the listening socket, so that their
-/// signed SYNs are accepted (RFC 2385), and the GTSM send TTL when any neighbour uses it.
+/// Configures the listening socket for one neighbour: its TCP-MD5 key, so that its signed
+/// SYNs are accepted (RFC 2385), and TTL 255 on our SYN-ACKs when it uses GTSM (RFC 5082 §3:
+/// otherwise a GTSM peer that connects to us drops them; other peers are unaffected). A
+/// neighbour of the other address family than the listener is skipped.
 pub fn configure_listener(
     listener: &tokio::net::TcpListener,
-    neighbors: &[Neighbor],
+    address: std::net::IpAddr,
+    t: &Transport,
 ) -> io::Result<()> {
     let v4_listener = listener.local_addr()?.is_ipv4();
-    // GTSM (RFC 5082 §3): our SYN-ACKs must leave with TTL 255 too, or a GTSM peer that
-    // connects to us drops them. Only our own TTL changes; other peers are unaffected.
-    if neighbors.iter().any(|n| n.ttl_security.is_some()) {
+    if address.is_ipv4() != v4_listener {
+        return Ok(());
+    }
+    if t.ttl_security.is_some() {
         if v4_listener {
             listener.set_ttl(255)?;
         } else {
             socket2::SockRef::from(listener).set_unicast_hops_v6(255)?;
         }
     }
-    for n in neighbors {
-        if let Some(key) = &n.md5_password {
-            if n.peer.address.is_ipv4() == v4_listener {
-                crate::sockopt::set_md5(listener, n.peer.address, key.as_bytes())?;
-            }
-        }
+    if let Some(key) = &t.md5_password {
+        crate::sockopt::set_md5(listener, address, key.as_bytes())?;
     }
     Ok(())
 }
 
-/// Applies the per-neighbour options to an accepted connection.
-pub fn configure_accepted(stream: &TcpStream, n: &Neighbor) -> io::Result<()> {
+/// Undoes [`configure_listener`]'s TCP-MD5 key for a removed neighbour (the GTSM send TTL
+/// stays: it harms no one).
+pub fn unconfigure_listener(
+    listener: &tokio::net::TcpListener,
+    address: std::net::IpAddr,
+    t: &Transport,
+) -> io::Result<()> {
+    let v4_listener = listener.local_addr()?.is_ipv4();
+    if address.is_ipv4() == v4_listener && t.md5_password.is_some() {
+        crate::sockopt::set_md5(listener, address, &[])?;
+    }
+    Ok(())
+}
+
+/// Applies the options of the neighbour at `address` to a connection accepted from it (the
+/// TTL options of the neighbour's address family: an IPv4 neighbour on an IPv6 listener is
+/// still IPv4 on the wire).
+pub fn configure_accepted(
+    stream: &TcpStream,
+    address: std::net::IpAddr,
+    t: &Transport,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let sock = socket2::SockRef::from(stream);
-    apply_ttl(&sock, n, n.peer.address.is_ipv4())
+    apply_ttl(&sock, t, address.is_ipv4())
 }
 
 /// The core's handle on one connection's writer.

@@ -48,6 +48,7 @@ pub use error::{CommandError, ErrorKind};
 pub use event::{DataplaneFeedback, NodeEvent};
 pub use evpn::EvpnCounters;
 pub use node::{Accepted, Input, Node, Output, Refused};
+pub use peer::peer_address;
 pub use query::{
     EvpnStatus, NeighborView, NotificationView, PathSource, PathView, RouteFilter, RouteView,
 };

@@ -1,0 +1,437 @@
+//! The node's answers rendered as protobuf messages (and so for `evpnctl show …`).
+
+use crate::control::VnisAnswer;
+use evpnd_api::v1;
+use evpnd_dataplane::MemoryDataplane;
+use evpnd_evpn::{DuplicateState, ImportTarget, MacEntry, NeighborEntry};
+use evpnd_node::{NeighborView, NotificationView, PathSource, PathView, RouteView};
+use evpnd_wire::community::ExtCommunityKind;
+use evpnd_wire::{EvpnRoute, ExtendedCommunity, NextHop, Route, Vni};
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// `ListRoutes`.
+pub fn routes(routes: &[RouteView]) -> v1::ListRoutesResponse {
+    v1::ListRoutesResponse {
+        routes: routes
+            .iter()
+            .map(|r| v1::RibEntry {
+                family: r.family.name(),
+                prefix: route_text(&r.route),
+                evpn: match &r.route {
+                    Route::Evpn(e) => Some(evpn(e)),
+                    _ => None,
+                },
+                paths: r.paths.iter().map(path).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn notification(n: &NotificationView) -> v1::Notification {
+    let (c, s) = n.notification.describe();
+    v1::Notification {
+        code: u32::from(n.notification.code),
+        subcode: u32::from(n.notification.subcode),
+        code_name: c.into(),
+        subcode_name: s.into(),
+        data: n.notification.data.clone(),
+        age_seconds: n.age.as_secs(),
+    }
+}
+
+/// The state name `show neighbors` prints (RFC 4271 §8.2.2 spelling).
+fn state_name(s: evpnd_bgp::session::State) -> &'static str {
+    use evpnd_bgp::session::State;
+    match s {
+        State::Idle => "Idle",
+        State::Connect => "Connect",
+        State::Active => "Active",
+        State::OpenSent => "OpenSent",
+        State::OpenConfirm => "OpenConfirm",
+        State::Established => "Established",
+    }
+}
+
+/// `ListNeighbors`.
+pub fn neighbors(list: &[NeighborView]) -> v1::ListNeighborsResponse {
+    v1::ListNeighborsResponse {
+        neighbors: list
+            .iter()
+            .map(|n| v1::Neighbor {
+                address: n.address.to_string(),
+                remote_asn: n.remote_asn,
+                local_asn: n.local_asn,
+                state: state_name(n.state).into(),
+                uptime_seconds: n.uptime.map_or(0, |u| u.as_secs()),
+                peer_router_id: n.peer_router_id.map(|i| i.to_string()).unwrap_or_default(),
+                families: n.families.iter().map(|f| f.name()).collect(),
+                counters: n
+                    .counters
+                    .iter()
+                    .map(|c| v1::FamilyCounters {
+                        family: c.family.name(),
+                        received: c.received,
+                        accepted: c.accepted,
+                        advertised: c.advertised,
+                    })
+                    .collect(),
+                last_notification_sent: n.last_notification_sent.as_ref().map(notification),
+                last_notification_received: n.last_notification_received.as_ref().map(notification),
+                hold_time: u32::from(n.hold_time),
+                route_reflector_client: n.route_reflector_client,
+                passive: n.passive,
+                established_count: n.established_count,
+                last_error: n.last_error.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// Import rules as the API shows them: the route target, or `*:VNI`.
+fn import_text(i: &ImportTarget) -> String {
+    match i {
+        ImportTarget::Exact(rt) => rt.to_string(),
+        ImportTarget::AnyAs(vni) => format!("*:{vni}"),
+    }
+}
+
+fn duplicate(d: &DuplicateState, now: Instant) -> v1::DuplicateState {
+    match d {
+        DuplicateState::Normal => v1::DuplicateState::default(),
+        DuplicateState::Frozen { until: None } => v1::DuplicateState {
+            frozen: true,
+            permanent: true,
+            seconds_left: 0,
+        },
+        DuplicateState::Frozen { until: Some(u) } => v1::DuplicateState {
+            frozen: true,
+            permanent: false,
+            // Rounded up: a freeze with 0.4 s left still shows as 1 s.
+            seconds_left: u.saturating_duration_since(now).as_secs_f64().ceil() as u64,
+        },
+    }
+}
+
+/// `ListVnis`.
+pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
+    let c = &a.status.counters;
+    v1::ListVnisResponse {
+        vnis: a
+            .vnis
+            .iter()
+            .map(|s| v1::Vni {
+                vni: s.evi.vni.get(),
+                rd: s.evi.rd.to_string(),
+                import_route_targets: s.evi.import.iter().map(import_text).collect(),
+                export_route_targets: s.evi.export.iter().map(|rt| rt.to_string()).collect(),
+                local_macs: s.local_macs as u64,
+                remote_macs: s.remote_macs as u64,
+                flood_vteps: s.flood_vteps as u64,
+                neighbors: s.neighbors as u64,
+                duplicates: s.duplicates as u64,
+            })
+            .collect(),
+        status: Some(v1::EngineStatus {
+            vtep: a.status.vtep.to_string(),
+            dataplane: a.dataplane.into(),
+            learned: c.learned,
+            moved: c.moved,
+            removed: c.removed,
+            duplicate: c.duplicate,
+            unfrozen: c.unfrozen,
+            sticky_conflict: c.sticky_conflict,
+            routes_originated: c.routes_originated,
+            routes_withdrawn: c.routes_withdrawn,
+            intents: c.intents,
+        }),
+    }
+}
+
+/// `ListMacs`.
+pub fn macs(list: &[MacEntry]) -> v1::ListMacsResponse {
+    let now = Instant::now();
+    v1::ListMacsResponse {
+        macs: list
+            .iter()
+            .map(|m| v1::MacEntry {
+                vni: m.vni.get(),
+                mac: m.mac.to_string(),
+                location: m.origin.to_string(),
+                sequence: m.sequence,
+                sticky: m.sticky,
+                ips: m.ips.iter().map(IpAddr::to_string).collect(),
+                moves: m.moves,
+                duplicate: Some(duplicate(&m.duplicate, now)),
+                sticky_conflict: m.sticky_conflict,
+                age_seconds: now.saturating_duration_since(m.since).as_secs(),
+            })
+            .collect(),
+    }
+}
+
+/// `ListFlood`.
+pub fn flood(lists: &[(Vni, Vec<IpAddr>)]) -> v1::ListFloodResponse {
+    v1::ListFloodResponse {
+        lists: lists
+            .iter()
+            .map(|(vni, vteps)| v1::FloodList {
+                vni: vni.get(),
+                vteps: vteps.iter().map(IpAddr::to_string).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// `ListArp`.
+pub fn arp(list: &[NeighborEntry]) -> v1::ListArpResponse {
+    let now = Instant::now();
+    v1::ListArpResponse {
+        neighbors: list
+            .iter()
+            .map(|n| v1::NeighborEntry {
+                vni: n.vni.get(),
+                ip: n.ip.to_string(),
+                mac: n.mac.to_string(),
+                location: n.origin.to_string(),
+                router: n.router,
+                immutable: n.immutable,
+                duplicate: Some(duplicate(&n.duplicate, now)),
+            })
+            .collect(),
+    }
+}
+
+/// `ListDataplane`.
+pub fn dataplane(m: &MemoryDataplane) -> v1::ListDataplaneResponse {
+    v1::ListDataplaneResponse {
+        kind: "memory".into(),
+        macs: m
+            .fdb
+            .iter()
+            .map(|((vni, mac), e)| v1::DataplaneMac {
+                vni: vni.get(),
+                mac: mac.to_string(),
+                vtep: e.vtep.to_string(),
+                sticky: e.sticky,
+            })
+            .collect(),
+        flood: m
+            .flood
+            .iter()
+            .map(|(vni, vteps)| v1::FloodList {
+                vni: vni.get(),
+                vteps: vteps.iter().map(IpAddr::to_string).collect(),
+            })
+            .collect(),
+        neighbors: m
+            .neigh
+            .iter()
+            .map(|((vni, ip), n)| v1::DataplaneNeighbor {
+                vni: vni.get(),
+                ip: ip.to_string(),
+                mac: n.mac.to_string(),
+                router: n.router,
+                local: n.local,
+            })
+            .collect(),
+        applied: m.applied,
+        errors: m.errors,
+    }
+}
+
+/// The route as one line of text, in the bracketed form FRR prints for EVPN.
+fn route_text(route: &Route) -> String {
+    match route {
+        Route::Ipv4(p) | Route::Ipv6(p) => p.to_string(),
+        Route::RtConstraint(m) => match m {
+            evpnd_wire::RtMembership::Default => "default".into(),
+            evpnd_wire::RtMembership::Target {
+                origin_as,
+                rt_len,
+                route_target,
+            } => {
+                let rt = ExtendedCommunity(*route_target);
+                let rt_text = match rt.kind() {
+                    ExtCommunityKind::RouteTarget(t) => t.to_string(),
+                    _ => ext_community_text(&rt),
+                };
+                format!("{origin_as}:{rt_text}/{}", u32::from(*rt_len) + 32)
+            }
+        },
+        Route::Evpn(e) => match e {
+            EvpnRoute::EthernetAd(r) => format!("[1]:[{}]:[{}]:[{}]", r.rd, r.esi, r.ethernet_tag),
+            EvpnRoute::MacIp(r) => match r.ip {
+                Some(ip) => format!("[2]:[{}]:[{}]:[{}]:[{}]", r.rd, r.ethernet_tag, r.mac, ip),
+                None => format!("[2]:[{}]:[{}]:[{}]", r.rd, r.ethernet_tag, r.mac),
+            },
+            EvpnRoute::InclusiveMulticast(r) => {
+                format!("[3]:[{}]:[{}]:[{}]", r.rd, r.ethernet_tag, r.originator)
+            }
+            EvpnRoute::EthernetSegment(r) => {
+                format!("[4]:[{}]:[{}]:[{}]", r.rd, r.esi, r.originator)
+            }
+            EvpnRoute::IpPrefix(r) => format!(
+                "[5]:[{}]:[{}]:[{}/{}]",
+                r.rd, r.ethernet_tag, r.prefix, r.prefix_len
+            ),
+        },
+    }
+}
+
+fn evpn(e: &EvpnRoute) -> v1::EvpnRoute {
+    let mut out = v1::EvpnRoute {
+        route_type: u32::from(e.route_type()),
+        rd: e.rd().to_string(),
+        ..Default::default()
+    };
+    match e {
+        EvpnRoute::EthernetAd(r) => {
+            out.esi = r.esi.to_string();
+            out.ethernet_tag = r.ethernet_tag;
+            out.label1 = r.label.raw();
+            out.vni = r.label.vni();
+        }
+        EvpnRoute::MacIp(r) => {
+            out.esi = r.esi.to_string();
+            out.ethernet_tag = r.ethernet_tag;
+            out.mac = r.mac.to_string();
+            out.ip = r.ip.map(|i| i.to_string()).unwrap_or_default();
+            out.label1 = r.label1.raw();
+            out.vni = r.label1.vni();
+            if let Some(l2) = r.label2 {
+                out.label2 = l2.raw();
+                out.has_label2 = true;
+            }
+        }
+        EvpnRoute::InclusiveMulticast(r) => {
+            out.ethernet_tag = r.ethernet_tag;
+            out.originator_ip = r.originator.to_string();
+        }
+        EvpnRoute::EthernetSegment(r) => {
+            out.esi = r.esi.to_string();
+            out.originator_ip = r.originator.to_string();
+        }
+        EvpnRoute::IpPrefix(r) => {
+            out.esi = r.esi.to_string();
+            out.ethernet_tag = r.ethernet_tag;
+            out.prefix = format!("{}/{}", r.prefix, r.prefix_len);
+            out.gateway_ip = r.gateway.to_string();
+            out.label1 = r.label.raw();
+            out.vni = r.label.vni();
+        }
+    }
+    out
+}
+
+/// An extended community as short text ("rt 65000:100", "encap vxlan", ...).
+fn ext_community_text(c: &ExtendedCommunity) -> String {
+    match c.kind() {
+        ExtCommunityKind::RouteTarget(rt) => format!("rt {rt}"),
+        ExtCommunityKind::Encapsulation { tunnel_type } => match tunnel_type {
+            8 => "encap vxlan".into(),
+            9 => "encap nvgre".into(),
+            10 => "encap mpls".into(),
+            t => format!("encap {t}"),
+        },
+        ExtCommunityKind::MacMobility { sequence, sticky } => {
+            format!(
+                "mac-mobility seq {sequence}{}",
+                if sticky { " sticky" } else { "" }
+            )
+        }
+        ExtCommunityKind::EsiLabel {
+            single_active,
+            label,
+        } => format!(
+            "esi-label {} {}",
+            label.raw(),
+            if single_active {
+                "single-active"
+            } else {
+                "all-active"
+            }
+        ),
+        ExtCommunityKind::EsImportRouteTarget(m) => format!("es-import {m}"),
+        ExtCommunityKind::RouterMac(m) => format!("router-mac {m}"),
+        ExtCommunityKind::Layer2Attributes {
+            control_flags,
+            l2_mtu,
+        } => format!("l2-attributes flags {control_flags:#06x} mtu {l2_mtu}"),
+        ExtCommunityKind::DfElection { algorithm, bitmap } => {
+            format!("df-election alg {algorithm} bitmap {bitmap:#06x}")
+        }
+        ExtCommunityKind::ArpNd {
+            router,
+            override_flag,
+            proxy,
+            immutable,
+        } => {
+            let mut f = Vec::new();
+            for (on, n) in [
+                (router, "router"),
+                (override_flag, "override"),
+                (proxy, "proxy"),
+                (immutable, "immutable"),
+            ] {
+                if on {
+                    f.push(n);
+                }
+            }
+            format!("arp-nd {}", f.join(","))
+        }
+        ExtCommunityKind::DefaultGateway => "default-gateway".into(),
+        ExtCommunityKind::Unknown(b) => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            format!("0x{hex}")
+        }
+    }
+}
+
+fn path(p: &PathView) -> v1::Path {
+    let a = &p.path.attrs;
+    let as_path: Vec<u32> = a
+        .as_path
+        .segments
+        .iter()
+        .flat_map(|s| s.asns.iter().copied())
+        .collect();
+    v1::Path {
+        best: p.best,
+        source: match p.source {
+            PathSource::Local => "local".into(),
+            PathSource::Peer(addr) => addr.to_string(),
+        },
+        next_hop: match &a.next_hop {
+            NextHop::Opaque(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            nh => nh.ip().map(|i| i.to_string()).unwrap_or_default(),
+        },
+        as_path_text: as_path
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        as_path,
+        origin: format!("{:?}", a.origin).to_lowercase(),
+        local_pref: p.local_pref,
+        has_med: a.med.is_some(),
+        med: a.med.unwrap_or(0),
+        extended_communities: a.ext_communities.iter().map(ext_community_text).collect(),
+        originator_id: a.originator_id.map(|i| i.to_string()).unwrap_or_default(),
+        cluster_list: a.cluster_list.iter().map(|i| i.to_string()).collect(),
+        stale: p.path.stale,
+        path_id: p.path.path_id.unwrap_or(0),
+        pmsi_tunnel: a
+            .pmsi_tunnel
+            .as_ref()
+            .map(|t| match &t.tunnel {
+                evpnd_wire::PmsiTunnelId::IngressReplication(ip) => {
+                    format!("ingress-replication {ip} label {}", t.label.vni())
+                }
+                evpnd_wire::PmsiTunnelId::Other { tunnel_type, .. } => {
+                    format!("type {tunnel_type}")
+                }
+            })
+            .unwrap_or_default(),
+    }
+}

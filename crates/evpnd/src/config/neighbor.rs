@@ -1,0 +1,115 @@
+//! `[[neighbor]]`: BGP neighbours, turned into the node's [`NeighborConfig`] and checked with
+//! the same rules as a neighbour added at run time ([`evpnd_node::validate::neighbor`]).
+
+use super::{err, ConfigError};
+use evpnd_bgp::config::{GracefulRestartConfig, MaxPrefix, PeerConfig};
+use evpnd_node::{validate, NeighborConfig, Transport};
+use evpnd_wire::Family;
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// One `[[neighbor]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawNeighbor {
+    address: IpAddr,
+    remote_asn: u32,
+    port: Option<u16>,
+    local_address: Option<IpAddr>,
+    passive: Option<bool>,
+    route_reflector_client: Option<bool>,
+    hold_time: Option<u16>,
+    families: Option<Vec<String>>,
+    md5_password: Option<String>,
+    ttl_security: Option<u8>,
+    multihop: Option<u8>,
+    max_prefix: Option<u32>,
+    max_prefix_restart: Option<u64>,
+    graceful_restart: Option<bool>,
+    restart_time: Option<u16>,
+}
+
+/// Settings of `[bgp]` that every neighbour inherits.
+pub(super) struct Defaults {
+    /// Our AS.
+    pub asn: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// `bgp.hold-time`.
+    pub hold_time: u16,
+    /// `bgp.connect-retry`.
+    pub connect_retry: Duration,
+}
+
+/// The families a neighbour may negotiate, by their configuration names.
+fn parse_family(s: &str) -> Option<Family> {
+    Some(match s {
+        "l2vpn-evpn" | "evpn" => Family::L2VPN_EVPN,
+        "ipv4-unicast" => Family::IPV4_UNICAST,
+        "ipv6-unicast" => Family::IPV6_UNICAST,
+        "ipv4-rtc" | "rtc" | "rt-constraint" => Family::RT_CONSTRAINT,
+        _ => return None,
+    })
+}
+
+/// The neighbours of `raw`, each checked; the error names `neighbor[i] (address).key`.
+pub(super) fn neighbors(
+    raw: Vec<RawNeighbor>,
+    d: &Defaults,
+) -> Result<Vec<NeighborConfig>, ConfigError> {
+    let mut out: Vec<NeighborConfig> = Vec::new();
+    for (i, n) in raw.into_iter().enumerate() {
+        let key = format!("neighbor[{i}] ({})", n.address);
+        if out.iter().any(|o| o.peer.address == n.address) {
+            return err(format!("{key}: duplicate neighbor address"));
+        }
+        let mut peer = PeerConfig::new(n.address, n.remote_asn, d.asn, d.router_id);
+        peer.hold_time = n.hold_time.unwrap_or(d.hold_time);
+        peer.passive = n.passive.unwrap_or(false);
+        peer.route_reflector_client = n.route_reflector_client.unwrap_or(false);
+        peer.connect_retry = d.connect_retry;
+        peer.connect_retry_max = peer.connect_retry_max.max(d.connect_retry);
+        if let Some(fams) = n.families {
+            let mut list = Vec::new();
+            for f in fams {
+                let fam = parse_family(&f).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{key}.families: unknown family {f:?} (l2vpn-evpn, ipv4-rtc, ipv4-unicast, ipv6-unicast)"
+                    ))
+                })?;
+                if !list.contains(&fam) {
+                    list.push(fam);
+                }
+            }
+            peer.families = list;
+        }
+        if let Some(limit) = n.max_prefix {
+            peer.max_prefix = vec![MaxPrefix {
+                family: Family::L2VPN_EVPN,
+                limit,
+                restart_after: n.max_prefix_restart.map(Duration::from_secs),
+            }];
+        }
+        if n.graceful_restart.unwrap_or(false) {
+            peer.graceful_restart = Some(GracefulRestartConfig {
+                restart_time: n.restart_time.unwrap_or(120),
+                stale_routes_time: Duration::from_secs(360),
+            });
+        }
+        let neighbor = NeighborConfig {
+            peer,
+            transport: Transport {
+                port: n.port.unwrap_or(179),
+                local_address: n.local_address,
+                md5_password: n.md5_password,
+                ttl_security: n.ttl_security,
+                multihop: n.multihop,
+            },
+        };
+        validate::neighbor(&neighbor)
+            .map_err(|e| ConfigError(format!("{key}.{}: {}", e.field, e.message)))?;
+        out.push(neighbor);
+    }
+    Ok(out)
+}

@@ -1,0 +1,352 @@
+//! The configuration parser: good files parse, bad ones name the key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use evpnd_wire::Vni;
+
+fn vni(n: u32) -> Vni {
+    Vni::new(n).unwrap()
+}
+
+const GOOD: &str = r#"
+asn = 65001
+router-id = "198.19.0.1"
+[bgp]
+listen = "127.0.0.1:11179"
+[[neighbor]]
+address = "198.18.0.2"
+remote-asn = 65000
+[[static-route]]
+type = "mac-ip"
+rd = "198.19.0.1:100"
+route-targets = ["65000:100"]
+vni = 100
+mac = "02:00:00:00:00:01"
+ip = "192.0.2.1"
+[api]
+listen = "unix:/tmp/evpnd-test.sock"
+"#;
+
+#[test]
+fn good_config_parses() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.node.asn, 65001);
+    assert_eq!(c.node.neighbors.len(), 1);
+    assert!(c.node.neighbors[0].peer.is_external());
+    assert_eq!(c.node.static_routes.len(), 1);
+    assert_eq!(c.api, Some(ApiListen::Unix("/tmp/evpnd-test.sock".into())));
+}
+
+#[test]
+fn bad_configs_name_the_key() {
+    let cases = [
+        (GOOD.replace("asn = 65001", "asn = 0"), "asn"),
+        (
+            GOOD.replace("remote-asn = 65000", "remote-asn = 65000\nhold-time = 2"),
+            "hold-time",
+        ),
+        (GOOD.replace("vni = 100", "vni = 16777216"), "vni"),
+        (
+            GOOD.replace("mac = \"02:00:00:00:00:01\"", "mac = \"02:00\""),
+            "mac",
+        ),
+        (GOOD.replace("[api]", "[api]\nbogus = 1"), "bogus"),
+        (
+            GOOD.replace("listen = \"127.0.0.1:11179\"", "listen = \"nowhere\""),
+            "bgp.listen",
+        ),
+        (GOOD.replace("rd = \"198.19.0.1:100\"", "rd = \"x\""), "rd"),
+        (
+            format!("{GOOD}\n[[neighbor]]\naddress = \"198.18.0.2\"\nremote-asn = 1\n"),
+            "duplicate",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = parse(&text).unwrap_err().0;
+        assert!(e.contains(key), "error {e:?} should mention {key:?}");
+    }
+}
+
+const EVPN: &str = r#"
+asn = 65000
+router-id = "198.19.0.1"
+[evpn]
+vtep = "198.19.0.1"
+[[vni]]
+vni = 100
+[[vni]]
+vni = 200
+rd = "65000:200"
+import-route-targets = ["65000:200", "*:200"]
+export-route-targets = ["65000:200", "65000:201"]
+[[endpoint]]
+vni = 100
+mac = "02:00:00:00:00:01"
+ip = "192.0.2.1"
+sticky = true
+[[endpoint]]
+vni = 200
+mac = "02:00:00:00:00:02"
+ip = "2001:db8::2"
+router = true
+static-binding = true
+[dataplane]
+kind = "memory"
+"#;
+
+#[test]
+fn evpn_sections_parse() {
+    use evpnd_evpn::{Freeze, ImportTarget};
+    let c = parse(EVPN).unwrap();
+    assert_eq!(c.dataplane, DataplaneKind::Memory);
+    let e = c.node.evpn.unwrap();
+    assert_eq!(e.engine.vtep, "198.19.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(e.engine.asn, 65000);
+    // Defaults of RFC 7432 §15.1: 5 moves in 180 s, frozen 180 s.
+    let dd = e.engine.duplicate_detection;
+    assert!(dd.enabled);
+    assert_eq!(
+        (dd.max_moves, dd.window, dd.freeze),
+        (
+            5,
+            Duration::from_secs(180),
+            Freeze::For(Duration::from_secs(180))
+        )
+    );
+    assert_eq!(e.evis.len(), 2);
+    assert_eq!((e.evis[0].vni, e.evis[0].rd), (vni(100), None));
+    assert!(e.evis[0].import.is_empty() && e.evis[0].export.is_empty());
+    assert_eq!(e.evis[1].rd, Some("65000:200".parse().unwrap()));
+    assert_eq!(
+        e.evis[1].import,
+        vec![
+            ImportTarget::Exact(RouteTarget::As2 {
+                asn: 65000,
+                value: 200
+            }),
+            ImportTarget::AnyAs(vni(200))
+        ]
+    );
+    assert_eq!(e.evis[1].export.len(), 2);
+    assert_eq!(e.endpoints.len(), 2);
+    let a = e.endpoints[0];
+    assert_eq!(a.mac, "02:00:00:00:00:01".parse().unwrap());
+    assert!(a.sticky && !a.router && !a.static_binding);
+    let b = e.endpoints[1];
+    assert!(!b.sticky && b.router && b.static_binding);
+    assert_eq!(b.ip, Some("2001:db8::2".parse().unwrap()));
+}
+
+/// The example in docs/configuration.md is a valid configuration.
+#[test]
+fn documented_example_parses() {
+    let doc = include_str!("../../../../docs/configuration.md");
+    let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+    let len = doc[start..].find("```").unwrap();
+    // The example lists every neighbor option, also ttl-security and multihop, which
+    // exclude each other: drop multihop.
+    let text: String = doc[start..start + len]
+        .lines()
+        .filter(|l| !l.starts_with("multihop"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let e = c.node.evpn.unwrap();
+    assert_eq!((e.evis.len(), e.endpoints.len()), (1, 1));
+}
+
+#[test]
+fn evpn_is_off_without_vtep_and_dataplane_defaults_to_none() {
+    let c = parse(GOOD).unwrap();
+    assert!(c.node.evpn.is_none());
+    assert_eq!(c.dataplane, DataplaneKind::None);
+    // A VTEP alone runs the engine with no EVI (endpoints come later through the API).
+    let c = parse("asn = 1\nrouter-id = \"198.19.0.1\"\n[evpn]\nvtep = \"198.19.0.9\"\n").unwrap();
+    assert!(c.node.evpn.unwrap().evis.is_empty());
+}
+
+#[test]
+fn duplicate_detection_settings() {
+    use evpnd_evpn::Freeze;
+    let text = EVPN.replace(
+        "vtep = \"198.19.0.1\"",
+        "vtep = \"198.19.0.1\"\nduplicate-detection = false\ndup-max-moves = 2\ndup-window = 10\ndup-freeze = \"permanent\"",
+    );
+    let dd = parse(&text)
+        .unwrap()
+        .node
+        .evpn
+        .unwrap()
+        .engine
+        .duplicate_detection;
+    assert!(!dd.enabled);
+    assert_eq!(dd.max_moves, 2);
+    assert_eq!(dd.window, Duration::from_secs(10));
+    assert_eq!(dd.freeze, Freeze::Permanent);
+    let text = EVPN.replace(
+        "vtep = \"198.19.0.1\"",
+        "vtep = \"198.19.0.1\"\ndup-freeze = 30",
+    );
+    let dd = parse(&text)
+        .unwrap()
+        .node
+        .evpn
+        .unwrap()
+        .engine
+        .duplicate_detection;
+    assert_eq!(dd.freeze, Freeze::For(Duration::from_secs(30)));
+}
+
+#[test]
+fn route_target_derivation() {
+    use evpnd_evpn::RtDerivation;
+    let vtep = "vtep = \"198.19.0.1\"";
+    let e = parse(EVPN).unwrap().node.evpn.unwrap();
+    assert_eq!(e.engine.rt_derivation, RtDerivation::AsnVni);
+    let text = EVPN.replace(
+        vtep,
+        &format!("{vtep}\nroute-target-derivation = \"rfc8365\"\ndomain-id = 3"),
+    );
+    let e = parse(&text).unwrap().node.evpn.unwrap();
+    assert_eq!(
+        e.engine.rt_derivation,
+        RtDerivation::Rfc8365 { domain_id: 3 }
+    );
+    // The RT-Constraint membership of VNI 100 follows: 65000:(type 1 VXLAN, D-ID 3, VNI)
+    // (RFC 8365 §5.1.2.1: A=0, type=1 in bits 28..30, D-ID in bits 24..27).
+    let rts = evpnd_evpn::ResolvedEvi::resolve(&e.engine, &e.evis[0]).import;
+    assert_eq!(
+        rts[0],
+        evpnd_evpn::ImportTarget::Exact(RouteTarget::As2 {
+            asn: 65000,
+            value: (1 << 28) | (3 << 24) | 100
+        })
+    );
+}
+
+#[test]
+fn bad_evpn_configs_name_the_key() {
+    let vtep = "vtep = \"198.19.0.1\"";
+    let with_evpn = |extra: &str| EVPN.replace(vtep, &format!("{vtep}\n{extra}"));
+    let endpoint = |body: &str| format!("{EVPN}\n[[endpoint]]\n{body}\n");
+    let cases: Vec<(String, &str)> = vec![
+        (EVPN.replace(vtep, ""), "evpn.vtep: required"),
+        (EVPN.replace(vtep, "vtep = \"224.0.0.1\""), "evpn.vtep"),
+        (EVPN.replace(vtep, "vtep = \"nope\""), "vtep"),
+        (with_evpn("dup-max-moves = 1"), "evpn.dup-max-moves"),
+        (with_evpn("dup-window = 0"), "evpn.dup-window"),
+        (with_evpn("dup-freeze = \"forever\""), "evpn.dup-freeze"),
+        (with_evpn("dup-freeze = 0"), "evpn.dup-freeze"),
+        (with_evpn("bogus = 1"), "bogus"),
+        (
+            with_evpn("route-target-derivation = \"type1\""),
+            "evpn.route-target-derivation",
+        ),
+        (
+            with_evpn("route-target-derivation = \"rfc8365\"\ndomain-id = 16"),
+            "evpn.domain-id",
+        ),
+        (with_evpn("domain-id = 1"), "evpn.domain-id"),
+        (
+            EVPN.replace("vni = 100\n[[vni]]", "vni = 0\n[[vni]]"),
+            "vni[0].vni",
+        ),
+        (
+            EVPN.replace("vni = 100\n[[vni]]", "vni = 16777216\n[[vni]]"),
+            "vni[0].vni",
+        ),
+        (
+            EVPN.replace("vni = 100\n[[vni]]", "vni = 200\n[[vni]]"),
+            "vni[1].vni: VNI 200 is configured already",
+        ),
+        (
+            EVPN.replace("rd = \"65000:200\"", "rd = \"x:y\""),
+            "vni[1].rd",
+        ),
+        // 198.19.0.1:100 is VNI 100's auto RD (RFC 7432 §7.9).
+        (
+            EVPN.replace("rd = \"65000:200\"", "rd = \"198.19.0.1:100\""),
+            "vni[1].rd",
+        ),
+        (
+            EVPN.replace("\"*:200\"", "\"*:x\""),
+            "vni[1].import-route-targets",
+        ),
+        (
+            EVPN.replace("\"*:200\"", "\"*:16777216\""),
+            "vni[1].import-route-targets",
+        ),
+        (
+            EVPN.replace("\"65000:201\"", "\"65000\""),
+            "vni[1].export-route-targets",
+        ),
+        (
+            EVPN.replace(
+                "import-route-targets = [\"65000:200\", \"*:200\"]",
+                "import-route-targets = []",
+            ),
+            "vni[1].import-route-targets",
+        ),
+        (
+            endpoint("vni = 300\nmac = \"02:00:00:00:00:03\""),
+            "endpoint[2].vni: VNI 300",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"01:00:5e:00:00:01\""),
+            "endpoint[2].mac",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"00:00:00:00:00:00\""),
+            "endpoint[2].mac",
+        ),
+        (endpoint("vni = 100\nmac = \"02:00\""), "endpoint[2].mac"),
+        (
+            endpoint("vni = 100\nmac = \"02:00:00:00:00:01\"\nip = \"192.0.2.1\"\nsticky = true"),
+            "endpoint[2]: duplicate of endpoint[0]",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"02:00:00:00:00:01\""),
+            "endpoint[2].sticky",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nip = \"192.0.2.1\""),
+            "endpoint[2].ip",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nip = \"0.0.0.0\""),
+            "endpoint[2].ip",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nip = \"192.0.2.9\"\nrouter = true"),
+            "endpoint[2].router",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nstatic-binding = true"),
+            "endpoint[2].static-binding",
+        ),
+        (
+            endpoint("vni = 100\nmac = \"02:00:00:00:00:09\"\nport = 1"),
+            "port",
+        ),
+        (
+            EVPN.replace("kind = \"memory\"", "kind = \"fast\""),
+            "dataplane.kind",
+        ),
+        (
+            GOOD.replace("[api]", "[[vni]]\nvni = 5\n[api]"),
+            "evpn.vtep: required",
+        ),
+        // Both auto RDs are 198.19.0.1:100 (the VNI's low 16 bits, RFC 7432 §7.9).
+        (
+            format!("{EVPN}\n[[vni]]\nvni = 65636\n"),
+            "vni[2].rd: 198.19.0.1:100 is also the RD of VNI 100",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = match parse(&text) {
+            Ok(_) => panic!("accepted, expected an error naming {key:?}:\n{text}"),
+            Err(e) => e.0,
+        };
+        assert!(e.contains(key), "error {e:?} should mention {key:?}");
+    }
+}

@@ -1,0 +1,446 @@
+//! The driver: one tokio task that owns the [`Node`] and translates between it and the world.
+//!
+//! * sockets ⇄ connection inputs: the listener's connections go to [`Node::accept`], outgoing
+//!   ones are opened on [`Output::Connect`]; each connection's reader/writer tasks (`net.rs`)
+//!   report bytes, progress and closes, which become [`Input`]s; [`Output::Send`] /
+//!   [`Output::Close`] / [`Output::Abort`] go back to the writer;
+//! * tokio timers ⇄ the node's deadline ([`Node::poll_timeout`], [`Node::handle_timeout`]);
+//! * API requests ([`Request`]) ⇄ [`Node::command`] and the node's queries;
+//! * data-plane intents → the data-plane backend, whose failures go back to the node;
+//! * node events → the log.
+//!
+//! It decides nothing about BGP or EVPN. What it owns is I/O: the listening socket and its
+//! TCP-MD5 keys, connection tasks, the restart marker in the state directory (whose presence
+//! tells the node this start is a restart), signals.
+
+use crate::config::{Config, DataplaneKind};
+use crate::control::{Request, VnisAnswer};
+use crate::net::{self, ConnEvent, ConnHandle, WriteCmd};
+use evpnd_dataplane::{Dataplane, MemoryDataplane, NoDataplane};
+use evpnd_evpn::{EngineEvent, Subject};
+use evpnd_node::{
+    CommandError, ConnId, DataplaneFeedback, Input, Node, NodeEvent, Output, Transport,
+};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// How long an outgoing connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Rounds of "apply intents, feed failures back" per event (each round is one batch of the
+/// node's outputs; failures are rare, so one or two rounds is the norm).
+const MAX_DRAIN_ROUNDS: usize = 16;
+
+/// Events other than connection traffic.
+enum Event {
+    /// A connection from the listener.
+    Accepted(TcpStream, SocketAddr),
+    /// An outgoing connection attempt finished.
+    Connected(ConnId, std::io::Result<TcpStream>),
+}
+
+/// The driver's state around the node.
+struct Driver {
+    node: Node,
+    dataplane: Box<dyn Dataplane>,
+    listener: Option<Arc<TcpListener>>,
+    conns: HashMap<ConnId, ConnHandle>,
+    conn_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
+    event_tx: mpsc::UnboundedSender<Event>,
+}
+
+/// The data plane `kind` names.
+fn backend(kind: DataplaneKind) -> Box<dyn Dataplane> {
+    match kind {
+        DataplaneKind::None => Box::new(NoDataplane),
+        DataplaneKind::Memory => Box::<MemoryDataplane>::default(),
+    }
+}
+
+/// Runs the daemon until SIGINT/SIGTERM. `requests` carries the API's requests.
+pub async fn run(
+    config: Config,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
+    let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+    let listener = match config.listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen for BGP on {addr}: {e}"))?;
+            for n in &config.node.neighbors {
+                net::configure_listener(&l, n.peer.address, &n.transport).map_err(|e| {
+                    format!("cannot set TCP-MD5 keys or GTSM on the BGP listener: {e}")
+                })?;
+            }
+            info!(%addr, "listening for BGP");
+            let l = Arc::new(l);
+            spawn_accept_loop(l.clone(), event_tx.clone());
+            Some(l)
+        }
+        None => None,
+    };
+    // An unclean stop leaves the marker behind: this start is a graceful restart.
+    let marker = config
+        .state_dir
+        .join(format!("evpnd-{}.running", config.node.router_id));
+    let mut node_config = config.node.clone();
+    node_config.restarting = marker.exists();
+    std::fs::create_dir_all(&config.state_dir)
+        .and_then(|()| std::fs::write(&marker, std::process::id().to_string()))
+        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    let node = Node::new(node_config, Instant::now())?;
+    let mut d = Driver {
+        node,
+        dataplane: backend(config.dataplane),
+        listener,
+        conns: HashMap::new(),
+        conn_tx,
+        event_tx,
+    };
+    if let Some(s) = d.node.evpn_status() {
+        info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
+    }
+    d.drain();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let deadline = d
+            .node
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            Some((conn, ev)) = conn_rx.recv() => d.on_conn(conn, ev),
+            Some(ev) = event_rx.recv() => d.on_event(ev),
+            Some(req) = requests.recv() => d.on_request(req),
+            _ = tokio::time::sleep_until(deadline) => d.node.handle_timeout(Instant::now()),
+            _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
+        }
+        d.drain();
+    }
+    info!("shutting down");
+    d.node.shutdown(Instant::now());
+    d.drain();
+    // Give the writers a moment to flush the NOTIFICATIONs.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = std::fs::remove_file(&marker);
+    Ok(())
+}
+
+fn spawn_accept_loop(listener: Arc<TcpListener>, tx: mpsc::UnboundedSender<Event>) {
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((s, a)) => {
+                    if tx.send(Event::Accepted(s, a)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+}
+
+impl Driver {
+    fn on_conn(&mut self, conn: ConnId, ev: ConnEvent) {
+        let now = Instant::now();
+        match ev {
+            ConnEvent::Data(bytes) => self.node.handle(
+                Input::Received {
+                    conn,
+                    bytes: &bytes,
+                },
+                now,
+            ),
+            ConnEvent::WriteProgress => self.node.handle(Input::WriteProgress { conn }, now),
+            ConnEvent::Drained => self.node.handle(Input::Drained { conn }, now),
+            ConnEvent::Closed => {
+                if self.conns.remove(&conn).is_some() {
+                    self.node.handle(Input::Closed { conn }, now);
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let now = Instant::now();
+        match ev {
+            Event::Accepted(stream, addr) => {
+                let Ok(accepted) = self.node.accept(addr.ip(), now) else {
+                    // The node logged the refusal (NodeEvent::Refused); dropping the stream
+                    // closes it.
+                    return;
+                };
+                let conn = accepted.conn;
+                let address = evpnd_node::peer_address(addr.ip());
+                if let Err(e) = net::configure_accepted(&stream, address, &accepted.transport) {
+                    warn!(%addr, "cannot configure accepted connection: {e}");
+                    self.node.handle(Input::Closed { conn }, now);
+                    return;
+                }
+                self.attach(conn, stream);
+            }
+            Event::Connected(conn, Ok(stream)) => {
+                self.attach(conn, stream);
+                self.node.handle(Input::Connected { conn }, now);
+            }
+            Event::Connected(conn, Err(e)) => {
+                debug!(conn = conn.0, "connect failed: {e}");
+                self.node.handle(Input::ConnectFailed { conn }, now);
+            }
+        }
+    }
+
+    fn attach(&mut self, conn: ConnId, stream: TcpStream) {
+        let handle = net::spawn_connection(stream, conn, self.conn_tx.clone());
+        self.conns.insert(conn, handle);
+    }
+
+    /// Moves every output of the node to where it goes, until the node is quiet (failures of
+    /// the data plane are fed back and may cause more outputs).
+    fn drain(&mut self) {
+        for _ in 0..MAX_DRAIN_ROUNDS {
+            while let Some(o) = self.node.poll_output() {
+                self.on_output(o);
+            }
+            let mut failures = Vec::new();
+            while let Some(intent) = self.node.poll_intent() {
+                if let Err(e) = self.dataplane.apply(&intent) {
+                    failures.push(DataplaneFeedback::InstallFailed {
+                        intent,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+            while let Some(ev) = self.node.poll_event() {
+                log_event(&ev);
+            }
+            if failures.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            for f in failures {
+                self.node.handle(Input::Dataplane(f), now);
+            }
+        }
+    }
+
+    fn on_output(&mut self, o: Output) {
+        match o {
+            Output::Connect {
+                conn,
+                remote,
+                transport,
+            } => {
+                let tx = self.event_tx.clone();
+                tokio::spawn(async move {
+                    let r = match tokio::time::timeout(
+                        CONNECT_TIMEOUT,
+                        net::connect(remote, &transport),
+                    )
+                    .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "connect timed out",
+                        )),
+                    };
+                    let _ = tx.send(Event::Connected(conn, r));
+                });
+            }
+            Output::Send { conn, bytes } => {
+                if let Some(h) = self.conns.get(&conn) {
+                    let _ = h.tx.send(WriteCmd::Data(bytes));
+                }
+            }
+            Output::Close { conn } => {
+                if let Some(h) = self.conns.remove(&conn) {
+                    let _ = h.tx.send(WriteCmd::Close);
+                }
+            }
+            Output::Abort { conn } => {
+                if let Some(h) = self.conns.remove(&conn) {
+                    h.abort.notify_waiters();
+                    h.abort.notify_one();
+                }
+            }
+            Output::NeighborAdded { address, transport } => {
+                self.listener_keys(address, &transport, true)
+            }
+            Output::NeighborRemoved { address, transport } => {
+                self.listener_keys(address, &transport, false)
+            }
+        }
+    }
+
+    fn listener_keys(&self, address: IpAddr, t: &Transport, add: bool) {
+        let Some(l) = &self.listener else {
+            return;
+        };
+        let r = if add {
+            net::configure_listener(l, address, t)
+        } else {
+            net::unconfigure_listener(l, address, t)
+        };
+        if let Err(e) = r {
+            warn!(%address, "cannot update the BGP listener's TCP-MD5/GTSM settings: {e}");
+        }
+    }
+
+    fn on_request(&mut self, req: Request) {
+        let now = Instant::now();
+        let n = &mut self.node;
+        match req {
+            Request::Command(cmd, tx) => {
+                let _ = tx.send(n.command(cmd, now));
+            }
+            Request::Neighbors(tx) => {
+                let _ = tx.send(n.neighbors(now));
+            }
+            Request::Routes(filter, tx) => {
+                let _ = tx.send(n.routes(&filter).collect());
+            }
+            Request::Vnis(tx) => {
+                let answer = n.vnis().and_then(|vnis| {
+                    let status = n.evpn_status().ok_or_else(engine_off)?;
+                    Ok(VnisAnswer {
+                        vnis,
+                        status,
+                        dataplane: self.dataplane.kind(),
+                    })
+                });
+                let _ = tx.send(answer);
+            }
+            Request::Macs(vni, tx) => {
+                let _ = tx.send(n.macs(vni));
+            }
+            Request::Flood(vni, tx) => {
+                let _ = tx.send(n.flood(vni));
+            }
+            Request::Arp(vni, tx) => {
+                let _ = tx.send(n.arp(vni));
+            }
+            Request::Dataplane(tx) => {
+                let answer = if n.evpn_status().is_none() {
+                    Err(engine_off())
+                } else {
+                    self.dataplane.memory().cloned().ok_or_else(|| {
+                        CommandError::precondition(
+                            "dataplane",
+                            format!(
+                                "the data plane is {:?}: only \"memory\" keeps tables to show",
+                                self.dataplane.kind()
+                            ),
+                        )
+                    })
+                };
+                let _ = tx.send(answer);
+            }
+        }
+    }
+}
+
+fn engine_off() -> CommandError {
+    CommandError::precondition(
+        "vni",
+        "the EVPN engine is off: configure [evpn] vtep and [[vni]]",
+    )
+}
+
+/// A subject as text: the MAC or the IP.
+fn subject_text(s: &Subject) -> String {
+    match s {
+        Subject::Mac(m) => m.to_string(),
+        Subject::Ip(ip) => ip.to_string(),
+    }
+}
+
+/// Writes a node event to the log.
+fn log_event(ev: &NodeEvent) {
+    match ev {
+        NodeEvent::Established { address, families } => {
+            info!(peer = %address, families = ?families, "session established")
+        }
+        NodeEvent::Down {
+            address,
+            reason,
+            graceful,
+        } => info!(peer = %address, %reason, graceful, "session down"),
+        NodeEvent::Refused { remote } => {
+            info!(%remote, "refusing a BGP connection from an unconfigured address")
+        }
+        NodeEvent::MaxPrefix {
+            address,
+            family,
+            limit,
+            ..
+        } => warn!(peer = %address, %family, limit, "maximum prefix count reached"),
+        NodeEvent::DeferralStarted { .. } => info!(
+            "restarting after an unclean stop: R bit set, advertising deferred until the peers' End-of-RIB"
+        ),
+        NodeEvent::DeferralEnded { timed_out: true } => {
+            info!("select-defer-time expired: advertising without every End-of-RIB")
+        }
+        NodeEvent::DeferralEnded { timed_out: false } => {
+            info!("every End-of-RIB received: advertising")
+        }
+        NodeEvent::WildcardImportWithRtc => warn!(
+            "a wildcard import (*:VNI) cannot be expressed as an RT-Constraint membership: RTC peers send only the route targets of [bgp] import-route-targets and the EVIs' exact imports"
+        ),
+        NodeEvent::Ignored { reason } => warn!(%reason, "ignored"),
+        NodeEvent::DataplaneFailed { intent, reason } => {
+            warn!(?intent, %reason, "data plane could not apply an intent")
+        }
+        NodeEvent::Engine(e) => log_engine_event(e),
+    }
+}
+
+fn log_engine_event(e: &EngineEvent) {
+    match *e {
+        EngineEvent::Learned { vni, mac, at } => info!(%vni, %mac, %at, "MAC learned"),
+        EngineEvent::Moved {
+            vni,
+            mac,
+            from,
+            to,
+            sequence,
+        } => info!(%vni, %mac, %from, %to, sequence, "MAC moved"),
+        EngineEvent::Removed { vni, mac } => info!(%vni, %mac, "MAC removed"),
+        EngineEvent::Duplicate {
+            vni,
+            subject,
+            at,
+            until,
+        } => {
+            let secs = until.map(|u| u.saturating_duration_since(Instant::now()).as_secs());
+            warn!(%vni, subject = %subject_text(&subject), %at, freeze_seconds = ?secs, "duplicate detected: frozen (None = until cleared)")
+        }
+        EngineEvent::Unfrozen {
+            vni,
+            subject,
+            by_operator,
+        } => {
+            info!(%vni, subject = %subject_text(&subject), by_operator, "duplicate freeze ended")
+        }
+        EngineEvent::StickyConflict {
+            vni,
+            mac,
+            sticky_at,
+            claimed_at,
+        } => {
+            warn!(%vni, %mac, %sticky_at, %claimed_at, "sticky MAC claimed elsewhere: claim ignored")
+        }
+    }
+}
