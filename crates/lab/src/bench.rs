@@ -734,7 +734,7 @@ pub fn calibrate(
         cfg.tracking = Tracking::Off;
         let gen = gh
             .ns()
-            .within(|| Session::connect(Some(gaddr), SocketAddr::from((saddr, 179)), &cfg));
+            .within(|| Session::connect(Some(gaddr.into()), SocketAddr::from((saddr, 179)), &cfg));
         let sink = sink
             .join()
             .unwrap_or_else(|_| Err(LabError::new("sink thread panicked")));
