@@ -15,7 +15,7 @@
 //!   [`RawPeer`], the conformance peer of evpnd's integration tests (every message as an
 //!   [`Event`](speaker::Event), any bytes sent as they are).
 //! * [`routes`]: distinct EVPN routes of types 2, 3 and 5, pre-encoded with `UpdatePacker`.
-//! * [`bench`]: the scenarios of the benchmark and the pluggable device-under-test kinds.
+//! * [`bench`](mod@bench): the scenarios of the benchmark and the pluggable device-under-test kinds.
 //!
 //! Every wait is bounded ([`wait_until`]); tests call [`require_root_and_tools`] first, which
 //! skips politely on a developer machine and fails loudly under CI.
