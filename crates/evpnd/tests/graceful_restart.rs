@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::raw_peer::RawPeer;
 use common::{Daemon, TempDir};
+use evpnd_lab::RawPeer;
 use evpnd_wire::capability::{GracefulRestart, GracefulRestartFamily};
 use evpnd_wire::{Capability, Family, Message, Update};
 use std::net::Ipv4Addr;
@@ -34,7 +34,8 @@ fn unclean_restart_sets_r_bit_and_defers_until_end_of_rib() {
         Ipv4Addr::new(127, 0, 0, 9),
         65002,
         Ipv4Addr::new(198, 19, 0, 9),
-    );
+    )
+    .unwrap();
     peer.extra_capabilities
         .push(Capability::GracefulRestart(GracefulRestart {
             restarting: false,

@@ -41,9 +41,9 @@ use build::{
     message_with_len, mp_reach_evpn, mp_unreach_evpn, next_hop, origin, rd_ipv4, update, KEEPALIVE,
     OPTIONAL, OPT_NON_TRANS, OPT_TRANS, ROUTE_REFRESH, UPDATE, WELL_KNOWN,
 };
-use common::raw_peer::RawPeer;
 use common::{wait_until, Daemon};
 use evpnd_api::v1;
+use evpnd_lab::RawPeer;
 use evpnd_wire::{
     Esi, EvpnRoute, Family, IpPrefixRoute, Label, MacAddress, MacIpRoute, Message, Notification,
     Open, Outcome, PathAttribute, Route, RouteDistinguisher, Update,
@@ -943,7 +943,7 @@ impl World {
         }
         let (p, b) = self.peer(side);
         p.send_raw(&update_of(&attrs)).map_err(|e| e.to_string())?;
-        b.wait(T, |b| b.has(&r0))
+        Ok(b.wait(T, |b| b.has(&r0))?)
     }
 
     /// Both anchors are installed in evpnd and advertised to B.
@@ -1236,7 +1236,7 @@ fn config(ports: [u16; 3]) -> String {
 }
 
 fn raw(spec: Spec) -> RawPeer {
-    RawPeer::listen(spec.name, spec.ip, spec.asn, Ipv4Addr::from(spec.router_id))
+    RawPeer::listen(spec.name, spec.ip, spec.asn, Ipv4Addr::from(spec.router_id)).unwrap()
 }
 
 fn start_world(tag: &str) -> World {

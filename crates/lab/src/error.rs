@@ -36,6 +36,13 @@ impl From<std::io::Error> for LabError {
     }
 }
 
+/// For test helpers that collect failures as plain strings (`Result<_, String>` and `?`).
+impl From<LabError> for String {
+    fn from(e: LabError) -> Self {
+        e.0
+    }
+}
+
 /// Adds context to any `Result` whose error converts into [`LabError`].
 pub trait Context<T> {
     /// Prepends `what` to the error message.

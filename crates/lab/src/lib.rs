@@ -10,9 +10,12 @@
 //! * [`Capture`]: a packet capture on an interface of a namespace, plus [`tshark_errors`], the
 //!   independent check that every captured BGP message decodes cleanly in Wireshark.
 //! * [`speaker`]: a raw BGP speaker built on `evpnd_wire` (OPEN/KEEPALIVE handshake,
-//!   keepalives, a route table fed by `decode_message`), used as load generator and as sink.
+//!   keepalives, message framing), with two faces: [`Session`] (a route table fed by
+//!   `decode_message`, or cheaper counts), the benchmark's load generator and sink, and
+//!   [`RawPeer`], the conformance peer of evpnd's integration tests (every message as an
+//!   [`Event`](speaker::Event), any bytes sent as they are).
 //! * [`routes`]: distinct EVPN routes of types 2, 3 and 5, pre-encoded with `UpdatePacker`.
-//! * [`bench`]: the scenarios of the benchmark and the pluggable device-under-test kinds.
+//! * [`bench`](mod@bench): the scenarios of the benchmark and the pluggable device-under-test kinds.
 //!
 //! Every wait is bounded ([`wait_until`]); tests call [`require_root_and_tools`] first, which
 //! skips politely on a developer machine and fails loudly under CI.
@@ -38,7 +41,7 @@ pub use frr::{Frr, FrrOptions, TempDir};
 pub use gobgp::{EvpnMacAdv, EvpnMulticast, EvpnPrefix, Gobgp};
 pub use netns::{cleanup_stale_namespaces, Host, Lab, Netns};
 pub use process::{run_with_timeout, Daemon};
-pub use speaker::{Session, SessionStats, SpeakerConfig, Tracking};
+pub use speaker::{RawPeer, Session, SessionStats, SpeakerConfig, Tracking};
 pub use wait::{wait_for, wait_until};
 
 /// The underlay segment of a lab: host N has 198.18.0.N/24 (RFC 2544 benchmarking space, which

@@ -62,7 +62,7 @@ impl Netns {
     }
 
     /// Starts a long-running `program ARGS…` inside the namespace with stdout and stderr
-    /// appended to `log`; the returned [`Daemon`] stops it when dropped. This is how a test
+    /// appended to `log`; the returned [`Daemon`](crate::Daemon) stops it when dropped. This is how a test
     /// runs evpnd (or any daemon without a dedicated launcher) as a lab peer.
     pub fn spawn_daemon(
         &self,

@@ -284,7 +284,7 @@ fn raw_speaker_feeds_frr_and_tshark_accepts_every_update() {
         .ns()
         .within(|| {
             Session::connect(
-                Some(Ipv4Addr::new(198, 18, 0, 2)),
+                Some(Ipv4Addr::new(198, 18, 0, 2).into()),
                 SocketAddr::from((Ipv4Addr::new(198, 18, 0, 1), 179)),
                 &cfg,
             )
@@ -478,7 +478,7 @@ fn generated_route_fields_survive_a_reflection_through_frr() {
         .within(|| {
             let connect = |h: u8| {
                 Session::connect(
-                    Some(Ipv4Addr::new(198, 18, 0, h)),
+                    Some(Ipv4Addr::new(198, 18, 0, h).into()),
                     SocketAddr::from((Ipv4Addr::new(198, 18, 0, 1), 179)),
                     &SpeakerConfig::evpn(65000, Ipv4Addr::new(198, 18, 0, h)),
                 )

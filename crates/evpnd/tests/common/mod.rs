@@ -5,7 +5,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod netns_daemon;
-pub mod raw_peer;
 
 use evpnd_api::v1;
 use evpnd_api::v1::evpnd_client::EvpndClient;
