@@ -7,7 +7,7 @@ use crate::evpn::{EvpnCounters, EvpnPart};
 use crate::peer::{peer_address, PeerSlot, INFLIGHT_LIMIT};
 use crate::restart::{every_end_of_rib_in, Deferral};
 use evpnd_bgp::rib::{PeerInfo, Rib, RibConfig};
-use evpnd_bgp::session::{self, ConnId, Input as SessionInput, Output as SessionOutput};
+use evpnd_bgp::session::{ConnId, Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::DataplaneIntent;
 use evpnd_evpn::{Attachment, Engine};
@@ -633,7 +633,7 @@ impl Node {
                         .iter()
                         .find(|m| m.family == e.family)
                         .and_then(|m| m.restart_after);
-                    let notification = session::max_prefix_notification(e.family, e.limit);
+                    let notification = e.notification();
                     p.session.handle(
                         SessionInput::Stop {
                             notification: Some(notification.clone()),
