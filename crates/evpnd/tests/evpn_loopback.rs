@@ -243,11 +243,11 @@ fn wait_converged(ds: &[Daemon], model: &[Expect], what: &str) -> Duration {
 
 #[test]
 fn three_daemons_converge_move_sticky_and_clean_up() {
-    let state = TempDir::new("evpn-state");
+    let state = TempDir::new("evpn-state").unwrap();
     let ports: Vec<u16> = NODES.iter().map(|n| free_port(n.ip)).collect();
     let names = ["evpn-a", "evpn-b", "evpn-c"];
     let ds: Vec<Daemon> = (0..3)
-        .map(|i| Daemon::start(names[i], &config(i, &ports, &state.0)))
+        .map(|i| Daemon::start(names[i], &config(i, &ports, state.path())))
         .collect();
     wait_until(WAIT, || ds.iter().all(Daemon::all_established))
         .unwrap_or_else(|e| panic!("{e}: the iBGP mesh did not come up"));
@@ -489,7 +489,7 @@ fn evpn_calls_without_engine_or_memory_dataplane() {
 /// (hold time 60 s: no keepalive wakes the daemon before that).
 #[test]
 fn duplicate_freeze_ends_by_timer_or_by_clear() {
-    let state = TempDir::new("evpn-dup-state");
+    let state = TempDir::new("evpn-dup-state").unwrap();
     let ips = ["127.0.0.35", "127.0.0.36"];
     let vteps = ["198.19.0.5", "198.19.0.6"];
     let freeze = ["\"permanent\"", "2"];
@@ -506,7 +506,7 @@ fn duplicate_freeze_ends_by_timer_or_by_clear() {
                     v = vteps[i],
                     ip = ips[i],
                     p = ports[i],
-                    dir = state.0.display(),
+                    dir = state.path().display(),
                     oip = ips[j],
                     op = ports[j],
                     f = freeze[i],

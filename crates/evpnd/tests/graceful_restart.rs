@@ -28,7 +28,7 @@ fn gr_of(d: &RawPeer) -> GracefulRestart {
 
 #[test]
 fn unclean_restart_sets_r_bit_and_defers_until_end_of_rib() {
-    let state = TempDir::new("gr-state");
+    let state = TempDir::new("gr-state").unwrap();
     let mut peer = RawPeer::listen(
         "gr-peer",
         Ipv4Addr::new(127, 0, 0, 9),
@@ -53,7 +53,7 @@ fn unclean_restart_sets_r_bit_and_defers_until_end_of_rib() {
          graceful-restart = true\nrestart-time = 90\n\
          [[static-route]]\ntype = \"mac-ip\"\nrd = \"198.19.0.8:100\"\nroute-targets = [\"65000:100\"]\nvni = 100\n\
          mac = \"02:00:00:00:00:08\"\n",
-        state.0.display(),
+        state.path().display(),
         peer.port()
     );
     let mut d = Daemon::start("gr-restarting", &config);

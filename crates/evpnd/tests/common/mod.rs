@@ -14,26 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tonic::transport::{Channel, Endpoint, Uri};
 
-/// A scratch directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A new empty directory under the system temp dir.
-    pub fn new(tag: &str) -> Self {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("evpnd-test-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// A scratch directory removed on drop (the lab's one).
+pub use evpnd_lab::TempDir;
 
 /// A free TCP port on `ip` (bound once and released; good enough for tests on loopback).
 pub fn free_port(ip: &str) -> u16 {
@@ -58,15 +40,15 @@ impl Daemon {
     /// Starts evpnd with `config` (an `[api]` section pointing at a socket in a temp dir is
     /// appended) and waits for its API to answer.
     pub fn start(name: &str, config: &str) -> Daemon {
-        let dir = TempDir::new(name);
-        let api = dir.0.join("api.sock");
-        let cfg_path = dir.0.join("evpnd.toml");
+        let dir = TempDir::new(name).unwrap();
+        let api = dir.path().join("api.sock");
+        let cfg_path = dir.path().join("evpnd.toml");
         std::fs::write(
             &cfg_path,
             format!("{config}\n[api]\nlisten = \"unix:{}\"\n", api.display()),
         )
         .unwrap();
-        let log = dir.0.join("evpnd.log");
+        let log = dir.path().join("evpnd.log");
         let mut d = Daemon {
             name: name.into(),
             child: None,
@@ -324,16 +306,7 @@ pub fn wait_until(timeout: Duration, cond: impl FnMut() -> bool) -> Result<(), S
 pub fn wait_until_every(
     timeout: Duration,
     interval: Duration,
-    mut cond: impl FnMut() -> bool,
+    cond: impl FnMut() -> bool,
 ) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("condition not met within {timeout:?}"));
-        }
-        std::thread::sleep(interval);
-    }
+    evpnd_lab::wait_until(timeout, interval, cond).map_err(String::from)
 }

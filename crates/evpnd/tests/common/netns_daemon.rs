@@ -37,10 +37,10 @@ impl NsDaemon {
     /// behind (which makes the next start a graceful restart) stays private to this daemon and
     /// is removed with it. `config` must not set `state-dir` itself.
     pub fn start(ns: &Netns, name: &str, config: &str) -> NsDaemon {
-        let dir = TempDir::new(name);
-        let api = dir.0.join("api.sock");
-        let cfg = dir.0.join("evpnd.toml");
-        let state = format!("state-dir = \"{}\"\n", dir.0.display());
+        let dir = TempDir::new(name).unwrap();
+        let api = dir.path().join("api.sock");
+        let cfg = dir.path().join("evpnd.toml");
+        let state = format!("state-dir = \"{}\"\n", dir.path().display());
         let config = match config.find("[bgp]\n") {
             Some(i) => format!("{}[bgp]\n{state}{}", &config[..i], &config[i + 6..]),
             None => format!("{config}\n[bgp]\n{state}"),
@@ -55,7 +55,7 @@ impl NsDaemon {
             netns: ns.name().into(),
             api,
             config: cfg,
-            log: dir.0.join("evpnd.log"),
+            log: dir.path().join("evpnd.log"),
             process: None,
             _dir: dir,
         };
