@@ -3017,3 +3017,26 @@ fn rfc9072_extended_open_equals_the_classic_form() {
     odd[28] = 7;
     assert_eq!(decode_message(&ibgp(), &odd).unwrap().message, c.message);
 }
+
+/// Prints every case with the outcome the decoder gives it today (not the expectation), one
+/// line each, so that a decoder change can be checked to move only the cases it means to:
+/// `cargo test -p evpnd-wire --test negative -- --ignored --nocapture outcomes > before.txt`,
+/// change, run again and diff.
+#[test]
+#[ignore = "a listing for before/after comparisons, not a check"]
+fn print_every_case_outcome() {
+    for c in corpus() {
+        let got = decode_message(&c.ctx, &c.bytes);
+        let offset = match &got {
+            Ok(d) => d.outcome.causes().first().map(|m| m.offset),
+            Err(DecodeError::Reset(r)) => Some(r.cause.offset),
+            Err(DecodeError::Incomplete { .. }) => None,
+        };
+        println!(
+            "{} | {} | {:?} | offset {offset:?}",
+            c.group,
+            c.name,
+            summarize(&got)
+        );
+    }
+}
