@@ -728,18 +728,27 @@ pub(crate) fn decode_attribute(
             }
         }
         AS_PATH => {
-            let p = decode_as_path(v, ctx.four_octet_as).map_err(|(off, why)| AttrError {
-                action: Action::Withdraw,
-                cause: Malformation::new(off, name, why).in_attribute(type_code),
-            })?;
-            if ctx.external_peer && p.segments.iter().any(|s| s.kind.is_confed()) {
+            let ReadAsPath { path, as0_at } =
+                decode_as_path(v, ctx.four_octet_as).map_err(|(off, why)| AttrError {
+                    action: Action::Withdraw,
+                    cause: Malformation::new(off, name, why).in_attribute(type_code),
+                })?;
+            if ctx.external_peer && path.segments.iter().any(|s| s.kind.is_confed()) {
                 return Err(fail(
                     Action::Withdraw,
                     name,
                     "AS_CONFED segment from an external peer (RFC 7606 §7.2)".into(),
                 ));
             }
-            PathAttribute::AsPath(p)
+            if let Some(off) = as0_at {
+                // RFC 7607 §2: malformed, handled as RFC 7606 §7.2 says for AS_PATH.
+                return Err(AttrError {
+                    action: Action::Withdraw,
+                    cause: Malformation::new(off, name, "AS number 0 (RFC 7607 §2)")
+                        .in_attribute(type_code),
+                });
+            }
+            PathAttribute::AsPath(path)
         }
         NEXT_HOP => {
             let a = v
@@ -793,6 +802,14 @@ pub(crate) fn decode_attribute(
                 v.array::<4>()
                     .ok_or_else(|| bad_len(Action::Discard, "6 or 8"))?,
             );
+            if asn == 0 {
+                // RFC 7607 §2 makes it malformed; RFC 7606 §7.7: attribute discard.
+                return Err(fail(
+                    Action::Discard,
+                    name,
+                    "AS number 0 (RFC 7607 §2, RFC 7606 §7.7)".into(),
+                ));
+            }
             PathAttribute::Aggregator(Aggregator { asn, address })
         }
         AS4_AGGREGATOR => {
@@ -814,6 +831,14 @@ pub(crate) fn decode_attribute(
                 v.array::<4>()
                     .ok_or_else(|| bad_len(Action::Discard, "8"))?,
             );
+            if asn == 0 {
+                // RFC 7607 §2 sends it to RFC 6793's handling: attribute discard (§6).
+                return Err(fail(
+                    Action::Discard,
+                    name,
+                    "AS number 0 (RFC 7607 §2, RFC 6793 §6)".into(),
+                ));
+            }
             PathAttribute::As4Aggregator(Aggregator { asn, address })
         }
         COMMUNITIES => {
@@ -888,18 +913,28 @@ pub(crate) fn decode_attribute(
                 // RFC 7606 §4: zero length is malformed for all but AS_PATH/ATOMIC_AGGREGATE.
                 return Err(bad_len(Action::Discard, "at least 6"));
             }
-            let p = decode_as_path(v, true).map_err(|(off, why)| AttrError {
-                action: Action::Discard,
-                cause: Malformation::new(off, name, why).in_attribute(type_code),
-            })?;
-            if p.segments.iter().any(|s| s.kind.is_confed()) {
+            let ReadAsPath { path, as0_at } =
+                decode_as_path(v, true).map_err(|(off, why)| AttrError {
+                    action: Action::Discard,
+                    cause: Malformation::new(off, name, why).in_attribute(type_code),
+                })?;
+            if path.segments.iter().any(|s| s.kind.is_confed()) {
                 return Err(fail(
                     Action::Discard,
                     name,
                     "AS_CONFED segment in AS4_PATH (RFC 6793 §6)".into(),
                 ));
             }
-            PathAttribute::As4Path(p)
+            if let Some(off) = as0_at {
+                // RFC 7607 §2 sends AS 0 in AS4_PATH to RFC 6793's handling: attribute
+                // discard (RFC 6793 §6).
+                return Err(AttrError {
+                    action: Action::Discard,
+                    cause: Malformation::new(off, name, "AS number 0 (RFC 7607 §2, RFC 6793 §6)")
+                        .in_attribute(type_code),
+                });
+            }
+            PathAttribute::As4Path(path)
         }
         PMSI_TUNNEL => PathAttribute::PmsiTunnel(
             decode_pmsi(v).map_err(|why| fail(Action::Withdraw, name, why))?,
@@ -962,9 +997,17 @@ pub(crate) fn decode_attribute(
     Ok(Decoded::Attr(attr))
 }
 
-fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<AsPath, (usize, String)> {
+/// An AS_PATH/AS4_PATH as read, and the offset of its first AS number 0, which RFC 7607 §2
+/// makes the attribute malformed (the caller decides the RFC 7606 action).
+struct ReadAsPath {
+    path: AsPath,
+    as0_at: Option<usize>,
+}
+
+fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<ReadAsPath, (usize, String)> {
     let width = if four_octet { 4 } else { 2 };
     let mut segments = Vec::new();
+    let mut as0_at = None;
     while !v.is_empty() {
         let at = v.offset();
         let kind_raw = v.u8().ok_or((at, "missing segment type".to_string()))?;
@@ -976,13 +1019,14 @@ fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<AsPath, (usize
         if count == 0 {
             return Err((at + 1, "segment with zero AS numbers".into()));
         }
+        let asns_at = v.offset();
         let bytes = v.take(usize::from(count) * width).ok_or_else(|| {
             (
                 at + 1,
                 format!("segment of {count} AS numbers overruns the attribute"),
             )
         })?;
-        let asns = bytes
+        let asns: Vec<u32> = bytes
             .chunks_exact(width)
             .map(|c| {
                 if four_octet {
@@ -992,9 +1036,18 @@ fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<AsPath, (usize
                 }
             })
             .collect();
+        if as0_at.is_none() {
+            as0_at = asns
+                .iter()
+                .position(|a| *a == 0)
+                .map(|i| asns_at + i * width);
+        }
         segments.push(AsSegment { kind, asns });
     }
-    Ok(AsPath { segments })
+    Ok(ReadAsPath {
+        path: AsPath { segments },
+        as0_at,
+    })
 }
 
 fn decode_pmsi(v: &mut Reader<'_>) -> Result<PmsiTunnel, String> {

@@ -381,6 +381,7 @@ fn base_update() -> Vec<u8> {
 fn corpus() -> Vec<Case> {
     let mut c = Vec::new();
     attribute_rules(&mut c);
+    as_zero_rules(&mut c);
     flag_rules(&mut c);
     duplicate_rules(&mut c);
     missing_rules(&mut c);
@@ -882,6 +883,160 @@ fn attribute_rules(c: &mut Vec<Case>) {
         "TUNNEL_ENCAPSULATION VXLAN TLV valid",
         te(&[0, 8, 0, 0]),
         Expect::Accept,
+    ));
+}
+
+/// RFC 7607 §2: AS number 0 in AS_PATH or AGGREGATOR is malformed, handled as RFC 7606 says
+/// (§7.2 treat-as-withdraw, §7.7 attribute discard); in AS4_PATH or AS4_AGGREGATOR it is
+/// handled as RFC 6793 §6 says (attribute discard). The same on iBGP and eBGP.
+fn as_zero_rules(c: &mut Vec<Case>) {
+    let g = "AS 0 (7607 §2)";
+    // AS_PATH value at 30: segment type 30, length 31, AS numbers from 32 (4 octets each).
+    let as_path = |value: Vec<u8>| v4(&[o(), attr(WELL_KNOWN, 2, &value), nh()]);
+    for (name, ctx) in [("iBGP", ibgp()), ("eBGP", ebgp())] {
+        c.push(
+            case(
+                g,
+                format!("AS_PATH 65001 0 from {name}"),
+                as_path(as_path_value4(&[(2, &[65001, 0])])),
+                taw(&[a(AS_PATH, "AS_PATH")]),
+            )
+            .ctx(ctx)
+            .at(36),
+        );
+    }
+    c.push(
+        case(
+            g,
+            "AS_PATH AS_SET {0}",
+            as_path(as_path_value4(&[(2, &[65001]), (1, &[0])])),
+            taw(&[a(AS_PATH, "AS_PATH")]),
+        )
+        .at(38),
+    );
+    c.push(
+        case(
+            g,
+            "AS_PATH confederation segment with AS 0 from iBGP",
+            as_path(as_path_value4(&[(3, &[0])])),
+            taw(&[a(AS_PATH, "AS_PATH")]),
+        )
+        .at(32),
+    );
+    c.push(
+        case(
+            g,
+            "AS_PATH with AS 0 (2-octet session)",
+            v4(&[
+                o(),
+                attr(WELL_KNOWN, 2, &as_path_value2(&[(2, &[0, 65001])])),
+                nh(),
+            ]),
+            taw(&[a(AS_PATH, "AS_PATH")]),
+        )
+        .ctx(two_octet())
+        .at(32),
+    );
+    // A structural fault before the AS 0 is what is reported.
+    c.push(
+        case(
+            g,
+            "AS_PATH with AS 0 then an undefined segment type",
+            as_path(vec![2, 1, 0, 0, 0, 0, 9, 1, 0, 0, 0xfd, 0xe9]),
+            taw(&[a(AS_PATH, "AS_PATH")]),
+        )
+        .at(36),
+    );
+    // EVPN UPDATE: MP_REACH_NLRI at 23 (51 bytes), ORIGIN at 74, AS_PATH at 78 (AS at 83).
+    let mut attrs = mp_reach_evpn(&NH4, &t2());
+    attrs.extend(o());
+    attrs.extend(as_path_seq4(&[0]));
+    c.push(
+        case(
+            g,
+            "AS_PATH with AS 0 on an EVPN UPDATE",
+            update(&[], &attrs, &[]),
+            taw(&[a(AS_PATH, "AS_PATH")]),
+        )
+        .at(83)
+        .then(|d| assert_eq!(upd(d).treat_as_withdraw().count(), 1)),
+    );
+    // RFC 7606 §5.2: no reachable NLRI, so the session is reset with Malformed AS_PATH.
+    c.push(
+        case(
+            g,
+            "AS_PATH with AS 0 and no NLRI",
+            update(&[], &[o(), as_path_seq4(&[0])].concat(), &[]),
+            reset(3, 11, &[]),
+        )
+        .at(32),
+    );
+    // AS4_PATH (2-octet session): value at 44, first AS at 46.
+    c.push(
+        case(
+            g,
+            "AS4_PATH with AS 0 (2-octet session)",
+            v4x2(attr(OPT_TRANS, AS4_PATH, &as_path_value4(&[(2, &[0])]))),
+            discard(&[a(AS4_PATH, "AS4_PATH")]),
+        )
+        .ctx(two_octet())
+        .at(V4X2V + 2)
+        .then(|d| {
+            assert!(upd(d).attribute(AS4_PATH).is_none());
+            assert_eq!(upd(d).nlri.len(), 1, "the route is kept");
+        }),
+    );
+    c.push(case(
+        g,
+        "AS4_PATH with AS 0 on a 4-octet session",
+        v4x(attr(OPT_TRANS, AS4_PATH, &as_path_value4(&[(2, &[0])]))),
+        discard(&[a(AS4_PATH, "AS4_PATH")]),
+    ));
+    // AGGREGATOR: 8 octets on a 4-octet session, 6 on a 2-octet one.
+    let agg0_8 = [0, 0, 0, 0, 198, 18, 0, 1];
+    let agg0_6 = [0, 0, 198, 18, 0, 1];
+    for (name, ctx) in [("iBGP", ibgp()), ("eBGP", ebgp())] {
+        c.push(
+            case(
+                g,
+                format!("AGGREGATOR AS 0 from {name}"),
+                v4x(attr(OPT_TRANS, AGGREGATOR, &agg0_8)),
+                discard(&[a(AGGREGATOR, "AGGREGATOR")]),
+            )
+            .ctx(ctx)
+            .at(V4XV)
+            .then(|d| {
+                assert!(upd(d).attribute(AGGREGATOR).is_none());
+                assert_eq!(upd(d).nlri.len(), 1, "the route is kept");
+            }),
+        );
+    }
+    c.push(
+        case(
+            g,
+            "AGGREGATOR AS 0 (2-octet session)",
+            v4x2(attr(OPT_TRANS, AGGREGATOR, &agg0_6)),
+            discard(&[a(AGGREGATOR, "AGGREGATOR")]),
+        )
+        .ctx(two_octet())
+        .at(V4X2V),
+    );
+    c.push(
+        case(
+            g,
+            "AS4_AGGREGATOR AS 0 (2-octet session)",
+            v4x2(attr(OPT_TRANS, AS4_AGGREGATOR, &agg0_8)),
+            discard(&[a(AS4_AGGREGATOR, "AS4_AGGREGATOR")]),
+        )
+        .ctx(two_octet())
+        .at(V4X2V),
+    );
+    // Attribute discard is not escalated by RFC 7606 §5.2.
+    c.push(case(
+        g,
+        "AGGREGATOR AS 0 and no NLRI",
+        update(&[], &attr(OPT_TRANS, AGGREGATOR, &agg0_8), &[]),
+        discard(&[a(AGGREGATOR, "AGGREGATOR")]),
     ));
 }
 

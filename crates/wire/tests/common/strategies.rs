@@ -457,12 +457,12 @@ pub fn ext_raw() -> impl Strategy<Value = [u8; 8]> {
 // Path attributes
 // ---------------------------------------------------------------------------------------------
 
-/// Any AS number the session can carry in AS_PATH/AGGREGATOR.
+/// Any AS number the session can carry in AS_PATH/AGGREGATOR: never 0 (RFC 7607 §2).
 fn asn(four_octet: bool) -> BoxedStrategy<u32> {
     if four_octet {
-        any::<u32>().boxed()
+        (1..=u32::MAX).boxed()
     } else {
-        any::<u16>().prop_map(u32::from).boxed()
+        (1..=u32::from(u16::MAX)).boxed()
     }
 }
 
