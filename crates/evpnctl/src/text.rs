@@ -264,7 +264,7 @@ fn capability_text(c: &Value) -> String {
 
 /// Attributes in type-code order (the order RFC 4271 lists them), unknown ones last.
 fn attribute_rank(name: &str) -> (usize, String) {
-    const ORDER: [&str; 16] = [
+    const ORDER: [&str; 17] = [
         "ORIGIN",
         "AS_PATH",
         "NEXT_HOP",
@@ -280,6 +280,7 @@ fn attribute_rank(name: &str) -> (usize, String) {
         "AS4_AGGREGATOR",
         "PMSI_TUNNEL",
         "TUNNEL_ENCAPSULATION",
+        "IPV6_EXTENDED_COMMUNITIES",
         "LARGE_COMMUNITY",
     ];
     let rank = ORDER.iter().position(|n| *n == name).unwrap_or(ORDER.len());

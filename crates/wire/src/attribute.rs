@@ -1,7 +1,7 @@
 //! Path attributes (RFC 4271 §5 and the attribute RFCs), their RFC 7606 error actions, and
 //! their encoding.
 
-use crate::community::{Community, ExtendedCommunity, LargeCommunity};
+use crate::community::{Community, ExtendedCommunity, Ipv6ExtendedCommunity, LargeCommunity};
 use crate::context::CodecContext;
 use crate::error::{code, subcode, Malformation};
 use crate::nlri::{decode_nlri_list, Nlri};
@@ -45,6 +45,8 @@ pub mod attr_type {
     pub const PMSI_TUNNEL: u8 = 22;
     /// Tunnel Encapsulation (RFC 9012).
     pub const TUNNEL_ENCAPSULATION: u8 = 23;
+    /// IPv6 Address Specific Extended Community (RFC 5701 §2).
+    pub const IPV6_EXTENDED_COMMUNITIES: u8 = 25;
     /// LARGE_COMMUNITY (RFC 8092).
     pub const LARGE_COMMUNITY: u8 = 32;
 }
@@ -82,6 +84,7 @@ pub fn attr_name(type_code: u8) -> &'static str {
         AS4_AGGREGATOR => "AS4_AGGREGATOR",
         PMSI_TUNNEL => "PMSI_TUNNEL",
         TUNNEL_ENCAPSULATION => "TUNNEL_ENCAPSULATION",
+        IPV6_EXTENDED_COMMUNITIES => "IPV6_EXTENDED_COMMUNITIES",
         LARGE_COMMUNITY => "LARGE_COMMUNITY",
         _ => "UNKNOWN",
     }
@@ -97,8 +100,15 @@ pub fn expected_flags(type_code: u8) -> Option<u8> {
     Some(match type_code {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => WELL_KNOWN,
         MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => OPT_NON_TRANS,
-        AGGREGATOR | COMMUNITIES | EXTENDED_COMMUNITIES | AS4_PATH | AS4_AGGREGATOR
-        | PMSI_TUNNEL | TUNNEL_ENCAPSULATION | LARGE_COMMUNITY => OPT_TRANS,
+        AGGREGATOR
+        | COMMUNITIES
+        | EXTENDED_COMMUNITIES
+        | AS4_PATH
+        | AS4_AGGREGATOR
+        | PMSI_TUNNEL
+        | TUNNEL_ENCAPSULATION
+        | IPV6_EXTENDED_COMMUNITIES
+        | LARGE_COMMUNITY => OPT_TRANS,
         _ => return None,
     })
 }
@@ -440,6 +450,8 @@ pub enum PathAttribute {
     PmsiTunnel(PmsiTunnel),
     /// Tunnel Encapsulation (TLV structure validated, contents kept).
     TunnelEncapsulation(Vec<TunnelTlv>),
+    /// IPv6 Address Specific Extended Community (RFC 5701).
+    Ipv6ExtendedCommunities(Vec<Ipv6ExtendedCommunity>),
     /// LARGE_COMMUNITY.
     LargeCommunities(Vec<LargeCommunity>),
     /// Anything else.
@@ -466,6 +478,7 @@ impl PathAttribute {
             PathAttribute::As4Aggregator(_) => AS4_AGGREGATOR,
             PathAttribute::PmsiTunnel(_) => PMSI_TUNNEL,
             PathAttribute::TunnelEncapsulation(_) => TUNNEL_ENCAPSULATION,
+            PathAttribute::Ipv6ExtendedCommunities(_) => IPV6_EXTENDED_COMMUNITIES,
             PathAttribute::LargeCommunities(_) => LARGE_COMMUNITY,
             PathAttribute::Unknown(u) => u.type_code,
         }
@@ -522,6 +535,11 @@ impl PathAttribute {
                 }
             }
             PathAttribute::ExtendedCommunities(cs) => {
+                for c in cs {
+                    out.extend_from_slice(&c.0);
+                }
+            }
+            PathAttribute::Ipv6ExtendedCommunities(cs) => {
                 for c in cs {
                     out.extend_from_slice(&c.0);
                 }
@@ -897,6 +915,17 @@ pub(crate) fn decode_attribute(
                 cs.push(ExtendedCommunity(b));
             }
             PathAttribute::ExtendedCommunities(cs)
+        }
+        IPV6_EXTENDED_COMMUNITIES => {
+            // RFC 7606 §7.15.
+            if len == 0 || len % 20 != 0 {
+                return Err(bad_len(Action::Withdraw, "a non-zero multiple of 20"));
+            }
+            let mut cs = Vec::with_capacity(len / 20);
+            while let Some(b) = v.array::<20>() {
+                cs.push(Ipv6ExtendedCommunity(b));
+            }
+            PathAttribute::Ipv6ExtendedCommunities(cs)
         }
         AS4_PATH => {
             if ctx.four_octet_as {

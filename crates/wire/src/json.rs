@@ -23,7 +23,10 @@ use crate::attribute::{
     SegmentType,
 };
 use crate::capability::{AddPathMode, Capability};
-use crate::community::{tunnel_type, ExtCommunityKind, ExtendedCommunity};
+use crate::community::{
+    ipv6_admin_text, tunnel_type, ExtCommunityKind, ExtendedCommunity, Ipv6ExtCommunityKind,
+    Ipv6ExtendedCommunity,
+};
 use crate::error::{DecodeError, Malformation, Outcome};
 use crate::evpn::EvpnRoute;
 use crate::message::{Decoded, Message, Notification, Open, RouteRefresh, HEADER_LEN};
@@ -199,6 +202,9 @@ pub fn attribute_json(a: &PathAttribute) -> Value {
         }
         PathAttribute::ExtendedCommunities(cs) => {
             Value::Array(cs.iter().map(ext_community_json).collect())
+        }
+        PathAttribute::Ipv6ExtendedCommunities(cs) => {
+            Value::Array(cs.iter().map(ipv6_ext_community_json).collect())
         }
         PathAttribute::PmsiTunnel(p) => {
             let mut o = Map::new();
@@ -549,6 +555,26 @@ pub fn ext_community_json(c: &ExtendedCommunity) -> Value {
     }
 }
 
+/// One IPv6 address specific extended community (RFC 5701): `name` plus the fields of that
+/// kind. Names: `route-target` (`route_target`), `route-origin` (`route_origin`), both as
+/// `"[2001:db8::1]:100"`, and `unknown` (`type_high`, `subtype`, `hex` of all 20 bytes).
+pub fn ipv6_ext_community_json(c: &Ipv6ExtendedCommunity) -> Value {
+    match c.kind() {
+        Ipv6ExtCommunityKind::RouteTarget { addr, value } => {
+            json!({"name": "route-target", "route_target": ipv6_admin_text(addr, value)})
+        }
+        Ipv6ExtCommunityKind::RouteOrigin { addr, value } => {
+            json!({"name": "route-origin", "route_origin": ipv6_admin_text(addr, value)})
+        }
+        Ipv6ExtCommunityKind::Unknown(b) => json!({
+            "name": "unknown",
+            "type_high": b[0],
+            "subtype": b[1],
+            "hex": hex(&b),
+        }),
+    }
+}
+
 /// One OPEN capability (RFC 5492): `code`, `name` ([`Capability::name`]) and the fields of
 /// that capability.
 pub fn capability_json(c: &Capability) -> Value {
@@ -830,6 +856,26 @@ mod tests {
         assert_eq!(v["immutable"], true);
         let odd = ExtendedCommunity([0x43, 0x99, 1, 2, 3, 4, 5, 6]);
         assert_eq!(ext_community_json(&odd)["hex"], "4399010203040506");
+    }
+
+    #[test]
+    fn ipv6_address_specific_communities() {
+        let addr = "2001:db8::1".parse().unwrap();
+        let rt = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteTarget { addr, value: 100 });
+        let ro = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteOrigin { addr, value: 7 });
+        let odd = Ipv6ExtendedCommunity([0x40; 20]);
+        let v = attribute_json(&PathAttribute::Ipv6ExtendedCommunities(vec![rt, ro, odd]));
+        assert_eq!(
+            v[0],
+            json!({"name": "route-target", "route_target": "[2001:db8::1]:100"})
+        );
+        assert_eq!(
+            v[1],
+            json!({"name": "route-origin", "route_origin": "[2001:db8::1]:7"})
+        );
+        assert_eq!(v[2]["name"], "unknown");
+        assert_eq!(v[2]["type_high"], 0x40);
+        assert_eq!(v[2]["hex"], "40".repeat(20));
     }
 
     #[test]

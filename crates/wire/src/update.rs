@@ -605,6 +605,9 @@ pub fn validate_update(ctx: &CodecContext, u: &Update) -> Result<(), EncodeError
             PathAttribute::LargeCommunities(c) if c.is_empty() => {
                 return Err(invalid("LARGE_COMMUNITY", "empty"));
             }
+            PathAttribute::Ipv6ExtendedCommunities(c) if c.is_empty() => {
+                return Err(invalid("IPV6_EXTENDED_COMMUNITIES", "empty"));
+            }
             PathAttribute::ClusterList(c) if c.is_empty() => {
                 return Err(invalid("CLUSTER_LIST", "empty"));
             }

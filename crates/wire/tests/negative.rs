@@ -22,7 +22,7 @@ mod build;
 use build::*;
 use evpnd_wire::{
     decode_message, encode_message, Aggregator, Capability, CodecContext, DecodeError, Decoded,
-    Family, Message, NextHop, Origin, Outcome, PathAttribute, Update,
+    Family, Ipv6ExtCommunityKind, Message, NextHop, Origin, Outcome, PathAttribute, Update,
 };
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -152,6 +152,7 @@ const AS4_PATH: u8 = 17;
 const AS4_AGGREGATOR: u8 = 18;
 const PMSI: u8 = 22;
 const TUNNEL_ENCAP: u8 = 23;
+const IPV6_EXT_COMM: u8 = 25;
 const LARGE_COMM: u8 = 32;
 
 // ---------------------------------------------------------------------------------------------
@@ -884,6 +885,77 @@ fn attribute_rules(c: &mut Vec<Case>) {
         te(&[0, 8, 0, 0]),
         Expect::Accept,
     ));
+    // IPV6_EXTENDED_COMMUNITIES (RFC 7606 §7.15): a non-zero multiple of 20 octets.
+    let v6ec = |value: &[u8]| v4x(attr(OPT_TRANS, IPV6_EXT_COMM, value));
+    for len in [0usize, 8, 19, 21, 30] {
+        c.push(
+            case(
+                g,
+                format!("IPV6_EXTENDED_COMMUNITIES len {len}"),
+                v6ec(&vec![0; len]),
+                taw(&[a(IPV6_EXT_COMM, "IPV6_EXTENDED_COMMUNITIES")]),
+            )
+            .at(V4XV),
+        );
+    }
+    c.push(
+        case(
+            g,
+            "IPV6_EXTENDED_COMMUNITIES len 19 and no NLRI",
+            update(&[], &attr(OPT_TRANS, IPV6_EXT_COMM, &[0; 19]), &[]),
+            reset(3, 5, &attr(OPT_TRANS, IPV6_EXT_COMM, &[0; 19])),
+        )
+        .at(FIRST_ATTR + 3),
+    );
+    c.push(
+        case(
+            g,
+            "IPV6_EXTENDED_COMMUNITIES route target and route origin valid",
+            v6ec(&[ec6_route_target(NH16, 100), ec6(0x00, 0x03, NH16, 7)].concat()),
+            Expect::Accept,
+        )
+        .then(|d| {
+            let Some(PathAttribute::Ipv6ExtendedCommunities(cs)) = upd(d).attribute(IPV6_EXT_COMM)
+            else {
+                panic!("no IPV6_EXTENDED_COMMUNITIES");
+            };
+            assert_eq!(
+                cs.iter().map(|c| c.kind()).collect::<Vec<_>>(),
+                vec![
+                    Ipv6ExtCommunityKind::RouteTarget {
+                        addr: NH16.into(),
+                        value: 100
+                    },
+                    Ipv6ExtCommunityKind::RouteOrigin {
+                        addr: NH16.into(),
+                        value: 7
+                    },
+                ]
+            );
+        }),
+    );
+    c.push(
+        case(
+            g,
+            "IPV6_EXTENDED_COMMUNITIES non-transitive community from eBGP valid",
+            v6ec(&ec6(0x40, 0x7f, NH16, 1)),
+            Expect::Accept,
+        )
+        .ctx(ebgp()),
+    );
+    c.push(
+        case(
+            g,
+            "IPV6_EXTENDED_COMMUNITIES with the Partial bit valid",
+            v4x(attr(
+                OPT_TRANS | PARTIAL,
+                IPV6_EXT_COMM,
+                &ec6_route_target(NH16, 1),
+            )),
+            Expect::Accept,
+        )
+        .then(|d| assert!(upd(d).partial.contains(IPV6_EXT_COMM))),
+    );
 }
 
 /// RFC 7607 §2: AS number 0 in AS_PATH or AGGREGATOR is malformed, handled as RFC 7606 says
@@ -1130,6 +1202,25 @@ fn flag_rules(c: &mut Vec<Case>) {
         "ORIGINATOR_ID transitive (iBGP)",
         v4x(attr(OPT_TRANS, ORIGINATOR_ID, &NH4)),
         taw(&[a(ORIGINATOR_ID, FLAGS)]),
+    ));
+    c.push(
+        case(
+            g,
+            "IPV6_EXTENDED_COMMUNITIES non-transitive",
+            v4x(attr(
+                OPT_NON_TRANS,
+                IPV6_EXT_COMM,
+                &ec6_route_target(NH16, 1),
+            )),
+            taw(&[a(IPV6_EXT_COMM, FLAGS)]),
+        )
+        .at(V4X),
+    );
+    c.push(case(
+        g,
+        "IPV6_EXTENDED_COMMUNITIES well-known",
+        v4x(attr(WELL_KNOWN, IPV6_EXT_COMM, &ec6_route_target(NH16, 1))),
+        taw(&[a(IPV6_EXT_COMM, FLAGS)]),
     ));
     c.push(case(
         g,

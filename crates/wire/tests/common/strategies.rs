@@ -18,10 +18,10 @@ use evpnd_wire::capability::{
 use evpnd_wire::{
     Afi, Aggregator, AsPath, AsSegment, AttrSet, Capability, CodecContext, Community, Esi,
     EthernetAdRoute, EthernetSegmentRoute, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family,
-    InclusiveMulticastRoute, IpPrefix, IpPrefixRoute, Label, LargeCommunity, MacAddress,
-    MacIpRoute, Message, MpReach, MpUnreach, NextHop, Nlri, Notification, Open, Origin,
-    PathAttribute, PmsiTunnel, PmsiTunnelId, Route, RouteDistinguisher, RouteRefresh, RouteTarget,
-    RtMembership, Safi, SegmentType, UnknownAttribute, Update,
+    InclusiveMulticastRoute, IpPrefix, IpPrefixRoute, Ipv6ExtCommunityKind, Ipv6ExtendedCommunity,
+    Label, LargeCommunity, MacAddress, MacIpRoute, Message, MpReach, MpUnreach, NextHop, Nlri,
+    Notification, Open, Origin, PathAttribute, PmsiTunnel, PmsiTunnelId, Route, RouteDistinguisher,
+    RouteRefresh, RouteTarget, RtMembership, Safi, SegmentType, UnknownAttribute, Update,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -536,7 +536,19 @@ pub fn tunnel_encapsulation() -> impl Strategy<Value = Vec<TunnelTlv>> {
 
 /// True for the type codes the codec decodes into a typed attribute (or MP_REACH/MP_UNREACH).
 pub fn is_known_attr(t: u8) -> bool {
-    matches!(t, 1..=10 | 14..=18 | 22 | 23 | 32)
+    matches!(t, 1..=10 | 14..=18 | 22 | 23 | 25 | 32)
+}
+
+/// An IPv6 address specific extended community (RFC 5701): a route target, a route origin or
+/// any 20 bytes.
+pub fn ipv6_ext_community() -> impl Strategy<Value = Ipv6ExtendedCommunity> {
+    prop_oneof![
+        2 => (ipv6(), any::<u16>())
+            .prop_map(|(addr, value)| Ipv6ExtCommunityKind::RouteTarget { addr, value }.into()),
+        1 => (ipv6(), any::<u16>())
+            .prop_map(|(addr, value)| Ipv6ExtCommunityKind::RouteOrigin { addr, value }.into()),
+        1 => any::<[u8; 20]>().prop_map(Ipv6ExtendedCommunity),
+    ]
 }
 
 /// An unknown optional attribute (any flags besides Optional set and Extended Length clear),
@@ -599,6 +611,9 @@ pub fn any_attribute(ctx: &CodecContext) -> BoxedStrategy<PathAttribute> {
         )
         .prop_map(PathAttribute::LargeCommunities)
         .boxed(),
+        vec(ipv6_ext_community(), 1..=4)
+            .prop_map(PathAttribute::Ipv6ExtendedCommunities)
+            .boxed(),
         unknown_attribute().prop_map(PathAttribute::Unknown).boxed(),
     ];
     if !ctx.external_peer {
@@ -630,7 +645,7 @@ pub fn any_attribute(ctx: &CodecContext) -> BoxedStrategy<PathAttribute> {
 
 /// The known optional transitive attributes: the ones that may carry the Partial bit.
 pub fn is_optional_transitive(t: u8) -> bool {
-    matches!(t, 7 | 8 | 16..=18 | 22 | 23 | 32)
+    matches!(t, 7 | 8 | 16..=18 | 22 | 23 | 25 | 32)
 }
 
 /// A set of path attributes with distinct type codes, in random order, for session `ctx`;
