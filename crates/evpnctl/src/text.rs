@@ -237,7 +237,8 @@ fn capability_text(c: &Value) -> String {
     };
     for (k, v) in o.iter() {
         match k.as_str() {
-            "name" | "code" | "afi" | "safi" => {}
+            // The role capability shows its name only (`capability role customer`).
+            "name" | "code" | "afi" | "safi" | "role" => {}
             "families" => {
                 let fs: Vec<String> = v
                     .as_array()
@@ -251,7 +252,7 @@ fn capability_text(c: &Value) -> String {
                     .collect();
                 let _ = write!(t, " {}", fs.join(","));
             }
-            "family" | "asn" => {
+            "family" | "asn" | "role_name" => {
                 let _ = write!(t, " {}", s(v));
             }
             _ => {
@@ -264,7 +265,7 @@ fn capability_text(c: &Value) -> String {
 
 /// Attributes in type-code order (the order RFC 4271 lists them), unknown ones last.
 fn attribute_rank(name: &str) -> (usize, String) {
-    const ORDER: [&str; 17] = [
+    const ORDER: [&str; 18] = [
         "ORIGIN",
         "AS_PATH",
         "NEXT_HOP",
@@ -282,6 +283,7 @@ fn attribute_rank(name: &str) -> (usize, String) {
         "TUNNEL_ENCAPSULATION",
         "IPV6_EXTENDED_COMMUNITIES",
         "LARGE_COMMUNITY",
+        "ONLY_TO_CUSTOMER",
     ];
     let rank = ORDER.iter().position(|n| *n == name).unwrap_or(ORDER.len());
     (rank, name.to_string())

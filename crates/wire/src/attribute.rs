@@ -47,6 +47,8 @@ pub mod attr_type {
     pub const TUNNEL_ENCAPSULATION: u8 = 23;
     /// IPv6 Address Specific Extended Community (RFC 5701 §2).
     pub const IPV6_EXTENDED_COMMUNITIES: u8 = 25;
+    /// Only to Customer, OTC (RFC 9234 §5).
+    pub const ONLY_TO_CUSTOMER: u8 = 35;
     /// LARGE_COMMUNITY (RFC 8092).
     pub const LARGE_COMMUNITY: u8 = 32;
 }
@@ -85,6 +87,7 @@ pub fn attr_name(type_code: u8) -> &'static str {
         PMSI_TUNNEL => "PMSI_TUNNEL",
         TUNNEL_ENCAPSULATION => "TUNNEL_ENCAPSULATION",
         IPV6_EXTENDED_COMMUNITIES => "IPV6_EXTENDED_COMMUNITIES",
+        ONLY_TO_CUSTOMER => "ONLY_TO_CUSTOMER",
         LARGE_COMMUNITY => "LARGE_COMMUNITY",
         _ => "UNKNOWN",
     }
@@ -108,7 +111,8 @@ pub fn expected_flags(type_code: u8) -> Option<u8> {
         | PMSI_TUNNEL
         | TUNNEL_ENCAPSULATION
         | IPV6_EXTENDED_COMMUNITIES
-        | LARGE_COMMUNITY => OPT_TRANS,
+        | LARGE_COMMUNITY
+        | ONLY_TO_CUSTOMER => OPT_TRANS,
         _ => return None,
     })
 }
@@ -452,6 +456,9 @@ pub enum PathAttribute {
     TunnelEncapsulation(Vec<TunnelTlv>),
     /// IPv6 Address Specific Extended Community (RFC 5701).
     Ipv6ExtendedCommunities(Vec<Ipv6ExtendedCommunity>),
+    /// Only to Customer (RFC 9234 §5): the AS that marked the route as going only to
+    /// customers (route leak prevention).
+    OnlyToCustomer(u32),
     /// LARGE_COMMUNITY.
     LargeCommunities(Vec<LargeCommunity>),
     /// Anything else.
@@ -479,6 +486,7 @@ impl PathAttribute {
             PathAttribute::PmsiTunnel(_) => PMSI_TUNNEL,
             PathAttribute::TunnelEncapsulation(_) => TUNNEL_ENCAPSULATION,
             PathAttribute::Ipv6ExtendedCommunities(_) => IPV6_EXTENDED_COMMUNITIES,
+            PathAttribute::OnlyToCustomer(_) => ONLY_TO_CUSTOMER,
             PathAttribute::LargeCommunities(_) => LARGE_COMMUNITY,
             PathAttribute::Unknown(u) => u.type_code,
         }
@@ -507,9 +515,9 @@ impl PathAttribute {
             PathAttribute::NextHop(a) | PathAttribute::OriginatorId(a) => {
                 out.extend_from_slice(&a.octets())
             }
-            PathAttribute::Med(v) | PathAttribute::LocalPref(v) => {
-                out.extend_from_slice(&v.to_be_bytes())
-            }
+            PathAttribute::Med(v)
+            | PathAttribute::LocalPref(v)
+            | PathAttribute::OnlyToCustomer(v) => out.extend_from_slice(&v.to_be_bytes()),
             PathAttribute::AtomicAggregate => {}
             PathAttribute::Aggregator(a) => {
                 if ctx.four_octet_as {
@@ -926,6 +934,14 @@ pub(crate) fn decode_attribute(
                 cs.push(Ipv6ExtendedCommunity(b));
             }
             PathAttribute::Ipv6ExtendedCommunities(cs)
+        }
+        ONLY_TO_CUSTOMER => {
+            // RFC 9234 §5: a length other than 4 is treat-as-withdraw.
+            let asn = v
+                .u32()
+                .filter(|_| len == 4)
+                .ok_or_else(|| bad_len(Action::Withdraw, "4"))?;
+            PathAttribute::OnlyToCustomer(asn)
         }
         AS4_PATH => {
             if ctx.four_octet_as {

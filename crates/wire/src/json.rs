@@ -189,7 +189,9 @@ pub fn attribute_json(a: &PathAttribute) -> Value {
         }),
         PathAttribute::AsPath(p) | PathAttribute::As4Path(p) => as_path_json(p),
         PathAttribute::NextHop(a) | PathAttribute::OriginatorId(a) => json!(a.to_string()),
-        PathAttribute::Med(v) | PathAttribute::LocalPref(v) => json!(v),
+        PathAttribute::Med(v) | PathAttribute::LocalPref(v) | PathAttribute::OnlyToCustomer(v) => {
+            json!(v)
+        }
         PathAttribute::AtomicAggregate => json!(true),
         PathAttribute::Aggregator(g) | PathAttribute::As4Aggregator(g) => {
             json!({"asn": g.asn, "address": g.address.to_string()})
@@ -601,6 +603,10 @@ pub fn capability_json(c: &Capability) -> Value {
         Capability::FourOctetAs(asn) => {
             o.insert("asn".into(), json!(asn));
         }
+        Capability::Role(role) => {
+            o.insert("role".into(), json!(role.0));
+            o.insert("role_name".into(), json!(role.name()));
+        }
         Capability::AddPath(fs) => {
             let fs: Vec<Value> = fs
                 .iter()
@@ -856,6 +862,18 @@ mod tests {
         assert_eq!(v["immutable"], true);
         let odd = ExtendedCommunity([0x43, 0x99, 1, 2, 3, 4, 5, 6]);
         assert_eq!(ext_community_json(&odd)["hex"], "4399010203040506");
+    }
+
+    #[test]
+    fn only_to_customer_and_bgp_role() {
+        assert_eq!(
+            attribute_json(&PathAttribute::OnlyToCustomer(65001)),
+            json!(65001)
+        );
+        assert_eq!(
+            capability_json(&Capability::Role(crate::capability::BgpRole::CUSTOMER)),
+            json!({"code": 9, "name": "role", "role": 3, "role_name": "customer"})
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@
 mod build;
 
 use build::*;
+use evpnd_wire::capability::BgpRole;
 use evpnd_wire::{
     decode_message, encode_message, Aggregator, Capability, CodecContext, DecodeError, Decoded,
     Family, Ipv6ExtCommunityKind, Message, NextHop, Origin, Outcome, PathAttribute, Update,
@@ -153,6 +154,7 @@ const AS4_AGGREGATOR: u8 = 18;
 const PMSI: u8 = 22;
 const TUNNEL_ENCAP: u8 = 23;
 const IPV6_EXT_COMM: u8 = 25;
+const OTC: u8 = 35;
 const LARGE_COMM: u8 = 32;
 
 // ---------------------------------------------------------------------------------------------
@@ -943,6 +945,44 @@ fn attribute_rules(c: &mut Vec<Case>) {
         )
         .ctx(ebgp()),
     );
+    // ONLY_TO_CUSTOMER (RFC 9234 §5): 4 octets, else treat-as-withdraw.
+    for len in [0usize, 3, 5, 8] {
+        c.push(
+            case(
+                g,
+                format!("ONLY_TO_CUSTOMER len {len}"),
+                v4x(attr(OPT_TRANS, OTC, &vec![1; len])),
+                taw(&[a(OTC, "ONLY_TO_CUSTOMER")]),
+            )
+            .at(V4XV),
+        );
+    }
+    c.push(
+        case(
+            g,
+            "ONLY_TO_CUSTOMER len 3 and no NLRI",
+            update(&[], &attr(OPT_TRANS, OTC, &[0, 0xfd, 0xe9]), &[]),
+            reset(3, 5, &attr(OPT_TRANS, OTC, &[0, 0xfd, 0xe9])),
+        )
+        .at(FIRST_ATTR + 3),
+    );
+    for (name, ctx) in [("iBGP", ibgp()), ("eBGP", ebgp())] {
+        c.push(
+            case(
+                g,
+                format!("ONLY_TO_CUSTOMER 65001 from {name} valid"),
+                v4x(attr(OPT_TRANS, OTC, &65001u32.to_be_bytes())),
+                Expect::Accept,
+            )
+            .ctx(ctx)
+            .then(|d| {
+                assert_eq!(
+                    upd(d).attribute(OTC),
+                    Some(&PathAttribute::OnlyToCustomer(65001))
+                );
+            }),
+        );
+    }
     c.push(
         case(
             g,
@@ -1216,6 +1256,21 @@ fn flag_rules(c: &mut Vec<Case>) {
         )
         .at(V4X),
     );
+    c.push(
+        case(
+            g,
+            "ONLY_TO_CUSTOMER non-transitive",
+            v4x(attr(OPT_NON_TRANS, OTC, &65001u32.to_be_bytes())),
+            taw(&[a(OTC, FLAGS)]),
+        )
+        .at(V4X),
+    );
+    c.push(case(
+        g,
+        "ONLY_TO_CUSTOMER well-known",
+        v4x(attr(WELL_KNOWN, OTC, &65001u32.to_be_bytes())),
+        taw(&[a(OTC, FLAGS)]),
+    ));
     c.push(case(
         g,
         "IPV6_EXTENDED_COMMUNITIES well-known",
@@ -2357,6 +2412,53 @@ fn open_rules(c: &mut Vec<Case>) {
             reset(2, 0, &[]),
         )
         .at(31),
+    );
+    // BGP Role (RFC 9234 §4.1): one octet. RFC 9234 says nothing of another length; such a
+    // capability is malformed as any other of the wrong length (OPEN Message Error).
+    // Capability code at 31, length at 32.
+    for len in [0usize, 2] {
+        c.push(
+            case(
+                g,
+                format!("BGP Role capability of length {len}"),
+                open_with(
+                    4,
+                    65001,
+                    90,
+                    BGP_ID,
+                    &param(2, &[caps(), cap(9, &vec![3; len])].concat()),
+                ),
+                reset(2, 0, &[]),
+            )
+            .at(31 + caps().len()),
+        );
+    }
+    // Unassigned role values and roles that differ are the session's to judge (RFC 9234 §4.2:
+    // Role Mismatch); the codec keeps them.
+    c.push(
+        case(
+            g,
+            "BGP Role capabilities customer and unassigned 9",
+            open_with(
+                4,
+                65001,
+                90,
+                BGP_ID,
+                &param(2, &[caps(), cap(9, &[3]), cap(9, &[9])].concat()),
+            ),
+            Expect::Accept,
+        )
+        .then(|d| {
+            let roles: Vec<_> = open_msg(d)
+                .capabilities
+                .iter()
+                .filter_map(|c| match c {
+                    Capability::Role(r) => Some(*r),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(roles, vec![BgpRole::CUSTOMER, BgpRole(9)]);
+        }),
     );
     c.push(case(
         g,

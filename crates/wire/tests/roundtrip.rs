@@ -919,7 +919,9 @@ fn strategies_cover_the_interesting_cases() {
                 .any(|(_, n)| matches!(n.route, Route::Evpn(EvpnRoute::IpPrefix(_))));
     }
     assert!(saw_add_path && saw_ext_len && saw_type5_router_mac);
-    for t in [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 22, 23, 25, 32] {
+    for t in [
+        1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 22, 23, 25, 32, 35,
+    ] {
         assert!(saw_attr.contains(&t), "attribute {t} never generated");
     }
 }

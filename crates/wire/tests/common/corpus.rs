@@ -17,7 +17,7 @@
 
 use evpnd_wire::attribute::{TunnelSubTlv, TunnelTlv};
 use evpnd_wire::capability::{
-    AddPathFamily, AddPathMode, GracefulRestart, GracefulRestartFamily, LlgrFamily,
+    AddPathFamily, AddPathMode, BgpRole, GracefulRestart, GracefulRestartFamily, LlgrFamily,
 };
 use evpnd_wire::evpn::MAX_ETHERNET_TAG;
 use evpnd_wire::message::refresh_subtype;
@@ -397,6 +397,7 @@ fn opens(v: &mut Vec<Case>) {
             hostname: b"leaf1".to_vec(),
             domain: b"example.net".to_vec(),
         },
+        Capability::Role(BgpRole::CUSTOMER),
         // 239..=254 are reserved for experimental use (RFC 8810 §5): nobody gives them a meaning.
         Capability::Unknown {
             code: 240,
@@ -1107,6 +1108,21 @@ fn unicast_updates(v: &mut Vec<Case>) {
                 }),
             ],
             nlri: vec![ipv4("198.51.100.0/24")],
+            ..Update::default()
+        }),
+    ));
+    // Only to Customer (RFC 9234 §5), as a provider marks a route it sends to a customer.
+    v.push(Case::new(
+        "ipv4-only-to-customer",
+        ctx::ebgp(),
+        upd(Update {
+            attributes: vec![
+                PathAttribute::Origin(Origin::Igp),
+                PathAttribute::AsPath(AsPath::sequence(vec![LOCAL_AS, 65001])),
+                PathAttribute::NextHop(vtep(1)),
+                PathAttribute::OnlyToCustomer(65001),
+            ],
+            nlri: vec![ipv4("203.0.113.0/24")],
             ..Update::default()
         }),
     ));
