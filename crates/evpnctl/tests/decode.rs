@@ -643,6 +643,15 @@ fn end_of_rib_and_extended_communities() {
     assert_eq!(ecs[1]["name"], "encapsulation");
     assert_eq!(ecs[1]["tunnel_type"], 8);
     assert_eq!(ecs[1]["tunnel"], "vxlan");
+    assert_eq!(ecs[0]["text"], "rt 65000:100");
+    assert_eq!(ecs[1]["text"], "encap vxlan");
+    let t = run(&["decode", "--text", &update("", &attrs, "")], b"");
+    assert!(
+        t.stdout
+            .contains("  EXTENDED_COMMUNITIES rt 65000:100, encap vxlan\n"),
+        "{}",
+        t.stdout
+    );
     assert_eq!(a["PMSI_TUNNEL"]["tunnel_type"], 6);
     assert_eq!(a["PMSI_TUNNEL"]["endpoint"], "198.18.0.1");
     assert_eq!(a["PMSI_TUNNEL"]["vni"], 100);
@@ -684,6 +693,12 @@ fn only_to_customer_ipv6_communities_and_role() {
     let t = run(&["decode", "--text", &update("", &attrs, "18c63364")], b"");
     assert!(
         t.stdout.contains("  ONLY_TO_CUSTOMER 65001\n"),
+        "{}",
+        t.stdout
+    );
+    assert!(
+        t.stdout
+            .contains("  IPV6_EXTENDED_COMMUNITIES rt [2001:db8::1]:100\n"),
         "{}",
         t.stdout
     );

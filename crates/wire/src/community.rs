@@ -370,6 +370,74 @@ impl fmt::Debug for ExtendedCommunity {
     }
 }
 
+/// The one short text form of an extended community, used wherever one is shown (the API's
+/// route listings, `evpnctl`, the decode JSON's `text`): `rt 65000:100`, `encap vxlan`,
+/// `mac-mobility seq 1 sticky`, `esi-label 100 single-active`, `es-import 02:..`,
+/// `router-mac 02:..`, `l2-attributes flags 0x0000 mtu 1500`, `df-election alg 0 bitmap
+/// 0x0000`, `arp-nd override,immutable`, `default-gateway`, or `0x` and the 16 hex digits of
+/// any other community.
+impl fmt::Display for ExtendedCommunity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind() {
+            ExtCommunityKind::RouteTarget(rt) => write!(f, "rt {rt}"),
+            ExtCommunityKind::Encapsulation { tunnel_type } => match tunnel_type {
+                tunnel_type::VXLAN => f.write_str("encap vxlan"),
+                tunnel_type::NVGRE => f.write_str("encap nvgre"),
+                tunnel_type::MPLS => f.write_str("encap mpls"),
+                t => write!(f, "encap {t}"),
+            },
+            ExtCommunityKind::MacMobility { sequence, sticky } => {
+                let sticky = if sticky { " sticky" } else { "" };
+                write!(f, "mac-mobility seq {sequence}{sticky}")
+            }
+            ExtCommunityKind::EsiLabel {
+                single_active,
+                label,
+            } => {
+                let mode = if single_active {
+                    "single-active"
+                } else {
+                    "all-active"
+                };
+                write!(f, "esi-label {} {mode}", label.raw())
+            }
+            ExtCommunityKind::EsImportRouteTarget(mac) => write!(f, "es-import {mac}"),
+            ExtCommunityKind::RouterMac(mac) => write!(f, "router-mac {mac}"),
+            ExtCommunityKind::Layer2Attributes {
+                control_flags,
+                l2_mtu,
+            } => write!(f, "l2-attributes flags {control_flags:#06x} mtu {l2_mtu}"),
+            ExtCommunityKind::DfElection { algorithm, bitmap } => {
+                write!(f, "df-election alg {algorithm} bitmap {bitmap:#06x}")
+            }
+            ExtCommunityKind::ArpNd {
+                router,
+                override_flag,
+                proxy,
+                immutable,
+            } => {
+                let names = [
+                    (router, "router"),
+                    (override_flag, "override"),
+                    (proxy, "proxy"),
+                    (immutable, "immutable"),
+                ];
+                let set: Vec<&str> = names
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, n)| *n)
+                    .collect();
+                write!(f, "arp-nd {}", set.join(","))
+            }
+            ExtCommunityKind::DefaultGateway => f.write_str("default-gateway"),
+            ExtCommunityKind::Unknown(b) => {
+                f.write_str("0x")?;
+                b.iter().try_for_each(|x| write!(f, "{x:02x}"))
+            }
+        }
+    }
+}
+
 /// An IPv6 Address Specific Extended Community (RFC 5701 §2), as its 20 wire bytes: type
 /// (high octet: 0x00 transitive, 0x40 non-transitive), sub-type, a 16-octet IPv6 global
 /// administrator and a 2-octet local administrator.
@@ -515,6 +583,144 @@ mod tests {
             "4200000000:1".parse::<RouteTarget>().unwrap().to_string(),
             "4200000000L:1"
         );
+    }
+
+    /// The text form, kind by kind (the strings the API's route listings have always shown).
+    #[test]
+    fn ext_community_text() {
+        let mac = MacAddress([0x02, 0, 0, 0, 0, 0xfe]);
+        let cases = [
+            (
+                ExtCommunityKind::RouteTarget(RouteTarget::As2 {
+                    asn: 65000,
+                    value: 100,
+                }),
+                "rt 65000:100",
+            ),
+            (
+                ExtCommunityKind::RouteTarget(RouteTarget::Ipv4 {
+                    addr: Ipv4Addr::new(198, 19, 0, 1),
+                    value: 7,
+                }),
+                "rt 198.19.0.1:7",
+            ),
+            (
+                ExtCommunityKind::RouteTarget(RouteTarget::As4 {
+                    asn: 4_200_000_000,
+                    value: 7,
+                }),
+                "rt 4200000000L:7",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::VXLAN,
+                },
+                "encap vxlan",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::NVGRE,
+                },
+                "encap nvgre",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::MPLS,
+                },
+                "encap mpls",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::GENEVE,
+                },
+                "encap 19",
+            ),
+            (
+                ExtCommunityKind::MacMobility {
+                    sequence: 1,
+                    sticky: false,
+                },
+                "mac-mobility seq 1",
+            ),
+            (
+                ExtCommunityKind::MacMobility {
+                    sequence: 7,
+                    sticky: true,
+                },
+                "mac-mobility seq 7 sticky",
+            ),
+            (
+                ExtCommunityKind::EsiLabel {
+                    single_active: true,
+                    label: Label::from_raw(100),
+                },
+                "esi-label 100 single-active",
+            ),
+            (
+                ExtCommunityKind::EsiLabel {
+                    single_active: false,
+                    label: Label::from_raw(16),
+                },
+                "esi-label 16 all-active",
+            ),
+            (
+                ExtCommunityKind::EsImportRouteTarget(mac),
+                "es-import 02:00:00:00:00:fe",
+            ),
+            (
+                ExtCommunityKind::RouterMac(mac),
+                "router-mac 02:00:00:00:00:fe",
+            ),
+            (
+                ExtCommunityKind::Layer2Attributes {
+                    control_flags: 0x0003,
+                    l2_mtu: 1500,
+                },
+                "l2-attributes flags 0x0003 mtu 1500",
+            ),
+            (
+                ExtCommunityKind::DfElection {
+                    algorithm: 1,
+                    bitmap: 0x8000,
+                },
+                "df-election alg 1 bitmap 0x8000",
+            ),
+            (
+                ExtCommunityKind::ArpNd {
+                    router: true,
+                    override_flag: true,
+                    proxy: false,
+                    immutable: true,
+                },
+                "arp-nd router,override,immutable",
+            ),
+            (
+                ExtCommunityKind::ArpNd {
+                    router: false,
+                    override_flag: false,
+                    proxy: true,
+                    immutable: false,
+                },
+                "arp-nd proxy",
+            ),
+            (
+                ExtCommunityKind::ArpNd {
+                    router: false,
+                    override_flag: false,
+                    proxy: false,
+                    immutable: false,
+                },
+                "arp-nd ",
+            ),
+            (ExtCommunityKind::DefaultGateway, "default-gateway"),
+            (
+                ExtCommunityKind::Unknown([0x43, 0x99, 1, 2, 3, 4, 5, 0xab]),
+                "0x43990102030405ab",
+            ),
+        ];
+        for (kind, text) in cases {
+            assert_eq!(ExtendedCommunity::new(kind).to_string(), text, "{kind:?}");
+        }
     }
 
     /// RFC 5701 §2: type, sub-type, 16-octet IPv6 global administrator, 2-octet local one.

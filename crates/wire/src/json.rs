@@ -493,10 +493,23 @@ pub fn tunnel_name(t: u16) -> &'static str {
     }
 }
 
-/// One extended community (RFC 4360 and the EVPN RFCs): `name` plus the typed fields of that
-/// kind. Names: `route-target`, `encapsulation`, `mac-mobility`, `esi-label`, `es-import-rt`,
-/// `router-mac`, `layer2-attributes`, `df-election`, `arp-nd`, `default-gateway`, `unknown`.
+/// One extended community (RFC 4360 and the EVPN RFCs): `name`, `text` (the community's one
+/// text form, its `Display`) and the typed fields of that kind. Names: `route-target`,
+/// `encapsulation`, `mac-mobility`, `esi-label`, `es-import-rt`, `router-mac`,
+/// `layer2-attributes`, `df-election`, `arp-nd`, `default-gateway`, `unknown`.
 pub fn ext_community_json(c: &ExtendedCommunity) -> Value {
+    with_text(ext_community_fields(c), c)
+}
+
+/// `v` (an object) with `text` = `c`'s text form added.
+fn with_text(mut v: Value, c: &impl std::fmt::Display) -> Value {
+    if let Value::Object(o) = &mut v {
+        o.insert("text".into(), json!(c.to_string()));
+    }
+    v
+}
+
+fn ext_community_fields(c: &ExtendedCommunity) -> Value {
     match c.kind() {
         ExtCommunityKind::RouteTarget(rt) => {
             json!({"name": "route-target", "route_target": rt.to_string()})
@@ -557,10 +570,15 @@ pub fn ext_community_json(c: &ExtendedCommunity) -> Value {
     }
 }
 
-/// One IPv6 address specific extended community (RFC 5701): `name` plus the fields of that
-/// kind. Names: `route-target` (`route_target`), `route-origin` (`route_origin`), both as
-/// `"[2001:db8::1]:100"`, and `unknown` (`type_high`, `subtype`, `hex` of all 20 bytes).
+/// One IPv6 address specific extended community (RFC 5701): `name`, `text` (its `Display`)
+/// plus the fields of that kind. Names: `route-target` (`route_target`), `route-origin`
+/// (`route_origin`), both as `"[2001:db8::1]:100"`, and `unknown` (`type_high`, `subtype`,
+/// `hex` of all 20 bytes).
 pub fn ipv6_ext_community_json(c: &Ipv6ExtendedCommunity) -> Value {
+    with_text(ipv6_ext_community_fields(c), c)
+}
+
+fn ipv6_ext_community_fields(c: &Ipv6ExtendedCommunity) -> Value {
     match c.kind() {
         Ipv6ExtCommunityKind::RouteTarget { addr, value } => {
             json!({"name": "route-target", "route_target": ipv6_admin_text(addr, value)})
@@ -846,12 +864,12 @@ mod tests {
         let rt = ExtendedCommunity([0x00, 0x02, 0xfd, 0xe8, 0, 0, 0, 100]);
         assert_eq!(
             ext_community_json(&rt),
-            json!({"name": "route-target", "route_target": "65000:100"})
+            json!({"name": "route-target", "route_target": "65000:100", "text": "rt 65000:100"})
         );
         let encap = ExtendedCommunity([0x03, 0x0c, 0, 0, 0, 0, 0, 8]);
         assert_eq!(
             ext_community_json(&encap),
-            json!({"name": "encapsulation", "tunnel_type": 8, "tunnel": "vxlan"})
+            json!({"name": "encapsulation", "tunnel_type": 8, "tunnel": "vxlan", "text": "encap vxlan"})
         );
         // ARP/ND with the O and I flags (RFC 9047 §3.1).
         let arp = ExtendedCommunity([0x06, 0x08, 0x0a, 0, 0, 0, 0, 0]);
@@ -860,8 +878,10 @@ mod tests {
         assert_eq!(v["override"], true);
         assert_eq!(v["proxy"], false);
         assert_eq!(v["immutable"], true);
+        assert_eq!(v["text"], "arp-nd override,immutable");
         let odd = ExtendedCommunity([0x43, 0x99, 1, 2, 3, 4, 5, 6]);
         assert_eq!(ext_community_json(&odd)["hex"], "4399010203040506");
+        assert_eq!(ext_community_json(&odd)["text"], "0x4399010203040506");
     }
 
     #[test]
@@ -885,13 +905,16 @@ mod tests {
         let v = attribute_json(&PathAttribute::Ipv6ExtendedCommunities(vec![rt, ro, odd]));
         assert_eq!(
             v[0],
-            json!({"name": "route-target", "route_target": "[2001:db8::1]:100"})
+            json!({"name": "route-target", "route_target": "[2001:db8::1]:100",
+                "text": "rt [2001:db8::1]:100"})
         );
         assert_eq!(
             v[1],
-            json!({"name": "route-origin", "route_origin": "[2001:db8::1]:7"})
+            json!({"name": "route-origin", "route_origin": "[2001:db8::1]:7",
+                "text": "route-origin [2001:db8::1]:7"})
         );
         assert_eq!(v[2]["name"], "unknown");
+        assert_eq!(v[2]["text"], format!("0x{}", "40".repeat(20)));
         assert_eq!(v[2]["type_high"], 0x40);
         assert_eq!(v[2]["hex"], "40".repeat(20));
     }
