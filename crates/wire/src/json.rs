@@ -17,18 +17,24 @@
 //!   repeats the 24-bit view of the route's first label.
 //!
 //! New fields may be added in later versions; existing fields keep their name, type and meaning.
+//!
+//! The message-level objects are built here; path attributes and communities in the
+//! `attribute` submodule, NLRI and EVPN routes in `nlri`.
 
-use crate::attribute::{
-    attr_name, pmsi_type, AsPath, MpReach, MpUnreach, NextHop, Origin, PathAttribute, PmsiTunnelId,
-    SegmentType,
+mod attribute;
+mod nlri;
+
+pub use attribute::{
+    attribute_json, attribute_key, ext_community_json, ipv6_ext_community_json, mp_reach_json,
+    mp_unreach_json, tunnel_name, update_attributes_json,
 };
+pub use nlri::{evpn_route_json, nlri_json, route_type_name};
+
+use crate::attribute::attr_name;
 use crate::capability::{AddPathMode, Capability};
-use crate::community::{tunnel_type, ExtCommunityKind, ExtendedCommunity};
 use crate::error::{DecodeError, Malformation, Outcome};
-use crate::evpn::EvpnRoute;
 use crate::message::{Decoded, Message, Notification, Open, RouteRefresh, HEADER_LEN};
-use crate::nlri::{Nlri, Route, RtMembership};
-use crate::types::{Esi, EsiKind, Family, Label};
+use crate::types::Family;
 use crate::update::Update;
 use serde_json::{json, Map, Value};
 
@@ -149,406 +155,6 @@ fn update_fields(u: &Update, o: &mut Map<String, Value>) {
     }
 }
 
-/// The `attributes` object of an UPDATE: every path attribute keyed by its name
-/// ([`attribute_key`]), MP_REACH_NLRI and MP_UNREACH_NLRI included.
-pub fn update_attributes_json(u: &Update) -> Value {
-    let mut attrs = Map::new();
-    if let Some(m) = &u.mp_unreach {
-        attrs.insert("MP_UNREACH_NLRI".into(), mp_unreach_json(m));
-    }
-    if let Some(m) = &u.mp_reach {
-        attrs.insert("MP_REACH_NLRI".into(), mp_reach_json(m));
-    }
-    for a in &u.attributes {
-        attrs.insert(attribute_key(a), attribute_json(a));
-    }
-    Value::Object(attrs)
-}
-
-/// The key of attribute `a` in the `attributes` object: its RFC name ([`attr_name`]), or
-/// `ATTR_<code>` for a type code this codec has no name for.
-pub fn attribute_key(a: &PathAttribute) -> String {
-    let code = a.type_code();
-    match attr_name(code) {
-        "UNKNOWN" => format!("ATTR_{code}"),
-        name => name.to_string(),
-    }
-}
-
-/// The value of path attribute `a` (RFC 4271 §5 and the attribute RFCs); see
-/// `docs/decode-json.md` for the form of each attribute.
-pub fn attribute_json(a: &PathAttribute) -> Value {
-    match a {
-        PathAttribute::Origin(o) => json!(match o {
-            Origin::Igp => "igp",
-            Origin::Egp => "egp",
-            Origin::Incomplete => "incomplete",
-        }),
-        PathAttribute::AsPath(p) | PathAttribute::As4Path(p) => as_path_json(p),
-        PathAttribute::NextHop(a) | PathAttribute::OriginatorId(a) => json!(a.to_string()),
-        PathAttribute::Med(v) | PathAttribute::LocalPref(v) => json!(v),
-        PathAttribute::AtomicAggregate => json!(true),
-        PathAttribute::Aggregator(g) | PathAttribute::As4Aggregator(g) => {
-            json!({"asn": g.asn, "address": g.address.to_string()})
-        }
-        PathAttribute::Communities(cs) => {
-            Value::Array(cs.iter().map(|c| json!(c.to_string())).collect())
-        }
-        PathAttribute::ClusterList(ids) => {
-            Value::Array(ids.iter().map(|i| json!(i.to_string())).collect())
-        }
-        PathAttribute::ExtendedCommunities(cs) => {
-            Value::Array(cs.iter().map(ext_community_json).collect())
-        }
-        PathAttribute::PmsiTunnel(p) => {
-            let mut o = Map::new();
-            o.insert("flags".into(), json!(p.flags));
-            o.insert("leaf_info_required".into(), json!(p.flags & 0x01 != 0));
-            o.insert("tunnel_type".into(), json!(p.tunnel_type()));
-            label_fields("label", p.label, &mut o);
-            o.insert("vni".into(), json!(p.label.vni()));
-            match &p.tunnel {
-                PmsiTunnelId::IngressReplication(ip) => {
-                    o.insert("tunnel".into(), json!("ingress-replication"));
-                    o.insert("endpoint".into(), json!(ip.to_string()));
-                }
-                PmsiTunnelId::Other { tunnel_type, id } => {
-                    let name = if *tunnel_type == pmsi_type::NO_TUNNEL {
-                        "none"
-                    } else {
-                        "other"
-                    };
-                    o.insert("tunnel".into(), json!(name));
-                    o.insert("tunnel_id".into(), json!(hex(id)));
-                }
-            }
-            Value::Object(o)
-        }
-        PathAttribute::TunnelEncapsulation(tlvs) => Value::Array(
-            tlvs.iter()
-                .map(|t| {
-                    json!({
-                        "tunnel_type": t.tunnel_type,
-                        "tunnel": tunnel_name(t.tunnel_type),
-                        "sub_tlvs": t.sub_tlvs.iter().map(|s| json!({
-                            "type": s.sub_type,
-                            "value": hex(&s.value),
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect(),
-        ),
-        PathAttribute::LargeCommunities(cs) => {
-            Value::Array(cs.iter().map(|c| json!(c.to_string())).collect())
-        }
-        PathAttribute::Unknown(u) => json!({
-            "type_code": u.type_code,
-            "flags": u.flags,
-            "value": hex(&u.value),
-        }),
-    }
-}
-
-fn as_path_json(p: &AsPath) -> Value {
-    Value::Array(
-        p.segments
-            .iter()
-            .map(|s| {
-                let kind = match s.kind {
-                    SegmentType::Set => "set",
-                    SegmentType::Sequence => "sequence",
-                    SegmentType::ConfedSequence => "confed-sequence",
-                    SegmentType::ConfedSet => "confed-set",
-                };
-                json!({"type": kind, "asns": s.asns})
-            })
-            .collect(),
-    )
-}
-
-fn next_hop_fields(nh: &NextHop, o: &mut Map<String, Value>) {
-    match nh {
-        NextHop::Ipv4(a) => {
-            o.insert("next_hop".into(), json!(a.to_string()));
-        }
-        NextHop::Ipv6 { global, link_local } => {
-            o.insert("next_hop".into(), json!(global.to_string()));
-            if let Some(ll) = link_local {
-                o.insert("next_hop_link_local".into(), json!(ll.to_string()));
-            }
-        }
-        NextHop::Opaque(b) => {
-            o.insert("next_hop".into(), Value::Null);
-            o.insert("next_hop_hex".into(), json!(hex(b)));
-        }
-    }
-}
-
-/// MP_REACH_NLRI (RFC 4760 §3): `family`, `afi`, `safi`, `next_hop`, `nlri`, `skipped_routes`
-/// (EVPN routes of unknown types skipped by their length, RFC 7606 §5.4) and, when non-empty,
-/// `opaque_nlri` (hex NLRI of a family this codec does not parse).
-pub fn mp_reach_json(m: &MpReach) -> Value {
-    let mut o = Map::new();
-    family_fields(m.family, &mut o);
-    next_hop_fields(&m.next_hop, &mut o);
-    o.insert(
-        "nlri".into(),
-        Value::Array(m.nlri.iter().map(nlri_json).collect()),
-    );
-    o.insert("skipped_routes".into(), json!(m.skipped_routes));
-    if !m.opaque_nlri.is_empty() {
-        o.insert("opaque_nlri".into(), json!(hex(&m.opaque_nlri)));
-    }
-    Value::Object(o)
-}
-
-/// MP_UNREACH_NLRI (RFC 4760 §4): as [`mp_reach_json`] without the next hop.
-pub fn mp_unreach_json(m: &MpUnreach) -> Value {
-    let mut o = Map::new();
-    family_fields(m.family, &mut o);
-    o.insert(
-        "nlri".into(),
-        Value::Array(m.nlri.iter().map(nlri_json).collect()),
-    );
-    o.insert("skipped_routes".into(), json!(m.skipped_routes));
-    if !m.opaque_nlri.is_empty() {
-        o.insert("opaque_nlri".into(), json!(hex(&m.opaque_nlri)));
-    }
-    Value::Object(o)
-}
-
-/// One NLRI: `family`, `path_id` (ADD-PATH, RFC 7911; `null` when the session has none) and
-/// the fields of the route: `prefix` for IPv4/IPv6 unicast, the RT membership fields
-/// (RFC 4684 §4) or those of [`evpn_route_json`].
-pub fn nlri_json(n: &Nlri) -> Value {
-    let mut o = match &n.route {
-        Route::Ipv4(p) | Route::Ipv6(p) => {
-            let mut o = Map::new();
-            o.insert("prefix".into(), json!(p.to_string()));
-            o
-        }
-        Route::RtConstraint(m) => rt_membership_fields(m),
-        Route::Evpn(r) => match evpn_route_json(r) {
-            Value::Object(o) => o,
-            _ => Map::new(),
-        },
-    };
-    o.insert("family".into(), json!(n.route.family().name()));
-    o.insert("path_id".into(), json!(n.path_id));
-    Value::Object(o)
-}
-
-fn rt_membership_fields(m: &RtMembership) -> Map<String, Value> {
-    let mut o = Map::new();
-    match m {
-        RtMembership::Default => {
-            o.insert("default".into(), json!(true));
-            o.insert("prefix_len".into(), json!(0));
-        }
-        RtMembership::Target {
-            origin_as,
-            rt_len,
-            route_target,
-        } => {
-            o.insert("default".into(), json!(false));
-            o.insert("prefix_len".into(), json!(m.prefix_len()));
-            o.insert("origin_as".into(), json!(origin_as));
-            o.insert("rt_len".into(), json!(rt_len));
-            let ec = ExtendedCommunity(*route_target);
-            let text = match ec.kind() {
-                ExtCommunityKind::RouteTarget(rt) if *rt_len == 64 => json!(rt.to_string()),
-                _ => Value::Null,
-            };
-            o.insert("route_target".into(), text);
-            o.insert("route_target_hex".into(), json!(hex(route_target)));
-        }
-    }
-    o
-}
-
-/// Stable name of an EVPN route type (RFC 7432 §7, RFC 9136 §3).
-pub fn route_type_name(route_type: u8) -> &'static str {
-    match route_type {
-        1 => "ethernet-auto-discovery",
-        2 => "mac-ip-advertisement",
-        3 => "inclusive-multicast-ethernet-tag",
-        4 => "ethernet-segment",
-        5 => "ip-prefix",
-        _ => "unknown",
-    }
-}
-
-/// `<name>` = raw 24-bit value, `<name>_mpls` = its high-order 20 bits (RFC 8365 §5.1.3).
-fn label_fields(name: &str, l: Label, o: &mut Map<String, Value>) {
-    o.insert(name.into(), json!(l.raw()));
-    o.insert(format!("{name}_mpls"), json!(l.mpls_label()));
-}
-
-fn esi_fields(esi: &Esi, o: &mut Map<String, Value>) {
-    o.insert("esi".into(), json!(esi.to_string()));
-    o.insert("esi_type".into(), json!(esi.esi_type()));
-    let detail = match esi.kind() {
-        EsiKind::Lacp {
-            system_mac,
-            port_key,
-        } => json!({"system_mac": system_mac.to_string(), "port_key": port_key}),
-        EsiKind::Bridge { root_mac, priority } => {
-            json!({"root_bridge_mac": root_mac.to_string(), "priority": priority})
-        }
-        EsiKind::MacBased {
-            system_mac,
-            discriminator,
-        } => json!({"system_mac": system_mac.to_string(), "discriminator": discriminator}),
-        EsiKind::RouterId {
-            router_id,
-            discriminator,
-        } => json!({"router_id": router_id.to_string(), "discriminator": discriminator}),
-        EsiKind::As { asn, discriminator } => {
-            json!({"asn": asn, "discriminator": discriminator})
-        }
-        EsiKind::Arbitrary(_) | EsiKind::Other { .. } => return,
-    };
-    o.insert("esi_detail".into(), detail);
-}
-
-/// One EVPN route (RFC 7432 §7, RFC 9136 §3.1): `route_type`, `route_type_name`, `rd` and the
-/// fields of its type. Type 1: `esi`, `esi_type`, `ethernet_tag`, `label`, `label_mpls`, `vni`.
-/// Type 2: `esi`, `esi_type`, `ethernet_tag`, `mac`, `ip` (or null), `label1`, `label1_mpls`,
-/// `vni`, `label2` and `label2_mpls` (or null). Type 3: `ethernet_tag`, `originator_ip`.
-/// Type 4: `esi`, `esi_type`, `originator_ip`. Type 5: `esi`, `esi_type`, `ethernet_tag`,
-/// `prefix` (`addr/len`, address bits as received), `gateway_ip`, `label`, `label_mpls`, `vni`.
-/// `esi_detail` is added for ESI types 1–5.
-pub fn evpn_route_json(r: &EvpnRoute) -> Value {
-    let mut o = Map::new();
-    o.insert("route_type".into(), json!(r.route_type()));
-    o.insert(
-        "route_type_name".into(),
-        json!(route_type_name(r.route_type())),
-    );
-    o.insert("rd".into(), json!(r.rd().to_string()));
-    match r {
-        EvpnRoute::EthernetAd(a) => {
-            esi_fields(&a.esi, &mut o);
-            o.insert("ethernet_tag".into(), json!(a.ethernet_tag));
-            label_fields("label", a.label, &mut o);
-            o.insert("vni".into(), json!(a.label.vni()));
-        }
-        EvpnRoute::MacIp(m) => {
-            esi_fields(&m.esi, &mut o);
-            o.insert("ethernet_tag".into(), json!(m.ethernet_tag));
-            o.insert("mac".into(), json!(m.mac.to_string()));
-            o.insert("ip".into(), json!(m.ip.map(|i| i.to_string())));
-            label_fields("label1", m.label1, &mut o);
-            o.insert("vni".into(), json!(m.label1.vni()));
-            match m.label2 {
-                Some(l) => label_fields("label2", l, &mut o),
-                None => {
-                    o.insert("label2".into(), Value::Null);
-                    o.insert("label2_mpls".into(), Value::Null);
-                }
-            }
-        }
-        EvpnRoute::InclusiveMulticast(i) => {
-            o.insert("ethernet_tag".into(), json!(i.ethernet_tag));
-            o.insert("originator_ip".into(), json!(i.originator.to_string()));
-        }
-        EvpnRoute::EthernetSegment(s) => {
-            esi_fields(&s.esi, &mut o);
-            o.insert("originator_ip".into(), json!(s.originator.to_string()));
-        }
-        EvpnRoute::IpPrefix(p) => {
-            esi_fields(&p.esi, &mut o);
-            o.insert("ethernet_tag".into(), json!(p.ethernet_tag));
-            o.insert(
-                "prefix".into(),
-                json!(format!("{}/{}", p.prefix, p.prefix_len)),
-            );
-            o.insert("gateway_ip".into(), json!(p.gateway.to_string()));
-            label_fields("label", p.label, &mut o);
-            o.insert("vni".into(), json!(p.label.vni()));
-        }
-    }
-    Value::Object(o)
-}
-
-/// Stable name of a tunnel type (IANA "BGP Tunnel Encapsulation Attribute Tunnel Types").
-pub fn tunnel_name(t: u16) -> &'static str {
-    match t {
-        tunnel_type::VXLAN => "vxlan",
-        tunnel_type::NVGRE => "nvgre",
-        tunnel_type::MPLS => "mpls",
-        tunnel_type::MPLS_IN_GRE => "mpls-in-gre",
-        tunnel_type::VXLAN_GPE => "vxlan-gpe",
-        tunnel_type::MPLS_IN_UDP => "mpls-in-udp",
-        tunnel_type::GENEVE => "geneve",
-        _ => "unknown",
-    }
-}
-
-/// One extended community (RFC 4360 and the EVPN RFCs): `name` plus the typed fields of that
-/// kind. Names: `route-target`, `encapsulation`, `mac-mobility`, `esi-label`, `es-import-rt`,
-/// `router-mac`, `layer2-attributes`, `df-election`, `arp-nd`, `default-gateway`, `unknown`.
-pub fn ext_community_json(c: &ExtendedCommunity) -> Value {
-    match c.kind() {
-        ExtCommunityKind::RouteTarget(rt) => {
-            json!({"name": "route-target", "route_target": rt.to_string()})
-        }
-        ExtCommunityKind::Encapsulation { tunnel_type } => json!({
-            "name": "encapsulation",
-            "tunnel_type": tunnel_type,
-            "tunnel": tunnel_name(tunnel_type),
-        }),
-        ExtCommunityKind::MacMobility { sequence, sticky } => {
-            json!({"name": "mac-mobility", "sequence": sequence, "sticky": sticky})
-        }
-        ExtCommunityKind::EsiLabel {
-            single_active,
-            label,
-        } => json!({
-            "name": "esi-label",
-            "single_active": single_active,
-            "label": label.raw(),
-            "label_mpls": label.mpls_label(),
-        }),
-        ExtCommunityKind::EsImportRouteTarget(mac) => {
-            json!({"name": "es-import-rt", "mac": mac.to_string()})
-        }
-        ExtCommunityKind::RouterMac(mac) => {
-            json!({"name": "router-mac", "mac": mac.to_string()})
-        }
-        ExtCommunityKind::Layer2Attributes {
-            control_flags,
-            l2_mtu,
-        } => json!({
-            "name": "layer2-attributes",
-            "control_flags": control_flags,
-            "l2_mtu": l2_mtu,
-        }),
-        ExtCommunityKind::DfElection { algorithm, bitmap } => {
-            json!({"name": "df-election", "algorithm": algorithm, "bitmap": bitmap})
-        }
-        ExtCommunityKind::ArpNd {
-            router,
-            override_flag,
-            proxy,
-            immutable,
-        } => json!({
-            "name": "arp-nd",
-            "router": router,
-            "override": override_flag,
-            "proxy": proxy,
-            "immutable": immutable,
-        }),
-        ExtCommunityKind::DefaultGateway => json!({"name": "default-gateway"}),
-        ExtCommunityKind::Unknown(b) => json!({
-            "name": "unknown",
-            "type_high": b[0],
-            "subtype": b[1],
-            "hex": hex(&b),
-        }),
-    }
-}
-
 /// One OPEN capability (RFC 5492): `code`, `name` ([`Capability::name`]) and the fields of
 /// that capability.
 pub fn capability_json(c: &Capability) -> Value {
@@ -574,6 +180,10 @@ pub fn capability_json(c: &Capability) -> Value {
         }
         Capability::FourOctetAs(asn) => {
             o.insert("asn".into(), json!(asn));
+        }
+        Capability::Role(role) => {
+            o.insert("role".into(), json!(role.0));
+            o.insert("role_name".into(), json!(role.name()));
         }
         Capability::AddPath(fs) => {
             let fs: Vec<Value> = fs
@@ -749,10 +359,13 @@ pub fn reset_json(offset_of_message: usize, err: &DecodeError) -> Value {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::attribute::{MpReach, NextHop, PathAttribute};
+    use crate::community::{ExtendedCommunity, Ipv6ExtCommunityKind, Ipv6ExtendedCommunity};
     use crate::context::CodecContext;
-    use crate::evpn::{IpPrefixRoute, MacIpRoute};
+    use crate::evpn::{EvpnRoute, IpPrefixRoute, MacIpRoute};
     use crate::message::decode_message;
-    use crate::types::{MacAddress, RouteDistinguisher};
+    use crate::nlri::{Nlri, Route};
+    use crate::types::{Esi, Label, MacAddress, RouteDistinguisher};
     use std::net::{IpAddr, Ipv4Addr};
 
     fn mac_ip() -> EvpnRoute {
@@ -814,12 +427,12 @@ mod tests {
         let rt = ExtendedCommunity([0x00, 0x02, 0xfd, 0xe8, 0, 0, 0, 100]);
         assert_eq!(
             ext_community_json(&rt),
-            json!({"name": "route-target", "route_target": "65000:100"})
+            json!({"name": "route-target", "route_target": "65000:100", "text": "rt 65000:100"})
         );
         let encap = ExtendedCommunity([0x03, 0x0c, 0, 0, 0, 0, 0, 8]);
         assert_eq!(
             ext_community_json(&encap),
-            json!({"name": "encapsulation", "tunnel_type": 8, "tunnel": "vxlan"})
+            json!({"name": "encapsulation", "tunnel_type": 8, "tunnel": "vxlan", "text": "encap vxlan"})
         );
         // ARP/ND with the O and I flags (RFC 9047 §3.1).
         let arp = ExtendedCommunity([0x06, 0x08, 0x0a, 0, 0, 0, 0, 0]);
@@ -828,8 +441,45 @@ mod tests {
         assert_eq!(v["override"], true);
         assert_eq!(v["proxy"], false);
         assert_eq!(v["immutable"], true);
+        assert_eq!(v["text"], "arp-nd override,immutable");
         let odd = ExtendedCommunity([0x43, 0x99, 1, 2, 3, 4, 5, 6]);
         assert_eq!(ext_community_json(&odd)["hex"], "4399010203040506");
+        assert_eq!(ext_community_json(&odd)["text"], "0x4399010203040506");
+    }
+
+    #[test]
+    fn only_to_customer_and_bgp_role() {
+        assert_eq!(
+            attribute_json(&PathAttribute::OnlyToCustomer(65001)),
+            json!(65001)
+        );
+        assert_eq!(
+            capability_json(&Capability::Role(crate::capability::BgpRole::CUSTOMER)),
+            json!({"code": 9, "name": "role", "role": 3, "role_name": "customer"})
+        );
+    }
+
+    #[test]
+    fn ipv6_address_specific_communities() {
+        let addr = "2001:db8::1".parse().unwrap();
+        let rt = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteTarget { addr, value: 100 });
+        let ro = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteOrigin { addr, value: 7 });
+        let odd = Ipv6ExtendedCommunity([0x40; 20]);
+        let v = attribute_json(&PathAttribute::Ipv6ExtendedCommunities(vec![rt, ro, odd]));
+        assert_eq!(
+            v[0],
+            json!({"name": "route-target", "route_target": "[2001:db8::1]:100",
+                "text": "rt [2001:db8::1]:100"})
+        );
+        assert_eq!(
+            v[1],
+            json!({"name": "route-origin", "route_origin": "[2001:db8::1]:7",
+                "text": "route-origin [2001:db8::1]:7"})
+        );
+        assert_eq!(v[2]["name"], "unknown");
+        assert_eq!(v[2]["text"], format!("0x{}", "40".repeat(20)));
+        assert_eq!(v[2]["type_high"], 0x40);
+        assert_eq!(v[2]["hex"], "40".repeat(20));
     }
 
     #[test]
