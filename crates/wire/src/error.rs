@@ -25,6 +25,8 @@ pub mod code {
     pub const CEASE: u8 = 6;
     /// ROUTE-REFRESH Message Error (RFC 7313 §5).
     pub const ROUTE_REFRESH: u8 = 7;
+    /// Send Hold Timer Expired (RFC 9687 §5).
+    pub const SEND_HOLD_TIMER_EXPIRED: u8 = 8;
 }
 
 /// NOTIFICATION error subcodes, grouped by error code.

@@ -147,6 +147,7 @@ impl Notification {
             code::FSM => "Finite State Machine Error",
             code::CEASE => "Cease",
             code::ROUTE_REFRESH => "ROUTE-REFRESH Message Error",
+            code::SEND_HOLD_TIMER_EXPIRED => "Send Hold Timer Expired",
             _ => "Unknown",
         };
         let s = match (self.code, self.subcode) {

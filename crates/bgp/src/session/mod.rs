@@ -96,7 +96,7 @@ pub const OPEN_SENT_HOLD_TIME: Duration = Duration::from_secs(240);
 pub const MIN_DEFAULT_SEND_HOLD_TIME: Duration = Duration::from_secs(480);
 
 /// NOTIFICATION error code "Send Hold Timer Expired" (RFC 9687 §5).
-pub const SEND_HOLD_TIMER_EXPIRED: u8 = 8;
+pub const SEND_HOLD_TIMER_EXPIRED: u8 = evpnd_wire::error::code::SEND_HOLD_TIMER_EXPIRED;
 
 /// Cease NOTIFICATION subcodes (RFC 4486 §4, RFC 8538 §3).
 pub mod cease {
@@ -466,11 +466,6 @@ pub struct Session {
 
 fn describe(n: &Notification) -> String {
     let (c, s) = n.describe();
-    let (c, s) = if n.code == SEND_HOLD_TIMER_EXPIRED {
-        ("Send Hold Timer Expired", "Unspecific")
-    } else {
-        (c, s)
-    };
     match n.shutdown_communication() {
         Some(text) if !text.is_empty() => {
             format!("{}/{} ({c}, {s}: \"{text}\")", n.code, n.subcode)

@@ -254,7 +254,7 @@ fn route_text(route: &Route) -> String {
                 let rt = ExtendedCommunity(*route_target);
                 let rt_text = match rt.kind() {
                     ExtCommunityKind::RouteTarget(t) => t.to_string(),
-                    _ => ext_community_text(&rt),
+                    _ => rt.to_string(),
                 };
                 format!("{origin_as}:{rt_text}/{}", u32::from(*rt_len) + 32)
             }
@@ -324,70 +324,6 @@ fn evpn(e: &EvpnRoute) -> v1::EvpnRoute {
     out
 }
 
-/// An extended community as short text ("rt 65000:100", "encap vxlan", ...).
-fn ext_community_text(c: &ExtendedCommunity) -> String {
-    match c.kind() {
-        ExtCommunityKind::RouteTarget(rt) => format!("rt {rt}"),
-        ExtCommunityKind::Encapsulation { tunnel_type } => match tunnel_type {
-            8 => "encap vxlan".into(),
-            9 => "encap nvgre".into(),
-            10 => "encap mpls".into(),
-            t => format!("encap {t}"),
-        },
-        ExtCommunityKind::MacMobility { sequence, sticky } => {
-            format!(
-                "mac-mobility seq {sequence}{}",
-                if sticky { " sticky" } else { "" }
-            )
-        }
-        ExtCommunityKind::EsiLabel {
-            single_active,
-            label,
-        } => format!(
-            "esi-label {} {}",
-            label.raw(),
-            if single_active {
-                "single-active"
-            } else {
-                "all-active"
-            }
-        ),
-        ExtCommunityKind::EsImportRouteTarget(m) => format!("es-import {m}"),
-        ExtCommunityKind::RouterMac(m) => format!("router-mac {m}"),
-        ExtCommunityKind::Layer2Attributes {
-            control_flags,
-            l2_mtu,
-        } => format!("l2-attributes flags {control_flags:#06x} mtu {l2_mtu}"),
-        ExtCommunityKind::DfElection { algorithm, bitmap } => {
-            format!("df-election alg {algorithm} bitmap {bitmap:#06x}")
-        }
-        ExtCommunityKind::ArpNd {
-            router,
-            override_flag,
-            proxy,
-            immutable,
-        } => {
-            let mut f = Vec::new();
-            for (on, n) in [
-                (router, "router"),
-                (override_flag, "override"),
-                (proxy, "proxy"),
-                (immutable, "immutable"),
-            ] {
-                if on {
-                    f.push(n);
-                }
-            }
-            format!("arp-nd {}", f.join(","))
-        }
-        ExtCommunityKind::DefaultGateway => "default-gateway".into(),
-        ExtCommunityKind::Unknown(b) => {
-            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            format!("0x{hex}")
-        }
-    }
-}
-
 fn path(p: &PathView) -> v1::Path {
     let a = &p.path.attrs;
     let as_path: Vec<u32> = a
@@ -416,7 +352,7 @@ fn path(p: &PathView) -> v1::Path {
         local_pref: p.local_pref,
         has_med: a.med.is_some(),
         med: a.med.unwrap_or(0),
-        extended_communities: a.ext_communities.iter().map(ext_community_text).collect(),
+        extended_communities: a.ext_communities.iter().map(|c| c.to_string()).collect(),
         originator_id: a.originator_id.map(|i| i.to_string()).unwrap_or_default(),
         cluster_list: a.cluster_list.iter().map(|i| i.to_string()).collect(),
         stale: p.path.stale,
