@@ -72,34 +72,6 @@ pub fn route_line(r: &Value) -> String {
     line
 }
 
-fn ext_community_text(c: &Value) -> String {
-    let name = c["name"].as_str().unwrap_or("?");
-    match name {
-        "route-target" => format!("rt {}", s(&c["route_target"])),
-        "encapsulation" => format!("encap {}", s(&c["tunnel"])),
-        "mac-mobility" => {
-            let sticky = if c["sticky"] == Value::Bool(true) {
-                " sticky"
-            } else {
-                ""
-            };
-            format!("mac-mobility seq {}{sticky}", s(&c["sequence"]))
-        }
-        "router-mac" => format!("router-mac {}", s(&c["mac"])),
-        "es-import-rt" => format!("es-import {}", s(&c["mac"])),
-        "unknown" => format!("unknown {}", s(&c["hex"])),
-        _ => {
-            let mut t = name.to_string();
-            if let Some(o) = c.as_object() {
-                for (k, v) in o.iter().filter(|(k, _)| k.as_str() != "name") {
-                    let _ = write!(t, " {k}={}", s(v));
-                }
-            }
-            t
-        }
-    }
-}
-
 fn attribute_text(name: &str, v: &Value) -> String {
     match name {
         "AS_PATH" | "AS4_PATH" => {
@@ -129,12 +101,13 @@ fn attribute_text(name: &str, v: &Value) -> String {
                 segs.join(" ")
             }
         }
-        "EXTENDED_COMMUNITIES" => v
+        // Each community carries its text form (`ExtendedCommunity`'s `Display` in evpnd-wire).
+        "EXTENDED_COMMUNITIES" | "IPV6_EXTENDED_COMMUNITIES" => v
             .as_array()
             .map(|a| a.as_slice())
             .unwrap_or_default()
             .iter()
-            .map(ext_community_text)
+            .map(|c| s(&c["text"]))
             .collect::<Vec<_>>()
             .join(", "),
         "COMMUNITIES" | "LARGE_COMMUNITY" | "CLUSTER_LIST" => v
@@ -237,7 +210,8 @@ fn capability_text(c: &Value) -> String {
     };
     for (k, v) in o.iter() {
         match k.as_str() {
-            "name" | "code" | "afi" | "safi" => {}
+            // The role capability shows its name only (`capability role customer`).
+            "name" | "code" | "afi" | "safi" | "role" => {}
             "families" => {
                 let fs: Vec<String> = v
                     .as_array()
@@ -251,7 +225,7 @@ fn capability_text(c: &Value) -> String {
                     .collect();
                 let _ = write!(t, " {}", fs.join(","));
             }
-            "family" | "asn" => {
+            "family" | "asn" | "role_name" => {
                 let _ = write!(t, " {}", s(v));
             }
             _ => {
@@ -264,7 +238,7 @@ fn capability_text(c: &Value) -> String {
 
 /// Attributes in type-code order (the order RFC 4271 lists them), unknown ones last.
 fn attribute_rank(name: &str) -> (usize, String) {
-    const ORDER: [&str; 16] = [
+    const ORDER: [&str; 18] = [
         "ORIGIN",
         "AS_PATH",
         "NEXT_HOP",
@@ -280,7 +254,9 @@ fn attribute_rank(name: &str) -> (usize, String) {
         "AS4_AGGREGATOR",
         "PMSI_TUNNEL",
         "TUNNEL_ENCAPSULATION",
+        "IPV6_EXTENDED_COMMUNITIES",
         "LARGE_COMMUNITY",
+        "ONLY_TO_CUSTOMER",
     ];
     let rank = ORDER.iter().position(|n| *n == name).unwrap_or(ORDER.len());
     (rank, name.to_string())

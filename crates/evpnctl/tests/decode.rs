@@ -643,6 +643,15 @@ fn end_of_rib_and_extended_communities() {
     assert_eq!(ecs[1]["name"], "encapsulation");
     assert_eq!(ecs[1]["tunnel_type"], 8);
     assert_eq!(ecs[1]["tunnel"], "vxlan");
+    assert_eq!(ecs[0]["text"], "rt 65000:100");
+    assert_eq!(ecs[1]["text"], "encap vxlan");
+    let t = run(&["decode", "--text", &update("", &attrs, "")], b"");
+    assert!(
+        t.stdout
+            .contains("  EXTENDED_COMMUNITIES rt 65000:100, encap vxlan\n"),
+        "{}",
+        t.stdout
+    );
     assert_eq!(a["PMSI_TUNNEL"]["tunnel_type"], 6);
     assert_eq!(a["PMSI_TUNNEL"]["endpoint"], "198.18.0.1");
     assert_eq!(a["PMSI_TUNNEL"]["vni"], 100);
@@ -651,4 +660,63 @@ fn end_of_rib_and_extended_communities() {
     assert_eq!(r3["rd"], "198.19.0.1:100");
     assert_eq!(r3["originator_ip"], "198.18.0.1");
     assert!(r3.get("esi").is_none());
+}
+
+/// The Only to Customer attribute (RFC 9234 §5), the IPv6 address specific extended
+/// communities (RFC 5701) and the BGP Role capability (RFC 9234 §4.1), in JSON and text.
+#[test]
+fn only_to_customer_ipv6_communities_and_role() {
+    // IPv4 UPDATE for 198.51.100.0/24 via 198.18.0.1 from AS 65001.
+    // ONLY_TO_CUSTOMER: flags c0, type 35, length 4, AS 65001 (0000fde9).
+    // IPV6_EXTENDED_COMMUNITIES: flags c0, type 25, length 20: route target (00 02),
+    // 2001:db8::1, local administrator 100 (0064).
+    let attrs = concat!(
+        "40010100",
+        "40020602010000fde9",
+        "400304c6120001",
+        "c0230400 00fde9",
+        "c01914",
+        "0002",
+        "20010db8000000000000000000000001",
+        "0064",
+    )
+    .replace(' ', "");
+    let r = run(&["decode", &update("", &attrs, "18c63364")], b"");
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let a = &r.json_lines()[0]["attributes"];
+    assert_eq!(a["ONLY_TO_CUSTOMER"], 65001);
+    assert_eq!(a["IPV6_EXTENDED_COMMUNITIES"][0]["name"], "route-target");
+    assert_eq!(
+        a["IPV6_EXTENDED_COMMUNITIES"][0]["route_target"],
+        "[2001:db8::1]:100"
+    );
+    let t = run(&["decode", "--text", &update("", &attrs, "18c63364")], b"");
+    assert!(
+        t.stdout.contains("  ONLY_TO_CUSTOMER 65001\n"),
+        "{}",
+        t.stdout
+    );
+    assert!(
+        t.stdout
+            .contains("  IPV6_EXTENDED_COMMUNITIES rt [2001:db8::1]:100\n"),
+        "{}",
+        t.stdout
+    );
+
+    // OPEN of 34 bytes: version 4, AS 65001, hold time 90, BGP identifier 198.19.0.1, 5 bytes
+    // of optional parameters: one Capabilities parameter (type 2, length 3) holding the BGP
+    // Role capability: code 9, length 1, role 3 (customer).
+    let open = format!("{MARKER}0022 01 04 fde9 005a c6130001 05 0203 090103").replace(' ', "");
+    let r = run(&["decode", &open], b"");
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let cap = &r.json_lines()[0]["capabilities"][0];
+    assert_eq!(cap["name"], "role");
+    assert_eq!(cap["role"], 3);
+    assert_eq!(cap["role_name"], "customer");
+    let t = run(&["decode", "--text", &open], b"");
+    assert!(
+        t.stdout.contains("  capability role customer\n"),
+        "{}",
+        t.stdout
+    );
 }

@@ -1,7 +1,7 @@
 //! Path attributes (RFC 4271 §5 and the attribute RFCs), their RFC 7606 error actions, and
 //! their encoding.
 
-use crate::community::{Community, ExtendedCommunity, LargeCommunity};
+use crate::community::{Community, ExtendedCommunity, Ipv6ExtendedCommunity, LargeCommunity};
 use crate::context::CodecContext;
 use crate::error::{code, subcode, Malformation};
 use crate::nlri::{decode_nlri_list, Nlri};
@@ -45,6 +45,10 @@ pub mod attr_type {
     pub const PMSI_TUNNEL: u8 = 22;
     /// Tunnel Encapsulation (RFC 9012).
     pub const TUNNEL_ENCAPSULATION: u8 = 23;
+    /// IPv6 Address Specific Extended Community (RFC 5701 §2).
+    pub const IPV6_EXTENDED_COMMUNITIES: u8 = 25;
+    /// Only to Customer, OTC (RFC 9234 §5).
+    pub const ONLY_TO_CUSTOMER: u8 = 35;
     /// LARGE_COMMUNITY (RFC 8092).
     pub const LARGE_COMMUNITY: u8 = 32;
 }
@@ -82,6 +86,8 @@ pub fn attr_name(type_code: u8) -> &'static str {
         AS4_AGGREGATOR => "AS4_AGGREGATOR",
         PMSI_TUNNEL => "PMSI_TUNNEL",
         TUNNEL_ENCAPSULATION => "TUNNEL_ENCAPSULATION",
+        IPV6_EXTENDED_COMMUNITIES => "IPV6_EXTENDED_COMMUNITIES",
+        ONLY_TO_CUSTOMER => "ONLY_TO_CUSTOMER",
         LARGE_COMMUNITY => "LARGE_COMMUNITY",
         _ => "UNKNOWN",
     }
@@ -97,8 +103,16 @@ pub fn expected_flags(type_code: u8) -> Option<u8> {
     Some(match type_code {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => WELL_KNOWN,
         MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => OPT_NON_TRANS,
-        AGGREGATOR | COMMUNITIES | EXTENDED_COMMUNITIES | AS4_PATH | AS4_AGGREGATOR
-        | PMSI_TUNNEL | TUNNEL_ENCAPSULATION | LARGE_COMMUNITY => OPT_TRANS,
+        AGGREGATOR
+        | COMMUNITIES
+        | EXTENDED_COMMUNITIES
+        | AS4_PATH
+        | AS4_AGGREGATOR
+        | PMSI_TUNNEL
+        | TUNNEL_ENCAPSULATION
+        | IPV6_EXTENDED_COMMUNITIES
+        | LARGE_COMMUNITY
+        | ONLY_TO_CUSTOMER => OPT_TRANS,
         _ => return None,
     })
 }
@@ -440,6 +454,11 @@ pub enum PathAttribute {
     PmsiTunnel(PmsiTunnel),
     /// Tunnel Encapsulation (TLV structure validated, contents kept).
     TunnelEncapsulation(Vec<TunnelTlv>),
+    /// IPv6 Address Specific Extended Community (RFC 5701).
+    Ipv6ExtendedCommunities(Vec<Ipv6ExtendedCommunity>),
+    /// Only to Customer (RFC 9234 §5): the AS that marked the route as going only to
+    /// customers (route leak prevention).
+    OnlyToCustomer(u32),
     /// LARGE_COMMUNITY.
     LargeCommunities(Vec<LargeCommunity>),
     /// Anything else.
@@ -466,6 +485,8 @@ impl PathAttribute {
             PathAttribute::As4Aggregator(_) => AS4_AGGREGATOR,
             PathAttribute::PmsiTunnel(_) => PMSI_TUNNEL,
             PathAttribute::TunnelEncapsulation(_) => TUNNEL_ENCAPSULATION,
+            PathAttribute::Ipv6ExtendedCommunities(_) => IPV6_EXTENDED_COMMUNITIES,
+            PathAttribute::OnlyToCustomer(_) => ONLY_TO_CUSTOMER,
             PathAttribute::LargeCommunities(_) => LARGE_COMMUNITY,
             PathAttribute::Unknown(u) => u.type_code,
         }
@@ -494,9 +515,9 @@ impl PathAttribute {
             PathAttribute::NextHop(a) | PathAttribute::OriginatorId(a) => {
                 out.extend_from_slice(&a.octets())
             }
-            PathAttribute::Med(v) | PathAttribute::LocalPref(v) => {
-                out.extend_from_slice(&v.to_be_bytes())
-            }
+            PathAttribute::Med(v)
+            | PathAttribute::LocalPref(v)
+            | PathAttribute::OnlyToCustomer(v) => out.extend_from_slice(&v.to_be_bytes()),
             PathAttribute::AtomicAggregate => {}
             PathAttribute::Aggregator(a) => {
                 if ctx.four_octet_as {
@@ -522,6 +543,11 @@ impl PathAttribute {
                 }
             }
             PathAttribute::ExtendedCommunities(cs) => {
+                for c in cs {
+                    out.extend_from_slice(&c.0);
+                }
+            }
+            PathAttribute::Ipv6ExtendedCommunities(cs) => {
                 for c in cs {
                     out.extend_from_slice(&c.0);
                 }
@@ -728,18 +754,27 @@ pub(crate) fn decode_attribute(
             }
         }
         AS_PATH => {
-            let p = decode_as_path(v, ctx.four_octet_as).map_err(|(off, why)| AttrError {
-                action: Action::Withdraw,
-                cause: Malformation::new(off, name, why).in_attribute(type_code),
-            })?;
-            if ctx.external_peer && p.segments.iter().any(|s| s.kind.is_confed()) {
+            let ReadAsPath { path, as0_at } =
+                decode_as_path(v, ctx.four_octet_as).map_err(|(off, why)| AttrError {
+                    action: Action::Withdraw,
+                    cause: Malformation::new(off, name, why).in_attribute(type_code),
+                })?;
+            if ctx.external_peer && path.segments.iter().any(|s| s.kind.is_confed()) {
                 return Err(fail(
                     Action::Withdraw,
                     name,
                     "AS_CONFED segment from an external peer (RFC 7606 §7.2)".into(),
                 ));
             }
-            PathAttribute::AsPath(p)
+            if let Some(off) = as0_at {
+                // RFC 7607 §2: malformed, handled as RFC 7606 §7.2 says for AS_PATH.
+                return Err(AttrError {
+                    action: Action::Withdraw,
+                    cause: Malformation::new(off, name, "AS number 0 (RFC 7607 §2)")
+                        .in_attribute(type_code),
+                });
+            }
+            PathAttribute::AsPath(path)
         }
         NEXT_HOP => {
             let a = v
@@ -793,6 +828,14 @@ pub(crate) fn decode_attribute(
                 v.array::<4>()
                     .ok_or_else(|| bad_len(Action::Discard, "6 or 8"))?,
             );
+            if asn == 0 {
+                // RFC 7607 §2 makes it malformed; RFC 7606 §7.7: attribute discard.
+                return Err(fail(
+                    Action::Discard,
+                    name,
+                    "AS number 0 (RFC 7607 §2, RFC 7606 §7.7)".into(),
+                ));
+            }
             PathAttribute::Aggregator(Aggregator { asn, address })
         }
         AS4_AGGREGATOR => {
@@ -814,6 +857,14 @@ pub(crate) fn decode_attribute(
                 v.array::<4>()
                     .ok_or_else(|| bad_len(Action::Discard, "8"))?,
             );
+            if asn == 0 {
+                // RFC 7607 §2 sends it to RFC 6793's handling: attribute discard (§6).
+                return Err(fail(
+                    Action::Discard,
+                    name,
+                    "AS number 0 (RFC 7607 §2, RFC 6793 §6)".into(),
+                ));
+            }
             PathAttribute::As4Aggregator(Aggregator { asn, address })
         }
         COMMUNITIES => {
@@ -873,6 +924,25 @@ pub(crate) fn decode_attribute(
             }
             PathAttribute::ExtendedCommunities(cs)
         }
+        IPV6_EXTENDED_COMMUNITIES => {
+            // RFC 7606 §7.15.
+            if len == 0 || len % 20 != 0 {
+                return Err(bad_len(Action::Withdraw, "a non-zero multiple of 20"));
+            }
+            let mut cs = Vec::with_capacity(len / 20);
+            while let Some(b) = v.array::<20>() {
+                cs.push(Ipv6ExtendedCommunity(b));
+            }
+            PathAttribute::Ipv6ExtendedCommunities(cs)
+        }
+        ONLY_TO_CUSTOMER => {
+            // RFC 9234 §5: a length other than 4 is treat-as-withdraw.
+            let asn = v
+                .u32()
+                .filter(|_| len == 4)
+                .ok_or_else(|| bad_len(Action::Withdraw, "4"))?;
+            PathAttribute::OnlyToCustomer(asn)
+        }
         AS4_PATH => {
             if ctx.four_octet_as {
                 return Ok(Decoded::Ignored(
@@ -888,18 +958,28 @@ pub(crate) fn decode_attribute(
                 // RFC 7606 §4: zero length is malformed for all but AS_PATH/ATOMIC_AGGREGATE.
                 return Err(bad_len(Action::Discard, "at least 6"));
             }
-            let p = decode_as_path(v, true).map_err(|(off, why)| AttrError {
-                action: Action::Discard,
-                cause: Malformation::new(off, name, why).in_attribute(type_code),
-            })?;
-            if p.segments.iter().any(|s| s.kind.is_confed()) {
+            let ReadAsPath { path, as0_at } =
+                decode_as_path(v, true).map_err(|(off, why)| AttrError {
+                    action: Action::Discard,
+                    cause: Malformation::new(off, name, why).in_attribute(type_code),
+                })?;
+            if path.segments.iter().any(|s| s.kind.is_confed()) {
                 return Err(fail(
                     Action::Discard,
                     name,
                     "AS_CONFED segment in AS4_PATH (RFC 6793 §6)".into(),
                 ));
             }
-            PathAttribute::As4Path(p)
+            if let Some(off) = as0_at {
+                // RFC 7607 §2 sends AS 0 in AS4_PATH to RFC 6793's handling: attribute
+                // discard (RFC 6793 §6).
+                return Err(AttrError {
+                    action: Action::Discard,
+                    cause: Malformation::new(off, name, "AS number 0 (RFC 7607 §2, RFC 6793 §6)")
+                        .in_attribute(type_code),
+                });
+            }
+            PathAttribute::As4Path(path)
         }
         PMSI_TUNNEL => PathAttribute::PmsiTunnel(
             decode_pmsi(v).map_err(|why| fail(Action::Withdraw, name, why))?,
@@ -962,9 +1042,17 @@ pub(crate) fn decode_attribute(
     Ok(Decoded::Attr(attr))
 }
 
-fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<AsPath, (usize, String)> {
+/// An AS_PATH/AS4_PATH as read, and the offset of its first AS number 0, which RFC 7607 §2
+/// makes the attribute malformed (the caller decides the RFC 7606 action).
+struct ReadAsPath {
+    path: AsPath,
+    as0_at: Option<usize>,
+}
+
+fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<ReadAsPath, (usize, String)> {
     let width = if four_octet { 4 } else { 2 };
     let mut segments = Vec::new();
+    let mut as0_at = None;
     while !v.is_empty() {
         let at = v.offset();
         let kind_raw = v.u8().ok_or((at, "missing segment type".to_string()))?;
@@ -976,13 +1064,14 @@ fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<AsPath, (usize
         if count == 0 {
             return Err((at + 1, "segment with zero AS numbers".into()));
         }
+        let asns_at = v.offset();
         let bytes = v.take(usize::from(count) * width).ok_or_else(|| {
             (
                 at + 1,
                 format!("segment of {count} AS numbers overruns the attribute"),
             )
         })?;
-        let asns = bytes
+        let asns: Vec<u32> = bytes
             .chunks_exact(width)
             .map(|c| {
                 if four_octet {
@@ -992,9 +1081,18 @@ fn decode_as_path(v: &mut Reader<'_>, four_octet: bool) -> Result<AsPath, (usize
                 }
             })
             .collect();
+        if as0_at.is_none() {
+            as0_at = asns
+                .iter()
+                .position(|a| *a == 0)
+                .map(|i| asns_at + i * width);
+        }
         segments.push(AsSegment { kind, asns });
     }
-    Ok(AsPath { segments })
+    Ok(ReadAsPath {
+        path: AsPath { segments },
+        as0_at,
+    })
 }
 
 fn decode_pmsi(v: &mut Reader<'_>) -> Result<PmsiTunnel, String> {

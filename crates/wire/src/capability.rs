@@ -12,6 +12,8 @@ pub mod cap_code {
     pub const ROUTE_REFRESH: u8 = 2;
     /// Extended message (RFC 8654).
     pub const EXTENDED_MESSAGE: u8 = 6;
+    /// BGP Role (RFC 9234 §4.1).
+    pub const ROLE: u8 = 9;
     /// Graceful restart (RFC 4724).
     pub const GRACEFUL_RESTART: u8 = 64;
     /// 4-octet AS numbers (RFC 6793).
@@ -24,6 +26,25 @@ pub mod cap_code {
     pub const LONG_LIVED_GRACEFUL_RESTART: u8 = 71;
     /// FQDN (draft-walton-bgp-hostname-capability).
     pub const FQDN: u8 = 73;
+}
+
+/// True for the capability codes this codec decodes into a typed [`Capability`]; a
+/// [`Capability::Unknown`] never carries one of them (it would not decode back to itself).
+pub fn is_typed_code(code: u8) -> bool {
+    use cap_code::*;
+    matches!(
+        code,
+        MULTIPROTOCOL
+            | ROUTE_REFRESH
+            | EXTENDED_MESSAGE
+            | ROLE
+            | GRACEFUL_RESTART
+            | FOUR_OCTET_AS
+            | ADD_PATH
+            | ENHANCED_ROUTE_REFRESH
+            | LONG_LIVED_GRACEFUL_RESTART
+            | FQDN
+    )
 }
 
 /// Per-family graceful restart state (RFC 4724 §3).
@@ -91,6 +112,38 @@ pub struct LlgrFamily {
     pub stale_time: u32,
 }
 
+/// A BGP Role (RFC 9234 §4.1, IANA "BGP Role Value"): the sender's side of the peering
+/// relationship. Any octet is kept: an unassigned value is not a decoding error but a role
+/// that corresponds to none (RFC 9234 §4.2, decided by the session).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BgpRole(pub u8);
+
+impl BgpRole {
+    /// Provider (0).
+    pub const PROVIDER: BgpRole = BgpRole(0);
+    /// Route server (1).
+    pub const RS: BgpRole = BgpRole(1);
+    /// Route server client (2).
+    pub const RS_CLIENT: BgpRole = BgpRole(2);
+    /// Customer (3).
+    pub const CUSTOMER: BgpRole = BgpRole(3);
+    /// Peer, that is lateral peer (4).
+    pub const PEER: BgpRole = BgpRole(4);
+
+    /// Stable name, as used in JSON: `provider`, `rs`, `rs-client`, `customer`, `peer`, or
+    /// `unassigned` for the values 5..=255.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "provider",
+            1 => "rs",
+            2 => "rs-client",
+            3 => "customer",
+            4 => "peer",
+            _ => "unassigned",
+        }
+    }
+}
+
 /// A capability advertised in OPEN.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Capability {
@@ -100,6 +153,8 @@ pub enum Capability {
     RouteRefresh,
     /// Extended message (up to 65535 bytes).
     ExtendedMessage,
+    /// BGP Role (RFC 9234 §4.1).
+    Role(BgpRole),
     /// Graceful restart.
     GracefulRestart(GracefulRestart),
     /// 4-octet AS support, with the sender's AS.
@@ -135,6 +190,7 @@ impl Capability {
             Capability::Multiprotocol(_) => MULTIPROTOCOL,
             Capability::RouteRefresh => ROUTE_REFRESH,
             Capability::ExtendedMessage => EXTENDED_MESSAGE,
+            Capability::Role(_) => ROLE,
             Capability::GracefulRestart(_) => GRACEFUL_RESTART,
             Capability::FourOctetAs(_) => FOUR_OCTET_AS,
             Capability::AddPath(_) => ADD_PATH,
@@ -151,6 +207,7 @@ impl Capability {
             Capability::Multiprotocol(_) => "multiprotocol",
             Capability::RouteRefresh => "route-refresh",
             Capability::ExtendedMessage => "extended-message",
+            Capability::Role(_) => "role",
             Capability::GracefulRestart(_) => "graceful-restart",
             Capability::FourOctetAs(_) => "four-octet-as",
             Capability::AddPath(_) => "add-path",
@@ -190,6 +247,7 @@ impl Capability {
                     out.push(if f.forwarding_preserved { 0x80 } else { 0 });
                 }
             }
+            Capability::Role(role) => out.push(role.0),
             Capability::FourOctetAs(asn) => out.extend_from_slice(&asn.to_be_bytes()),
             Capability::AddPath(fs) => {
                 for f in fs {
@@ -298,6 +356,12 @@ fn decode_one(code: u8, v: &mut Reader<'_>) -> Result<Capability, String> {
                 families,
             })
         }
+        ROLE => {
+            // RFC 9234 §4.1 defines a length of 1 and says nothing of other lengths: such a
+            // capability is malformed like any other of the wrong length here.
+            let role = v.u8().filter(|_| len == 1).ok_or_else(|| bad_len("1"))?;
+            Capability::Role(BgpRole(role))
+        }
         FOUR_OCTET_AS => {
             if len != 4 {
                 return Err(bad_len("4"));
@@ -362,4 +426,40 @@ fn decode_one(code: u8, v: &mut Reader<'_>) -> Result<Capability, String> {
         },
     };
     Ok(cap)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn decode(bytes: &[u8]) -> Result<Vec<Capability>, Malformation> {
+        let mut out = Vec::new();
+        decode_capabilities(&mut Reader::new(bytes, 0), &mut out).map(|()| out)
+    }
+
+    /// RFC 9234 §4.1: code 9, length 1, the role; every value is kept.
+    #[test]
+    fn bgp_role_layout() {
+        for (role, name) in [
+            (BgpRole::PROVIDER, "provider"),
+            (BgpRole::RS, "rs"),
+            (BgpRole::RS_CLIENT, "rs-client"),
+            (BgpRole::CUSTOMER, "customer"),
+            (BgpRole::PEER, "peer"),
+            (BgpRole(5), "unassigned"),
+        ] {
+            let c = Capability::Role(role);
+            let mut out = Vec::new();
+            c.encode(&mut out);
+            assert_eq!(out, [9, 1, role.0]);
+            assert_eq!(decode(&out).unwrap(), vec![c]);
+            assert_eq!(role.name(), name);
+        }
+        assert!(is_typed_code(cap_code::ROLE));
+        for bad in [&[9u8, 0][..], &[9, 2, 3, 3]] {
+            let m = decode(bad).unwrap_err();
+            assert!(m.reason.contains("expected 1"), "{m}");
+        }
+    }
 }

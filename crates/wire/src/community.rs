@@ -1,13 +1,15 @@
-//! Communities: standard (RFC 1997), large (RFC 8092) and extended (RFC 4360), with the EVPN
-//! extended communities of RFC 7432 §7, RFC 8365, RFC 8214, RFC 8584, RFC 9047 and RFC 9135.
+//! Communities: standard (RFC 1997), large (RFC 8092), extended (RFC 4360) and IPv6 address
+//! specific extended (RFC 5701), with the EVPN extended communities of RFC 7432 §7, RFC 8365,
+//! RFC 8214, RFC 8584, RFC 9047 and RFC 9135.
 //!
-//! An extended community is kept as its 8 wire bytes: that is exact to round-trip, cheap to
-//! copy, hash and compare (route-target filtering compares bytes), and the typed view
-//! [`ExtendedCommunity::kind`] is computed on demand.
+//! An extended community is kept as its 8 wire bytes (20 for the IPv6 address specific form):
+//! that is exact to round-trip, cheap to copy, hash and compare (route-target filtering
+//! compares bytes), and the typed views [`ExtendedCommunity::kind`] and
+//! [`Ipv6ExtendedCommunity::kind`] are computed on demand.
 
 use crate::types::{Label, MacAddress};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A standard community (RFC 1997): 32 bits, usually shown as `asn:value`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -368,6 +370,187 @@ impl fmt::Debug for ExtendedCommunity {
     }
 }
 
+/// The one short text form of an extended community, used wherever one is shown (the API's
+/// route listings, `evpnctl`, the decode JSON's `text`): `rt 65000:100`, `encap vxlan`,
+/// `mac-mobility seq 1 sticky`, `esi-label 100 single-active`, `es-import 02:..`,
+/// `router-mac 02:..`, `l2-attributes flags 0x0000 mtu 1500`, `df-election alg 0 bitmap
+/// 0x0000`, `arp-nd override,immutable`, `default-gateway`, or `0x` and the 16 hex digits of
+/// any other community.
+impl fmt::Display for ExtendedCommunity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind() {
+            ExtCommunityKind::RouteTarget(rt) => write!(f, "rt {rt}"),
+            ExtCommunityKind::Encapsulation { tunnel_type } => match tunnel_type {
+                tunnel_type::VXLAN => f.write_str("encap vxlan"),
+                tunnel_type::NVGRE => f.write_str("encap nvgre"),
+                tunnel_type::MPLS => f.write_str("encap mpls"),
+                t => write!(f, "encap {t}"),
+            },
+            ExtCommunityKind::MacMobility { sequence, sticky } => {
+                let sticky = if sticky { " sticky" } else { "" };
+                write!(f, "mac-mobility seq {sequence}{sticky}")
+            }
+            ExtCommunityKind::EsiLabel {
+                single_active,
+                label,
+            } => {
+                let mode = if single_active {
+                    "single-active"
+                } else {
+                    "all-active"
+                };
+                write!(f, "esi-label {} {mode}", label.raw())
+            }
+            ExtCommunityKind::EsImportRouteTarget(mac) => write!(f, "es-import {mac}"),
+            ExtCommunityKind::RouterMac(mac) => write!(f, "router-mac {mac}"),
+            ExtCommunityKind::Layer2Attributes {
+                control_flags,
+                l2_mtu,
+            } => write!(f, "l2-attributes flags {control_flags:#06x} mtu {l2_mtu}"),
+            ExtCommunityKind::DfElection { algorithm, bitmap } => {
+                write!(f, "df-election alg {algorithm} bitmap {bitmap:#06x}")
+            }
+            ExtCommunityKind::ArpNd {
+                router,
+                override_flag,
+                proxy,
+                immutable,
+            } => {
+                let names = [
+                    (router, "router"),
+                    (override_flag, "override"),
+                    (proxy, "proxy"),
+                    (immutable, "immutable"),
+                ];
+                let set: Vec<&str> = names
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, n)| *n)
+                    .collect();
+                write!(f, "arp-nd {}", set.join(","))
+            }
+            ExtCommunityKind::DefaultGateway => f.write_str("default-gateway"),
+            ExtCommunityKind::Unknown(b) => {
+                f.write_str("0x")?;
+                b.iter().try_for_each(|x| write!(f, "{x:02x}"))
+            }
+        }
+    }
+}
+
+/// An IPv6 Address Specific Extended Community (RFC 5701 §2), as its 20 wire bytes: type
+/// (high octet: 0x00 transitive, 0x40 non-transitive), sub-type, a 16-octet IPv6 global
+/// administrator and a 2-octet local administrator.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ipv6ExtendedCommunity(pub [u8; 20]);
+
+/// The typed view of an IPv6 address specific extended community (RFC 5701 §2, IANA
+/// "Transitive IPv6-Address-Specific Extended Community Sub-Types").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipv6ExtCommunityKind {
+    /// Route target (type 0x00, sub-type 0x02): the RFC 4360 §4 route target with an IPv6
+    /// global administrator.
+    RouteTarget {
+        /// Global administrator.
+        addr: Ipv6Addr,
+        /// Local administrator.
+        value: u16,
+    },
+    /// Route origin (type 0x00, sub-type 0x03), likewise (RFC 4360 §5).
+    RouteOrigin {
+        /// Global administrator.
+        addr: Ipv6Addr,
+        /// Local administrator.
+        value: u16,
+    },
+    /// Anything else, left as bytes.
+    Unknown([u8; 20]),
+}
+
+impl Ipv6ExtendedCommunity {
+    /// The community for `kind`.
+    pub fn new(kind: Ipv6ExtCommunityKind) -> Self {
+        let (subtype, addr, value) = match kind {
+            Ipv6ExtCommunityKind::RouteTarget { addr, value } => (0x02, addr, value),
+            Ipv6ExtCommunityKind::RouteOrigin { addr, value } => (0x03, addr, value),
+            Ipv6ExtCommunityKind::Unknown(raw) => return Ipv6ExtendedCommunity(raw),
+        };
+        let mut b = [0u8; 20];
+        b[1] = subtype;
+        b[2..18].copy_from_slice(&addr.octets());
+        b[18..].copy_from_slice(&value.to_be_bytes());
+        Ipv6ExtendedCommunity(b)
+    }
+
+    /// The type octet (high-order, RFC 5701 §2).
+    pub fn type_high(&self) -> u8 {
+        self.0[0]
+    }
+
+    /// The sub-type octet.
+    pub fn subtype(&self) -> u8 {
+        self.0[1]
+    }
+
+    /// False when the type octet has the non-transitive bit (0x40, RFC 4360 §2): such a
+    /// community does not leave the AS.
+    pub fn is_transitive(&self) -> bool {
+        self.0[0] & 0x40 == 0
+    }
+
+    /// The typed view.
+    pub fn kind(&self) -> Ipv6ExtCommunityKind {
+        let b = &self.0;
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&b[2..18]);
+        let addr = Ipv6Addr::from(a);
+        let value = u16::from_be_bytes([b[18], b[19]]);
+        match (b[0], b[1]) {
+            (0x00, 0x02) => Ipv6ExtCommunityKind::RouteTarget { addr, value },
+            (0x00, 0x03) => Ipv6ExtCommunityKind::RouteOrigin { addr, value },
+            _ => Ipv6ExtCommunityKind::Unknown(*b),
+        }
+    }
+}
+
+impl From<Ipv6ExtCommunityKind> for Ipv6ExtendedCommunity {
+    fn from(k: Ipv6ExtCommunityKind) -> Self {
+        Ipv6ExtendedCommunity::new(k)
+    }
+}
+
+impl fmt::Debug for Ipv6ExtendedCommunity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.kind())
+    }
+}
+
+/// The text form of an IPv6 global administrator and a local administrator,
+/// `[2001:db8::1]:100`: the address is bracketed (RFC 5952 §6) so that the number after the
+/// last colon cannot be read as part of it.
+pub(crate) fn ipv6_admin_text(addr: Ipv6Addr, value: u16) -> String {
+    format!("[{addr}]:{value}")
+}
+
+/// `rt [2001:db8::1]:100`, `route-origin [2001:db8::1]:100`, or `0x` and the 40 hex digits of
+/// any other community.
+impl fmt::Display for Ipv6ExtendedCommunity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind() {
+            Ipv6ExtCommunityKind::RouteTarget { addr, value } => {
+                write!(f, "rt {}", ipv6_admin_text(addr, value))
+            }
+            Ipv6ExtCommunityKind::RouteOrigin { addr, value } => {
+                write!(f, "route-origin {}", ipv6_admin_text(addr, value))
+            }
+            Ipv6ExtCommunityKind::Unknown(b) => {
+                f.write_str("0x")?;
+                b.iter().try_for_each(|x| write!(f, "{x:02x}"))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,6 +582,171 @@ mod tests {
         assert_eq!(
             "4200000000:1".parse::<RouteTarget>().unwrap().to_string(),
             "4200000000L:1"
+        );
+    }
+
+    /// The text form, kind by kind (the strings the API's route listings have always shown).
+    #[test]
+    fn ext_community_text() {
+        let mac = MacAddress([0x02, 0, 0, 0, 0, 0xfe]);
+        let cases = [
+            (
+                ExtCommunityKind::RouteTarget(RouteTarget::As2 {
+                    asn: 65000,
+                    value: 100,
+                }),
+                "rt 65000:100",
+            ),
+            (
+                ExtCommunityKind::RouteTarget(RouteTarget::Ipv4 {
+                    addr: Ipv4Addr::new(198, 19, 0, 1),
+                    value: 7,
+                }),
+                "rt 198.19.0.1:7",
+            ),
+            (
+                ExtCommunityKind::RouteTarget(RouteTarget::As4 {
+                    asn: 4_200_000_000,
+                    value: 7,
+                }),
+                "rt 4200000000L:7",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::VXLAN,
+                },
+                "encap vxlan",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::NVGRE,
+                },
+                "encap nvgre",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::MPLS,
+                },
+                "encap mpls",
+            ),
+            (
+                ExtCommunityKind::Encapsulation {
+                    tunnel_type: tunnel_type::GENEVE,
+                },
+                "encap 19",
+            ),
+            (
+                ExtCommunityKind::MacMobility {
+                    sequence: 1,
+                    sticky: false,
+                },
+                "mac-mobility seq 1",
+            ),
+            (
+                ExtCommunityKind::MacMobility {
+                    sequence: 7,
+                    sticky: true,
+                },
+                "mac-mobility seq 7 sticky",
+            ),
+            (
+                ExtCommunityKind::EsiLabel {
+                    single_active: true,
+                    label: Label::from_raw(100),
+                },
+                "esi-label 100 single-active",
+            ),
+            (
+                ExtCommunityKind::EsiLabel {
+                    single_active: false,
+                    label: Label::from_raw(16),
+                },
+                "esi-label 16 all-active",
+            ),
+            (
+                ExtCommunityKind::EsImportRouteTarget(mac),
+                "es-import 02:00:00:00:00:fe",
+            ),
+            (
+                ExtCommunityKind::RouterMac(mac),
+                "router-mac 02:00:00:00:00:fe",
+            ),
+            (
+                ExtCommunityKind::Layer2Attributes {
+                    control_flags: 0x0003,
+                    l2_mtu: 1500,
+                },
+                "l2-attributes flags 0x0003 mtu 1500",
+            ),
+            (
+                ExtCommunityKind::DfElection {
+                    algorithm: 1,
+                    bitmap: 0x8000,
+                },
+                "df-election alg 1 bitmap 0x8000",
+            ),
+            (
+                ExtCommunityKind::ArpNd {
+                    router: true,
+                    override_flag: true,
+                    proxy: false,
+                    immutable: true,
+                },
+                "arp-nd router,override,immutable",
+            ),
+            (
+                ExtCommunityKind::ArpNd {
+                    router: false,
+                    override_flag: false,
+                    proxy: true,
+                    immutable: false,
+                },
+                "arp-nd proxy",
+            ),
+            (
+                ExtCommunityKind::ArpNd {
+                    router: false,
+                    override_flag: false,
+                    proxy: false,
+                    immutable: false,
+                },
+                "arp-nd ",
+            ),
+            (ExtCommunityKind::DefaultGateway, "default-gateway"),
+            (
+                ExtCommunityKind::Unknown([0x43, 0x99, 1, 2, 3, 4, 5, 0xab]),
+                "0x43990102030405ab",
+            ),
+        ];
+        for (kind, text) in cases {
+            assert_eq!(ExtendedCommunity::new(kind).to_string(), text, "{kind:?}");
+        }
+    }
+
+    /// RFC 5701 §2: type, sub-type, 16-octet IPv6 global administrator, 2-octet local one.
+    #[test]
+    fn ipv6_address_specific_layout_and_text() {
+        let addr: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let rt = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteTarget { addr, value: 100 });
+        let mut want = [0u8; 20];
+        want[1] = 0x02;
+        want[2..18].copy_from_slice(&addr.octets());
+        want[19] = 100;
+        assert_eq!(rt.0, want);
+        assert!(rt.is_transitive());
+        assert_eq!(rt.to_string(), "rt [2001:db8::1]:100");
+        let ro = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteOrigin { addr, value: 7 });
+        assert_eq!(ro.subtype(), 0x03);
+        assert_eq!(ro.to_string(), "route-origin [2001:db8::1]:7");
+        // A non-transitive (0x40) sub-type 0x02 is not the route target.
+        let mut raw = want;
+        raw[0] = 0x40;
+        let other = Ipv6ExtendedCommunity(raw);
+        assert!(!other.is_transitive());
+        assert_eq!(other.kind(), Ipv6ExtCommunityKind::Unknown(raw));
+        assert_eq!(
+            other.to_string(),
+            "0x400220010db80000000000000000000000010064"
         );
     }
 }

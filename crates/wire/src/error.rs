@@ -50,6 +50,9 @@ pub mod subcode {
     pub const UNACCEPTABLE_HOLD_TIME: u8 = 6;
     /// OPEN Message Error: Unsupported Capability (RFC 5492 §5).
     pub const UNSUPPORTED_CAPABILITY: u8 = 7;
+    /// OPEN Message Error: Role Mismatch (RFC 9234 §4.2): the peers' BGP Roles do not
+    /// correspond, or a peer sent BGP Role capabilities with different values.
+    pub const ROLE_MISMATCH: u8 = 11;
 
     /// UPDATE Message Error: Malformed Attribute List.
     pub const MALFORMED_ATTRIBUTE_LIST: u8 = 1;

@@ -23,7 +23,10 @@ use crate::attribute::{
     SegmentType,
 };
 use crate::capability::{AddPathMode, Capability};
-use crate::community::{tunnel_type, ExtCommunityKind, ExtendedCommunity};
+use crate::community::{
+    ipv6_admin_text, tunnel_type, ExtCommunityKind, ExtendedCommunity, Ipv6ExtCommunityKind,
+    Ipv6ExtendedCommunity,
+};
 use crate::error::{DecodeError, Malformation, Outcome};
 use crate::evpn::EvpnRoute;
 use crate::message::{Decoded, Message, Notification, Open, RouteRefresh, HEADER_LEN};
@@ -186,7 +189,9 @@ pub fn attribute_json(a: &PathAttribute) -> Value {
         }),
         PathAttribute::AsPath(p) | PathAttribute::As4Path(p) => as_path_json(p),
         PathAttribute::NextHop(a) | PathAttribute::OriginatorId(a) => json!(a.to_string()),
-        PathAttribute::Med(v) | PathAttribute::LocalPref(v) => json!(v),
+        PathAttribute::Med(v) | PathAttribute::LocalPref(v) | PathAttribute::OnlyToCustomer(v) => {
+            json!(v)
+        }
         PathAttribute::AtomicAggregate => json!(true),
         PathAttribute::Aggregator(g) | PathAttribute::As4Aggregator(g) => {
             json!({"asn": g.asn, "address": g.address.to_string()})
@@ -199,6 +204,9 @@ pub fn attribute_json(a: &PathAttribute) -> Value {
         }
         PathAttribute::ExtendedCommunities(cs) => {
             Value::Array(cs.iter().map(ext_community_json).collect())
+        }
+        PathAttribute::Ipv6ExtendedCommunities(cs) => {
+            Value::Array(cs.iter().map(ipv6_ext_community_json).collect())
         }
         PathAttribute::PmsiTunnel(p) => {
             let mut o = Map::new();
@@ -485,10 +493,23 @@ pub fn tunnel_name(t: u16) -> &'static str {
     }
 }
 
-/// One extended community (RFC 4360 and the EVPN RFCs): `name` plus the typed fields of that
-/// kind. Names: `route-target`, `encapsulation`, `mac-mobility`, `esi-label`, `es-import-rt`,
-/// `router-mac`, `layer2-attributes`, `df-election`, `arp-nd`, `default-gateway`, `unknown`.
+/// One extended community (RFC 4360 and the EVPN RFCs): `name`, `text` (the community's one
+/// text form, its `Display`) and the typed fields of that kind. Names: `route-target`,
+/// `encapsulation`, `mac-mobility`, `esi-label`, `es-import-rt`, `router-mac`,
+/// `layer2-attributes`, `df-election`, `arp-nd`, `default-gateway`, `unknown`.
 pub fn ext_community_json(c: &ExtendedCommunity) -> Value {
+    with_text(ext_community_fields(c), c)
+}
+
+/// `v` (an object) with `text` = `c`'s text form added.
+fn with_text(mut v: Value, c: &impl std::fmt::Display) -> Value {
+    if let Value::Object(o) = &mut v {
+        o.insert("text".into(), json!(c.to_string()));
+    }
+    v
+}
+
+fn ext_community_fields(c: &ExtendedCommunity) -> Value {
     match c.kind() {
         ExtCommunityKind::RouteTarget(rt) => {
             json!({"name": "route-target", "route_target": rt.to_string()})
@@ -549,6 +570,31 @@ pub fn ext_community_json(c: &ExtendedCommunity) -> Value {
     }
 }
 
+/// One IPv6 address specific extended community (RFC 5701): `name`, `text` (its `Display`)
+/// plus the fields of that kind. Names: `route-target` (`route_target`), `route-origin`
+/// (`route_origin`), both as `"[2001:db8::1]:100"`, and `unknown` (`type_high`, `subtype`,
+/// `hex` of all 20 bytes).
+pub fn ipv6_ext_community_json(c: &Ipv6ExtendedCommunity) -> Value {
+    with_text(ipv6_ext_community_fields(c), c)
+}
+
+fn ipv6_ext_community_fields(c: &Ipv6ExtendedCommunity) -> Value {
+    match c.kind() {
+        Ipv6ExtCommunityKind::RouteTarget { addr, value } => {
+            json!({"name": "route-target", "route_target": ipv6_admin_text(addr, value)})
+        }
+        Ipv6ExtCommunityKind::RouteOrigin { addr, value } => {
+            json!({"name": "route-origin", "route_origin": ipv6_admin_text(addr, value)})
+        }
+        Ipv6ExtCommunityKind::Unknown(b) => json!({
+            "name": "unknown",
+            "type_high": b[0],
+            "subtype": b[1],
+            "hex": hex(&b),
+        }),
+    }
+}
+
 /// One OPEN capability (RFC 5492): `code`, `name` ([`Capability::name`]) and the fields of
 /// that capability.
 pub fn capability_json(c: &Capability) -> Value {
@@ -574,6 +620,10 @@ pub fn capability_json(c: &Capability) -> Value {
         }
         Capability::FourOctetAs(asn) => {
             o.insert("asn".into(), json!(asn));
+        }
+        Capability::Role(role) => {
+            o.insert("role".into(), json!(role.0));
+            o.insert("role_name".into(), json!(role.name()));
         }
         Capability::AddPath(fs) => {
             let fs: Vec<Value> = fs
@@ -814,12 +864,12 @@ mod tests {
         let rt = ExtendedCommunity([0x00, 0x02, 0xfd, 0xe8, 0, 0, 0, 100]);
         assert_eq!(
             ext_community_json(&rt),
-            json!({"name": "route-target", "route_target": "65000:100"})
+            json!({"name": "route-target", "route_target": "65000:100", "text": "rt 65000:100"})
         );
         let encap = ExtendedCommunity([0x03, 0x0c, 0, 0, 0, 0, 0, 8]);
         assert_eq!(
             ext_community_json(&encap),
-            json!({"name": "encapsulation", "tunnel_type": 8, "tunnel": "vxlan"})
+            json!({"name": "encapsulation", "tunnel_type": 8, "tunnel": "vxlan", "text": "encap vxlan"})
         );
         // ARP/ND with the O and I flags (RFC 9047 §3.1).
         let arp = ExtendedCommunity([0x06, 0x08, 0x0a, 0, 0, 0, 0, 0]);
@@ -828,8 +878,45 @@ mod tests {
         assert_eq!(v["override"], true);
         assert_eq!(v["proxy"], false);
         assert_eq!(v["immutable"], true);
+        assert_eq!(v["text"], "arp-nd override,immutable");
         let odd = ExtendedCommunity([0x43, 0x99, 1, 2, 3, 4, 5, 6]);
         assert_eq!(ext_community_json(&odd)["hex"], "4399010203040506");
+        assert_eq!(ext_community_json(&odd)["text"], "0x4399010203040506");
+    }
+
+    #[test]
+    fn only_to_customer_and_bgp_role() {
+        assert_eq!(
+            attribute_json(&PathAttribute::OnlyToCustomer(65001)),
+            json!(65001)
+        );
+        assert_eq!(
+            capability_json(&Capability::Role(crate::capability::BgpRole::CUSTOMER)),
+            json!({"code": 9, "name": "role", "role": 3, "role_name": "customer"})
+        );
+    }
+
+    #[test]
+    fn ipv6_address_specific_communities() {
+        let addr = "2001:db8::1".parse().unwrap();
+        let rt = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteTarget { addr, value: 100 });
+        let ro = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteOrigin { addr, value: 7 });
+        let odd = Ipv6ExtendedCommunity([0x40; 20]);
+        let v = attribute_json(&PathAttribute::Ipv6ExtendedCommunities(vec![rt, ro, odd]));
+        assert_eq!(
+            v[0],
+            json!({"name": "route-target", "route_target": "[2001:db8::1]:100",
+                "text": "rt [2001:db8::1]:100"})
+        );
+        assert_eq!(
+            v[1],
+            json!({"name": "route-origin", "route_origin": "[2001:db8::1]:7",
+                "text": "route-origin [2001:db8::1]:7"})
+        );
+        assert_eq!(v[2]["name"], "unknown");
+        assert_eq!(v[2]["text"], format!("0x{}", "40".repeat(20)));
+        assert_eq!(v[2]["type_high"], 0x40);
+        assert_eq!(v[2]["hex"], "40".repeat(20));
     }
 
     #[test]

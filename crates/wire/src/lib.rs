@@ -50,7 +50,10 @@ pub use attribute::{
     PmsiTunnelId, SegmentType, UnknownAttribute,
 };
 pub use capability::Capability;
-pub use community::{Community, ExtCommunityKind, ExtendedCommunity, LargeCommunity, RouteTarget};
+pub use community::{
+    Community, ExtCommunityKind, ExtendedCommunity, Ipv6ExtCommunityKind, Ipv6ExtendedCommunity,
+    LargeCommunity, RouteTarget,
+};
 pub use context::CodecContext;
 pub use error::{DecodeError, EncodeError, Malformation, Outcome, Reset};
 pub use evpn::{

@@ -585,7 +585,7 @@ pub fn validate_open(open: &Open) -> Result<(), EncodeError> {
                 hostname.len() <= 255 && domain.len() <= 255 && value_len <= 255
             }
             Capability::Unknown { code, value } => {
-                value.len() <= 255 && !matches!(*code, 1 | 2 | 6 | 64 | 65 | 69 | 70 | 71 | 73)
+                value.len() <= 255 && !crate::capability::is_typed_code(*code)
             }
             _ => true,
         };

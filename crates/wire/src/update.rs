@@ -537,6 +537,12 @@ pub fn validate_update(ctx: &CodecContext, u: &Update) -> Result<(), EncodeError
             ));
         }
         match a {
+            PathAttribute::AsPath(p) | PathAttribute::As4Path(p) if p.contains(0) => {
+                return Err(invalid(attr_name(t), "AS number 0 (RFC 7607 §2)"));
+            }
+            PathAttribute::Aggregator(ag) | PathAttribute::As4Aggregator(ag) if ag.asn == 0 => {
+                return Err(invalid(attr_name(t), "AS number 0 (RFC 7607 §2)"));
+            }
             PathAttribute::AsPath(p) => {
                 for s in &p.segments {
                     if s.asns.is_empty() || s.asns.len() > 255 {
@@ -598,6 +604,9 @@ pub fn validate_update(ctx: &CodecContext, u: &Update) -> Result<(), EncodeError
             }
             PathAttribute::LargeCommunities(c) if c.is_empty() => {
                 return Err(invalid("LARGE_COMMUNITY", "empty"));
+            }
+            PathAttribute::Ipv6ExtendedCommunities(c) if c.is_empty() => {
+                return Err(invalid("IPV6_EXTENDED_COMMUNITIES", "empty"));
             }
             PathAttribute::ClusterList(c) if c.is_empty() => {
                 return Err(invalid("CLUSTER_LIST", "empty"));
@@ -1339,6 +1348,51 @@ mod rfc7606_tests {
             ..Update::default()
         };
         assert!(validate_update(&ctx, &u).is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod as_zero_tests {
+    use super::*;
+    use crate::attribute::{Aggregator, AsPath};
+    use std::net::Ipv4Addr;
+
+    /// RFC 7607 §2: a speaker must not originate or propagate AS 0 in AS_PATH, AS4_PATH,
+    /// AGGREGATOR or AS4_AGGREGATOR, and the decoder takes it as malformed; so the encoder
+    /// refuses it.
+    #[test]
+    fn as_zero_is_not_encodable() {
+        let four = CodecContext::default();
+        let two = CodecContext {
+            four_octet_as: false,
+            ..CodecContext::default()
+        };
+        let aggregator = Aggregator {
+            asn: 0,
+            address: Ipv4Addr::new(198, 18, 0, 1),
+        };
+        for (ctx, a) in [
+            (
+                &four,
+                PathAttribute::AsPath(AsPath::sequence(vec![65001, 0])),
+            ),
+            (&two, PathAttribute::As4Path(AsPath::sequence(vec![0]))),
+            (&four, PathAttribute::Aggregator(aggregator)),
+            (&two, PathAttribute::As4Aggregator(aggregator)),
+        ] {
+            let u = Update {
+                attributes: vec![a.clone()],
+                ..Update::default()
+            };
+            assert!(
+                matches!(
+                    validate_update(ctx, &u),
+                    Err(EncodeError::InvalidValue { .. })
+                ),
+                "{a:?} accepted"
+            );
+        }
     }
 }
 

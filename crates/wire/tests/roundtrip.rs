@@ -446,6 +446,27 @@ proptest! {
         prop_assert_eq!(ExtendedCommunity(raw).kind(), c.kind());
         prop_assert_eq!(ExtendedCommunity(raw).0, raw);
     }
+
+    /// RFC 5701 §2: an IPv6 address specific community has no reserved bits, so any 20 bytes
+    /// survive the typed view, and a typed community keeps its (type, sub-type) and fields.
+    #[test]
+    fn ipv6_ext_community_bytes_and_view_agree(c in ipv6_ext_community()) {
+        let again = evpnd_wire::Ipv6ExtendedCommunity::new(c.kind());
+        prop_assert_eq!(again, c);
+        match c.kind() {
+            evpnd_wire::Ipv6ExtCommunityKind::RouteTarget { addr, value }
+            | evpnd_wire::Ipv6ExtCommunityKind::RouteOrigin { addr, value } => {
+                prop_assert_eq!(c.type_high(), 0x00);
+                prop_assert!(matches!(c.subtype(), 0x02 | 0x03));
+                prop_assert_eq!(&c.0[2..18], &addr.octets()[..]);
+                prop_assert_eq!(&c.0[18..], &value.to_be_bytes()[..]);
+            }
+            evpnd_wire::Ipv6ExtCommunityKind::Unknown(b) => {
+                prop_assert_eq!(b, c.0);
+                prop_assert!(!matches!((b[0], b[1]), (0x00, 0x02) | (0x00, 0x03)));
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -898,7 +919,9 @@ fn strategies_cover_the_interesting_cases() {
                 .any(|(_, n)| matches!(n.route, Route::Evpn(EvpnRoute::IpPrefix(_))));
     }
     assert!(saw_add_path && saw_ext_len && saw_type5_router_mac);
-    for t in [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 22, 23, 32] {
+    for t in [
+        1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 22, 23, 25, 32, 35,
+    ] {
         assert!(saw_attr.contains(&t), "attribute {t} never generated");
     }
 }

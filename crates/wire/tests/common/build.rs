@@ -214,6 +214,22 @@ pub fn ec_encapsulation(tunnel_type: u16) -> [u8; 8] {
     c
 }
 
+/// An IPv6 address specific extended community (RFC 5701 §2): type, sub-type, IPv6 global
+/// administrator, 2-octet local administrator.
+pub fn ec6(type_high: u8, subtype: u8, addr: [u8; 16], value: u16) -> [u8; 20] {
+    let mut c = [0u8; 20];
+    c[0] = type_high;
+    c[1] = subtype;
+    c[2..18].copy_from_slice(&addr);
+    c[18..].copy_from_slice(&value.to_be_bytes());
+    c
+}
+
+/// The IPv6 address specific route target (type 0x00, sub-type 0x02, RFC 5701 §2).
+pub fn ec6_route_target(addr: [u8; 16], value: u16) -> [u8; 20] {
+    ec6(0x00, 0x02, addr, value)
+}
+
 /// EVPN Router's MAC extended community (RFC 9135: type 0x06, sub-type 0x03, MAC).
 pub fn ec_router_mac(mac: [u8; 6]) -> [u8; 8] {
     let mut c = [0x06, 0x03, 0, 0, 0, 0, 0, 0];

@@ -17,7 +17,7 @@
 
 use evpnd_wire::attribute::{TunnelSubTlv, TunnelTlv};
 use evpnd_wire::capability::{
-    AddPathFamily, AddPathMode, GracefulRestart, GracefulRestartFamily, LlgrFamily,
+    AddPathFamily, AddPathMode, BgpRole, GracefulRestart, GracefulRestartFamily, LlgrFamily,
 };
 use evpnd_wire::evpn::MAX_ETHERNET_TAG;
 use evpnd_wire::message::refresh_subtype;
@@ -25,10 +25,10 @@ use evpnd_wire::types::AS_TRANS;
 use evpnd_wire::{
     encode_message, Aggregator, AsPath, AsSegment, AttrSet, Capability, CodecContext, Community,
     Esi, EthernetAdRoute, EthernetSegmentRoute, EvpnRoute, ExtCommunityKind, ExtendedCommunity,
-    Family, InclusiveMulticastRoute, IpPrefixRoute, Label, LargeCommunity, MacAddress, MacIpRoute,
-    Message, MpReach, MpUnreach, NextHop, Nlri, Notification, Open, Origin, PathAttribute,
-    PmsiTunnel, Route, RouteDistinguisher, RouteRefresh, RouteTarget, RtMembership, SegmentType,
-    UnknownAttribute, Update, UpdatePacker,
+    Family, InclusiveMulticastRoute, IpPrefixRoute, Ipv6ExtCommunityKind, Ipv6ExtendedCommunity,
+    Label, LargeCommunity, MacAddress, MacIpRoute, Message, MpReach, MpUnreach, NextHop, Nlri,
+    Notification, Open, Origin, PathAttribute, PmsiTunnel, Route, RouteDistinguisher, RouteRefresh,
+    RouteTarget, RtMembership, SegmentType, UnknownAttribute, Update, UpdatePacker,
 };
 use evpnd_wire::{IpPrefix, PmsiTunnelId};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -397,6 +397,7 @@ fn opens(v: &mut Vec<Case>) {
             hostname: b"leaf1".to_vec(),
             domain: b"example.net".to_vec(),
         },
+        Capability::Role(BgpRole::CUSTOMER),
         // 239..=254 are reserved for experimental use (RFC 8810 §5): nobody gives them a meaning.
         Capability::Unknown {
             code: 240,
@@ -1110,6 +1111,21 @@ fn unicast_updates(v: &mut Vec<Case>) {
             ..Update::default()
         }),
     ));
+    // Only to Customer (RFC 9234 §5), as a provider marks a route it sends to a customer.
+    v.push(Case::new(
+        "ipv4-only-to-customer",
+        ctx::ebgp(),
+        upd(Update {
+            attributes: vec![
+                PathAttribute::Origin(Origin::Igp),
+                PathAttribute::AsPath(AsPath::sequence(vec![LOCAL_AS, 65001])),
+                PathAttribute::NextHop(vtep(1)),
+                PathAttribute::OnlyToCustomer(65001),
+            ],
+            nlri: vec![ipv4("203.0.113.0/24")],
+            ..Update::default()
+        }),
+    ));
     // Over 255 bytes of COMMUNITIES: the extended-length attribute form (RFC 4271 §4.3).
     v.push(Case::new(
         "ipv4-extended-length-communities",
@@ -1194,6 +1210,42 @@ fn unicast_updates(v: &mut Vec<Case>) {
                 vec![ipv6("2001:db8:300::/40")],
             )),
             attributes: local_origin(),
+            ..Update::default()
+        }),
+    ));
+    // IPv6 address specific extended communities (RFC 5701): route target, route origin and a
+    // non-transitive one of an unassigned sub-type, received with the Partial bit.
+    let mut partial = AttrSet::default();
+    partial.insert(evpnd_wire::attribute::attr_type::IPV6_EXTENDED_COMMUNITIES);
+    let mut other = [0u8; 20];
+    other[..2].copy_from_slice(&[0x40, 0x7f]);
+    other[2..18].copy_from_slice(&vtep6(3).octets());
+    other[18..].copy_from_slice(&[0x12, 0x34]);
+    v.push(Case::new(
+        "ipv6-address-specific-extended-communities",
+        ctx::ibgp(),
+        upd(Update {
+            mp_reach: Some(MpReach::new(
+                Family::IPV6_UNICAST,
+                NextHop::from_ip(IpAddr::V6(vtep6(2))),
+                vec![ipv6("2001:db8:400::/48")],
+            )),
+            attributes: [
+                local_origin(),
+                vec![PathAttribute::Ipv6ExtendedCommunities(vec![
+                    Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteTarget {
+                        addr: vtep6(1),
+                        value: 100,
+                    }),
+                    Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteOrigin {
+                        addr: vtep6(2),
+                        value: 7,
+                    }),
+                    Ipv6ExtendedCommunity(other),
+                ])],
+            ]
+            .concat(),
+            partial,
             ..Update::default()
         }),
     ));

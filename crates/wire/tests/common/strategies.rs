@@ -13,15 +13,15 @@
 
 use evpnd_wire::attribute::{attr_type, TunnelSubTlv, TunnelTlv};
 use evpnd_wire::capability::{
-    AddPathFamily, AddPathMode, GracefulRestart, GracefulRestartFamily, LlgrFamily,
+    AddPathFamily, AddPathMode, BgpRole, GracefulRestart, GracefulRestartFamily, LlgrFamily,
 };
 use evpnd_wire::{
     Afi, Aggregator, AsPath, AsSegment, AttrSet, Capability, CodecContext, Community, Esi,
     EthernetAdRoute, EthernetSegmentRoute, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family,
-    InclusiveMulticastRoute, IpPrefix, IpPrefixRoute, Label, LargeCommunity, MacAddress,
-    MacIpRoute, Message, MpReach, MpUnreach, NextHop, Nlri, Notification, Open, Origin,
-    PathAttribute, PmsiTunnel, PmsiTunnelId, Route, RouteDistinguisher, RouteRefresh, RouteTarget,
-    RtMembership, Safi, SegmentType, UnknownAttribute, Update,
+    InclusiveMulticastRoute, IpPrefix, IpPrefixRoute, Ipv6ExtCommunityKind, Ipv6ExtendedCommunity,
+    Label, LargeCommunity, MacAddress, MacIpRoute, Message, MpReach, MpUnreach, NextHop, Nlri,
+    Notification, Open, Origin, PathAttribute, PmsiTunnel, PmsiTunnelId, Route, RouteDistinguisher,
+    RouteRefresh, RouteTarget, RtMembership, Safi, SegmentType, UnknownAttribute, Update,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -457,12 +457,12 @@ pub fn ext_raw() -> impl Strategy<Value = [u8; 8]> {
 // Path attributes
 // ---------------------------------------------------------------------------------------------
 
-/// Any AS number the session can carry in AS_PATH/AGGREGATOR.
+/// Any AS number the session can carry in AS_PATH/AGGREGATOR: never 0 (RFC 7607 §2).
 fn asn(four_octet: bool) -> BoxedStrategy<u32> {
     if four_octet {
-        any::<u32>().boxed()
+        (1..=u32::MAX).boxed()
     } else {
-        any::<u16>().prop_map(u32::from).boxed()
+        (1..=u32::from(u16::MAX)).boxed()
     }
 }
 
@@ -536,7 +536,19 @@ pub fn tunnel_encapsulation() -> impl Strategy<Value = Vec<TunnelTlv>> {
 
 /// True for the type codes the codec decodes into a typed attribute (or MP_REACH/MP_UNREACH).
 pub fn is_known_attr(t: u8) -> bool {
-    matches!(t, 1..=10 | 14..=18 | 22 | 23 | 32)
+    matches!(t, 1..=10 | 14..=18 | 22 | 23 | 25 | 32 | 35)
+}
+
+/// An IPv6 address specific extended community (RFC 5701): a route target, a route origin or
+/// any 20 bytes.
+pub fn ipv6_ext_community() -> impl Strategy<Value = Ipv6ExtendedCommunity> {
+    prop_oneof![
+        2 => (ipv6(), any::<u16>())
+            .prop_map(|(addr, value)| Ipv6ExtCommunityKind::RouteTarget { addr, value }.into()),
+        1 => (ipv6(), any::<u16>())
+            .prop_map(|(addr, value)| Ipv6ExtCommunityKind::RouteOrigin { addr, value }.into()),
+        1 => any::<[u8; 20]>().prop_map(Ipv6ExtendedCommunity),
+    ]
 }
 
 /// An unknown optional attribute (any flags besides Optional set and Extended Length clear),
@@ -599,6 +611,10 @@ pub fn any_attribute(ctx: &CodecContext) -> BoxedStrategy<PathAttribute> {
         )
         .prop_map(PathAttribute::LargeCommunities)
         .boxed(),
+        vec(ipv6_ext_community(), 1..=4)
+            .prop_map(PathAttribute::Ipv6ExtendedCommunities)
+            .boxed(),
+        any::<u32>().prop_map(PathAttribute::OnlyToCustomer).boxed(),
         unknown_attribute().prop_map(PathAttribute::Unknown).boxed(),
     ];
     if !ctx.external_peer {
@@ -630,7 +646,7 @@ pub fn any_attribute(ctx: &CodecContext) -> BoxedStrategy<PathAttribute> {
 
 /// The known optional transitive attributes: the ones that may carry the Partial bit.
 pub fn is_optional_transitive(t: u8) -> bool {
-    matches!(t, 7 | 8 | 16..=18 | 22 | 23 | 32)
+    matches!(t, 7 | 8 | 16..=18 | 22 | 23 | 25 | 32 | 35)
 }
 
 /// A set of path attributes with distinct type codes, in random order, for session `ctx`;
@@ -834,7 +850,7 @@ pub fn family() -> impl Strategy<Value = Family> {
 }
 
 /// Capability codes the codec decodes into a typed capability.
-pub const KNOWN_CAPABILITY_CODES: [u8; 9] = [1, 2, 6, 64, 65, 69, 70, 71, 73];
+pub const KNOWN_CAPABILITY_CODES: [u8; 10] = [1, 2, 6, 9, 64, 65, 69, 70, 71, 73];
 
 /// Every capability variant, with values that fit the wire (RFC 5492 §4: value ≤ 255 bytes).
 pub fn capability() -> impl Strategy<Value = Capability> {
@@ -843,6 +859,7 @@ pub fn capability() -> impl Strategy<Value = Capability> {
         Just(Capability::RouteRefresh),
         Just(Capability::ExtendedMessage),
         Just(Capability::EnhancedRouteRefresh),
+        any::<u8>().prop_map(|r| Capability::Role(BgpRole(r))),
         (
             any::<bool>(),
             any::<bool>(),
