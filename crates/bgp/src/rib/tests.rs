@@ -2320,9 +2320,9 @@ fn otc_ingress_needs_a_role_an_external_session_and_a_unicast_family() {
     assert_eq!(rib.stats().leaks_rejected, 0);
 }
 
-/// One external IPv4 peer per role (ids 11-15, AS 65011-65015, in the order of
-/// `crate::role` tests: Provider, RS, RS-Client, Customer, Peer), one without a role (16) and
-/// one internal peer (1).
+/// One external IPv4 peer per role of ours (ids 11-15, AS 65011-65015: Provider, RS,
+/// RS-Client, Customer, Peer), one external peer without a role (16) and one internal peer
+/// (1), in that order.
 fn egress_rib() -> (Rib, Vec<PeerInfo>, Vec<View>) {
     let mut rib = rib();
     let roles = [
