@@ -1,5 +1,6 @@
 //! Per-neighbour configuration shared by the session FSM and the RIBs.
 
+use evpnd_wire::capability::BgpRole;
 use evpnd_wire::Family;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -58,6 +59,15 @@ pub struct PeerConfig {
     /// Send-hold timer (RFC 9687): give up on a peer that does not read for this long.
     /// `None` uses max(8 minutes, 2 × hold time).
     pub send_hold_time: Option<Duration>,
+    /// Our BGP Role on this session (RFC 9234 §3.1): announced in the BGP Role capability and
+    /// checked against the peer's (§4.2); on IPv4/IPv6 unicast it also drives the
+    /// Only-to-Customer rules (§5). `None`: no role, no capability; OTC is only carried.
+    /// Roles describe relations between ASes, so on an iBGP session the role is ignored (not
+    /// announced, not checked, no OTC rule): see [`PeerConfig::local_role`].
+    pub role: Option<BgpRole>,
+    /// Strict mode (RFC 9234 §4.2): refuse a peer whose OPEN carries no BGP Role capability
+    /// with OPEN Message Error / Role Mismatch (2/11). Has no effect without a role in effect.
+    pub strict_role: bool,
 }
 
 impl PeerConfig {
@@ -78,11 +88,21 @@ impl PeerConfig {
             max_prefix: Vec::new(),
             graceful_restart: None,
             send_hold_time: None,
+            role: None,
+            strict_role: false,
         }
     }
 
     /// True for an eBGP session.
     pub fn is_external(&self) -> bool {
         self.remote_asn != self.local_asn
+    }
+
+    /// The BGP Role in effect on this session: the configured role on an eBGP session, `None`
+    /// on iBGP (RFC 9234 §3.1: roles are the relations between neighbouring ASes). The session
+    /// announces it and the RIB applies the OTC rules with it
+    /// ([`crate::rib::PeerInfo::local_role`]).
+    pub fn local_role(&self) -> Option<BgpRole> {
+        self.role.filter(|_| self.is_external())
     }
 }

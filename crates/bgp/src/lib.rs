@@ -10,9 +10,12 @@
 //!   reflection (RFC 4456), RT-Constraint filtering (RFC 4684) and Adj-RIB-Out through update
 //!   groups.
 //! * [`config`]: the per-neighbour settings both share.
+//! * [`role`]: BGP Roles and the Only-to-Customer rules (RFC 9234), which the session's OPEN
+//!   check and the RIB's ingress and egress both apply.
 
 pub mod config;
 pub mod rib;
+pub mod role;
 pub mod session;
 
 pub use config::{PeerConfig, PeerId};

@@ -19,7 +19,8 @@
 //!   it carries, and what is sent or shown is the key with the best path's fields.
 //! * **Attributes** (`intern.rs`) are interned: identical sets share one [`Arc`].
 //! * **Adj-RIB-Out** (`out.rs`): peers with the same outbound policy (family, eBGP/iBGP,
-//!   route-reflector client or not, the encoding context) form an *update group*. Changes are
+//!   route-reflector client or not, the encoding context, our BGP Role where the OTC rules
+//!   apply) form an *update group*. Changes are
 //!   batched until the next [`Rib::flush`] (which the `poll_*` calls run); each batch is encoded
 //!   once per group and distinct attribute set, and every member gets the same bytes (shared,
 //!   reference-counted chunks). What a peer has been sent is not stored per peer: it is derived
@@ -32,11 +33,18 @@
 //!   ORIGINATOR_ID is our router id or whose CLUSTER_LIST holds our cluster id is withdrawn
 //!   (treated as withdraw: it replaces any earlier path of the peer); from an external peer, an
 //!   AS_PATH not starting with the peer's AS is treat-as-withdraw.
+//! * Only to Customer (RFC 9234 §5; eBGP sessions with a BGP Role of ours, IPv4/IPv6 unicast
+//!   only, the rules themselves in [`crate::role`]): a route with OTC from a Customer or an
+//!   RS-Client, or from a Peer with an OTC other than the Peer's AS, is a leak and treated as
+//!   withdrawn ([`RibStats::leaks_rejected`]); a route without OTC from a Provider, a Peer or
+//!   an RS is stored with OTC = the neighbour's AS. A route with OTC is not sent to a
+//!   Provider, a Peer or an RS; one without gets OTC = our AS towards a Customer, a Peer or
+//!   an RS-Client. OTC is otherwise carried unchanged, to every peer and in every family.
 //! * Outbound: to external peers the local AS is prepended, LOCAL_PREF, ORIGINATOR_ID,
-//!   CLUSTER_LIST and non-transitive extended communities are removed, MED is kept only on
-//!   local routes; to internal peers LOCAL_PREF is always present; when reflecting (internal
-//!   source, internal target) ORIGINATOR_ID is set if absent and the cluster id is prepended to
-//!   CLUSTER_LIST (RFC 4456 §8). Routes from internal non-clients go to clients and external
+//!   CLUSTER_LIST and non-transitive extended communities (also IPv6 address specific ones,
+//!   RFC 5701 §2) are removed, MED is kept only on local routes; to internal peers LOCAL_PREF
+//!   is always present; when reflecting (internal source, internal target) ORIGINATOR_ID is
+//!   set if absent and the cluster id is prepended to CLUSTER_LIST (RFC 4456 §8). Routes from internal non-clients go to clients and external
 //!   peers only (RFC 4456 §6). The next hop is never changed (EVPN: it is the VTEP). Unknown
 //!   optional transitive attributes are passed on with the Partial bit; unknown non-transitive
 //!   ones are dropped (RFC 4271 §5). NO_ADVERTISE and NO_EXPORT are honoured (RFC 1997).
@@ -61,6 +69,8 @@ pub use types::{
 };
 
 use crate::config::PeerId;
+use crate::role::otc_applies;
+use evpnd_wire::capability::BgpRole;
 use evpnd_wire::{CodecContext, Family, NextHop, Nlri, PathAttribute, Route};
 use intern::Interner;
 use key::RouteKey;
@@ -163,6 +173,9 @@ pub(crate) struct GroupKey {
     pub extended_message: bool,
     /// We send ADD-PATH path identifiers in this family.
     pub add_path: bool,
+    /// Our BGP Role towards the members when the OTC egress rules apply (eBGP, IPv4/IPv6
+    /// unicast: RFC 9234 §5): decides which routes they get and with which OTC.
+    pub local_role: Option<BgpRole>,
 }
 
 impl GroupKey {
@@ -174,6 +187,9 @@ impl GroupKey {
             four_octet_as: info.tx.four_octet_as,
             extended_message: info.tx.extended_message,
             add_path: info.tx.has_path_id(family),
+            local_role: info
+                .local_role
+                .filter(|_| info.external && otc_applies(family)),
         }
     }
 

@@ -616,6 +616,7 @@ impl Node {
                     families: neg.families.clone(),
                     tx: neg.tx.clone(),
                     max_prefix: peer.max_prefix.clone(),
+                    local_role: peer.local_role(),
                 });
                 self.events.push_back(NodeEvent::Established {
                     address,

@@ -1,10 +1,12 @@
-//! Adj-RIB-In: applying a peer's UPDATE with its RFC 7606 outcome and the inbound loop checks.
+//! Adj-RIB-In: applying a peer's UPDATE with its RFC 7606 outcome, the inbound loop checks and
+//! the Only-to-Customer ingress rules (RFC 9234 §5).
 
 use super::intern::PathAttrs;
 use super::key::RouteKey;
 use super::table::StoredPath;
 use super::{MaxPrefixExceeded, Rib};
 use crate::config::PeerId;
+use crate::role::{otc_applies, otc_ingress, OtcIngress};
 use evpnd_wire::{Family, NextHop, Nlri, Outcome, PathAttribute, Update};
 
 impl Rib {
@@ -21,7 +23,11 @@ impl Rib {
     /// of families not negotiated with the peer are ignored. Announced paths that fail the
     /// loop checks (our AS in AS_PATH, our router id as ORIGINATOR_ID, our cluster id in
     /// CLUSTER_LIST, or from an external peer an AS_PATH not starting with its AS, RFC 7606
-    /// §7.2) are treated as withdrawn.
+    /// §7.2) are treated as withdrawn. So are route leaks found by the Only-to-Customer ingress
+    /// rules (RFC 9234 §5), applied to IPv4/IPv6 unicast routes on an eBGP session with a BGP
+    /// Role of ours ([`super::PeerInfo::local_role`]): such a route is ineligible, and as the
+    /// Adj-RIB-In holds only the paths in use, it is not kept. A route those rules mark is
+    /// stored with OTC set to the peer's AS.
     ///
     /// Routes are matched by their key (`key.rs`): an EVPN announcement whose label, ESI or
     /// gateway IP differs from the peer's earlier one for the same key replaces that path, and
@@ -142,6 +148,18 @@ impl Rib {
         None
     }
 
+    /// The Only-to-Customer ingress rule (RFC 9234 §5) for `a` received from source `s` in
+    /// `family`: applied on eBGP sessions with a role of ours, in IPv4/IPv6 unicast only.
+    fn otc_ingress(&self, s: u32, family: Family, a: &PathAttrs) -> OtcIngress {
+        let info = &self.sources[s as usize].info;
+        match info.local_role {
+            Some(role) if info.external && otc_applies(family) => {
+                otc_ingress(role, info.asn, a.only_to_customer)
+            }
+            _ => OtcIngress::Keep,
+        }
+    }
+
     fn announce_from(
         &mut self,
         s: u32,
@@ -157,8 +175,23 @@ impl Rib {
         let mut a = PathAttrs::from_attributes(&update.attributes, update.partial, next_hop, four);
         self.sources[s as usize].counters_mut(family).received += nlri.len() as u64;
         let ti = self.table_index_or_create(family);
-        if self.inbound_reject(s, &a).is_some() {
+        let rejected = if self.inbound_reject(s, &a).is_some() {
             self.stats.loops_rejected += nlri.len() as u64;
+            true
+        } else {
+            match self.otc_ingress(s, family, &a) {
+                OtcIngress::Keep => false,
+                OtcIngress::Mark(asn) => {
+                    a.only_to_customer = Some(asn);
+                    false
+                }
+                OtcIngress::Leak(_) => {
+                    self.stats.leaks_rejected += nlri.len() as u64;
+                    true
+                }
+            }
+        };
+        if rejected {
             for n in nlri {
                 if n.route.family() == family {
                     self.remove_path(ti, &RouteKey::of(&n.route), s, n.path_id);

@@ -53,8 +53,13 @@ pub struct PathAttrs {
     pub ext_communities: Vec<ExtendedCommunity>,
     /// PMSI_TUNNEL (RFC 6514 §5), carried by EVPN type-3 routes.
     pub pmsi_tunnel: Option<PmsiTunnel>,
-    /// Every other attribute (large communities, tunnel encapsulation, unknown optional
-    /// attributes with their flags as received), in type-code order.
+    /// Only to Customer (RFC 9234 §5): the AS that marked the route as going to customers
+    /// only. As received, or set by the ingress rule on a session with a role; never changed
+    /// afterwards.
+    pub only_to_customer: Option<u32>,
+    /// Every other attribute (large communities, tunnel encapsulation, IPv6 address specific
+    /// extended communities, unknown optional attributes with their flags as received), in
+    /// type-code order.
     pub other: Vec<PathAttribute>,
     /// Known optional transitive attributes received with the Partial bit (RFC 4271 §5).
     pub partial: AttrSet,
@@ -80,6 +85,7 @@ impl PathAttrs {
             cluster_list: Vec::new(),
             ext_communities: Vec::new(),
             pmsi_tunnel: None,
+            only_to_customer: None,
             other: Vec::new(),
             partial: AttrSet::default(),
             nlri_extras: NlriExtras::default(),
@@ -114,6 +120,7 @@ impl PathAttrs {
                 PathAttribute::ClusterList(c) => a.cluster_list = c.clone(),
                 PathAttribute::ExtendedCommunities(c) => a.ext_communities = c.clone(),
                 PathAttribute::PmsiTunnel(p) => a.pmsi_tunnel = Some(p.clone()),
+                PathAttribute::OnlyToCustomer(asn) => a.only_to_customer = Some(*asn),
                 PathAttribute::As4Path(p) => as4_path = Some(p),
                 PathAttribute::As4Aggregator(g) => as4_aggregator = Some(*g),
                 other => a.other.push(other.clone()),
@@ -173,6 +180,9 @@ impl PathAttrs {
         }
         if let Some(p) = &self.pmsi_tunnel {
             v.push(PathAttribute::PmsiTunnel(p.clone()));
+        }
+        if let Some(asn) = self.only_to_customer {
+            v.push(PathAttribute::OnlyToCustomer(asn));
         }
         v.extend(self.other.iter().cloned());
         v.sort_by_key(|x| x.type_code());

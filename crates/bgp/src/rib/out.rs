@@ -31,6 +31,7 @@ use super::{
     kind_of, BestChange, DumpKind, GroupKey, Rib, RibConfig, RibStats, Source, SrcKind,
     TRANSMIT_CHUNK,
 };
+use crate::role::{otc_egress_allowed, otc_egress_value};
 use evpnd_wire::attribute::flag;
 use evpnd_wire::message::refresh_subtype;
 use evpnd_wire::types::AS_TRANS;
@@ -45,10 +46,16 @@ use std::sync::Arc;
 const NO_EXPORT_SUBCONFED: Community = Community(0xFFFF_FF03);
 
 /// May a route with best path from a source of `kind` with attributes `attrs` be sent to the
-/// members of group `key`? (RFC 4456 §6, RFC 1997.)
+/// members of group `key`? (RFC 4456 §6, RFC 1997, and RFC 9234 §5: a route with OTC does not
+/// go to a Provider, a Peer or an RS.)
 pub(crate) fn eligible(key: &GroupKey, kind: SrcKind, attrs: &PathAttrs) -> bool {
     if attrs.has_community(Community::NO_ADVERTISE) {
         return false;
+    }
+    if let Some(role) = key.local_role {
+        if !otc_egress_allowed(role, attrs.only_to_customer) {
+            return false;
+        }
     }
     if key.external {
         return !attrs.has_community(Community::NO_EXPORT)
@@ -180,6 +187,15 @@ pub(crate) fn out_attributes(
     if let Some(p) = &a.pmsi_tunnel {
         v.push(PathAttribute::PmsiTunnel(p.clone()));
     }
+    // RFC 9234 §5 egress: a route's OTC goes on unchanged; without one, it is added with our
+    // AS towards a Customer, a Peer or an RS-Client.
+    let otc = match key.local_role {
+        Some(role) => otc_egress_value(role, cfg.local_asn, a.only_to_customer),
+        None => a.only_to_customer,
+    };
+    if let Some(asn) = otc {
+        v.push(PathAttribute::OnlyToCustomer(asn));
+    }
     for o in &a.other {
         match o {
             PathAttribute::Unknown(u) => {
@@ -188,6 +204,14 @@ pub(crate) fn out_attributes(
                     let mut u = u.clone();
                     u.flags |= flag::PARTIAL;
                     v.push(PathAttribute::Unknown(u));
+                }
+            }
+            PathAttribute::Ipv6ExtendedCommunities(cs) if key.external => {
+                // Non-transitive ones stay inside the AS, as for EXTENDED COMMUNITIES (RFC
+                // 5701 §2 with RFC 4360 §6); an emptied attribute is not sent.
+                let kept: Vec<_> = cs.iter().filter(|c| c.is_transitive()).copied().collect();
+                if !kept.is_empty() {
+                    v.push(PathAttribute::Ipv6ExtendedCommunities(kept));
                 }
             }
             other => v.push(other.clone()),

@@ -6,6 +6,7 @@
 use super::*;
 use crate::config::MaxPrefix;
 use evpnd_wire::attribute::{attr_type, flag};
+use evpnd_wire::capability::BgpRole;
 use evpnd_wire::message::refresh_subtype;
 use evpnd_wire::{
     decode_all, AsPath, AsSegment, Community, EvpnRoute, ExtendedCommunity,
@@ -2179,4 +2180,344 @@ fn fanout_measurement() {
         total,
         rib.stats().encodings
     );
+}
+
+// ---------------------------------------------------------------- BGP Roles / OTC (RFC 9234 §5)
+
+const V4: Family = Family::IPV4_UNICAST;
+const OTC: u8 = attr_type::ONLY_TO_CUSTOMER;
+
+/// The host route 203.0.113.`n`/32.
+fn pfx(n: u8) -> Route {
+    Route::Ipv4(evpnd_wire::IpPrefix::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, n)), 32).unwrap())
+}
+
+/// An external peer `n` of AS `asn` with our BGP Role `role` towards it.
+fn role_peer(n: u32, asn: u32, role: Option<BgpRole>, families: &[Family]) -> PeerInfo {
+    let mut p = peer(n, asn, false, families);
+    p.local_role = role;
+    p
+}
+
+/// IPv4 unicast announcement of `routes` with AS_PATH `path` and, when given, OTC.
+fn announce_v4(routes: &[Route], path: &[u32], otc: Option<u32>) -> Update {
+    let mut more = vec![PathAttribute::NextHop(Ipv4Addr::new(198, 18, 1, 9))];
+    more.extend(otc.map(PathAttribute::OnlyToCustomer));
+    Update {
+        nlri: routes.iter().copied().map(nlri).collect(),
+        attributes: attrs(path, &[], more),
+        ..Update::default()
+    }
+}
+
+/// The OTC of the stored best path of `r` (`None` when the route is absent or has none).
+fn stored_otc(rib: &Rib, r: &Route) -> Option<u32> {
+    rib.best(r.family(), r)
+        .and_then(|p| p.attrs.only_to_customer)
+}
+
+#[test]
+fn otc_ingress_a_route_with_otc_from_a_customer_or_rs_client_is_a_leak() {
+    // Our role Provider: the neighbour is a Customer; RS: an RS-Client.
+    for role in [BgpRole::PROVIDER, BgpRole::RS] {
+        let mut rib = rib();
+        rib.peer_up(role_peer(5, 65005, Some(role), &[V4]));
+        let r = pfx(1);
+        // Without OTC: accepted and not marked (routes from below stay unmarked).
+        apply(&mut rib, 5, &announce_v4(&[r], &[65005], None));
+        assert!(rib.best(V4, &r).is_some());
+        assert_eq!(stored_otc(&rib, &r), None, "{}", role.name());
+        // With OTC: a leak, ineligible; it replaces the earlier path (treat-as-withdraw).
+        apply(&mut rib, 5, &announce_v4(&[r], &[65005], Some(65099)));
+        assert!(rib.best(V4, &r).is_none(), "{}", role.name());
+        assert_eq!(rib.stats().leaks_rejected, 1);
+        assert_eq!(rib.stats().loops_rejected, 0);
+        assert_eq!(rib.peer_counters(PeerId(5)).family(V4).accepted, 0);
+    }
+}
+
+#[test]
+fn otc_ingress_a_route_from_a_peer_must_carry_the_peers_as() {
+    let mut rib = rib();
+    rib.peer_up(role_peer(5, 65005, Some(BgpRole::PEER), &[V4]));
+    let (r1, r2) = (pfx(1), pfx(2));
+    apply(&mut rib, 5, &announce_v4(&[r1], &[65005], Some(65005)));
+    assert_eq!(
+        stored_otc(&rib, &r1),
+        Some(65005),
+        "the Peer's own AS: kept"
+    );
+    apply(&mut rib, 5, &announce_v4(&[r2], &[65005], Some(65099)));
+    assert!(rib.best(V4, &r2).is_none(), "another AS: a leak");
+    assert_eq!(rib.stats().leaks_rejected, 1);
+}
+
+#[test]
+fn otc_ingress_routes_from_providers_peers_and_route_servers_are_marked() {
+    // Our role Customer: the neighbour is a Provider; Peer: a Peer; RS-Client: an RS.
+    for role in [BgpRole::CUSTOMER, BgpRole::PEER, BgpRole::RS_CLIENT] {
+        let mut rib = rib();
+        let e = role_peer(5, 65005, Some(role), &[V4]);
+        let i = peer(1, ASN, false, &[V4]);
+        let mut views = up_and_sync(&mut rib, &[&e, &i]);
+        let r = pfx(1);
+        apply(&mut rib, 5, &announce_v4(&[r], &[65005], None));
+        assert_eq!(stored_otc(&rib, &r), Some(65005), "{}", role.name());
+        // The mark travels on inside the AS, unchanged.
+        recv(&mut rib, &i, &mut views[1]);
+        assert_eq!(
+            views[1].attr(&r, OTC),
+            Some(&PathAttribute::OnlyToCustomer(65005)),
+            "{}",
+            role.name()
+        );
+        assert_eq!(rib.stats().leaks_rejected, 0);
+    }
+    // A Provider's route that already has OTC keeps it as it is.
+    let mut rib = rib();
+    rib.peer_up(role_peer(5, 65005, Some(BgpRole::CUSTOMER), &[V4]));
+    apply(
+        &mut rib,
+        5,
+        &announce_v4(&[pfx(1)], &[65005, 65099], Some(65099)),
+    );
+    assert_eq!(stored_otc(&rib, &pfx(1)), Some(65099));
+}
+
+#[test]
+fn otc_ingress_needs_a_role_an_external_session_and_a_unicast_family() {
+    let mut rib = rib();
+    // No role: nothing checked, nothing marked.
+    rib.peer_up(role_peer(5, 65005, None, &[V4]));
+    // A role on an iBGP session is not in effect.
+    let mut ibgp = peer(1, ASN, false, &[V4]);
+    ibgp.local_role = Some(BgpRole::PROVIDER);
+    rib.peer_up(ibgp);
+    // EVPN: RFC 9234 §5 applies to IPv4/IPv6 unicast only.
+    rib.peer_up(role_peer(6, 65006, Some(BgpRole::PROVIDER), &[EVPN]));
+    rib.peer_up(role_peer(7, 65007, Some(BgpRole::CUSTOMER), &[EVPN]));
+    apply(&mut rib, 5, &announce_v4(&[pfx(1)], &[65005], Some(65099)));
+    assert_eq!(stored_otc(&rib, &pfx(1)), Some(65099));
+    apply(&mut rib, 5, &announce_v4(&[pfx(2)], &[65005], None));
+    assert_eq!(stored_otc(&rib, &pfx(2)), None);
+    apply(&mut rib, 1, &announce_v4(&[pfx(3)], &[], Some(65099)));
+    assert_eq!(stored_otc(&rib, &pfx(3)), Some(65099));
+    let (m1, m2) = (mac(1, 1), mac(1, 2));
+    let otc = vec![PathAttribute::OnlyToCustomer(65099)];
+    apply(
+        &mut rib,
+        6,
+        &announce(&[m1], attrs(&[65006], &[rt(1)], otc), vtep(6)),
+    );
+    assert_eq!(stored_otc(&rib, &m1), Some(65099));
+    apply(
+        &mut rib,
+        7,
+        &announce(&[m2], attrs(&[65007], &[rt(1)], vec![]), vtep(7)),
+    );
+    assert!(rib.best(EVPN, &m2).is_some());
+    assert_eq!(stored_otc(&rib, &m2), None);
+    assert_eq!(rib.stats().leaks_rejected, 0);
+}
+
+/// One external IPv4 peer per role of ours (ids 11-15, AS 65011-65015: Provider, RS,
+/// RS-Client, Customer, Peer), one external peer without a role (16) and one internal peer
+/// (1), in that order.
+fn egress_rib() -> (Rib, Vec<PeerInfo>, Vec<View>) {
+    let mut rib = rib();
+    let roles = [
+        BgpRole::PROVIDER,
+        BgpRole::RS,
+        BgpRole::RS_CLIENT,
+        BgpRole::CUSTOMER,
+        BgpRole::PEER,
+    ];
+    let mut infos: Vec<PeerInfo> = roles
+        .iter()
+        .enumerate()
+        .map(|(i, r)| role_peer(11 + i as u32, 65011 + i as u32, Some(*r), &[V4]))
+        .collect();
+    infos.push(role_peer(16, 65016, None, &[V4]));
+    infos.push(peer(1, ASN, false, &[V4]));
+    let refs: Vec<&PeerInfo> = infos.iter().collect();
+    let views = up_and_sync(&mut rib, &refs);
+    (rib, infos, views)
+}
+
+#[test]
+fn otc_egress_routes_to_customers_peers_and_rs_clients_get_our_as() {
+    let (mut rib, infos, mut views) = egress_rib();
+    let r = pfx(1);
+    rib.originate(
+        V4,
+        nlri(r),
+        attrs(&[], &[], vec![]),
+        NextHop::Ipv4(Ipv4Addr::new(198, 19, 0, 1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    let expected = [
+        Some(ASN), // our role Provider: to a Customer
+        Some(ASN), // RS: to an RS-Client
+        None,      // RS-Client: to an RS
+        None,      // Customer: to a Provider
+        Some(ASN), // Peer: to a Peer
+        None,      // no role
+        None,      // iBGP
+    ];
+    for (i, want) in expected.into_iter().enumerate() {
+        assert!(views[i].routes.contains_key(&r), "peer {}", infos[i].id.0);
+        assert_eq!(
+            views[i].attr(&r, OTC),
+            want.map(PathAttribute::OnlyToCustomer).as_ref(),
+            "peer {}",
+            infos[i].id.0
+        );
+    }
+    // The stored route is untouched: the mark is made on the way out.
+    assert_eq!(stored_otc(&rib, &r), None);
+}
+
+#[test]
+fn otc_egress_routes_with_otc_do_not_go_to_providers_peers_or_route_servers() {
+    let (mut rib, infos, mut views) = egress_rib();
+    let r = pfx(1);
+    // From the internal peer: first without OTC, then with it (as if marked by another
+    // border router of our AS).
+    apply(&mut rib, 1, &announce_v4(&[r], &[], None));
+    sync_all(&mut rib, &infos, &mut views);
+    assert!(views[..6].iter().all(|v| v.routes.contains_key(&r)));
+    apply(&mut rib, 1, &announce_v4(&[r], &[], Some(65099)));
+    sync_all(&mut rib, &infos, &mut views);
+    // Our role Provider, RS, and no role: sent with the OTC unchanged. RS-Client, Customer,
+    // Peer (to an RS, a Provider, a Peer): withdrawn.
+    for (i, sent) in [true, true, false, false, false, true]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(
+            views[i].routes.contains_key(&r),
+            sent,
+            "peer {}",
+            infos[i].id.0
+        );
+        if sent {
+            assert_eq!(
+                views[i].attr(&r, OTC),
+                Some(&PathAttribute::OnlyToCustomer(65099))
+            );
+        }
+    }
+    assert_eq!(rib.peer_counters(PeerId(13)).family(V4).advertised, 0);
+    // Other attributes are as for any external peer: our AS prepended to the AS_PATH.
+    assert_eq!(
+        views[0].attr(&r, attr_type::AS_PATH),
+        Some(&PathAttribute::AsPath(AsPath::sequence(vec![ASN])))
+    );
+}
+
+#[test]
+fn otc_a_providers_route_reaches_customers_only() {
+    // The route leak of RFC 9234 §1 prevented: a route from our Provider (marked on ingress)
+    // goes to our Customer, not to another Provider nor to a Peer.
+    let mut rib = rib();
+    let provider = role_peer(5, 65005, Some(BgpRole::CUSTOMER), &[V4]);
+    let other_provider = role_peer(6, 65006, Some(BgpRole::CUSTOMER), &[V4]);
+    let lateral = role_peer(7, 65007, Some(BgpRole::PEER), &[V4]);
+    let customer = role_peer(8, 65008, Some(BgpRole::PROVIDER), &[V4]);
+    let infos = [provider, other_provider, lateral, customer];
+    let refs: Vec<&PeerInfo> = infos.iter().collect();
+    let mut views = up_and_sync(&mut rib, &refs);
+    let r = pfx(1);
+    apply(&mut rib, 5, &announce_v4(&[r], &[65005], None));
+    sync_all(&mut rib, &infos, &mut views);
+    assert!(!views[1].routes.contains_key(&r));
+    assert!(!views[2].routes.contains_key(&r));
+    assert_eq!(
+        views[3].attr(&r, OTC),
+        Some(&PathAttribute::OnlyToCustomer(65005))
+    );
+}
+
+#[test]
+fn peers_with_different_roles_are_in_different_update_groups_where_otc_applies() {
+    let mut rib = rib();
+    for (n, role) in [
+        (5, BgpRole::PROVIDER),
+        (6, BgpRole::CUSTOMER),
+        (7, BgpRole::PROVIDER),
+    ] {
+        rib.peer_up(role_peer(n, 65000 + n, Some(role), &[V4, EVPN]));
+    }
+    rib.flush();
+    let members = |family: Family| {
+        let mut m: Vec<Vec<u32>> = rib
+            .groups
+            .iter()
+            .filter(|g| g.key.family == family)
+            .map(|g| g.members.clone())
+            .collect();
+        m.sort();
+        m
+    };
+    // Unicast: the two Provider-role peers share a group, the Customer-role peer has its own.
+    assert_eq!(members(V4), vec![vec![0, 2], vec![1]]);
+    // EVPN: the role changes nothing there, one group.
+    assert_eq!(members(EVPN), vec![vec![0, 1, 2]]);
+}
+
+#[test]
+fn ipv6_extended_communities_and_otc_are_relayed() {
+    use evpnd_wire::{Ipv6ExtCommunityKind, Ipv6ExtendedCommunity};
+    let (mut rib, infos, mut views) = rr();
+    let addr = "2001:db8::1".parse().unwrap();
+    let rt6 = Ipv6ExtendedCommunity::new(Ipv6ExtCommunityKind::RouteTarget { addr, value: 100 });
+    let mut raw = [0u8; 20];
+    raw[0] = 0x40; // non-transitive (RFC 5701 §2)
+    raw[1] = 0x02;
+    let local6 = Ipv6ExtendedCommunity(raw);
+    let r = mac(1, 1);
+    let more = vec![
+        PathAttribute::Ipv6ExtendedCommunities(vec![rt6, local6]),
+        PathAttribute::OnlyToCustomer(65099),
+    ];
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r], attrs(&[], &[rt(1)], more), vtep(1)),
+    );
+    // Stored, and listed by to_attributes, with both.
+    let stored = rib.best(EVPN, &r).unwrap().attrs.to_attributes();
+    assert!(stored.contains(&PathAttribute::OnlyToCustomer(65099)));
+    assert!(stored.contains(&PathAttribute::Ipv6ExtendedCommunities(vec![rt6, local6])));
+    sync_all(&mut rib, &infos, &mut views);
+    // Internal peers: both attributes as received.
+    for v in &views[1..4] {
+        assert_eq!(
+            v.attr(&r, attr_type::IPV6_EXTENDED_COMMUNITIES),
+            Some(&PathAttribute::Ipv6ExtendedCommunities(vec![rt6, local6]))
+        );
+        assert_eq!(v.attr(&r, OTC), Some(&PathAttribute::OnlyToCustomer(65099)));
+    }
+    // External peer (no role): OTC unchanged, the non-transitive community removed.
+    assert_eq!(
+        views[4].attr(&r, attr_type::IPV6_EXTENDED_COMMUNITIES),
+        Some(&PathAttribute::Ipv6ExtendedCommunities(vec![rt6]))
+    );
+    assert_eq!(
+        views[4].attr(&r, OTC),
+        Some(&PathAttribute::OnlyToCustomer(65099))
+    );
+    // Only non-transitive ones: no attribute at all to the external peer.
+    let r2 = mac(1, 2);
+    let more = vec![PathAttribute::Ipv6ExtendedCommunities(vec![local6])];
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r2], attrs(&[], &[rt(1)], more), vtep(1)),
+    );
+    sync_all(&mut rib, &infos, &mut views);
+    assert!(views[4].routes.contains_key(&r2));
+    assert!(views[4]
+        .attr(&r2, attr_type::IPV6_EXTENDED_COMMUNITIES)
+        .is_none());
 }

@@ -4,6 +4,7 @@
 use super::PathAttrs;
 use crate::config::{MaxPrefix, PeerId};
 use crate::session::max_prefix_notification;
+use evpnd_wire::capability::BgpRole;
 use evpnd_wire::{CodecContext, ExtendedCommunity, Family, Notification, Route};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -55,10 +56,16 @@ pub struct PeerInfo {
     pub tx: CodecContext,
     /// Per-family prefix limits (RFC 4486 §4).
     pub max_prefix: Vec<MaxPrefix>,
+    /// Our BGP Role on the session (RFC 9234 §3.1), from
+    /// [`PeerConfig::local_role`](crate::config::PeerConfig::local_role): on an eBGP session
+    /// it applies the Only-to-Customer ingress and egress rules (§5) to the IPv4 and IPv6
+    /// unicast routes exchanged with the peer. `None` (and on iBGP): OTC is only carried.
+    pub local_role: Option<BgpRole>,
 }
 
 impl PeerInfo {
-    /// A session with `families`, the default encoding context and no prefix limit.
+    /// A session with `families`, the default encoding context, no prefix limit and no BGP
+    /// Role.
     pub fn new(
         id: PeerId,
         address: IpAddr,
@@ -80,6 +87,7 @@ impl PeerInfo {
                 ..CodecContext::default()
             },
             max_prefix: Vec::new(),
+            local_role: None,
         }
     }
 }
@@ -217,4 +225,6 @@ pub struct RibStats {
     pub last_encode_error: Option<String>,
     /// Paths refused by the loop checks (AS_PATH, ORIGINATOR_ID, CLUSTER_LIST, first AS).
     pub loops_rejected: u64,
+    /// Paths refused as route leaks by the Only-to-Customer ingress rules (RFC 9234 §5).
+    pub leaks_rejected: u64,
 }

@@ -51,6 +51,12 @@
 //! * **Graceful restart**: the N bit (RFC 8538) is not implemented, so any NOTIFICATION sent or
 //!   received ends the session without graceful restart; a bare TCP close from a peer that
 //!   advertised GR for at least one family is graceful ([`DownReason::graceful_restart`]).
+//! * **BGP Roles** (RFC 9234 §4): the BGP Role capability is announced on eBGP sessions with a
+//!   configured role ([`PeerConfig::local_role`]); a role configured on an iBGP session is
+//!   ignored, since roles are relations between ASes. With a role in effect and without strict
+//!   mode, a peer that announces no role is accepted (§4.2 leaves this to the operator).
+//!   Conflicting BGP Role capabilities from the peer are Role Mismatch even without a role of
+//!   ours.
 //! * **ADD-PATH** is not announced; [`Negotiated`] computes its per-direction families from
 //!   both OPENs all the same, so announcing it later only touches [`Session`]'s OPEN.
 //!
@@ -60,9 +66,9 @@
 //! split by RFC concept: `connection.rs` (start, stop, accepting and opening connections,
 //! ending them: RFC 4271 §8.2.2), `receive.rs` (framing and per-state message handling, RFC
 //! 4271 §4.1, RFC 6608), `negotiate.rs` (our OPEN, the peer's OPEN and capability
-//! negotiation: RFC 4271 §4.2/§6.2, RFC 5492), `collision.rs` (connection collisions: RFC 4271
-//! §6.8, RFC 6286 §2.3, RFC 4724 §4.2) and `timers.rs` (hold, keepalive, send hold RFC 9687,
-//! connect-retry with backoff).
+//! negotiation: RFC 4271 §4.2/§6.2, RFC 5492, BGP Roles RFC 9234 §4), `collision.rs`
+//! (connection collisions: RFC 4271 §6.8, RFC 6286 §2.3, RFC 4724 §4.2) and `timers.rs`
+//! (hold, keepalive, send hold RFC 9687, connect-retry with backoff).
 
 mod collision;
 mod connection;
@@ -75,7 +81,7 @@ mod timers;
 use timers::send_hold_time;
 
 use crate::config::PeerConfig;
-use evpnd_wire::capability::GracefulRestart;
+use evpnd_wire::capability::{BgpRole, GracefulRestart};
 use evpnd_wire::error::code;
 use evpnd_wire::message::{refresh_subtype, HEADER_LEN};
 use evpnd_wire::{
@@ -298,6 +304,9 @@ pub struct Negotiated {
     pub add_path_tx: Vec<Family>,
     /// The peer's graceful restart capability (RFC 4724 §3), as received.
     pub peer_graceful_restart: Option<GracefulRestart>,
+    /// The peer's BGP Role (RFC 9234 §4.1), when it announced one: with a role of ours in
+    /// effect it corresponds to ours (§4.2), otherwise it is only recorded.
+    pub peer_role: Option<BgpRole>,
     /// Codec context for decoding what the peer sends.
     pub rx: CodecContext,
     /// Codec context for encoding what we send (UPDATEs from the RIB).

@@ -1,10 +1,11 @@
 //! Our OPEN and the peer's: building ours from the configuration (RFC 4271 §4.2, capabilities
-//! RFC 5492), validating the peer's (RFC 4271 §6.2, RFC 6793, RFC 6286) and negotiating what
-//! both announced, then OpenSent → OpenConfirm (RFC 4271 §8.2.2).
+//! RFC 5492), validating the peer's (RFC 4271 §6.2, RFC 6793, RFC 6286, BGP Roles RFC 9234
+//! §4.2) and negotiating what both announced, then OpenSent → OpenConfirm (RFC 4271 §8.2.2).
 
 use super::{ConnId, Ending, Negotiated, Session, State};
 use crate::config::PeerConfig;
-use evpnd_wire::capability::{Capability, GracefulRestart, GracefulRestartFamily};
+use crate::role::roles_correspond;
+use evpnd_wire::capability::{BgpRole, Capability, GracefulRestart, GracefulRestartFamily};
 use evpnd_wire::error::{code, subcode};
 use evpnd_wire::types::AS_TRANS;
 use evpnd_wire::{CodecContext, Family, Notification, Open};
@@ -22,9 +23,58 @@ fn open_error(sub: u8, data: Vec<u8>, text: String) -> (Notification, String) {
     )
 }
 
-/// Validates the peer's OPEN against the configuration (RFC 4271 §6.2, RFC 6793, RFC 6286) and
-/// negotiates the capabilities (RFC 5492). The codec already checked the version, hold time
-/// 1–2, BGP identifier 0 and the optional parameter types.
+/// The peer's BGP Role (RFC 9234 §4.2): `Ok(None)` without a BGP Role capability, the role
+/// when every BGP Role capability carries the same value (repeats count as one), and the
+/// Role Mismatch text when they differ.
+fn peer_role(peer: &Open) -> Result<Option<BgpRole>, String> {
+    let mut roles = peer.capabilities.iter().filter_map(|c| match c {
+        Capability::Role(r) => Some(*r),
+        _ => None,
+    });
+    let Some(first) = roles.next() else {
+        return Ok(None);
+    };
+    match roles.find(|r| *r != first) {
+        Some(other) => Err(format!(
+            "OPEN: BGP Role capabilities with different values ({} and {})",
+            first.name(),
+            other.name()
+        )),
+        None => Ok(Some(first)),
+    }
+}
+
+/// Checks the peer's BGP Role against ours (RFC 9234 §4.2): with a role in effect
+/// ([`PeerConfig::local_role`]), a peer's role must form an allowed pair with it, and in
+/// strict mode the peer must announce one. Returns the peer's role; a refusal is Role
+/// Mismatch (2/11) without data. Conflicting capabilities are refused whether or not we have
+/// a role: RFC 9234 §4.2 asks it of every speaker that receives them.
+fn check_roles(
+    config: &PeerConfig,
+    peer: &Open,
+) -> Result<Option<BgpRole>, (Notification, String)> {
+    let mismatch = |text| open_error(subcode::ROLE_MISMATCH, Vec::new(), text);
+    let theirs = peer_role(peer).map_err(mismatch)?;
+    let Some(ours) = config.local_role() else {
+        return Ok(theirs);
+    };
+    match theirs {
+        Some(t) if !roles_correspond(ours, t) => Err(mismatch(format!(
+            "OPEN: peer's BGP Role {} does not correspond to ours ({}; RFC 9234 §4.2)",
+            t.name(),
+            ours.name()
+        ))),
+        None if config.strict_role => Err(mismatch(format!(
+            "OPEN: no BGP Role capability from the peer and our role {} is strict (RFC 9234 §4.2)",
+            ours.name()
+        ))),
+        _ => Ok(theirs),
+    }
+}
+
+/// Validates the peer's OPEN against the configuration (RFC 4271 §6.2, RFC 6793, RFC 6286,
+/// RFC 9234 §4.2) and negotiates the capabilities (RFC 5492). The codec already checked the
+/// version, hold time 1–2, BGP identifier 0 and the optional parameter types.
 fn negotiate(
     config: &PeerConfig,
     local: &Open,
@@ -74,6 +124,7 @@ fn negotiate(
             ),
         ));
     }
+    let peer_role = check_roles(config, peer)?;
     // Families (RFC 4760 §8).
     let implicit = |fs: Vec<Family>| {
         if fs.is_empty() {
@@ -166,6 +217,7 @@ fn negotiate(
         add_path_rx,
         add_path_tx,
         peer_graceful_restart,
+        peer_role,
         peer_open: peer.clone(),
         local_open: local.clone(),
     })
@@ -188,6 +240,10 @@ impl Session {
         caps.push(Capability::EnhancedRouteRefresh);
         caps.push(Capability::FourOctetAs(self.config.local_asn));
         caps.push(Capability::ExtendedMessage);
+        // RFC 9234 §4.1: on eBGP sessions with a configured role only.
+        if let Some(role) = self.config.local_role() {
+            caps.push(Capability::Role(role));
+        }
         if let Some(gr) = &self.config.graceful_restart {
             caps.push(Capability::GracefulRestart(GracefulRestart {
                 restarting: self.restarting,

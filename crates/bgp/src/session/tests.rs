@@ -862,6 +862,153 @@ fn no_family_in_common_is_refused_with_2_7() {
     assert_open_refused(cfg_a(), &open, &notification(2, 7, &[1, 4, 0, 25, 0, 70]));
 }
 
+// ---- BGP Roles (RFC 9234 §4) --------------------------------------------------------------
+
+/// BGP Role capability (RFC 9234 §4.1): code 9, one octet.
+fn cap_role(role: BgpRole) -> Vec<u8> {
+    cap(9, &[role.0])
+}
+
+/// Our side A as an eBGP speaker towards B in AS 65001, with `role` and `strict`.
+fn cfg_ebgp(role: Option<BgpRole>, strict: bool) -> PeerConfig {
+    let mut c = cfg_a();
+    c.remote_asn = 65001;
+    c.role = role;
+    c.strict_role = strict;
+    c
+}
+
+/// B's OPEN from AS 65001 with `roles` (one BGP Role capability each).
+fn ebgp_open(roles: &[BgpRole]) -> Vec<u8> {
+    let mut caps = vec![cap_mp(EVPN), cap_as4(65001)];
+    caps.extend(roles.iter().map(|r| cap_role(*r)));
+    open_raw(65001, 90, ID_B, &caps)
+}
+
+/// The capability codes of the OPEN a session of `config` sends (RFC 4271 §4.2 parameters).
+fn open_capability_codes(config: PeerConfig) -> (Vec<u8>, Vec<u8>) {
+    let mut t = T::new(config);
+    t.handle(Input::Start);
+    let outs = t.handle(Input::Connected {
+        conn: ConnId(1),
+        outgoing: true,
+    });
+    let open = sends(&outs)[0].clone();
+    let params = &open[29..29 + usize::from(open[28])];
+    let mut codes = Vec::new();
+    let mut i = 0;
+    while i + 1 < params.len() {
+        codes.push(params[i + 2]);
+        i += 2 + usize::from(params[i + 1]);
+    }
+    (codes, open)
+}
+
+const ROLES: [BgpRole; 6] = [
+    BgpRole::PROVIDER,
+    BgpRole::RS,
+    BgpRole::RS_CLIENT,
+    BgpRole::CUSTOMER,
+    BgpRole::PEER,
+    BgpRole(5),
+];
+
+#[test]
+fn our_open_announces_the_role_on_ebgp_sessions_with_a_role_only() {
+    let (codes, open) = open_capability_codes(cfg_ebgp(Some(BgpRole::CUSTOMER), false));
+    assert_eq!(codes, vec![1, 2, 70, 65, 6, 9]);
+    assert!(open.windows(3).any(|w| w == [9, 1, 3]), "role customer = 3");
+    let (codes, _) = open_capability_codes(cfg_ebgp(None, true));
+    assert!(!codes.contains(&9), "no role configured");
+    // iBGP: a configured role is ignored.
+    let mut ibgp = cfg_a();
+    ibgp.role = Some(BgpRole::PEER);
+    let (codes, _) = open_capability_codes(ibgp);
+    assert!(!codes.contains(&9), "no role on iBGP");
+}
+
+#[test]
+fn corresponding_roles_establish_and_record_the_peer_role() {
+    for (ours, theirs) in [
+        (BgpRole::PROVIDER, BgpRole::CUSTOMER),
+        (BgpRole::CUSTOMER, BgpRole::PROVIDER),
+        (BgpRole::RS, BgpRole::RS_CLIENT),
+        (BgpRole::RS_CLIENT, BgpRole::RS),
+        (BgpRole::PEER, BgpRole::PEER),
+    ] {
+        let t = T::established_with(cfg_ebgp(Some(ours), true), &ebgp_open(&[theirs]));
+        assert_eq!(t.s.negotiated().unwrap().peer_role, Some(theirs));
+    }
+}
+
+#[test]
+fn every_other_role_pair_is_refused_with_role_mismatch_2_11() {
+    let allowed = |o: BgpRole, t: BgpRole| crate::role::roles_correspond(o, t);
+    let mut refused = 0;
+    for ours in ROLES {
+        for theirs in ROLES {
+            if allowed(ours, theirs) {
+                continue;
+            }
+            refused += 1;
+            for strict in [false, true] {
+                assert_open_refused(
+                    cfg_ebgp(Some(ours), strict),
+                    &ebgp_open(&[theirs]),
+                    &notification(2, 11, &[]),
+                );
+            }
+        }
+    }
+    // 36 pairs of which Table 2 allows 5.
+    assert_eq!(refused, 31);
+}
+
+#[test]
+fn a_peer_without_a_role_is_accepted_unless_strict() {
+    let t = T::established_with(cfg_ebgp(Some(BgpRole::PEER), false), &ebgp_open(&[]));
+    assert_eq!(t.s.negotiated().unwrap().peer_role, None);
+    assert_open_refused(
+        cfg_ebgp(Some(BgpRole::PEER), true),
+        &ebgp_open(&[]),
+        &notification(2, 11, &[]),
+    );
+    // Strict mode without a role of ours has nothing to enforce.
+    T::established_with(cfg_ebgp(None, true), &ebgp_open(&[]));
+}
+
+#[test]
+fn role_capabilities_with_different_values_are_role_mismatch() {
+    let two = ebgp_open(&[BgpRole::CUSTOMER, BgpRole::PEER]);
+    assert_open_refused(
+        cfg_ebgp(Some(BgpRole::PROVIDER), false),
+        &two,
+        &notification(2, 11, &[]),
+    );
+    // Also without a role of ours.
+    assert_open_refused(cfg_ebgp(None, false), &two, &notification(2, 11, &[]));
+    // The same value repeated counts as one capability.
+    let t = T::established_with(
+        cfg_ebgp(Some(BgpRole::PROVIDER), true),
+        &ebgp_open(&[BgpRole::CUSTOMER, BgpRole::CUSTOMER]),
+    );
+    assert_eq!(t.s.negotiated().unwrap().peer_role, Some(BgpRole::CUSTOMER));
+}
+
+#[test]
+fn a_role_configured_on_ibgp_is_not_checked() {
+    let mut ibgp = cfg_a();
+    ibgp.role = Some(BgpRole::PROVIDER);
+    ibgp.strict_role = true;
+    // A peer role that would not correspond, and none at all: both come up.
+    let t = T::established_with(
+        ibgp.clone(),
+        &peer_open_with(90, &[cap_role(BgpRole::PROVIDER)]),
+    );
+    assert_eq!(t.s.negotiated().unwrap().peer_role, Some(BgpRole::PROVIDER));
+    T::established_with(ibgp, &peer_open(90));
+}
+
 // ---- Unexpected messages (RFC 6608) ------------------------------------------------------
 
 #[test]

@@ -4,6 +4,7 @@
 use super::{err, ConfigError};
 use evpnd_bgp::config::{GracefulRestartConfig, MaxPrefix, PeerConfig};
 use evpnd_node::{validate, NeighborConfig, Transport};
+use evpnd_wire::capability::BgpRole;
 use evpnd_wire::Family;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
@@ -28,6 +29,8 @@ pub(super) struct RawNeighbor {
     max_prefix_restart: Option<u64>,
     graceful_restart: Option<bool>,
     restart_time: Option<u16>,
+    role: Option<String>,
+    role_strict: Option<bool>,
 }
 
 /// Settings of `[bgp]` that every neighbour inherits.
@@ -51,6 +54,20 @@ fn parse_family(s: &str) -> Option<Family> {
         "ipv4-rtc" | "rtc" | "rt-constraint" => Family::RT_CONSTRAINT,
         _ => return None,
     })
+}
+
+/// The BGP Roles we may have towards a neighbour (RFC 9234 §4.1), by their configuration
+/// names, which are those of [`BgpRole::name`].
+fn parse_role(s: &str) -> Option<BgpRole> {
+    [
+        BgpRole::PROVIDER,
+        BgpRole::RS,
+        BgpRole::RS_CLIENT,
+        BgpRole::CUSTOMER,
+        BgpRole::PEER,
+    ]
+    .into_iter()
+    .find(|r| r.name() == s)
 }
 
 /// The neighbours of `raw`, each checked; the error names `neighbor[i] (address).key`.
@@ -97,6 +114,14 @@ pub(super) fn neighbors(
                 stale_routes_time: Duration::from_secs(360),
             });
         }
+        if let Some(r) = n.role {
+            peer.role = Some(parse_role(&r).ok_or_else(|| {
+                ConfigError(format!(
+                    "{key}.role: unknown role {r:?} (provider, rs, rs-client, customer, peer)"
+                ))
+            })?);
+        }
+        peer.strict_role = n.role_strict.unwrap_or(false);
         let neighbor = NeighborConfig {
             peer,
             transport: Transport {

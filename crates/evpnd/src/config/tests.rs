@@ -350,3 +350,52 @@ fn bad_evpn_configs_name_the_key() {
         assert!(e.contains(key), "error {e:?} should mention {key:?}");
     }
 }
+
+/// GOOD with `more` lines added to its `[[neighbor]]` (an eBGP neighbour).
+fn neighbor_with(more: &str) -> String {
+    GOOD.replace("remote-asn = 65000", &format!("remote-asn = 65000\n{more}"))
+}
+
+#[test]
+fn neighbor_roles_parse() {
+    use evpnd_wire::capability::BgpRole;
+    let p = &parse(GOOD).unwrap().node.neighbors[0].peer;
+    assert_eq!((p.role, p.strict_role), (None, false), "default: no role");
+    for (name, role) in [
+        ("provider", BgpRole::PROVIDER),
+        ("rs", BgpRole::RS),
+        ("rs-client", BgpRole::RS_CLIENT),
+        ("customer", BgpRole::CUSTOMER),
+        ("peer", BgpRole::PEER),
+    ] {
+        let c = parse(&neighbor_with(&format!("role = \"{name}\""))).unwrap();
+        let p = &c.node.neighbors[0].peer;
+        assert_eq!((p.role, p.strict_role), (Some(role), false), "{name}");
+        assert_eq!(p.local_role(), Some(role), "eBGP: in effect");
+    }
+    let c = parse(&neighbor_with("role = \"customer\"\nrole-strict = true")).unwrap();
+    assert!(c.node.neighbors[0].peer.strict_role);
+}
+
+#[test]
+fn bad_neighbor_roles_name_the_key() {
+    for bad in [
+        "\"transit\"",
+        "\"Provider\"",
+        "\"\"",
+        "\"unassigned\"",
+        "\"route-server\"",
+    ] {
+        let e = parse(&neighbor_with(&format!("role = {bad}")))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("neighbor[0] (198.18.0.2).role"), "{bad}: {e}");
+    }
+    for (bad, key) in [
+        ("role = 3", "role"),
+        ("role-strict = \"yes\"", "role-strict"),
+    ] {
+        let e = parse(&neighbor_with(bad)).unwrap_err().0;
+        assert!(e.contains(key), "{bad}: {e}");
+    }
+}
