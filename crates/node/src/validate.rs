@@ -156,6 +156,19 @@ pub fn neighbor(n: &NeighborConfig) -> Result<(), CommandError> {
     if p.families.is_empty() {
         return Err(CommandError::invalid("families", "empty"));
     }
+    // RFC 9234 §3.1: roles are relations between ASes.
+    if p.role.is_some() && !p.is_external() {
+        return Err(CommandError::invalid(
+            "role",
+            "needs an eBGP neighbor (RFC 9234 §3.1: roles are relations between ASes)",
+        ));
+    }
+    if p.strict_role && p.role.is_none() {
+        return Err(CommandError::invalid(
+            "role-strict",
+            "needs a role (RFC 9234 §4.2)",
+        ));
+    }
     if p.connect_retry.is_zero() || p.connect_retry > p.connect_retry_max {
         return Err(CommandError::invalid(
             "connect-retry",
@@ -269,6 +282,14 @@ mod tests {
             "local-address"
         );
         assert_eq!(field(&|n| n.transport.port = 0), "port");
+        assert_eq!(field(&|n| n.peer.strict_role = true), "role-strict");
+        assert_eq!(
+            field(&|n| {
+                n.peer.remote_asn = 65001;
+                n.peer.role = Some(evpnd_wire::capability::BgpRole::PEER);
+            }),
+            "role"
+        );
     }
 
     #[test]

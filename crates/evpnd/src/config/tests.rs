@@ -357,6 +357,18 @@ fn neighbor_with(more: &str) -> String {
 }
 
 #[test]
+fn a_role_on_an_ibgp_neighbor_is_refused() {
+    let text = GOOD
+        .replace("asn = 65001", "asn = 65000")
+        .replace("remote-asn = 65000", "remote-asn = 65000\nrole = \"peer\"");
+    let e = parse(&text).unwrap_err().0;
+    assert!(
+        e.contains("neighbor[0] (198.18.0.2).role: needs an eBGP neighbor"),
+        "{e}"
+    );
+}
+
+#[test]
 fn neighbor_roles_parse() {
     use evpnd_wire::capability::BgpRole;
     let p = &parse(GOOD).unwrap().node.neighbors[0].peer;
@@ -394,6 +406,10 @@ fn bad_neighbor_roles_name_the_key() {
     for (bad, key) in [
         ("role = 3", "role"),
         ("role-strict = \"yes\"", "role-strict"),
+        (
+            "role-strict = true",
+            "neighbor[0] (198.18.0.2).role-strict: needs a role",
+        ),
     ] {
         let e = parse(&neighbor_with(bad)).unwrap_err().0;
         assert!(e.contains(key), "{bad}: {e}");
