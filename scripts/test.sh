@@ -26,6 +26,21 @@ if ((${#packages[@]})); then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
+# Tests that need root (network namespaces, real FRR/GoBGP/ExaBGP peers) skip themselves when
+# not run as root outside CI; say so loudly here, where it cannot be missed.
+if [ "$(id -u)" -ne 0 ]; then
+  cat >&2 <<'EOS'
+****************************************************************************************
+*  NOT ROOT: these test groups will be SKIPPED (run scripts/test.sh as root for them):  *
+*   - interop with FRR, GoBGP and ExaBGP in network namespaces                          *
+*     (crates/evpnd/tests/interop.rs, crates/lab/tests/lab.rs)                           *
+*   - evpnd processes in network namespaces (crates/evpnd/tests/common/netns_daemon.rs)  *
+*  Everything else (codec, sessions, RIB, engine, node, fabric simulator, loopback      *
+*  daemons, tshark oracle) runs.                                                         *
+****************************************************************************************
+EOS
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -40,4 +55,7 @@ status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "NOTE: not root: the network-namespace and interop groups above were SKIPPED" >&2
+fi
 exit "$status"
