@@ -68,11 +68,16 @@ pub struct PeerConfig {
     /// Strict mode (RFC 9234 §4.2): refuse a peer whose OPEN carries no BGP Role capability
     /// with OPEN Message Error / Role Mismatch (2/11). Has no effect without a role in effect.
     pub strict_role: bool,
+    /// Families in which we take several paths per route from the neighbour, each with its
+    /// path identifier: our OPEN announces the ADD-PATH capability with mode "receive" for
+    /// those of them that are also in `families` (RFC 7911 §4). It takes effect in a family
+    /// only when the neighbour announces "send" (or "both") for it too. Empty: no ADD-PATH.
+    pub add_path_receive: Vec<Family>,
 }
 
 impl PeerConfig {
     /// A neighbour with the defaults FRR and GoBGP users expect: hold time 90 s, connect-retry
-    /// from 1 s backing off to 60 s, active, L2VPN EVPN only.
+    /// from 1 s backing off to 60 s, active, L2VPN EVPN only, no ADD-PATH.
     pub fn new(address: IpAddr, remote_asn: u32, local_asn: u32, router_id: Ipv4Addr) -> Self {
         PeerConfig {
             address,
@@ -90,6 +95,7 @@ impl PeerConfig {
             send_hold_time: None,
             role: None,
             strict_role: false,
+            add_path_receive: Vec::new(),
         }
     }
 

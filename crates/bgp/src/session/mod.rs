@@ -57,8 +57,10 @@
 //!   mode, a peer that announces no role is accepted (§4.2 leaves this to the operator).
 //!   Conflicting BGP Role capabilities from the peer are Role Mismatch even without a role of
 //!   ours.
-//! * **ADD-PATH** is not announced; [`Negotiated`] computes its per-direction families from
-//!   both OPENs all the same, so announcing it later only touches [`Session`]'s OPEN.
+//! * **ADD-PATH** (RFC 7911) is announced for receiving only, in the families of
+//!   [`PeerConfig::add_path_receive`]; we never send several paths. [`Negotiated`] computes
+//!   the per-direction families from both OPENs, and the receive context of the connection
+//!   then expects path identifiers in those families.
 //!
 //! ## Files
 //!

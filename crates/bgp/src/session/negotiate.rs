@@ -5,7 +5,9 @@
 use super::{ConnId, Ending, Negotiated, Session, State};
 use crate::config::PeerConfig;
 use crate::role::roles_correspond;
-use evpnd_wire::capability::{BgpRole, Capability, GracefulRestart, GracefulRestartFamily};
+use evpnd_wire::capability::{
+    AddPathFamily, AddPathMode, BgpRole, Capability, GracefulRestart, GracefulRestartFamily,
+};
 use evpnd_wire::error::{code, subcode};
 use evpnd_wire::types::AS_TRANS;
 use evpnd_wire::{CodecContext, Family, Notification, Open};
@@ -175,9 +177,8 @@ fn negotiate(
             .collect::<Vec<_>>()
     };
     let (lap, pap) = (add_path_modes(local), add_path_modes(peer));
-    let mode_of = |list: &[evpnd_wire::capability::AddPathFamily], f: Family| {
-        list.iter().find(|a| a.family == f).map(|a| a.mode)
-    };
+    let mode_of =
+        |list: &[AddPathFamily], f: Family| list.iter().find(|a| a.family == f).map(|a| a.mode);
     let mut add_path_rx = Vec::new();
     let mut add_path_tx = Vec::new();
     for f in &families {
@@ -243,6 +244,20 @@ impl Session {
         // RFC 9234 §4.1: on eBGP sessions with a configured role only.
         if let Some(role) = self.config.local_role() {
             caps.push(Capability::Role(role));
+        }
+        // ADD-PATH (RFC 7911 §4): "receive" for the configured families we also announce;
+        // one capability listing them all, each family once.
+        let mut add_path: Vec<AddPathFamily> = Vec::new();
+        for f in &self.config.add_path_receive {
+            if families.contains(f) && !add_path.iter().any(|a| a.family == *f) {
+                add_path.push(AddPathFamily {
+                    family: *f,
+                    mode: AddPathMode::Receive,
+                });
+            }
+        }
+        if !add_path.is_empty() {
+            caps.push(Capability::AddPath(add_path));
         }
         if let Some(gr) = &self.config.graceful_restart {
             caps.push(Capability::GracefulRestart(GracefulRestart {

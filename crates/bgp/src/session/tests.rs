@@ -727,8 +727,12 @@ fn our_open_carries_no_add_path_capability() {
         conn: ConnId(1),
         outgoing: true,
     });
-    // Walk the optional parameters (RFC 4271 §4.2) and list the capability codes.
-    let open = &sends(&outs)[0];
+    assert_eq!(capability_codes(&sends(&outs)[0]), vec![1, 2, 70, 65, 6]);
+}
+
+/// The capability codes of an OPEN, in order: walks the optional parameters (RFC 4271 §4.2),
+/// one capability per Capabilities parameter as the codec writes them.
+fn capability_codes(open: &[u8]) -> Vec<u8> {
     let params = &open[29..29 + usize::from(open[28])];
     let mut codes = Vec::new();
     let mut i = 0;
@@ -738,7 +742,85 @@ fn our_open_carries_no_add_path_capability() {
         codes.push(params[i + 2]);
         i += 2 + plen;
     }
-    assert_eq!(codes, vec![1, 2, 70, 65, 6]);
+    codes
+}
+
+/// ADD-PATH capability (RFC 7911 §4): AFI, SAFI, send/receive (1 receive, 2 send, 3 both).
+fn cap_add_path(entries: &[(Family, u8)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (f, mode) in entries {
+        v.extend_from_slice(&f.afi.0.to_be_bytes());
+        v.push(f.safi.0);
+        v.push(*mode);
+    }
+    cap(69, &v)
+}
+
+#[test]
+fn our_open_announces_add_path_receive_for_the_configured_families() {
+    let mut config = cfg_a();
+    config.families = vec![EVPN, Family::IPV4_UNICAST];
+    // IPv6 is not a configured family: left out. EVPN twice: announced once.
+    config.add_path_receive = vec![EVPN, Family::IPV6_UNICAST, EVPN, Family::IPV4_UNICAST];
+    let mut t = T::new(config);
+    t.handle(Input::Start);
+    let outs = t.handle(Input::Connected {
+        conn: ConnId(1),
+        outgoing: true,
+    });
+    let open = &sends(&outs)[0];
+    let expected = cap_add_path(&[(EVPN, 1), (Family::IPV4_UNICAST, 1)]);
+    assert!(
+        open.windows(expected.len()).any(|w| w == expected),
+        "{open:02x?}"
+    );
+    assert_eq!(
+        capability_codes(open),
+        vec![1, 1, 2, 70, 65, 6, 69],
+        "one ADD-PATH"
+    );
+}
+
+#[test]
+fn add_path_receive_takes_path_identifiers_when_the_peer_sends_them() {
+    let v4 = Family::IPV4_UNICAST;
+    let mut config = cfg_a();
+    config.families = vec![EVPN, v4];
+    config.add_path_receive = vec![EVPN, v4];
+    // The peer sends in IPv4 (2), only receives in EVPN (1): rx ADD-PATH in IPv4 alone.
+    let open = peer_open_with(90, &[cap_mp(v4), cap_add_path(&[(v4, 2), (EVPN, 1)])]);
+    let mut t = T::established_with(config, &open);
+    let neg = t.s.negotiated().unwrap().clone();
+    assert_eq!(neg.add_path_rx, vec![v4]);
+    assert_eq!(neg.rx.add_path, vec![v4]);
+    assert!(neg.add_path_tx.is_empty() && neg.tx.add_path.is_empty());
+    // 192.0.2.0/24 twice, with path identifiers 7 and 8 (RFC 7911 §3).
+    let attrs = [
+        0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 198, 18, 0, 2, 0x40, 5, 4, 0, 0, 0, 100,
+    ];
+    let nlri = [0, 0, 0, 7, 24, 192, 0, 2, 0, 0, 0, 8, 24, 192, 0, 2];
+    let outs = t.recv(1, &update_msg(&attrs, &nlri));
+    let Some(Output::Update { update, outcome }) = outs.into_iter().next() else {
+        panic!("no UPDATE out")
+    };
+    assert_eq!(outcome, Outcome::Accept);
+    let mut rib = crate::rib::Rib::new(crate::rib::RibConfig::new(65000, ID_A));
+    let mut info = crate::rib::PeerInfo::new(
+        crate::PeerId(1),
+        IpAddr::V4(ID_B),
+        neg.peer_asn,
+        neg.peer_router_id,
+        false,
+        neg.families.clone(),
+    );
+    info.tx = neg.tx.clone();
+    rib.peer_up(info);
+    rib.apply_update(crate::PeerId(1), &update, &outcome)
+        .unwrap();
+    let route = update.nlri[0].route;
+    let ids: Vec<Option<u32>> = rib.paths(v4, &route).iter().map(|p| p.path_id).collect();
+    assert_eq!(ids.len(), 2, "two paths of one route");
+    assert!(ids.contains(&Some(7)) && ids.contains(&Some(8)), "{ids:?}");
 }
 
 #[test]
