@@ -1,4 +1,5 @@
-//! Shared pieces of the `evpnd-wire` fuzz targets.
+//! Shared pieces of the evpnd fuzz targets: the codec targets' context and checks (this file)
+//! and the whole-receive-path harness of one router ([`node_receive`]).
 //!
 //! Every target reads its input as a [`FuzzContext`] (7 bytes, see [`split`]) followed by
 //! target-specific bytes, so the fuzzer explores the session contexts (2-/4-octet AS, extended
@@ -6,6 +7,8 @@
 //! documented promises (crate docs of `evpnd_wire`): decoding never panics, findings point
 //! inside the message, and an accepted message re-encodes to something that decodes to the
 //! same value.
+
+pub mod node_receive;
 
 use arbitrary::{Arbitrary, Unstructured};
 use evpnd_wire::{
