@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the evpnd-wire codec: builds every cargo-fuzz target of fuzz/ and runs each for
+# Fuzzes the evpnd-wire codec and the whole receive path of evpnd-node: builds every cargo-fuzz
+# target of fuzz/ (`cargo fuzz list`: the codec targets and node_receive) and runs each for
 # SECONDS (default 60) on a temporary copy of the committed seed corpus (fuzz/corpus/<target>),
 # so runs never grow the committed corpus. Exits non-zero if any target crashes, panics, times
 # out or runs out of memory; the input that did it is left in fuzz/artifacts/<target>/.
@@ -7,7 +8,7 @@
 # Usage: scripts/fuzz.sh [SECONDS]
 #
 # cargo-fuzz needs nightly compiler flags; they are enabled on the stable toolchain with
-# RUSTC_BOOTSTRAP=1. The codec forbids unsafe code, so the targets are built without a
+# RUSTC_BOOTSTRAP=1. The crates fuzzed forbid unsafe code, so the targets are built without a
 # sanitizer (-s none), which makes them several times faster; panics, overflow checks and
 # debug assertions are on.
 set -euo pipefail
@@ -24,6 +25,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== cargo-fuzz not found: installing it (cargo install cargo-fuzz)"
     cargo install --locked cargo-fuzz
 fi
+
+echo "== checking the harnesses (every node_receive seed does what it is meant to)"
+cargo test --lib --quiet
 
 export RUSTC_BOOTSTRAP=1
 echo "== building fuzz targets"

@@ -12,7 +12,8 @@
 //! * every data-plane intent applies cleanly to a `MemoryDataplane`, and its tables equal
 //!   `Node::expected_dataplane`;
 //! * every remote MAC of the engine is backed by a best type-2 path of the Loc-RIB for that MAC
-//!   and VNI whose next hop is that VTEP, and every remote flood entry by a best type-3 path;
+//!   and VNI whose next hop is that VTEP (unless frozen as a duplicate, RFC 7432 §15.1), and
+//!   every remote flood entry by a best type-3 path;
 //!   every imported best type-2 path from the peer has a MAC entry;
 //! * while the session is not Established, the peer's paths are all stale (graceful restart,
 //!   RFC 4724 §4.2) or gone;
@@ -28,7 +29,9 @@ use evpnd_bgp::config::{GracefulRestartConfig, MaxPrefix};
 use evpnd_bgp::rib::{Path, RouteSource};
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::{Dataplane, MemoryDataplane};
-use evpnd_evpn::{auto_route_target, Attachment, EngineConfig, EviConfig, Location};
+use evpnd_evpn::{
+    auto_route_target, Attachment, DuplicateState, EngineConfig, EviConfig, Location,
+};
 use evpnd_node::{
     ConnId, DataplaneFeedback, EvpnConfig, Input, NeighborConfig, Node, NodeConfig, NodeEvent,
     Output,
@@ -787,6 +790,8 @@ pub struct Harness {
     max_prefix_hit: bool,
     /// Connections we refused to open for the node, to report as failed.
     failed_connects: Vec<ConnId>,
+    /// Print every event and intent (for [`tests`]' replay).
+    trace: bool,
 }
 
 impl Harness {
@@ -812,6 +817,7 @@ impl Harness {
             down_hard: false,
             max_prefix_hit: false,
             failed_connects: Vec::new(),
+            trace: false,
         };
         h.drain();
         h.connect();
@@ -971,11 +977,17 @@ impl Harness {
                 self.on_output(o);
             }
             while let Some(i) = self.node.poll_intent() {
+                if self.trace {
+                    eprintln!("  intent {i:?}");
+                }
                 if let Err(e) = self.dp.apply(&i) {
                     panic!("{e}");
                 }
             }
             while let Some(ev) = self.node.poll_event() {
+                if self.trace {
+                    eprintln!("  event {ev:?}");
+                }
                 self.on_event(ev);
             }
             for conn in std::mem::take(&mut self.failed_connects) {
@@ -1109,6 +1121,11 @@ impl Harness {
             let vni = evi.vni;
             let table = engine.mac_table(vni);
             for m in &table {
+                // A duplicate is frozen where it was detected (RFC 7432 §15.1: MAC/IP routes
+                // for it are not processed until the freeze ends), route or no route.
+                if matches!(m.duplicate, DuplicateState::Frozen { .. }) {
+                    continue;
+                }
                 if let Location::Remote { vtep } = m.origin {
                     assert!(
                         macs.contains(&(vni, m.mac, vtep)),
@@ -1405,6 +1422,37 @@ mod tests {
                 }
                 "generated-and-hold-timer" => assert!(h.is_established(), "{name}"),
                 _ => {}
+            }
+        }
+    }
+
+    /// Plays the input in the file `$NODE_RECEIVE_INPUT` (a crash artifact) and prints every
+    /// operation with the MAC tables and events after it.
+    #[test]
+    #[ignore]
+    fn replay_with_a_trace() {
+        let Ok(path) = std::env::var("NODE_RECEIVE_INPUT") else {
+            return;
+        };
+        let input = std::fs::read(path).unwrap_or_else(|e| panic!("{e}"));
+        let mut u = Unstructured::new(&input);
+        let setup = Setup::take(&mut u);
+        eprintln!("{setup:#?}");
+        let mut h = Harness::new(setup);
+        eprintln!("established; macs {:?}", h.node().macs(0));
+        while let Some(op) = Op::take(&mut u) {
+            eprintln!("---- {op:?}");
+            if let Op::Generated(p) = op {
+                let bytes = h.setup.generated_update(p);
+                eprintln!("{:?}", decode_message(&h.rx, &bytes).map(|d| d.message));
+            }
+            h.trace = true;
+            h.step(op);
+            for m in h.node().macs(0).unwrap_or_default() {
+                eprintln!(
+                    "  mac {} vni {} {} seq {} sticky {} dup {:?} conflict {}",
+                    m.mac, m.vni, m.origin, m.sequence, m.sticky, m.duplicate, m.sticky_conflict
+                );
             }
         }
     }
