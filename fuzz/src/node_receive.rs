@@ -1376,6 +1376,37 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             ],
         ),
     ));
+
+    // A local MAC claimed sticky by the peer (RFC 7432 §15.2) three times over, the session
+    // broken each time by a bad marker: the moves make it a duplicate, frozen at the peer's
+    // VTEP although its route is gone (RFC 7432 §15.1), until the freeze ends 180 s later.
+    let b = [
+        0,
+        0,
+        1,
+        0b1111,
+        0b1111,
+        0,
+        0,
+        0b0001_1100,
+        3,
+        2,
+        1,
+        0b0010_0000,
+        0,
+    ];
+    let mut broken = keepalive();
+    broken[0] = 0;
+    let mut ops = Vec::new();
+    for _ in 0..3 {
+        ops.extend([
+            Op::Generated([0x62, 1, 0, 0]),
+            Op::Bytes(&broken),
+            Op::Reconnect,
+        ]);
+    }
+    ops.push(Op::Wait(0xc0 | 4));
+    out.push(("frozen-duplicate", input(b, &ops)));
     out
 }
 
@@ -1421,6 +1452,13 @@ mod tests {
                     assert_eq!(macs, 2, "{name}");
                 }
                 "generated-and-hold-timer" => assert!(h.is_established(), "{name}"),
+                "frozen-duplicate" => {
+                    let status = h.node().evpn_status();
+                    let counters = status.map(|s| s.counters);
+                    assert_eq!(counters.map(|c| (c.duplicate, c.unfrozen)), Some((1, 1)));
+                    let table = h.node().macs(200).unwrap_or_default();
+                    assert!(table.iter().all(|m| m.origin == Location::Local), "{name}");
+                }
                 _ => {}
             }
         }
