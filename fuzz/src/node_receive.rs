@@ -27,6 +27,7 @@
 use arbitrary::Unstructured;
 use evpnd_bgp::config::{GracefulRestartConfig, MaxPrefix};
 use evpnd_bgp::rib::{Path, RouteSource};
+use evpnd_bgp::role::corresponding_role;
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::{Dataplane, MemoryDataplane};
 use evpnd_evpn::{
@@ -36,7 +37,9 @@ use evpnd_node::{
     ConnId, DataplaneFeedback, EvpnConfig, Input, NeighborConfig, Node, NodeConfig, NodeEvent,
     Output,
 };
-use evpnd_wire::capability::{AddPathFamily, AddPathMode, GracefulRestart, GracefulRestartFamily};
+use evpnd_wire::capability::{
+    AddPathFamily, AddPathMode, BgpRole, GracefulRestart, GracefulRestartFamily,
+};
 use evpnd_wire::types::AS_TRANS;
 use evpnd_wire::{
     decode_all, decode_message, encode_message, frame_length, AsPath, Capability, CodecContext,
@@ -142,6 +145,12 @@ pub struct Setup {
     pub vnis: usize,
     /// Local endpoints at start.
     pub endpoints: Vec<Attachment>,
+    /// Our BGP Role (RFC 9234 §3.1; eBGP only).
+    pub role: Option<BgpRole>,
+    /// The peer announces the role corresponding to ours (RFC 9234 §4.2).
+    pub peer_role: Option<BgpRole>,
+    /// Strict mode (RFC 9234 §4.2); only set when the peer announces its role.
+    pub strict_role: bool,
 }
 
 impl Setup {
@@ -161,7 +170,7 @@ impl Setup {
     /// | 9 | EVIs: 0, 1 (VNI 100) or 2 (and 200), modulo 3 |
     /// | 10 | local endpoints at start: 0 to 3 (modulo 4); endpoint i has MAC i of the pool, IP 192.0.2.(i+1) when bit 2+i of byte 11 |
     /// | 11 | bits 0-1: endpoint i is sticky when bit i; bits 2-4: with an IP; bit 5: endpoints in VNI 200 when configured |
-    /// | 12 | reserved (0) |
+    /// | 12 | bits 0-2: our BGP Role on an eBGP session (RFC 9234; 1-5: provider, RS, RS-client, customer, peer; else none); bit 3: the peer announces the corresponding role; bit 4: strict mode (only with the peer's role) |
     pub fn from_bytes(b: &[u8; SETUP_LEN]) -> Setup {
         let bit = |byte: usize, n: u8| b[byte] & (1 << n) != 0;
         let ebgp = bit(0, 0);
@@ -232,6 +241,11 @@ impl Setup {
                 })
                 .collect()
         };
+        let role = match b[12] & 7 {
+            r @ 1..=5 if ebgp => Some(BgpRole(r - 1)),
+            _ => None,
+        };
+        let peer_role = role.filter(|_| bit(12, 3)).and_then(corresponding_role);
         Setup {
             ebgp,
             local_asn,
@@ -251,6 +265,9 @@ impl Setup {
             peer_hold_time: HOLD_TIMES[usize::from(b[8]) % HOLD_TIMES.len()],
             vnis,
             endpoints,
+            role,
+            peer_role,
+            strict_role: peer_role.is_some() && bit(12, 4),
         }
     }
 
@@ -318,6 +335,8 @@ impl Setup {
         n.peer.families = self.our_families.clone();
         n.peer.add_path_receive = self.add_path_receive.clone();
         n.peer.route_reflector_client = self.rr_client;
+        n.peer.role = self.role;
+        n.peer.strict_role = self.strict_role;
         if self.graceful_restart {
             n.peer.graceful_restart = Some(GracefulRestartConfig {
                 restart_time: 120,
@@ -367,6 +386,9 @@ impl Setup {
         if !self.peer_add_path.is_empty() {
             caps.push(Capability::AddPath(self.peer_add_path.clone()));
         }
+        if let Some(r) = self.peer_role {
+            caps.push(Capability::Role(r));
+        }
         if self.graceful_restart {
             caps.push(Capability::GracefulRestart(GracefulRestart {
                 restarting: false,
@@ -400,7 +422,8 @@ impl Setup {
     /// * `p[1]`: bits 0-1 the VNI (100, 200, 300, 100); bits 2-4 the MAC of the pool;
     /// * `p[2]`: bits 0-1 the VTEP ([`pool_vtep`]); bit 2 one shared RD instead of VTEP:VNI;
     ///   bits 3-5 the path identifier - 1 (when ADD-PATH is negotiated);
-    /// * `p[3]`: the MAC mobility sequence number.
+    /// * `p[3]`: the MAC mobility sequence number; for unicast routes, bit 0 an
+    ///   Only-to-Customer attribute (RFC 9234 §5) with the peer's AS (bit 1) or another.
     pub fn generated_update(&self, p: [u8; 4]) -> Vec<u8> {
         let ctx = self.rx_context();
         let kind = p[0] & 7;
@@ -557,6 +580,11 @@ impl Setup {
                         vtep, label,
                     )));
             }
+        }
+        let unicast = family == Family::IPV4_UNICAST || family == Family::IPV6_UNICAST;
+        if unicast && p[3] & 1 != 0 {
+            let otc = if p[3] & 2 != 0 { self.peer_asn } else { 65500 };
+            u.attributes.push(PathAttribute::OnlyToCustomer(otc));
         }
         if family == Family::IPV4_UNICAST {
             match next_hop {
@@ -1407,6 +1435,23 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     }
     ops.push(Op::Wait(0xc0 | 4));
     out.push(("frozen-duplicate", input(b, &ops)));
+
+    // eBGP with BGP Roles (RFC 9234): we are the provider, the peer announces customer, strict
+    // mode; IPv4 and IPv6 unicast with and without Only-to-Customer: a route from a customer
+    // that carries OTC is a leak (§5).
+    let b = [1, 0, 1, 0b1100, 0b1100, 0, 0, 0, 0, 0, 0, 0, 1 | 8 | 16];
+    out.push((
+        "ebgp-roles-otc",
+        input(
+            b,
+            &[
+                Op::Generated([5, 0, 0, 3]),      // 203.0.113.0/32, OTC = the peer's AS
+                Op::Generated([5, 1 << 2, 0, 0]), // 203.0.113.1/32, no OTC
+                Op::Generated([6, 0, 0, 1]),      // 2001:db8:113::/128, OTC = 65500
+                Op::Generated([0x0d, 0, 0, 0]),   // withdraw 203.0.113.0/32
+            ],
+        ),
+    ));
     out
 }
 
@@ -1452,6 +1497,18 @@ mod tests {
                     assert_eq!(macs, 2, "{name}");
                 }
                 "generated-and-hold-timer" => assert!(h.is_established(), "{name}"),
+                "ebgp-roles-otc" => {
+                    assert!(h.is_established(), "{name}");
+                    let v4: Vec<Route> = h
+                        .node()
+                        .rib()
+                        .loc_rib(Family::IPV4_UNICAST)
+                        .map(|(r, _)| r)
+                        .collect();
+                    let clean =
+                        Route::Ipv4(ip_prefix(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), 32));
+                    assert_eq!(v4, vec![clean], "{name}: the leak is not selected");
+                }
                 "frozen-duplicate" => {
                     let status = h.node().evpn_status();
                     let counters = status.map(|s| s.counters);
