@@ -156,6 +156,12 @@ pub fn neighbor(n: &NeighborConfig) -> Result<(), CommandError> {
     if p.families.is_empty() {
         return Err(CommandError::invalid("families", "empty"));
     }
+    if let Some(f) = p.add_path_receive.iter().find(|f| !p.families.contains(f)) {
+        return Err(CommandError::invalid(
+            "add-path-receive",
+            format!("{} is not one of the neighbor's families", f.name()),
+        ));
+    }
     // RFC 9234 §3.1: roles are relations between ASes.
     if p.role.is_some() && !p.is_external() {
         return Err(CommandError::invalid(
@@ -283,6 +289,10 @@ mod tests {
         );
         assert_eq!(field(&|n| n.transport.port = 0), "port");
         assert_eq!(field(&|n| n.peer.strict_role = true), "role-strict");
+        assert_eq!(
+            field(&|n| n.peer.add_path_receive = vec![evpnd_wire::Family::IPV4_UNICAST]),
+            "add-path-receive"
+        );
         assert_eq!(
             field(&|n| {
                 n.peer.remote_asn = 65001;
