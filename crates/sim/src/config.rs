@@ -14,7 +14,7 @@
 //!   NVE peers with every other NVE and there is no reflector.
 
 use evpnd_bgp::config::GracefulRestartConfig;
-use evpnd_evpn::{DuplicateDetection, EngineConfig, EviConfig};
+use evpnd_evpn::{auto_route_target, DuplicateDetection, EngineConfig, EviConfig};
 use evpnd_node::{EvpnConfig, NeighborConfig, NodeConfig};
 use evpnd_wire::{Family, Vni};
 use std::net::{IpAddr, Ipv4Addr};
@@ -81,12 +81,18 @@ pub struct SimConfig {
     /// stale one, which withdraws the copy it sent the other). See the ignored test
     /// `meshed_reflectors_with_a_restarting_client` in tests/fabric.rs.
     pub reflector_mesh: bool,
-    /// Negotiate RT-Constraint (RFC 4684) on every session. Off by default behind route
-    /// reflectors: the reflector of `evpnd-bgp` does not send a client the membership route
-    /// whose best path that client sent, so a client whose membership is best receives none
-    /// and withholds its routes (RFC 4684 §3.2 wants the reflector to advertise memberships to
-    /// its clients with itself as originator).
+    /// Negotiate RT-Constraint (RFC 4684) on every session: each NVE receives only the routes
+    /// of the VNIs it serves.
     pub rt_constraint: bool,
+    /// Route reflectors originate an RT-Constraint membership for the route target of every
+    /// VNI of [`SimConfig::vnis`] (`import_route_targets`). Needed with `rt_constraint`: the
+    /// reflector of `evpnd-bgp` sends a membership route only to peers other than its best
+    /// path's source, so without a membership of its own (which is best, being local) the
+    /// client whose membership is best never hears that anyone imports its route target and
+    /// withholds its routes (RFC 4684 §3.2 has the reflector advertise memberships to its
+    /// clients as their originator). See the ignored test
+    /// `rt_constraint_through_route_reflectors` in tests/fabric.rs.
+    pub reflectors_import_all: bool,
     /// Keep every node's events ([`crate::Sim::events`]); off for big runs.
     pub keep_events: bool,
     /// Keep every trace record ([`crate::Sim::trace_records`]); off for big runs.
@@ -97,8 +103,7 @@ impl SimConfig {
     /// `nves` NVEs in `topology`, one VNI (100), links of 1 to 5 ms, hold time 9 s,
     /// connect-retry 1 s backing off to 4 s, graceful restart (restart time 30 s, stale
     /// routes kept at most 60 s), select-defer time 30 s, RT-Constraint on, default duplicate
-    /// detection, unlimited bandwidth, reads split at random; RT-Constraint in the full mesh
-    /// only (see [`SimConfig::rt_constraint`]).
+    /// detection, RT-Constraint, unlimited bandwidth, reads split at random.
     pub fn new(seed: u64, nves: usize, topology: Topology) -> Self {
         SimConfig {
             seed,
@@ -119,12 +124,8 @@ impl SimConfig {
             }),
             select_defer_time: Duration::from_secs(30),
             duplicate_detection: DuplicateDetection::default(),
-            // Off behind route reflectors: evpnd-bgp reflects a membership only to peers other
-            // than the best path's source, so the client whose membership is best never hears
-            // that anyone imports its route target and sends nothing (RFC 4684 §3.2 has the
-            // reflector advertise memberships to clients as their originator). See the
-            // ignored test `rt_constraint_through_route_reflectors` in tests/fabric.rs.
-            rt_constraint: topology == Topology::FullMesh,
+            rt_constraint: true,
+            reflectors_import_all: true,
             reflector_mesh: false,
             keep_events: false,
             keep_trace: false,
@@ -262,6 +263,12 @@ pub fn node_config(config: &SimConfig, role: Role) -> Result<NodeConfig, String>
                 .map(Role::Nve)
                 .chain((0..others).filter(|k| *k != j).map(Role::RouteReflector));
             c.neighbors = peers.map(|p| neighbor(config, role, p)).collect();
+            if config.rt_constraint && config.reflectors_import_all {
+                for v in &config.vnis {
+                    let vni = Vni::new(*v).map_err(|e| format!("vni {v}: {e}"))?;
+                    c.import_route_targets.push(auto_route_target(ASN, vni));
+                }
+            }
         }
     }
     Ok(c)

@@ -397,11 +397,6 @@ impl Sim {
         self.trace.records()
     }
 
-    /// The run's random generator, for workloads that want one stream with the network.
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
-        &mut self.rng
-    }
-
     pub(crate) fn reachable(&self, a: usize, b: usize) -> bool {
         self.net.reachable(a, b)
     }

@@ -77,6 +77,17 @@ pub struct Chaos {
     pub hot_moves: bool,
     /// Crash route reflectors as well as NVEs.
     pub crash_reflectors: bool,
+    /// After each repair, run until the exact check passes (at most this long) before the
+    /// next fault; `None` lets faults follow each other on a fabric still recovering.
+    ///
+    /// Overlapping faults can lose an endpoint for good, as RFC 7432 §15 allows: after a
+    /// silent partition, a reflector keeps the old owner's route until its hold timer
+    /// expires; a new owner that attaches the MAC while its own session to that reflector is
+    /// still down (left over from an earlier fault) advertises sequence 0, then hears the old
+    /// route's higher sequence, withdraws and drops its claim; when the old route expires the
+    /// MAC is gone everywhere although the orchestrator attached it. Such runs are checked
+    /// with [`Sim::check_agreement`].
+    pub converge_between: Option<Duration>,
 }
 
 impl Default for Chaos {
@@ -88,6 +99,7 @@ impl Default for Chaos {
             fault_duration: (Duration::from_secs(2), Duration::from_secs(15)),
             hot_moves: false,
             crash_reflectors: true,
+            converge_between: Some(Duration::from_secs(120)),
         }
     }
 }
@@ -242,29 +254,55 @@ impl Workload {
     }
 
     /// A random fault and the fault that repairs it (none for a reset: sessions come back by
-    /// themselves). Partitions cut off a tenth to a third of the NVEs, with or without one
-    /// route reflector; crashes hit a running NVE or (with `reflectors`) a route reflector.
-    pub fn next_fault(&mut self, sim: &Sim, reflectors: bool) -> (Fault, Option<Fault>) {
+    /// themselves), among those the fabric allows: a reset between a running NVE and a
+    /// reflector (or another NVE in a full mesh); a partition cutting off a tenth to a third of
+    /// the NVEs, with or without one route reflector; a crash of a running NVE or (with
+    /// `reflectors`) of a running route reflector. `None` when no fault applies.
+    pub fn next_fault(&mut self, sim: &Sim, reflectors: bool) -> Option<(Fault, Option<Fault>)> {
         let nves = sim.nve_count();
         let rrs = sim.node_count() - nves;
         let alive_nve: Vec<usize> = (0..nves).filter(|i| sim.is_alive(*i)).collect();
-        let pick_peer = |w: &mut Workload, i: usize| {
-            if rrs > 0 {
-                sim.rr(w.below(rrs))
-            } else {
-                (i + 1 + w.below(nves.max(2) - 1)) % nves
-            }
-        };
-        match self.rng.random_range(0..4u32) {
-            0 if !alive_nve.is_empty() => {
+        let alive_rr: Vec<usize> = (0..rrs)
+            .map(|j| sim.rr(j))
+            .filter(|r| sim.is_alive(*r))
+            .collect();
+        #[derive(Clone, Copy)]
+        enum Kind {
+            Cut,
+            Partition,
+            CrashReflector,
+            CrashNve,
+        }
+        let mut kinds = Vec::new();
+        if !alive_nve.is_empty() && (rrs > 0 || nves > 1) {
+            kinds.push(Kind::Cut);
+        }
+        if nves > 1 {
+            kinds.push(Kind::Partition);
+        }
+        if reflectors && !alive_rr.is_empty() {
+            kinds.push(Kind::CrashReflector);
+        }
+        if !alive_nve.is_empty() {
+            kinds.push(Kind::CrashNve);
+        }
+        if kinds.is_empty() {
+            return None;
+        }
+        Some(match kinds[self.below(kinds.len())] {
+            Kind::Cut => {
                 let i = alive_nve[self.below(alive_nve.len())];
-                let p = pick_peer(self, i);
-                (Fault::Cut(i, p), None)
+                let peer = if rrs > 0 {
+                    sim.rr(self.below(rrs))
+                } else {
+                    (i + 1 + self.below(nves - 1)) % nves
+                };
+                (Fault::Cut(i, peer), None)
             }
-            1 => {
-                let size = (nves / 10).max(1) + self.below((nves / 4).max(1));
+            Kind::Partition => {
+                let size = ((nves / 10).max(1) + self.below((nves / 4).max(1))).min(nves - 1);
                 let mut side: Vec<usize> = Vec::new();
-                while side.len() < size.min(nves) {
+                while side.len() < size {
                     let i = self.below(nves);
                     if !side.contains(&i) {
                         side.push(i);
@@ -276,29 +314,26 @@ impl Workload {
                 side.sort_unstable();
                 (Fault::Partition(vec![side]), Some(Fault::Heal))
             }
-            2 if reflectors && rrs > 0 => {
-                let r = sim.rr(self.below(rrs));
-                if sim.is_alive(r) {
-                    (Fault::Crash(r), Some(Fault::Restart(r)))
-                } else {
-                    (Fault::Heal, None)
-                }
+            Kind::CrashReflector => {
+                let r = alive_rr[self.below(alive_rr.len())];
+                (Fault::Crash(r), Some(Fault::Restart(r)))
             }
-            _ if !alive_nve.is_empty() => {
+            Kind::CrashNve => {
                 let i = alive_nve[self.below(alive_nve.len())];
                 (Fault::Crash(i), Some(Fault::Restart(i)))
             }
-            _ => (Fault::Heal, None),
-        }
+        })
     }
 
     /// Runs `chaos` on `sim`: each round injects a fault, carries out actions while it lasts,
-    /// then repairs it. Every action error is returned (none is expected: actions only touch
-    /// running NVEs).
+    /// then repairs it (and, with [`Chaos::converge_between`], waits for the exact check).
+    /// Every action error is returned (none is expected: actions only touch running NVEs).
     pub fn chaos(&mut self, sim: &mut Sim, chaos: &Chaos) -> Result<(), String> {
-        for _ in 0..chaos.rounds {
-            let (fault, repair) = self.next_fault(sim, chaos.crash_reflectors);
-            sim.inject(fault)?;
+        for round in 0..chaos.rounds {
+            let Some((fault, repair)) = self.next_fault(sim, chaos.crash_reflectors) else {
+                break;
+            };
+            sim.inject(fault.clone())?;
             let end = sim.now() + self.duration(chaos.fault_duration);
             for _ in 0..chaos.ops_per_round {
                 let gap = self.duration(chaos.op_gap);
@@ -310,6 +345,10 @@ impl Workload {
             sim.run_until(end.max(sim.now()));
             if let Some(r) = repair {
                 sim.inject(r)?;
+            }
+            if let Some(limit) = chaos.converge_between {
+                sim.run_until_converged(limit)
+                    .map_err(|e| format!("round {round} ({fault:?}): {e}"))?;
             }
         }
         Ok(())
