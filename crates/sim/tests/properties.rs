@@ -126,80 +126,118 @@ fn agreed_owner(sim: &Sim, m: u8) -> Result<Option<usize>, String> {
     Ok(Some(owner))
 }
 
+/// With BGP converging between actions, every node ends with the MAC where it was last
+/// attached (or nowhere after a detach there), the IP bindings follow, and every data plane
+/// equals its tables: the exact check holds after every action.
+fn follows_the_last_attach(seed: u64, reflector: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut sim = fabric(seed, reflector);
+    let mut model: [Option<usize>; MACS as usize] = [None; MACS as usize];
+    for op in ops.iter().copied() {
+        apply(&mut sim, op);
+        sim.settle().unwrap();
+        match op {
+            Op::Attach { node, mac: m, .. } => model[m as usize] = Some(node),
+            Op::Detach { node, mac: m } => {
+                if model[m as usize] == Some(node) {
+                    model[m as usize] = None;
+                }
+            }
+            Op::Run { .. } => {}
+        }
+        for m in 0..MACS {
+            let owner = agreed_owner(&sim, m).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(owner, model[m as usize], "mac {}", m);
+        }
+        if let Err(e) = sim.check() {
+            prop_assert!(false, "after {:?}: {}", op, e);
+        }
+    }
+    // Detaching everything everywhere leaves nothing behind but the flood lists.
+    for i in 0..NODES {
+        for m in 0..MACS {
+            sim.detach(i, VNI, mac(m), None).unwrap();
+        }
+    }
+    sim.settle().unwrap();
+    for i in 0..NODES {
+        prop_assert!(sim.node(i).unwrap().macs(VNI).unwrap().is_empty());
+        prop_assert!(sim.dataplane(i).fdb.is_empty() && sim.dataplane(i).neigh.is_empty());
+    }
+    sim.check().map_err(TestCaseError::fail)
+}
+
+/// With the network running for random short times between actions (simultaneous learns,
+/// late withdrawals, routes crossing on the wire), the fabric still converges: each MAC has
+/// at most one owner that every node agrees on, the owner still has it attached, and every
+/// data plane equals its tables.
+fn interleaved(seed: u64, reflector: bool, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut sim = fabric(seed, reflector);
+    let mut attached = [[false; MACS as usize]; NODES];
+    for op in ops.iter().copied() {
+        apply(&mut sim, op);
+        match op {
+            Op::Attach { node, mac: m, .. } => attached[node][m as usize] = true,
+            Op::Detach { node, mac: m } => attached[node][m as usize] = false,
+            Op::Run { .. } => {}
+        }
+    }
+    sim.settle().unwrap();
+    for m in 0..MACS {
+        if let Some(owner) = agreed_owner(&sim, m).map_err(TestCaseError::fail)? {
+            prop_assert!(
+                attached[owner][m as usize],
+                "owner {} never kept {}",
+                owner,
+                m
+            );
+        }
+    }
+    sim.check_agreement().map_err(TestCaseError::fail)
+}
+
+/// The case the engine-only property once failed on (a MAC attached on a second node, both
+/// nodes keeping it), on both topologies and with or without the network running between.
+#[test]
+fn an_attach_elsewhere_is_a_move() {
+    let ops = [
+        Op::Attach {
+            node: 0,
+            mac: 2,
+            with_ip: false,
+        },
+        Op::Attach {
+            node: 1,
+            mac: 2,
+            with_ip: false,
+        },
+    ];
+    for reflector in [false, true] {
+        follows_the_last_attach(1, reflector, &ops).unwrap();
+        interleaved(1, reflector, &ops).unwrap();
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
-    /// With BGP converging between actions, every node ends with the MAC where it was last
-    /// attached (or nowhere after a detach there), the IP bindings follow, and every data
-    /// plane equals its tables: the exact check holds after every action.
+    /// [`follows_the_last_attach`] for any actions.
     #[test]
     fn converged_fabric_follows_the_last_attach(
         seed in any::<u64>(),
         reflector in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..40),
     ) {
-        let mut sim = fabric(seed, reflector);
-        let mut model: [Option<usize>; MACS as usize] = [None; MACS as usize];
-        for op in ops {
-            apply(&mut sim, op);
-            sim.settle().unwrap();
-            match op {
-                Op::Attach { node, mac: m, .. } => model[m as usize] = Some(node),
-                Op::Detach { node, mac: m } => {
-                    if model[m as usize] == Some(node) {
-                        model[m as usize] = None;
-                    }
-                }
-                Op::Run { .. } => {}
-            }
-            for m in 0..MACS {
-                prop_assert_eq!(agreed_owner(&sim, m).map_err(TestCaseError::fail)?, model[m as usize], "mac {}", m);
-            }
-            if let Err(e) = sim.check() {
-                prop_assert!(false, "after {:?}: {}", op, e);
-            }
-        }
-        // Detaching everything everywhere leaves nothing behind but the flood lists.
-        for i in 0..NODES {
-            for m in 0..MACS {
-                sim.detach(i, VNI, mac(m), None).unwrap();
-            }
-        }
-        sim.settle().unwrap();
-        for i in 0..NODES {
-            prop_assert!(sim.node(i).unwrap().macs(VNI).unwrap().is_empty());
-            prop_assert!(sim.dataplane(i).fdb.is_empty() && sim.dataplane(i).neigh.is_empty());
-        }
-        sim.check().map_err(TestCaseError::fail)?;
+        follows_the_last_attach(seed, reflector, &ops)?;
     }
 
-    /// With the network running for random short times between actions (simultaneous
-    /// learns, late withdrawals, routes crossing on the wire), the fabric still converges:
-    /// each MAC has at most one owner that every node agrees on, the owner still has it
-    /// attached, and every data plane equals its tables.
+    /// [`interleaved`] for any actions.
     #[test]
     fn interleaved_delivery_still_converges(
         seed in any::<u64>(),
         reflector in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..60),
     ) {
-        let mut sim = fabric(seed, reflector);
-        let mut attached = [[false; MACS as usize]; NODES];
-        for op in ops {
-            apply(&mut sim, op);
-            match op {
-                Op::Attach { node, mac: m, .. } => attached[node][m as usize] = true,
-                Op::Detach { node, mac: m } => attached[node][m as usize] = false,
-                Op::Run { .. } => {}
-            }
-        }
-        sim.settle().unwrap();
-        for m in 0..MACS {
-            if let Some(owner) = agreed_owner(&sim, m).map_err(TestCaseError::fail)? {
-                prop_assert!(attached[owner][m as usize], "owner {} never kept {}", owner, m);
-            }
-        }
-        sim.check_agreement().map_err(TestCaseError::fail)?;
+        interleaved(seed, reflector, &ops)?;
     }
 }
 
