@@ -14,6 +14,7 @@
 //! locally, the orchestrator did attach it there, and every other NVE of the VNI points at it.
 
 use crate::config::vtep;
+use crate::endpoints::Endpoints;
 use crate::sim::Sim;
 use evpnd_bgp::session::State;
 use evpnd_evpn::Location;
@@ -66,8 +67,14 @@ fn place(l: Location) -> String {
 }
 
 impl Sim {
-    /// The exact convergence check (see the module documentation).
+    /// The exact convergence check against the orchestrator's record (see the module
+    /// documentation).
     pub fn check(&self) -> Result<(), String> {
+        self.check_with(self.endpoints())
+    }
+
+    /// The exact convergence check against `expected` (a record built by the test itself).
+    pub fn check_with(&self, expected: &Endpoints) -> Result<(), String> {
         let mut f = Findings::default();
         self.check_common(&mut f);
         // (vni, mac) -> owner's sequence number, from the owner's own table.
@@ -75,7 +82,7 @@ impl Sim {
         let mut remote_sequences: Vec<(usize, u32, MacAddress, u32)> = Vec::new();
         // VNI -> (MAC, owner, IPs), computed once.
         let mut by_vni: BTreeMap<u32, Vec<Owned<'_>>> = BTreeMap::new();
-        for ((v, mac), c) in self.endpoints().owners() {
+        for ((v, mac), c) in expected.owners() {
             by_vni.entry(v).or_default().push((mac, c.nve, &c.ips));
         }
         let at = |i: usize, owner: usize| {
@@ -171,6 +178,11 @@ impl Sim {
             }
         }
         f.result()
+    }
+
+    /// True when the fabric is quiet and the exact check passes.
+    pub fn converged(&self) -> bool {
+        self.is_quiet() && self.check().is_ok()
     }
 
     /// The weaker check (see the module documentation).
@@ -285,7 +297,7 @@ impl Sim {
         for (a, b) in self.dead_connections() {
             f.add(|| {
                 format!(
-                    "a dead connection between {} and {} waits for its hold timer",
+                    "a lost connection between {} and {} is still held",
                     self.address(a),
                     self.address(b)
                 )

@@ -42,7 +42,7 @@
 //!   see them close: a graceful-restart helper keeps the routes as stale, RFC 4724 §4.2).
 //!   [`Sim::partition`] silently loses everything across it: sessions end by hold timer (with
 //!   a NOTIFICATION nobody receives, hence without graceful restart), connects time out;
-//!   [`Sim::heal`] lets new connections through. [`Sim::crash`] drops a node's whole state and
+//!   [`Sim::heal`] lets new connections through and resets the ends still holding a lost one. [`Sim::crash`] drops a node's whole state and
 //!   resets its connections (the host's kernel does); [`Sim::restart`] builds a fresh node
 //!   with `restarting = true` (graceful restart, restarting side: R bit, deferred advertising,
 //!   RFC 4724 §4.1) and the orchestrator attaches its endpoints again.
@@ -56,7 +56,8 @@
 //! Processing takes no virtual time: a node answers at the instant an input arrives, so the
 //! simulated convergence time is the network's (latencies, bandwidth, timers), not the CPU's.
 //! TCP itself is ideal: no loss or reordering inside a connection, no retransmission; a
-//! partition kills every connection across it even if it heals before TCP would have given up.
+//! partition kills every connection across it even if it heals before TCP would have given up
+//! (a connection caught in its handshake waits for the heal, or for the OpenSent hold timer).
 //!
 //! ## Topologies and addressing
 //!

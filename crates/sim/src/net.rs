@@ -6,8 +6,8 @@
 //! travel in order per direction: an arrival is never scheduled before the previous one in the
 //! same direction. A wire crossing a partition is *broken*: whatever is written on it is lost,
 //! silently, as on a real network where nothing answers any more; both ends find out through
-//! their hold timers. A broken wire stays broken after the partition heals (the TCP connection
-//! would have timed out), so sessions come back on new connections.
+//! their hold timers. Once its two ends reach each other again, whichever end still holds the
+//! connection is reset (it is not resumed), so sessions come back on new connections.
 
 use evpnd_node::ConnId;
 use std::collections::BTreeMap;
@@ -39,8 +39,10 @@ pub struct Wire {
     pub latency: Duration,
     /// Arrival time of the last delivery scheduled towards each end.
     pub last_arrival: [Duration; 2],
-    /// Crossed a partition: writes are lost, closes are not seen.
+    /// Crossed a partition or was reset: writes are lost, closes are not seen.
     pub broken: bool,
+    /// Both open ends have been sent their reset.
+    pub reset: bool,
 }
 
 impl Wire {
@@ -91,6 +93,7 @@ impl Network {
                 latency,
                 last_arrival: [Duration::ZERO; 2],
                 broken: false,
+                reset: false,
             },
         );
         id
@@ -137,6 +140,20 @@ impl Network {
         self.index
             .range((node, 0)..=(node, u64::MAX))
             .map(|(_, v)| *v)
+            .collect()
+    }
+
+    /// The broken wires, not reset yet, whose two ends reach each other again.
+    pub fn rejoined(&self) -> Vec<u64> {
+        self.wires
+            .iter()
+            .filter(|(_, w)| w.broken && !w.reset)
+            .filter(|(_, w)| {
+                let a = w.ends[0].map(|e| e.node);
+                let b = w.ends[1].map_or(w.target, |e| e.node);
+                a.is_some_and(|a| self.reachable(a, b))
+            })
+            .map(|(id, _)| *id)
             .collect()
     }
 
@@ -191,5 +208,8 @@ mod tests {
         n.break_crossing();
         assert!(!n.wires[&inside].broken);
         assert!(n.wires[&across].broken);
+        assert!(n.rejoined().is_empty());
+        n.groups = vec![0; 3];
+        assert_eq!(n.rejoined(), vec![across]);
     }
 }

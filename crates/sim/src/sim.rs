@@ -401,8 +401,8 @@ impl Sim {
         self.net.reachable(a, b)
     }
 
-    /// Pairs of nodes still holding a connection that a partition or reset killed (their
-    /// sessions wait for the hold timer).
+    /// Pairs of nodes one of which still holds a connection that a partition or a reset
+    /// killed (it waits for its hold timer, or for the reset once the nodes reach each other).
     pub fn dead_connections(&self) -> Vec<(usize, usize)> {
         self.net
             .wires
@@ -519,24 +519,39 @@ impl Sim {
             .map(|(id, _)| *id)
             .collect();
         for id in wires {
-            let Some(w) = self.net.wires.get_mut(&id) else {
-                continue;
-            };
-            // Nothing more is carried; each open end gets the reset.
-            w.broken = true;
-            let at = self.now + w.latency;
-            let open: Vec<usize> = (0..2)
-                .filter(|s| w.ends[*s].is_some_and(|e| e.open))
-                .collect();
-            for side in open {
-                self.schedule(at, Event::Fin { wire: id, to: side }, true);
-            }
+            self.reset_wire(id);
+        }
+    }
+
+    /// Nothing more is carried on `wire`; each end still holding it gets a reset after one
+    /// link latency.
+    fn reset_wire(&mut self, wire: u64) {
+        let Some(w) = self.net.wires.get_mut(&wire) else {
+            return;
+        };
+        w.broken = true;
+        w.reset = true;
+        let at = self.now + w.latency;
+        let open: Vec<usize> = (0..2)
+            .filter(|s| w.ends[*s].is_some_and(|e| e.open))
+            .collect();
+        for side in open {
+            self.schedule(at, Event::Fin { wire, to: side }, true);
+        }
+    }
+
+    /// Resets the connections a partition broke whose ends reach each other again.
+    fn reset_rejoined(&mut self) {
+        for wire in self.net.rejoined() {
+            self.reset_wire(wire);
         }
     }
 
     /// Splits the network: each group of nodes reaches only its own members; nodes in no
-    /// group form one more group. Connections across are lost silently (their sessions end
-    /// by hold timer) and new ones fail until [`Sim::heal`].
+    /// group form one more group (and a new partition replaces the previous one). Connections
+    /// across are lost: nothing crosses any more, silently (sessions end by hold timer when
+    /// the partition outlasts it), new ones fail, and once two nodes reach each other again
+    /// the ends still holding a lost connection are reset.
     pub fn partition(&mut self, groups: &[Vec<usize>]) {
         self.record(0, TraceKind::Partition, 1, 0, digest(groups));
         self.dirty = true;
@@ -549,13 +564,15 @@ impl Sim {
             }
         }
         self.net.break_crossing();
+        self.reset_rejoined();
     }
 
-    /// Ends every partition (connections lost to it stay lost).
+    /// Ends every partition: the ends still holding a connection it broke are reset.
     pub fn heal(&mut self) {
         self.record(0, TraceKind::Partition, 0, 0, 0);
         self.dirty = true;
         self.net.groups.iter_mut().for_each(|g| *g = 0);
+        self.reset_rejoined();
     }
 
     /// Crashes node `i`: its state is gone, its host resets its connections (peers see them

@@ -200,7 +200,15 @@ fn learn_and_withdraw_across_three_nodes() {
     assert_eq!(n.len(), 1);
     assert_eq!((n[0].ip, n[0].mac), (ip("192.0.2.1"), mac(1)));
     assert_eq!(n[0].origin, Location::Remote { vtep: vtep(0) });
-    sim.check().unwrap();
+    assert!(sim.converged());
+    // An expectation built by hand says the same as the orchestrator's record.
+    let mut expected = evpnd_sim::Endpoints::default();
+    expected.attach(0, EndpointSpec::new(VNI, mac(1), Some(ip("192.0.2.1"))));
+    expected.attach(1, EndpointSpec::new(VNI, mac(2), None));
+    sim.check_with(&expected).unwrap();
+    expected.detach(1, VNI, mac(2), None);
+    let e = sim.check_with(&expected).unwrap_err();
+    assert!(e.contains("stale MAC 02:00:00:00:00:02"), "{e}");
     detach(&mut sim, 0, mac(1), None);
     detach(&mut sim, 1, mac(2), None);
     settle(&mut sim);
