@@ -24,12 +24,6 @@
 pub mod config;
 mod engine;
 #[cfg(test)]
-mod proptests;
-#[cfg(test)]
-mod scenarios;
-#[cfg(test)]
-mod sim;
-#[cfg(test)]
 mod tests;
 pub mod types;
 

@@ -3,7 +3,6 @@
 //! MAC mobility, RFC 6514 §5 PMSI tunnel), not from our own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::sim::{vni, VNI};
 use crate::*;
 use evpnd_bgp::rib::{BestChange, NlriExtras, Path, PathAttrs, Rib, RibConfig, RouteSource};
 use evpnd_bgp::PeerId;
@@ -17,6 +16,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const ASN: u32 = 65001;
+
+/// The VNI most tests use.
+const VNI: Vni = vni(100);
+
+/// `n` as a VNI; tests only name valid ones.
+const fn vni(n: u32) -> Vni {
+    match Vni::new(n) {
+        Ok(v) => v,
+        Err(_) => panic!("not a valid VNI"),
+    }
+}
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
