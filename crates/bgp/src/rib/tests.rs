@@ -500,19 +500,23 @@ fn best_path_stale_paths_stay_usable_but_lose_ties() {
     let now = Instant::now();
     let r = mac(1, 1);
     let r2 = mac(1, 2);
+    // Two copies of one originator's route with equally long CLUSTER_LISTs, as a client gets
+    // them from two reflectors: the lower peer address (peer 1) wins while both are fresh.
+    let oid = PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 9, 9));
+    let cl = |c: u8| PathAttribute::ClusterList(vec![Ipv4Addr::new(198, 18, 8, c)]);
     apply(
         &mut rib,
         1,
-        &announce(&[r, r2], attrs(&[], &[], vec![]), vtep(1)),
+        &announce(&[r, r2], attrs(&[], &[], vec![oid.clone(), cl(1)]), vtep(1)),
     );
     apply(
         &mut rib,
         2,
-        &announce(&[r], attrs(&[], &[], vec![]), vtep(2)),
+        &announce(&[r], attrs(&[], &[], vec![oid.clone(), cl(2)]), vtep(2)),
     );
     assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
     rib.peer_down(PeerId(1), Some(Duration::from_secs(120)), now);
-    // Peer 1's path is stale: the equally good fresh path of peer 2 wins the tie...
+    // Peer 1's copy is stale: the fresh copy of peer 2 wins the tie...
     assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
     assert!(rib.paths(EVPN, &r)[1].stale);
     // ...but a stale path is still used when it is the only one.
@@ -524,11 +528,150 @@ fn best_path_stale_paths_stay_usable_but_lose_ties() {
         2,
         &announce(
             &[r],
-            attrs(&[], &[], vec![PathAttribute::LocalPref(50)]),
+            attrs(&[], &[], vec![PathAttribute::LocalPref(50), oid, cl(2)]),
             vtep(2),
         ),
     );
     assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+}
+
+/// Staleness ranks after ORIGINATOR_ID and CLUSTER_LIST (see best_path.rs): a stale path
+/// beats a fresh one from an originator with a higher identifier, and a stale path beats a
+/// fresh reflected copy of the same originator's route with a longer CLUSTER_LIST.
+#[test]
+fn best_path_stale_ranks_after_originator_and_cluster_list() {
+    let (mut rib, ..) = selection_rib();
+    let now = Instant::now();
+    let (r, r2) = (mac(1, 1), mac(1, 2));
+    // r: peer 1 (router id 198.18.1.1) and peer 2 (198.18.1.2), no ORIGINATOR_ID.
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r, r2], attrs(&[], &[], vec![]), vtep(1)),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r], attrs(&[], &[], vec![]), vtep(2)),
+    );
+    // r2: peer 2 reflects peer 1's own route (ORIGINATOR_ID = peer 1, one cluster).
+    let copy = vec![
+        PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 1, 1)),
+        PathAttribute::ClusterList(vec![Ipv4Addr::new(198, 18, 8, 1)]),
+    ];
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r2], attrs(&[], &[], copy), vtep(1)),
+    );
+    rib.peer_down(PeerId(1), Some(Duration::from_secs(120)), now);
+    let best = rib.best(EVPN, &r).unwrap();
+    assert_eq!(best.source, RouteSource::Peer(PeerId(1)));
+    assert!(best.stale, "the lower router id wins, stale or not");
+    let best = rib.best(EVPN, &r2).unwrap();
+    assert_eq!(best.source, RouteSource::Peer(PeerId(1)));
+    assert!(best.stale, "the shorter CLUSTER_LIST wins, stale or not");
+}
+
+/// Everything `from` has queued for its peer `to_info`, decoded.
+fn take_updates(from: &mut Rib, to_info: &PeerInfo) -> Vec<(Update, Outcome)> {
+    let mut v = Vec::new();
+    while let Some(chunk) = from.poll_transmit(to_info.id) {
+        let (msgs, err) = decode_all(&to_info.tx, &chunk);
+        assert!(err.is_none(), "undecodable output: {err:?}");
+        for d in msgs {
+            if let Message::Update(u) = d.message {
+                v.push((u, d.outcome));
+            }
+        }
+    }
+    v
+}
+
+/// Two meshed route reflectors with a common client that restarts gracefully (the loop the
+/// fabric simulator found, tests/fabric.rs `meshed_reflectors_with_a_restarting_client`).
+/// Each reflector holds the client's route twice: its own (now stale) path and the other
+/// reflector's copy (fresh, one cluster longer). With staleness ranked before CLUSTER_LIST
+/// each preferred the other's copy, withdrew its own from the other, fell back and advertised
+/// it again, forever. Now each keeps its own path and the exchange goes quiet.
+#[test]
+fn meshed_reflectors_do_not_trade_a_restarting_clients_routes() {
+    let rr_id = |n: u8| Ipv4Addr::new(198, 19, 255, n);
+    let info = |id: u32, addr: Ipv4Addr, rid: Ipv4Addr, client: bool| {
+        let mut p = PeerInfo::new(PeerId(id), IpAddr::V4(addr), ASN, rid, false, vec![EVPN]);
+        p.rr_client = client;
+        p
+    };
+    let client = info(
+        1,
+        Ipv4Addr::new(198, 18, 0, 1),
+        Ipv4Addr::new(198, 19, 0, 1),
+        true,
+    );
+    // Each reflector knows the other as peer 2.
+    let to_rr1 = info(2, Ipv4Addr::new(198, 18, 255, 2), rr_id(2), false);
+    let to_rr0 = info(2, Ipv4Addr::new(198, 18, 255, 1), rr_id(1), false);
+    let mut rr0 = Rib::new(RibConfig::new(ASN, rr_id(1)));
+    let mut rr1 = Rib::new(RibConfig::new(ASN, rr_id(2)));
+    rr0.peer_up(client.clone());
+    rr0.peer_up(to_rr1.clone());
+    rr1.peer_up(client.clone());
+    rr1.peer_up(to_rr0.clone());
+    let routes: Vec<Route> = (0..5).map(|n| mac(1, n)).collect();
+    let u = announce(&routes, attrs(&[], &[rt(1)], vec![]), vtep(1));
+    apply(&mut rr0, 1, &u);
+    apply(&mut rr1, 1, &u);
+    // Exchange until quiet; returns the UPDATEs exchanged (panics past `rounds`). Both
+    // reflectors send before either receives: their UPDATEs cross on the way.
+    let exchange = |rr0: &mut Rib, rr1: &mut Rib, rounds: usize| {
+        let mut total = 0;
+        for _ in 0..rounds {
+            let to1 = take_updates(rr0, &to_rr1);
+            let to0 = take_updates(rr1, &to_rr0);
+            if to0.is_empty() && to1.is_empty() {
+                return total;
+            }
+            total += to0.len() + to1.len();
+            for (u, o) in &to1 {
+                rr1.apply_update(PeerId(2), u, o).unwrap();
+            }
+            for (u, o) in &to0 {
+                rr0.apply_update(PeerId(2), u, o).unwrap();
+            }
+        }
+        panic!("the reflectors still exchange UPDATEs after {rounds} rounds ({total} so far)");
+    };
+    exchange(&mut rr0, &mut rr1, 10);
+    for rr in [&rr0, &rr1] {
+        for r in &routes {
+            assert_eq!(rr.paths(EVPN, r).len(), 2, "own path and the other's copy");
+            assert_eq!(best_source(rr, r), RouteSource::Peer(PeerId(1)));
+        }
+    }
+    // The client restarts: both reflectors keep its routes as stale.
+    let now = Instant::now();
+    rr0.peer_down(client.id, Some(Duration::from_secs(120)), now);
+    rr1.peer_down(client.id, Some(Duration::from_secs(120)), now);
+    let updates = exchange(&mut rr0, &mut rr1, 10);
+    assert_eq!(
+        updates, 0,
+        "nothing changed that the other reflector needs to hear"
+    );
+    for rr in [&rr0, &rr1] {
+        for r in &routes {
+            let best = rr.best(EVPN, r).unwrap();
+            assert_eq!(best.source, RouteSource::Peer(PeerId(1)));
+            assert!(best.stale);
+            assert_eq!(rr.paths(EVPN, r).len(), 2, "the other's copy stays");
+        }
+    }
+    // End-of-RIB without the routes: both withdraw, and the copies go too.
+    rr0.end_of_rib(client.id, EVPN);
+    rr1.end_of_rib(client.id, EVPN);
+    exchange(&mut rr0, &mut rr1, 10);
+    for rr in [&rr0, &rr1] {
+        assert_eq!(rr.route_count(EVPN), 0);
+    }
 }
 
 // ---------------------------------------------------------------- interning
