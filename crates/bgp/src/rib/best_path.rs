@@ -129,6 +129,18 @@ pub(crate) fn best_index(paths: &[StoredPath], ctx: &SelectCtx<'_>) -> usize {
     select(paths, ctx, (0..paths.len()).collect()).unwrap_or(0)
 }
 
+/// The index of the best of the paths for which `keep` holds, if any: the decision of
+/// [`best_index`] over that subset (RFC 4684 §3.2 has a reflector advertise to some peers a
+/// path other than its best).
+pub(crate) fn best_index_where(
+    paths: &[StoredPath],
+    ctx: &SelectCtx<'_>,
+    keep: impl Fn(&StoredPath) -> bool,
+) -> Option<usize> {
+    let c: Vec<usize> = (0..paths.len()).filter(|&i| keep(&paths[i])).collect();
+    select(paths, ctx, c)
+}
+
 /// Runs the decision steps over the candidates `c` (indices into `paths`).
 fn select(paths: &[StoredPath], ctx: &SelectCtx<'_>, mut c: Vec<usize>) -> Option<usize> {
     if c.len() <= 1 {
