@@ -74,24 +74,20 @@ pub struct SimConfig {
     /// Duplicate MAC/IP detection of every NVE (RFC 7432 §15.1).
     pub duplicate_detection: DuplicateDetection,
     /// Route reflectors peer with each other (as ordinary iBGP neighbours), so that NVEs that
-    /// reach different reflectors during a partition still hear of each other. Off by default:
-    /// `evpnd-bgp` ranks a stale path below a fresh one before comparing ORIGINATOR_ID and
-    /// CLUSTER_LIST, so while a client restarts gracefully the two reflectors trade its routes
-    /// back and forth forever (each prefers the fresh copy the other reflected over its own
-    /// stale one, which withdraws the copy it sent the other). See the ignored test
-    /// `meshed_reflectors_with_a_restarting_client` in tests/fabric.rs.
+    /// reach different reflectors during a partition still hear of each other. On by default,
+    /// as in real fabrics. (`evpnd-bgp` once ranked a stale path below a fresh one before
+    /// comparing ORIGINATOR_ID and CLUSTER_LIST, which made meshed reflectors trade a
+    /// gracefully restarting client's routes back and forth forever; the test
+    /// `meshed_reflectors_with_a_restarting_client` in tests/fabric.rs keeps that fixed.)
     pub reflector_mesh: bool,
     /// Negotiate RT-Constraint (RFC 4684) on every session: each NVE receives only the routes
     /// of the VNIs it serves.
     pub rt_constraint: bool,
     /// Route reflectors originate an RT-Constraint membership for the route target of every
-    /// VNI of [`SimConfig::vnis`] (`import_route_targets`). Needed with `rt_constraint`: the
-    /// reflector of `evpnd-bgp` sends a membership route only to peers other than its best
-    /// path's source, so without a membership of its own (which is best, being local) the
-    /// client whose membership is best never hears that anyone imports its route target and
-    /// withholds its routes (RFC 4684 §3.2 has the reflector advertise memberships to its
-    /// clients as their originator). See the ignored test
-    /// `rt_constraint_through_route_reflectors` in tests/fabric.rs.
+    /// VNI of [`SimConfig::vnis`] (`import_route_targets`), and so receive every route. Off by
+    /// default: reflectors import nothing, and each NVE sends them only the routes some other
+    /// router imports (RFC 4684 §3.2 reflection of memberships, in `evpnd-bgp`; the test
+    /// `rt_constraint_through_route_reflectors` in tests/fabric.rs covers it).
     pub reflectors_import_all: bool,
     /// Keep every node's events ([`crate::Sim::events`]); off for big runs.
     pub keep_events: bool,
@@ -102,8 +98,9 @@ pub struct SimConfig {
 impl SimConfig {
     /// `nves` NVEs in `topology`, one VNI (100), links of 1 to 5 ms, hold time 9 s,
     /// connect-retry 1 s backing off to 4 s, graceful restart (restart time 30 s, stale
-    /// routes kept at most 60 s), select-defer time 30 s, RT-Constraint on, default duplicate
-    /// detection, RT-Constraint, unlimited bandwidth, reads split at random.
+    /// routes kept at most 60 s), select-defer time 30 s, default duplicate detection,
+    /// RT-Constraint on with reflectors that import nothing, reflectors meshed, unlimited
+    /// bandwidth, reads split at random.
     pub fn new(seed: u64, nves: usize, topology: Topology) -> Self {
         SimConfig {
             seed,
@@ -125,8 +122,8 @@ impl SimConfig {
             select_defer_time: Duration::from_secs(30),
             duplicate_detection: DuplicateDetection::default(),
             rt_constraint: true,
-            reflectors_import_all: true,
-            reflector_mesh: false,
+            reflectors_import_all: false,
+            reflector_mesh: true,
             keep_events: false,
             keep_trace: false,
         }

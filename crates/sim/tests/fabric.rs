@@ -267,13 +267,13 @@ fn an_endpoint_attached_while_a_partitioned_owner_lingers_is_kept() {
     sim.run_until_converged(Duration::from_secs(60)).unwrap();
 }
 
-/// A finding, kept as a test to flip once fixed: with RT-Constraint behind route reflectors,
-/// the client whose membership route is the reflector's best path never receives a membership
-/// for its route target (the reflector does not send a route back to the peer it came from),
-/// so it withholds its EVPN routes from the reflectors. RFC 4684 §3.2 has the reflector
-/// advertise memberships to its clients with itself as originator.
+/// Was a finding: with RT-Constraint behind route reflectors, the client whose membership
+/// route was the reflector's best path never received a membership for its route target (the
+/// reflector does not send a route back to the peer it came from), so it withheld its EVPN
+/// routes from the reflectors. Fixed in `evpnd-bgp` by RFC 4684 §3.2: each internal peer is
+/// offered the best membership path that does not come from it. Reflectors import nothing
+/// here (the default), so every route an NVE gets passed through that mechanism.
 #[test]
-#[ignore = "evpnd-bgp: RT-Constraint memberships are not reflected to their best path's source"]
 fn rt_constraint_through_route_reflectors() {
     let mut c = SimConfig::new(1, 4, Topology::RouteReflectors(2));
     c.reflectors_import_all = false;
@@ -283,13 +283,13 @@ fn rt_constraint_through_route_reflectors() {
     sim.run_until_converged(Duration::from_secs(60)).unwrap();
 }
 
-/// A finding, kept as a test to flip once fixed: two meshed reflectors and a client that
-/// restarts gracefully. Each reflector ranks the client's stale path below the fresh copy the
-/// other reflector sent (the stale tie-break comes before ORIGINATOR_ID and CLUSTER_LIST), so
-/// it withdraws its own copy from the other, which then falls back to its stale path and
-/// advertises it again: the routes go back and forth for as long as they are stale.
+/// Was a finding: two meshed reflectors and a client that restarts gracefully. Each reflector
+/// ranked the client's stale path below the fresh copy the other reflector sent (the stale
+/// tie-break came before ORIGINATOR_ID and CLUSTER_LIST), so it withdrew its own copy from the
+/// other, which then fell back to its stale path and advertised it again: the routes went back
+/// and forth for as long as they were stale. Fixed in `evpnd-bgp` (best_path.rs: staleness
+/// ranks after CLUSTER_LIST).
 #[test]
-#[ignore = "evpnd-bgp: stale paths ranked before ORIGINATOR_ID make meshed reflectors oscillate"]
 fn meshed_reflectors_with_a_restarting_client() {
     let mut c = SimConfig::new(1, 4, Topology::RouteReflectors(2));
     c.reflector_mesh = true;
@@ -300,7 +300,7 @@ fn meshed_reflectors_with_a_restarting_client() {
     let before = sim.stats().sends;
     sim.inject(Fault::Crash(0)).unwrap();
     sim.run_for(Duration::from_secs(5));
-    // Keepalives for 5 s: a few dozen writes. The oscillation makes hundreds of thousands.
+    // Keepalives for 5 s: a few dozen writes. The oscillation made hundreds of thousands.
     let sends = sim.stats().sends - before;
     assert!(sends < 1_000, "{sends} writes in 5 s");
 }

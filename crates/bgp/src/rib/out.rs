@@ -22,11 +22,20 @@
 //! previous best path, the group's rules and the peer's filter. Table dumps (session up, route
 //! refresh) and RT-Constraint filter changes use the same planner with a different notion of
 //! "old".
+//!
+//! RT membership routes to internal peers are the one exception to "everyone gets the best
+//! path": RFC 4684 §3.2 has each peer offered the best path that may be sent to it and does not
+//! come from it (`rtc.rs`). [`plan_memberships`] plans them route by route and member by
+//! member, from all the paths the route has now and had at the previous flush
+//! (`Table::old_paths`); members offered the same path still share one encoding per attribute
+//! set. There are few membership routes (one per route target), so the per-member work is
+//! small.
 
+use super::best_path::SelectCtx;
 use super::intern::{is_transitive_unknown, keeps_partial, split_as4, PathAttrs};
-use super::key::RouteKey;
-use super::rtc::{passes, RtFilter};
-use super::table::{Adv, AdvRef, Dirty, Table};
+use super::key::{NlriExtras, RouteKey};
+use super::rtc::{offers_per_member, passes, MembershipOffer, RtFilter};
+use super::table::{Adv, AdvRef, Dirty, StoredPath, Table};
 use super::{
     kind_of, BestChange, DumpKind, GroupKey, Rib, RibConfig, RibStats, Source, SrcKind,
     TRANSMIT_CHUNK,
@@ -150,10 +159,15 @@ pub(crate) fn out_attributes(
         v.push(PathAttribute::Communities(a.communities.clone()));
     }
     let reflect = !key.external && matches!(kind, SrcKind::Client | SrcKind::Internal);
+    // RFC 4684 §3.2: a membership route goes to a client with us as its originator (see
+    // rtc.rs).
+    let our_membership = key.rr_client && key.family == Family::RT_CONSTRAINT;
     if reflect {
-        v.push(PathAttribute::OriginatorId(
-            a.originator_id.unwrap_or(source_router_id),
-        ));
+        v.push(PathAttribute::OriginatorId(if our_membership {
+            cfg.router_id
+        } else {
+            a.originator_id.unwrap_or(source_router_id)
+        }));
         let mut cl = Vec::with_capacity(a.cluster_list.len() + 1);
         cl.push(cfg.cluster_id);
         cl.extend_from_slice(&a.cluster_list);
@@ -161,7 +175,12 @@ pub(crate) fn out_attributes(
     } else if !key.external {
         // Local or external source to an internal peer: nothing to reflect, but keep what a
         // local route may carry.
-        if let Some(id) = a.originator_id {
+        let originator = if our_membership {
+            Some(cfg.router_id)
+        } else {
+            a.originator_id
+        };
+        if let Some(id) = originator {
             v.push(PathAttribute::OriginatorId(id));
         }
         if !a.cluster_list.is_empty() {
@@ -269,6 +288,61 @@ type AdvKey = (usize, u32);
 /// A transition: (new best, old best) after the group's export rules.
 type ClassKey = (Option<AdvKey>, Option<AdvKey>);
 
+/// The encoding units of a plan being built: one per attribute set and receiver set
+/// (announcements) and one per receiver set (withdrawals), so that receivers of the same
+/// routes with the same attributes share one encoding.
+#[derive(Default)]
+struct Units {
+    units: Vec<Unit>,
+    announce: HashMap<(AdvKey, Vec<u32>), usize>,
+    withdraw: HashMap<Vec<u32>, usize>,
+}
+
+impl Units {
+    /// The unit announcing with the attributes of `adv` to `to`.
+    fn announce(&mut self, adv: AdvRef<'_>, to: Vec<u32>) -> usize {
+        let units = &mut self.units;
+        *self
+            .announce
+            .entry((adv.key(), to.clone()))
+            .or_insert_with(|| {
+                units.push(Unit {
+                    announce: Some(adv.to_owned()),
+                    to,
+                    nlri: Vec::new(),
+                });
+                units.len() - 1
+            })
+    }
+
+    /// The unit withdrawing from `to`.
+    fn withdraw(&mut self, to: Vec<u32>) -> usize {
+        let units = &mut self.units;
+        *self.withdraw.entry(to.clone()).or_insert_with(|| {
+            units.push(Unit {
+                announce: None,
+                to,
+                nlri: Vec::new(),
+            });
+            units.len() - 1
+        })
+    }
+
+    /// The finished plan; `counts` are the changes of the members' advertised counters.
+    fn into_plan(self, key: &GroupKey, members: &[Member<'_>], counts: Vec<i64>) -> Plan {
+        Plan {
+            key: key.clone(),
+            units: self.units,
+            counts: members
+                .iter()
+                .zip(counts)
+                .filter(|(m, c)| m.count && *c != 0)
+                .map(|(m, c)| (m.src, c))
+                .collect(),
+        }
+    }
+}
+
 struct Class<'a> {
     new: Option<AdvRef<'a>>,
     old: Option<AdvRef<'a>>,
@@ -323,9 +397,7 @@ where
         }
     }
 
-    let mut units: Vec<Unit> = Vec::new();
-    let mut ann_map: HashMap<(AdvKey, Vec<u32>), usize> = HashMap::new();
-    let mut wd_map: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut units = Units::default();
     let mut counts: Vec<i64> = vec![0; members.len()];
     for cl in &mut classes {
         let mut ann_to = Vec::new();
@@ -355,26 +427,10 @@ where
             }
         }
         if let (Some(n), false) = (cl.new, ann_to.is_empty()) {
-            let u = *ann_map.entry((n.key(), ann_to.clone())).or_insert_with(|| {
-                units.push(Unit {
-                    announce: Some(n.to_owned()),
-                    to: ann_to,
-                    nlri: Vec::new(),
-                });
-                units.len() - 1
-            });
-            cl.ann = Some(u);
+            cl.ann = Some(units.announce(n, ann_to));
         }
         if !wd_to.is_empty() {
-            let u = *wd_map.entry(wd_to.clone()).or_insert_with(|| {
-                units.push(Unit {
-                    announce: None,
-                    to: wd_to,
-                    nlri: Vec::new(),
-                });
-                units.len() - 1
-            });
-            cl.wd = Some(u);
+            cl.wd = Some(units.withdraw(wd_to));
         }
     }
 
@@ -386,28 +442,96 @@ where
         // Announce what the new best path carries; withdraw what the old one did (what the
         // receivers were sent).
         if let (Some(u), Some(n)) = (classes[ci].ann, new) {
-            units[u].nlri.push(Nlri {
+            units.units[u].nlri.push(Nlri {
                 path_id,
                 route: route.route(&n.attrs.nlri_extras),
             });
         }
         if let (Some(u), Some(o)) = (classes[ci].wd, old) {
-            units[u].nlri.push(Nlri {
+            units.units[u].nlri.push(Nlri {
                 path_id,
                 route: route.route(&o.attrs.nlri_extras),
             });
         }
     }
-    Plan {
-        key: key.clone(),
-        units,
-        counts: members
-            .iter()
-            .zip(counts)
-            .filter(|(m, c)| m.count && *c != 0)
-            .map(|(m, c)| (m.src, c))
-            .collect(),
+    units.into_plan(key, members, counts)
+}
+
+/// Plans the messages of group `key` (internal peers: [`offers_per_member`]) for RT membership
+/// routes, `items` = (route key, its paths at the previous flush, its paths now). Each member
+/// is sent the path [`MembershipOffer`] offers it (RFC 4684 §3.2); members offered the same
+/// path share its encoding. RT-Constraint filters do not apply to membership routes.
+pub(crate) fn plan_memberships<'a, I>(
+    ctx: &SelectCtx<'_>,
+    key: &GroupKey,
+    members: &[Member<'_>],
+    items: I,
+) -> Plan
+where
+    I: Iterator<Item = (&'a RouteKey, &'a [StoredPath], &'a [StoredPath])>,
+{
+    let mut units = Units::default();
+    let mut counts: Vec<i64> = vec![0; members.len()];
+    let path_id = key.add_path.then_some(1);
+    for (route, old, new) in items {
+        let (old, new) = (
+            MembershipOffer::new(old, key, ctx),
+            MembershipOffer::new(new, key, ctx),
+        );
+        // Receivers of each announced path, and of the withdrawal.
+        let mut ann: Vec<(AdvRef<'a>, Vec<u32>)> = Vec::new();
+        let mut wd_to = Vec::new();
+        for (mi, m) in members.iter().enumerate() {
+            let had = if m.fresh {
+                None
+            } else {
+                old.to(m.src, key, ctx).map(StoredPath::adv)
+            };
+            let gets = new.to(m.src, key, ctx).map(StoredPath::adv);
+            let delta = match (had, gets) {
+                (Some(h), Some(g)) if h.key() == g.key() => 0,
+                (h, Some(g)) => {
+                    match ann.iter_mut().find(|(a, _)| a.key() == g.key()) {
+                        Some((_, to)) => to.push(m.src),
+                        None => ann.push((g, vec![m.src])),
+                    }
+                    i64::from(h.is_none())
+                }
+                (Some(_), None) => {
+                    wd_to.push(m.src);
+                    -1
+                }
+                (None, None) => 0,
+            };
+            counts[mi] += delta;
+        }
+        // A membership NLRI is all key: no field of it belongs to the path (key.rs).
+        let nlri = Nlri {
+            path_id,
+            route: route.route(&NlriExtras::default()),
+        };
+        for (adv, to) in ann {
+            let u = units.announce(adv, to);
+            units.units[u].nlri.push(nlri);
+        }
+        if !wd_to.is_empty() {
+            let u = units.withdraw(wd_to);
+            units.units[u].nlri.push(nlri);
+        }
     }
+    units.into_plan(key, members, counts)
+}
+
+/// True when `a` and `b` are the same paths (same sources, path identifiers, attribute sets and
+/// staleness, in the same order).
+fn same_paths(a: &[StoredPath], b: &[StoredPath]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.src == y.src
+                && x.path_id() == y.path_id()
+                && x.stale == y.stale
+                && Arc::ptr_eq(&x.attrs, &y.attrs)
+        })
 }
 
 /// Splits concatenated messages into chunks of whole messages of at most [`TRANSMIT_CHUNK`]
@@ -549,6 +673,8 @@ impl Rib {
             return;
         }
         let family = self.tables[ti].family;
+        // Membership routes: every path at the previous flush (table.rs, rtc.rs).
+        let old_paths = std::mem::take(&mut self.tables[ti].old_paths);
         let mut idxs: Vec<u32> = Vec::with_capacity(dirty.len());
         let mut changes: Vec<Dirty> = Vec::with_capacity(dirty.len());
         for d in dirty {
@@ -556,15 +682,21 @@ impl Rib {
             self.tables[ti].clear_dirty(d.idx);
             let e = &self.tables[ti].entries[d.idx as usize];
             let new = e.paths.best();
-            let same = match (&d.old, new) {
+            let same_best = match (&d.old, new) {
                 (None, None) => true,
                 (Some(o), Some(n)) => o.src == n.src && Arc::ptr_eq(&o.attrs, &n.attrs),
                 _ => false,
             };
+            // A membership route is offered per peer from all its paths: a change of any
+            // path may change what some peer is sent.
+            let same = same_best
+                && old_paths
+                    .get(&d.idx)
+                    .is_none_or(|o| same_paths(o, e.paths.as_slice()));
             if same {
                 continue;
             }
-            if self.track_best_changes {
+            if self.track_best_changes && !same_best {
                 let best = new.map(|p| self.public_path(&e.key, p));
                 let route = match (&best, &d.old) {
                     (Some(b), _) => b.route,
@@ -603,20 +735,34 @@ impl Rib {
                             }
                         })
                         .collect();
-                    let items = changes.iter().map(|d| {
-                        let e = &t.entries[d.idx as usize];
-                        (
-                            &e.key,
-                            d.old.as_ref().map(Adv::as_ref),
-                            e.paths.best().map(|p| p.adv()),
-                        )
-                    });
-                    plan(sources, &key, &views, items)
+                    if offers_per_member(&key) {
+                        let ctx = SelectCtx {
+                            cfg: &self.cfg,
+                            sources,
+                        };
+                        let items = changes.iter().map(|d| {
+                            let e = &t.entries[d.idx as usize];
+                            let old: &[StoredPath] = old_paths.get(&d.idx).map_or(&[], |o| o);
+                            (&e.key, old, e.paths.as_slice())
+                        });
+                        plan_memberships(&ctx, &key, &views, items)
+                    } else {
+                        let items = changes.iter().map(|d| {
+                            let e = &t.entries[d.idx as usize];
+                            (
+                                &e.key,
+                                d.old.as_ref().map(Adv::as_ref),
+                                e.paths.best().map(|p| p.adv()),
+                            )
+                        });
+                        plan(sources, &key, &views, items)
+                    }
                 };
                 execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
             }
         }
         drop(changes);
+        drop(old_paths);
         let t = &mut self.tables[ti];
         for idx in idxs {
             t.release_if_empty(idx);
@@ -736,10 +882,19 @@ impl Rib {
                             }
                         })
                         .collect();
-                    let items = t
-                        .iter()
-                        .map(|(_, e)| (&e.key, None, e.paths.best().map(|p| p.adv())));
-                    plan(sources, &key, &views, items)
+                    if offers_per_member(&key) {
+                        let ctx = SelectCtx {
+                            cfg: &self.cfg,
+                            sources,
+                        };
+                        let items = t.iter().map(|(_, e)| (&e.key, &[][..], e.paths.as_slice()));
+                        plan_memberships(&ctx, &key, &views, items)
+                    } else {
+                        let items = t
+                            .iter()
+                            .map(|(_, e)| (&e.key, None, e.paths.best().map(|p| p.adv())));
+                        plan(sources, &key, &views, items)
+                    }
                 };
                 execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
             }

@@ -1,12 +1,66 @@
-//! RT-Constraint (RFC 4684): the route targets a peer asked for.
+//! RT-Constraint (RFC 4684): the route targets a peer asked for, and which membership routes
+//! each peer is sent.
+//!
+//! ## Filtering EVPN routes (RFC 4684 §4)
 //!
 //! A peer that negotiated the RT-Constraint family tells us, with RT membership routes, which
-//! route targets it wants; we then send it only the EVPN routes carrying one of them (RFC 4684
-//! §4). The default membership (prefix length 0) asks for everything. A peer that did not
-//! negotiate the family gets every route.
+//! route targets it wants; we then send it only the EVPN routes carrying one of them. The
+//! default membership (prefix length 0) asks for everything. A peer that did not negotiate the
+//! family gets every route. A peer's filter is built from every membership path it sent us,
+//! whether or not that path is the best one of its route (`Rib::flush_rtc_filters`): RFC 4684
+//! §3.2 has a speaker consider all iBGP paths of a membership route when it builds its
+//! outbound filter, not just the best path. That makes the filter towards a client exactly
+//! the route targets the client imports.
+//!
+//! ## Advertising membership routes inside the AS (RFC 4684 §3.2)
+//!
+//! Every speaker of the AS that imports a route target originates the same membership NLRI
+//! (origin AS = our AS, the route target). Plain route reflection would pick one best path,
+//! say client A's, and by split horizon never send it back to A: if A's path is the only one,
+//! fine, but if client B imports the same route target, A never learns that anyone else wants
+//! it and withholds every EVPN route of that target from the reflector. RFC 4684 §3.2 changes
+//! the reflection of memberships so that they flow back to every client on behalf of the
+//! others: towards a client the reflector advertises a membership as its own (ORIGINATOR_ID =
+//! the reflector's router id; `out_attributes`), and towards a non-client it advertises a
+//! client's path when its best path came from a non-client (which plain reflection would not
+//! send to a non-client at all).
+//!
+//! What this module implements, for internal peers ([`offers_per_member`]), is the rule those
+//! two cases follow from: each peer is offered the best of the membership paths that may be
+//! sent to it and that do not come from it ([`MembershipOffer`]). "May be sent" is the
+//! reflection rule of RFC 4456 §6 (no path from a non-client to a non-client). "Come from it"
+//! means received from that peer, or carrying its router id as ORIGINATOR_ID: a copy of its
+//! own membership that another reflector sent back, which the peer would refuse (RFC 4456 §8)
+//! and which, re-labelled with our ORIGINATOR_ID, would make it believe someone else imports
+//! the target. So:
+//!
+//! * a client learns a membership exactly when some other peer (another client, another
+//!   reflector on behalf of its clients, or we ourselves) imports the target, and sends us
+//!   exactly the EVPN routes some other peer wants;
+//! * another reflector learns it whenever one of our clients, or we, import the target.
+//!
+//! Alternatives considered: originating the default membership from every reflector (clients
+//! would then send every route to the reflectors, the reflectors' own filters would still
+//! protect the clients, but the reflectors would carry every route of the fabric); sending
+//! the best path back to its source as well (the source would learn of its own membership and
+//! send routes nobody needs). Towards external peers nothing changes: memberships of another
+//! AS carry that AS as origin, so they are distinct routes (RFC 4684 §3.1) and the plain best
+//! path with split horizon is right.
+//!
+//! Each peer's offer is computed from the route's paths, not stored: the table keeps every
+//! path a membership route had at the previous flush (`Table::old_paths`), which tells what
+//! each peer was offered then. Peers offered the same path share one encoding.
+//!
+//! The other half of the first §3.2 rule, the next hop set to our address on that session, is
+//! not applied: the RIB does not know its local addresses, and nothing reads the next hop of
+//! a membership route; it is passed on unchanged.
 
+use super::best_path::{best_index_where, SelectCtx};
 use super::intern::PathAttrs;
-use evpnd_wire::RtMembership;
+use super::out::eligible;
+use super::table::StoredPath;
+use super::{kind_of, GroupKey};
+use evpnd_wire::{Family, RtMembership};
 use std::collections::HashSet;
 
 /// The set of route targets one peer asked for.
@@ -68,4 +122,56 @@ pub(crate) fn passes(filter: Option<&RtFilter>, attrs: &PathAttrs) -> bool {
         None => true,
         Some(f) => f.matches(attrs),
     }
+}
+
+/// True when the members of group `key` are offered membership routes one by one
+/// ([`MembershipOffer`]): RT membership routes to internal peers (RFC 4684 §3.2). Everything
+/// else is sent as the plain best path with split horizon.
+pub(crate) fn offers_per_member(key: &GroupKey) -> bool {
+    key.family == Family::RT_CONSTRAINT && !key.external
+}
+
+/// What the members of one internal update group are offered of one membership route, given
+/// its paths (RFC 4684 §3.2, see the module documentation).
+pub(crate) struct MembershipOffer<'p> {
+    paths: &'p [StoredPath],
+    /// The best of the paths the group may be sent (RFC 4456 §6).
+    best: Option<usize>,
+}
+
+impl<'p> MembershipOffer<'p> {
+    /// The offer of `paths` (a route's paths, in any order) to the members of group `key`.
+    pub fn new(paths: &'p [StoredPath], key: &GroupKey, ctx: &SelectCtx<'_>) -> Self {
+        let best = best_index_where(paths, ctx, |p| sendable(key, ctx, p));
+        MembershipOffer { paths, best }
+    }
+
+    /// The path member `member` (a source index) is offered: the group's best path unless it
+    /// comes from the member, else the best of the group's paths that do not. `None`: the
+    /// member is sent nothing.
+    pub fn to(&self, member: u32, key: &GroupKey, ctx: &SelectCtx<'_>) -> Option<&'p StoredPath> {
+        let best = &self.paths[self.best?];
+        if !comes_from(ctx, member, best) {
+            return Some(best);
+        }
+        best_index_where(self.paths, ctx, |p| {
+            sendable(key, ctx, p) && !comes_from(ctx, member, p)
+        })
+        .map(|i| &self.paths[i])
+    }
+}
+
+/// May `p` be sent to members of group `key` (RFC 4456 §6, RFC 1997)?
+fn sendable(key: &GroupKey, ctx: &SelectCtx<'_>, p: &StoredPath) -> bool {
+    eligible(key, kind_of(ctx.sources, p.src), &p.attrs)
+}
+
+/// Does `p` come from internal peer `member`: received from it, or its own route sent back to
+/// us by another reflector (ORIGINATOR_ID = its router id, RFC 4456 §8)?
+fn comes_from(ctx: &SelectCtx<'_>, member: u32, p: &StoredPath) -> bool {
+    p.src == member
+        || ctx
+            .sources
+            .get(member as usize)
+            .is_some_and(|s| p.attrs.originator_id == Some(s.info.router_id))
 }

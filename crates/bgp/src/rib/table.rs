@@ -14,6 +14,7 @@
 use super::intern::PathAttrs;
 use super::key::RouteKey;
 use evpnd_wire::Family;
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -360,6 +361,12 @@ pub(crate) struct Table {
     hasher: RouteHasher,
     /// Entries changed since the last flush.
     pub dirty: Vec<Dirty>,
+    /// RT membership routes only (`rtc.rs`): every path each changed entry had at the previous
+    /// flush, by entry index. What a peer is sent of such a route depends on all its paths,
+    /// not only the best one (RFC 4684 §3.2).
+    pub old_paths: HashMap<u32, Box<[StoredPath]>>,
+    /// Keep [`Table::old_paths`] (the RT-Constraint family).
+    keeps_old_paths: bool,
 }
 
 impl Table {
@@ -373,6 +380,8 @@ impl Table {
             index: Index::default(),
             hasher: RouteHasher::new(),
             dirty: Vec::new(),
+            old_paths: HashMap::new(),
+            keeps_old_paths: family == Family::RT_CONSTRAINT,
         }
     }
 
@@ -439,7 +448,8 @@ impl Table {
         }
     }
 
-    /// Records that entry `idx` is about to change, remembering its current best path.
+    /// Records that entry `idx` is about to change, remembering its current best path (and,
+    /// for RT membership routes, all its paths).
     pub fn touch(&mut self, idx: u32) {
         if self.is_dirty(idx) {
             return;
@@ -447,10 +457,11 @@ impl Table {
         if let Some(w) = self.dirty_bits.get_mut(idx as usize / 64) {
             *w |= 1 << (idx % 64);
         }
-        let old = self.entries[idx as usize]
-            .paths
-            .best()
-            .map(|p| p.adv().to_owned());
+        let paths = &self.entries[idx as usize].paths;
+        let old = paths.best().map(|p| p.adv().to_owned());
+        if self.keeps_old_paths {
+            self.old_paths.insert(idx, paths.as_slice().into());
+        }
         self.dirty.push(Dirty { idx, old });
     }
 

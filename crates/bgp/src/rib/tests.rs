@@ -500,19 +500,23 @@ fn best_path_stale_paths_stay_usable_but_lose_ties() {
     let now = Instant::now();
     let r = mac(1, 1);
     let r2 = mac(1, 2);
+    // Two copies of one originator's route with equally long CLUSTER_LISTs, as a client gets
+    // them from two reflectors: the lower peer address (peer 1) wins while both are fresh.
+    let oid = PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 9, 9));
+    let cl = |c: u8| PathAttribute::ClusterList(vec![Ipv4Addr::new(198, 18, 8, c)]);
     apply(
         &mut rib,
         1,
-        &announce(&[r, r2], attrs(&[], &[], vec![]), vtep(1)),
+        &announce(&[r, r2], attrs(&[], &[], vec![oid.clone(), cl(1)]), vtep(1)),
     );
     apply(
         &mut rib,
         2,
-        &announce(&[r], attrs(&[], &[], vec![]), vtep(2)),
+        &announce(&[r], attrs(&[], &[], vec![oid.clone(), cl(2)]), vtep(2)),
     );
     assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
     rib.peer_down(PeerId(1), Some(Duration::from_secs(120)), now);
-    // Peer 1's path is stale: the equally good fresh path of peer 2 wins the tie...
+    // Peer 1's copy is stale: the fresh copy of peer 2 wins the tie...
     assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(2)));
     assert!(rib.paths(EVPN, &r)[1].stale);
     // ...but a stale path is still used when it is the only one.
@@ -524,11 +528,150 @@ fn best_path_stale_paths_stay_usable_but_lose_ties() {
         2,
         &announce(
             &[r],
-            attrs(&[], &[], vec![PathAttribute::LocalPref(50)]),
+            attrs(&[], &[], vec![PathAttribute::LocalPref(50), oid, cl(2)]),
             vtep(2),
         ),
     );
     assert_eq!(best_source(&rib, &r), RouteSource::Peer(PeerId(1)));
+}
+
+/// Staleness ranks after ORIGINATOR_ID and CLUSTER_LIST (see best_path.rs): a stale path
+/// beats a fresh one from an originator with a higher identifier, and a stale path beats a
+/// fresh reflected copy of the same originator's route with a longer CLUSTER_LIST.
+#[test]
+fn best_path_stale_ranks_after_originator_and_cluster_list() {
+    let (mut rib, ..) = selection_rib();
+    let now = Instant::now();
+    let (r, r2) = (mac(1, 1), mac(1, 2));
+    // r: peer 1 (router id 198.18.1.1) and peer 2 (198.18.1.2), no ORIGINATOR_ID.
+    apply(
+        &mut rib,
+        1,
+        &announce(&[r, r2], attrs(&[], &[], vec![]), vtep(1)),
+    );
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r], attrs(&[], &[], vec![]), vtep(2)),
+    );
+    // r2: peer 2 reflects peer 1's own route (ORIGINATOR_ID = peer 1, one cluster).
+    let copy = vec![
+        PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 1, 1)),
+        PathAttribute::ClusterList(vec![Ipv4Addr::new(198, 18, 8, 1)]),
+    ];
+    apply(
+        &mut rib,
+        2,
+        &announce(&[r2], attrs(&[], &[], copy), vtep(1)),
+    );
+    rib.peer_down(PeerId(1), Some(Duration::from_secs(120)), now);
+    let best = rib.best(EVPN, &r).unwrap();
+    assert_eq!(best.source, RouteSource::Peer(PeerId(1)));
+    assert!(best.stale, "the lower router id wins, stale or not");
+    let best = rib.best(EVPN, &r2).unwrap();
+    assert_eq!(best.source, RouteSource::Peer(PeerId(1)));
+    assert!(best.stale, "the shorter CLUSTER_LIST wins, stale or not");
+}
+
+/// Everything `from` has queued for its peer `to_info`, decoded.
+fn take_updates(from: &mut Rib, to_info: &PeerInfo) -> Vec<(Update, Outcome)> {
+    let mut v = Vec::new();
+    while let Some(chunk) = from.poll_transmit(to_info.id) {
+        let (msgs, err) = decode_all(&to_info.tx, &chunk);
+        assert!(err.is_none(), "undecodable output: {err:?}");
+        for d in msgs {
+            if let Message::Update(u) = d.message {
+                v.push((u, d.outcome));
+            }
+        }
+    }
+    v
+}
+
+/// Two meshed route reflectors with a common client that restarts gracefully (the loop the
+/// fabric simulator found, tests/fabric.rs `meshed_reflectors_with_a_restarting_client`).
+/// Each reflector holds the client's route twice: its own (now stale) path and the other
+/// reflector's copy (fresh, one cluster longer). With staleness ranked before CLUSTER_LIST
+/// each preferred the other's copy, withdrew its own from the other, fell back and advertised
+/// it again, forever. Now each keeps its own path and the exchange goes quiet.
+#[test]
+fn meshed_reflectors_do_not_trade_a_restarting_clients_routes() {
+    let rr_id = |n: u8| Ipv4Addr::new(198, 19, 255, n);
+    let info = |id: u32, addr: Ipv4Addr, rid: Ipv4Addr, client: bool| {
+        let mut p = PeerInfo::new(PeerId(id), IpAddr::V4(addr), ASN, rid, false, vec![EVPN]);
+        p.rr_client = client;
+        p
+    };
+    let client = info(
+        1,
+        Ipv4Addr::new(198, 18, 0, 1),
+        Ipv4Addr::new(198, 19, 0, 1),
+        true,
+    );
+    // Each reflector knows the other as peer 2.
+    let to_rr1 = info(2, Ipv4Addr::new(198, 18, 255, 2), rr_id(2), false);
+    let to_rr0 = info(2, Ipv4Addr::new(198, 18, 255, 1), rr_id(1), false);
+    let mut rr0 = Rib::new(RibConfig::new(ASN, rr_id(1)));
+    let mut rr1 = Rib::new(RibConfig::new(ASN, rr_id(2)));
+    rr0.peer_up(client.clone());
+    rr0.peer_up(to_rr1.clone());
+    rr1.peer_up(client.clone());
+    rr1.peer_up(to_rr0.clone());
+    let routes: Vec<Route> = (0..5).map(|n| mac(1, n)).collect();
+    let u = announce(&routes, attrs(&[], &[rt(1)], vec![]), vtep(1));
+    apply(&mut rr0, 1, &u);
+    apply(&mut rr1, 1, &u);
+    // Exchange until quiet; returns the UPDATEs exchanged (panics past `rounds`). Both
+    // reflectors send before either receives: their UPDATEs cross on the way.
+    let exchange = |rr0: &mut Rib, rr1: &mut Rib, rounds: usize| {
+        let mut total = 0;
+        for _ in 0..rounds {
+            let to1 = take_updates(rr0, &to_rr1);
+            let to0 = take_updates(rr1, &to_rr0);
+            if to0.is_empty() && to1.is_empty() {
+                return total;
+            }
+            total += to0.len() + to1.len();
+            for (u, o) in &to1 {
+                rr1.apply_update(PeerId(2), u, o).unwrap();
+            }
+            for (u, o) in &to0 {
+                rr0.apply_update(PeerId(2), u, o).unwrap();
+            }
+        }
+        panic!("the reflectors still exchange UPDATEs after {rounds} rounds ({total} so far)");
+    };
+    exchange(&mut rr0, &mut rr1, 10);
+    for rr in [&rr0, &rr1] {
+        for r in &routes {
+            assert_eq!(rr.paths(EVPN, r).len(), 2, "own path and the other's copy");
+            assert_eq!(best_source(rr, r), RouteSource::Peer(PeerId(1)));
+        }
+    }
+    // The client restarts: both reflectors keep its routes as stale.
+    let now = Instant::now();
+    rr0.peer_down(client.id, Some(Duration::from_secs(120)), now);
+    rr1.peer_down(client.id, Some(Duration::from_secs(120)), now);
+    let updates = exchange(&mut rr0, &mut rr1, 10);
+    assert_eq!(
+        updates, 0,
+        "nothing changed that the other reflector needs to hear"
+    );
+    for rr in [&rr0, &rr1] {
+        for r in &routes {
+            let best = rr.best(EVPN, r).unwrap();
+            assert_eq!(best.source, RouteSource::Peer(PeerId(1)));
+            assert!(best.stale);
+            assert_eq!(rr.paths(EVPN, r).len(), 2, "the other's copy stays");
+        }
+    }
+    // End-of-RIB without the routes: both withdraw, and the copies go too.
+    rr0.end_of_rib(client.id, EVPN);
+    rr1.end_of_rib(client.id, EVPN);
+    exchange(&mut rr0, &mut rr1, 10);
+    for rr in [&rr0, &rr1] {
+        assert_eq!(rr.route_count(EVPN), 0);
+    }
 }
 
 // ---------------------------------------------------------------- interning
@@ -1912,6 +2055,328 @@ fn local_rtc_routes_go_to_rtc_peers() {
     rib.withdraw_local(RTC, &nlri(membership(7)));
     recv(&mut rib, &a, &mut v);
     assert!(v.routes.is_empty());
+}
+
+/// The RT membership routes a view holds.
+fn memberships_in(v: &View) -> Vec<Route> {
+    let mut m: Vec<Route> = v
+        .routes
+        .keys()
+        .filter(|r| r.family() == RTC)
+        .copied()
+        .collect();
+    m.sort();
+    m
+}
+
+/// The address of peer `n` as a next hop.
+fn nh(n: u8) -> NextHop {
+    NextHop::Ipv4(Ipv4Addr::new(198, 18, 1, n))
+}
+
+/// Peer `p` announces memberships of `vnis` (next hop = its address, as an originator does).
+fn send_memberships(rib: &mut Rib, p: u32, vnis: &[u32], more: Vec<PathAttribute>) {
+    let routes: Vec<Route> = vnis.iter().map(|v| membership(*v)).collect();
+    apply(
+        rib,
+        p,
+        &announce(&routes, attrs(&[], &[], more), nh(p as u8)),
+    );
+}
+
+/// A reflector with clients 1, 2, 3 (EVPN + RTC) and client 4 (EVPN only, originates).
+fn rtc_rr() -> (Rib, Vec<PeerInfo>, Vec<View>) {
+    let mut rib = rib();
+    let infos: Vec<PeerInfo> = (1..=3)
+        .map(|n| peer(n, ASN, true, &[EVPN, RTC]))
+        .chain([peer(4, ASN, true, &[EVPN])])
+        .collect();
+    let refs: Vec<&PeerInfo> = infos.iter().collect();
+    let views = up_and_sync(&mut rib, &refs);
+    (rib, infos, views)
+}
+
+/// RFC 4684 §3.2 through a reflector: clients 1 and 2 both import RT 1 and originate the same
+/// membership NLRI. The best path (client 1's) is not sent back to client 1, but client 2's is:
+/// every client learns a membership exactly when another peer imports the target, so each
+/// client sends the reflector exactly the routes some other peer wants. Towards clients the
+/// reflector is the originator.
+#[test]
+fn rt_memberships_reach_each_client_on_behalf_of_the_others() {
+    let (mut rib, infos, mut v) = rtc_rr();
+    // Client 1 first: the only importer of RT 1, nobody is told.
+    send_memberships(&mut rib, 1, &[1], vec![]);
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(memberships_in(&v[0]), vec![]);
+    assert_eq!(memberships_in(&v[1]), vec![membership(1)]);
+    // Client 2 imports RT 1 too. The best path stays client 1's (lower router id); client 1
+    // now learns that someone else imports RT 1.
+    send_memberships(&mut rib, 2, &[1], vec![]);
+    // Client 3 imports RT 2 only.
+    send_memberships(&mut rib, 3, &[2], vec![]);
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(
+        best_source(&rib, &membership(1)),
+        RouteSource::Peer(PeerId(1))
+    );
+    assert_eq!(memberships_in(&v[0]), vec![membership(1), membership(2)]);
+    assert_eq!(memberships_in(&v[1]), vec![membership(1), membership(2)]);
+    assert_eq!(memberships_in(&v[2]), vec![membership(1)]);
+    assert!(memberships_in(&v[3]).is_empty(), "no RTC on that session");
+    // Client 1 got client 2's path; every client sees us as the originator (§3.2).
+    assert_eq!(
+        v[0].routes[&membership(1)]
+            .mp_reach
+            .as_ref()
+            .unwrap()
+            .next_hop,
+        nh(2)
+    );
+    for view in &v[..3] {
+        for m in memberships_in(view) {
+            assert_eq!(
+                view.attr(&m, attr_type::ORIGINATOR_ID),
+                Some(&PathAttribute::OriginatorId(RID))
+            );
+            assert_eq!(
+                view.attr(&m, attr_type::CLUSTER_LIST),
+                Some(&PathAttribute::ClusterList(vec![RID]))
+            );
+        }
+    }
+    assert_eq!(rib.peer_counters(PeerId(1)).family(RTC).advertised, 2);
+    assert_eq!(rib.peer_counters(PeerId(3)).family(RTC).advertised, 1);
+
+    // EVPN: each client gets exactly the routes of the targets it imports.
+    let rt1: Vec<Route> = (0..4).map(|n| mac(1, n)).collect();
+    let rt2: Vec<Route> = (0..3).map(|n| mac(2, n)).collect();
+    apply(
+        &mut rib,
+        4,
+        &announce(&rt1, attrs(&[], &[rt(1)], vec![]), vtep(4)),
+    );
+    apply(
+        &mut rib,
+        4,
+        &announce(&rt2, attrs(&[], &[rt(2)], vec![]), vtep(4)),
+    );
+    sync_all(&mut rib, &infos, &mut v);
+    let evpn = |v: &View| {
+        let mut r: Vec<Route> = v
+            .routes
+            .keys()
+            .filter(|r| r.family() == EVPN)
+            .copied()
+            .collect();
+        r.sort();
+        r
+    };
+    let sorted = |mut r: Vec<Route>| {
+        r.sort();
+        r
+    };
+    assert_eq!(evpn(&v[0]), sorted(rt1.clone()));
+    assert_eq!(evpn(&v[1]), sorted(rt1.clone()));
+    assert_eq!(evpn(&v[2]), sorted(rt2.clone()));
+
+    // Client 2 stops importing RT 1: client 1 is the only importer again and is told so.
+    apply(&mut rib, 2, &withdraw(&[membership(1)]));
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(memberships_in(&v[0]), vec![membership(2)]);
+    assert_eq!(memberships_in(&v[1]), vec![membership(1), membership(2)]);
+    assert_eq!(memberships_in(&v[2]), vec![membership(1)]);
+    assert!(evpn(&v[1]).is_empty());
+    // Client 1 stops too: client 3 is told nobody imports RT 1 any more.
+    apply(&mut rib, 1, &withdraw(&[membership(1)]));
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(memberships_in(&v[1]), vec![membership(2)]);
+    assert_eq!(memberships_in(&v[2]), vec![]);
+    assert_eq!(rib.peer_counters(PeerId(3)).family(RTC).advertised, 0);
+}
+
+/// A client that joins late gets, in its initial table, the memberships of the others only;
+/// the best path moving onto a client withdraws nothing it should keep.
+#[test]
+fn rt_membership_initial_table_and_best_path_moving_onto_a_client() {
+    let mut rib = rib();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    let b = peer(2, ASN, true, &[EVPN, RTC]);
+    let mut va = up_and_sync(&mut rib, &[&a]).pop().unwrap();
+    send_memberships(&mut rib, 1, &[1, 2], vec![]);
+    recv(&mut rib, &a, &mut va);
+    assert!(memberships_in(&va).is_empty());
+    // Client 2 (higher router id) joins with RT 2: its initial table (sent before its own
+    // memberships arrive) holds client 1's two memberships.
+    let mut vb = up_and_sync(&mut rib, &[&b]).pop().unwrap();
+    assert_eq!(memberships_in(&vb), vec![membership(1), membership(2)]);
+    send_memberships(&mut rib, 2, &[2], vec![]);
+    recv(&mut rib, &a, &mut va);
+    recv(&mut rib, &b, &mut vb);
+    assert_eq!(memberships_in(&va), vec![membership(2)]);
+    // Client 2's path becomes the best one (higher LOCAL_PREF): client 2 keeps client 1's
+    // path, client 1 keeps client 2's.
+    send_memberships(&mut rib, 2, &[2], vec![PathAttribute::LocalPref(200)]);
+    assert_eq!(
+        best_source(&rib, &membership(2)),
+        RouteSource::Peer(PeerId(2))
+    );
+    recv(&mut rib, &a, &mut va);
+    recv(&mut rib, &b, &mut vb);
+    assert_eq!(memberships_in(&va), vec![membership(2)]);
+    assert_eq!(memberships_in(&vb), vec![membership(1), membership(2)]);
+    assert_eq!(
+        vb.routes[&membership(2)]
+            .mp_reach
+            .as_ref()
+            .unwrap()
+            .next_hop,
+        nh(1)
+    );
+    assert_eq!(rib.peer_counters(a.id).family(RTC).advertised, 1);
+    assert_eq!(rib.peer_counters(b.id).family(RTC).advertised, 2);
+}
+
+/// Meshed reflectors (RFC 4684 §3.2 with RFC 4456 §6): peer 3 is another reflector, peer 4
+/// another non-client. A client is not sent its own membership back through the other
+/// reflector (ORIGINATOR_ID = its router id); a non-client gets a client's path when the best
+/// path came from a non-client.
+#[test]
+fn rt_memberships_between_meshed_reflectors() {
+    let mut rib = rib();
+    let infos = vec![
+        peer(1, ASN, true, &[EVPN, RTC]),
+        peer(2, ASN, true, &[EVPN, RTC]),
+        peer(3, ASN, false, &[EVPN, RTC]),
+        peer(4, ASN, false, &[EVPN, RTC]),
+    ];
+    let refs: Vec<&PeerInfo> = infos.iter().collect();
+    let mut v = up_and_sync(&mut rib, &refs);
+    // RT 1: client 1 only; the other reflector sends client 1's own membership back (client 1
+    // is its client too).
+    send_memberships(&mut rib, 1, &[1], vec![]);
+    let back = vec![
+        PathAttribute::OriginatorId(infos[0].router_id),
+        PathAttribute::ClusterList(vec![Ipv4Addr::new(198, 19, 255, 2)]),
+    ];
+    send_memberships(&mut rib, 3, &[1], back);
+    // RT 2: client 2, and a client of the other reflector with a lower router id, whose path
+    // (from a non-client) is the best one.
+    send_memberships(&mut rib, 2, &[2], vec![]);
+    let theirs = vec![
+        PathAttribute::OriginatorId(Ipv4Addr::new(198, 18, 0, 9)),
+        PathAttribute::ClusterList(vec![Ipv4Addr::new(198, 19, 255, 2)]),
+    ];
+    send_memberships(&mut rib, 3, &[2], theirs);
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(
+        best_source(&rib, &membership(2)),
+        RouteSource::Peer(PeerId(3))
+    );
+    // Client 1 is the only importer of RT 1 anywhere: it learns nothing of RT 1; it learns RT 2.
+    assert_eq!(memberships_in(&v[0]), vec![membership(2)]);
+    assert_eq!(memberships_in(&v[1]), vec![membership(1), membership(2)]);
+    // The other reflector hears of RT 1 from client 1 (not its own copy) and of RT 2 from
+    // client 2 (its own path is the best one).
+    assert_eq!(memberships_in(&v[2]), vec![membership(1), membership(2)]);
+    assert_eq!(
+        v[2].attr(&membership(2), attr_type::ORIGINATOR_ID),
+        Some(&PathAttribute::OriginatorId(infos[1].router_id))
+    );
+    // Peer 4: plain reflection sends no path from a non-client to a non-client; RFC 4684 §3.2
+    // sends the client's path instead.
+    assert_eq!(memberships_in(&v[3]), vec![membership(1), membership(2)]);
+    assert_eq!(
+        v[3].attr(&membership(2), attr_type::ORIGINATOR_ID),
+        Some(&PathAttribute::OriginatorId(infos[1].router_id))
+    );
+}
+
+/// Over eBGP nothing changes: memberships of other ASes are distinct routes (RFC 4684 §3.1),
+/// so the plain best path with split horizon is sent, and no ORIGINATOR_ID.
+#[test]
+fn rt_memberships_over_ebgp_are_plain_best_paths() {
+    let mut rib = rib();
+    let e1 = peer(5, 65005, false, &[EVPN, RTC]);
+    let e2 = peer(6, 65006, false, &[EVPN, RTC]);
+    let mut v = up_and_sync(&mut rib, &[&e1, &e2]);
+    let theirs = Route::RtConstraint(RtMembership::exact(65005, rt(1).0));
+    apply(
+        &mut rib,
+        5,
+        &announce(&[theirs], attrs(&[65005], &[], vec![]), nh(5)),
+    );
+    apply(
+        &mut rib,
+        6,
+        &announce(&[theirs], attrs(&[65006, 65005], &[], vec![]), nh(6)),
+    );
+    rib.originate(RTC, nlri(membership(7)), attrs(&[], &[], vec![]), nh(9));
+    recv(&mut rib, &e1, &mut v[0]);
+    recv(&mut rib, &e2, &mut v[1]);
+    assert_eq!(best_source(&rib, &theirs), RouteSource::Peer(PeerId(5)));
+    // The best path is not sent back to its source, and the other peer's is not sent instead.
+    assert_eq!(memberships_in(&v[0]), vec![membership(7)]);
+    let mut both = vec![membership(7), theirs];
+    both.sort();
+    assert_eq!(memberships_in(&v[1]), both);
+    assert!(v[1].attr(&theirs, attr_type::ORIGINATOR_ID).is_none());
+    assert!(v[1]
+        .attr(&membership(7), attr_type::ORIGINATOR_ID)
+        .is_none());
+}
+
+/// Without reflection nothing changes either: a speaker with internal non-client peers only
+/// (an NVE under two reflectors, or a full mesh) sends them its own memberships and none it
+/// learned, as plain iBGP does.
+#[test]
+fn rt_memberships_without_reflection_are_our_own() {
+    let mut rib = rib();
+    let a = peer(1, ASN, false, &[EVPN, RTC]);
+    let b = peer(2, ASN, false, &[EVPN, RTC]);
+    let mut v = up_and_sync(&mut rib, &[&a, &b]);
+    rib.originate(RTC, nlri(membership(7)), attrs(&[], &[], vec![]), nh(9));
+    send_memberships(&mut rib, 1, &[7, 8], vec![]);
+    send_memberships(&mut rib, 2, &[8], vec![]);
+    recv(&mut rib, &a, &mut v[0]);
+    recv(&mut rib, &b, &mut v[1]);
+    for view in &v {
+        assert_eq!(memberships_in(view), vec![membership(7)]);
+        assert_eq!(
+            view.routes[&membership(7)]
+                .mp_reach
+                .as_ref()
+                .unwrap()
+                .next_hop,
+            nh(9)
+        );
+        assert!(view
+            .attr(&membership(7), attr_type::ORIGINATOR_ID)
+            .is_none());
+    }
+    rib.withdraw_local(RTC, &nlri(membership(7)));
+    recv(&mut rib, &a, &mut v[0]);
+    recv(&mut rib, &b, &mut v[1]);
+    assert!(v.iter().all(|view| memberships_in(view).is_empty()));
+}
+
+/// Members offered the same membership path share one encoding, as every update group does.
+#[test]
+fn rt_membership_offers_share_encodings() {
+    let (mut rib, infos, mut v) = rtc_rr();
+    let vnis: Vec<u32> = (1..=10).collect();
+    for p in 1..=3 {
+        send_memberships(&mut rib, p, &vnis, vec![]);
+    }
+    let before = rib.stats().encodings;
+    rib.flush();
+    // Clients 2 and 3 get client 1's paths, client 1 gets client 2's: two encodings for the
+    // thirty announcements.
+    assert_eq!(rib.stats().encodings - before, 2);
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(v[1].bytes, v[2].bytes);
+    for view in &v[..3] {
+        assert_eq!(memberships_in(view).len(), 10);
+    }
 }
 
 // ---------------------------------------------------------------- best-path changes
