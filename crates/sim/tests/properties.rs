@@ -311,8 +311,9 @@ proptest! {
 
     /// Any seed: a small fabric (behind two route reflectors or in a full mesh) survives
     /// random endpoint moves under random resets, partitions and crashes of NVEs and
-    /// reflectors, and converges to exactly the orchestrator's record once the faults are
-    /// repaired, and stays there.
+    /// reflectors, each fault striking while the fabric may still recover from the last, and
+    /// converges to exactly the orchestrator's record once the faults are repaired, and stays
+    /// there.
     #[test]
     fn a_small_faulty_fabric_converges_for_any_seed(seed in any::<u64>(), reflectors in any::<bool>()) {
         let topology = if reflectors { Topology::RouteReflectors(2) } else { Topology::FullMesh };
@@ -330,11 +331,11 @@ proptest! {
         sim.check().map_err(TestCaseError::fail)?;
     }
 
-    /// Any seed: faults that overlap (the next one strikes while the fabric still recovers
-    /// from the last) and hot moves. The outcome then depends on timing (see
-    /// `Chaos::converge_between`), so the check is agreement: once repaired, every NVE agrees
-    /// on one owner per MAC that the orchestrator did attach there, sessions are up and the
-    /// data planes equal their tables.
+    /// Any seed: overlapping faults and hot moves (attaching on a new NVE while the MAC is
+    /// still attached elsewhere). Which claim wins a hot move made before the new NVE heard of
+    /// the old claim depends on timing (see [`evpnd_sim::workload`]), so the check is
+    /// agreement: once repaired, every NVE agrees on one owner per MAC that the orchestrator
+    /// did attach there, sessions are up and the data planes equal their tables.
     #[test]
     fn overlapping_faults_still_end_in_agreement(seed in any::<u64>(), reflectors in any::<bool>()) {
         let topology = if reflectors { Topology::RouteReflectors(2) } else { Topology::FullMesh };
