@@ -11,9 +11,10 @@
 //! still attached here (the orchestrator did not detach it; the kernel did not age it out).
 //! While dormant its routes are withdrawn, its IP bindings are not installed and the winning
 //! remote claim is in the FDB. When that claim goes (withdrawn, or replaced by one the local
-//! claim beats), the local claim wins again and is advertised above every sequence number
-//! seen for the MAC (§15: the highest received + 1), which counts as a move (§15.1) as a
-//! local learn does. A detach ends the dormant claim like an active one.
+//! claim beats), the local claim wins again and is advertised above every sequence number it
+//! has seen for the MAC since it was attached, withdrawn routes included (§15: the highest
+//! received + 1), which counts as a move (§15.1) as a local learn does. A detach ends the
+//! dormant claim like an active one.
 
 use super::duplicate::Detection;
 use super::import::ImportKey;
@@ -51,6 +52,27 @@ impl Claim {
 pub(super) struct LocalMac {
     pub(super) sticky: bool,
     pub(super) ips: BTreeMap<IpAddr, IpFlags>,
+    /// One above the highest sequence number of the remote claims on the MAC since it was
+    /// attached (those present then and every one since, withdrawn or not; 0 without any):
+    /// what the local claim advertises at least when it wins after a remote claim held the
+    /// MAC (RFC 7432 §15). Kept here, not in the record, so that remote-only MACs do not
+    /// pay for it.
+    pub(super) above_seen: u32,
+}
+
+impl LocalMac {
+    /// A new local claim on a MAC whose record holds `remotes`.
+    pub(super) fn new(sticky: bool, remotes: &[Claim]) -> Self {
+        LocalMac {
+            sticky,
+            ips: BTreeMap::new(),
+            above_seen: remotes
+                .iter()
+                .map(|c| c.sequence.saturating_add(1))
+                .max()
+                .unwrap_or(0),
+        }
+    }
 }
 
 /// The installed location of a MAC with the attributes of the claim that won.
@@ -77,10 +99,6 @@ pub(super) struct MacRecord {
     pub(super) advertised: Option<Advertised>,
     /// The sequence number of the local claim (kept while the record lives).
     pub(super) local_seq: u32,
-    /// One above the highest sequence number of any remote claim seen while the record lives
-    /// (0 before the first): what a local learn, or a dormant claim winning again, advertises
-    /// at least (RFC 7432 §15).
-    pub(super) above_seen: u32,
     pub(super) detection: Detection,
     pub(super) conflict: bool,
     pub(super) since: Instant,
@@ -94,7 +112,6 @@ impl MacRecord {
             installed: None,
             advertised: None,
             local_seq: 0,
-            above_seen: 0,
             detection: Detection::new(),
             conflict: false,
             since: now,
@@ -105,15 +122,19 @@ impl MacRecord {
         self.remotes.iter().min_by_key(|c| c.mac_rank())
     }
 
-    /// Records a remote claim's sequence number as seen.
+    /// Records a remote claim's sequence number as seen by the local claim, if any.
     pub(super) fn saw_sequence(&mut self, sequence: u32) {
-        self.above_seen = self.above_seen.max(sequence.saturating_add(1));
+        if let Some(l) = self.local.as_mut() {
+            l.above_seen = l.above_seen.max(sequence.saturating_add(1));
+        }
     }
 
-    /// Raises the local claim's sequence number above every one seen for the MAC: what a PE
-    /// advertises for a MAC it learns while it knows remote routes for it (RFC 7432 §15).
+    /// Raises the local claim's sequence number above every one it has seen for the MAC: what
+    /// a PE advertises for a MAC it learns while it knows remote routes for it (RFC 7432 §15).
     pub(super) fn outbid(&mut self) {
-        self.local_seq = self.local_seq.max(self.above_seen);
+        if let Some(l) = &self.local {
+            self.local_seq = self.local_seq.max(l.above_seen);
+        }
     }
 
     /// True when the MAC is attached here and the local claim is the installed one (not

@@ -23,8 +23,9 @@
 //! it also raises a sticky conflict (§15.2). When the remote claim that beat it goes away (or
 //! is replaced by one it beats), the dormant claim wins again. A local learn of a MAC held
 //! remotely, like a dormant claim winning again, is advertised above the highest sequence
-//! number seen for the MAC (§15: the highest received + 1) and counts as a move (§15.1). Only a
-//! detach ends a local claim.
+//! number the local claim has seen for the MAC (§15: the highest received + 1; kept in the
+//! boxed local claim, so remote-only records do not grow) and counts as a move (§15.1). Only
+//! a detach ends a local claim.
 //!
 //! ## Modules (one RFC concept each)
 //! * [`evi`]: EVIs and their lifecycle (RFC 7432 §6.1; RD/RT derivation in [`crate::config`]).

@@ -19,7 +19,6 @@ use evpnd_wire::{
     Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, InclusiveMulticastRoute, MacAddress,
     MacIpRoute, NextHop, Nlri, PathAttribute, PmsiTunnel, Route, RouteDistinguisher, Vni,
 };
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -27,8 +26,8 @@ impl Engine {
     /// A local endpoint appeared (RFC 7432 §9.1): `a.mac` (and `a.ip`) in `a.vni`. Originates
     /// the MAC-only type-2 route and, with an IP, the MAC+IP one (label 1 = VNI, RFC 8365
     /// §5.1.3), unless a remote claim wins (sticky, or the MAC is frozen as duplicate). A MAC
-    /// held remotely is advertised above the highest sequence number seen for it (RFC 7432
-    /// §15) and counts as a move; that includes attaching again a MAC whose local claim is
+    /// held remotely is advertised above the highest sequence number of its remote routes
+    /// (RFC 7432 §15) and counts as a move; that includes attaching again a MAC whose local claim is
     /// dormant behind a remote one. Attaching again an active MAC with the same values emits
     /// nothing; with other flags it re-advertises.
     pub fn local_attach(&mut self, a: &Attachment, now: Instant) -> Result<(), EngineError> {
@@ -48,12 +47,10 @@ impl Engine {
         // A learn: the MAC is not attached here, or only dormant behind a remote claim (being
         // told again that it is here is a new learn of a MAC held remotely).
         let learn = !rec.local_active();
-        let local = rec.local.get_or_insert_with(|| {
-            Box::new(LocalMac {
-                sticky: a.sticky,
-                ips: BTreeMap::new(),
-            })
-        });
+        let remotes = &rec.remotes;
+        let local = rec
+            .local
+            .get_or_insert_with(|| Box::new(LocalMac::new(a.sticky, remotes)));
         local.sticky = a.sticky;
         let flags = IpFlags {
             router: a.router,
@@ -64,7 +61,7 @@ impl Engine {
             None => false,
         };
         if learn {
-            // A local learn of a MAC held remotely: advertise above every sequence seen.
+            // A local learn of a MAC held remotely: advertise above every sequence it saw.
             rec.outbid();
         }
         self.settle_mac(a.vni, a.mac, now, true);
