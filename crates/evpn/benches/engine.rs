@@ -6,7 +6,8 @@
 //! * `import/N`: N remote best-path changes into a fresh engine (throughput in routes);
 //! * `move/N`: with N remote MACs installed, 10 000 of them are attached locally — each a
 //!   move that advertises sequence + 1 and removes the remote FDB entry — then the remote
-//!   routes answer with a higher sequence and take them back (20 000 mobility decisions).
+//!   routes answer with a higher sequence and take them back (20 000 mobility decisions); the
+//!   local claims, now dormant, are detached and the original routes restored.
 //!
 //! If a decision scanned the table, `move/1000000` would be ~100× slower per element than
 //! `move/10000`; it should be about the same. The loaded engine's RSS growth per MAC is
@@ -193,7 +194,11 @@ fn bench(c: &mut Criterion) {
                     loaded.remote_best_change(ch, now);
                 }
                 // Back to the initial state for the next iteration (not a mobility decision
-                // worth measuring separately: same cost class).
+                // worth measuring separately: same cost class). The local claims that lost
+                // are dormant (they would win again over the restored sequence 0): detached.
+                for i in &moved {
+                    loaded.local_detach(VNI, mac(*i), None, now).unwrap();
+                }
                 for ch in &restore {
                     loaded.remote_best_change(ch, now);
                 }
@@ -201,7 +206,12 @@ fn bench(c: &mut Criterion) {
             })
         });
         g.finish();
-        assert_eq!(loaded.mac_table(VNI).len(), n as usize);
+        // Each iteration ended where it started: every MAC remote, sequence 0.
+        let table = loaded.mac_table(VNI);
+        assert_eq!(table.len(), n as usize);
+        assert!(table
+            .iter()
+            .all(|e| !matches!(e.origin, evpnd_evpn::Location::Local) && e.sequence == 0));
     }
 }
 

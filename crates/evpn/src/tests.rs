@@ -1089,3 +1089,374 @@ fn remote_binding_of_a_non_host_ip_installs_the_mac_only() {
     )));
     assert!(e.mac_table(VNI).is_empty());
 }
+
+// ----- dormant local claims (RFC 7432 §15) -----
+
+/// The RD of the remote VTEP `198.18.0.<n>` (router id `198.19.0.<n>`).
+fn rd_of(n: u8) -> RouteDistinguisher {
+    RouteDistinguisher::ipv4(Ipv4Addr::new(198, 19, 0, n), VNI.get() as u16)
+}
+
+/// The MAC-only type-2 route of `m` from VTEP `198.18.0.<n>` with MAC mobility `seq`/`sticky`.
+fn claim_from(n: u8, m: MacAddress, seq: u32, sticky: bool) -> BestChange {
+    remote_mac_ip(
+        rd_of(n),
+        VNI,
+        m,
+        None,
+        IpAddr::V4(Ipv4Addr::new(198, 18, 0, n)),
+        vec![rt(65001, VNI.get()), mobility(seq, sticky)],
+    )
+}
+
+/// Each route change as (originated?, IP of the type-2 route, MAC mobility (sequence, sticky)
+/// it carries; (0, false) without the community).
+fn type2_changes(routes: &[RouteChange]) -> Vec<(bool, Option<IpAddr>, (u32, bool))> {
+    routes
+        .iter()
+        .map(|r| {
+            let (nlri, mob) = match r {
+                RouteChange::Originate {
+                    nlri, attributes, ..
+                } => {
+                    let mob = ext_comms(attributes)
+                        .iter()
+                        .find_map(|c| match c.kind() {
+                            ExtCommunityKind::MacMobility { sequence, sticky } => {
+                                Some((sequence, sticky))
+                            }
+                            _ => None,
+                        })
+                        .unwrap_or((0, false));
+                    (nlri, Some(mob))
+                }
+                RouteChange::Withdraw { nlri } => (nlri, None),
+            };
+            let Route::Evpn(EvpnRoute::MacIp(m)) = nlri.route else {
+                panic!("not type 2: {r:?}");
+            };
+            (mob.is_some(), m.ip, mob.unwrap_or((0, false)))
+        })
+        .collect()
+}
+
+fn drain_events(e: &mut Engine) -> Vec<EngineEvent> {
+    std::iter::from_fn(|| e.poll_event()).collect()
+}
+
+#[test]
+fn a_losing_local_claim_stays_dormant_and_wins_back_above_every_sequence_seen() {
+    // RFC 7432 §15: the PE whose MAC loses to a higher sequence withdraws its route; the MAC
+    // is still attached here, so once the routes that beat it are gone it is advertised again,
+    // with the highest sequence number seen + 1, as a local learn of a MAC held remotely is.
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    let t0 = Instant::now();
+    let addr = ip("192.0.2.10");
+    attach(&mut e, VNI, mac(1), Some(addr), false, t0).unwrap();
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![DataplaneIntent::Neighbor {
+            vni: VNI,
+            ip: addr,
+            mac: mac(1),
+            router: false,
+            local: true
+        }]
+    );
+    drain_routes(&mut e);
+    drain_events(&mut e);
+    let (a, b) = (
+        claim_from(2, mac(1), 3, false),
+        claim_from(3, mac(1), 5, false),
+    );
+
+    // A higher sequence from VTEP 2: the local routes are withdrawn, the remote entry goes
+    // into the FDB, the local binding is no longer installed (nothing local while dormant).
+    e.remote_best_change(&a, t0);
+    let mut w = type2_changes(&drain_routes(&mut e));
+    w.sort();
+    assert_eq!(
+        w,
+        vec![(false, None, (0, false)), (false, Some(addr), (0, false))]
+    );
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![
+            DataplaneIntent::RemoteMac {
+                vni: VNI,
+                mac: mac(1),
+                vtep: ip("198.18.0.2"),
+                sticky: false
+            },
+            DataplaneIntent::RemoveNeighbor { vni: VNI, ip: addr },
+        ]
+    );
+    assert!(e.neighbors(VNI).is_empty());
+    let t = e.mac_table(VNI);
+    assert_eq!(
+        (t[0].origin, t[0].sequence, t[0].ips.clone()),
+        (
+            Location::Remote {
+                vtep: ip("198.18.0.2")
+            },
+            3,
+            vec![]
+        )
+    );
+    assert_eq!(e.vni_summaries()[0].local_macs, 0);
+
+    // An even higher one from VTEP 3 comes and goes: the FDB entry follows the winner, the
+    // dormant claim still loses to VTEP 2 and advertises nothing.
+    e.remote_best_change(&b, t0);
+    e.remote_best_change(&gone(b), t0);
+    assert!(drain_routes(&mut e).is_empty());
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![
+            DataplaneIntent::RemoteMac {
+                vni: VNI,
+                mac: mac(1),
+                vtep: ip("198.18.0.3"),
+                sticky: false
+            },
+            DataplaneIntent::RemoteMac {
+                vni: VNI,
+                mac: mac(1),
+                vtep: ip("198.18.0.2"),
+                sticky: false
+            },
+        ]
+    );
+
+    // VTEP 2 withdraws: the dormant claim wins again with 5 + 1, its binding comes back.
+    let t1 = t0 + std::time::Duration::from_secs(1);
+    e.remote_best_change(&gone(a), t1);
+    let mut o = type2_changes(&drain_routes(&mut e));
+    o.sort();
+    assert_eq!(
+        o,
+        vec![(true, None, (6, false)), (true, Some(addr), (6, false))]
+    );
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![
+            DataplaneIntent::RemoveRemoteMac {
+                vni: VNI,
+                mac: mac(1)
+            },
+            DataplaneIntent::Neighbor {
+                vni: VNI,
+                ip: addr,
+                mac: mac(1),
+                router: false,
+                local: true
+            },
+        ]
+    );
+    let t = e.mac_table(VNI);
+    assert_eq!((t[0].origin, t[0].sequence), (Location::Local, 6));
+    assert_eq!(t[0].since, t1);
+    // Two moves counted (RFC 7432 §15.1): away to VTEP 2, and back here like a local learn.
+    assert_eq!(t[0].moves, 2);
+    let ev = drain_events(&mut e);
+    assert!(ev.contains(&EngineEvent::Moved {
+        vni: VNI,
+        mac: mac(1),
+        from: Location::Remote {
+            vtep: ip("198.18.0.2")
+        },
+        to: Location::Local,
+        sequence: 6,
+    }));
+}
+
+#[test]
+fn a_dormant_claim_wins_back_when_the_remote_route_is_replaced_by_one_it_beats() {
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    let now = Instant::now();
+    attach(&mut e, VNI, mac(1), None, false, now).unwrap();
+    e.remote_best_change(&claim_from(2, mac(1), 2, false), now);
+    drain_routes(&mut e);
+    drain_intents(&mut e);
+    // VTEP 2 now advertises sequence 0 (say, after losing its state): equal to ours, and our
+    // VTEP is the lower one, so the local claim wins; it is advertised above the 2 seen.
+    e.remote_best_change(&claim_from(2, mac(1), 0, false), now);
+    assert_eq!(
+        type2_changes(&drain_routes(&mut e)),
+        vec![(true, None, (3, false))]
+    );
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![DataplaneIntent::RemoveRemoteMac {
+            vni: VNI,
+            mac: mac(1)
+        }]
+    );
+    assert_eq!(e.mac_table(VNI)[0].origin, Location::Local);
+}
+
+#[test]
+fn attaching_a_dormant_mac_again_is_a_learn_above_the_remote_sequence() {
+    // The orchestrator (or the kernel) reports the MAC here again while a remote route holds
+    // it: a local learn of a MAC held remotely (RFC 7432 §15), so it takes the MAC back.
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    let now = Instant::now();
+    attach(&mut e, VNI, mac(1), None, false, now).unwrap();
+    e.remote_best_change(&claim_from(2, mac(1), 4, false), now);
+    drain_routes(&mut e);
+    drain_intents(&mut e);
+    attach(&mut e, VNI, mac(1), None, false, now).unwrap();
+    assert_eq!(
+        type2_changes(&drain_routes(&mut e)),
+        vec![(true, None, (5, false))]
+    );
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![DataplaneIntent::RemoveRemoteMac {
+            vni: VNI,
+            mac: mac(1)
+        }]
+    );
+    // Once active, attaching again changes nothing.
+    attach(&mut e, VNI, mac(1), None, false, now).unwrap();
+    assert!(drain_routes(&mut e).is_empty() && drain_intents(&mut e).is_empty());
+}
+
+#[test]
+fn detaching_a_dormant_claim_leaves_nothing_behind() {
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    let now = Instant::now();
+    let addr = ip("192.0.2.10");
+    attach(&mut e, VNI, mac(1), Some(addr), false, now).unwrap();
+    let a = claim_from(2, mac(1), 1, false);
+    e.remote_best_change(&a, now);
+    drain_routes(&mut e);
+    drain_intents(&mut e);
+    // The detach ends the dormant claim: nothing to withdraw, the FDB keeps the remote entry.
+    detach(&mut e, VNI, mac(1), None);
+    assert!(drain_routes(&mut e).is_empty());
+    assert!(drain_intents(&mut e).is_empty());
+    assert_eq!(
+        e.mac_table(VNI)[0].origin,
+        Location::Remote {
+            vtep: ip("198.18.0.2")
+        }
+    );
+    // The remote route goes: the MAC is gone, nothing comes back here.
+    e.remote_best_change(&gone(a), now);
+    assert!(drain_routes(&mut e).is_empty());
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![DataplaneIntent::RemoveRemoteMac {
+            vni: VNI,
+            mac: mac(1)
+        }]
+    );
+    assert!(e.mac_table(VNI).is_empty() && e.neighbors(VNI).is_empty());
+    assert_eq!(e.vni_summaries()[0].local_macs, 0);
+}
+
+#[test]
+fn a_dormant_claim_behind_a_sticky_remote_mac_takes_over_once_it_goes() {
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    let now = Instant::now();
+    attach(&mut e, VNI, mac(1), None, false, now).unwrap();
+    drain_routes(&mut e);
+    drain_events(&mut e);
+    let s = claim_from(2, mac(1), 0, true);
+    e.remote_best_change(&s, now);
+    // The static MAC wins whatever the sequence numbers (RFC 7432 §15.2): our route is
+    // withdrawn, the FDB entry is static, the conflict is raised.
+    assert_eq!(
+        type2_changes(&drain_routes(&mut e)),
+        vec![(false, None, (0, false))]
+    );
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![DataplaneIntent::RemoteMac {
+            vni: VNI,
+            mac: mac(1),
+            vtep: ip("198.18.0.2"),
+            sticky: true
+        }]
+    );
+    assert!(drain_events(&mut e).contains(&EngineEvent::StickyConflict {
+        vni: VNI,
+        mac: mac(1),
+        sticky_at: Location::Remote {
+            vtep: ip("198.18.0.2")
+        },
+        claimed_at: Location::Local,
+    }));
+    assert!(e.mac_table(VNI)[0].sticky_conflict);
+    // Attaching again does not take a static MAC over.
+    attach(&mut e, VNI, mac(1), None, false, now).unwrap();
+    assert!(drain_routes(&mut e).is_empty() && drain_intents(&mut e).is_empty());
+    // The sticky route goes: the dormant claim takes over above the 0 seen.
+    e.remote_best_change(&gone(s), now);
+    assert_eq!(
+        type2_changes(&drain_routes(&mut e)),
+        vec![(true, None, (1, false))]
+    );
+    assert_eq!(
+        drain_intents(&mut e),
+        vec![DataplaneIntent::RemoveRemoteMac {
+            vni: VNI,
+            mac: mac(1)
+        }]
+    );
+    let t = e.mac_table(VNI);
+    assert_eq!(
+        (t[0].origin, t[0].sticky_conflict),
+        (Location::Local, false)
+    );
+}
+
+#[test]
+fn a_freeze_at_a_remote_location_ends_with_the_local_claim_still_dormant() {
+    // Three moves freeze the MAC where the third put it: at VTEP 2. When the freeze ends the
+    // dormant local claim still loses to VTEP 2's higher sequence, so it stays dormant: the
+    // end of a freeze is not a learn.
+    let mut cfg = EngineConfig::new(ASN, Ipv4Addr::new(198, 19, 0, 1), ip("198.18.0.1"));
+    cfg.duplicate_detection = DuplicateDetection {
+        max_moves: 3,
+        ..DuplicateDetection::default()
+    };
+    let mut e = Engine::new(cfg);
+    e.add_evi(EviConfig::new(VNI));
+    let now = Instant::now();
+    attach(&mut e, VNI, mac(1), None, false, now).unwrap();
+    e.remote_best_change(&claim_from(2, mac(1), 1, false), now); // move 1: away
+    e.remote_best_change(&gone(claim_from(2, mac(1), 1, false)), now); // move 2: back (seq 2)
+    e.remote_best_change(&claim_from(2, mac(1), 3, false), now); // move 3: away, frozen
+    let t = e.mac_table(VNI);
+    assert!(matches!(t[0].duplicate, DuplicateState::Frozen { .. }));
+    assert_eq!(
+        t[0].origin,
+        Location::Remote {
+            vtep: ip("198.18.0.2")
+        }
+    );
+    drain_routes(&mut e);
+    drain_intents(&mut e);
+    let until = e.poll_timeout().unwrap();
+    e.handle_timeout(until);
+    assert!(drain_routes(&mut e).is_empty());
+    assert!(drain_intents(&mut e).is_empty());
+    let t = e.mac_table(VNI);
+    assert_eq!(t[0].duplicate, DuplicateState::Normal);
+    assert_eq!(
+        (t[0].origin, t[0].sequence),
+        (
+            Location::Remote {
+                vtep: ip("198.18.0.2")
+            },
+            3
+        )
+    );
+}

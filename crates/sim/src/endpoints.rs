@@ -7,14 +7,17 @@
 //! fabric must agree on follows RFC 7432 §15:
 //!
 //! * a new non-sticky claim wins over every other non-sticky claim (it is advertised with a
-//!   higher MAC mobility sequence number, and an NVE whose local claim loses to a remote one
-//!   drops it: the orchestrator's later detach there changes nothing), so those are dropped;
+//!   higher MAC mobility sequence number); an NVE whose claim loses withdraws its route but
+//!   keeps the claim dormant, with its IPs, until the orchestrator detaches it there;
 //! * a sticky claim wins over any non-sticky one; a non-sticky claim made while a sticky one
-//!   exists stays dormant and takes over once the sticky one is detached.
+//!   exists stays dormant too;
+//! * when the owner is detached, the newest remaining claim takes over: a dormant claim whose
+//!   rival went away is advertised again above every sequence number seen.
 //!
 //! This holds when the new owner heard of the old claim before it was made (or the old claim
 //! was detached first). Two claims made before either NVE heard of the other are decided by
-//! the lower VTEP with equal sequence numbers; tests that make such claims use
+//! the lower VTEP with equal sequence numbers, and so are two or more dormant claims that
+//! come back at once when the owner is detached; tests that make such claims use
 //! [`crate::Sim::check_agreement`] instead of the exact check.
 
 use evpnd_node::EndpointSpec;
@@ -62,11 +65,7 @@ impl Endpoints {
         }
         claim.sticky |= spec.sticky;
         claim.spec = spec;
-        let sticky_elsewhere = claims.iter().any(|c| c.sticky);
-        if claim.sticky || !sticky_elsewhere {
-            // The new claim wins: every other claim is dropped by its NVE.
-            claims.clear();
-        }
+        // The newest claim: it wins unless a sticky one exists; the others stay dormant.
         claims.push(claim);
     }
 
@@ -166,8 +165,13 @@ impl Endpoints {
     }
 }
 
+/// The newest sticky claim, or else the newest claim.
 fn owner_of(claims: &[Claim]) -> Option<&Claim> {
-    claims.iter().find(|c| c.sticky).or_else(|| claims.last())
+    claims
+        .iter()
+        .rev()
+        .find(|c| c.sticky)
+        .or_else(|| claims.last())
 }
 
 #[cfg(test)]
@@ -191,12 +195,29 @@ mod tests {
         e.attach(0, spec(Some("192.0.2.1"), false));
         e.attach(1, spec(Some("192.0.2.1"), false));
         assert_eq!(e.owner(100, mac(1)).unwrap().nve, 1);
-        assert_eq!(e.claims(100, mac(1)).len(), 1);
+        // The losing claim is dormant, not gone (RFC 7432 §15 withdraws the route only).
+        assert_eq!(e.claims(100, mac(1)).len(), 2);
         e.detach(0, 100, mac(1), None);
         assert_eq!(e.owner(100, mac(1)).unwrap().nve, 1);
         assert!(e.attachments_of(0).is_empty());
         e.detach(1, 100, mac(1), None);
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn a_dormant_claim_keeps_its_ips_and_takes_over_when_the_owner_is_detached() {
+        let mut e = Endpoints::default();
+        e.attach(0, spec(Some("192.0.2.1"), false));
+        e.attach(1, spec(None, false));
+        assert_eq!(e.attachments_of(0).len(), 1, "given again after a restart");
+        e.detach(1, 100, mac(1), None);
+        let c = e.owner(100, mac(1)).unwrap();
+        assert_eq!(c.nve, 0);
+        assert_eq!(c.ips.len(), 1);
+        // Attached again, the dormant claim is the newest: it wins.
+        e.attach(1, spec(None, false));
+        e.attach(0, spec(None, false));
+        assert_eq!(e.owner(100, mac(1)).unwrap().nve, 0);
     }
 
     #[test]

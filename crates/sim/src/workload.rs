@@ -78,15 +78,15 @@ pub struct Chaos {
     /// Crash route reflectors as well as NVEs.
     pub crash_reflectors: bool,
     /// After each repair, run until the exact check passes (at most this long) before the
-    /// next fault; `None` lets faults follow each other on a fabric still recovering.
+    /// next fault; `None` (the default) lets faults follow each other on a fabric still
+    /// recovering.
     ///
-    /// Overlapping faults can lose an endpoint for good, as RFC 7432 §15 allows: after a
-    /// silent partition, a reflector keeps the old owner's route until its hold timer
-    /// expires; a new owner that attaches the MAC while its own session to that reflector is
-    /// still down (left over from an earlier fault) advertises sequence 0, then hears the old
-    /// route's higher sequence, withdraws and drops its claim; when the old route expires the
-    /// MAC is gone everywhere although the orchestrator attached it. Such runs are checked
-    /// with [`Sim::check_agreement`].
+    /// Overlapping faults once lost endpoints for good: after a silent partition a reflector
+    /// keeps the old owner's route until its hold timer expires, and a new owner that attached
+    /// the MAC meanwhile without hearing of the move lost to that route and forgot its claim.
+    /// The engine now keeps such a claim dormant and advertises it again once the old route
+    /// is gone (RFC 7432 §15), so the exact check holds after overlapping faults too; waiting
+    /// between faults remains available to isolate one fault's recovery.
     pub converge_between: Option<Duration>,
 }
 
@@ -99,7 +99,7 @@ impl Default for Chaos {
             fault_duration: (Duration::from_secs(2), Duration::from_secs(15)),
             hot_moves: false,
             crash_reflectors: true,
-            converge_between: Some(Duration::from_secs(120)),
+            converge_between: None,
         }
     }
 }

@@ -236,15 +236,13 @@ fn the_crashed_nodes_state_is_gone_and_comes_back_from_the_fabric() {
     assert!(!sim.dataplane(1).fdb.is_empty());
 }
 
-/// A finding, kept as a test to flip once decided: an endpoint attached while another NVE's
-/// claim on the MAC lingers (its withdrawal lost in a partition, its route alive at a
-/// reflector until the hold timer) is dropped for good when it loses to that claim; once the
-/// lingering route expires, the MAC is gone from the whole fabric although the orchestrator
-/// attached it and never detached it. The engine drops a local claim that loses to a remote
-/// one (RFC 7432 §15: the old owner withdraws); an orchestrator-given attachment could instead
-/// stay dormant and be advertised again (sequence + 1) when the winning route goes away.
+/// An endpoint attached while another NVE's claim on the MAC lingers (its withdrawal lost in a
+/// partition, its route alive at a reflector until the hold timer) loses to that claim and
+/// withdraws its route (RFC 7432 §15), but stays attached as a dormant claim: once the
+/// lingering route expires it is advertised again above every sequence number seen, and the
+/// fabric converges on it. (Once a finding: the engine used to forget the losing claim, and
+/// the MAC was gone from the whole fabric although the orchestrator never detached it.)
 #[test]
-#[ignore = "evpnd-evpn drops a losing local claim for good (see the report of the sim branch)"]
 fn an_endpoint_attached_while_a_partitioned_owner_lingers_is_kept() {
     let c = SimConfig::new(6, 3, Topology::RouteReflectors(2));
     let mut sim = Sim::new(c).unwrap();

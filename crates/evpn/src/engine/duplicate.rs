@@ -217,13 +217,13 @@ impl Engine {
         });
         match subject {
             Subject::Mac(mac) => {
-                // Processed again: if the MAC is still ours it is advertised above every
-                // remote sequence number, so that the fabric converges on it (as FRR does).
+                // Processed again: if the MAC was frozen here (local) it is advertised above
+                // every sequence number seen, so that the fabric converges on it (as FRR
+                // does). A local claim frozen dormant behind a remote one stays dormant unless
+                // that claim went away meanwhile.
                 if let Some(r) = self.macs.get_mut(&(vni, mac)) {
-                    if r.local.is_some() {
-                        if let Some(seq) = r.max_remote_seq() {
-                            r.local_seq = r.local_seq.max(seq.saturating_add(1));
-                        }
+                    if r.local_active() {
+                        r.outbid();
                     }
                 }
                 self.settle_mac(vni, mac, now, false);

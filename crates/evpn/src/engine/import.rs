@@ -182,11 +182,12 @@ impl Engine {
                     router,
                     immutable,
                 };
-                self.macs
+                let rec = self
+                    .macs
                     .entry((vni, mac))
-                    .or_insert_with(|| MacRecord::new(now))
-                    .remotes
-                    .push(c);
+                    .or_insert_with(|| MacRecord::new(now));
+                rec.saw_sequence(sequence);
+                rec.remotes.push(c);
                 if let Some(ip) = ip {
                     let conflicting = self.local_ips.get(&(vni, ip)).is_some_and(|m| *m != mac);
                     self.ips

@@ -5,6 +5,16 @@
 //! (sticky first, then the higher sequence number, then the lower VTEP), and
 //! [`Engine::settle_mac`] is the single place where a MAC changes state: installed location,
 //! advertisement, FDB intents and events.
+//!
+//! A local claim that loses is *dormant*, not forgotten: RFC 7432 §15 has the losing PE
+//! withdraw its MAC/IP Advertisement route, and says nothing of forgetting the MAC, which is
+//! still attached here (the orchestrator did not detach it; the kernel did not age it out).
+//! While dormant its routes are withdrawn, its IP bindings are not installed and the winning
+//! remote claim is in the FDB. When that claim goes (withdrawn, or replaced by one the local
+//! claim beats), the local claim wins again and is advertised above every sequence number it
+//! has seen for the MAC since it was attached, withdrawn routes included (§15: the highest
+//! received + 1), which counts as a move (§15.1) as a local learn does. A detach ends the
+//! dormant claim like an active one.
 
 use super::duplicate::Detection;
 use super::import::ImportKey;
@@ -42,6 +52,27 @@ impl Claim {
 pub(super) struct LocalMac {
     pub(super) sticky: bool,
     pub(super) ips: BTreeMap<IpAddr, IpFlags>,
+    /// One above the highest sequence number of the remote claims on the MAC since it was
+    /// attached (those present then and every one since, withdrawn or not; 0 without any):
+    /// what the local claim advertises at least when it wins after a remote claim held the
+    /// MAC (RFC 7432 §15). Kept here, not in the record, so that remote-only MACs do not
+    /// pay for it.
+    pub(super) above_seen: u32,
+}
+
+impl LocalMac {
+    /// A new local claim on a MAC whose record holds `remotes`.
+    pub(super) fn new(sticky: bool, remotes: &[Claim]) -> Self {
+        LocalMac {
+            sticky,
+            ips: BTreeMap::new(),
+            above_seen: remotes
+                .iter()
+                .map(|c| c.sequence.saturating_add(1))
+                .max()
+                .unwrap_or(0),
+        }
+    }
 }
 
 /// The installed location of a MAC with the attributes of the claim that won.
@@ -91,8 +122,25 @@ impl MacRecord {
         self.remotes.iter().min_by_key(|c| c.mac_rank())
     }
 
-    pub(super) fn max_remote_seq(&self) -> Option<u32> {
-        self.remotes.iter().map(|c| c.sequence).max()
+    /// Records a remote claim's sequence number as seen by the local claim, if any.
+    pub(super) fn saw_sequence(&mut self, sequence: u32) {
+        if let Some(l) = self.local.as_mut() {
+            l.above_seen = l.above_seen.max(sequence.saturating_add(1));
+        }
+    }
+
+    /// Raises the local claim's sequence number above every one it has seen for the MAC: what
+    /// a PE advertises for a MAC it learns while it knows remote routes for it (RFC 7432 §15).
+    pub(super) fn outbid(&mut self) {
+        if let Some(l) = &self.local {
+            self.local_seq = self.local_seq.max(l.above_seen);
+        }
+    }
+
+    /// True when the MAC is attached here and the local claim is the installed one (not
+    /// dormant behind a remote claim, nor frozen at a remote location).
+    pub(super) fn local_active(&self) -> bool {
+        self.local.is_some() && self.installed.is_some_and(|w| w.at == Location::Local)
     }
 
     fn unused(&self) -> bool {
@@ -105,17 +153,16 @@ impl MacRecord {
 }
 
 impl Engine {
-    /// Who holds the MAC now, from its record alone. Returns the winner, whether the local
-    /// claim must be dropped (it lost to a non-sticky remote route: the MAC moved away) and
-    /// whether a sticky conflict exists.
-    pub(super) fn decide(&self, r: &MacRecord) -> (Option<Winner>, bool, bool) {
+    /// Who holds the MAC now, from its record alone. Returns the winner and whether a sticky
+    /// conflict exists. A local claim that loses stays in the record, dormant.
+    pub(super) fn decide(&self, r: &MacRecord) -> (Option<Winner>, bool) {
         let remote = r.best_remote().map(|c| Winner {
             at: Location::Remote { vtep: c.vtep },
             sequence: c.sequence,
             sticky: c.sticky,
         });
         let Some(local) = &r.local else {
-            return (remote, false, false);
+            return (remote, false);
         };
         let mine = Winner {
             at: Location::Local,
@@ -123,14 +170,14 @@ impl Engine {
             sticky: local.sticky,
         };
         let Some(other) = remote else {
-            return (Some(mine), false, false);
+            return (Some(mine), false);
         };
         if local.sticky {
             // A static MAC never moves; any remote claim on it is a conflict (§15.2).
-            return (Some(mine), false, true);
+            return (Some(mine), true);
         }
         if other.sticky {
-            return (Some(other), false, true);
+            return (Some(other), true);
         }
         let local_wins = match mine.sequence.cmp(&other.sequence) {
             std::cmp::Ordering::Greater => true,
@@ -141,9 +188,9 @@ impl Engine {
             },
         };
         if local_wins {
-            (Some(mine), false, false)
+            (Some(mine), false)
         } else {
-            (Some(other), true, false)
+            (Some(other), false)
         }
     }
 
@@ -166,20 +213,19 @@ impl Engine {
             self.set_advertised(vni, mac, false);
             return;
         }
-        let (winner, drop_local, conflict) = self.decide(rec);
+        let (mut winner, conflict) = self.decide(rec);
         let before = rec.installed;
         let had_conflict = rec.conflict;
-        if drop_local {
-            // The MAC moved to a remote VTEP with a better claim: the old owner withdraws.
-            self.set_advertised(vni, mac, false);
-            let ips: Vec<IpAddr> = self
-                .macs
-                .get_mut(&key)
-                .and_then(|r| r.local.take())
-                .map(|l| l.ips.into_keys().collect())
-                .unwrap_or_default();
-            for ip in ips {
-                self.unbind_local_ip(vni, mac, ip);
+        let was_active = rec.local_active();
+        if let Some(w) = winner.as_mut() {
+            if w.at == Location::Local && before.map(|b| b.at) != Some(Location::Local) {
+                // The local claim wins after a remote one held the MAC (a learn, or a dormant
+                // claim whose rival went away): advertised above every sequence number seen
+                // (RFC 7432 §15).
+                if let Some(r) = self.macs.get_mut(&key) {
+                    r.outbid();
+                    w.sequence = r.local_seq;
+                }
             }
         }
         if conflict && !had_conflict {
@@ -266,6 +312,20 @@ impl Engine {
             && winner.is_some_and(|w| w.at == Location::Local)
             && self.macs.get(&key).is_some_and(|r| r.local.is_some());
         self.set_advertised(vni, mac, advertise);
+        // The local IP bindings are installed only while the local claim is: they follow it
+        // into dormancy and back.
+        let active = self.macs.get(&key).is_some_and(MacRecord::local_active);
+        if active != was_active {
+            let ips: Vec<IpAddr> = self
+                .macs
+                .get(&key)
+                .and_then(|r| r.local.as_ref())
+                .map(|l| l.ips.keys().copied().collect())
+                .unwrap_or_default();
+            for ip in ips {
+                self.settle_ip(vni, ip);
+            }
+        }
         if self.macs.get(&key).is_some_and(|r| r.unused()) {
             self.macs.remove(&key);
         }
@@ -304,8 +364,8 @@ impl Engine {
             .is_some_and(|r| r.advertised.is_some())
     }
 
-    /// The local claim on the MAC ends (detach or move away): routes withdrawn, IP bindings
-    /// released, a remote claim installed in its place.
+    /// The local claim on the MAC ends (a detach, active or dormant): routes withdrawn, IP
+    /// bindings released, a remote claim installed in its place.
     pub(super) fn drop_local(&mut self, vni: Vni, mac: MacAddress, now: Instant) {
         self.set_advertised(vni, mac, false);
         let ips: Vec<IpAddr> = self

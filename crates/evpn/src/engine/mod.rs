@@ -17,10 +17,15 @@
 //!
 //! ## Mobility rules (RFC 7432 §15)
 //! Sticky claims win over non-sticky ones. Between non-sticky claims the higher sequence number
-//! wins and, on equal numbers, the lower VTEP address. A local claim that loses to a non-sticky
-//! remote route is *dropped* (the MAC moved away: its routes are withdrawn, §15); a local claim
-//! that loses to a sticky route is kept dormant and raises a sticky conflict (§15.2). A local
-//! learn of a MAC held remotely is advertised with the remote sequence number + 1.
+//! wins and, on equal numbers, the lower VTEP address. A local claim that loses is kept
+//! *dormant* in the record: its routes are withdrawn (§15: the losing PE withdraws its route)
+//! and its IP bindings uninstalled, but the MAC is still attached here; against a sticky route
+//! it also raises a sticky conflict (§15.2). When the remote claim that beat it goes away (or
+//! is replaced by one it beats), the dormant claim wins again. A local learn of a MAC held
+//! remotely, like a dormant claim winning again, is advertised above the highest sequence
+//! number the local claim has seen for the MAC (§15: the highest received + 1; kept in the
+//! boxed local claim, so remote-only records do not grow) and counts as a move (§15.1). Only
+//! a detach ends a local claim.
 //!
 //! ## Modules (one RFC concept each)
 //! * [`evi`]: EVIs and their lifecycle (RFC 7432 §6.1; RD/RT derivation in [`crate::config`]).

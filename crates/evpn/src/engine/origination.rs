@@ -19,7 +19,6 @@ use evpnd_wire::{
     Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, InclusiveMulticastRoute, MacAddress,
     MacIpRoute, NextHop, Nlri, PathAttribute, PmsiTunnel, Route, RouteDistinguisher, Vni,
 };
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -27,9 +26,10 @@ impl Engine {
     /// A local endpoint appeared (RFC 7432 §9.1): `a.mac` (and `a.ip`) in `a.vni`. Originates
     /// the MAC-only type-2 route and, with an IP, the MAC+IP one (label 1 = VNI, RFC 8365
     /// §5.1.3), unless a remote claim wins (sticky, or the MAC is frozen as duplicate). A MAC
-    /// held remotely is advertised with the remote sequence number + 1 (RFC 7432 §15) and
-    /// counts as a move. Attaching again with the same values emits nothing; with other flags
-    /// it re-advertises.
+    /// held remotely is advertised above the highest sequence number of its remote routes
+    /// (RFC 7432 §15) and counts as a move; that includes attaching again a MAC whose local claim is
+    /// dormant behind a remote one. Attaching again an active MAC with the same values emits
+    /// nothing; with other flags it re-advertises.
     pub fn local_attach(&mut self, a: &Attachment, now: Instant) -> Result<(), EngineError> {
         if !self.evis.contains_key(&a.vni) {
             return Err(EngineError::UnknownVni(a.vni));
@@ -44,14 +44,13 @@ impl Engine {
         }
         let key = (a.vni, a.mac);
         let rec = self.macs.entry(key).or_insert_with(|| MacRecord::new(now));
-        let was_local = rec.local.is_some();
-        let remote_seq = rec.max_remote_seq();
-        let local = rec.local.get_or_insert_with(|| {
-            Box::new(LocalMac {
-                sticky: a.sticky,
-                ips: BTreeMap::new(),
-            })
-        });
+        // A learn: the MAC is not attached here, or only dormant behind a remote claim (being
+        // told again that it is here is a new learn of a MAC held remotely).
+        let learn = !rec.local_active();
+        let remotes = &rec.remotes;
+        let local = rec
+            .local
+            .get_or_insert_with(|| Box::new(LocalMac::new(a.sticky, remotes)));
         local.sticky = a.sticky;
         let flags = IpFlags {
             router: a.router,
@@ -61,11 +60,9 @@ impl Engine {
             Some(ip) => local.ips.insert(ip, flags) != Some(flags),
             None => false,
         };
-        if !was_local {
-            // A local learn of a MAC held remotely: advertise above the remote sequence.
-            if let Some(seq) = remote_seq {
-                rec.local_seq = rec.local_seq.max(seq.saturating_add(1));
-            }
+        if learn {
+            // A local learn of a MAC held remotely: advertise above every sequence it saw.
+            rec.outbid();
         }
         self.settle_mac(a.vni, a.mac, now, true);
         if let Some(ip) = a.ip {
@@ -100,8 +97,10 @@ impl Engine {
     }
 
     /// A local endpoint went away. With `ip`, only that MAC+IP binding goes; without, the MAC
-    /// and all its IP bindings do. A remote claim on the MAC, if any, is installed in its place.
-    /// Detaching what is not attached is a no-op.
+    /// and all its IP bindings do, whether its claim is active or dormant (then nothing
+    /// visible changes, and the MAC no longer comes back here when the remote claim goes). A
+    /// remote claim on the MAC, if any, is installed in its place. Detaching what is not
+    /// attached is a no-op.
     pub fn local_detach(
         &mut self,
         vni: Vni,

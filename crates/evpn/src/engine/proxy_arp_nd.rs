@@ -70,14 +70,17 @@ impl Engine {
         self.settle_ip(vni, ip);
     }
 
-    /// Brings the installed binding of the IP in line with its claims: a local binding wins
-    /// unless a remote immutable binding names another MAC (RFC 9047 §3.1); otherwise the
-    /// best remote claim.
+    /// Brings the installed binding of the IP in line with its claims: a local binding (of a
+    /// MAC whose local claim is not dormant) wins unless a remote immutable binding names
+    /// another MAC (RFC 9047 §3.1); otherwise the best remote claim.
     pub(super) fn settle_ip(&mut self, vni: Vni, ip: IpAddr) {
         let local = self.local_ips.get(&(vni, ip)).copied().and_then(|mac| {
+            // A binding of a dormant local MAC is not installed (RFC 7432 §15: the MAC is
+            // elsewhere while the remote claim wins).
             let flags = self
                 .macs
                 .get(&(vni, mac))
+                .filter(|r| r.local_active())
                 .and_then(|r| r.local.as_ref())
                 .and_then(|l| l.ips.get(&ip))
                 .copied()?;
