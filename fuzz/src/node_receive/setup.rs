@@ -84,7 +84,7 @@ impl Setup {
     /// | 2 | bit 0: the peer's OPEN carries the 4-octet AS capability; bit 1: with it, an eBGP peer's AS is 4-octet (4200000002, else 65002) |
     /// | 3 | our families, a mask of [`FAMILIES`] (0: EVPN) |
     /// | 4 | the peer's families, a mask of [`FAMILIES`]; bit 4: no multiprotocol capability (IPv4 implied). A family in common is added if there is none |
-    /// | 5 | our `add_path_receive`, a mask of [`FAMILIES`] |
+    /// | 5 | our `add_path_receive`, a mask of [`FAMILIES`] (only our families count) |
     /// | 6 | the peer's ADD-PATH mode per family of [`FAMILIES`], 2 bits each from bit 0 (0 none, 1 receive, 2 send, 3 both) |
     /// | 7 | bit 0: RR client (iBGP only); 1: graceful restart; 2: extended messages; 3: route refresh; 4: enhanced route refresh; 5: slow reader; 6: EVPN prefix limit |
     /// | 8 | the peer's hold time: index into 90, 0, 3, 9, 240 (modulo) |
@@ -128,7 +128,11 @@ impl Setup {
                 peer_families.push(our_families[0]);
             }
         }
-        let add_path_receive = mask(b[5]);
+        // ADD-PATH receive only for our own families (the node refuses any other).
+        let add_path_receive: Vec<Family> = mask(b[5])
+            .into_iter()
+            .filter(|f| our_families.contains(f))
+            .collect();
         let peer_add_path = FAMILIES
             .iter()
             .enumerate()

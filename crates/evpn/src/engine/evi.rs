@@ -38,14 +38,7 @@ impl Engine {
         }
         self.evis.insert(vni, resolved);
         self.originate_imet(vni);
-        let mut macs: Vec<MacAddress> = self
-            .macs
-            .iter()
-            .filter(|((v, _), r)| *v == vni && r.advertised.is_some())
-            .map(|((_, m), _)| *m)
-            .collect();
-        macs.sort();
-        for mac in macs {
+        for mac in self.advertised_macs(vni) {
             self.originate_mac_routes(vni, mac);
         }
     }

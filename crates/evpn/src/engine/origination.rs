@@ -264,11 +264,9 @@ impl Engine {
         self.withdraw(mac_ip_nlri(rd, vni, mac, None));
     }
 
-    /// Withdraws the type-3 route and every type-2 route the EVI advertises.
-    pub(super) fn withdraw_evi_routes(&mut self, vni: Vni) {
-        let Some(rd) = self.evis.get(&vni).map(|e| e.rd) else {
-            return;
-        };
+    /// The MACs of `vni` whose routes are advertised, in order (EVI changes walk them; an
+    /// order keeps the routes they emit deterministic).
+    pub(super) fn advertised_macs(&self, vni: Vni) -> Vec<MacAddress> {
         let mut macs: Vec<MacAddress> = self
             .macs
             .iter()
@@ -276,7 +274,15 @@ impl Engine {
             .map(|((_, m), _)| *m)
             .collect();
         macs.sort();
-        for mac in macs {
+        macs
+    }
+
+    /// Withdraws the type-3 route and every type-2 route the EVI advertises.
+    pub(super) fn withdraw_evi_routes(&mut self, vni: Vni) {
+        let Some(rd) = self.evis.get(&vni).map(|e| e.rd) else {
+            return;
+        };
+        for mac in self.advertised_macs(vni) {
             self.withdraw_mac_routes(vni, mac);
         }
         self.withdraw(imet_nlri(rd, self.config.vtep));
