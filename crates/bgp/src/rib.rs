@@ -51,6 +51,7 @@
 
 mod adj_in;
 mod best_path;
+mod export;
 mod intern;
 mod key;
 mod out;

@@ -301,3 +301,52 @@ fn a_bad_configuration_starts_nothing() {
     }
     assert_eq!(Node::new(c, Instant::now()).unwrap_err().field, "vtep");
 }
+
+#[test]
+fn data_plane_feedback_learns_forgets_and_counts_failures() {
+    let mut n = nve();
+    let now = Instant::now();
+    let learned = DataplaneFeedback::LocalMacLearned {
+        vni: 100,
+        mac: mac(7),
+        ip: Some(ip("192.0.2.7")),
+    };
+    n.handle(Input::Dataplane(learned), now);
+    let macs = n.macs(100).unwrap();
+    assert_eq!(macs.len(), 1, "a kernel-learned MAC is a local endpoint");
+    assert_eq!(macs[0].ips, vec![ip("192.0.2.7")]);
+    // Bad feedback is ignored with an event, never applied.
+    let bad = DataplaneFeedback::LocalMacLearned {
+        vni: 999,
+        mac: mac(8),
+        ip: None,
+    };
+    n.handle(Input::Dataplane(bad), now);
+    let events: Vec<NodeEvent> = std::iter::from_fn(|| n.poll_event()).collect();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::Ignored { .. })));
+    assert_eq!(n.macs(0).unwrap().len(), 1);
+    n.handle(
+        Input::Dataplane(DataplaneFeedback::LocalMacGone {
+            vni: 100,
+            mac: mac(7),
+        }),
+        now,
+    );
+    assert!(n.macs(100).unwrap().is_empty());
+    let intent = evpnd_dataplane::DataplaneIntent::RemoveFlood {
+        vni: vni(100),
+        vtep: ip("198.19.0.9"),
+    };
+    n.handle(
+        Input::Dataplane(DataplaneFeedback::InstallFailed {
+            intent,
+            reason: "test".into(),
+        }),
+        now,
+    );
+    assert_eq!(n.evpn_status().unwrap().counters.intent_failures, 1);
+    assert!(std::iter::from_fn(|| n.poll_event())
+        .any(|e| matches!(e, NodeEvent::DataplaneFailed { intent: i, .. } if i == intent)));
+}

@@ -693,3 +693,95 @@ fn invalid_attachments_are_refused_with_a_reason() {
     assert!(sim.node(0).unwrap().macs(VNI).unwrap().is_empty());
     assert!(sim.endpoints().is_empty());
 }
+
+/// Neighbours come and go at run time (the node's AddNeighbor / RemoveNeighbor / ResetNeighbor
+/// commands): a removed neighbour is closed with Cease/Peer De-configured (RFC 4486 §4) and
+/// its routes leave the tables; added back, the fabric converges again; a hard reset closes
+/// with Cease/Administrative Reset and re-establishes; a soft reset asks for the routes again
+/// (ROUTE-REFRESH, RFC 2918) without a flap.
+#[test]
+fn neighbours_removed_added_and_reset_at_run_time() {
+    use evpnd_sim::config::node_config;
+    use evpnd_wire::error::code;
+    let (mut sim, _) = fabric(3);
+    attach_mac(&mut sim, 1, mac(1));
+    settle(&mut sim);
+    assert!(location(&sim, 0, mac(1)).is_some());
+    let addr1 = sim.address(1);
+    let addr0 = sim.address(0);
+    let n1 = node_config(sim.config(), sim.role(0))
+        .unwrap()
+        .neighbors
+        .into_iter()
+        .find(|n| n.peer.address == addr1)
+        .unwrap();
+    let peer_view = |sim: &Sim, i: usize, a: IpAddr| {
+        sim.node(i)
+            .unwrap()
+            .neighbors(sim.instant())
+            .into_iter()
+            .find(|n| n.address == a)
+    };
+
+    sim.command(0, Command::RemoveNeighbor { address: addr1 })
+        .unwrap();
+    sim.run_for(Duration::from_secs(5));
+    assert!(
+        location(&sim, 0, mac(1)).is_none(),
+        "node 1's MAC left node 0"
+    );
+    assert!(peer_view(&sim, 0, addr1).is_none());
+    let v = peer_view(&sim, 1, addr0).unwrap();
+    assert_ne!(v.state, evpnd_bgp::session::State::Established);
+    let n = v.last_notification_received.unwrap().notification;
+    assert_eq!((n.code, n.subcode), (code::CEASE, 3), "Peer De-configured");
+    // Node 2 still carries node 1's MAC: only the one session went.
+    assert!(location(&sim, 2, mac(1)).is_some());
+    check_dataplane(&sim, 0);
+
+    sim.command(0, Command::AddNeighbor(Box::new(n1))).unwrap();
+    sim.run_until_converged(Duration::from_secs(30)).unwrap();
+    assert!(location(&sim, 0, mac(1)).is_some(), "back after re-adding");
+
+    let before = peer_view(&sim, 1, addr0).unwrap().established_count;
+    sim.command(
+        0,
+        Command::ResetNeighbor {
+            address: addr1,
+            kind: evpnd_node::ResetKind::Hard,
+        },
+    )
+    .unwrap();
+    sim.run_until_converged(Duration::from_secs(30)).unwrap();
+    let v = peer_view(&sim, 1, addr0).unwrap();
+    assert_eq!(v.established_count, before + 1, "the session flapped once");
+    let n = v.last_notification_received.unwrap().notification;
+    assert_eq!(
+        (n.code, n.subcode),
+        (code::CEASE, 4),
+        "Administrative Reset"
+    );
+
+    let r = sim
+        .command(
+            0,
+            Command::ResetNeighbor {
+                address: addr1,
+                kind: evpnd_node::ResetKind::Soft,
+            },
+        )
+        .unwrap();
+    assert!(
+        matches!(r, Reply::Refreshed(ref f) if !f.is_empty()),
+        "{r:?}"
+    );
+    sim.run_until_converged(Duration::from_secs(30)).unwrap();
+    assert_eq!(
+        peer_view(&sim, 1, addr0).unwrap().established_count,
+        before + 1,
+        "a soft reset does not flap"
+    );
+    for i in 0..3 {
+        check_dataplane(&sim, i);
+    }
+}

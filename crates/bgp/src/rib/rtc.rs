@@ -56,8 +56,8 @@
 //! a membership route; it is passed on unchanged.
 
 use super::best_path::{best_index_where, SelectCtx};
+use super::export::eligible;
 use super::intern::PathAttrs;
-use super::out::eligible;
 use super::table::StoredPath;
 use super::{kind_of, GroupKey};
 use evpnd_wire::{Family, RtMembership};
