@@ -2,25 +2,41 @@
 //!
 //! The engine (crate `evpnd-evpn`) emits [`DataplaneIntent`] *deltas*: each add is matched by
 //! exactly one removal later, and a replacement (a MAC that moves) is an add over an existing
-//! entry. A data plane therefore only applies changes; it never diffs tables.
+//! entry. A data plane therefore only applies changes; it never diffs tables (a backend that
+//! finds state left by an earlier run reconciles it once, at start).
 //!
-//! * [`Dataplane`] is the backend interface the daemon drives (the Linux netlink backend plugs
-//!   in here).
-//! * [`MemoryDataplane`] keeps the tables a kernel would hold (remote FDB, flood lists, proxy
-//!   ARP/ND bindings) and applies deltas exactly, refusing inconsistent ones (a removal of an
-//!   absent entry, a flood entry added twice). It is the one in-memory data plane: the daemon's
+//! Two ways to drive a backend, one set of types:
+//! * [`Dataplane`]: applied in line, for backends that cannot block ([`MemoryDataplane`],
+//!   [`NoDataplane`]); the fabric simulator and the tests use it.
+//! * [`Backend`]: a backend that does I/O (the Linux kernel over netlink, later an external
+//!   forwarder stream) runs beside the core. It takes ordered batches of intents through
+//!   [`Backend::submit`], never blocking the caller, and reports [`Feedback`] through the
+//!   [`FeedbackSink`] it was given: install failures (naming the intent), MACs it learned
+//!   locally and the state of each VNI's devices. Nothing in these types is kernel-specific.
+//!
+//! * [`MemoryDataplane`] keeps the tables a kernel would hold (broadcast domains and their
+//!   ports, remote FDB, flood lists, proxy ARP/ND bindings) and applies deltas exactly,
+//!   refusing inconsistent ones (a removal of an absent entry, a flood entry added twice, an
+//!   entry of an unknown VNI). It is the one in-memory data plane: the daemon's
 //!   `kind = "memory"`, the fabric simulator and every test use it.
 //! * [`NoDataplane`] (`kind = "none"`) drops intents: a route reflector or pure control plane.
+//! * `linux` (Linux only): the kernel backend; all netlink code lives in that one module.
 
 #![forbid(unsafe_code)]
 
+#[cfg(target_os = "linux")]
+pub mod linux;
 mod memory;
 
 pub use memory::{FdbEntry, Inconsistent, MemoryDataplane, NeighEntry};
 
-pub use evpnd_evpn::DataplaneIntent;
+pub use evpnd_evpn::{DataplaneIntent, PortName};
 
-/// A data plane backend: applies the engine's intents in the order they were emitted.
+use evpnd_wire::MacAddress;
+use std::net::IpAddr;
+
+/// A data plane backend applied in line: applies the engine's intents in the order they were
+/// emitted.
 pub trait Dataplane: Send {
     /// Applies one delta. An error is a delta that does not fit the backend's state (the
     /// engine and the backend disagree); the backend stays usable.
@@ -44,5 +60,117 @@ impl Dataplane for NoDataplane {
 
     fn kind(&self) -> &'static str {
         "none"
+    }
+}
+
+/// What a data plane tells the node. VNIs are raw numbers: the node checks them (a backend may
+/// report a VNI the node no longer has).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Feedback {
+    /// The data plane learned a local MAC (kernel bridge learning): attached as a local
+    /// endpoint of `vni` (RFC 7432 §9.1, learning in the data plane).
+    LocalMacLearned {
+        /// The VNI.
+        vni: u32,
+        /// The MAC.
+        mac: MacAddress,
+        /// An IP seen with it (a local neighbour entry, ARP/ND).
+        ip: Option<IpAddr>,
+    },
+    /// A learned local MAC aged out, left, or was taken over by a remote entry: detached.
+    LocalMacGone {
+        /// The VNI.
+        vni: u32,
+        /// The MAC.
+        mac: MacAddress,
+    },
+    /// An intent could not be installed (the backend retries it; see its docs).
+    InstallFailed {
+        /// The intent.
+        intent: DataplaneIntent,
+        /// Why.
+        reason: String,
+    },
+    /// The devices of a VNI came up or went down (or could not be set up: `reason`).
+    LinkState {
+        /// The VNI.
+        vni: u32,
+        /// Forwarding (devices present and up).
+        up: bool,
+        /// Why not, when down.
+        reason: Option<String>,
+    },
+}
+
+/// Where a [`Backend`] sends its feedback; called from the backend's own threads, so it must
+/// not block (the daemon's sink forwards into its event loop).
+pub type FeedbackSink = Box<dyn Fn(Feedback) + Send + Sync>;
+
+/// A data plane that runs beside the core (see the crate notes).
+pub trait Backend: Send {
+    /// Queues an ordered batch of intents; returns at once. Batches are applied in the order
+    /// they were submitted.
+    fn submit(&mut self, batch: Vec<DataplaneIntent>);
+    /// A short name for logs and the API ("linux").
+    fn kind(&self) -> &'static str;
+    /// Counters for `show` and metrics.
+    fn stats(&self) -> BackendStats {
+        BackendStats::default()
+    }
+}
+
+/// Counters a [`Backend`] keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackendStats {
+    /// Intents applied.
+    pub applied: u64,
+    /// Install failures reported (each retried).
+    pub failures: u64,
+    /// Intents waiting to be retried now.
+    pub pending_retries: u64,
+    /// Times the kernel's notifications overflowed and the backend re-read its state.
+    pub resyncs: u64,
+}
+
+/// Runs an in-line [`Dataplane`] as a [`Backend`]: each intent is applied as it is submitted
+/// and refusals are reported as [`Feedback::InstallFailed`].
+pub struct InlineBackend<D: Dataplane> {
+    /// The data plane.
+    pub dataplane: D,
+    sink: FeedbackSink,
+    stats: BackendStats,
+}
+
+impl<D: Dataplane> InlineBackend<D> {
+    /// Wraps `dataplane`, reporting to `sink`.
+    pub fn new(dataplane: D, sink: FeedbackSink) -> Self {
+        InlineBackend {
+            dataplane,
+            sink,
+            stats: BackendStats::default(),
+        }
+    }
+}
+
+impl<D: Dataplane> Backend for InlineBackend<D> {
+    fn submit(&mut self, batch: Vec<DataplaneIntent>) {
+        for intent in batch {
+            self.stats.applied += 1;
+            if let Err(e) = self.dataplane.apply(&intent) {
+                self.stats.failures += 1;
+                (self.sink)(Feedback::InstallFailed {
+                    intent,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        self.dataplane.kind()
+    }
+
+    fn stats(&self) -> BackendStats {
+        self.stats
     }
 }

@@ -1,6 +1,7 @@
 //! The in-memory data plane: the tables a kernel VTEP would hold, applied from deltas exactly.
 
 use crate::{Dataplane, DataplaneIntent};
+use evpnd_evpn::PortName;
 use evpnd_wire::{MacAddress, Vni};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -36,8 +37,13 @@ pub struct Inconsistent {
 impl fmt::Display for Inconsistent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.intent {
-            DataplaneIntent::Flood { .. } => "a flood entry that is already there",
-            _ => "an entry that is not there",
+            DataplaneIntent::Flood { .. } => {
+                "a flood entry that is already there, or of an unknown VNI"
+            }
+            DataplaneIntent::Vni { .. } => "a VNI that is already there",
+            DataplaneIntent::RemoveVni { .. } => "a VNI that is not there or still holds entries",
+            DataplaneIntent::Port { .. } => "a port already plugged in, or of an unknown VNI",
+            _ => "an entry that is not there, or of an unknown VNI",
         };
         write!(f, "inconsistent data-plane delta {:?}: {what}", self.intent)
     }
@@ -48,6 +54,8 @@ impl std::error::Error for Inconsistent {}
 /// The tables a kernel data plane would hold, kept in memory (see the crate notes).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryDataplane {
+    /// The broadcast domains: VNI → the tenant ports plugged into it.
+    pub vnis: BTreeMap<Vni, BTreeSet<PortName>>,
     /// Remote FDB: (VNI, MAC) → VTEP.
     pub fdb: BTreeMap<(Vni, MacAddress), FdbEntry>,
     /// Ingress-replication flood lists: VNI → remote VTEPs (RFC 8365 §9).
@@ -63,13 +71,17 @@ pub struct MemoryDataplane {
 impl MemoryDataplane {
     /// True when the tables hold nothing.
     pub fn is_empty(&self) -> bool {
-        self.fdb.is_empty() && self.flood.is_empty() && self.neigh.is_empty()
+        self.vnis.is_empty()
+            && self.fdb.is_empty()
+            && self.flood.is_empty()
+            && self.neigh.is_empty()
     }
 
     /// The same tables without the counters: two data planes that hold the same entries
     /// compare equal through this whatever their history.
     pub fn tables(&self) -> MemoryDataplane {
         MemoryDataplane {
+            vnis: self.vnis.clone(),
             fdb: self.fdb.clone(),
             flood: self.flood.clone(),
             neigh: self.neigh.clone(),
@@ -78,8 +90,35 @@ impl MemoryDataplane {
         }
     }
 
+    /// True when `vni` holds no entry and no port.
+    fn vni_is_empty(&self, vni: Vni) -> bool {
+        let in_vni = |(v, _): &(Vni, _)| *v == vni;
+        self.vnis.get(&vni).is_none_or(BTreeSet::is_empty)
+            && !self.fdb.keys().any(in_vni)
+            && !self.flood.contains_key(&vni)
+            && !self.neigh.keys().any(|(v, _)| *v == vni)
+    }
+
     fn apply_delta(&mut self, intent: &DataplaneIntent) -> bool {
+        if let Some(vni) = entry_vni(intent) {
+            if !self.vnis.contains_key(&vni) {
+                return false;
+            }
+        }
         match *intent {
+            DataplaneIntent::Vni { vni } => self.vnis.insert(vni, BTreeSet::new()).is_none(),
+            DataplaneIntent::RemoveVni { vni } => {
+                self.vnis.contains_key(&vni)
+                    && self.vni_is_empty(vni)
+                    && self.vnis.remove(&vni).is_some()
+            }
+            DataplaneIntent::Port { vni, port } => {
+                self.vnis.get_mut(&vni).is_some_and(|p| p.insert(port))
+            }
+            DataplaneIntent::RemovePort { vni, port } => {
+                self.vnis.get_mut(&vni).is_some_and(|p| p.remove(&port))
+            }
+            DataplaneIntent::Synced => true,
             DataplaneIntent::RemoteMac {
                 vni,
                 mac,
@@ -112,6 +151,24 @@ impl MemoryDataplane {
             }
             DataplaneIntent::RemoveNeighbor { vni, ip } => self.neigh.remove(&(vni, ip)).is_some(),
         }
+    }
+}
+
+/// The VNI an entry or port intent belongs to (`None` for the VNI intents themselves and
+/// [`DataplaneIntent::Synced`]).
+fn entry_vni(intent: &DataplaneIntent) -> Option<Vni> {
+    match *intent {
+        DataplaneIntent::RemoteMac { vni, .. }
+        | DataplaneIntent::RemoveRemoteMac { vni, .. }
+        | DataplaneIntent::Flood { vni, .. }
+        | DataplaneIntent::RemoveFlood { vni, .. }
+        | DataplaneIntent::Neighbor { vni, .. }
+        | DataplaneIntent::RemoveNeighbor { vni, .. }
+        | DataplaneIntent::Port { vni, .. }
+        | DataplaneIntent::RemovePort { vni, .. } => Some(vni),
+        DataplaneIntent::Vni { .. }
+        | DataplaneIntent::RemoveVni { .. }
+        | DataplaneIntent::Synced => None,
     }
 }
 
@@ -158,6 +215,7 @@ mod tests {
         let mut d = MemoryDataplane::default();
         let (a, b) = (ip("198.19.0.2"), ip("198.19.0.3"));
         let v = vni(100);
+        d.apply(&DataplaneIntent::Vni { vni: v }).unwrap();
         d.apply(&DataplaneIntent::RemoteMac {
             vni: v,
             mac: mac(1),
@@ -206,8 +264,9 @@ mod tests {
         ] {
             d.apply(&i).unwrap();
         }
+        d.apply(&DataplaneIntent::RemoveVni { vni: v }).unwrap();
         assert!(d.is_empty());
-        assert_eq!((d.applied, d.errors), (9, 0));
+        assert_eq!((d.applied, d.errors), (11, 0));
     }
 
     #[test]
@@ -215,6 +274,10 @@ mod tests {
         let mut d = MemoryDataplane::default();
         let a = ip("198.19.0.2");
         let v = vni(100);
+        let flood = DataplaneIntent::Flood { vni: v, vtep: a };
+        assert!(d.apply(&flood).is_err(), "an entry of an unknown VNI");
+        d.apply(&DataplaneIntent::Vni { vni: v }).unwrap();
+        assert!(d.apply(&DataplaneIntent::Vni { vni: v }).is_err());
         let refused = [
             DataplaneIntent::RemoveRemoteMac {
                 vni: v,
@@ -234,7 +297,17 @@ mod tests {
         let twice = DataplaneIntent::Flood { vni: v, vtep: a };
         let e = d.apply(&twice).unwrap_err();
         assert!(e.to_string().contains("already there"), "{e}");
-        assert_eq!(d.errors, 4);
+        assert_eq!(d.errors, 6);
+        let port = PortName::new("veth-a").unwrap();
+        d.apply(&DataplaneIntent::Port { vni: v, port }).unwrap();
+        assert!(d.apply(&DataplaneIntent::Port { vni: v, port }).is_err());
+        assert!(
+            d.apply(&DataplaneIntent::RemoveVni { vni: v }).is_err(),
+            "a VNI that still holds a port and a flood entry"
+        );
+        d.apply(&DataplaneIntent::RemovePort { vni: v, port })
+            .unwrap();
+        assert_eq!(d.errors, 8);
         // A removal in another VNI leaves this one alone.
         assert!(d
             .apply(&DataplaneIntent::RemoveFlood {

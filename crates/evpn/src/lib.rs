@@ -34,5 +34,5 @@ pub use config::{
 pub use engine::Engine;
 pub use types::{
     is_host_address, Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent,
-    Location, MacEntry, MacOrigin, NeighborEntry, RouteChange, Subject, VniSummary,
+    Location, MacEntry, MacOrigin, NeighborEntry, PortName, RouteChange, Subject, VniSummary,
 };

@@ -61,8 +61,66 @@ fn drain_routes(e: &mut Engine) -> Vec<RouteChange> {
     std::iter::from_fn(|| e.poll_route()).collect()
 }
 
+/// The entry intents (FDB, flood, neighbours), without the EVI's own `Vni`/`RemoveVni`
+/// (tested on their own in `evi_lifecycle_and_ports_reach_the_data_plane_in_order`).
 fn drain_intents(e: &mut Engine) -> Vec<DataplaneIntent> {
-    std::iter::from_fn(|| e.poll_intent()).collect()
+    std::iter::from_fn(|| e.poll_intent())
+        .filter(|i| {
+            !matches!(
+                i,
+                DataplaneIntent::Vni { .. } | DataplaneIntent::RemoveVni { .. }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn evi_lifecycle_and_ports_reach_the_data_plane_in_order() {
+    let t0 = Instant::now();
+    let mut e = engine("198.19.0.1", "198.19.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    e.add_evi(EviConfig::new(VNI));
+    let all = |e: &mut Engine| std::iter::from_fn(|| e.poll_intent()).collect::<Vec<_>>();
+    assert_eq!(all(&mut e), vec![DataplaneIntent::Vni { vni: VNI }], "once");
+    let port = PortName::new("veth-t1").unwrap();
+    let mut a = Attachment::new(VNI, mac(1), None);
+    a.port = Some(port);
+    e.local_attach(&a, t0).unwrap();
+    let mut b = Attachment::new(VNI, mac(2), Some(ip("192.0.2.2")));
+    b.port = Some(port);
+    e.local_attach(&b, t0).unwrap();
+    let local_b = DataplaneIntent::Neighbor {
+        vni: VNI,
+        ip: ip("192.0.2.2"),
+        mac: mac(2),
+        router: false,
+        local: true,
+    };
+    assert_eq!(
+        all(&mut e),
+        vec![DataplaneIntent::Port { vni: VNI, port }, local_b],
+        "a port shared by two MACs is plugged in once"
+    );
+    detach(&mut e, VNI, mac(1), None);
+    assert!(all(&mut e).is_empty(), "mac 2 still uses the port");
+    assert_eq!(e.ports(VNI).collect::<Vec<_>>(), vec![port]);
+    e.remove_evi(VNI);
+    assert_eq!(
+        all(&mut e),
+        vec![
+            DataplaneIntent::RemoveNeighbor {
+                vni: VNI,
+                ip: ip("192.0.2.2")
+            },
+            DataplaneIntent::RemovePort { vni: VNI, port },
+            DataplaneIntent::RemoveVni { vni: VNI },
+        ],
+        "entries, then ports, then the VNI"
+    );
+    assert!(PortName::new("a-name-of-16-chr").is_err());
+    assert!(PortName::new("eth/0").is_err());
+    assert!(PortName::new("").is_err());
+    assert_eq!(PortName::new("vx100").unwrap().as_str(), "vx100");
 }
 
 fn ext_comms(attrs: &[PathAttribute]) -> Vec<ExtendedCommunity> {

@@ -22,6 +22,9 @@ pub struct Attachment {
     /// A static IP↔MAC binding: advertised immutable (the ARP/ND I flag, RFC 9047 §3.1), and a
     /// remote claim of the IP by another MAC does not displace it.
     pub static_binding: bool,
+    /// The host interface the endpoint sits behind (the host side of a container's veth or a
+    /// VM's tap): the data plane plugs it into the VNI's bridge while an endpoint uses it.
+    pub port: Option<PortName>,
 }
 
 impl Attachment {
@@ -34,7 +37,77 @@ impl Attachment {
             sticky: false,
             router: false,
             static_binding: false,
+            port: None,
         }
+    }
+}
+
+/// The name of a host network interface (a tenant port): 1 to 15 bytes, as Linux allows
+/// (`IFNAMSIZ` is 16 with the terminating NUL), without `/`, whitespace, `:` or control
+/// characters, and neither `.` nor `..`. A fixed-size value so that intents stay `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortName {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl PortName {
+    /// The longest name Linux accepts.
+    pub const MAX_LEN: usize = 15;
+
+    /// The least value in the order (the empty name; never a valid port, only a range bound).
+    pub const MIN: PortName = PortName {
+        len: 0,
+        bytes: [0; 15],
+    };
+
+    /// Checks `name` and wraps it; the error says what is wrong with it.
+    pub fn new(name: &str) -> Result<PortName, String> {
+        if name.is_empty() {
+            return Err("an interface name cannot be empty".into());
+        }
+        if name.len() > Self::MAX_LEN {
+            return Err(format!(
+                "interface name {name:?} is {} bytes long (at most {})",
+                name.len(),
+                Self::MAX_LEN
+            ));
+        }
+        if name == "." || name == ".." {
+            return Err(format!("{name:?} is not a valid interface name"));
+        }
+        if let Some(c) = name
+            .chars()
+            .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "interface name {name:?} contains {c:?} (no '/', ':', whitespace or control characters)"
+            ));
+        }
+        let mut bytes = [0u8; 15];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(PortName {
+            len: name.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        // Built from a `&str` of at most 15 bytes, so always valid UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl fmt::Display for PortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
     }
 }
 
@@ -78,8 +151,40 @@ pub enum RouteChange {
 }
 
 /// A change the data plane must apply (a delta: each add is matched by one removal later).
+///
+/// Order within one VNI: [`DataplaneIntent::Vni`] comes before anything else of that VNI, and
+/// [`DataplaneIntent::RemoveVni`] after the removal of everything it held (entries and ports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DataplaneIntent {
+    /// An EVI (MAC-VRF) of VLAN-based service exists for `vni` (RFC 8365 §5.1.2): the data plane
+    /// provides its broadcast domain (on Linux: a bridge and a VXLAN device).
+    Vni {
+        /// The VNI.
+        vni: Vni,
+    },
+    /// The EVI of `vni` is gone: what the data plane created for it goes too.
+    RemoveVni {
+        /// The VNI.
+        vni: Vni,
+    },
+    /// Plug the tenant port `port` into the broadcast domain of `vni`.
+    Port {
+        /// The VNI.
+        vni: Vni,
+        /// The host interface.
+        port: PortName,
+    },
+    /// Release the tenant port `port` from `vni` (it stays on the host, unplugged).
+    RemovePort {
+        /// The VNI.
+        vni: Vni,
+        /// The host interface.
+        port: PortName,
+    },
+    /// Every table now holds what the control plane knows after a start: entries the data
+    /// plane still holds from before it (a restart) and that no intent renewed are stale and
+    /// may go. Sent once per start, after the End-of-RIB of every neighbour or a timeout.
+    Synced,
     /// Forward frames for `mac` in `vni` to the remote `vtep` (FDB entry; replaces an earlier
     /// entry for the same `(vni, mac)`).
     RemoteMac {

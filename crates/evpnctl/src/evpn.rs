@@ -47,6 +47,10 @@ pub struct AttachArgs {
     /// An immutable IP↔MAC binding (RFC 9047 I flag).
     #[arg(long)]
     pub static_binding: bool,
+    /// The host interface the endpoint sits behind (a veth or tap): evpnd plugs it into the
+    /// VNI's bridge.
+    #[arg(long)]
+    pub interface: Option<String>,
 }
 
 /// What `evpnctl clear` clears.
@@ -193,6 +197,7 @@ pub fn attach(api: &str, a: AttachArgs) -> ExitCode {
             sticky: a.sticky,
             router: a.router,
             static_binding: a.static_binding,
+            interface: a.interface.unwrap_or_default(),
         })
         .await?;
         Ok(format!("attached {what}"))

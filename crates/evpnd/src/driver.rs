@@ -400,6 +400,10 @@ fn log_event(ev: &NodeEvent) {
             "a wildcard import (*:VNI) cannot be expressed as an RT-Constraint membership: RTC peers send only the route targets of [bgp] import-route-targets and the EVIs' exact imports"
         ),
         NodeEvent::Ignored { reason } => warn!(%reason, "ignored"),
+        NodeEvent::DataplaneLink { vni, up: true, .. } => info!(vni, "data plane: VNI devices up"),
+        NodeEvent::DataplaneLink { vni, up: false, reason } => {
+            warn!(vni, reason = reason.as_deref().unwrap_or(""), "data plane: VNI devices down")
+        }
         NodeEvent::DataplaneFailed { intent, reason } => {
             warn!(?intent, %reason, "data plane could not apply an intent")
         }

@@ -3,7 +3,7 @@
 //! node as it was.
 
 use crate::config::NeighborConfig;
-use evpnd_evpn::{ImportTarget, Subject};
+use evpnd_evpn::{ImportTarget, PortName, Subject};
 use evpnd_wire::{Family, MacAddress, RouteDistinguisher, RouteTarget};
 use std::net::IpAddr;
 
@@ -22,6 +22,8 @@ pub struct EndpointSpec {
     pub router: bool,
     /// A static IP↔MAC binding (ARP/ND I flag, RFC 9047 §3.1; needs an IP).
     pub static_binding: bool,
+    /// The host interface the endpoint sits behind: plugged into the VNI's bridge.
+    pub port: Option<PortName>,
 }
 
 impl EndpointSpec {
@@ -34,6 +36,7 @@ impl EndpointSpec {
             sticky: false,
             router: false,
             static_binding: false,
+            port: None,
         }
     }
 }
@@ -173,9 +176,12 @@ impl Node {
                 let vni = self.known_vni(vni)?;
                 validate::endpoint_mac(mac)?;
                 let e = self.evpn.as_mut().ok_or_else(engine_off)?;
-                e.engine
-                    .local_detach(vni, mac, ip, now)
-                    .map_err(engine_error)?;
+                // The whole MAC goes only when the data plane does not see it either.
+                if ip.is_some() || e.drop_origin(vni, mac, false) {
+                    e.engine
+                        .local_detach(vni, mac, ip, now)
+                        .map_err(engine_error)?;
+                }
                 Reply::Done
             }
             Command::ClearDuplicate { vni, subject } => {
@@ -192,6 +198,7 @@ impl Node {
                 let vni = self.known_vni(vni)?;
                 if let Some(e) = self.evpn.as_mut() {
                     e.engine.remove_evi(vni);
+                    e.forget_vni(vni);
                 }
                 self.sync_memberships();
                 Reply::Done
@@ -227,10 +234,12 @@ impl Node {
             sticky: spec.sticky,
             router: spec.router,
             static_binding: spec.static_binding,
+            port: spec.port,
         };
         validate::attachment(&a)?;
         let e = self.evpn.as_mut().ok_or_else(engine_off)?;
         e.engine.local_attach(&a, now).map_err(engine_error)?;
+        e.add_origin(vni, a.mac, false);
         Ok(Reply::Done)
     }
 

@@ -3,7 +3,7 @@
 
 use evpnd_dataplane::DataplaneIntent;
 use evpnd_evpn::EngineEvent;
-use evpnd_wire::{Family, MacAddress, Notification};
+use evpnd_wire::{Family, Notification};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -67,6 +67,15 @@ pub enum NodeEvent {
     },
     /// An EVPN engine event (learned, moved, removed, duplicate, unfrozen, sticky conflict).
     Engine(EngineEvent),
+    /// The data plane's devices of a VNI came up or went down.
+    DataplaneLink {
+        /// The VNI.
+        vni: u32,
+        /// Forwarding.
+        up: bool,
+        /// Why not, when down.
+        reason: Option<String>,
+    },
     /// The data plane could not apply an intent.
     DataplaneFailed {
         /// The intent.
@@ -76,31 +85,5 @@ pub enum NodeEvent {
     },
 }
 
-/// What a data plane tells the node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DataplaneFeedback {
-    /// The data plane learned a local MAC (kernel bridge learning): attached as a local
-    /// endpoint of `vni`.
-    LocalMacLearned {
-        /// The VNI.
-        vni: u32,
-        /// The MAC.
-        mac: MacAddress,
-        /// An IP seen with it (ARP/ND snooping).
-        ip: Option<IpAddr>,
-    },
-    /// A learned local MAC aged out or left: detached.
-    LocalMacGone {
-        /// The VNI.
-        vni: u32,
-        /// The MAC.
-        mac: MacAddress,
-    },
-    /// An intent could not be installed.
-    InstallFailed {
-        /// The intent.
-        intent: DataplaneIntent,
-        /// Why.
-        reason: String,
-    },
-}
+/// What a data plane tells the node (defined with the backends, in `evpnd-dataplane`).
+pub use evpnd_dataplane::Feedback as DataplaneFeedback;

@@ -12,7 +12,8 @@ use crate::event::NodeEvent;
 use evpnd_bgp::rib::{BestChange, Rib};
 use evpnd_evpn::{Engine, EngineEvent, ImportTarget, RouteChange};
 use evpnd_wire::{AsPath, Family, Origin, PathAttribute, RouteTarget};
-use std::collections::VecDeque;
+use evpnd_wire::{MacAddress, Vni};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -44,6 +45,18 @@ pub struct EvpnCounters {
     pub intent_failures: u64,
 }
 
+/// Who says a local MAC is here: the orchestrator or configuration (an attach), the data plane
+/// (kernel learning), or both. The MAC is detached from the engine only when neither does, so
+/// that a bridge entry ageing out never withdraws an endpoint the orchestrator attached, and an
+/// orchestrator's detach of a MAC the kernel still sees leaves it advertised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocalOrigin {
+    /// Attached through a command or the configuration.
+    pub attached: bool,
+    /// Learned by the data plane.
+    pub learned: bool,
+}
+
 /// The engine and its counters.
 #[derive(Debug)]
 pub struct EvpnPart {
@@ -51,9 +64,57 @@ pub struct EvpnPart {
     pub engine: Engine,
     /// Counters for `show vnis`.
     pub counters: EvpnCounters,
+    /// Why each local MAC is attached.
+    pub origins: HashMap<(Vni, MacAddress), LocalOrigin>,
+    /// The data plane's word on each VNI's devices (absent: nothing reported).
+    pub links: BTreeMap<Vni, (bool, Option<String>)>,
 }
 
 impl EvpnPart {
+    /// The engine, with no local endpoint yet.
+    pub fn new(engine: Engine) -> Self {
+        EvpnPart {
+            engine,
+            counters: EvpnCounters::default(),
+            origins: HashMap::new(),
+            links: BTreeMap::new(),
+        }
+    }
+
+    /// Records one more reason for `mac` of `vni` to be here; true when it is the first.
+    pub fn add_origin(&mut self, vni: Vni, mac: MacAddress, learned: bool) -> bool {
+        let o = self.origins.entry((vni, mac)).or_default();
+        let first = !o.attached && !o.learned;
+        if learned {
+            o.learned = true;
+        } else {
+            o.attached = true;
+        }
+        first
+    }
+
+    /// Drops one reason for `mac` of `vni` to be here; true when none is left (detach it).
+    pub fn drop_origin(&mut self, vni: Vni, mac: MacAddress, learned: bool) -> bool {
+        let Some(o) = self.origins.get_mut(&(vni, mac)) else {
+            return true;
+        };
+        if learned {
+            o.learned = false;
+        } else {
+            o.attached = false;
+        }
+        if o.attached || o.learned {
+            return false;
+        }
+        self.origins.remove(&(vni, mac));
+        true
+    }
+
+    /// Forgets the local origins of `vni` (the EVI goes).
+    pub fn forget_vni(&mut self, vni: Vni) {
+        self.origins.retain(|(v, _), _| *v != vni);
+        self.links.remove(&vni);
+    }
     /// The local VTEP.
     pub fn vtep(&self) -> IpAddr {
         self.engine.config().vtep

@@ -3,9 +3,9 @@
 use crate::config::{NodeConfig, StaticRoute, Transport};
 use crate::error::CommandError;
 use crate::event::{DataplaneFeedback, NodeEvent};
-use crate::evpn::{EvpnCounters, EvpnPart};
+use crate::evpn::EvpnPart;
 use crate::peer::{peer_address, PeerSlot, INFLIGHT_LIMIT};
-use crate::restart::{every_end_of_rib_in, Deferral};
+use crate::restart::{every_end_of_rib_in, every_end_of_rib_received, Deferral};
 use evpnd_bgp::rib::{PeerInfo, Rib, RibConfig};
 use evpnd_bgp::session::{ConnId, Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
@@ -153,6 +153,11 @@ pub struct Node {
     pub(crate) rib: Rib,
     pub(crate) evpn: Option<EvpnPart>,
     deferral: Option<Deferral>,
+    /// Until the data plane is told it holds everything ([`DataplaneIntent::Synced`]): the
+    /// latest time to tell it. `None` once told.
+    sync_deadline: Option<Instant>,
+    /// [`DataplaneIntent::Synced`] is due after the engine's queued intents.
+    sync_due: bool,
     /// RT-Constraint memberships we originate.
     memberships: Vec<RouteTarget>,
     wildcard_warned: bool,
@@ -188,24 +193,26 @@ impl Node {
             rib,
             evpn: None,
             deferral: None,
+            sync_deadline: Some(now + config.select_defer_time),
+            sync_due: false,
             memberships: Vec::new(),
             wildcard_warned: false,
             out: VecDeque::new(),
             events: VecDeque::new(),
         };
         if let Some(e) = config.evpn {
-            let mut part = EvpnPart {
-                engine: Engine::new(e.engine),
-                counters: EvpnCounters::default(),
-            };
+            let mut part = EvpnPart::new(Engine::new(e.engine));
             for evi in e.evis {
                 part.engine.add_evi(evi);
             }
             for a in &e.endpoints {
-                if let Err(x) = part.engine.local_attach(a, now) {
-                    node.events.push_back(NodeEvent::Ignored {
+                match part.engine.local_attach(a, now) {
+                    Ok(()) => {
+                        part.add_origin(a.vni, a.mac, false);
+                    }
+                    Err(x) => node.events.push_back(NodeEvent::Ignored {
                         reason: format!("endpoint {} in VNI {}: {x}", a.mac, a.vni),
-                    });
+                    }),
                 }
             }
             node.evpn = Some(part);
@@ -424,25 +431,46 @@ impl Node {
             return;
         };
         let result = match fb {
-            DataplaneFeedback::LocalMacLearned { vni, mac, ip } => crate::validate::vni(vni)
-                .and_then(|vni| {
+            DataplaneFeedback::LocalMacLearned { vni, mac, ip } => {
+                crate::validate::vni(vni).and_then(|vni| {
                     let a = Attachment::new(vni, mac, ip);
                     crate::validate::attachment(&a)?;
-                    e.engine
-                        .local_attach(&a, now)
-                        .map_err(|x| CommandError::invalid("mac", x.to_string()))
-                }),
+                    let attached = e.origins.get(&(vni, mac)).is_some_and(|o| o.attached);
+                    // An attached endpoint keeps the flags it was attached with; learning only
+                    // adds that the kernel sees it too.
+                    if !attached {
+                        e.engine
+                            .local_attach(&a, now)
+                            .map_err(|x| CommandError::invalid("mac", x.to_string()))?;
+                    }
+                    e.add_origin(vni, mac, true);
+                    Ok(())
+                })
+            }
             DataplaneFeedback::LocalMacGone { vni, mac } => {
                 crate::validate::vni(vni).and_then(|vni| {
-                    e.engine
-                        .local_detach(vni, mac, None, now)
-                        .map_err(|x| CommandError::invalid("mac", x.to_string()))
+                    if e.drop_origin(vni, mac, true) {
+                        e.engine
+                            .local_detach(vni, mac, None, now)
+                            .map_err(|x| CommandError::invalid("mac", x.to_string()))?;
+                    }
+                    Ok(())
                 })
             }
             DataplaneFeedback::InstallFailed { intent, reason } => {
                 e.counters.intent_failures += 1;
                 self.events
                     .push_back(NodeEvent::DataplaneFailed { intent, reason });
+                Ok(())
+            }
+            DataplaneFeedback::LinkState { vni, up, reason } => {
+                if let Ok(v) = crate::validate::vni(vni) {
+                    if e.engine.evi(v).is_some() {
+                        e.links.insert(v, (up, reason.clone()));
+                    }
+                }
+                self.events
+                    .push_back(NodeEvent::DataplaneLink { vni, up, reason });
                 Ok(())
             }
         };
@@ -485,6 +513,9 @@ impl Node {
         };
         consider(self.evpn.as_ref().and_then(|e| e.engine.poll_timeout()));
         consider(self.deferral.map(|d| d.until));
+        if self.evpn.is_some() {
+            consider(self.sync_deadline);
+        }
         for p in self.slots() {
             consider(p.session.poll_timeout());
         }
@@ -517,9 +548,26 @@ impl Node {
     /// The next data-plane delta, in order.
     pub fn poll_intent(&mut self) -> Option<DataplaneIntent> {
         let e = self.evpn.as_mut()?;
-        let i = e.engine.poll_intent()?;
+        let Some(i) = e.engine.poll_intent() else {
+            return std::mem::take(&mut self.sync_due).then_some(DataplaneIntent::Synced);
+        };
         e.counters.intents += 1;
         Some(i)
+    }
+
+    /// Tells the data plane it holds everything (once per start), when no deferral runs and
+    /// every neighbour sent its End-of-RIB, or at the select-defer time.
+    fn check_dataplane_sync(&mut self, now: Instant) {
+        let Some(deadline) = self.sync_deadline else {
+            return;
+        };
+        if self.evpn.is_none() || self.deferral.is_some() && now < deadline {
+            return;
+        }
+        if now >= deadline || every_end_of_rib_received(self.slots()) {
+            self.sync_deadline = None;
+            self.sync_due = true;
+        }
     }
 
     /// The next event, in order.
@@ -562,9 +610,10 @@ impl Node {
                 }
             }
             if !progress {
-                return;
+                break;
             }
         }
+        self.check_dataplane_sync(now);
     }
 
     fn on_session_output(&mut self, i: usize, out: SessionOutput, now: Instant) {

@@ -324,6 +324,7 @@ impl Node {
         };
         for evi in e.engine.evis() {
             let vni = evi.vni;
+            want.vnis.insert(vni, e.engine.ports(vni).collect());
             for m in e.engine.mac_table(vni) {
                 if let Location::Remote { vtep } = m.origin {
                     want.fdb.insert(

@@ -29,3 +29,16 @@ pub fn every_end_of_rib_in<'a>(peers: impl Iterator<Item = &'a PeerSlot>) -> boo
         }
     })
 }
+
+/// True when every neighbour is Established and has sent End-of-RIB for each family it
+/// negotiated, graceful restart or not: the point from which the data plane holds what the
+/// control plane knows after a start ([`evpnd_evpn::DataplaneIntent::Synced`]). With no
+/// neighbour, at once.
+pub fn every_end_of_rib_received<'a>(mut peers: impl Iterator<Item = &'a PeerSlot>) -> bool {
+    peers.all(|p| {
+        p.established
+            && p.session
+                .negotiated()
+                .is_some_and(|n| n.families.iter().all(|f| p.end_of_rib.contains(f)))
+    })
+}

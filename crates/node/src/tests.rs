@@ -282,7 +282,8 @@ fn attach_detach_round_trip_and_the_tables_match_the_intents() {
     while let Some(i) = n.poll_intent() {
         evpnd_dataplane::Dataplane::apply(&mut dp, &i).unwrap();
     }
-    assert!(dp.is_empty());
+    assert_eq!(dp.tables(), n.expected_dataplane());
+    assert!(dp.fdb.is_empty() && dp.neigh.is_empty() && dp.vnis[&vni(100)].is_empty());
     assert_eq!(n.rib().route_count(Family::L2VPN_EVPN), 1);
     let status = n.evpn_status().unwrap();
     assert_eq!(status.counters.learned, 1);

@@ -23,7 +23,7 @@ impl Engine {
     }
 
     /// Adds (or reconfigures) an EVI and originates its type-3 route (RFC 7432 §11.1, RFC 8365
-    /// §9). Reconfiguring re-originates the EVI's routes (withdrawing them first when the RD
+    /// §9). A new EVI is announced to the data plane first ([`DataplaneIntent::Vni`]). Reconfiguring re-originates the EVI's routes (withdrawing them first when the RD
     /// changes); see [`Engine`] for the replay the driver owes after import changes.
     pub fn add_evi(&mut self, evi: EviConfig) {
         let resolved = ResolvedEvi::resolve(&self.config, &evi);
@@ -36,7 +36,9 @@ impl Engine {
                 self.withdraw_evi_routes(vni);
             }
         }
-        self.evis.insert(vni, resolved);
+        if self.evis.insert(vni, resolved).is_none() {
+            self.intents.push_back(DataplaneIntent::Vni { vni });
+        }
         self.originate_imet(vni);
         for mac in self.advertised_macs(vni) {
             self.originate_mac_routes(vni, mac);
@@ -44,7 +46,8 @@ impl Engine {
     }
 
     /// Removes an EVI: withdraws every route it originated, forgets its local endpoints and
-    /// removes its remote MACs, neighbours and flood entries (with the removal intents).
+    /// removes its remote MACs, neighbours, flood entries and ports (with the removal intents),
+    /// then the EVI itself ([`DataplaneIntent::RemoveVni`]).
     pub fn remove_evi(&mut self, vni: Vni) {
         if !self.evis.contains_key(&vni) {
             return;
@@ -93,6 +96,8 @@ impl Engine {
                     .push_back(DataplaneIntent::RemoveFlood { vni, vtep });
             }
         }
+        self.drop_ports_of_vni(vni);
         self.evis.remove(&vni);
+        self.intents.push_back(DataplaneIntent::RemoveVni { vni });
     }
 }

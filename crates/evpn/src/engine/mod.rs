@@ -42,6 +42,7 @@ mod evi;
 mod import;
 mod mobility;
 mod origination;
+mod ports;
 mod proxy_arp_nd;
 mod tables;
 
@@ -82,6 +83,7 @@ pub struct Engine {
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     routes: VecDeque<RouteChange>,
     intents: VecDeque<DataplaneIntent>,
+    ports: ports::Ports,
     events: VecDeque<EngineEvent>,
 }
 
@@ -99,6 +101,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             routes: VecDeque::new(),
             intents: VecDeque::new(),
+            ports: ports::Ports::default(),
             events: VecDeque::new(),
         }
     }

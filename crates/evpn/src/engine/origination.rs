@@ -64,6 +64,7 @@ impl Engine {
             // A local learn of a MAC held remotely: advertise above every sequence it saw.
             rec.outbid();
         }
+        self.use_port(a.vni, a.mac, a.port);
         self.settle_mac(a.vni, a.mac, now, true);
         if let Some(ip) = a.ip {
             let previous = self.local_ips.insert((a.vni, ip), a.mac);
@@ -125,7 +126,10 @@ impl Engine {
                     self.unbind_local_ip(vni, mac, ip);
                 }
             }
-            None => self.drop_local(vni, mac, now),
+            None => {
+                self.drop_local(vni, mac, now);
+                self.drop_port_of(vni, mac);
+            }
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use crate::config::ApiListen;
 use crate::control::{Answer, Request};
 use evpnd_api::v1;
 use evpnd_api::v1::evpnd_server::{Evpnd, EvpndServer};
+use evpnd_evpn::PortName;
 use evpnd_evpn::Subject;
 use evpnd_node::{Command, CommandError, EndpointSpec, ErrorKind, Reply, RouteFilter};
 use evpnd_wire::{Family, MacAddress};
@@ -46,6 +47,16 @@ fn parse_ip(field: &'static str, s: &str) -> Result<Option<IpAddr>, Status> {
     s.parse()
         .map(Some)
         .map_err(|_| Status::invalid_argument(format!("{field}: {s:?} is not an IP address")))
+}
+
+/// An optional interface name: empty means none.
+fn parse_port(field: &'static str, s: &str) -> Result<Option<PortName>, Status> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    PortName::new(s)
+        .map(Some)
+        .map_err(|e| Status::invalid_argument(format!("{field}: {e}")))
 }
 
 /// A family by its name ("l2vpn-evpn", "ipv4-rtc", "ipv4-unicast", "ipv6-unicast"); empty
@@ -221,6 +232,7 @@ impl Evpnd for Service {
             sticky: r.sticky,
             router: r.router,
             static_binding: r.static_binding,
+            port: parse_port("interface", &r.interface)?,
         };
         self.command(Command::Attach(spec)).await?;
         Ok(Response::new(v1::AttachEndpointResponse {}))

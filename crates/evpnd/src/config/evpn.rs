@@ -4,8 +4,8 @@
 
 use super::{err, ConfigError};
 use evpnd_evpn::{
-    Attachment, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget, ResolvedEvi,
-    RtDerivation,
+    Attachment, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget, PortName,
+    ResolvedEvi, RtDerivation,
 };
 use evpnd_node::{validate, CommandError, EvpnConfig};
 use evpnd_wire::community::RouteTarget;
@@ -58,6 +58,8 @@ pub(super) struct RawEndpoint {
     router: bool,
     #[serde(default)]
     static_binding: bool,
+    /// The host interface the endpoint sits behind.
+    interface: Option<String>,
 }
 
 /// `key.field: message` for a node validation error.
@@ -188,6 +190,12 @@ fn endpoint(
         sticky: e.sticky,
         router: e.router,
         static_binding: e.static_binding,
+        port: e
+            .interface
+            .as_deref()
+            .map(PortName::new)
+            .transpose()
+            .map_err(|x| ConfigError(format!("{key}.interface: {x}")))?,
     };
     validate::attachment(&a).map_err(|x| keyed(key, x))?;
     let same_mac = |o: &&Attachment| o.vni == vni && o.mac == mac;

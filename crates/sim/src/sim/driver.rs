@@ -114,6 +114,7 @@ fn event_code(e: &NodeEvent) -> u64 {
         NodeEvent::WildcardImportWithRtc => 9,
         NodeEvent::Ignored { .. } => 10,
         NodeEvent::DataplaneFailed { .. } => 11,
+        NodeEvent::DataplaneLink { up, .. } => 12 + u64::from(*up),
         NodeEvent::Engine(EngineEvent::Learned { .. }) => 20,
         NodeEvent::Engine(EngineEvent::Moved { .. }) => 21,
         NodeEvent::Engine(EngineEvent::Removed { .. }) => 22,
