@@ -343,6 +343,7 @@ impl Driver {
                     Ok(VnisAnswer {
                         vnis,
                         status,
+                        links: n.dataplane_links(),
                         dataplane: self.dataplane.kind(),
                     })
                 });
