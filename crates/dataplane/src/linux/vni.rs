@@ -259,7 +259,6 @@ impl Applier {
         if !self.desired.vnis.contains_key(&v) {
             return;
         }
-        lock(&self.shared).stats.resyncs += 1;
         lock(&self.shared).remove(vni);
         if let Err(reason) = self.setup_vni(vni) {
             self.report(Feedback::LinkState {

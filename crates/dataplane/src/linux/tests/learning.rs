@@ -153,3 +153,63 @@ fn a_deleted_device_is_reported_and_repaired() {
     r.stop();
     ns.delete().unwrap();
 }
+
+#[test]
+fn macs_learned_before_the_start_are_reported_with_their_vni() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::new().unwrap();
+    // An existing bridge (adopted) that already learned a MAC on a tenant port.
+    ns.ip(&["link", "add", "br100", "type", "bridge"]).unwrap();
+    ns.ip(&["link", "add", "lp0", "type", "veth", "peer", "name", "lp1"])
+        .unwrap();
+    ns.ip(&["link", "set", "lp0", "master", "br100", "up"])
+        .unwrap();
+    ns.ip(&["link", "set", "br100", "up"]).unwrap();
+    let far = Netns::new().unwrap();
+    ns.ip(&["link", "set", "lp1", "netns", far.name()]).unwrap();
+    far.ip(&["link", "set", "lp1", "address", "02:00:00:00:bb:01", "up"])
+        .unwrap();
+    far.ip(&["addr", "add", "192.0.2.10/24", "dev", "lp1"])
+        .unwrap();
+    wait_for("learned by the bridge", || {
+        let _ = far.exec(&["ping", "-c", "1", "-W", "1", "192.0.2.254"]);
+        fdb(&ns, "lp0").contains("02:00:00:00:bb:01 master br100")
+    });
+    let mut config = config("198.18.0.1");
+    config.vnis.insert(
+        200,
+        super::super::VniOptions {
+            learning: Some(false),
+            ..Default::default()
+        },
+    );
+    let mut r = Running::start(&ns, config);
+    assert!(
+        r.events().is_empty(),
+        "nothing is reported before the VNI is asked for"
+    );
+    r.submit(vec![I::Vni { vni: vni(100) }]);
+    r.wait_event("learned at start", |f| {
+        *f == Feedback::LocalMacLearned {
+            vni: 100,
+            mac: MacAddress([2, 0, 0, 0, 0xbb, 1]),
+            ip: None,
+        }
+    });
+    let learned = r
+        .events()
+        .iter()
+        .filter(|f| matches!(f, Feedback::LocalMacLearned { .. }))
+        .count();
+    assert_eq!(
+        learned,
+        1,
+        "the ports' own addresses are not reported: {:?}",
+        r.events()
+    );
+    r.stop();
+    far.delete().unwrap();
+    ns.delete().unwrap();
+}

@@ -24,6 +24,15 @@ fn remote(m: u16) -> I {
     }
 }
 
+fn sticky(m: u16) -> I {
+    I::RemoteMac {
+        vni: vni(100),
+        mac: mac(m),
+        vtep: ip("198.18.0.2"),
+        sticky: true,
+    }
+}
+
 #[test]
 fn a_restart_keeps_what_is_renewed_and_sweeps_the_rest_but_never_foreign_state() {
     if !root() {
@@ -38,12 +47,13 @@ fn a_restart_keeps_what_is_renewed_and_sweeps_the_rest_but_never_foreign_state()
         I::Vni { vni: vni(400) },
         remote(1),
         remote(2),
+        sticky(3),
         I::Flood { vni: v, vtep: a },
         I::Flood { vni: v, vtep: b },
         neighbor(1, 1),
         neighbor(2, 2),
     ]);
-    first.wait_applied(8);
+    first.wait_applied(9);
     first.stop();
     // Foreign state next to ours.
     ns.exec(&[
@@ -91,15 +101,16 @@ fn a_restart_keeps_what_is_renewed_and_sweeps_the_rest_but_never_foreign_state()
     second.submit(vec![
         I::Vni { vni: v },
         remote(1),
+        sticky(3),
         I::Flood { vni: v, vtep: a },
         neighbor(1, 1),
     ]);
-    second.wait_applied(4);
+    second.wait_applied(5);
     // Before Synced, nothing is removed.
     assert!(fdb(&ns, "vx100").contains("02:00:00:00:00:02"));
     assert!(link_exists(&ns, "vx400"));
     second.submit(vec![I::Synced]);
-    second.wait_applied(5);
+    second.wait_applied(6);
     std::thread::sleep(Duration::from_millis(300));
     let mut changes = String::new();
     for monitor in &mut monitors {
