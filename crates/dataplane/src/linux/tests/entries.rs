@@ -400,7 +400,10 @@ fn ten_thousand_remote_macs_in_one_batch() {
         .lines()
         .filter(|l| l.contains("extern_learn master"))
         .count();
-    println!("10,000 remote MACs (20,000 FDB entries) installed in {took:?}");
+    println!(
+        "10,000 remote MACs (20,000 FDB entries) installed in {took:?}; {:?}",
+        r.stats()
+    );
     assert_eq!((own, bridge), (10_000, 10_000));
     assert_eq!(r.stats().failures, 0);
     r.stop();

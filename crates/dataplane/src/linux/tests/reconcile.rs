@@ -183,3 +183,32 @@ fn a_restart_keeps_what_is_renewed_and_sweeps_the_rest_but_never_foreign_state()
     second.stop();
     ns.delete().unwrap();
 }
+
+#[test]
+fn without_synced_the_sweep_runs_after_sweep_after() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::new().unwrap();
+    let v = vni(100);
+    let mut first = Running::start(&ns, config("198.18.0.1"));
+    first.submit(vec![I::Vni { vni: v }, remote(1), remote(2)]);
+    first.wait_applied(3);
+    first.stop();
+    let mut c = config("198.18.0.1");
+    c.sweep_after = Duration::from_millis(1500);
+    let mut second = Running::start(&ns, c);
+    second.submit(vec![I::Vni { vni: v }, remote(1)]);
+    second.wait_applied(2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        fdb(&ns, "vx100").contains("02:00:00:00:00:02"),
+        "not before sweep_after"
+    );
+    wait_for("the timed sweep", || {
+        !fdb(&ns, "vx100").contains("02:00:00:00:00:02")
+    });
+    assert!(fdb(&ns, "vx100").contains("02:00:00:00:00:01 dst 198.18.0.2"));
+    second.stop();
+    ns.delete().unwrap();
+}
