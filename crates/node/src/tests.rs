@@ -392,12 +392,20 @@ fn a_mac_goes_only_when_neither_the_orchestrator_nor_the_kernel_holds_it() {
     );
     n.command(detach(1), now).unwrap();
     assert!(n.macs(100).unwrap().is_empty());
-    // Learned, then attached, then detached by the orchestrator: the kernel still sees it.
+    // Learned, then attached behind a port, then detached by the orchestrator: its word is
+    // final (the port is released, so the kernel forgets the MAC too).
     n.handle(learned(2), now);
-    n.command(Command::Attach(EndpointSpec::new(100, mac(2), None)), now)
-        .unwrap();
+    let mut spec = EndpointSpec::new(100, mac(2), None);
+    spec.port = Some(evpnd_evpn::PortName::new("t1v100").unwrap());
+    n.command(Command::Attach(spec), now).unwrap();
+    while n.poll_intent().is_some() {}
     n.command(detach(2), now).unwrap();
-    assert_eq!(n.macs(100).unwrap().len(), 1, "the kernel still holds it");
+    assert!(n.macs(100).unwrap().is_empty());
+    assert!(std::iter::from_fn(|| n.poll_intent()).any(|i| matches!(
+        i,
+        evpnd_dataplane::DataplaneIntent::RemovePort { port, .. } if port.as_str() == "t1v100"
+    )));
+    // The kernel's word that the MAC left then changes nothing.
     n.handle(gone(2), now);
     assert!(n.macs(100).unwrap().is_empty());
 }
