@@ -117,6 +117,10 @@ pub trait Backend: Send {
     fn stats(&self) -> BackendStats {
         BackendStats::default()
     }
+    /// The in-memory tables, for backends that keep them (`None`: nothing to show).
+    fn memory(&self) -> Option<&MemoryDataplane> {
+        None
+    }
 }
 
 /// Counters a [`Backend`] keeps.
@@ -172,5 +176,9 @@ impl<D: Dataplane> Backend for InlineBackend<D> {
 
     fn stats(&self) -> BackendStats {
         self.stats
+    }
+
+    fn memory(&self) -> Option<&MemoryDataplane> {
+        self.dataplane.memory()
     }
 }

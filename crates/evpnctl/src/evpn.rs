@@ -257,6 +257,7 @@ fn vnis_json(r: &v1::ListVnisResponse) -> Value {
             "export_route_targets": v.export_route_targets, "local_macs": v.local_macs,
             "remote_macs": v.remote_macs, "flood_vteps": v.flood_vteps,
             "neighbors": v.neighbors, "duplicates": v.duplicates,
+            "dataplane_state": v.dataplane_state, "ports": v.ports,
         })).collect::<Vec<_>>(),
     })
 }
@@ -276,6 +277,12 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
                 v.flood_vteps.to_string(),
                 v.neighbors.to_string(),
                 v.duplicates.to_string(),
+                if v.dataplane_state.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.dataplane_state.clone()
+                },
+                v.ports.join(","),
             ]
         })
         .collect();
@@ -285,7 +292,10 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
         s.vtep,
         s.dataplane,
         table(
-            &["VNI", "RD", "IMPORT", "EXPORT", "LOCAL", "REMOTE", "FLOOD", "ARP/ND", "DUP"],
+            &[
+                "VNI", "RD", "IMPORT", "EXPORT", "LOCAL", "REMOTE", "FLOOD", "ARP/ND", "DUP",
+                "DATAPLANE", "PORTS"
+            ],
             &rows
         ),
         s.learned,

@@ -6,7 +6,9 @@
 //!   [`Output::Close`] / [`Output::Abort`] go back to the writer;
 //! * tokio timers ⇄ the node's deadline ([`Node::poll_timeout`], [`Node::handle_timeout`]);
 //! * API requests ([`Request`]) ⇄ [`Node::command`] and the node's queries;
-//! * data-plane intents → the data-plane backend, whose failures go back to the node;
+//! * data-plane intents → the data-plane backend in ordered batches (one per drain); its
+//!   feedback (install failures, learned MACs, link state) comes back on a channel and goes
+//!   to the node as [`Input::Dataplane`];
 //! * node events → the log.
 //!
 //! It decides nothing about BGP or EVPN. What it owns is I/O: the listening socket and its
@@ -16,11 +18,12 @@
 use crate::config::{Config, DataplaneKind};
 use crate::control::{Request, VnisAnswer};
 use crate::net::{self, ConnEvent, ConnHandle, WriteCmd};
-use evpnd_dataplane::{Dataplane, MemoryDataplane, NoDataplane};
-use evpnd_evpn::{EngineEvent, Subject};
-use evpnd_node::{
-    CommandError, ConnId, DataplaneFeedback, Input, Node, NodeEvent, Output, Transport,
+use crate::persist::EndpointJournal;
+use evpnd_dataplane::{
+    Backend, Feedback, FeedbackSink, InlineBackend, MemoryDataplane, NoDataplane,
 };
+use evpnd_evpn::{EngineEvent, Subject};
+use evpnd_node::{CommandError, ConnId, Input, Node, NodeEvent, Output, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -31,10 +34,6 @@ use tracing::{debug, info, warn};
 
 /// How long an outgoing connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Rounds of "apply intents, feed failures back" per event (each round is one batch of the
-/// node's outputs; failures are rare, so one or two rounds is the norm).
-const MAX_DRAIN_ROUNDS: usize = 16;
 
 /// Events other than connection traffic.
 enum Event {
@@ -47,19 +46,24 @@ enum Event {
 /// The driver's state around the node.
 struct Driver {
     node: Node,
-    dataplane: Box<dyn Dataplane>,
+    dataplane: Box<dyn Backend>,
+    journal: EndpointJournal,
     listener: Option<Arc<TcpListener>>,
     conns: HashMap<ConnId, ConnHandle>,
     conn_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
     event_tx: mpsc::UnboundedSender<Event>,
 }
 
-/// The data plane `kind` names.
-fn backend(kind: DataplaneKind) -> Box<dyn Dataplane> {
-    match kind {
-        DataplaneKind::None => Box::new(NoDataplane),
-        DataplaneKind::Memory => Box::<MemoryDataplane>::default(),
-    }
+/// Starts the data plane `kind` names, reporting into `sink`.
+fn backend(kind: DataplaneKind, sink: FeedbackSink) -> Result<Box<dyn Backend>, String> {
+    Ok(match kind {
+        DataplaneKind::None => Box::new(InlineBackend::new(NoDataplane, sink)),
+        DataplaneKind::Memory => Box::new(InlineBackend::new(MemoryDataplane::default(), sink)),
+        DataplaneKind::Linux(config) => Box::new(
+            evpnd_dataplane::linux::LinuxBackend::spawn(*config, sink)
+                .map_err(|e| format!("cannot start the Linux data plane: {e}"))?,
+        ),
+    })
 }
 
 /// Runs the daemon until SIGINT/SIGTERM. `requests` carries the API's requests.
@@ -96,9 +100,19 @@ pub async fn run(
         .and_then(|()| std::fs::write(&marker, std::process::id().to_string()))
         .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
     let node = Node::new(node_config, Instant::now())?;
+    let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel::<Feedback>();
+    let sink: FeedbackSink = Box::new(move |f| {
+        let _ = feedback_tx.send(f);
+    });
+    let (journal, restored, journal_error) =
+        EndpointJournal::load(&config.state_dir, &config.node.router_id.to_string());
+    if let Some(e) = journal_error {
+        warn!("endpoint journal: {e}");
+    }
     let mut d = Driver {
         node,
-        dataplane: backend(config.dataplane),
+        dataplane: backend(config.dataplane, sink)?,
+        journal,
         listener,
         conns: HashMap::new(),
         conn_tx,
@@ -106,6 +120,23 @@ pub async fn run(
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
+    }
+    // Endpoints the API attached before this start are attached again (the journal's notes).
+    let restored_count = restored.len();
+    for spec in restored {
+        let cmd = evpnd_node::Command::Attach(spec);
+        match d.node.command(cmd.clone(), Instant::now()) {
+            Ok(_) => d.journal.record(&cmd),
+            Err(e) => {
+                warn!(vni = spec.vni, mac = %spec.mac, "endpoint journal: not attached again: {e}")
+            }
+        }
+    }
+    if restored_count > 0 {
+        info!(
+            endpoints = restored_count,
+            "attached the endpoints of the journal again"
+        );
     }
     d.drain();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -119,6 +150,7 @@ pub async fn run(
             Some((conn, ev)) = conn_rx.recv() => d.on_conn(conn, ev),
             Some(ev) = event_rx.recv() => d.on_event(ev),
             Some(req) = requests.recv() => d.on_request(req),
+            Some(f) = feedback_rx.recv() => d.node.handle(Input::Dataplane(f), Instant::now()),
             _ = tokio::time::sleep_until(deadline) => d.node.handle_timeout(Instant::now()),
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
@@ -207,32 +239,21 @@ impl Driver {
         self.conns.insert(conn, handle);
     }
 
-    /// Moves every output of the node to where it goes, until the node is quiet (failures of
-    /// the data plane are fed back and may cause more outputs).
+    /// Moves every output of the node to where it goes: outputs to the sockets, intents to
+    /// the data plane as one ordered batch, events to the log.
     fn drain(&mut self) {
-        for _ in 0..MAX_DRAIN_ROUNDS {
-            while let Some(o) = self.node.poll_output() {
-                self.on_output(o);
-            }
-            let mut failures = Vec::new();
-            while let Some(intent) = self.node.poll_intent() {
-                if let Err(e) = self.dataplane.apply(&intent) {
-                    failures.push(DataplaneFeedback::InstallFailed {
-                        intent,
-                        reason: e.to_string(),
-                    });
-                }
-            }
-            while let Some(ev) = self.node.poll_event() {
-                log_event(&ev);
-            }
-            if failures.is_empty() {
-                return;
-            }
-            let now = Instant::now();
-            for f in failures {
-                self.node.handle(Input::Dataplane(f), now);
-            }
+        while let Some(o) = self.node.poll_output() {
+            self.on_output(o);
+        }
+        let batch: Vec<_> = std::iter::from_fn(|| self.node.poll_intent()).collect();
+        if !batch.is_empty() {
+            self.dataplane.submit(batch);
+        }
+        while let Some(ev) = self.node.poll_event() {
+            log_event(&ev);
+        }
+        if let Err(e) = self.journal.flush() {
+            warn!("cannot write the endpoint journal: {e}");
         }
     }
 
@@ -304,7 +325,11 @@ impl Driver {
         let n = &mut self.node;
         match req {
             Request::Command(cmd, tx) => {
-                let _ = tx.send(n.command(cmd, now));
+                let result = n.command(cmd.clone(), now);
+                if result.is_ok() {
+                    self.journal.record(&cmd);
+                }
+                let _ = tx.send(result);
             }
             Request::Neighbors(tx) => {
                 let _ = tx.send(n.neighbors(now));
@@ -318,6 +343,7 @@ impl Driver {
                     Ok(VnisAnswer {
                         vnis,
                         status,
+                        links: n.dataplane_links(),
                         dataplane: self.dataplane.kind(),
                     })
                 });

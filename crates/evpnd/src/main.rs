@@ -8,6 +8,7 @@ mod config;
 mod control;
 mod driver;
 mod net;
+mod persist;
 mod sockopt;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,24 @@ fn main() -> ExitCode {
     if let Some(path) = cli.check_config {
         return match config::load(&path) {
             Ok(c) => {
+                let dataplane = match &c.dataplane {
+                    config::DataplaneKind::None => "none".to_string(),
+                    config::DataplaneKind::Memory => "memory".to_string(),
+                    config::DataplaneKind::Linux(l) => {
+                        if let Err(e) = evpnd_dataplane::linux::check_capabilities(l) {
+                            eprintln!("evpnd: {}: dataplane: {e}", path.display());
+                            return ExitCode::FAILURE;
+                        }
+                        match &l.model {
+                            evpnd_dataplane::linux::DeviceModel::PerVni => {
+                                "linux (per-VNI devices)".to_string()
+                            }
+                            evpnd_dataplane::linux::DeviceModel::SingleVxlan { vxlan, .. } => {
+                                format!("linux (single VXLAN device {vxlan})")
+                            }
+                        }
+                    }
+                };
                 let evpn = match &c.node.evpn {
                     Some(e) => format!(
                         ", EVPN engine at VTEP {} with {} VNI(s) and {} endpoint(s)",
@@ -53,7 +72,7 @@ fn main() -> ExitCode {
                     None => String::new(),
                 };
                 println!(
-                    "{}: valid ({} neighbor(s), {} static route(s){evpn})",
+                    "{}: valid ({} neighbor(s), {} static route(s){evpn}, data plane {dataplane})",
                     path.display(),
                     c.node.neighbors.len(),
                     c.node.static_routes.len()

@@ -43,6 +43,28 @@ pub(super) struct RawVni {
     rd: Option<String>,
     import_route_targets: Option<Vec<String>>,
     export_route_targets: Option<Vec<String>>,
+    /// Kernel data plane: the bridge's name (default `br<vni>`).
+    bridge: Option<String>,
+    /// Kernel data plane: the VXLAN device's name (default `vx<vni>`).
+    vxlan_device: Option<String>,
+    /// Kernel data plane: report MACs the kernel learns in this VNI.
+    learning: Option<bool>,
+}
+
+impl RawVni {
+    /// The VNI number as written.
+    pub(super) fn number(&self) -> u32 {
+        self.vni
+    }
+
+    /// The data-plane keys: (bridge, vxlan-device, learning).
+    pub(super) fn device_keys(&self) -> (Option<&str>, Option<&str>, Option<bool>) {
+        (
+            self.bridge.as_deref(),
+            self.vxlan_device.as_deref(),
+            self.learning,
+        )
+    }
 }
 
 /// One `[[endpoint]]` as written.

@@ -7,6 +7,7 @@
 //! [`NodeConfig`] plus what only the driver needs (listen addresses, state directory, data
 //! plane kind).
 
+mod dataplane;
 mod evpn;
 mod neighbor;
 mod static_route;
@@ -35,7 +36,7 @@ struct RawConfig {
     #[serde(default)]
     api: RawApi,
     #[serde(default)]
-    dataplane: RawDataplane,
+    dataplane: dataplane::RawDataplane,
     evpn: Option<evpn::RawEvpn>,
     #[serde(default)]
     vni: Vec<evpn::RawVni>,
@@ -60,13 +61,6 @@ struct RawBgp {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawApi {
     listen: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawDataplane {
-    kind: Option<String>,
-    vtep: Option<IpAddr>,
 }
 
 /// Where the API listens.
@@ -95,14 +89,7 @@ impl std::str::FromStr for ApiListen {
     }
 }
 
-/// Which data plane receives the EVPN engine's intents (`[dataplane] kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DataplaneKind {
-    /// Intents are dropped (control plane only).
-    None,
-    /// Intents are applied to in-memory tables (tests, `evpnctl show dataplane`).
-    Memory,
-}
+pub use dataplane::DataplaneKind;
 
 /// The validated configuration: the node's, and the driver's own settings.
 #[derive(Clone, Debug)]
@@ -184,20 +171,6 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 .map_err(|e| ConfigError(format!("api.listen: {e}")))?,
         ),
     };
-    let dataplane = match raw.dataplane.kind.as_deref() {
-        None | Some("none") => DataplaneKind::None,
-        Some("memory") => DataplaneKind::Memory,
-        Some("linux") => {
-            return err(
-                "dataplane.kind: \"linux\" is not available yet (use \"none\" or \"memory\")",
-            )
-        }
-        Some(k) => {
-            return err(format!(
-                "dataplane.kind: unknown kind {k:?} (\"none\", \"memory\")"
-            ))
-        }
-    };
     let evpn = evpn::evpn_config(
         raw.asn,
         raw.router_id,
@@ -205,6 +178,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         &raw.vni,
         &raw.endpoint,
     )?;
+    let dataplane = dataplane::dataplane(&raw.dataplane, &raw.vni, evpn.as_ref())?;
     let vtep = raw
         .dataplane
         .vtep

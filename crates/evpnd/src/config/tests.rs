@@ -415,3 +415,117 @@ fn bad_neighbor_roles_name_the_key() {
         assert!(e.contains(key), "{bad}: {e}");
     }
 }
+
+#[test]
+fn the_linux_data_plane_takes_per_vni_names_learning_and_interfaces() {
+    use evpnd_dataplane::linux::DeviceModel;
+    let text = EVPN
+        .replace(
+            "kind = \"memory\"",
+            "kind = \"linux\"\nlearning = false\nudp-port = 4790",
+        )
+        .replacen(
+            "[[vni]]\nvni = 200",
+            "[[vni]]\nvni = 200\nbridge = \"br-blue\"\nvxlan-device = \"vx-blue\"\nlearning = true",
+            1,
+        )
+        .replacen("sticky = true", "sticky = true\ninterface = \"t1v100\"", 1);
+    let c = parse(&text).unwrap();
+    let DataplaneKind::Linux(l) = &c.dataplane else {
+        panic!("not linux: {:?}", c.dataplane);
+    };
+    assert_eq!(l.model, DeviceModel::PerVni);
+    assert_eq!((l.learning, l.udp_port), (false, 4790));
+    assert_eq!(l.vtep, "198.19.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(l.vnis[&100].bridge.as_deref(), Some("br100"));
+    assert_eq!(l.vnis[&100].vxlan.as_deref(), Some("vx100"));
+    assert_eq!(l.vnis[&100].learning, None);
+    assert_eq!(l.vnis[&200].bridge.as_deref(), Some("br-blue"));
+    assert_eq!(l.vnis[&200].learning, Some(true));
+    let e = c.node.evpn.unwrap();
+    assert_eq!(
+        e.endpoints[0]
+            .port
+            .map(|p| p.as_str().to_string())
+            .as_deref(),
+        Some("t1v100")
+    );
+
+    let single = EVPN.replace(
+        "kind = \"memory\"",
+        "kind = \"linux\"\nmodel = \"single-vxlan\"\nvxlan-device = \"vxe\"",
+    );
+    let DataplaneKind::Linux(l) = parse(&single).unwrap().dataplane else {
+        panic!("not linux");
+    };
+    assert_eq!(
+        l.model,
+        DeviceModel::SingleVxlan {
+            bridge: "br-evpn".into(),
+            vxlan: "vxe".into()
+        }
+    );
+}
+
+#[test]
+fn bad_data_plane_keys_name_the_key() {
+    let linux = EVPN.replace("kind = \"memory\"", "kind = \"linux\"");
+    let cases = [
+        (
+            linux.replacen(
+                "[[vni]]\nvni = 200",
+                "[[vni]]\nvni = 200\nbridge = \"br100\"",
+                1,
+            ),
+            "vni[1].bridge: \"br100\" is also vni[0].bridge",
+        ),
+        (
+            linux.replacen(
+                "[[vni]]\nvni = 200",
+                "[[vni]]\nvni = 200\nvxlan-device = \"a/b\"",
+                1,
+            ),
+            "vni[1].vxlan-device: interface name \"a/b\" contains '/'",
+        ),
+        (
+            linux.replace("kind = \"linux\"", "kind = \"linux\"\nbridge = \"x\""),
+            "dataplane.bridge: only with model = \"single-vxlan\"",
+        ),
+        (
+            linux.replace("kind = \"linux\"", "kind = \"linux\"\nmodel = \"per-host\""),
+            "dataplane.model: \"per-host\"",
+        ),
+        (
+            linux.replace("kind = \"linux\"", "kind = \"linux\"\nudp-port = 0"),
+            "dataplane.udp-port: 0",
+        ),
+        (
+            EVPN.replace("kind = \"memory\"", "kind = \"memory\"\nlearning = true"),
+            "dataplane.learning: only with kind = \"linux\"",
+        ),
+        (
+            EVPN.replacen(
+                "[[vni]]\nvni = 200",
+                "[[vni]]\nvni = 200\nlearning = false",
+                1,
+            ),
+            "vni[1]: bridge, vxlan-device and learning need [dataplane] kind = \"linux\"",
+        ),
+        (
+            linux.replacen(
+                "sticky = true",
+                "sticky = true\ninterface = \"much-too-long-name\"",
+                1,
+            ),
+            "endpoint[0].interface: interface name \"much-too-long-name\" is 18 bytes long",
+        ),
+        (
+            GOOD.replace("[api]", "[dataplane]\nkind = \"linux\"\n[api]"),
+            "dataplane.kind: \"linux\" needs the EVPN engine",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains(want), "{want:?} not in {e:?}");
+    }
+}
