@@ -377,7 +377,8 @@ pub struct PingOptions {
     pub count: u32,
     /// Time between requests (`-i`; below 0.2 s needs root, which lab tests have).
     pub interval: Duration,
-    /// Give up after this long whatever was received (`-w`).
+    /// Give up after this long whatever was received (`-w`; a broadcast ping sends `count`
+    /// requests and is only bounded by the deadline plus a few seconds).
     pub deadline: Duration,
     /// Allow a broadcast destination (`-b`).
     pub broadcast: bool,
@@ -403,13 +404,14 @@ impl PingOptions {
             self.count.to_string(),
             "-i".into(),
             format!("{:.3}", self.interval.as_secs_f64()),
-            "-w".into(),
-            self.deadline.as_secs().max(1).to_string(),
         ];
         if self.broadcast {
-            // No replies come back from a broadcast (hosts ignore echo to broadcast): wait
-            // one second after the last request instead of the default ten.
+            // No replies come back from a broadcast (hosts ignore echo to broadcast): send
+            // exactly `count` requests (with `-w`, ping would go on until the deadline) and
+            // wait one second after the last instead of the default ten.
             a.extend(["-b".into(), "-W".into(), "1".into()]);
+        } else {
+            a.extend(["-w".into(), self.deadline.as_secs().max(1).to_string()]);
         }
         a.push(dst.to_string());
         a
@@ -984,7 +986,7 @@ mod tests {
         assert!(o
             .args("192.0.2.255".parse().unwrap())
             .join(" ")
-            .ends_with("-b -W 1 192.0.2.255"));
+            .ends_with("-i 0.010 -b -W 1 192.0.2.255"));
     }
 
     /// Plugs `port` into a hand-made VNI 100 on `node`: `br100` with `vx100` (local = the
