@@ -454,6 +454,24 @@ pub fn parse_ping_summary(out: &str) -> Result<PingStats> {
     }
 }
 
+/// `InType8` (echo requests received) from the `IcmpMsg` lines of /proc/net/snmp; the kernel
+/// lists only the types seen so far, so a missing column is 0.
+pub fn parse_icmp_in_echo(snmp: &str) -> Result<u64> {
+    let mut rows = snmp.lines().filter(|l| l.starts_with("IcmpMsg:"));
+    let (Some(names), Some(values)) = (rows.next(), rows.next()) else {
+        return Ok(0);
+    };
+    let position = names.split_whitespace().position(|n| n == "InType8");
+    match position {
+        None => Ok(0),
+        Some(i) => values
+            .split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| LabError::new(format!("unreadable IcmpMsg values {values:?}"))),
+    }
+}
+
 impl Tenant {
     /// The tenant's label.
     pub fn label(&self) -> &str {
@@ -543,6 +561,15 @@ impl Tenant {
             .and_then(|l| l.pointer("/stats64/rx/packets"))
             .and_then(Value::as_u64)
             .ok_or_else(|| LabError::new(format!("no rx counter in {out}")))
+    }
+
+    /// ICMP echo requests that reached the tenant's IP stack so far (`IcmpMsg: InType8` of the
+    /// namespace's /proc/net/snmp), broadcast ones included even though the kernel does not
+    /// answer those. Unlike [`Tenant::rx_packets`] it ignores background traffic (ARP, the
+    /// bridges' IPv6), so it tells exactly which tenants a broadcast ping reached.
+    pub fn echo_requests_received(&self) -> Result<u64> {
+        let snmp = self.netns.exec(&["cat", "/proc/net/snmp"])?;
+        parse_icmp_in_echo(&snmp)
     }
 
     /// Announces the tenant's MAC and IP with a gratuitous ARP: `arping -U` when installed,
@@ -976,6 +1003,17 @@ mod tests {
     }
 
     #[test]
+    fn parses_icmp_counters() {
+        let snmp = "Ip: Forwarding\nIp: 1\nIcmpMsg: InType0 InType8 OutType0\nIcmpMsg: 3 40 2\n";
+        assert_eq!(parse_icmp_in_echo(snmp).unwrap(), 40);
+        assert_eq!(
+            parse_icmp_in_echo("IcmpMsg: InType0\nIcmpMsg: 3\n").unwrap(),
+            0
+        );
+        assert_eq!(parse_icmp_in_echo("Ip: 1\n").unwrap(), 0);
+    }
+
+    #[test]
     fn ping_arguments() {
         let mut o = PingOptions::new(3, Duration::from_millis(10), Duration::from_secs(2));
         assert_eq!(
@@ -1079,10 +1117,12 @@ mod tests {
                 .unwrap();
             let (a, b) = (f.tenant("a").unwrap(), f.tenant("b").unwrap());
             let rx_before = b.rx_packets().unwrap();
+            let echo_before = b.echo_requests_received().unwrap();
             let opts = PingOptions::new(3, Duration::from_millis(20), Duration::from_secs(5));
             let st = a.ping(b.ip(), &opts).unwrap();
             assert_eq!(st.received, 3, "{family:?}: {st:?}");
             assert!(b.rx_packets().unwrap() >= rx_before + 3);
+            assert_eq!(b.echo_requests_received().unwrap(), echo_before + 3);
             // The bridge learned a's MAC behind the VXLAN port of host 2.
             let learned = h2.fdb(Some("vx100")).unwrap();
             assert!(
