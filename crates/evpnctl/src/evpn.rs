@@ -251,6 +251,9 @@ fn vnis_json(r: &v1::ListVnisResponse) -> Value {
             "duplicate": s.duplicate, "unfrozen": s.unfrozen,
             "sticky_conflict": s.sticky_conflict, "routes_originated": s.routes_originated,
             "routes_withdrawn": s.routes_withdrawn, "intents": s.intents,
+            "dataplane_failures": s.dataplane_failures,
+            "dataplane_pending_retries": s.dataplane_pending_retries,
+            "dataplane_resyncs": s.dataplane_resyncs,
         },
         "vnis": r.vnis.iter().map(|v| json!({
             "vni": v.vni, "rd": v.rd, "import_route_targets": v.import_route_targets,
@@ -288,7 +291,7 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
         .collect();
     let s = r.status.clone().unwrap_or_default();
     format!(
-        "VTEP {}, data plane {}\n{}\nevents: learned {} moved {} removed {} duplicate {} unfrozen {} sticky-conflict {}; routes originated {} withdrawn {}; intents {}",
+        "VTEP {}, data plane {}\n{}\nevents: learned {} moved {} removed {} duplicate {} unfrozen {} sticky-conflict {}; routes originated {} withdrawn {}; intents {}; data plane failures {} retrying {} resyncs {}",
         s.vtep,
         s.dataplane,
         table(
@@ -306,7 +309,10 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
         s.sticky_conflict,
         s.routes_originated,
         s.routes_withdrawn,
-        s.intents
+        s.intents,
+        s.dataplane_failures,
+        s.dataplane_pending_retries,
+        s.dataplane_resyncs
     )
 }
 

@@ -25,6 +25,8 @@ pub struct VnisAnswer {
     pub status: EvpnStatus,
     /// The data plane kind ("none", "memory", "linux").
     pub dataplane: &'static str,
+    /// The data plane's counters.
+    pub dataplane_stats: evpnd_dataplane::BackendStats,
     /// The data plane's word on each VNI's devices: forwarding, or why not.
     pub links: std::collections::BTreeMap<Vni, (bool, Option<String>)>,
 }

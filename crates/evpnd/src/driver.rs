@@ -345,6 +345,7 @@ impl Driver {
                         status,
                         links: n.dataplane_links(),
                         dataplane: self.dataplane.kind(),
+                        dataplane_stats: self.dataplane.stats(),
                     })
                 });
                 let _ = tx.send(answer);

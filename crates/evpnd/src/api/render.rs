@@ -150,6 +150,9 @@ pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
             routes_originated: c.routes_originated,
             routes_withdrawn: c.routes_withdrawn,
             intents: c.intents,
+            dataplane_failures: a.dataplane_stats.failures,
+            dataplane_pending_retries: a.dataplane_stats.pending_retries,
+            dataplane_resyncs: a.dataplane_stats.resyncs,
         }),
     }
 }
