@@ -30,6 +30,9 @@
 //!   endpoints from the configuration) while a tenant pings across every 10 ms: lost pings are
 //!   printed; the fabric converges, without duplicate or stale entries (one MAC withdrawn
 //!   while host 2 was down must be swept from its kernel).
+//! * `detach_after_traffic`: an endpoint attached through the API that has talked (so the
+//!   kernel learned its MAC on the port too) is detached: it must leave evpnd's table, the
+//!   other hosts' FDBs and the bridge.
 //!
 //! Each test builds its fabric once, gates on `require_root_and_tools` and bounds every wait;
 //! the tests run one at a time.
