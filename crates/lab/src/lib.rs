@@ -42,7 +42,7 @@ pub use env::{is_root, require_root_and_tools, tool_path};
 pub use error::{LabError, Result};
 pub use exabgp::Exabgp;
 pub use fabric::{
-    Fabric, FabricOptions, FdbEntry, FdbMonitor, NeighborEntry, Node, PingOptions, PingStats,
+    Fabric, FabricNode, FabricOptions, FdbEntry, FdbMonitor, NeighborEntry, PingOptions, PingStats,
     Tenant, TenantSpec, UnderlayFamily,
 };
 pub use frr::{Frr, FrrOptions, TempDir};
