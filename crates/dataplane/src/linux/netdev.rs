@@ -183,9 +183,20 @@ pub(crate) fn delete(index: u32) -> RouteNetlinkMessage {
 
 /// Reads the link called `name` (`None`: there is none).
 pub(crate) fn get_by_name(socket: &mut NlSocket, name: &str) -> Result<Option<Link>, NlError> {
-    let request =
-        RouteNetlinkMessage::GetLink(link_message(0, vec![LinkAttribute::IfName(name.into())]));
-    match socket.query(&request, 0) {
+    get(
+        socket,
+        link_message(0, vec![LinkAttribute::IfName(name.into())]),
+    )
+}
+
+/// Reads the link with ifindex `index` (`None`: there is none).
+pub(crate) fn get_by_index(socket: &mut NlSocket, index: u32) -> Result<Option<Link>, NlError> {
+    get(socket, link_message(index, Vec::new()))
+}
+
+/// Reads the one link `request` names.
+fn get(socket: &mut NlSocket, request: LinkMessage) -> Result<Option<Link>, NlError> {
+    match socket.query(&RouteNetlinkMessage::GetLink(request), 0) {
         Ok(answers) => Ok(answers.iter().find_map(|m| match m {
             RouteNetlinkMessage::NewLink(l) => Some(Link::parse(l)),
             _ => None,
