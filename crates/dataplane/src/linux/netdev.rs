@@ -41,6 +41,10 @@ pub(crate) struct Link {
     pub up: bool,
     /// The VXLAN id, for a VXLAN device.
     pub vxlan_id: Option<u32>,
+    /// The source address (`local`), for a VXLAN device.
+    pub vxlan_local: Option<IpAddr>,
+    /// The UDP destination port (`dstport`), for a VXLAN device.
+    pub vxlan_port: Option<u16>,
 }
 
 impl Link {
@@ -74,10 +78,19 @@ impl Link {
                         match info {
                             LinkInfo::Kind(k) => link.kind = Some(k.clone()),
                             LinkInfo::Data(InfoData::Vxlan(v)) => {
-                                link.vxlan_id = v.iter().find_map(|a| match a {
-                                    InfoVxlan::Id(id) => Some(*id),
-                                    _ => None,
-                                })
+                                for a in v {
+                                    match a {
+                                        InfoVxlan::Id(id) => link.vxlan_id = Some(*id),
+                                        InfoVxlan::Local(a) => {
+                                            link.vxlan_local = Some(IpAddr::V4(*a))
+                                        }
+                                        InfoVxlan::Local6(a) => {
+                                            link.vxlan_local = Some(IpAddr::V6(*a))
+                                        }
+                                        InfoVxlan::Port(p) => link.vxlan_port = Some(*p),
+                                        _ => {}
+                                    }
+                                }
                             }
                             _ => {}
                         }
@@ -248,6 +261,8 @@ mod tests {
             assert_eq!(link.name, "vx100");
             assert_eq!(link.kind, Some(InfoKind::Vxlan));
             assert_eq!(link.vxlan_id, Some(100));
+            assert_eq!(link.vxlan_local, Some(vtep));
+            assert_eq!(link.vxlan_port, Some(4789));
             let data = l
                 .attributes
                 .iter()
