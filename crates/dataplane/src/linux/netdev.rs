@@ -4,9 +4,11 @@
 use super::socket::{NlError, NlSocket};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
 use netlink_packet_route::link::{
+    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, BridgeVlanTunnelInfo, InfoBridge,
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVxlan, LinkAttribute,
     LinkFlags, LinkInfo, LinkMessage,
 };
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use std::net::IpAddr;
 
@@ -120,6 +122,91 @@ pub(crate) fn create_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
         ],
     );
     (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME type bridge vlan_filtering 1`: a VLAN-aware bridge (the single-VXLAN
+/// model maps each VNI to one of its VLANs).
+pub(crate) fn create_vlan_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
+    let m = link_message(
+        0,
+        vec![
+            LinkAttribute::IfName(name.into()),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Bridge),
+                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanFiltering(true)])),
+            ]),
+        ],
+    );
+    (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME type vxlan external vnifilter local VTEP dstport PORT nolearning`: one
+/// collect-metadata VXLAN device for every VNI (RFC 7348 §5), which terminates the VNIs of its
+/// filter ([`super::vnifilter`]).
+pub(crate) fn create_vnifilter_vxlan(
+    name: &str,
+    vtep: IpAddr,
+    port: u16,
+) -> (RouteNetlinkMessage, u16) {
+    let local = match vtep {
+        IpAddr::V4(a) => InfoVxlan::Local(a),
+        IpAddr::V6(a) => InfoVxlan::Local6(a),
+    };
+    let data = vec![
+        InfoVxlan::CollectMetadata(true),
+        InfoVxlan::Vnifilter(true),
+        local,
+        InfoVxlan::Port(port),
+        InfoVxlan::Learning(false),
+    ];
+    let m = link_message(
+        0,
+        vec![
+            LinkAttribute::IfName(name.into()),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Vxlan),
+                LinkInfo::Data(InfoData::Vxlan(data)),
+            ]),
+        ],
+    );
+    (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link set INDEX type bridge_slave vlan_tunnel on learning off neigh_suppress on`: the
+/// single-VXLAN model's port takes the VNI of a frame from its VLAN's tunnel mapping.
+pub(crate) fn vlan_tunnel_port_options(index: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::NewLink(link_message(
+        index,
+        vec![LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![
+                InfoBridgePort::VlanTunnel(true),
+                InfoBridgePort::Learning(false),
+                InfoBridgePort::NeighSupress(true),
+            ])),
+        ])],
+    ))
+}
+
+/// `bridge vlan add dev INDEX vid VID tunnel_info id VNI`: the VLAN on a bridge port, mapped
+/// to `vni` (an `AF_BRIDGE` setlink with `IFLA_BRIDGE_VLAN_INFO` then
+/// `IFLA_BRIDGE_VLAN_TUNNEL_INFO`, in the order the kernel applies them).
+pub(crate) fn add_vlan_tunnel(index: u32, vid: u16, vni: u32) -> RouteNetlinkMessage {
+    let mut m = link_message(
+        index,
+        vec![LinkAttribute::AfSpecBridge(vec![
+            AfSpecBridge::VlanInfo(BridgeVlanInfo {
+                flags: BridgeVlanInfoFlags::empty(),
+                vid,
+            }),
+            AfSpecBridge::VlanTunnelInfo(vec![
+                BridgeVlanTunnelInfo::Id(vni),
+                BridgeVlanTunnelInfo::Vid(vid),
+            ]),
+        ])],
+    );
+    m.header.interface_family = AddressFamily::Bridge;
+    RouteNetlinkMessage::SetLink(m)
 }
 
 /// `ip link add NAME type vxlan id VNI local VTEP dstport PORT nolearning` (RFC 7348 §5).

@@ -246,6 +246,31 @@ impl NlSocket {
         }
     }
 
+    /// Sends one request the library has no type for (message type `kind`, the payload
+    /// after the netlink header) and waits for its ack.
+    pub fn request_raw(&mut self, kind: u16, flags: u16, payload: &[u8]) -> Result<(), NlError> {
+        let len = payload
+            .len()
+            .checked_add(16)
+            .and_then(|l| u32::try_from(l).ok())
+            .ok_or_else(|| NlError::local(&io::Error::from(io::ErrorKind::InvalidInput)))?;
+        let seq = self.next_seq();
+        let mut bytes = Vec::with_capacity(payload.len() + 16);
+        bytes.extend_from_slice(&len.to_ne_bytes());
+        bytes.extend_from_slice(&kind.to_ne_bytes());
+        bytes.extend_from_slice(&(flags | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+        bytes.extend_from_slice(&seq.to_ne_bytes());
+        bytes.extend_from_slice(&0u32.to_ne_bytes());
+        bytes.extend_from_slice(payload);
+        while bytes.len() % 4 != 0 {
+            bytes.push(0);
+        }
+        match self.send_chunk(&bytes, seq, 1).into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Sends a request that the kernel answers with messages (a `GET` of one object, or a
     /// dump with `NLM_F_DUMP`) and collects them; a dump interrupted by a concurrent change is
     /// restarted (up to three times).
