@@ -23,11 +23,13 @@
 mod apply;
 mod fdb;
 mod netdev;
+mod probe;
 mod reconcile;
 mod socket;
 #[cfg(test)]
 mod tests;
 mod vni;
+mod vnifilter;
 mod watch;
 
 pub use fdb::EVPND_NEIGH_PROTOCOL;
@@ -213,9 +215,16 @@ impl Drop for LinuxBackend {
 /// without changing anything.
 pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
     if let DeviceModel::SingleVxlan { .. } = config.model {
+        let missing = probe::single_vxlan(config).map_err(LinuxError)?;
+        if !missing.is_empty() {
+            return Err(LinuxError(format!(
+                "this kernel cannot run the single-VXLAN-device model; missing: {}",
+                missing.join("; ")
+            )));
+        }
         return Err(LinuxError(
-            "the single-VXLAN-device model (one vnifilter VXLAN device) is not implemented yet; \
-             use the per-VNI model"
+            "the kernel supports the single-VXLAN-device model (one vnifilter VXLAN device), \
+             but evpnd does not implement it yet; use the per-VNI model"
                 .into(),
         ));
     }

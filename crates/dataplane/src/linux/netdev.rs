@@ -4,9 +4,11 @@
 use super::socket::{NlError, NlSocket};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
 use netlink_packet_route::link::{
+    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, BridgeVlanTunnelInfo, InfoBridge,
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVxlan, LinkAttribute,
     LinkFlags, LinkInfo, LinkMessage,
 };
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use std::net::IpAddr;
 
@@ -41,6 +43,10 @@ pub(crate) struct Link {
     pub up: bool,
     /// The VXLAN id, for a VXLAN device.
     pub vxlan_id: Option<u32>,
+    /// The source address (`local`), for a VXLAN device.
+    pub vxlan_local: Option<IpAddr>,
+    /// The UDP destination port (`dstport`), for a VXLAN device.
+    pub vxlan_port: Option<u16>,
 }
 
 impl Link {
@@ -74,10 +80,19 @@ impl Link {
                         match info {
                             LinkInfo::Kind(k) => link.kind = Some(k.clone()),
                             LinkInfo::Data(InfoData::Vxlan(v)) => {
-                                link.vxlan_id = v.iter().find_map(|a| match a {
-                                    InfoVxlan::Id(id) => Some(*id),
-                                    _ => None,
-                                })
+                                for a in v {
+                                    match a {
+                                        InfoVxlan::Id(id) => link.vxlan_id = Some(*id),
+                                        InfoVxlan::Local(a) => {
+                                            link.vxlan_local = Some(IpAddr::V4(*a))
+                                        }
+                                        InfoVxlan::Local6(a) => {
+                                            link.vxlan_local = Some(IpAddr::V6(*a))
+                                        }
+                                        InfoVxlan::Port(p) => link.vxlan_port = Some(*p),
+                                        _ => {}
+                                    }
+                                }
                             }
                             _ => {}
                         }
@@ -107,6 +122,91 @@ pub(crate) fn create_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
         ],
     );
     (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME type bridge vlan_filtering 1`: a VLAN-aware bridge (the single-VXLAN
+/// model maps each VNI to one of its VLANs).
+pub(crate) fn create_vlan_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
+    let m = link_message(
+        0,
+        vec![
+            LinkAttribute::IfName(name.into()),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Bridge),
+                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanFiltering(true)])),
+            ]),
+        ],
+    );
+    (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME type vxlan external vnifilter local VTEP dstport PORT nolearning`: one
+/// collect-metadata VXLAN device for every VNI (RFC 7348 §5), which terminates the VNIs of its
+/// filter ([`super::vnifilter`]).
+pub(crate) fn create_vnifilter_vxlan(
+    name: &str,
+    vtep: IpAddr,
+    port: u16,
+) -> (RouteNetlinkMessage, u16) {
+    let local = match vtep {
+        IpAddr::V4(a) => InfoVxlan::Local(a),
+        IpAddr::V6(a) => InfoVxlan::Local6(a),
+    };
+    let data = vec![
+        InfoVxlan::CollectMetadata(true),
+        InfoVxlan::Vnifilter(true),
+        local,
+        InfoVxlan::Port(port),
+        InfoVxlan::Learning(false),
+    ];
+    let m = link_message(
+        0,
+        vec![
+            LinkAttribute::IfName(name.into()),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Vxlan),
+                LinkInfo::Data(InfoData::Vxlan(data)),
+            ]),
+        ],
+    );
+    (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link set INDEX type bridge_slave vlan_tunnel on learning off neigh_suppress on`: the
+/// single-VXLAN model's port takes the VNI of a frame from its VLAN's tunnel mapping.
+pub(crate) fn vlan_tunnel_port_options(index: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::NewLink(link_message(
+        index,
+        vec![LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![
+                InfoBridgePort::VlanTunnel(true),
+                InfoBridgePort::Learning(false),
+                InfoBridgePort::NeighSupress(true),
+            ])),
+        ])],
+    ))
+}
+
+/// `bridge vlan add dev INDEX vid VID tunnel_info id VNI`: the VLAN on a bridge port, mapped
+/// to `vni` (an `AF_BRIDGE` setlink with `IFLA_BRIDGE_VLAN_INFO` then
+/// `IFLA_BRIDGE_VLAN_TUNNEL_INFO`, in the order the kernel applies them).
+pub(crate) fn add_vlan_tunnel(index: u32, vid: u16, vni: u32) -> RouteNetlinkMessage {
+    let mut m = link_message(
+        index,
+        vec![LinkAttribute::AfSpecBridge(vec![
+            AfSpecBridge::VlanInfo(BridgeVlanInfo {
+                flags: BridgeVlanInfoFlags::empty(),
+                vid,
+            }),
+            AfSpecBridge::VlanTunnelInfo(vec![
+                BridgeVlanTunnelInfo::Id(vni),
+                BridgeVlanTunnelInfo::Vid(vid),
+            ]),
+        ])],
+    );
+    m.header.interface_family = AddressFamily::Bridge;
+    RouteNetlinkMessage::SetLink(m)
 }
 
 /// `ip link add NAME type vxlan id VNI local VTEP dstport PORT nolearning` (RFC 7348 §5).
@@ -183,9 +283,20 @@ pub(crate) fn delete(index: u32) -> RouteNetlinkMessage {
 
 /// Reads the link called `name` (`None`: there is none).
 pub(crate) fn get_by_name(socket: &mut NlSocket, name: &str) -> Result<Option<Link>, NlError> {
-    let request =
-        RouteNetlinkMessage::GetLink(link_message(0, vec![LinkAttribute::IfName(name.into())]));
-    match socket.query(&request, 0) {
+    get(
+        socket,
+        link_message(0, vec![LinkAttribute::IfName(name.into())]),
+    )
+}
+
+/// Reads the link with ifindex `index` (`None`: there is none).
+pub(crate) fn get_by_index(socket: &mut NlSocket, index: u32) -> Result<Option<Link>, NlError> {
+    get(socket, link_message(index, Vec::new()))
+}
+
+/// Reads the one link `request` names.
+fn get(socket: &mut NlSocket, request: LinkMessage) -> Result<Option<Link>, NlError> {
+    match socket.query(&RouteNetlinkMessage::GetLink(request), 0) {
         Ok(answers) => Ok(answers.iter().find_map(|m| match m {
             RouteNetlinkMessage::NewLink(l) => Some(Link::parse(l)),
             _ => None,
@@ -237,6 +348,8 @@ mod tests {
             assert_eq!(link.name, "vx100");
             assert_eq!(link.kind, Some(InfoKind::Vxlan));
             assert_eq!(link.vxlan_id, Some(100));
+            assert_eq!(link.vxlan_local, Some(vtep));
+            assert_eq!(link.vxlan_port, Some(4789));
             let data = l
                 .attributes
                 .iter()

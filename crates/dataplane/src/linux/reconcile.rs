@@ -173,10 +173,16 @@ impl Snapshot {
 
     /// Drops what is known of `vni` (its devices go or were never ours).
     pub fn forget_vni(&mut self, vni: u32) {
-        self.fdb.retain(|(v, _), _| *v != vni);
-        self.flood.retain(|(v, _)| *v != vni);
+        self.forget_vxlan_entries(vni);
         self.neigh.retain(|(v, _), _| *v != vni);
         self.devices.remove(&vni);
+    }
+
+    /// Drops the entries of the VXLAN device of `vni` (remote MACs and flood entries): the
+    /// device is made again without them.
+    pub fn forget_vxlan_entries(&mut self, vni: u32) {
+        self.fdb.retain(|(v, _), _| *v != vni);
+        self.flood.retain(|(v, _)| *v != vni);
     }
 
     /// True when nothing is left to sweep.

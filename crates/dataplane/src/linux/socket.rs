@@ -13,8 +13,12 @@ use std::time::Duration;
 
 /// Bytes of requests sent with one `sendmsg`: the last request of each chunk asks for an ack.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
-/// Socket buffer sizes: a chunk's worth of errors (or a burst of notifications) must fit.
+/// Socket buffer sizes of a request socket: a chunk's worth of errors must fit.
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+/// Receive buffer of a notification socket: the burst of notifications our own bulk
+/// installs cause (two FDB notifications per remote MAC) must fit, or the watcher overflows
+/// and has to re-read the kernel state.
+pub(crate) const NOTIFICATION_BUFFER: usize = 32 * 1024 * 1024;
 /// Longest wait for an answer from the kernel before a request counts as failed.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Receive buffer for one datagram (dumps come in skbs of at most a few pages).
@@ -92,17 +96,18 @@ pub(crate) struct NlSocket {
 }
 
 impl NlSocket {
-    /// Opens a socket (with `NETLINK_CAP_ACK`, `NETLINK_EXT_ACK`, 4 MiB buffers and a receive
-    /// timeout of `timeout`) subscribed to `groups`.
-    pub fn open(groups: &[u32], timeout: Duration) -> io::Result<NlSocket> {
+    /// Opens a socket (with `NETLINK_CAP_ACK`, `NETLINK_EXT_ACK`, a 4 MiB send buffer, a
+    /// receive buffer of `receive_buffer` bytes (forced past `rmem_max` when we may, as root)
+    /// and a receive timeout of `timeout`) subscribed to `groups`.
+    pub fn open(groups: &[u32], timeout: Duration, receive_buffer: usize) -> io::Result<NlSocket> {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
         socket.set_cap_ack(true)?;
         socket.set_ext_ack(true)?;
         use rustix::net::sockopt;
-        if sockopt::set_socket_recv_buffer_size_force(&socket, SOCKET_BUFFER).is_err() {
-            sockopt::set_socket_recv_buffer_size(&socket, SOCKET_BUFFER)?;
+        if sockopt::set_socket_recv_buffer_size_force(&socket, receive_buffer).is_err() {
+            sockopt::set_socket_recv_buffer_size(&socket, receive_buffer)?;
         }
         if sockopt::set_socket_send_buffer_size_force(&socket, SOCKET_BUFFER).is_err() {
             sockopt::set_socket_send_buffer_size(&socket, SOCKET_BUFFER)?;
@@ -120,7 +125,14 @@ impl NlSocket {
 
     /// Opens a request socket (no groups; answers within [`ANSWER_TIMEOUT`]).
     pub fn request_socket() -> io::Result<NlSocket> {
-        NlSocket::open(&[], ANSWER_TIMEOUT)
+        NlSocket::open(&[], ANSWER_TIMEOUT, SOCKET_BUFFER)
+    }
+
+    /// The receive buffer the kernel granted (it doubles the requested size for its
+    /// bookkeeping).
+    #[cfg(test)]
+    pub fn receive_buffer(&self) -> io::Result<usize> {
+        Ok(rustix::net::sockopt::socket_recv_buffer_size(&self.socket)?)
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -229,6 +241,31 @@ impl NlSocket {
     pub fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<(), NlError> {
         let failures = self.send_batch(&[Request { message, flags }]);
         match failures.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends one request the library has no type for (message type `kind`, the payload
+    /// after the netlink header) and waits for its ack.
+    pub fn request_raw(&mut self, kind: u16, flags: u16, payload: &[u8]) -> Result<(), NlError> {
+        let len = payload
+            .len()
+            .checked_add(16)
+            .and_then(|l| u32::try_from(l).ok())
+            .ok_or_else(|| NlError::local(&io::Error::from(io::ErrorKind::InvalidInput)))?;
+        let seq = self.next_seq();
+        let mut bytes = Vec::with_capacity(payload.len() + 16);
+        bytes.extend_from_slice(&len.to_ne_bytes());
+        bytes.extend_from_slice(&kind.to_ne_bytes());
+        bytes.extend_from_slice(&(flags | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+        bytes.extend_from_slice(&seq.to_ne_bytes());
+        bytes.extend_from_slice(&0u32.to_ne_bytes());
+        bytes.extend_from_slice(payload);
+        while bytes.len() % 4 != 0 {
+            bytes.push(0);
+        }
+        match self.send_chunk(&bytes, seq, 1).into_iter().next() {
             Some((_, e)) => Err(e),
             None => Ok(()),
         }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 mod entries;
 mod learning;
 mod reconcile;
+mod single;
 
 /// Longest wait for the kernel to show what a test expects.
 const WAIT: Duration = Duration::from_secs(10);
@@ -128,21 +129,6 @@ fn link_exists(ns: &Netns, dev: &str) -> bool {
 /// The lines of `text` that mention `needle`.
 fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.contains(needle)).collect()
-}
-
-#[test]
-fn the_single_vxlan_model_is_refused_clearly() {
-    let mut c = config("198.18.0.1");
-    c.model = super::DeviceModel::SingleVxlan {
-        bridge: "br0".into(),
-        vxlan: "vxlan0".into(),
-    };
-    let e = super::check_capabilities(&c).unwrap_err();
-    assert!(e.0.contains("not implemented yet"), "{e}");
-    let Err(e) = LinuxBackend::spawn(c, Box::new(|_| {})) else {
-        panic!("spawned")
-    };
-    assert!(e.0.contains("single-VXLAN"), "{e}");
 }
 
 #[test]

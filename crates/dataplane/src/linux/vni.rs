@@ -56,17 +56,24 @@ impl Applier {
                 }
                 Some(_) => {}
             }
-            if x.kind != Some(InfoKind::Vxlan) || x.vxlan_id != Some(vni) {
+            if x.kind != Some(InfoKind::Vxlan) {
                 return Some(format!(
-                    "device {} carries evpnd's marker for VNI {vni} but is of kind {} with \
-                     VXLAN id {:?}; evpnd leaves it alone",
+                    "device {} carries evpnd's marker for VNI {vni} but is of kind {}, not a \
+                     VXLAN device; evpnd leaves it alone",
                     x.name,
                     x.kind_name(),
-                    x.vxlan_id
                 ));
             }
         }
         None
+    }
+
+    /// True when our VXLAN device `x` of `vni` is what the configuration would create (VXLAN
+    /// id, source address and UDP port, RFC 7348 §5).
+    fn vxlan_is_current(&self, x: &Link, vni: u32) -> bool {
+        x.vxlan_id == Some(vni)
+            && x.vxlan_local == Some(self.config.vtep)
+            && x.vxlan_port == Some(self.config.udp_port)
     }
 
     /// Creates (or recognises) the bridge and the VXLAN device of `vni`, makes the VXLAN
@@ -97,8 +104,19 @@ impl Applier {
             }
         };
         let vxlan = match vxlan {
-            Some(x) => x,
-            None => {
+            Some(x) if self.vxlan_is_current(&x, vni) => x,
+            stale_or_absent => {
+                if let Some(stale) = stale_or_absent {
+                    // Ours, made for another configuration (local address, VNI or port):
+                    // made again. Its FDB goes with it; what an earlier run left there is
+                    // no longer in the kernel to be renewed.
+                    self.ask(
+                        netdev::delete(stale.index),
+                        0,
+                        &format!("deleting {vxlan_name} (made for another configuration)"),
+                    )?;
+                    self.snapshot.forget_vxlan_entries(vni);
+                }
                 let (m, f) =
                     netdev::create_vxlan(&vxlan_name, vni, self.config.vtep, self.config.udp_port);
                 self.ask(m, f, &format!("creating VXLAN device {vxlan_name}"))?;

@@ -3,9 +3,9 @@
 
 use super::apply::{lock, Command, Shared};
 use super::fdb::{Neigh, EVPND_NEIGH_PROTOCOL, NUD_PERMANENT, NUD_VALID};
-use super::netdev::Link;
+use super::netdev::{self, Link};
 use super::reconcile::bridge_fdb;
-use super::socket::{NlSocket, Received, RTNLGRP_LINK, RTNLGRP_NEIGH};
+use super::socket::{NlSocket, Received, NOTIFICATION_BUFFER, RTNLGRP_LINK, RTNLGRP_NEIGH};
 use crate::{Feedback, FeedbackSink};
 use evpnd_wire::MacAddress;
 use netlink_packet_route::neighbour::NeighbourFlags;
@@ -61,6 +61,8 @@ pub(crate) fn classify_fdb(n: &Neigh, shared: &Shared) -> FdbEvent {
 /// The watcher thread's state.
 pub(crate) struct Watcher {
     socket: NlSocket,
+    /// For reading the current state of a device (notifications lag behind it).
+    requests: NlSocket,
     shared: Arc<Mutex<Shared>>,
     sink: Arc<FeedbackSink>,
     commands: Sender<Command>,
@@ -76,12 +78,19 @@ impl Watcher {
         stop: Arc<AtomicBool>,
     ) -> io::Result<Watcher> {
         Ok(Watcher {
-            socket: NlSocket::open(&[RTNLGRP_LINK, RTNLGRP_NEIGH], POLL)?,
+            socket: NlSocket::open(&[RTNLGRP_LINK, RTNLGRP_NEIGH], POLL, NOTIFICATION_BUFFER)?,
+            requests: NlSocket::request_socket()?,
             shared,
             sink,
             commands,
             stop,
         })
+    }
+
+    /// The receive buffer the kernel granted the notification socket.
+    #[cfg(test)]
+    pub fn receive_buffer(&self) -> io::Result<usize> {
+        self.socket.receive_buffer()
     }
 
     /// The thread's loop, until the stop flag is set.
@@ -212,6 +221,30 @@ impl Watcher {
         } else {
             state.vxlan_up = link.up;
         }
+        if (state.bridge_up && state.vxlan_up) == state.reported_up {
+            return Vec::new();
+        }
+        // Notifications lag behind the kernel: this one may predate our own setup of the
+        // VNI (its devices are created down and brought up right after). What counts is
+        // what the devices are now.
+        let devices = state.devices;
+        drop(shared);
+        let now = [devices.bridge, devices.vxlan].map(|index| {
+            netdev::get_by_index(&mut self.requests, index)
+                .ok()
+                .flatten()
+        });
+        let mut shared = lock(&self.shared);
+        let Some(state) = shared.vnis.get_mut(&vni) else {
+            return Vec::new();
+        };
+        if state.devices != devices {
+            return Vec::new();
+        }
+        if let [Some(bridge), Some(vxlan)] = &now {
+            state.bridge_up = bridge.up;
+            state.vxlan_up = vxlan.up;
+        }
         let up = state.bridge_up && state.vxlan_up;
         if up == state.reported_up {
             return Vec::new();
@@ -240,12 +273,9 @@ impl Watcher {
                 .map(|(v, s)| (*v, s.devices.bridge))
                 .collect()
         };
-        let Ok(mut socket) = NlSocket::request_socket() else {
-            return;
-        };
         let mut events = Vec::new();
         for (vni, bridge) in bridges {
-            let Ok(entries) = bridge_fdb(&mut socket, bridge) else {
+            let Ok(entries) = bridge_fdb(&mut self.requests, bridge) else {
                 continue;
             };
             let mut shared = lock(&self.shared);

@@ -406,6 +406,90 @@ fn ten_thousand_remote_macs_in_one_batch() {
     );
     assert_eq!((own, bridge), (10_000, 10_000));
     assert_eq!(r.stats().failures, 0);
+    // The watcher's buffer holds the notifications of the whole install.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.stats().resyncs, 0, "{:?}", r.stats());
     r.stop();
+    ns.delete().unwrap();
+}
+
+#[test]
+fn our_vxlan_device_made_for_another_configuration_is_made_again() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::new().unwrap();
+    let v = vni(100);
+    let a = ip("198.18.0.2");
+    let entries = || {
+        vec![
+            I::RemoteMac {
+                vni: v,
+                mac: mac(1),
+                vtep: a,
+                sticky: false,
+            },
+            I::Flood { vni: v, vtep: a },
+        ]
+    };
+    // An earlier run with another VTEP address and port.
+    let mut old = config("198.18.0.9");
+    old.udp_port = 4790;
+    let mut first = Running::start(&ns, old);
+    let mut batch = vec![I::Vni { vni: v }];
+    batch.extend(entries());
+    first.submit(batch);
+    first.wait_applied(3);
+    first.stop();
+    // Ours (by its marker) but with another VXLAN id.
+    ns.ip(&[
+        "link",
+        "add",
+        "vx200",
+        "type",
+        "vxlan",
+        "id",
+        "201",
+        "local",
+        "198.18.0.1",
+        "dstport",
+        "4789",
+    ])
+    .unwrap();
+    ns.ip(&["link", "set", "vx200", "alias", "evpnd vni=200"])
+        .unwrap();
+
+    let mut second = Running::start(&ns, config("198.18.0.1"));
+    let mut batch = vec![I::Vni { vni: v }, I::Vni { vni: vni(200) }];
+    // The same entries as before: they were on the old device and must be written again.
+    batch.extend(entries());
+    second.submit(batch);
+    second.wait_applied(4);
+    let link = ns.ip(&["-d", "link", "show", "dev", "vx100"]).unwrap();
+    assert!(
+        link.contains("local 198.18.0.1") && link.contains("dstport 4789"),
+        "{link}"
+    );
+    assert!(link.contains("master br100"), "{link}");
+    let f = fdb(&ns, "vx100");
+    assert!(
+        f.contains("02:00:00:00:00:01 dst 198.18.0.2 self extern_learn"),
+        "{f}"
+    );
+    assert!(
+        lines_with(&f, "02:00:00:00:00:01")
+            .iter()
+            .any(|l| l.contains("master br100")),
+        "{f}"
+    );
+    assert!(
+        f.contains("00:00:00:00:00:00 dst 198.18.0.2 self permanent"),
+        "{f}"
+    );
+    let vx200 = ns.ip(&["-d", "link", "show", "dev", "vx200"]).unwrap();
+    assert!(vx200.contains("vxlan id 200 "), "{vx200}");
+    assert!(vx200.contains("alias evpnd vni=200"), "{vx200}");
+    assert_eq!(second.stats().failures, 0, "{:?}", second.events());
+    second.stop();
     ns.delete().unwrap();
 }

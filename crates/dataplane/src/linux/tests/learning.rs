@@ -213,3 +213,85 @@ fn macs_learned_before_the_start_are_reported_with_their_vni() {
     far.delete().unwrap();
     ns.delete().unwrap();
 }
+
+#[test]
+fn setting_up_vnis_reports_them_up_once_and_never_down() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::new().unwrap();
+    let mut r = Running::start(&ns, config("198.18.0.1"));
+    // Many VNIs at once: the watcher reads the notifications of their creation (devices
+    // created down, brought up right after) well after the VNIs were registered.
+    let vnis: Vec<u32> = (100..130).collect();
+    r.submit(vnis.iter().map(|n| I::Vni { vni: vni(*n) }).collect());
+    r.wait_applied(vnis.len() as u64);
+    for n in &vnis {
+        r.wait_event("up", |f| {
+            *f == Feedback::LinkState {
+                vni: *n,
+                up: true,
+                reason: None,
+            }
+        });
+    }
+    // Let the watcher drain what the setup caused.
+    std::thread::sleep(Duration::from_millis(1000));
+    let states: Vec<Feedback> = r
+        .events()
+        .into_iter()
+        .filter(|f| matches!(f, Feedback::LinkState { .. }))
+        .collect();
+    assert_eq!(states.len(), vnis.len(), "one report per VNI: {states:?}");
+    // A real change is still reported, once.
+    ns.ip(&["link", "set", "br105", "down"]).unwrap();
+    r.wait_event("down", |f| {
+        matches!(f, Feedback::LinkState { vni: 105, up: false, reason: Some(r) } if r.contains("br105 is down"))
+    });
+    ns.ip(&["link", "set", "br105", "up"]).unwrap();
+    wait_for("up again", || {
+        r.events()
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f,
+                    Feedback::LinkState {
+                        vni: 105,
+                        up: true,
+                        ..
+                    }
+                )
+            })
+            .count()
+            == 2
+    });
+    r.stop();
+    ns.delete().unwrap();
+}
+
+#[test]
+fn the_watcher_buffer_holds_a_bulk_install() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::new().unwrap();
+    let granted = ns
+        .within(|| {
+            let (commands, _) = std::sync::mpsc::channel();
+            let watcher = super::super::watch::Watcher::new(
+                Arc::default(),
+                Arc::new(Box::new(|_| {})),
+                commands,
+                Arc::default(),
+            )
+            .unwrap();
+            watcher.receive_buffer().unwrap()
+        })
+        .unwrap();
+    println!("watcher receive buffer: {granted} bytes");
+    assert!(
+        granted >= super::super::socket::NOTIFICATION_BUFFER,
+        "{granted}"
+    );
+    ns.delete().unwrap();
+}
