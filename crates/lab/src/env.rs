@@ -29,6 +29,33 @@ pub fn tool_path(tool: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+/// Reports that `test` skipped itself and why: to stderr, and as one line appended to the file
+/// named by `EVPND_SKIP_LOG` when it is set. `cargo test` hides the stderr of a passing test, so
+/// `scripts/test.sh` sets that variable and lists every skip with its reason at the end of the
+/// run: a skip is never silent.
+pub fn report_skip(test: &str, reason: &str) {
+    let line = format!("SKIPPED: {test}: {reason}");
+    eprintln!("{line}");
+    if let Some(path) = std::env::var_os("EVPND_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// The name of the running test (the thread name `cargo test` gives it), for skip reports.
+pub fn current_test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a lab test")
+        .to_string()
+}
+
 /// The gate every lab test passes first.
 ///
 /// Returns true when the process is root and every tool in `tools` (bare names looked up as
@@ -57,7 +84,7 @@ pub fn require_root_and_tools(tools: &[&str]) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{msg}; CI is set, so this is a failure, not a skip");
     }
-    eprintln!("SKIPPED: {msg}");
+    report_skip(&current_test_name(), &msg);
     false
 }
 

@@ -38,7 +38,7 @@ pub mod speaker;
 pub mod wait;
 
 pub use capture::{tshark_errors, Capture};
-pub use env::{is_root, require_root_and_tools, tool_path};
+pub use env::{is_root, report_skip, require_root_and_tools, tool_path};
 pub use error::{LabError, Result};
 pub use exabgp::Exabgp;
 pub use fabric::{
