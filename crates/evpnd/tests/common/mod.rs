@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod kernel_fabric;
 pub mod netns_daemon;
 
 use evpnd_api::v1;
