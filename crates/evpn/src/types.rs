@@ -341,6 +341,8 @@ pub struct VniSummary {
     pub neighbors: usize,
     /// MACs and IPs currently frozen as duplicates.
     pub duplicates: usize,
+    /// Tenant ports plugged into the VNI, in name order.
+    pub ports: Vec<PortName>,
 }
 
 /// What a MAC or IP event is about.

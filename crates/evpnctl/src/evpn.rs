@@ -251,12 +251,16 @@ fn vnis_json(r: &v1::ListVnisResponse) -> Value {
             "duplicate": s.duplicate, "unfrozen": s.unfrozen,
             "sticky_conflict": s.sticky_conflict, "routes_originated": s.routes_originated,
             "routes_withdrawn": s.routes_withdrawn, "intents": s.intents,
+            "dataplane_failures": s.dataplane_failures,
+            "dataplane_pending_retries": s.dataplane_pending_retries,
+            "dataplane_resyncs": s.dataplane_resyncs,
         },
         "vnis": r.vnis.iter().map(|v| json!({
             "vni": v.vni, "rd": v.rd, "import_route_targets": v.import_route_targets,
             "export_route_targets": v.export_route_targets, "local_macs": v.local_macs,
             "remote_macs": v.remote_macs, "flood_vteps": v.flood_vteps,
             "neighbors": v.neighbors, "duplicates": v.duplicates,
+            "dataplane_state": v.dataplane_state, "ports": v.ports,
         })).collect::<Vec<_>>(),
     })
 }
@@ -276,16 +280,25 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
                 v.flood_vteps.to_string(),
                 v.neighbors.to_string(),
                 v.duplicates.to_string(),
+                if v.dataplane_state.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.dataplane_state.clone()
+                },
+                v.ports.join(","),
             ]
         })
         .collect();
     let s = r.status.clone().unwrap_or_default();
     format!(
-        "VTEP {}, data plane {}\n{}\nevents: learned {} moved {} removed {} duplicate {} unfrozen {} sticky-conflict {}; routes originated {} withdrawn {}; intents {}",
+        "VTEP {}, data plane {}\n{}\nevents: learned {} moved {} removed {} duplicate {} unfrozen {} sticky-conflict {}; routes originated {} withdrawn {}; intents {}; data plane failures {} retrying {} resyncs {}",
         s.vtep,
         s.dataplane,
         table(
-            &["VNI", "RD", "IMPORT", "EXPORT", "LOCAL", "REMOTE", "FLOOD", "ARP/ND", "DUP"],
+            &[
+                "VNI", "RD", "IMPORT", "EXPORT", "LOCAL", "REMOTE", "FLOOD", "ARP/ND", "DUP",
+                "DATAPLANE", "PORTS"
+            ],
             &rows
         ),
         s.learned,
@@ -296,7 +309,10 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
         s.sticky_conflict,
         s.routes_originated,
         s.routes_withdrawn,
-        s.intents
+        s.intents,
+        s.dataplane_failures,
+        s.dataplane_pending_retries,
+        s.dataplane_resyncs
     )
 }
 

@@ -23,8 +23,12 @@ pub struct VnisAnswer {
     pub vnis: Vec<VniSummary>,
     /// The engine's VTEP and counters.
     pub status: EvpnStatus,
-    /// The data plane kind ("none", "memory").
+    /// The data plane kind ("none", "memory", "linux").
     pub dataplane: &'static str,
+    /// The data plane's counters.
+    pub dataplane_stats: evpnd_dataplane::BackendStats,
+    /// The data plane's word on each VNI's devices: forwarding, or why not.
+    pub links: std::collections::BTreeMap<Vni, (bool, Option<String>)>,
 }
 
 /// A request for the driver, answered in order with the protocol events.

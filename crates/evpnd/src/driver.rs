@@ -18,6 +18,7 @@
 use crate::config::{Config, DataplaneKind};
 use crate::control::{Request, VnisAnswer};
 use crate::net::{self, ConnEvent, ConnHandle, WriteCmd};
+use crate::persist::EndpointJournal;
 use evpnd_dataplane::{
     Backend, Feedback, FeedbackSink, InlineBackend, MemoryDataplane, NoDataplane,
 };
@@ -46,6 +47,7 @@ enum Event {
 struct Driver {
     node: Node,
     dataplane: Box<dyn Backend>,
+    journal: EndpointJournal,
     listener: Option<Arc<TcpListener>>,
     conns: HashMap<ConnId, ConnHandle>,
     conn_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
@@ -102,9 +104,15 @@ pub async fn run(
     let sink: FeedbackSink = Box::new(move |f| {
         let _ = feedback_tx.send(f);
     });
+    let (journal, restored, journal_error) =
+        EndpointJournal::load(&config.state_dir, &config.node.router_id.to_string());
+    if let Some(e) = journal_error {
+        warn!("endpoint journal: {e}");
+    }
     let mut d = Driver {
         node,
         dataplane: backend(config.dataplane, sink)?,
+        journal,
         listener,
         conns: HashMap::new(),
         conn_tx,
@@ -112,6 +120,23 @@ pub async fn run(
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
+    }
+    // Endpoints the API attached before this start are attached again (the journal's notes).
+    let restored_count = restored.len();
+    for spec in restored {
+        let cmd = evpnd_node::Command::Attach(spec);
+        match d.node.command(cmd.clone(), Instant::now()) {
+            Ok(_) => d.journal.record(&cmd),
+            Err(e) => {
+                warn!(vni = spec.vni, mac = %spec.mac, "endpoint journal: not attached again: {e}")
+            }
+        }
+    }
+    if restored_count > 0 {
+        info!(
+            endpoints = restored_count,
+            "attached the endpoints of the journal again"
+        );
     }
     d.drain();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -227,6 +252,9 @@ impl Driver {
         while let Some(ev) = self.node.poll_event() {
             log_event(&ev);
         }
+        if let Err(e) = self.journal.flush() {
+            warn!("cannot write the endpoint journal: {e}");
+        }
     }
 
     fn on_output(&mut self, o: Output) {
@@ -297,7 +325,11 @@ impl Driver {
         let n = &mut self.node;
         match req {
             Request::Command(cmd, tx) => {
-                let _ = tx.send(n.command(cmd, now));
+                let result = n.command(cmd.clone(), now);
+                if result.is_ok() {
+                    self.journal.record(&cmd);
+                }
+                let _ = tx.send(result);
             }
             Request::Neighbors(tx) => {
                 let _ = tx.send(n.neighbors(now));
@@ -311,7 +343,9 @@ impl Driver {
                     Ok(VnisAnswer {
                         vnis,
                         status,
+                        links: n.dataplane_links(),
                         dataplane: self.dataplane.kind(),
+                        dataplane_stats: self.dataplane.stats(),
                     })
                 });
                 let _ = tx.send(answer);

@@ -8,6 +8,7 @@ mod config;
 mod control;
 mod driver;
 mod net;
+mod persist;
 mod sockopt;
 
 use clap::{Parser, Subcommand};

@@ -483,6 +483,38 @@ fn evpn_calls_without_engine_or_memory_dataplane() {
     assert!(prefixes[0].contains("65000:100"), "{prefixes:?}");
 }
 
+/// Endpoints attached through the API survive a crash and a restart of the daemon (the
+/// endpoint journal in the state directory); a detached one does not come back.
+#[test]
+fn api_endpoints_survive_a_restart() {
+    let port = free_port("127.0.0.37");
+    let config = format!(
+        "asn = {ASN}\nrouter-id = \"198.19.0.7\"\n[bgp]\nlisten = \"127.0.0.37:{port}\"\n[evpn]\nvtep = \"198.19.0.7\"\n[[vni]]\nvni = 100\n[dataplane]\nkind = \"memory\"\n"
+    );
+    let mut d = Daemon::start("evpn-journal", &config);
+    d.attach(endpoint(100, "02:00:00:00:07:01", "192.0.2.71"))
+        .unwrap();
+    d.attach(endpoint(100, "02:00:00:00:07:02", "")).unwrap();
+    d.call(|mut c| async move {
+        c.detach_endpoint(v1::DetachEndpointRequest {
+            vni: 100,
+            mac: "02:00:00:00:07:02".into(),
+            ip: String::new(),
+        })
+        .await
+    })
+    .unwrap();
+    d.kill(libc::SIGKILL);
+    d.spawn();
+    let macs = d.macs(100);
+    let local: Vec<(&str, &str)> = macs
+        .iter()
+        .map(|m| (m.mac.as_str(), m.location.as_str()))
+        .collect();
+    assert_eq!(local, vec![("02:00:00:00:07:01", "local")], "{macs:?}");
+    assert_eq!(macs[0].ips, vec!["192.0.2.71".to_string()]);
+}
+
 /// Duplicate detection through the daemon (RFC 7432 §15.1): with N = 2 moves, a MAC flapping
 /// between two VTEPs is frozen by the router that sees the second move. On A the freeze is
 /// permanent and ClearDuplicate ends it; on B it lasts 2 s and the daemon's timer ends it

@@ -9,6 +9,9 @@
 //!   without zebra), gobgpd and ExaBGP inside a namespace, each owning only its own processes.
 //! * [`Capture`]: a packet capture on an interface of a namespace, plus [`tshark_errors`], the
 //!   independent check that every captured BGP message decodes cleanly in Wireshark.
+//! * [`Fabric`]: an EVPN-VXLAN fabric with a kernel data plane: an underlay switch, hosts
+//!   (VTEPs), a route reflector and tenant namespaces behind host ports, with readers of the
+//!   kernel's FDB and neighbour tables and tenant pings, moves and announcements.
 //! * [`speaker`]: a raw BGP speaker built on `evpnd_wire` (OPEN/KEEPALIVE handshake,
 //!   keepalives, message framing), with two faces: [`Session`] (a route table fed by
 //!   `decode_message`, or cheaper counts), the benchmark's load generator and sink, and
@@ -25,6 +28,7 @@ pub mod capture;
 pub mod env;
 pub mod error;
 pub mod exabgp;
+pub mod fabric;
 pub mod frr;
 pub mod gobgp;
 pub mod netns;
@@ -37,6 +41,10 @@ pub use capture::{tshark_errors, Capture};
 pub use env::{is_root, require_root_and_tools, tool_path};
 pub use error::{LabError, Result};
 pub use exabgp::Exabgp;
+pub use fabric::{
+    Fabric, FabricOptions, FdbEntry, FdbMonitor, NeighborEntry, Node, PingOptions, PingStats,
+    Tenant, TenantSpec, UnderlayFamily,
+};
 pub use frr::{Frr, FrrOptions, TempDir};
 pub use gobgp::{EvpnMacAdv, EvpnMulticast, EvpnPrefix, Gobgp};
 pub use netns::{cleanup_stale_namespaces, Host, Lab, Netns};

@@ -176,12 +176,14 @@ impl Node {
                 let vni = self.known_vni(vni)?;
                 validate::endpoint_mac(mac)?;
                 let e = self.evpn.as_mut().ok_or_else(engine_off)?;
-                // The whole MAC goes only when the data plane does not see it either.
-                if ip.is_some() || e.drop_origin(vni, mac, false) {
-                    e.engine
-                        .local_detach(vni, mac, ip, now)
-                        .map_err(engine_error)?;
+                // The orchestrator's word is final: the MAC goes even if the kernel still saw it
+                // (its port is released, so the kernel forgets it too).
+                if ip.is_none() {
+                    e.forget_origin(vni, mac);
                 }
+                e.engine
+                    .local_detach(vni, mac, ip, now)
+                    .map_err(engine_error)?;
                 Reply::Done
             }
             Command::ClearDuplicate { vni, subject } => {

@@ -46,9 +46,9 @@ pub struct EvpnCounters {
 }
 
 /// Who says a local MAC is here: the orchestrator or configuration (an attach), the data plane
-/// (kernel learning), or both. The MAC is detached from the engine only when neither does, so
-/// that a bridge entry ageing out never withdraws an endpoint the orchestrator attached, and an
-/// orchestrator's detach of a MAC the kernel still sees leaves it advertised.
+/// (kernel learning), or both. A bridge entry ageing out detaches the MAC only when nobody
+/// attached it, so it never withdraws an endpoint the orchestrator attached; the
+/// orchestrator's detach always detaches it (and releases its port).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LocalOrigin {
     /// Attached through a command or the configuration.
@@ -108,6 +108,11 @@ impl EvpnPart {
         }
         self.origins.remove(&(vni, mac));
         true
+    }
+
+    /// Forgets why `mac` of `vni` was here (an explicit detach).
+    pub fn forget_origin(&mut self, vni: Vni, mac: MacAddress) {
+        self.origins.remove(&(vni, mac));
     }
 
     /// Forgets the local origins of `vni` (the EVI goes).

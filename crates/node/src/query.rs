@@ -278,6 +278,15 @@ impl Node {
             .unwrap_or_default())
     }
 
+    /// The data plane's last word on each VNI's devices (forwarding, or why not); VNIs it said
+    /// nothing about are absent.
+    pub fn dataplane_links(&self) -> std::collections::BTreeMap<Vni, (bool, Option<String>)> {
+        self.evpn
+            .as_ref()
+            .map(|e| e.links.clone())
+            .unwrap_or_default()
+    }
+
     /// The MAC table of `vni` (0: every VNI).
     pub fn macs(&self, vni: u32) -> Result<Vec<MacEntry>, CommandError> {
         let vnis = self.query_vnis(vni)?;

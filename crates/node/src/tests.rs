@@ -351,3 +351,119 @@ fn data_plane_feedback_learns_forgets_and_counts_failures() {
     assert!(std::iter::from_fn(|| n.poll_event())
         .any(|e| matches!(e, NodeEvent::DataplaneFailed { intent: i, .. } if i == intent)));
 }
+
+#[test]
+fn a_mac_goes_only_when_neither_the_orchestrator_nor_the_kernel_holds_it() {
+    let mut n = nve();
+    let now = Instant::now();
+    let learned = |m| {
+        Input::Dataplane(DataplaneFeedback::LocalMacLearned {
+            vni: 100,
+            mac: mac(m),
+            ip: None,
+        })
+    };
+    let gone = |m| {
+        Input::Dataplane(DataplaneFeedback::LocalMacGone {
+            vni: 100,
+            mac: mac(m),
+        })
+    };
+    let detach = |m| Command::Detach {
+        vni: 100,
+        mac: mac(m),
+        ip: None,
+    };
+    // Attached sticky, then seen by the kernel: keeps its flags; the bridge entry ageing out
+    // does not withdraw it; the orchestrator's detach does.
+    let mut spec = EndpointSpec::new(100, mac(1), None);
+    spec.sticky = true;
+    n.command(Command::Attach(spec), now).unwrap();
+    n.handle(learned(1), now);
+    assert!(
+        n.macs(100).unwrap()[0].sticky,
+        "learning kept the attach's flags"
+    );
+    n.handle(gone(1), now);
+    assert_eq!(
+        n.macs(100).unwrap().len(),
+        1,
+        "ageing out left the attached MAC"
+    );
+    n.command(detach(1), now).unwrap();
+    assert!(n.macs(100).unwrap().is_empty());
+    // Learned, then attached behind a port, then detached by the orchestrator: its word is
+    // final (the port is released, so the kernel forgets the MAC too).
+    n.handle(learned(2), now);
+    let mut spec = EndpointSpec::new(100, mac(2), None);
+    spec.port = Some(evpnd_evpn::PortName::new("t1v100").unwrap());
+    n.command(Command::Attach(spec), now).unwrap();
+    while n.poll_intent().is_some() {}
+    n.command(detach(2), now).unwrap();
+    assert!(n.macs(100).unwrap().is_empty());
+    assert!(std::iter::from_fn(|| n.poll_intent()).any(|i| matches!(
+        i,
+        evpnd_dataplane::DataplaneIntent::RemovePort { port, .. } if port.as_str() == "t1v100"
+    )));
+    // The kernel's word that the MAC left then changes nothing.
+    n.handle(gone(2), now);
+    assert!(n.macs(100).unwrap().is_empty());
+}
+
+#[test]
+fn the_data_plane_hears_synced_once_after_every_end_of_rib_or_the_deadline() {
+    // No neighbour: synced at once, after the EVI's own intents.
+    let mut c = nve_config();
+    c.neighbors.clear();
+    let now = Instant::now();
+    let mut n = Node::new(c, now).unwrap();
+    n.handle_timeout(now);
+    let intents: Vec<_> = std::iter::from_fn(|| n.poll_intent()).collect();
+    assert_eq!(
+        intents,
+        vec![
+            evpnd_dataplane::DataplaneIntent::Vni { vni: vni(100) },
+            evpnd_dataplane::DataplaneIntent::Synced
+        ]
+    );
+    n.handle_timeout(now);
+    assert!(n.poll_intent().is_none(), "once per start");
+    // A neighbour that never comes up: synced at the select-defer time, not before.
+    let mut n = nve();
+    let t0 = Instant::now();
+    n.handle_timeout(t0);
+    let early: Vec<_> = std::iter::from_fn(|| n.poll_intent()).collect();
+    assert!(!early.contains(&evpnd_dataplane::DataplaneIntent::Synced));
+    let deadline = n.poll_timeout().unwrap();
+    assert!(deadline <= t0 + std::time::Duration::from_secs(360));
+    let late = t0 + std::time::Duration::from_secs(361);
+    n.handle_timeout(late);
+    let intents: Vec<_> = std::iter::from_fn(|| n.poll_intent()).collect();
+    assert_eq!(intents, vec![evpnd_dataplane::DataplaneIntent::Synced]);
+}
+
+#[test]
+fn link_state_from_the_data_plane_is_kept_per_vni() {
+    let mut n = nve();
+    let now = Instant::now();
+    n.handle(
+        Input::Dataplane(DataplaneFeedback::LinkState {
+            vni: 100,
+            up: false,
+            reason: Some("vx100 exists and is not ours".into()),
+        }),
+        now,
+    );
+    assert_eq!(
+        n.dataplane_links().get(&vni(100)),
+        Some(&(false, Some("vx100 exists and is not ours".to_string())))
+    );
+    assert!(std::iter::from_fn(|| n.poll_event()).any(|e| matches!(
+        e,
+        NodeEvent::DataplaneLink {
+            vni: 100,
+            up: false,
+            ..
+        }
+    )));
+}

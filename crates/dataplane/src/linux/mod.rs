@@ -1,12 +1,46 @@
 //! The Linux kernel data plane: every netlink exchange of evpnd lives in this module.
 //!
-//! (Skeleton: the public surface the daemon is written against; the implementation lands
-//! with the Linux data-plane work.)
+//! Per-VNI device model (the default): each VNI is a bridge (`br<vni>`) with a VXLAN device
+//! (`vx<vni>`, RFC 7348) as a port that never learns and suppresses ARP/ND (RFC 9161);
+//! tenant ports are plugged into the bridge. Two threads run beside the daemon:
+//! * the apply thread takes the batches of [`Backend::submit`] in order. Entries (remote
+//!   MACs, flood lists, neighbours) of a batch are written with one `sendmsg` per 256 KiB,
+//!   acked only at the end of each chunk; every refusal maps back to its intent
+//!   ([`Feedback::InstallFailed`](crate::Feedback)) and is retried (0.5 s doubling to 30 s).
+//!   Device changes are acked one by one.
+//! * the watcher reads link and neighbour notifications: MACs the kernel learns on tenant
+//!   ports ([`Feedback::LocalMacLearned`](crate::Feedback)), devices going down or away.
+//!
+//! Ownership: the devices evpnd creates carry the alias `evpnd vni=<vni>`
+//! ([`OWNER_ALIAS_PREFIX`]); its neighbour entries the protocol [`EVPND_NEIGH_PROTOCOL`]; its
+//! FDB entries live on its own VXLAN devices (`extern_learn`, or `sticky static`, with a VTEP;
+//! and the flood entries). At start the backend reads what an earlier run left; an intent whose
+//! entry is already there as wanted is not written again, and what no intent renewed goes at
+//! [`DataplaneIntent::Synced`] (or after [`LinuxConfig::sweep_after`]). Nothing else is ever
+//! modified: an existing bridge of the configured name is adopted (used, never deleted), and
+//! a foreign device in the way of a VXLAN device is reported, not touched.
 
-use crate::{Backend, DataplaneIntent, FeedbackSink};
+mod apply;
+mod fdb;
+mod netdev;
+mod reconcile;
+mod socket;
+#[cfg(test)]
+mod tests;
+mod vni;
+mod watch;
+
+pub use fdb::EVPND_NEIGH_PROTOCOL;
+pub use netdev::OWNER_ALIAS_PREFIX;
+
+use crate::{Backend, BackendStats, DataplaneIntent, FeedbackSink};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How VNIs map onto kernel devices.
@@ -67,6 +101,32 @@ impl LinuxConfig {
     }
 }
 
+impl LinuxConfig {
+    /// The bridge of `vni` (per-VNI model): `[[vni]] bridge` or `br<vni>`.
+    pub fn bridge_name(&self, vni: u32) -> String {
+        self.vnis
+            .get(&vni)
+            .and_then(|o| o.bridge.clone())
+            .unwrap_or_else(|| format!("br{vni}"))
+    }
+
+    /// The VXLAN device of `vni` (per-VNI model): `[[vni]] vxlan` or `vx<vni>`.
+    pub fn vxlan_name(&self, vni: u32) -> String {
+        self.vnis
+            .get(&vni)
+            .and_then(|o| o.vxlan.clone())
+            .unwrap_or_else(|| format!("vx{vni}"))
+    }
+
+    /// Whether MACs learned on the tenant ports of `vni` are reported.
+    pub fn learning(&self, vni: u32) -> bool {
+        self.vnis
+            .get(&vni)
+            .and_then(|o| o.learning)
+            .unwrap_or(self.learning)
+    }
+}
+
 /// Why the backend cannot start or cannot do what it was asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinuxError(pub String);
@@ -79,29 +139,106 @@ impl fmt::Display for LinuxError {
 
 impl std::error::Error for LinuxError {}
 
-/// The running Linux backend.
+/// How long [`Drop`] waits for each thread of the backend to stop.
+const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The running Linux backend (see the module notes). Dropping it stops its threads.
 pub struct LinuxBackend {
-    _sink: FeedbackSink,
+    commands: mpsc::Sender<apply::Command>,
+    shared: Arc<Mutex<apply::Shared>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<(JoinHandle<()>, mpsc::Receiver<()>)>,
 }
 
 impl LinuxBackend {
     /// Opens the netlink sockets, reads the kernel state of our devices and starts the
-    /// backend's threads.
-    pub fn spawn(_config: LinuxConfig, _sink: FeedbackSink) -> Result<LinuxBackend, LinuxError> {
-        Err(LinuxError("the Linux data plane is not built yet".into()))
+    /// backend's threads (on the calling thread's network namespace).
+    pub fn spawn(config: LinuxConfig, sink: FeedbackSink) -> Result<LinuxBackend, LinuxError> {
+        check_capabilities(&config)?;
+        let sink = Arc::new(sink);
+        let shared = Arc::new(Mutex::new(apply::Shared::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (commands, receiver) = mpsc::channel();
+        // Subscribe before reading the state, so that no change falls in between.
+        let watcher = watch::Watcher::new(
+            Arc::clone(&shared),
+            Arc::clone(&sink),
+            commands.clone(),
+            Arc::clone(&stop),
+        )
+        .map_err(|e| LinuxError(format!("opening the netlink notification socket: {e}")))?;
+        let applier = apply::Applier::new(config, Arc::clone(&sink), Arc::clone(&shared))
+            .map_err(|e| LinuxError(format!("reading the kernel state: {e}")))?;
+        let mut threads = Vec::new();
+        for (name, run) in [
+            (
+                "evpnd-dp-apply",
+                Box::new(move || applier.run(receiver)) as Box<dyn FnOnce() + Send>,
+            ),
+            ("evpnd-dp-watch", Box::new(move || watcher.run())),
+        ] {
+            let (done, exited) = mpsc::channel();
+            let handle = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    run();
+                    let _ = done.send(());
+                })
+                .map_err(|e| LinuxError(format!("starting thread {name}: {e}")))?;
+            threads.push((handle, exited));
+        }
+        Ok(LinuxBackend {
+            commands,
+            shared,
+            stop,
+            threads,
+        })
+    }
+}
+
+impl Drop for LinuxBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.commands.send(apply::Command::Stop);
+        for (handle, exited) in self.threads.drain(..) {
+            // Bounded: a thread stuck in the kernel is left to finish on its own.
+            if exited.recv_timeout(STOP_TIMEOUT).is_ok() {
+                let _ = handle.join();
+            }
+        }
     }
 }
 
 /// Checks that this kernel can run `config` (e.g. `vnifilter` for the single-VXLAN model),
 /// without changing anything.
-pub fn check_capabilities(_config: &LinuxConfig) -> Result<(), LinuxError> {
-    Ok(())
+pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
+    if let DeviceModel::SingleVxlan { .. } = config.model {
+        return Err(LinuxError(
+            "the single-VXLAN-device model (one vnifilter VXLAN device) is not implemented yet; \
+             use the per-VNI model"
+                .into(),
+        ));
+    }
+    socket::NlSocket::request_socket()
+        .map(|_| ())
+        .map_err(|e| LinuxError(format!("cannot open a netlink route socket: {e}")))
 }
 
 impl Backend for LinuxBackend {
-    fn submit(&mut self, _batch: Vec<DataplaneIntent>) {}
+    fn submit(&mut self, batch: Vec<DataplaneIntent>) {
+        if !batch.is_empty() {
+            let _ = self.commands.send(apply::Command::Batch(batch));
+        }
+    }
 
     fn kind(&self) -> &'static str {
         "linux"
+    }
+
+    fn stats(&self) -> BackendStats {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stats
     }
 }

@@ -24,6 +24,7 @@ impl Engine {
                         flood_vteps: self.flood.get(&e.vni).map_or(0, |f| f.len()),
                         neighbors: 0,
                         duplicates: 0,
+                        ports: self.ports(e.vni).collect(),
                     },
                 )
             })

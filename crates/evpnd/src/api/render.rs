@@ -130,6 +130,12 @@ pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
                 flood_vteps: s.flood_vteps as u64,
                 neighbors: s.neighbors as u64,
                 duplicates: s.duplicates as u64,
+                dataplane_state: match a.links.get(&s.evi.vni) {
+                    None => String::new(),
+                    Some((true, _)) => "up".into(),
+                    Some((false, why)) => format!("down: {}", why.as_deref().unwrap_or("")),
+                },
+                ports: s.ports.iter().map(|p| p.to_string()).collect(),
             })
             .collect(),
         status: Some(v1::EngineStatus {
@@ -144,6 +150,9 @@ pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
             routes_originated: c.routes_originated,
             routes_withdrawn: c.routes_withdrawn,
             intents: c.intents,
+            dataplane_failures: a.dataplane_stats.failures,
+            dataplane_pending_retries: a.dataplane_stats.pending_retries,
+            dataplane_resyncs: a.dataplane_stats.resyncs,
         }),
     }
 }

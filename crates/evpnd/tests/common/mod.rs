@@ -43,6 +43,17 @@ impl Daemon {
         let dir = TempDir::new(name).unwrap();
         let api = dir.path().join("api.sock");
         let cfg_path = dir.path().join("evpnd.toml");
+        // A private state directory (restart marker, endpoint journal) unless the test sets
+        // one: tests that share a router id must not share that state.
+        let config = if config.contains("state-dir") {
+            config.to_string()
+        } else {
+            let state = format!("state-dir = \"{}\"\n", dir.path().display());
+            match config.find("[bgp]\n") {
+                Some(i) => format!("{}[bgp]\n{state}{}", &config[..i], &config[i + 6..]),
+                None => format!("{config}\n[bgp]\n{state}"),
+            }
+        };
         std::fs::write(
             &cfg_path,
             format!("{config}\n[api]\nlisten = \"unix:{}\"\n", api.display()),

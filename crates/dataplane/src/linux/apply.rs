@@ -1,0 +1,445 @@
+//! The apply thread: takes the daemon's batches in order, writes the difference to the
+//! kernel, reports refusals and retries them.
+
+use super::fdb::{entry_requests, EntryRequest, VniDevices};
+use super::reconcile::Snapshot;
+use super::socket::{NlError, NlSocket, Request};
+use super::LinuxConfig;
+use crate::{BackendStats, Dataplane, DataplaneIntent, Feedback, FeedbackSink, MemoryDataplane};
+use evpnd_evpn::PortName;
+use evpnd_wire::MacAddress;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// First retry delay after a failure; doubles on each failed retry.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+/// Longest retry delay.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// Longest sleep of the apply thread with nothing to do.
+const IDLE: Duration = Duration::from_secs(60);
+
+/// What the apply thread is asked to do.
+pub(crate) enum Command {
+    /// Apply an ordered batch.
+    Batch(Vec<DataplaneIntent>),
+    /// A device of this VNI vanished under us: set it up again with its entries.
+    Repair(u32),
+    /// Stop the thread.
+    Stop,
+}
+
+/// A VNI whose devices are set up.
+#[derive(Clone, Debug)]
+pub(crate) struct VniState {
+    /// The devices.
+    pub devices: VniDevices,
+    /// The bridge's name.
+    pub bridge_name: String,
+    /// The VXLAN device's name.
+    pub vxlan_name: String,
+    /// We created the bridge (else it was adopted: never deleted).
+    pub bridge_ours: bool,
+    /// Report MACs learned on its tenant ports.
+    pub learning: bool,
+    /// The bridge is up.
+    pub bridge_up: bool,
+    /// The VXLAN device is up.
+    pub vxlan_up: bool,
+    /// The last `LinkState` reported.
+    pub reported_up: bool,
+}
+
+/// State shared by the apply thread, the watcher and [`super::LinuxBackend::stats`].
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// VNI → its devices.
+    pub vnis: BTreeMap<u32, VniState>,
+    /// Bridge ifindex → VNI.
+    pub by_bridge: HashMap<u32, u32>,
+    /// VXLAN ifindex → VNI.
+    pub by_vxlan: HashMap<u32, u32>,
+    /// Local MACs reported learned.
+    pub learned: BTreeSet<(u32, MacAddress)>,
+    /// IPs reported with a learned MAC.
+    pub learned_ips: BTreeMap<(u32, IpAddr), MacAddress>,
+    /// Counters.
+    pub stats: BackendStats,
+}
+
+impl Shared {
+    /// Registers the devices of `vni`.
+    pub fn insert(&mut self, vni: u32, state: VniState) {
+        self.remove(vni);
+        self.by_bridge.insert(state.devices.bridge, vni);
+        self.by_vxlan.insert(state.devices.vxlan, vni);
+        self.vnis.insert(vni, state);
+    }
+
+    /// Forgets the devices of `vni` (and what was learned on them).
+    pub fn remove(&mut self, vni: u32) -> Option<VniState> {
+        let state = self.vnis.remove(&vni)?;
+        self.by_bridge.remove(&state.devices.bridge);
+        self.by_vxlan.remove(&state.devices.vxlan);
+        self.learned.retain(|(v, _)| *v != vni);
+        self.learned_ips.retain(|(v, _), _| *v != vni);
+        Some(state)
+    }
+}
+
+/// Locks `shared`, surviving a panicked holder (the state stays usable).
+pub(crate) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a pending retry supersedes: a later intent on the same key replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RetryKey {
+    /// A VNI's devices (ordered first: retried before the entries that need them).
+    Vni(u32),
+    /// A tenant port.
+    Port(u32, PortName),
+    /// A remote MAC.
+    Mac(u32, MacAddress),
+    /// A flood entry.
+    Flood(u32, IpAddr),
+    /// A neighbour.
+    Neigh(u32, IpAddr),
+    /// The post-start sweep.
+    Synced,
+}
+
+impl RetryKey {
+    /// The key of `intent`.
+    pub fn of(intent: &DataplaneIntent) -> RetryKey {
+        match *intent {
+            DataplaneIntent::Vni { vni } | DataplaneIntent::RemoveVni { vni } => {
+                RetryKey::Vni(vni.get())
+            }
+            DataplaneIntent::Port { vni, port } | DataplaneIntent::RemovePort { vni, port } => {
+                RetryKey::Port(vni.get(), port)
+            }
+            DataplaneIntent::RemoteMac { vni, mac, .. }
+            | DataplaneIntent::RemoveRemoteMac { vni, mac } => RetryKey::Mac(vni.get(), mac),
+            DataplaneIntent::Flood { vni, vtep } | DataplaneIntent::RemoveFlood { vni, vtep } => {
+                RetryKey::Flood(vni.get(), vtep)
+            }
+            DataplaneIntent::Neighbor { vni, ip, .. }
+            | DataplaneIntent::RemoveNeighbor { vni, ip } => RetryKey::Neigh(vni.get(), ip),
+            DataplaneIntent::Synced => RetryKey::Synced,
+        }
+    }
+}
+
+/// An intent waiting to be retried.
+#[derive(Clone, Copy, Debug)]
+struct Retry {
+    intent: DataplaneIntent,
+    due: Instant,
+    backoff: Duration,
+}
+
+/// The apply thread's state.
+pub(crate) struct Applier {
+    pub(super) socket: NlSocket,
+    pub(super) config: LinuxConfig,
+    pub(super) sink: Arc<FeedbackSink>,
+    pub(super) shared: Arc<Mutex<Shared>>,
+    /// What the control plane wants (the tables and the VNIs).
+    pub(super) desired: MemoryDataplane,
+    /// What an earlier run left and no intent renewed yet (emptied at the sweep).
+    pub(super) snapshot: Snapshot,
+    /// When the sweep runs without `Synced`.
+    pub(super) sweep_at: Option<Instant>,
+    retries: BTreeMap<RetryKey, Retry>,
+    /// Entry requests waiting for the next flush, with the intent each belongs to.
+    pending: Vec<(DataplaneIntent, EntryRequest)>,
+    /// The retried intents among `pending` (their records go when they succeed).
+    pending_retries: Vec<DataplaneIntent>,
+}
+
+impl Applier {
+    /// Opens the request socket and reads what an earlier run left in the kernel.
+    pub fn new(
+        config: LinuxConfig,
+        sink: Arc<FeedbackSink>,
+        shared: Arc<Mutex<Shared>>,
+    ) -> Result<Applier, NlError> {
+        let mut socket = NlSocket::request_socket().map_err(|e| NlError::local(&e))?;
+        let snapshot = Snapshot::read(&mut socket)?;
+        Ok(Applier {
+            socket,
+            sweep_at: Instant::now().checked_add(config.sweep_after),
+            config,
+            sink,
+            shared,
+            desired: MemoryDataplane::default(),
+            snapshot,
+            retries: BTreeMap::new(),
+            pending: Vec::new(),
+            pending_retries: Vec::new(),
+        })
+    }
+
+    pub(super) fn report(&self, feedback: Feedback) {
+        (self.sink)(feedback);
+    }
+
+    /// The thread's loop: batches in order, retries and the sweep when due.
+    pub fn run(mut self, commands: Receiver<Command>) {
+        loop {
+            let now = Instant::now();
+            let next = self
+                .retries
+                .values()
+                .map(|r| r.due)
+                .chain(self.sweep_at)
+                .min()
+                .map_or(IDLE, |due| due.saturating_duration_since(now));
+            match commands.recv_timeout(next) {
+                Ok(Command::Batch(batch)) => self.apply_batch(batch),
+                Ok(Command::Repair(vni)) => self.repair(vni),
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.sweep_at.is_some_and(|at| at <= Instant::now()) {
+                self.sweep();
+            }
+            self.run_due_retries();
+        }
+    }
+
+    fn apply_batch(&mut self, batch: Vec<DataplaneIntent>) {
+        let mut accepted = 0u64;
+        for intent in batch {
+            if let Err(e) = self.desired.apply(&intent) {
+                self.refuse(intent, e.to_string());
+                continue;
+            }
+            accepted += 1;
+            self.execute(intent, false);
+        }
+        self.flush();
+        // Counted once carried out (failed ones included: they are in the retry set).
+        lock(&self.shared).stats.applied += accepted;
+        self.update_pending_count();
+    }
+
+    /// Carries out an intent the desired tables accepted. `retry`: a retry of a failed
+    /// intent (its record stays until it succeeds; it is not compared with the snapshot).
+    fn execute(&mut self, intent: DataplaneIntent, retry: bool) {
+        if !retry {
+            // A later intent on the same key supersedes a pending retry.
+            self.retries.remove(&RetryKey::of(&intent));
+        }
+        let result = match intent {
+            DataplaneIntent::Vni { vni } => {
+                self.flush();
+                self.snapshot_take_devices(vni.get());
+                self.setup_vni(vni.get()).inspect_err(|reason| {
+                    self.report(Feedback::LinkState {
+                        vni: vni.get(),
+                        up: false,
+                        reason: Some(reason.clone()),
+                    })
+                })
+            }
+            DataplaneIntent::RemoveVni { vni } => {
+                self.flush();
+                self.remove_vni(vni.get())
+            }
+            DataplaneIntent::Port { vni, port } => {
+                self.flush();
+                self.plug(vni.get(), port)
+            }
+            DataplaneIntent::RemovePort { vni, port } => {
+                self.flush();
+                self.unplug(vni.get(), port)
+            }
+            DataplaneIntent::Synced => {
+                self.flush();
+                self.sweep();
+                Ok(())
+            }
+            _ => {
+                if !retry && self.snapshot.already_installed(&intent) {
+                    return;
+                }
+                self.queue_entry(intent, retry);
+                return;
+            }
+        };
+        match result {
+            Ok(()) if retry => self.succeeded(intent),
+            Ok(()) => {}
+            Err(reason) => self.fail(intent, reason),
+        }
+    }
+
+    /// A retried intent went through: its record goes.
+    fn succeeded(&mut self, intent: DataplaneIntent) {
+        let key = RetryKey::of(&intent);
+        if self.retries.get(&key).is_some_and(|r| r.intent == intent) {
+            self.retries.remove(&key);
+        }
+    }
+
+    /// Queues the requests of an entry intent (they go out at the next flush).
+    pub(super) fn queue_entry(&mut self, intent: DataplaneIntent, retry: bool) {
+        let Some(vni) = super::reconcile::intent_vni(&intent) else {
+            return;
+        };
+        let devices = lock(&self.shared).vnis.get(&vni).map(|s| s.devices);
+        let Some(devices) = devices else {
+            self.fail(
+                intent,
+                format!("the devices of VNI {vni} are not set up (see its link state)"),
+            );
+            return;
+        };
+        for request in entry_requests(&intent, devices) {
+            self.pending.push((intent, request));
+        }
+        if retry {
+            self.pending_retries.push(intent);
+        }
+    }
+
+    /// Sends the queued entry requests in one batch and reports the refused intents.
+    pub(super) fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let retried = std::mem::take(&mut self.pending_retries);
+        let requests: Vec<Request> = pending.iter().map(|(_, r)| r.request.clone()).collect();
+        let failures = self.socket.send_batch(&requests);
+        // One report per intent (an intent has up to two requests).
+        let mut failed: Vec<(DataplaneIntent, NlError)> = Vec::new();
+        for (index, error) in failures {
+            let Some((intent, request)) = pending.get(index) else {
+                continue;
+            };
+            if request.delete && error.is_not_found() {
+                continue;
+            }
+            if !failed.iter().any(|(i, _)| i == intent) {
+                failed.push((*intent, error));
+            }
+        }
+        for intent in retried {
+            if !failed.iter().any(|(i, _)| *i == intent) {
+                self.succeeded(intent);
+            }
+        }
+        for (intent, error) in failed {
+            self.fail(intent, format!("the kernel refused it: {error}"));
+        }
+    }
+
+    /// Reports a failed intent (the first time; a failed retry only doubles its delay) and
+    /// schedules its retry.
+    pub(super) fn fail(&mut self, intent: DataplaneIntent, reason: String) {
+        let key = RetryKey::of(&intent);
+        let now = Instant::now();
+        let retry = match self.retries.get(&key) {
+            Some(r) if r.intent == intent => {
+                let backoff = r.backoff.saturating_mul(2).min(RETRY_MAX);
+                Retry {
+                    intent,
+                    backoff,
+                    due: now + backoff,
+                }
+            }
+            _ => {
+                lock(&self.shared).stats.failures += 1;
+                self.report(Feedback::InstallFailed { intent, reason });
+                Retry {
+                    intent,
+                    backoff: RETRY_FIRST,
+                    due: now + RETRY_FIRST,
+                }
+            }
+        };
+        self.retries.insert(key, retry);
+    }
+
+    /// Reports an intent the desired tables refused (the engine and the backend disagree);
+    /// it is not applied and not retried.
+    fn refuse(&mut self, intent: DataplaneIntent, reason: String) {
+        lock(&self.shared).stats.failures += 1;
+        self.report(Feedback::InstallFailed { intent, reason });
+    }
+
+    fn update_pending_count(&self) {
+        lock(&self.shared).stats.pending_retries = self.retries.len() as u64;
+    }
+
+    fn run_due_retries(&mut self) {
+        let now = Instant::now();
+        let due: Vec<DataplaneIntent> = self
+            .retries
+            .values()
+            .filter(|r| r.due <= now)
+            .map(|r| r.intent)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        for intent in due {
+            self.execute(intent, true);
+        }
+        self.flush();
+        self.update_pending_count();
+    }
+
+    /// Puts the entries and ports `desired` holds for `vni` back (after its devices were set
+    /// up again).
+    pub(super) fn reinstall(&mut self, vni: u32) {
+        let Ok(v) = evpnd_wire::Vni::new(vni) else {
+            return;
+        };
+        let mut intents = Vec::new();
+        for port in self.desired.vnis.get(&v).into_iter().flatten() {
+            intents.push(DataplaneIntent::Port {
+                vni: v,
+                port: *port,
+            });
+        }
+        for ((_, mac), e) in self
+            .desired
+            .fdb
+            .range((v, MacAddress([0; 6]))..=(v, MacAddress([0xff; 6])))
+        {
+            intents.push(DataplaneIntent::RemoteMac {
+                vni: v,
+                mac: *mac,
+                vtep: e.vtep,
+                sticky: e.sticky,
+            });
+        }
+        for vtep in self.desired.flood.get(&v).into_iter().flatten() {
+            intents.push(DataplaneIntent::Flood {
+                vni: v,
+                vtep: *vtep,
+            });
+        }
+        for ((nv, ip), e) in &self.desired.neigh {
+            if *nv == v {
+                intents.push(DataplaneIntent::Neighbor {
+                    vni: v,
+                    ip: *ip,
+                    mac: e.mac,
+                    router: e.router,
+                    local: e.local,
+                });
+            }
+        }
+        for intent in intents {
+            self.execute(intent, false);
+        }
+        self.flush();
+    }
+}

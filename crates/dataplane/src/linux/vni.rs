@@ -1,0 +1,272 @@
+//! The devices of a VNI (per-VNI model): set up, removed, repaired; tenant ports plugged in.
+
+use super::apply::{lock, Applier, VniState};
+use super::fdb::VniDevices;
+use super::netdev::{self, owner_alias, Link, OWNER_ALIAS_PREFIX};
+use super::watch::{classify_fdb, FdbEvent};
+use crate::{DataplaneIntent, Feedback};
+use evpnd_evpn::PortName;
+use netlink_packet_route::link::InfoKind;
+use netlink_packet_route::RouteNetlinkMessage;
+
+impl Applier {
+    fn get_link(&mut self, name: &str) -> Result<Option<Link>, String> {
+        netdev::get_by_name(&mut self.socket, name)
+            .map_err(|e| format!("reading device {name}: {e}"))
+    }
+
+    fn ask(&mut self, message: RouteNetlinkMessage, flags: u16, what: &str) -> Result<(), String> {
+        self.socket
+            .request(message, flags)
+            .map_err(|e| format!("{what}: {e}"))
+    }
+
+    /// Why the existing devices cannot serve `vni` (`None`: they can, or they are absent).
+    fn conflict(&self, vni: u32, bridge: Option<&Link>, vxlan: Option<&Link>) -> Option<String> {
+        if let Some(b) = bridge {
+            if b.kind != Some(InfoKind::Bridge) {
+                return Some(format!(
+                    "device {} exists and is of kind {}, not a bridge; evpnd leaves it alone",
+                    b.name,
+                    b.kind_name()
+                ));
+            }
+            if let Some(other) = b.owner().filter(|o| *o != vni) {
+                return Some(format!(
+                    "bridge {} was created by evpnd for VNI {other}, not VNI {vni}",
+                    b.name
+                ));
+            }
+        }
+        if let Some(x) = vxlan {
+            match x.owner() {
+                None => {
+                    return Some(format!(
+                        "device {} exists and was not created by evpnd (kind {}, no alias \
+                         \"{OWNER_ALIAS_PREFIX}{vni}\"); evpnd leaves it alone",
+                        x.name,
+                        x.kind_name()
+                    ))
+                }
+                Some(other) if other != vni => {
+                    return Some(format!(
+                        "device {} was created by evpnd for VNI {other}, not VNI {vni}",
+                        x.name
+                    ))
+                }
+                Some(_) => {}
+            }
+            if x.kind != Some(InfoKind::Vxlan) || x.vxlan_id != Some(vni) {
+                return Some(format!(
+                    "device {} carries evpnd's marker for VNI {vni} but is of kind {} with \
+                     VXLAN id {:?}; evpnd leaves it alone",
+                    x.name,
+                    x.kind_name(),
+                    x.vxlan_id
+                ));
+            }
+        }
+        None
+    }
+
+    /// Creates (or recognises) the bridge and the VXLAN device of `vni`, makes the VXLAN
+    /// device a non-learning, ARP/ND-suppressing port of the bridge, brings both up and
+    /// registers them; then puts back what `desired` holds for the VNI.
+    pub(super) fn setup_vni(&mut self, vni: u32) -> Result<(), String> {
+        let bridge_name = self.config.bridge_name(vni);
+        let vxlan_name = self.config.vxlan_name(vni);
+        let bridge = self.get_link(&bridge_name)?;
+        let vxlan = self.get_link(&vxlan_name)?;
+        if let Some(reason) = self.conflict(vni, bridge.as_ref(), vxlan.as_ref()) {
+            return Err(reason);
+        }
+        let marker = owner_alias(vni);
+        let (bridge, bridge_ours) = match bridge {
+            Some(b) => {
+                let ours = b.owner() == Some(vni);
+                (b, ours)
+            }
+            None => {
+                let (m, f) = netdev::create_bridge(&bridge_name);
+                self.ask(m, f, &format!("creating bridge {bridge_name}"))?;
+                let b = self
+                    .get_link(&bridge_name)?
+                    .ok_or_else(|| format!("bridge {bridge_name} vanished after its creation"))?;
+                self.ask(netdev::set_alias(b.index, &marker), 0, "marking the bridge")?;
+                (b, true)
+            }
+        };
+        let vxlan = match vxlan {
+            Some(x) => x,
+            None => {
+                let (m, f) =
+                    netdev::create_vxlan(&vxlan_name, vni, self.config.vtep, self.config.udp_port);
+                self.ask(m, f, &format!("creating VXLAN device {vxlan_name}"))?;
+                let x = self
+                    .get_link(&vxlan_name)?
+                    .ok_or_else(|| format!("device {vxlan_name} vanished after its creation"))?;
+                self.ask(
+                    netdev::set_alias(x.index, &marker),
+                    0,
+                    "marking the VXLAN device",
+                )?;
+                x
+            }
+        };
+        if vxlan.master != Some(bridge.index) {
+            self.ask(
+                netdev::set_master(vxlan.index, bridge.index),
+                0,
+                &format!("plugging {vxlan_name} into {bridge_name}"),
+            )?;
+        }
+        self.ask(
+            netdev::vxlan_port_options(vxlan.index),
+            0,
+            &format!("setting learning off and neigh_suppress on for {vxlan_name}"),
+        )?;
+        self.ask(
+            netdev::set_up(bridge.index),
+            0,
+            &format!("bringing {bridge_name} up"),
+        )?;
+        self.ask(
+            netdev::set_up(vxlan.index),
+            0,
+            &format!("bringing {vxlan_name} up"),
+        )?;
+        let devices = VniDevices {
+            bridge: bridge.index,
+            vxlan: vxlan.index,
+        };
+        lock(&self.shared).insert(
+            vni,
+            VniState {
+                devices,
+                bridge_name,
+                vxlan_name,
+                bridge_ours,
+                learning: self.config.learning(vni),
+                bridge_up: true,
+                vxlan_up: true,
+                reported_up: true,
+            },
+        );
+        self.report(Feedback::LinkState {
+            vni,
+            up: true,
+            reason: None,
+        });
+        self.report_learned(vni, devices.bridge);
+        self.reinstall(vni);
+        Ok(())
+    }
+
+    /// Reports the MACs the bridge of `vni` has already learned on its tenant ports (a
+    /// restarted daemon re-learns its local endpoints at once).
+    fn report_learned(&mut self, vni: u32, bridge: u32) {
+        let Ok(entries) = super::reconcile::bridge_fdb(&mut self.socket, bridge) else {
+            return;
+        };
+        let mut found = Vec::new();
+        {
+            let mut shared = lock(&self.shared);
+            for entry in &entries {
+                if let FdbEvent::Learned(v, mac) = classify_fdb(entry, &shared) {
+                    if v == vni && shared.learned.insert((v, mac)) {
+                        found.push(mac);
+                    }
+                }
+            }
+        }
+        for mac in found {
+            self.report(Feedback::LocalMacLearned { vni, mac, ip: None });
+        }
+    }
+
+    /// Deletes what we created for `vni`: the VXLAN device, and the bridge unless adopted
+    /// (an adopted bridge only loses our VXLAN port).
+    pub(super) fn remove_vni(&mut self, vni: u32) -> Result<(), String> {
+        let state = lock(&self.shared).remove(vni);
+        self.snapshot.forget_vni(vni);
+        let Some(state) = state else {
+            return Ok(());
+        };
+        for (index, name, ours) in [
+            (state.devices.vxlan, &state.vxlan_name, true),
+            (state.devices.bridge, &state.bridge_name, state.bridge_ours),
+        ] {
+            if !ours {
+                continue;
+            }
+            match self.socket.request(netdev::delete(index), 0) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(format!("deleting {name}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Plugs the tenant port `port` into the bridge of `vni` and brings it up.
+    pub(super) fn plug(&mut self, vni: u32, port: PortName) -> Result<(), String> {
+        let bridge = lock(&self.shared).vnis.get(&vni).map(|s| s.devices.bridge);
+        let bridge = bridge.ok_or_else(|| {
+            format!("the devices of VNI {vni} are not set up (see its link state)")
+        })?;
+        let link = self
+            .get_link(port.as_str())?
+            .ok_or_else(|| format!("interface {port} does not exist (yet)"))?;
+        if link.master != Some(bridge) {
+            self.ask(
+                netdev::set_master(link.index, bridge),
+                0,
+                &format!("plugging {port} in"),
+            )?;
+        }
+        if !link.up {
+            self.ask(
+                netdev::set_up(link.index),
+                0,
+                &format!("bringing {port} up"),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Releases `port` from the bridge of `vni` if it is still plugged in there.
+    pub(super) fn unplug(&mut self, vni: u32, port: PortName) -> Result<(), String> {
+        let bridge = lock(&self.shared).vnis.get(&vni).map(|s| s.devices.bridge);
+        let (Some(bridge), Some(link)) = (bridge, self.get_link(port.as_str())?) else {
+            return Ok(());
+        };
+        if link.master == Some(bridge) {
+            self.ask(
+                netdev::set_master(link.index, 0),
+                0,
+                &format!("releasing {port}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A device of `vni` was deleted by someone else while the VNI is wanted: set it up again
+    /// and put its entries back.
+    pub(super) fn repair(&mut self, vni: u32) {
+        let Ok(v) = evpnd_wire::Vni::new(vni) else {
+            return;
+        };
+        if !self.desired.vnis.contains_key(&v) {
+            return;
+        }
+        lock(&self.shared).remove(vni);
+        if let Err(reason) = self.setup_vni(vni) {
+            self.report(Feedback::LinkState {
+                vni,
+                up: false,
+                reason: Some(reason.clone()),
+            });
+            self.fail(DataplaneIntent::Vni { vni: v }, reason);
+        }
+    }
+}
