@@ -215,6 +215,14 @@ pub fn kernel_report(results: &[KernelResult]) -> String {
         ));
     }
     let find = |name: &str| results.iter().find(|r| r.dut == name);
+    if let (Some(e), Some(f)) = (find("evpnd"), find("floor-as-evpnd")) {
+        s.push_str(&format!(
+            "floor-as-evpnd / evpnd kernel install (watcher): {:.2} ({:.3} s vs {:.3} s)\n",
+            f.install_seconds / e.install_seconds.max(1e-9),
+            f.install_seconds,
+            e.install_seconds,
+        ));
+    }
     if let (Some(e), Some(f)) = (find("evpnd"), find("floor")) {
         // Same clock for both: the watcher's first entry -> last entry.
         s.push_str(&format!(
@@ -341,11 +349,13 @@ pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelR
 
 /// Runs the floor program (`fdb_floor --inside --no-setup`) in a fresh namespace holding the
 /// same devices, with the same watcher running (its notifications cost the installer the
-/// same as in a DUT run). `extra` is passed on (e.g. `--ack-each`, `--chunk 16384`). The
-/// result's `seconds` is the floor's own figure (first `sendmsg` → last ACK, encoding
-/// excluded); `install_seconds` is the watcher's first → last entry.
+/// same as in a DUT run), and names the result `label`. `extra` is passed on (e.g.
+/// `--ack-each`, `--master --chunk 262144`). The result's `seconds` is the floor's own figure
+/// (first `sendmsg` → last ACK, encoding excluded); `install_seconds` is the watcher's first
+/// → last entry, the same clock as a DUT's install phase.
 pub fn floor(
     bin: &Path,
+    label: &str,
     routes: usize,
     extra: &[String],
     timeout: Duration,
@@ -373,10 +383,6 @@ pub fn floor(
     let seconds = report["seconds"]
         .as_f64()
         .ok_or_else(|| LabError::new("fdb_floor output has no seconds"))?;
-    let label = match extra.iter().any(|a| a == "--ack-each") {
-        true => "floor-ack-each",
-        false => "floor",
-    };
     Ok(KernelResult {
         dut: label.into(),
         routes,

@@ -82,8 +82,10 @@ struct Args {
     /// evpnd arguments (repeat), e.g. --evpnd-arg=--config --evpnd-arg={CONFIG}.
     #[arg(long = "evpnd-arg", allow_hyphen_values = true)]
     evpnd_args: Vec<String>,
-    /// kernel-install: the floor program (target/release/examples/fdb_floor), run batched and
-    /// with one ACK per message beside the DUTs.
+    /// kernel-install: the floor program (target/release/examples/fdb_floor), run beside the
+    /// DUTs three ways: batched (`floor`), one ACK per message (`floor-ack-each`), and shaped
+    /// like evpnd's backend writes (`floor-as-evpnd`: self + master entry per MAC, 256 KiB
+    /// chunks).
     #[arg(long)]
     floor_bin: Option<PathBuf>,
     /// kernel-install: arguments for the floor's batched run (e.g. --floor-arg=--chunk
@@ -290,16 +292,16 @@ fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError
     for attempt in 1..=args.repeat.max(1) {
         eprintln!("kernel-install {} (run {attempt}) ...", args.routes);
         if let Some(bin) = &args.floor_bin {
-            let t = opts.timeout;
-            record(
-                "floor".into(),
-                bench::floor(bin, args.routes, &args.floor_args, t),
-            );
-            let each = vec!["--ack-each".to_string()];
-            record(
-                "floor-ack-each".into(),
-                bench::floor(bin, args.routes, &each, t),
-            );
+            let as_evpnd = ["--master", "--chunk", "262144"].map(String::from).to_vec();
+            let variants = [
+                ("floor", args.floor_args.clone()),
+                ("floor-ack-each", vec!["--ack-each".to_string()]),
+                ("floor-as-evpnd", as_evpnd),
+            ];
+            for (label, extra) in variants {
+                let r = bench::floor(bin, label, args.routes, &extra, opts.timeout);
+                record(label.into(), r);
+            }
         }
         for dut in duts {
             record(dut.name(), bench::kernel_install(dut.as_ref(), &opts));
