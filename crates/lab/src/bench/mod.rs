@@ -13,13 +13,22 @@
 //! VmHWM (peak RSS) from /proc, sampled during the run, minus its VmRSS just before the load.
 //!
 //! The pieces: the scenarios (here), the devices under test (`dut`), running and measuring
-//! a scenario (`run`), and the result table (`report`).
+//! a scenario (`run`), and the result table (`report`); the kernel data-plane scenario
+//! (`kernel`, FDB entries installed per second, against the floor program) and its clock
+//! (`fdb_watch`).
 
 mod dut;
+mod fdb_watch;
+mod kernel;
 mod report;
 mod run;
 
 pub use dut::{DutKind, EvpndDut, FrrDut, GobgpDut, Neighbor, RunningDut, Topology};
+pub use fdb_watch::{FdbWatch, FillTimes};
+pub use kernel::{
+    create_vni_devices, floor, kernel_install, kernel_report, FrrKernelDut, KernelOptions,
+    KernelResult,
+};
 pub use report::{report, BenchResult};
 pub use run::{calibrate, load_avg, run, BenchOptions};
 

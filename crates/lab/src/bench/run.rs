@@ -53,7 +53,7 @@ pub fn load_avg() -> f64 {
 
 /// Splits `n` routes of generator `g` between `kinds` and pre-encodes them; returns the
 /// routes (for the final check) and the UPDATE bytes.
-fn prepare_generator(
+pub(super) fn prepare_generator(
     g: usize,
     n: usize,
     kinds: &[RouteKind],

@@ -3,7 +3,8 @@
 
 use clap::{Parser, ValueEnum};
 use evpnd_lab::bench::{
-    self, BenchOptions, BenchResult, DutKind, EvpndDut, FrrDut, GobgpDut, Scenario,
+    self, BenchOptions, BenchResult, DutKind, EvpndDut, FrrDut, FrrKernelDut, GobgpDut,
+    KernelOptions, KernelResult, Scenario,
 };
 use evpnd_lab::routes::RouteKind;
 use evpnd_lab::{is_root, LabError, Tracking};
@@ -29,6 +30,9 @@ enum ScenarioName {
     Suite,
     /// The harness alone (generator -> sink, no DUT): the ceiling of any DUT figure.
     Calibrate,
+    /// N type-2 routes -> DUT -> N remote-MAC FDB entries in the kernel (FRR with zebra,
+    /// evpnd with kind = "linux"), beside the floor program (--floor-bin).
+    KernelInstall,
 }
 
 /// Peer-comparison BGP EVPN benchmark (needs root: it creates network namespaces).
@@ -78,6 +82,16 @@ struct Args {
     /// evpnd arguments (repeat), e.g. --evpnd-arg=--config --evpnd-arg={CONFIG}.
     #[arg(long = "evpnd-arg", allow_hyphen_values = true)]
     evpnd_args: Vec<String>,
+    /// kernel-install: the floor program (target/release/examples/fdb_floor), run beside the
+    /// DUTs three ways: batched (`floor`), one ACK per message (`floor-ack-each`), and shaped
+    /// like evpnd's backend writes (`floor-as-evpnd`: self + master entry per MAC, 256 KiB
+    /// chunks).
+    #[arg(long)]
+    floor_bin: Option<PathBuf>,
+    /// kernel-install: arguments for the floor's batched run (e.g. --floor-arg=--chunk
+    /// --floor-arg=16384).
+    #[arg(long = "floor-arg", allow_hyphen_values = true)]
+    floor_args: Vec<String>,
 }
 
 fn main() {
@@ -89,6 +103,8 @@ fn main() {
 
 fn dut_for(name: DutName, args: &Args) -> Result<Box<dyn DutKind>, LabError> {
     Ok(match name {
+        // With a kernel data plane: zebra installs what bgpd imports.
+        DutName::Frr if args.scenario == ScenarioName::KernelInstall => Box::new(FrrKernelDut),
         DutName::Frr => Box::new(FrrDut),
         DutName::Gobgp => Box::new(GobgpDut),
         DutName::Evpnd => {
@@ -124,7 +140,12 @@ fn real_main() -> Result<(), LabError> {
         .map(str::parse::<RouteKind>)
         .collect::<Result<Vec<_>, _>>()?;
     let mut duts = args.duts.clone();
-    if duts.is_empty() {
+    if duts.is_empty() && args.scenario == ScenarioName::KernelInstall {
+        duts = vec![DutName::Frr];
+        if args.evpnd_bin.is_some() {
+            duts.insert(0, DutName::Evpnd);
+        }
+    } else if duts.is_empty() {
         duts = vec![DutName::Frr, DutName::Gobgp];
         if args.evpnd_bin.is_some() {
             duts.insert(0, DutName::Evpnd);
@@ -153,6 +174,9 @@ fn real_main() -> Result<(), LabError> {
         }
         return Ok(());
     }
+    if args.scenario == ScenarioName::KernelInstall {
+        return kernel_install(&args, &duts);
+    }
     let plan: Vec<Scenario> = match args.scenario {
         ScenarioName::Ingest => vec![Scenario::Ingest {
             routes: args.routes,
@@ -165,7 +189,7 @@ fn real_main() -> Result<(), LabError> {
             peers: args.peers,
             routes_per_peer: args.routes,
         }],
-        ScenarioName::Calibrate => Vec::new(),
+        ScenarioName::Calibrate | ScenarioName::KernelInstall => Vec::new(),
         ScenarioName::Suite => vec![
             Scenario::Ingest { routes: 100_000 },
             Scenario::Ingest { routes: 20_000 },
@@ -222,6 +246,104 @@ fn real_main() -> Result<(), LabError> {
     print!("{}", bench::report(&results));
     if let Some(p) = &args.json {
         let v: Vec<_> = results.iter().map(BenchResult::to_json).collect();
+        std::fs::write(p, serde_json::to_string_pretty(&v).unwrap_or_default())
+            .map_err(|e| LabError::new(format!("{}: {e}", p.display())))?;
+    }
+    if failures > 0 {
+        return Err(LabError::new(format!("{failures} run(s) failed")));
+    }
+    Ok(())
+}
+
+/// The median of `xs` (sorted in place); 0 when empty.
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    match xs.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
+/// `--scenario kernel-install`: every repeat runs the floor (batched, then one ACK per
+/// message) and each DUT in turn, so all of them see the same machine; prints every run, the
+/// best run per DUT with its ratios, and the medians.
+fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError> {
+    let opts = KernelOptions {
+        routes: args.routes,
+        timeout: Duration::from_secs(args.timeout),
+        ..KernelOptions::default()
+    };
+    let mut runs: Vec<KernelResult> = Vec::new();
+    let mut failures = 0;
+    let mut record = |what: String, r: Result<KernelResult, LabError>| match r {
+        Ok(r) => {
+            eprintln!(
+                "  {what}: {:.3} s (first entry {:.3} s, install {:.3} s, sent {:.3} s), load {:.1}",
+                r.seconds, r.first_entry_seconds, r.install_seconds, r.send_seconds, r.load_avg
+            );
+            runs.push(r);
+        }
+        Err(e) => {
+            failures += 1;
+            eprintln!("  {what}: FAILED: {e}");
+        }
+    };
+    for attempt in 1..=args.repeat.max(1) {
+        eprintln!("kernel-install {} (run {attempt}) ...", args.routes);
+        if let Some(bin) = &args.floor_bin {
+            let as_evpnd = ["--master", "--chunk", "262144"].map(String::from).to_vec();
+            let variants = [
+                ("floor", args.floor_args.clone()),
+                ("floor-ack-each", vec!["--ack-each".to_string()]),
+                ("floor-as-evpnd", as_evpnd),
+            ];
+            for (label, extra) in variants {
+                let r = bench::floor(bin, label, args.routes, &extra, opts.timeout);
+                record(label.into(), r);
+            }
+        }
+        for dut in duts {
+            record(dut.name(), bench::kernel_install(dut.as_ref(), &opts));
+        }
+    }
+    let mut names: Vec<String> = Vec::new();
+    for r in &runs {
+        if !names.contains(&r.dut) {
+            names.push(r.dut.clone());
+        }
+    }
+    let best: Vec<KernelResult> = names
+        .iter()
+        .filter_map(|n| {
+            runs.iter()
+                .filter(|r| &r.dut == n)
+                .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+                .cloned()
+        })
+        .collect();
+    println!("best of {} run(s):", args.repeat.max(1));
+    print!("{}", bench::kernel_report(&best));
+    println!("medians:");
+    for n in &names {
+        let of = |f: fn(&KernelResult) -> f64| {
+            median(
+                &mut runs
+                    .iter()
+                    .filter(|r| &r.dut == n)
+                    .map(f)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        println!(
+            "{n}: {:.3} s (first entry {:.3} s, install {:.3} s)",
+            of(|r| r.seconds),
+            of(|r| r.first_entry_seconds),
+            of(|r| r.install_seconds)
+        );
+    }
+    if let Some(p) = &args.json {
+        let v: Vec<_> = runs.iter().map(KernelResult::to_json).collect();
         std::fs::write(p, serde_json::to_string_pretty(&v).unwrap_or_default())
             .map_err(|e| LabError::new(format!("{}: {e}", p.display())))?;
     }
