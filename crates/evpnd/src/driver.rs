@@ -22,7 +22,7 @@ use crate::persist::EndpointJournal;
 use evpnd_dataplane::{
     Backend, Feedback, FeedbackSink, InlineBackend, MemoryDataplane, NoDataplane,
 };
-use evpnd_evpn::{EngineEvent, Subject};
+use evpnd_evpn::{EngineEvent, Location, Subject};
 use evpnd_node::{CommandError, ConnId, Input, Node, NodeEvent, Output, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -440,7 +440,14 @@ fn log_event(ev: &NodeEvent) {
 
 fn log_engine_event(e: &EngineEvent) {
     match *e {
-        EngineEvent::Learned { vni, mac, at } => info!(%vni, %mac, %at, "MAC learned"),
+        // A fabric imports remote MACs by the hundred thousand: one line each is noise (and
+        // costs the core task); local learns and every move, duplicate and conflict stay info.
+        EngineEvent::Learned {
+            vni,
+            mac,
+            at: at @ Location::Local,
+        } => info!(%vni, %mac, %at, "MAC learned"),
+        EngineEvent::Learned { vni, mac, at } => debug!(%vni, %mac, %at, "MAC learned"),
         EngineEvent::Moved {
             vni,
             mac,
@@ -448,7 +455,7 @@ fn log_engine_event(e: &EngineEvent) {
             to,
             sequence,
         } => info!(%vni, %mac, %from, %to, sequence, "MAC moved"),
-        EngineEvent::Removed { vni, mac } => info!(%vni, %mac, "MAC removed"),
+        EngineEvent::Removed { vni, mac } => debug!(%vni, %mac, "MAC removed"),
         EngineEvent::Duplicate {
             vni,
             subject,
