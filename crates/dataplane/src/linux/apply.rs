@@ -57,10 +57,13 @@ pub(crate) struct VniState {
 pub(crate) struct Shared {
     /// VNI → its devices.
     pub vnis: BTreeMap<u32, VniState>,
-    /// Bridge ifindex → VNI.
-    pub by_bridge: HashMap<u32, u32>,
-    /// VXLAN ifindex → VNI.
-    pub by_vxlan: HashMap<u32, u32>,
+    /// (Bridge ifindex, VLAN or 0) → VNI: a bridge FDB entry names its VNI by its bridge
+    /// and, in the single model, its VLAN (`NDA_VLAN`).
+    pub by_bridge: HashMap<(u32, u16), u32>,
+    /// (VXLAN ifindex, VLAN or 0) → VNI.
+    pub by_vxlan: HashMap<(u32, u16), u32>,
+    /// Ifindex of the device holding a VNI's neighbours (bridge or SVI) → VNI.
+    pub by_neigh: HashMap<u32, u32>,
     /// Local MACs reported learned.
     pub learned: BTreeSet<(u32, MacAddress)>,
     /// IPs reported with a learned MAC.
@@ -73,16 +76,32 @@ impl Shared {
     /// Registers the devices of `vni`.
     pub fn insert(&mut self, vni: u32, state: VniState) {
         self.remove(vni);
-        self.by_bridge.insert(state.devices.bridge, vni);
-        self.by_vxlan.insert(state.devices.vxlan, vni);
+        let vlan = state.devices.vlan.unwrap_or(0);
+        self.by_bridge.insert((state.devices.bridge, vlan), vni);
+        self.by_vxlan.insert((state.devices.vxlan, vlan), vni);
+        self.by_neigh.insert(state.devices.neigh, vni);
         self.vnis.insert(vni, state);
+    }
+
+    /// The VNIs whose devices include `index` (one per-VNI; every VNI for a shared device).
+    pub fn vnis_on(&self, index: u32) -> Vec<u32> {
+        self.vnis
+            .iter()
+            .filter(|(_, s)| {
+                let d = s.devices;
+                d.bridge == index || d.vxlan == index || d.neigh == index
+            })
+            .map(|(v, _)| *v)
+            .collect()
     }
 
     /// Forgets the devices of `vni` (and what was learned on them).
     pub fn remove(&mut self, vni: u32) -> Option<VniState> {
         let state = self.vnis.remove(&vni)?;
-        self.by_bridge.remove(&state.devices.bridge);
-        self.by_vxlan.remove(&state.devices.vxlan);
+        let vlan = state.devices.vlan.unwrap_or(0);
+        self.by_bridge.remove(&(state.devices.bridge, vlan));
+        self.by_vxlan.remove(&(state.devices.vxlan, vlan));
+        self.by_neigh.remove(&state.devices.neigh);
         self.learned.retain(|(v, _)| *v != vni);
         self.learned_ips.retain(|(v, _), _| *v != vni);
         Some(state)
@@ -151,6 +170,8 @@ pub(crate) struct Applier {
     pub(super) desired: MemoryDataplane,
     /// What an earlier run left and no intent renewed yet (emptied at the sweep).
     pub(super) snapshot: Snapshot,
+    /// Single model: the VLAN of each VNI (recovered at start from the kernel's mapping).
+    pub(super) vlans: BTreeMap<u32, u16>,
     /// When the sweep runs without `Synced`.
     pub(super) sweep_at: Option<Instant>,
     retries: BTreeMap<RetryKey, Retry>,
@@ -170,6 +191,7 @@ impl Applier {
         let mut socket = NlSocket::request_socket().map_err(|e| NlError::local(&e))?;
         let snapshot = Snapshot::read(&mut socket)?;
         Ok(Applier {
+            vlans: snapshot.vlans.clone(),
             socket,
             sweep_at: Instant::now().checked_add(config.sweep_after),
             config,

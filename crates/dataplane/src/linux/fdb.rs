@@ -1,4 +1,4 @@
-//! Entries: the FDB, flood-list and neighbour (proxy ARP/ND) messages of the per-VNI model,
+//! Entries: the FDB, flood-list and neighbour (proxy ARP/ND) messages of both device models,
 //! and the parsed view of a neighbour or FDB notification.
 
 use super::socket::Request;
@@ -23,16 +23,26 @@ pub(crate) const NUD_REACHABLE: u16 = 0x02;
 pub(crate) const NUD_NOARP: u16 = 0x40;
 /// Configured, never expires (the bridge's own addresses; the flood entries).
 pub(crate) const NUD_PERMANENT: u16 = 0x80;
+/// The state iproute2 puts in FDB requests without a state keyword (`bridge fdb append …
+/// permanent`, `bridge fdb del`); the kernel ignores the state of a delete.
+const FDB_PERMANENT: u16 = NUD_NOARP | NUD_PERMANENT;
 /// Any state in which an entry resolves.
 pub(crate) const NUD_VALID: u16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80;
 
-/// The devices of one VNI (per-VNI model).
+/// The devices of one VNI, in either device model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct VniDevices {
-    /// The bridge.
+    /// The bridge (single model: shared by every VNI).
     pub bridge: u32,
-    /// The VXLAN device (a port of the bridge).
+    /// The VXLAN device, a port of the bridge (single model: the shared `external
+    /// vnifilter` device).
     pub vxlan: u32,
+    /// The VNI's VLAN on the shared bridge (single model); `None` in the per-VNI model.
+    /// Entries then carry `NDA_SRC_VNI` (the device's own FDB) or `NDA_VLAN` (the bridge's).
+    pub vlan: Option<u16>,
+    /// The device whose neighbour table answers ARP/ND for the VNI: the bridge (per-VNI) or
+    /// the VNI's SVI `<bridge>.<vid>` (single model; see [`super::single`]).
+    pub neigh: u32,
 }
 
 /// One request of an intent; `delete` requests succeed when the entry is already gone.
@@ -95,11 +105,31 @@ fn family_of(ip: IpAddr) -> AddressFamily {
 ///   `extern_learn` (`NUD_REACHABLE`); sticky ones (RFC 7432 §15.2) static (`NUD_NOARP` and
 ///   `NUD_REACHABLE`, `NTF_STICKY`) so that local learning never moves them.
 /// * A flood entry is the all-zero MAC with the remote VTEP, appended (RFC 8365 §9).
-/// * A neighbour is an entry of the bridge's neighbour table, marked with
+/// * Single-VXLAN model: the device's own entries (remote MACs, flood) carry `NDA_SRC_VNI`,
+///   the bridge's `NDA_VLAN` (the VNI's VLAN), as FRR writes them (Linux ≥ 5.18,
+///   `drivers/net/vxlan/vxlan_core.c` keys a vnifilter device's FDB by source VNI).
+/// * A neighbour is an entry of the bridge's (single model: the SVI's) neighbour table, marked with
 ///   [`EVPND_NEIGH_PROTOCOL`] (RFC 9161 §3).
 pub(crate) fn entry_requests(intent: &DataplaneIntent, devices: VniDevices) -> Vec<EntryRequest> {
     let mac_attr = |mac: MacAddress| NeighbourAttribute::LinkLayerAddress(mac.0.to_vec());
     let dst_attr = |ip: IpAddr| NeighbourAttribute::Destination(NeighbourAddress::from(ip));
+    let vni = super::reconcile::intent_vni(intent).unwrap_or(0);
+    // Single model: the device's own entries name their VNI, the bridge's their VLAN (the
+    // attribute order of `bridge fdb … src_vni VNI` / `vlan VID`).
+    let own_extra: Vec<NeighbourAttribute> = devices
+        .vlan
+        .map(|_| NeighbourAttribute::SourceVni(vni))
+        .into_iter()
+        .collect();
+    let master_extra: Vec<NeighbourAttribute> = devices
+        .vlan
+        .map(NeighbourAttribute::Vlan)
+        .into_iter()
+        .collect();
+    let with = |mut attributes: Vec<NeighbourAttribute>, extra: &[NeighbourAttribute]| {
+        attributes.extend_from_slice(extra);
+        attributes
+    };
     match *intent {
         DataplaneIntent::RemoteMac {
             mac, vtep, sticky, ..
@@ -117,44 +147,60 @@ pub(crate) fn entry_requests(intent: &DataplaneIntent, devices: VniDevices) -> V
                 state,
                 NeighbourFlags::Own | kind,
             );
-            own.attributes = vec![mac_attr(mac), dst_attr(vtep)];
+            own.attributes = with(vec![mac_attr(mac), dst_attr(vtep)], &own_extra);
             let mut master = message(
                 AddressFamily::Bridge,
                 devices.vxlan,
                 state,
                 NeighbourFlags::Controller | kind,
             );
-            master.attributes = vec![mac_attr(mac)];
+            master.attributes = with(vec![mac_attr(mac)], &master_extra);
             vec![
                 new(own, NLM_F_CREATE | NLM_F_REPLACE),
                 new(master, NLM_F_CREATE | NLM_F_REPLACE),
             ]
         }
         DataplaneIntent::RemoveRemoteMac { mac, .. } => {
-            let mut own = message(AddressFamily::Bridge, devices.vxlan, 0, NeighbourFlags::Own);
-            own.attributes = vec![mac_attr(mac)];
+            let mut own = message(
+                AddressFamily::Bridge,
+                devices.vxlan,
+                FDB_PERMANENT,
+                NeighbourFlags::Own,
+            );
+            own.attributes = with(vec![mac_attr(mac)], &own_extra);
             let mut master = message(
                 AddressFamily::Bridge,
                 devices.vxlan,
-                0,
+                FDB_PERMANENT,
                 NeighbourFlags::Controller,
             );
-            master.attributes = vec![mac_attr(mac)];
+            master.attributes = with(vec![mac_attr(mac)], &master_extra);
             vec![del(own), del(master)]
         }
         DataplaneIntent::Flood { vtep, .. } => {
             let mut m = message(
                 AddressFamily::Bridge,
                 devices.vxlan,
-                NUD_PERMANENT,
+                FDB_PERMANENT,
                 NeighbourFlags::Own,
             );
-            m.attributes = vec![mac_attr(MacAddress([0; 6])), dst_attr(vtep)];
+            m.attributes = with(
+                vec![mac_attr(MacAddress([0; 6])), dst_attr(vtep)],
+                &own_extra,
+            );
             vec![new(m, NLM_F_CREATE | NLM_F_APPEND)]
         }
         DataplaneIntent::RemoveFlood { vtep, .. } => {
-            let mut m = message(AddressFamily::Bridge, devices.vxlan, 0, NeighbourFlags::Own);
-            m.attributes = vec![mac_attr(MacAddress([0; 6])), dst_attr(vtep)];
+            let mut m = message(
+                AddressFamily::Bridge,
+                devices.vxlan,
+                FDB_PERMANENT,
+                NeighbourFlags::Own,
+            );
+            m.attributes = with(
+                vec![mac_attr(MacAddress([0; 6])), dst_attr(vtep)],
+                &own_extra,
+            );
             vec![del(m)]
         }
         DataplaneIntent::Neighbor {
@@ -172,16 +218,22 @@ pub(crate) fn entry_requests(intent: &DataplaneIntent, devices: VniDevices) -> V
             if router {
                 flags |= NeighbourFlags::Router;
             }
-            let mut m = message(family_of(ip), devices.bridge, state, flags);
+            let mut m = message(family_of(ip), devices.neigh, state, flags);
+            // The order of `ip neigh replace IP lladdr MAC … proto N`.
             m.attributes = vec![
+                NeighbourAttribute::Protocol(RouteProtocol::from(EVPND_NEIGH_PROTOCOL)),
                 dst_attr(ip),
                 mac_attr(mac),
-                NeighbourAttribute::Protocol(RouteProtocol::from(EVPND_NEIGH_PROTOCOL)),
             ];
             vec![new(m, NLM_F_CREATE | NLM_F_REPLACE)]
         }
         DataplaneIntent::RemoveNeighbor { ip, .. } => {
-            let mut m = message(family_of(ip), devices.bridge, 0, NeighbourFlags::empty());
+            let mut m = message(
+                family_of(ip),
+                devices.neigh,
+                NUD_PERMANENT,
+                NeighbourFlags::empty(),
+            );
             m.attributes = vec![dst_attr(ip)];
             vec![del(m)]
         }
@@ -214,6 +266,8 @@ pub(crate) struct Neigh {
     pub protocol: Option<u8>,
     /// `NDA_VLAN`.
     pub vlan: Option<u16>,
+    /// `NDA_SRC_VNI` (a collect-metadata VXLAN device's own entries).
+    pub src_vni: Option<u32>,
 }
 
 impl Neigh {
@@ -229,6 +283,7 @@ impl Neigh {
             master: None,
             protocol: None,
             vlan: None,
+            src_vni: None,
         };
         for attribute in &m.attributes {
             match attribute {
@@ -252,6 +307,7 @@ impl Neigh {
                 NeighbourAttribute::Controller(i) => n.master = Some(*i),
                 NeighbourAttribute::Protocol(p) => n.protocol = Some(u8::from(*p)),
                 NeighbourAttribute::Vlan(v) => n.vlan = Some(*v),
+                NeighbourAttribute::SourceVni(v) => n.src_vni = Some(*v),
                 _ => {}
             }
         }
@@ -287,6 +343,8 @@ mod tests {
     const DEV: VniDevices = VniDevices {
         bridge: 10,
         vxlan: 11,
+        vlan: None,
+        neigh: 10,
     };
 
     fn vni() -> Vni {
@@ -386,7 +444,7 @@ mod tests {
         assert_eq!(got[0].1, NLM_F_CREATE | NLM_F_APPEND);
         assert_eq!(got[0].3.mac, Some(MacAddress([0; 6])));
         assert_eq!(got[0].3.dst, Some(vtep));
-        assert_eq!(got[0].3.state, NUD_PERMANENT);
+        assert_eq!(got[0].3.state, NUD_NOARP | NUD_PERMANENT);
         let got = parsed(DataplaneIntent::RemoveFlood { vni: vni(), vtep });
         assert_eq!((got[0].0, got[0].3.dst), ("del", Some(vtep)));
     }

@@ -2,7 +2,10 @@
 //!
 //! Per-VNI device model (the default): each VNI is a bridge (`br<vni>`) with a VXLAN device
 //! (`vx<vni>`, RFC 7348) as a port that never learns and suppresses ARP/ND (RFC 9161);
-//! tenant ports are plugged into the bridge. Two threads run beside the daemon:
+//! tenant ports are plugged into the bridge. The single-VXLAN-device model (one VLAN-aware
+//! bridge, one `external vnifilter` VXLAN device, a VLAN per VNI) is described in `single`;
+//! both share the apply, reconciliation and watch code, which differ only by the devices of
+//! a VNI (`fdb::VniDevices`: its VLAN, the device of its neighbours). Two threads run beside the daemon:
 //! * the apply thread takes the batches of [`Backend::submit`] in order. Entries (remote
 //!   MACs, flood lists, neighbours) of a batch are written with one `sendmsg` per 256 KiB,
 //!   acked only at the end of each chunk; every refusal maps back to its intent
@@ -25,9 +28,11 @@ mod fdb;
 mod netdev;
 mod probe;
 mod reconcile;
+mod single;
 mod socket;
 #[cfg(test)]
 mod tests;
+mod vlan;
 mod vni;
 mod vnifilter;
 mod watch;
@@ -211,8 +216,8 @@ impl Drop for LinuxBackend {
     }
 }
 
-/// Checks that this kernel can run `config` (e.g. `vnifilter` for the single-VXLAN model),
-/// without changing anything.
+/// Checks that this kernel can run `config` (for the single-VXLAN model: a VLAN-aware bridge,
+/// `external vnifilter`, VLAN-tunnel mapping), without changing anything.
 pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
     if let DeviceModel::SingleVxlan { .. } = config.model {
         let missing = probe::single_vxlan(config).map_err(LinuxError)?;
@@ -222,11 +227,6 @@ pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
                 missing.join("; ")
             )));
         }
-        return Err(LinuxError(
-            "the kernel supports the single-VXLAN-device model (one vnifilter VXLAN device), \
-             but evpnd does not implement it yet; use the per-VNI model"
-                .into(),
-        ));
     }
     socket::NlSocket::request_socket()
         .map(|_| ())

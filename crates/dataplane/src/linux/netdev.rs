@@ -4,9 +4,9 @@
 use super::socket::{NlError, NlSocket};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
 use netlink_packet_route::link::{
-    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, BridgeVlanTunnelInfo, InfoBridge,
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVxlan, LinkAttribute,
-    LinkFlags, LinkInfo, LinkMessage,
+    AfSpecBridge, BridgeVlanInfoFlags, BridgeVlanTunnelInfo, InfoBridge, InfoBridgePort, InfoData,
+    InfoKind, InfoPortData, InfoPortKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage,
 };
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
@@ -15,6 +15,10 @@ use std::net::IpAddr;
 /// The alias (`IFLA_IFALIAS`) prefix that marks a device evpnd created: `evpnd vni=<vni>`.
 /// A restarted evpnd recognises its own devices by it (and never touches others).
 pub const OWNER_ALIAS_PREFIX: &str = "evpnd vni=";
+
+/// The alias that marks the shared bridge and VXLAN device evpnd created for the
+/// single-VXLAN-device model (they serve every VNI).
+pub(crate) const SHARED_ALIAS: &str = "evpnd shared";
 
 /// The ownership marker of the devices of `vni`.
 pub(crate) fn owner_alias(vni: u32) -> String {
@@ -47,6 +51,10 @@ pub(crate) struct Link {
     pub vxlan_local: Option<IpAddr>,
     /// The UDP destination port (`dstport`), for a VXLAN device.
     pub vxlan_port: Option<u16>,
+    /// An `external vnifilter` VXLAN device (collect metadata with a VNI filter).
+    pub vxlan_vnifilter: bool,
+    /// `vlan_filtering`, for a bridge.
+    pub vlan_filtering: Option<bool>,
 }
 
 impl Link {
@@ -90,7 +98,15 @@ impl Link {
                                             link.vxlan_local = Some(IpAddr::V6(*a))
                                         }
                                         InfoVxlan::Port(p) => link.vxlan_port = Some(*p),
+                                        InfoVxlan::Vnifilter(f) => link.vxlan_vnifilter = *f,
                                         _ => {}
+                                    }
+                                }
+                            }
+                            LinkInfo::Data(InfoData::Bridge(b)) => {
+                                for a in b {
+                                    if let InfoBridge::VlanFiltering(f) = a {
+                                        link.vlan_filtering = Some(*f);
                                     }
                                 }
                             }
@@ -105,7 +121,7 @@ impl Link {
     }
 }
 
-fn link_message(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
+pub(crate) fn link_message(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.header.index = index;
     m.attributes = attributes;
@@ -124,8 +140,9 @@ pub(crate) fn create_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
     (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
 }
 
-/// `ip link add NAME type bridge vlan_filtering 1`: a VLAN-aware bridge (the single-VXLAN
-/// model maps each VNI to one of its VLANs).
+/// `ip link add NAME type bridge vlan_filtering 1 vlan_default_pvid 0`: a VLAN-aware bridge
+/// (the single-VXLAN model maps each VNI to one of its VLANs) whose ports join no VLAN by
+/// default, so that a tenant port belongs to its VNI's VLAN only.
 pub(crate) fn create_vlan_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
     let m = link_message(
         0,
@@ -133,7 +150,10 @@ pub(crate) fn create_vlan_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
             LinkAttribute::IfName(name.into()),
             LinkAttribute::LinkInfo(vec![
                 LinkInfo::Kind(InfoKind::Bridge),
-                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanFiltering(true)])),
+                LinkInfo::Data(InfoData::Bridge(vec![
+                    InfoBridge::VlanFiltering(true),
+                    InfoBridge::VlanDefaultPvid(0),
+                ])),
             ]),
         ],
     );
@@ -152,12 +172,13 @@ pub(crate) fn create_vnifilter_vxlan(
         IpAddr::V4(a) => InfoVxlan::Local(a),
         IpAddr::V6(a) => InfoVxlan::Local6(a),
     };
+    // The order iproute2 sends them in.
     let data = vec![
         InfoVxlan::CollectMetadata(true),
         InfoVxlan::Vnifilter(true),
         local,
-        InfoVxlan::Port(port),
         InfoVxlan::Learning(false),
+        InfoVxlan::Port(port),
     ];
     let m = link_message(
         0,
@@ -188,20 +209,17 @@ pub(crate) fn vlan_tunnel_port_options(index: u32) -> RouteNetlinkMessage {
     ))
 }
 
-/// `bridge vlan add dev INDEX vid VID tunnel_info id VNI`: the VLAN on a bridge port, mapped
-/// to `vni` (an `AF_BRIDGE` setlink with `IFLA_BRIDGE_VLAN_INFO` then
-/// `IFLA_BRIDGE_VLAN_TUNNEL_INFO`, in the order the kernel applies them).
+/// `bridge vlan add dev INDEX vid VID tunnel_info id VNI`: maps the VLAN `vid` of a
+/// `vlan_tunnel` port (which must already carry the VLAN, [`super::vlan::add_vlan`]) to
+/// `vni` (`IFLA_BRIDGE_VLAN_TUNNEL_INFO`, `net/bridge/br_vlan_tunnel.c`).
 pub(crate) fn add_vlan_tunnel(index: u32, vid: u16, vni: u32) -> RouteNetlinkMessage {
     let mut m = link_message(
         index,
         vec![LinkAttribute::AfSpecBridge(vec![
-            AfSpecBridge::VlanInfo(BridgeVlanInfo {
-                flags: BridgeVlanInfoFlags::empty(),
-                vid,
-            }),
             AfSpecBridge::VlanTunnelInfo(vec![
                 BridgeVlanTunnelInfo::Id(vni),
                 BridgeVlanTunnelInfo::Vid(vid),
+                BridgeVlanTunnelInfo::Flags(BridgeVlanInfoFlags::empty()),
             ]),
         ])],
     );

@@ -84,6 +84,14 @@ fn probe_in_new_namespace(vtep: IpAddr, port: u16) -> Result<Vec<String>, String
                 "vlan_tunnel on its bridge port",
             ),
             (
+                super::vlan::add_vlan(
+                    vx.index,
+                    PROBE_VLAN,
+                    netlink_packet_route::link::BridgeVlanInfoFlags::empty(),
+                ),
+                "adding a VLAN to the VXLAN port",
+            ),
+            (
                 netdev::add_vlan_tunnel(vx.index, PROBE_VLAN, PROBE_VNI),
                 "mapping a VLAN to a VNI (IFLA_BRIDGE_VLAN_TUNNEL_INFO)",
             ),

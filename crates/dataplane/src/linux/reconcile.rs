@@ -3,8 +3,10 @@
 
 use super::apply::{lock, Applier};
 use super::fdb::{self, entry_requests, Neigh, NUD_NOARP, NUD_PERMANENT};
-use super::netdev::{self, Link};
+use super::netdev::{self, Link, SHARED_ALIAS};
 use super::socket::{NlError, NlSocket, Request};
+use super::vlan;
+use super::DeviceModel;
 use crate::{DataplaneIntent, FdbEntry, NeighEntry};
 use evpnd_wire::{MacAddress, Vni};
 use netlink_packet_core::NLM_F_DUMP;
@@ -65,32 +67,74 @@ pub(crate) struct Snapshot {
     pub neigh: BTreeMap<(u32, IpAddr), NeighEntry>,
     /// Devices carrying our marker, by VNI.
     pub devices: BTreeMap<u32, Vec<Link>>,
+    /// Single model: the VLAN of each VNI mapped on our shared VXLAN device (the kernel's
+    /// VLAN-tunnel mapping), so that a VNI keeps its VLAN across restarts.
+    pub vlans: BTreeMap<u32, u16>,
 }
 
 impl Snapshot {
-    /// Reads our devices (by marker), the FDB of our VXLAN devices and our neighbours.
+    /// Reads our devices (by marker), the FDB of our VXLAN devices and our neighbours. An
+    /// entry's VNI is its device's (per-VNI model) or, on a shared `external vnifilter`
+    /// device, its `NDA_SRC_VNI` (the device's own entries) or its VLAN's mapping (the
+    /// bridge's).
     pub fn read(socket: &mut NlSocket) -> Result<Snapshot, NlError> {
         let mut snapshot = Snapshot::default();
         let mut vxlans: HashMap<u32, u32> = HashMap::new();
-        let mut bridges: HashMap<u32, u32> = HashMap::new();
+        let mut shared_vxlans: Vec<u32> = Vec::new();
+        let mut neigh_devices: HashMap<u32, u32> = HashMap::new();
         for link in netdev::dump(socket)? {
+            if link.alias.as_deref() == Some(SHARED_ALIAS) && link.kind == Some(InfoKind::Vxlan) {
+                shared_vxlans.push(link.index);
+            }
             let Some(vni) = link.owner() else { continue };
             if link.kind == Some(InfoKind::Vxlan) && link.vxlan_id == Some(vni) {
                 vxlans.insert(link.index, vni);
                 if let Some(master) = link.master {
-                    bridges.insert(master, vni);
+                    neigh_devices.insert(master, vni);
                 }
+            } else if link.kind == Some(InfoKind::Vlan) {
+                // Single model: the VNI's SVI holds its neighbours.
+                neigh_devices.insert(link.index, vni);
             }
             snapshot.devices.entry(vni).or_default().push(link);
         }
-        if vxlans.is_empty() {
+        if vxlans.is_empty() && shared_vxlans.is_empty() {
             return Ok(snapshot);
         }
+        let mut tunnels: HashMap<(u32, u16), u32> = HashMap::new();
+        if !shared_vxlans.is_empty() {
+            let (request, flags) = vlan::tunnel_dump_request();
+            for answer in socket.query(&request, flags)? {
+                let RouteNetlinkMessage::NewLink(l) = answer else {
+                    continue;
+                };
+                if !shared_vxlans.contains(&l.header.index) {
+                    continue;
+                }
+                for (vid, vni) in vlan::tunnels(&l) {
+                    tunnels.insert((l.header.index, vid), vni);
+                    snapshot.vlans.insert(vni, vid);
+                }
+            }
+        }
+        let vni_of = |n: &Neigh| -> Option<u32> {
+            if let Some(&vni) = vxlans.get(&n.ifindex) {
+                return Some(vni);
+            }
+            if !shared_vxlans.contains(&n.ifindex) {
+                return None;
+            }
+            if n.is_bridge_entry() {
+                tunnels.get(&(n.ifindex, n.vlan?)).copied()
+            } else {
+                n.src_vni
+            }
+        };
         let answers = socket.query(&fdb::dump_request(AddressFamily::Bridge), NLM_F_DUMP)?;
         let mut own: BTreeMap<(u32, MacAddress), FdbEntry> = BTreeMap::new();
         let mut master: BTreeMap<(u32, MacAddress), bool> = BTreeMap::new();
         for n in parse_neighbours(&answers) {
-            let (Some(&vni), Some(mac)) = (vxlans.get(&n.ifindex), n.mac) else {
+            let (Some(vni), Some(mac)) = (vni_of(&n), n.mac) else {
                 continue;
             };
             let ext = n.flags.contains(NeighbourFlags::ExtLearned);
@@ -119,7 +163,8 @@ impl Snapshot {
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {
             let answers = socket.query(&fdb::dump_request(family), NLM_F_DUMP)?;
             for n in parse_neighbours(&answers) {
-                let (Some(&vni), Some(ip), Some(mac)) = (bridges.get(&n.ifindex), n.dst, n.mac)
+                let (Some(&vni), Some(ip), Some(mac)) =
+                    (neigh_devices.get(&n.ifindex), n.dst, n.mac)
                 else {
                     continue;
                 };
@@ -171,6 +216,31 @@ impl Snapshot {
         }
     }
 
+    /// The removals of the stale entries (of `only` that VNI, or of all).
+    pub fn removals(&self, only: Option<u32>) -> Vec<DataplaneIntent> {
+        let keep = |vni: u32| only.is_none_or(|o| o == vni);
+        let mut removals = Vec::new();
+        for (vni, mac) in self.fdb.keys() {
+            if let (true, Ok(v)) = (keep(*vni), Vni::new(*vni)) {
+                removals.push(DataplaneIntent::RemoveRemoteMac { vni: v, mac: *mac });
+            }
+        }
+        for (vni, vtep) in &self.flood {
+            if let (true, Ok(v)) = (keep(*vni), Vni::new(*vni)) {
+                removals.push(DataplaneIntent::RemoveFlood {
+                    vni: v,
+                    vtep: *vtep,
+                });
+            }
+        }
+        for (vni, ip) in self.neigh.keys() {
+            if let (true, Ok(v)) = (keep(*vni), Vni::new(*vni)) {
+                removals.push(DataplaneIntent::RemoveNeighbor { vni: v, ip: *ip });
+            }
+        }
+        removals
+    }
+
     /// Drops what is known of `vni` (its devices go or were never ours).
     pub fn forget_vni(&mut self, vni: u32) {
         self.forget_vxlan_entries(vni);
@@ -198,7 +268,15 @@ impl Applier {
     /// A `Vni` intent claims the devices of that VNI found at start under the configured
     /// names: they are not swept.
     pub(super) fn snapshot_take_devices(&mut self, vni: u32) {
-        let names = [self.config.bridge_name(vni), self.config.vxlan_name(vni)];
+        let names = match &self.config.model {
+            DeviceModel::PerVni => vec![self.config.bridge_name(vni), self.config.vxlan_name(vni)],
+            DeviceModel::SingleVxlan { bridge, .. } => self
+                .vlans
+                .get(&vni)
+                .and_then(|vid| vlan::svi_name(bridge, *vid).ok())
+                .into_iter()
+                .collect(),
+        };
         if let Some(links) = self.snapshot.devices.get_mut(&vni) {
             links.retain(|l| !names.contains(&l.name));
             if links.is_empty() {
@@ -216,25 +294,7 @@ impl Applier {
         if snapshot.is_empty() {
             return;
         }
-        let mut removals = Vec::new();
-        for (vni, mac) in snapshot.fdb.keys() {
-            if let Ok(v) = Vni::new(*vni) {
-                removals.push(DataplaneIntent::RemoveRemoteMac { vni: v, mac: *mac });
-            }
-        }
-        for (vni, vtep) in &snapshot.flood {
-            if let Ok(v) = Vni::new(*vni) {
-                removals.push(DataplaneIntent::RemoveFlood {
-                    vni: v,
-                    vtep: *vtep,
-                });
-            }
-        }
-        for (vni, ip) in snapshot.neigh.keys() {
-            if let Ok(v) = Vni::new(*vni) {
-                removals.push(DataplaneIntent::RemoveNeighbor { vni: v, ip: *ip });
-            }
-        }
+        let removals = snapshot.removals(None);
         let mut requests: Vec<Request> = Vec::new();
         {
             let shared = lock(&self.shared);
@@ -265,6 +325,9 @@ impl Applier {
             for link in links {
                 let _ = self.socket.request(netdev::delete(link.index), 0);
             }
+        }
+        if let DeviceModel::SingleVxlan { .. } = self.config.model {
+            self.sweep_single(&snapshot.vlans, &removals);
         }
     }
 }

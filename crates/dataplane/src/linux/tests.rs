@@ -6,11 +6,13 @@ use super::{LinuxBackend, LinuxConfig};
 use crate::{Backend, DataplaneIntent as I, Feedback, PortName};
 use evpnd_lab::netns::Netns;
 use evpnd_wire::{MacAddress, Vni};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod entries;
+mod iproute2;
 mod learning;
 mod reconcile;
 mod single;

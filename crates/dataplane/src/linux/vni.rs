@@ -1,21 +1,32 @@
-//! The devices of a VNI (per-VNI model): set up, removed, repaired; tenant ports plugged in.
+//! The devices of a VNI: set up, removed, repaired; tenant ports plugged in. The per-VNI
+//! model is here; what the single-VXLAN model does differently is in [`super::single`].
 
 use super::apply::{lock, Applier, VniState};
 use super::fdb::VniDevices;
 use super::netdev::{self, owner_alias, Link, OWNER_ALIAS_PREFIX};
 use super::watch::{classify_fdb, FdbEvent};
+use super::DeviceModel;
 use crate::{DataplaneIntent, Feedback};
 use evpnd_evpn::PortName;
 use netlink_packet_route::link::InfoKind;
 use netlink_packet_route::RouteNetlinkMessage;
 
+/// What setting up a VNI's devices yields: the devices, the bridge's and the VXLAN device's
+/// names, and whether the bridge is ours (else adopted).
+pub(super) type SetUp = (VniDevices, String, String, bool);
+
 impl Applier {
-    fn get_link(&mut self, name: &str) -> Result<Option<Link>, String> {
+    pub(super) fn get_link(&mut self, name: &str) -> Result<Option<Link>, String> {
         netdev::get_by_name(&mut self.socket, name)
             .map_err(|e| format!("reading device {name}: {e}"))
     }
 
-    fn ask(&mut self, message: RouteNetlinkMessage, flags: u16, what: &str) -> Result<(), String> {
+    pub(super) fn ask(
+        &mut self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+        what: &str,
+    ) -> Result<(), String> {
         self.socket
             .request(message, flags)
             .map_err(|e| format!("{what}: {e}"))
@@ -76,10 +87,40 @@ impl Applier {
             && x.vxlan_port == Some(self.config.udp_port)
     }
 
-    /// Creates (or recognises) the bridge and the VXLAN device of `vni`, makes the VXLAN
-    /// device a non-learning, ARP/ND-suppressing port of the bridge, brings both up and
-    /// registers them; then puts back what `desired` holds for the VNI.
+    /// Sets up the devices of `vni` in the configured model and registers them; then puts
+    /// back what `desired` holds for the VNI.
     pub(super) fn setup_vni(&mut self, vni: u32) -> Result<(), String> {
+        let (devices, bridge_name, vxlan_name, bridge_ours) = match self.config.model {
+            DeviceModel::PerVni => self.setup_per_vni(vni)?,
+            DeviceModel::SingleVxlan { .. } => self.setup_single_vni(vni)?,
+        };
+        lock(&self.shared).insert(
+            vni,
+            VniState {
+                devices,
+                bridge_name,
+                vxlan_name,
+                bridge_ours,
+                learning: self.config.learning(vni),
+                bridge_up: true,
+                vxlan_up: true,
+                reported_up: true,
+            },
+        );
+        self.report(Feedback::LinkState {
+            vni,
+            up: true,
+            reason: None,
+        });
+        self.report_learned(vni, devices.bridge);
+        self.reinstall(vni);
+        Ok(())
+    }
+
+    /// Creates (or recognises) the bridge and the VXLAN device of `vni`, makes the VXLAN
+    /// device a non-learning, ARP/ND-suppressing port of the bridge and brings both up.
+    /// Returns the devices, their names and whether the bridge is ours.
+    fn setup_per_vni(&mut self, vni: u32) -> Result<SetUp, String> {
         let bridge_name = self.config.bridge_name(vni);
         let vxlan_name = self.config.vxlan_name(vni);
         let bridge = self.get_link(&bridge_name)?;
@@ -156,28 +197,10 @@ impl Applier {
         let devices = VniDevices {
             bridge: bridge.index,
             vxlan: vxlan.index,
+            vlan: None,
+            neigh: bridge.index,
         };
-        lock(&self.shared).insert(
-            vni,
-            VniState {
-                devices,
-                bridge_name,
-                vxlan_name,
-                bridge_ours,
-                learning: self.config.learning(vni),
-                bridge_up: true,
-                vxlan_up: true,
-                reported_up: true,
-            },
-        );
-        self.report(Feedback::LinkState {
-            vni,
-            up: true,
-            reason: None,
-        });
-        self.report_learned(vni, devices.bridge);
-        self.reinstall(vni);
-        Ok(())
+        Ok((devices, bridge_name, vxlan_name, bridge_ours))
     }
 
     /// Reports the MACs the bridge of `vni` has already learned on its tenant ports (a
@@ -202,9 +225,12 @@ impl Applier {
         }
     }
 
-    /// Deletes what we created for `vni`: the VXLAN device, and the bridge unless adopted
-    /// (an adopted bridge only loses our VXLAN port).
+    /// Deletes what we created for `vni`: per-VNI, the VXLAN device, and the bridge unless
+    /// adopted (an adopted bridge only loses our VXLAN port).
     pub(super) fn remove_vni(&mut self, vni: u32) -> Result<(), String> {
+        if let DeviceModel::SingleVxlan { .. } = self.config.model {
+            return self.remove_single_vni(vni);
+        }
         let state = lock(&self.shared).remove(vni);
         self.snapshot.forget_vni(vni);
         let Some(state) = state else {
@@ -226,10 +252,11 @@ impl Applier {
         Ok(())
     }
 
-    /// Plugs the tenant port `port` into the bridge of `vni` and brings it up.
+    /// Plugs the tenant port `port` into the bridge of `vni` and brings it up (single model:
+    /// as an access port of the VNI's VLAN).
     pub(super) fn plug(&mut self, vni: u32, port: PortName) -> Result<(), String> {
-        let bridge = lock(&self.shared).vnis.get(&vni).map(|s| s.devices.bridge);
-        let bridge = bridge.ok_or_else(|| {
+        let devices = lock(&self.shared).vnis.get(&vni).map(|s| s.devices);
+        let bridge = devices.map(|d| d.bridge).ok_or_else(|| {
             format!("the devices of VNI {vni} are not set up (see its link state)")
         })?;
         let link = self
@@ -240,6 +267,13 @@ impl Applier {
                 netdev::set_master(link.index, bridge),
                 0,
                 &format!("plugging {port} in"),
+            )?;
+        }
+        if let Some(vid) = devices.and_then(|d| d.vlan) {
+            self.ask(
+                super::vlan::add_access_vlan(link.index, vid),
+                0,
+                &format!("making {port} an access port of VLAN {vid}"),
             )?;
         }
         if !link.up {

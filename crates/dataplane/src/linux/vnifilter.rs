@@ -4,12 +4,11 @@
 //! (`linux/rtnetlink.h`, `linux/if_link.h`).
 
 use super::socket::{NlError, NlSocket};
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 
 /// `RTM_NEWTUNNEL`: adds entries to a device's VNI filter.
-const RTM_NEWTUNNEL: u16 = 120;
+pub(crate) const RTM_NEWTUNNEL: u16 = 120;
 /// `RTM_DELTUNNEL`: removes entries from a device's VNI filter.
-const RTM_DELTUNNEL: u16 = 121;
+pub(crate) const RTM_DELTUNNEL: u16 = 121;
 /// `AF_BRIDGE`: the family of `struct tunnel_msg` for VXLAN VNI filters.
 const AF_BRIDGE: u8 = 7;
 /// `VXLAN_VNIFILTER_ENTRY`: one (nested) filter entry.
@@ -22,7 +21,7 @@ const NLA_F_NESTED: u16 = 0x8000;
 /// The payload of a VNI filter request for `vni` on device `ifindex`: `struct tunnel_msg`
 /// (family, two reserved fields, ifindex) and one `VXLAN_VNIFILTER_ENTRY` holding
 /// `VXLAN_VNIFILTER_ENTRY_START`.
-fn payload(ifindex: u32, vni: u32) -> Vec<u8> {
+pub(crate) fn payload(ifindex: u32, vni: u32) -> Vec<u8> {
     let mut p = Vec::with_capacity(24);
     p.push(AF_BRIDGE);
     p.push(0);
@@ -37,13 +36,10 @@ fn payload(ifindex: u32, vni: u32) -> Vec<u8> {
     p
 }
 
-/// `bridge vni add dev IFINDEX vni VNI`; an entry already there counts as done.
+/// `bridge vni add dev IFINDEX vni VNI` (without `NLM_F_CREATE`, as iproute2 sends it); an
+/// entry already there counts as done.
 pub(crate) fn add(socket: &mut NlSocket, ifindex: u32, vni: u32) -> Result<(), NlError> {
-    match socket.request_raw(
-        RTM_NEWTUNNEL,
-        NLM_F_CREATE | NLM_F_EXCL,
-        &payload(ifindex, vni),
-    ) {
+    match socket.request_raw(RTM_NEWTUNNEL, 0, &payload(ifindex, vni)) {
         Err(e) if e.code == rustix::io::Errno::EXIST.raw_os_error() => Ok(()),
         other => other,
     }

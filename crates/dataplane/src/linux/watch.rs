@@ -39,14 +39,16 @@ pub(crate) fn classify_fdb(n: &Neigh, shared: &Shared) -> FdbEvent {
     if n.family != AddressFamily::Bridge || mac.is_multicast() || mac.is_zero() {
         return FdbEvent::Ignore;
     }
-    if let Some(&vni) = shared.by_vxlan.get(&n.ifindex) {
+    // Single model: the VLAN of the entry names the VNI (0: none, the per-VNI model).
+    let vlan = n.vlan.unwrap_or(0);
+    if let Some(&vni) = shared.by_vxlan.get(&(n.ifindex, vlan)) {
         return if n.is_bridge_entry() {
             FdbEvent::OnVxlan(vni, mac)
         } else {
             FdbEvent::Ignore
         };
     }
-    let Some(&vni) = n.master.and_then(|m| shared.by_bridge.get(&m)) else {
+    let Some(&vni) = n.master.and_then(|m| shared.by_bridge.get(&(m, vlan))) else {
         return FdbEvent::Ignore;
     };
     let local_address = n.state & NUD_PERMANENT != 0;
@@ -160,8 +162,8 @@ impl Watcher {
                 _ => Vec::new(),
             };
         }
-        // A neighbour (ARP/ND) entry of one of our bridges that is not ours.
-        let Some(&vni) = shared.by_bridge.get(&n.ifindex) else {
+        // A neighbour (ARP/ND) entry of one of our bridges (or SVIs) that is not ours.
+        let Some(&vni) = shared.by_neigh.get(&n.ifindex) else {
             return Vec::new();
         };
         let (Some(ip), Some(mac)) = (n.dst, n.mac) else {
@@ -189,40 +191,48 @@ impl Watcher {
         }]
     }
 
+    /// A link notification: for every VNI using the device (one, or all VNIs of a shared
+    /// device of the single model), its deletion or its up/down state.
     fn link(&mut self, link: &Link, present: bool) -> Vec<Feedback> {
+        let vnis = lock(&self.shared).vnis_on(link.index);
+        let mut events = Vec::new();
+        for vni in vnis {
+            events.extend(self.link_of_vni(vni, link, present));
+        }
+        events
+    }
+
+    fn link_of_vni(&mut self, vni: u32, link: &Link, present: bool) -> Option<Feedback> {
         let mut shared = lock(&self.shared);
-        let (vni, is_bridge) = match (
-            shared.by_bridge.get(&link.index),
-            shared.by_vxlan.get(&link.index),
-        ) {
-            (Some(v), _) => (*v, true),
-            (None, Some(v)) => (*v, false),
-            (None, None) => return Vec::new(),
-        };
-        let Some(state) = shared.vnis.get_mut(&vni) else {
-            return Vec::new();
-        };
+        let state = shared.vnis.get_mut(&vni)?;
+        let is_bridge = state.devices.bridge == link.index;
+        let is_vxlan = state.devices.vxlan == link.index;
         let name = if is_bridge {
             state.bridge_name.clone()
-        } else {
+        } else if is_vxlan {
             state.vxlan_name.clone()
+        } else {
+            link.name.clone()
         };
         if !present {
             state.reported_up = false;
             let _ = self.commands.send(Command::Repair(vni));
-            return vec![Feedback::LinkState {
+            return Some(Feedback::LinkState {
                 vni,
                 up: false,
                 reason: Some(format!("device {name} was deleted")),
-            }];
+            });
         }
         if is_bridge {
             state.bridge_up = link.up;
-        } else {
+        } else if is_vxlan {
             state.vxlan_up = link.up;
+        } else {
+            // The SVI's state does not stop forwarding.
+            return None;
         }
         if (state.bridge_up && state.vxlan_up) == state.reported_up {
-            return Vec::new();
+            return None;
         }
         // Notifications lag behind the kernel: this one may predate our own setup of the
         // VNI (its devices are created down and brought up right after). What counts is
@@ -235,11 +245,9 @@ impl Watcher {
                 .flatten()
         });
         let mut shared = lock(&self.shared);
-        let Some(state) = shared.vnis.get_mut(&vni) else {
-            return Vec::new();
-        };
+        let state = shared.vnis.get_mut(&vni)?;
         if state.devices != devices {
-            return Vec::new();
+            return None;
         }
         if let [Some(bridge), Some(vxlan)] = &now {
             state.bridge_up = bridge.up;
@@ -247,7 +255,7 @@ impl Watcher {
         }
         let up = state.bridge_up && state.vxlan_up;
         if up == state.reported_up {
-            return Vec::new();
+            return None;
         }
         state.reported_up = up;
         let reason = (!up).then(|| {
@@ -258,7 +266,7 @@ impl Watcher {
             };
             format!("device {down} is down")
         });
-        vec![Feedback::LinkState { vni, up, reason }]
+        Some(Feedback::LinkState { vni, up, reason })
     }
 
     /// Notifications were lost: re-reads the FDB of our bridges and reports the difference
