@@ -15,7 +15,9 @@
 //!   program does).
 //!
 //! `--master` also adds the bridge's own entry for each MAC (`NTF_MASTER | NTF_EXT_LEARNED` on
-//! the VXLAN port), as a backend that keeps the bridge's table in step does. At the end it
+//! the VXLAN port), as a backend that keeps the bridge's table in step does — in the same
+//! message (`NTF_SELF | NTF_MASTER`), as evpnd writes it; `--master-separate` sends it as a
+//! second message instead. At the end it
 //! dumps the FDB and checks that the VXLAN device holds exactly N remote entries.
 //!
 //! ```sh
@@ -51,6 +53,8 @@ struct Options {
     chunk: usize,
     ack_each: bool,
     master: bool,
+    /// `--master-separate`: the bridge's entry as a message of its own.
+    separate: bool,
     vni: u32,
     vtep: Ipv4Addr,
     remote: Ipv4Addr,
@@ -58,7 +62,7 @@ struct Options {
     setup: bool,
 }
 
-const USAGE: &str = "fdb_floor [--entries N] [--chunk BYTES] [--ack-each] [--master] [--vni V] \
+const USAGE: &str = "fdb_floor [--entries N] [--chunk BYTES] [--ack-each] [--master | --master-separate] [--vni V] \
                      [--vtep A] [--remote A] [--inside] [--no-setup]";
 
 fn parse_args() -> Result<Options, Error> {
@@ -67,6 +71,7 @@ fn parse_args() -> Result<Options, Error> {
         chunk: 16 * 1024,
         ack_each: false,
         master: false,
+        separate: false,
         vni: 100,
         vtep: Ipv4Addr::new(198, 18, 0, 1),
         remote: Ipv4Addr::new(198, 19, 1, 1),
@@ -87,6 +92,10 @@ fn parse_args() -> Result<Options, Error> {
             "--remote" => o.remote = value()?.parse()?,
             "--ack-each" => o.ack_each = true,
             "--master" => o.master = true,
+            "--master-separate" => {
+                o.master = true;
+                o.separate = true;
+            }
             "--inside" => o.inside = true,
             "--no-setup" => o.setup = false,
             _ => return Err(format!("unknown argument {a}\n{USAGE}").into()),
@@ -179,13 +188,14 @@ fn fdb_message(
     ifindex: u32,
     mac: [u8; 6],
     remote: Option<Ipv4Addr>,
+    both: bool,
     seq: u32,
     ack: bool,
 ) -> NetlinkMessage<RouteNetlinkMessage> {
-    let own = if remote.is_some() {
-        NeighbourFlags::Own
-    } else {
-        NeighbourFlags::Controller
+    let own = match (remote.is_some(), both) {
+        (true, true) => NeighbourFlags::Own | NeighbourFlags::Controller,
+        (true, false) => NeighbourFlags::Own,
+        (false, _) => NeighbourFlags::Controller,
     };
     let mut m = NeighbourMessage::default();
     m.header = NeighbourHeader {
@@ -307,19 +317,20 @@ fn measure(o: &Options) -> Result<(), Error> {
     let ifindex = setup(o)?;
     let s = socket()?;
     // Encode everything first: the floor measures the kernel, not our encoder.
-    let per_mac = if o.master { 2 } else { 1 };
+    let per_mac = if o.master && o.separate { 2 } else { 1 };
     let total = o.entries as usize * per_mac;
     let mut msgs: Vec<Vec<u8>> = Vec::with_capacity(total);
     let mut seq = 0u32;
     for i in 0..o.entries {
-        let mut targets = vec![Some(o.remote)];
-        if o.master {
-            targets.push(None);
+        // (remote VTEP or none: the bridge's entry; also the bridge's entry in one message)
+        let mut targets = vec![(Some(o.remote), o.master && !o.separate)];
+        if o.master && o.separate {
+            targets.push((None, false));
         }
-        for remote in targets {
+        for (remote, both) in targets {
             seq += 1;
             let last = seq as usize == total;
-            let m = fdb_message(ifindex, mac(i), remote, seq, o.ack_each || last);
+            let m = fdb_message(ifindex, mac(i), remote, both, seq, o.ack_each || last);
             let mut b = vec![0; m.buffer_len()];
             m.serialize(&mut b);
             msgs.push(b);

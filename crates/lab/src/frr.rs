@@ -211,6 +211,11 @@ impl Frr {
         self.bgpd.as_ref().map(Daemon::pid)
     }
 
+    /// zebra's pid, when it runs.
+    pub fn zebra_pid(&self) -> Option<u32> {
+        self.zebra.as_ref().map(Daemon::pid)
+    }
+
     /// True while bgpd runs.
     pub fn bgpd_running(&mut self) -> bool {
         self.bgpd.as_mut().is_some_and(Daemon::is_running)

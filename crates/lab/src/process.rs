@@ -189,6 +189,19 @@ impl Drop for Daemon {
     }
 }
 
+/// True while process `pid` exists and is not a zombie (it may have been started detached,
+/// so it is not necessarily our child: `/proc/PID/stat` tells).
+pub fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // "PID (COMM) STATE ...": the state follows the last ')'.
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z"))
+        })
+        .unwrap_or(false)
+}
+
 /// Resident set size and its peak (VmRSS, VmHWM from /proc/PID/status), in bytes.
 pub fn memory_of(pid: u32) -> Option<(u64, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -313,7 +313,25 @@ impl Applier {
         let Some(vni) = super::reconcile::intent_vni(&intent) else {
             return;
         };
-        let devices = lock(&self.shared).vnis.get(&vni).map(|s| s.devices);
+        let (devices, taken_over) = {
+            let mut shared = lock(&self.shared);
+            let devices = shared.vnis.get(&vni).map(|s| s.devices);
+            // A remote entry takes the bridge's entry of a MAC it learned on a tenant port
+            // over: that local MAC is gone (the watcher does not read our own entries' echoes).
+            let taken_over = match intent {
+                DataplaneIntent::RemoteMac { mac, .. } if shared.learned.remove(&(vni, mac)) => {
+                    shared
+                        .learned_ips
+                        .retain(|(v, _), m| !(*v == vni && *m == mac));
+                    Some(mac)
+                }
+                _ => None,
+            };
+            (devices, taken_over)
+        };
+        if let Some(mac) = taken_over {
+            self.report(Feedback::LocalMacGone { vni, mac });
+        }
         let Some(devices) = devices else {
             self.fail(
                 intent,

@@ -12,7 +12,10 @@ use std::io;
 use std::time::Duration;
 
 /// Bytes of requests sent with one `sendmsg`: the last request of each chunk asks for an ack.
-pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
+/// Measured on Linux 6.18 with `examples/fdb_floor` (100 k remote MACs): 16 KiB chunks install
+/// about three times faster than 64–256 KiB ones (the kernel copies a `sendmsg` into one skb;
+/// large ones are costly to allocate), and 4–32 KiB are alike.
+pub(crate) const CHUNK_BYTES: usize = 16 * 1024;
 /// Socket buffer sizes of a request socket: a chunk's worth of errors must fit.
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 /// Receive buffer of a notification socket: the burst of notifications our own bulk
@@ -121,6 +124,12 @@ impl NlSocket {
             seq: 0,
             buffer: Vec::with_capacity(RECV_BUFFER),
         })
+    }
+
+    /// Attaches a classic BPF program that the kernel runs on every message before queueing
+    /// it to this socket (a notification socket drops what it never needs to read).
+    pub fn attach_filter(&self, program: &[socket2::SockFilter]) -> io::Result<()> {
+        socket2::SockRef::from(&self.socket).attach_filter(program)
     }
 
     /// Opens a request socket (no groups; answers within [`ANSWER_TIMEOUT`]).

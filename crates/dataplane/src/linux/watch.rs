@@ -20,6 +20,42 @@ use std::time::Duration;
 /// How often the watcher looks at the stop flag.
 const POLL: Duration = Duration::from_millis(200);
 
+/// The kernel-side filter of the notification socket (classic BPF, run on each notification
+/// before it is queued): bridge FDB notifications flagged `NTF_SELF`, `NTF_EXT_LEARNED` or
+/// `NTF_STICKY` are dropped. Those are the echoes of our own entries (the VXLAN device's own
+/// FDB, the bridge entries we point at it), two per remote MAC: at 100 k MACs the watcher
+/// would otherwise parse 200 k notifications it ignores, on the cores the installing thread
+/// needs. What it must see passes: entries the bridge learned on tenant ports (no such flag),
+/// their removal, neighbour entries and links. A remote entry taking over a learned MAC is
+/// reported by the apply thread, which writes it.
+///
+/// Offsets: `nlmsg_type` at 4 (its low byte, little-endian, holds every RTM_* type),
+/// `ndm_family` at 16, `ndm_flags` at 26 (`struct nlmsghdr` is 16 bytes).
+fn own_echo_filter() -> [socket2::SockFilter; 9] {
+    use socket2::SockFilter as F;
+    const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const RTM_NEWNEIGH: u32 = 28;
+    const RTM_DELNEIGH: u32 = 29;
+    const AF_BRIDGE: u32 = 7;
+    const NTF_SELF: u32 = 0x02;
+    const NTF_EXT_LEARNED: u32 = 0x10;
+    const NTF_STICKY: u32 = 0x40;
+    [
+        F::new(LD_B_ABS, 0, 0, 4),
+        F::new(JEQ_K, 1, 0, RTM_NEWNEIGH), // → 3
+        F::new(JEQ_K, 0, 4, RTM_DELNEIGH), // → 3, else accept
+        F::new(LD_B_ABS, 0, 0, 16),
+        F::new(JEQ_K, 0, 2, AF_BRIDGE), // → 5, else accept
+        F::new(LD_B_ABS, 0, 0, 26),
+        F::new(JSET_K, 1, 0, NTF_SELF | NTF_EXT_LEARNED | NTF_STICKY), // → drop
+        F::new(RET_K, 0, 0, u32::MAX),                                 // accept
+        F::new(RET_K, 0, 0, 0),                                        // drop
+    ]
+}
+
 /// What a bridge FDB entry means to us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FdbEvent {
@@ -79,8 +115,10 @@ impl Watcher {
         commands: Sender<Command>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Watcher> {
+        let socket = NlSocket::open(&[RTNLGRP_LINK, RTNLGRP_NEIGH], POLL, NOTIFICATION_BUFFER)?;
+        socket.attach_filter(&own_echo_filter())?;
         Ok(Watcher {
-            socket: NlSocket::open(&[RTNLGRP_LINK, RTNLGRP_NEIGH], POLL, NOTIFICATION_BUFFER)?,
+            socket,
             requests: NlSocket::request_socket()?,
             shared,
             sink,

@@ -42,6 +42,11 @@ pub trait RunningDut {
     fn pid(&self) -> u32;
     /// Log excerpt for error messages.
     fn diagnostics(&self) -> String;
+    /// Processes that must stay up while the DUT runs, by name (a run whose process dies is
+    /// a failed run, reported as such rather than waited for).
+    fn vital_pids(&self) -> Vec<(&'static str, u32)> {
+        vec![("dut", self.pid())]
+    }
 }
 
 /// A kind of DUT: how to start it for a topology. Implement this for a new BGP daemon.

@@ -210,6 +210,29 @@ fn dump_remote_macs(s: &Socket, ifindex: u32) -> Result<HashSet<Mac>> {
     }
 }
 
+/// A kernel-side filter (classic BPF) keeping only bridge FDB notifications flagged
+/// `NTF_SELF`: a device's own entries, where remote MACs live. The bridge's entries that an
+/// installer may write beside them (evpnd points the bridge at the VXLAN port) never reach the
+/// watcher, so it reads one notification per remote MAC whoever installs them, and keeps up
+/// with faster installers. Offsets: `ndm_family` at 16, `ndm_flags` at 26.
+fn self_entries_only() -> [socket2::SockFilter; 6] {
+    use socket2::SockFilter as F;
+    const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const AF_BRIDGE: u32 = 7;
+    const NTF_SELF: u32 = 0x02;
+    [
+        F::new(LD_B_ABS, 0, 0, 16),
+        F::new(JEQ_K, 0, 3, AF_BRIDGE), // else drop
+        F::new(LD_B_ABS, 0, 0, 26),
+        F::new(JSET_K, 0, 1, NTF_SELF), // else drop
+        F::new(RET_K, 0, 0, u32::MAX),
+        F::new(RET_K, 0, 0, 0),
+    ]
+}
+
 fn route_socket() -> Result<Socket> {
     let mut s = Socket::new(NETLINK_ROUTE).map_err(|e| nl_err("socket", e))?;
     s.bind_auto().map_err(|e| nl_err("bind", e))?;
@@ -230,6 +253,9 @@ impl FdbWatch {
                 .map_err(|e| nl_err("RTNLGRP_NEIGH", e))?;
             rustix::net::sockopt::set_socket_recv_buffer_size_force(&notify, RECV_BUFFER)
                 .map_err(|e| nl_err("SO_RCVBUFFORCE", e))?;
+            socket2::SockRef::from(&notify)
+                .attach_filter(&self_entries_only())
+                .map_err(|e| nl_err("SO_ATTACH_FILTER", e))?;
             rustix::net::sockopt::set_socket_timeout(
                 &notify,
                 rustix::net::sockopt::Timeout::Recv,
@@ -272,7 +298,19 @@ impl FdbWatch {
     /// Waits until the device holds `target` remote entries, at most `timeout`; polls the
     /// watcher every millisecond (and, after an overrun, dumps the table every 100 ms).
     pub fn wait(&self, target: usize, timeout: Duration) -> Result<FillTimes> {
+        self.wait_while(target, timeout, || None)
+    }
+
+    /// [`FdbWatch::wait`], giving up as soon as `gone` names a reason (checked every 100 ms:
+    /// a DUT that died will never fill the table).
+    pub fn wait_while(
+        &self,
+        target: usize,
+        timeout: Duration,
+        gone: impl Fn() -> Option<String>,
+    ) -> Result<FillTimes> {
         let deadline = Instant::now() + timeout;
+        let mut last_check = Instant::now();
         let mut last_dump = Instant::now();
         {
             let mut st = self.lock();
@@ -297,6 +335,15 @@ impl FdbWatch {
                         "the kernel FDB holds {} of {target} remote entries after {:.1} s",
                         st.macs.len(),
                         timeout.as_secs_f64()
+                    )));
+                }
+            }
+            if last_check.elapsed() >= Duration::from_millis(100) {
+                last_check = Instant::now();
+                if let Some(why) = gone() {
+                    return Err(LabError::new(format!(
+                        "{why}; the kernel FDB holds {} of {target} remote entries",
+                        self.count()
                     )));
                 }
             }

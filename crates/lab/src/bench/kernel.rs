@@ -68,7 +68,13 @@ impl RunningDut for FrrKernelRunning {
             .0
             .vtysh("show bgp l2vpn evpn summary")
             .unwrap_or_default();
-        format!("{summary}\n{}", self.0.bgpd_log(10))
+        let zebra = crate::frr::tail(&self.0.dir().join("zebra.log"), 5);
+        format!("{summary}\n{}\nzebra:\n{zebra}", self.0.bgpd_log(10))
+    }
+    fn vital_pids(&self) -> Vec<(&'static str, u32)> {
+        let mut v = vec![("bgpd", self.pid())];
+        v.extend(self.0.zebra_pid().map(|p| ("zebra", p)));
+        v
     }
 }
 
@@ -315,7 +321,13 @@ pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelR
     let t0 = Instant::now();
     let (sent, fill) = std::thread::scope(|s| -> Result<_> {
         let sender = s.spawn(|| session.send_bytes(&bytes).map(|_| Instant::now()));
-        let fill = watch.wait(opts.routes, opts.timeout);
+        let vital = running.vital_pids();
+        let fill = watch.wait_while(opts.routes, opts.timeout, || {
+            vital
+                .iter()
+                .find(|(_, pid)| !crate::process::is_alive(*pid))
+                .map(|(name, pid)| format!("{name} (pid {pid}) exited during the load"))
+        });
         let sent = sender
             .join()
             .map_err(|_| LabError::new("sender thread panicked"))??;
@@ -350,7 +362,7 @@ pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelR
 /// Runs the floor program (`fdb_floor --inside --no-setup`) in a fresh namespace holding the
 /// same devices, with the same watcher running (its notifications cost the installer the
 /// same as in a DUT run), and names the result `label`. `extra` is passed on (e.g.
-/// `--ack-each`, `--master --chunk 262144`). The result's `seconds` is the floor's own figure
+/// `--ack-each`, `--master`). The result's `seconds` is the floor's own figure
 /// (first `sendmsg` → last ACK, encoding excluded); `install_seconds` is the watcher's first
 /// → last entry, the same clock as a DUT's install phase.
 pub fn floor(

@@ -292,7 +292,7 @@ fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError
     for attempt in 1..=args.repeat.max(1) {
         eprintln!("kernel-install {} (run {attempt}) ...", args.routes);
         if let Some(bin) = &args.floor_bin {
-            let as_evpnd = ["--master", "--chunk", "262144"].map(String::from).to_vec();
+            let as_evpnd = ["--master"].map(String::from).to_vec();
             let variants = [
                 ("floor", args.floor_args.clone()),
                 ("floor-ack-each", vec!["--ack-each".to_string()]),

@@ -1,7 +1,8 @@
 //! The whole single-VXLAN-device model between two VTEPs. It needs a kernel with VLAN-aware
 //! bridges (`CONFIG_BRIDGE_VLAN_FILTERING`) and `external vnifilter` VXLAN devices: the test
-//! runs the capability probe first and, where the kernel lacks one, prints
-//! `SKIPPED: <test>: <the probe's reason>` to stderr and returns.
+//! runs the capability probe first and, where the kernel lacks one, reports
+//! `SKIPPED: <test>: <the probe's reason>` ([`evpnd_lab::report_skip`]: stderr, and the list
+//! `scripts/test.sh` prints at the end) and returns.
 
 use super::*;
 
@@ -15,7 +16,7 @@ fn unsupported(test: &str) -> bool {
     match checked {
         Ok(()) => false,
         Err(reason) => {
-            eprintln!("SKIPPED: {test}: {reason}");
+            evpnd_lab::report_skip(test, &reason.to_string());
             true
         }
     }
