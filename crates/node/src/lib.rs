@@ -31,6 +31,7 @@
 
 mod command;
 mod config;
+mod dataplane;
 mod error;
 mod event;
 mod evpn;

@@ -5,12 +5,12 @@ use crate::error::CommandError;
 use crate::event::{DataplaneFeedback, NodeEvent};
 use crate::evpn::EvpnPart;
 use crate::peer::{peer_address, PeerSlot, INFLIGHT_LIMIT};
-use crate::restart::{every_end_of_rib_in, every_end_of_rib_received, Deferral};
+use crate::restart::{every_end_of_rib_in, Deferral};
 use evpnd_bgp::rib::{PeerInfo, Rib, RibConfig};
 use evpnd_bgp::session::{ConnId, Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::DataplaneIntent;
-use evpnd_evpn::{Attachment, Engine};
+use evpnd_evpn::Engine;
 use evpnd_wire::message::refresh_subtype;
 use evpnd_wire::{
     AsPath, ExtendedCommunity, Family, NextHop, Nlri, Origin, PathAttribute, Route, RouteTarget,
@@ -152,12 +152,12 @@ pub struct Node {
     next_conn: u64,
     pub(crate) rib: Rib,
     pub(crate) evpn: Option<EvpnPart>,
-    deferral: Option<Deferral>,
+    pub(crate) deferral: Option<Deferral>,
     /// Until the data plane is told it holds everything ([`DataplaneIntent::Synced`]): the
     /// latest time to tell it. `None` once told.
-    sync_deadline: Option<Instant>,
+    pub(crate) sync_deadline: Option<Instant>,
     /// [`DataplaneIntent::Synced`] is due after the engine's queued intents.
-    sync_due: bool,
+    pub(crate) sync_due: bool,
     /// RT-Constraint memberships we originate.
     memberships: Vec<RouteTarget>,
     wildcard_warned: bool,
@@ -426,61 +426,6 @@ impl Node {
         self.pump(now);
     }
 
-    fn on_dataplane(&mut self, fb: DataplaneFeedback, now: Instant) {
-        let Some(e) = self.evpn.as_mut() else {
-            return;
-        };
-        let result = match fb {
-            DataplaneFeedback::LocalMacLearned { vni, mac, ip } => {
-                crate::validate::vni(vni).and_then(|vni| {
-                    let a = Attachment::new(vni, mac, ip);
-                    crate::validate::attachment(&a)?;
-                    let attached = e.origins.get(&(vni, mac)).is_some_and(|o| o.attached);
-                    // An attached endpoint keeps the flags it was attached with; learning only
-                    // adds that the kernel sees it too.
-                    if !attached {
-                        e.engine
-                            .local_attach(&a, now)
-                            .map_err(|x| CommandError::invalid("mac", x.to_string()))?;
-                    }
-                    e.add_origin(vni, mac, true);
-                    Ok(())
-                })
-            }
-            DataplaneFeedback::LocalMacGone { vni, mac } => {
-                crate::validate::vni(vni).and_then(|vni| {
-                    if e.drop_origin(vni, mac, true) {
-                        e.engine
-                            .local_detach(vni, mac, None, now)
-                            .map_err(|x| CommandError::invalid("mac", x.to_string()))?;
-                    }
-                    Ok(())
-                })
-            }
-            DataplaneFeedback::InstallFailed { intent, reason } => {
-                e.counters.intent_failures += 1;
-                self.events
-                    .push_back(NodeEvent::DataplaneFailed { intent, reason });
-                Ok(())
-            }
-            DataplaneFeedback::LinkState { vni, up, reason } => {
-                if let Ok(v) = crate::validate::vni(vni) {
-                    if e.engine.evi(v).is_some() {
-                        e.links.insert(v, (up, reason.clone()));
-                    }
-                }
-                self.events
-                    .push_back(NodeEvent::DataplaneLink { vni, up, reason });
-                Ok(())
-            }
-        };
-        if let Err(x) = result {
-            self.events.push_back(NodeEvent::Ignored {
-                reason: format!("data-plane feedback: {x}"),
-            });
-        }
-    }
-
     /// Runs every timer due at `now`: session timers (hold, keepalive, send hold, connect
     /// retry), stale-route expiry, duplicate-freeze expiry and the select-defer time.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -553,26 +498,6 @@ impl Node {
         };
         e.counters.intents += 1;
         Some(i)
-    }
-
-    /// Tells the data plane it holds everything (once per start), when no deferral runs and
-    /// every neighbour sent its End-of-RIB, or at the select-defer time.
-    fn check_dataplane_sync(&mut self, now: Instant) {
-        let Some(deadline) = self.sync_deadline else {
-            return;
-        };
-        if self.evpn.is_none() || self.deferral.is_some() && now < deadline {
-            return;
-        }
-        if now >= deadline || every_end_of_rib_received(self.slots()) {
-            self.sync_deadline = None;
-            self.sync_due = true;
-        }
-    }
-
-    /// The next event, in order.
-    pub fn poll_event(&mut self) -> Option<NodeEvent> {
-        self.events.pop_front()
     }
 
     // ----------------------------------------------------------------------------------------
