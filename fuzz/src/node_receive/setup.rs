@@ -163,6 +163,7 @@ impl Setup {
                     sticky: bit(11, i),
                     router: false,
                     static_binding: false,
+                    port: None,
                 })
                 .collect()
         };
