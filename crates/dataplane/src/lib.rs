@@ -134,6 +134,11 @@ pub struct BackendStats {
     pub pending_retries: u64,
     /// Times the kernel's notifications overflowed and the backend re-read its state.
     pub resyncs: u64,
+    /// Entry requests (FDB, flood, neighbour messages) written to the data plane.
+    pub entries_written: u64,
+    /// Time spent writing them, first byte sent → last answer read, in microseconds: the
+    /// backend's own clock for its install rate.
+    pub write_micros: u64,
 }
 
 /// Runs an in-line [`Dataplane`] as a [`Backend`]: each intent is applied as it is submitted

@@ -254,6 +254,8 @@ fn vnis_json(r: &v1::ListVnisResponse) -> Value {
             "dataplane_failures": s.dataplane_failures,
             "dataplane_pending_retries": s.dataplane_pending_retries,
             "dataplane_resyncs": s.dataplane_resyncs,
+            "dataplane_entries_written": s.dataplane_entries_written,
+            "dataplane_write_micros": s.dataplane_write_micros,
         },
         "vnis": r.vnis.iter().map(|v| json!({
             "vni": v.vni, "rd": v.rd, "import_route_targets": v.import_route_targets,

@@ -355,7 +355,13 @@ impl Applier {
         let pending = std::mem::take(&mut self.pending);
         let retried = std::mem::take(&mut self.pending_retries);
         let requests: Vec<Request> = pending.iter().map(|(_, r)| r.request.clone()).collect();
+        let started = Instant::now();
         let failures = self.socket.send_batch(&requests);
+        {
+            let mut shared = lock(&self.shared);
+            shared.stats.entries_written += requests.len() as u64;
+            shared.stats.write_micros += started.elapsed().as_micros() as u64;
+        }
         // One report per intent (an intent has up to two requests).
         let mut failed: Vec<(DataplaneIntent, NlError)> = Vec::new();
         for (index, error) in failures {

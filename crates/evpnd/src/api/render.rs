@@ -153,6 +153,8 @@ pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
             dataplane_failures: a.dataplane_stats.failures,
             dataplane_pending_retries: a.dataplane_stats.pending_retries,
             dataplane_resyncs: a.dataplane_stats.resyncs,
+            dataplane_entries_written: a.dataplane_stats.entries_written,
+            dataplane_write_micros: a.dataplane_stats.write_micros,
         }),
     }
 }

@@ -47,6 +47,11 @@ pub trait RunningDut {
     fn vital_pids(&self) -> Vec<(&'static str, u32)> {
         vec![("dut", self.pid())]
     }
+    /// The DUT's own account of its kernel writes, when it keeps one: (entry requests
+    /// written, seconds spent writing them).
+    fn own_install(&self) -> Option<(u64, f64)> {
+        None
+    }
 }
 
 /// A kind of DUT: how to start it for a topology. Implement this for a new BGP daemon.
@@ -209,6 +214,8 @@ pub struct EvpndDut {
 struct EvpndRunning {
     daemon: Daemon,
     dir: PathBuf,
+    /// `evpnctl` beside the evpnd binary, if built.
+    evpnctl: Option<PathBuf>,
 }
 
 impl RunningDut for EvpndRunning {
@@ -217,6 +224,21 @@ impl RunningDut for EvpndRunning {
     }
     fn diagnostics(&self) -> String {
         tail(&self.dir.join("daemon.log"), 15)
+    }
+    /// From `evpnctl show vnis --json`: `dataplane_entries_written` and
+    /// `dataplane_write_micros` (the backend's time in its netlink writes).
+    fn own_install(&self) -> Option<(u64, f64)> {
+        let evpnctl = self.evpnctl.as_ref()?;
+        let api = format!("unix:{}", self.dir.join("api.sock").display());
+        let mut cmd = std::process::Command::new(evpnctl);
+        cmd.args(["--api", &api, "show", "vnis", "--json"]);
+        let out = crate::process::run_output(&mut cmd, Duration::from_secs(10)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let c = &v["counters"];
+        Some((
+            c["dataplane_entries_written"].as_u64()?,
+            c["dataplane_write_micros"].as_u64()? as f64 / 1e6,
+        ))
     }
 }
 
@@ -281,7 +303,12 @@ impl DutKind for EvpndDut {
             remove_instance_dir(&dir);
             return Err(LabError::new(format!("{} exited: {msg}", self.name)));
         }
-        Ok(Box::new(EvpndRunning { daemon, dir }))
+        let evpnctl = Some(self.binary.with_file_name("evpnctl")).filter(|p| p.exists());
+        Ok(Box::new(EvpndRunning {
+            daemon,
+            dir,
+            evpnctl,
+        }))
     }
 }
 

@@ -169,6 +169,9 @@ pub struct KernelResult {
     pub overrun: bool,
     /// The 1-minute load average when the load started.
     pub load_avg: f64,
+    /// The installer's own clock: seconds spent writing to the kernel, first `sendmsg` → last
+    /// answer (the floor's report; evpnd's `dataplane_write_micros`), when it keeps one.
+    pub own_seconds: Option<f64>,
 }
 
 impl KernelResult {
@@ -184,6 +187,7 @@ impl KernelResult {
             "routes": self.routes, "seconds": self.seconds,
             "first_entry_seconds": self.first_entry_seconds,
             "install_seconds": self.install_seconds, "send_seconds": self.send_seconds,
+            "own_seconds": self.own_seconds,
             "entries_per_sec": self.entries_per_sec(), "overrun": self.overrun,
             "load_avg": self.load_avg,
         })
@@ -222,6 +226,14 @@ pub fn kernel_report(results: &[KernelResult]) -> String {
     }
     let find = |name: &str| results.iter().find(|r| r.dut == name);
     if let (Some(e), Some(f)) = (find("evpnd"), find("floor-as-evpnd")) {
+        if let (Some(eo), Some(fo)) = (e.own_seconds, f.own_seconds) {
+            // Both installers' own clocks, the same entries: the install-rate ratio.
+            s.push_str(&format!(
+                "floor-as-evpnd / evpnd, own clocks (time spent writing the same entries): \
+                 {:.2} ({fo:.3} s vs {eo:.3} s)\n",
+                fo / eo.max(1e-9)
+            ));
+        }
         s.push_str(&format!(
             "floor-as-evpnd / evpnd kernel install (watcher): {:.2} ({:.3} s vs {:.3} s)\n",
             f.install_seconds / e.install_seconds.max(1e-9),
@@ -351,6 +363,7 @@ pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelR
         send_seconds: since(sent),
         overrun: fill.overrun,
         load_avg: load,
+        own_seconds: running.own_install().map(|(_, secs)| secs),
     };
     drop(watch);
     session.close();
@@ -404,6 +417,7 @@ pub fn floor(
         send_seconds: seconds,
         overrun: fill.overrun,
         load_avg: load,
+        own_seconds: Some(seconds),
     })
 }
 
@@ -441,6 +455,7 @@ mod tests {
             send_seconds: 0.0,
             overrun: false,
             load_avg: 0.0,
+            own_seconds: None,
         };
         let out = kernel_report(&[
             r("evpnd", 0.5, 0.4),
