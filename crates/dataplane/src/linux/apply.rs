@@ -10,7 +10,7 @@ use evpnd_evpn::PortName;
 use evpnd_wire::MacAddress;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,8 @@ const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// Longest sleep of the apply thread with nothing to do.
 const IDLE: Duration = Duration::from_secs(60);
+/// Entry requests queued from waiting batches before they are written anyway.
+const COALESCE_LIMIT: usize = 8192;
 
 /// What the apply thread is asked to do.
 pub(crate) enum Command {
@@ -220,8 +222,28 @@ impl Applier {
                 .chain(self.sweep_at)
                 .min()
                 .map_or(IDLE, |due| due.saturating_duration_since(now));
-            match commands.recv_timeout(next) {
-                Ok(Command::Batch(batch)) => self.apply_batch(batch),
+            let mut command = commands.recv_timeout(next);
+            // Batches already waiting are taken together: their entries go out in full
+            // chunks, with one ack per chunk instead of one per batch (the driver submits one
+            // batch per event, often a few hundred intents).
+            while let Ok(Command::Batch(batch)) = command {
+                let accepted = self.accept_batch(batch);
+                let queued = self.pending.len();
+                command = if queued < COALESCE_LIMIT {
+                    commands.try_recv().map_err(|e| match e {
+                        TryRecvError::Empty => RecvTimeoutError::Timeout,
+                        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                    })
+                } else {
+                    Err(RecvTimeoutError::Timeout)
+                };
+                if !matches!(command, Ok(Command::Batch(_))) {
+                    self.finish_batches();
+                }
+                lock(&self.shared).stats.applied += accepted;
+            }
+            match command {
+                Ok(Command::Batch(_)) => {}
                 Ok(Command::Repair(vni)) => self.repair(vni),
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -233,7 +255,11 @@ impl Applier {
         }
     }
 
-    fn apply_batch(&mut self, batch: Vec<DataplaneIntent>) {
+    /// Takes one batch in: device intents are carried out at once, entry requests queued
+    /// (they go out at `finish_batches` or before the next device change). Returns
+    /// the intents the desired tables accepted (failed ones included: they are in the retry
+    /// set).
+    fn accept_batch(&mut self, batch: Vec<DataplaneIntent>) -> u64 {
         let mut accepted = 0u64;
         for intent in batch {
             if let Err(e) = self.desired.apply(&intent) {
@@ -243,9 +269,12 @@ impl Applier {
             accepted += 1;
             self.execute(intent, false);
         }
+        accepted
+    }
+
+    /// Writes what the batches taken in queued.
+    fn finish_batches(&mut self) {
         self.flush();
-        // Counted once carried out (failed ones included: they are in the retry set).
-        lock(&self.shared).stats.applied += accepted;
         self.update_pending_count();
     }
 
