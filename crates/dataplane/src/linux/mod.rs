@@ -92,6 +92,10 @@ pub struct LinuxConfig {
     /// Sweep stale entries left by an earlier run after this long even if the node never says
     /// it is synced.
     pub sweep_after: Duration,
+    /// Receive buffer of the watcher's notification socket, in bytes (forced as root). When a
+    /// burst of kernel changes overflows it, the watcher re-reads the FDB and reports the
+    /// difference (`BackendStats::resyncs`); large by default, small only to test that path.
+    pub notification_buffer: usize,
 }
 
 impl LinuxConfig {
@@ -104,6 +108,7 @@ impl LinuxConfig {
             learning: true,
             vnis: BTreeMap::new(),
             sweep_after: Duration::from_secs(600),
+            notification_buffer: socket::NOTIFICATION_BUFFER,
         }
     }
 }
@@ -168,6 +173,7 @@ impl LinuxBackend {
         let (commands, receiver) = mpsc::channel();
         // Subscribe before reading the state, so that no change falls in between.
         let watcher = watch::Watcher::new(
+            config.notification_buffer,
             Arc::clone(&shared),
             Arc::clone(&sink),
             commands.clone(),

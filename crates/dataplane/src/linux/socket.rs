@@ -324,8 +324,15 @@ impl NlSocket {
                     }
                 }
             }
-            if !interrupted || attempts >= 3 {
+            if !interrupted {
                 return Ok(out);
+            }
+            if attempts >= 3 {
+                // Changes kept going on during the dump: what it read may lack entries. The
+                // caller tries again later rather than acting on a partial picture.
+                return Err(NlError::local(&io::Error::other(
+                    "the dump was interrupted by changes three times",
+                )));
             }
         }
     }

@@ -5,7 +5,7 @@ use super::apply::{lock, Command, Shared};
 use super::fdb::{Neigh, EVPND_NEIGH_PROTOCOL, NUD_PERMANENT, NUD_VALID};
 use super::netdev::{self, Link};
 use super::reconcile::bridge_fdb;
-use super::socket::{NlSocket, Received, NOTIFICATION_BUFFER, RTNLGRP_LINK, RTNLGRP_NEIGH};
+use super::socket::{NlSocket, Received, RTNLGRP_LINK, RTNLGRP_NEIGH};
 use crate::{Feedback, FeedbackSink};
 use evpnd_wire::MacAddress;
 use netlink_packet_route::neighbour::NeighbourFlags;
@@ -15,10 +15,14 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How often the watcher looks at the stop flag.
+/// How often the watcher looks at the stop flag; a read that finds nothing for this long
+/// means the socket is quiet.
 const POLL: Duration = Duration::from_millis(200);
+/// After an overflow, the FDB is re-read at the latest this long after it even if changes
+/// keep coming.
+const RESYNC_LATEST: Duration = Duration::from_secs(1);
 
 /// The kernel-side filter of the notification socket (classic BPF, run on each notification
 /// before it is queued): bridge FDB notifications flagged `NTF_SELF`, `NTF_EXT_LEARNED` or
@@ -108,14 +112,15 @@ pub(crate) struct Watcher {
 }
 
 impl Watcher {
-    /// Opens the notification socket (link and neighbour groups).
+    /// Opens the notification socket (link and neighbour groups) with `receive_buffer` bytes.
     pub fn new(
+        receive_buffer: usize,
         shared: Arc<Mutex<Shared>>,
         sink: Arc<FeedbackSink>,
         commands: Sender<Command>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Watcher> {
-        let socket = NlSocket::open(&[RTNLGRP_LINK, RTNLGRP_NEIGH], POLL, NOTIFICATION_BUFFER)?;
+        let socket = NlSocket::open(&[RTNLGRP_LINK, RTNLGRP_NEIGH], POLL, receive_buffer)?;
         socket.attach_filter(&own_echo_filter())?;
         Ok(Watcher {
             socket,
@@ -134,25 +139,43 @@ impl Watcher {
     }
 
     /// The thread's loop, until the stop flag is set.
+    ///
+    /// An overflow (ENOBUFS: notifications were dropped) makes a resync due. The kernel reports
+    /// an overflow once and then drops silently until the socket's queue has been drained, so
+    /// the FDB is re-read once the socket is quiet (a read found nothing for [`POLL`]), or at
+    /// the latest [`RESYNC_LATEST`] after the overflow while changes keep coming; a resync that
+    /// was not made in a quiet moment, or whose dump failed, is made again at the next one.
     pub fn run(mut self) {
+        let mut overflow: Option<Instant> = None;
         while !self.stop.load(Ordering::SeqCst) {
-            match self.socket.receive() {
+            let quiet = match self.socket.receive() {
                 Ok(messages) => {
                     for message in messages {
                         if let Received::Message(_, m) = message {
                             self.handle(m);
                         }
                     }
+                    false
                 }
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error()) => {
-                    self.resync();
+                    overflow.get_or_insert_with(Instant::now);
+                    false
                 }
-                Err(e)
-                    if matches!(
+                Err(e) => {
+                    if !matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => std::thread::sleep(POLL),
+                    ) {
+                        std::thread::sleep(POLL);
+                    }
+                    true
+                }
+            };
+            if let Some(since) = overflow {
+                if quiet || since.elapsed() >= RESYNC_LATEST {
+                    let complete = self.resync();
+                    overflow = (!complete || !quiet).then(Instant::now);
+                }
             }
         }
     }
@@ -309,7 +332,11 @@ impl Watcher {
 
     /// Notifications were lost: re-reads the FDB of our bridges and reports the difference
     /// with what was reported learned.
-    fn resync(&mut self) {
+    /// Re-reads the FDB of every bridge and reports the difference with what was reported.
+    /// False when a dump failed (for instance interrupted by changes going on: the kernel
+    /// marks such a dump inconsistent): the caller tries again, so no change stays unseen.
+    fn resync(&mut self) -> bool {
+        let mut complete = true;
         let bridges: Vec<(u32, u32)> = {
             let mut shared = lock(&self.shared);
             shared.stats.resyncs += 1;
@@ -322,6 +349,7 @@ impl Watcher {
         let mut events = Vec::new();
         for (vni, bridge) in bridges {
             let Ok(entries) = bridge_fdb(&mut self.requests, bridge) else {
+                complete = false;
                 continue;
             };
             let mut shared = lock(&self.shared);
@@ -352,5 +380,6 @@ impl Watcher {
             }
         }
         self.report(events);
+        complete
     }
 }

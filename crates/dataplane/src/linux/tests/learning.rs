@@ -279,6 +279,7 @@ fn the_watcher_buffer_holds_a_bulk_install() {
         .within(|| {
             let (commands, _) = std::sync::mpsc::channel();
             let watcher = super::super::watch::Watcher::new(
+                LinuxConfig::new(ip("198.18.0.1")).notification_buffer,
                 Arc::default(),
                 Arc::new(Box::new(|_| {})),
                 commands,
@@ -294,4 +295,88 @@ fn the_watcher_buffer_holds_a_bulk_install() {
         "{granted}"
     );
     ns.delete().unwrap();
+}
+
+/// A burst of kernel changes that overflows the watcher's socket (ENOBUFS) is caught up by
+/// re-reading the FDB: every MAC the bridge holds on the tenant port is reported, none twice,
+/// and the watcher goes on.
+#[test]
+fn a_notification_overflow_is_caught_up_by_a_resync() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::new().unwrap();
+    let mut c = config("198.18.0.1");
+    c.notification_buffer = 4096;
+    ns.ip(&["link", "add", "lp0", "type", "veth", "peer", "name", "lp1"])
+        .unwrap();
+    let mut r = Running::start(&ns, c);
+    let v = vni(100);
+    r.submit(vec![
+        I::Vni { vni: v },
+        I::Port {
+            vni: v,
+            port: port("lp0"),
+        },
+    ]);
+    r.wait_applied(2);
+    // 3,000 entries on the tenant port in one burst (user-added, so neither permanent nor
+    // extern_learn: to the watcher they are MACs the bridge holds on a tenant port).
+    const N: u16 = 3000;
+    let batch: String = (0..N)
+        .map(|i| format!("fdb add {} dev lp0 master static\n", mac(0x4000 + i)))
+        .collect();
+    let file = std::env::temp_dir().join(format!("evpnd-overflow-{}.batch", std::process::id()));
+    std::fs::write(&file, batch).unwrap();
+    ns.exec(&["bridge", "-batch", &file.display().to_string()])
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let learned = |r: &Running| {
+        let mut seen = std::collections::BTreeMap::new();
+        for f in r.events() {
+            if let Feedback::LocalMacLearned { vni: 100, mac, .. } = f {
+                *seen.entry(mac).or_insert(0u32) += 1;
+            }
+        }
+        seen
+    };
+    let start = Instant::now();
+    while learned(&r).len() < usize::from(N) {
+        assert!(
+            start.elapsed() < WAIT,
+            "{} of {N} MACs reported; {:?}; the bridge holds {} entries on lp0",
+            learned(&r).len(),
+            r.stats(),
+            ns.exec(&["bridge", "fdb", "show", "dev", "lp0"])
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains("static"))
+                .count()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = learned(&r);
+    assert!(seen.values().all(|n| *n == 1), "a MAC reported twice");
+    let stats = r.stats();
+    println!("overflow test: {stats:?}");
+    assert!(
+        stats.resyncs >= 1,
+        "the burst did not overflow 4 KiB: {stats:?}"
+    );
+    // The watcher goes on: one more MAC after the resync is reported as usual.
+    ns.exec(&[
+        "bridge",
+        "fdb",
+        "add",
+        &mac(0x7fff).to_string(),
+        "dev",
+        "lp0",
+        "master",
+        "static",
+    ])
+    .unwrap();
+    r.wait_event(
+        "a MAC after the resync",
+        |f| matches!(f, Feedback::LocalMacLearned { mac: m, .. } if *m == mac(0x7fff)),
+    );
 }
