@@ -383,7 +383,7 @@ impl Applier {
         }
         let pending = std::mem::take(&mut self.pending);
         let retried = std::mem::take(&mut self.pending_retries);
-        let requests: Vec<Request> = pending.iter().map(|(_, r)| r.request.clone()).collect();
+        let requests: Vec<&Request> = pending.iter().map(|(_, r)| &r.request).collect();
         let started = Instant::now();
         let failures = self.socket.send_batch(&requests);
         {

@@ -7,6 +7,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use std::borrow::Borrow;
 use std::fmt;
 use std::io;
 use std::time::Duration;
@@ -151,7 +152,7 @@ impl NlSocket {
 
     /// Sends `requests` in order, one `sendmsg` per [`CHUNK_BYTES`], and returns the index and
     /// error of each one the kernel refused (an empty list: all applied).
-    pub fn send_batch(&mut self, requests: &[Request]) -> Vec<(usize, NlError)> {
+    pub fn send_batch<R: Borrow<Request>>(&mut self, requests: &[R]) -> Vec<(usize, NlError)> {
         let mut failures = Vec::new();
         let mut start = 0;
         while start < requests.len() {
@@ -167,32 +168,44 @@ impl NlSocket {
 
     /// Encodes requests from `start` until the chunk is full; returns the end index, the bytes
     /// and the sequence number of the first request (the others follow it).
-    fn encode_chunk(&mut self, requests: &[Request], start: usize) -> (usize, Vec<u8>, u32) {
-        let mut encoded: Vec<Vec<u8>> = Vec::new();
-        let mut total = 0usize;
+    fn encode_chunk<R: Borrow<Request>>(
+        &mut self,
+        requests: &[R],
+        start: usize,
+    ) -> (usize, Vec<u8>, u32) {
+        // Each request is serialized straight into the chunk; the last one's offset is kept
+        // to ask for its ack once the chunk is known to end there.
+        let mut out: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
         let mut end = start;
         let mut first_seq = 0;
+        let mut last_at = None;
         for request in &requests[start..] {
-            let bytes = encode(&request.message, request.flags | NLM_F_REQUEST, 0);
-            if !encoded.is_empty() && total.saturating_add(bytes.len()) > CHUNK_BYTES {
+            let request = request.borrow();
+            let mut header = NetlinkHeader::default();
+            header.flags = request.flags | NLM_F_REQUEST;
+            let mut packet = NetlinkMessage::new(
+                header,
+                NetlinkPayload::InnerMessage(request.message.clone()),
+            );
+            packet.finalize();
+            let len = packet.buffer_len();
+            let padded = len.next_multiple_of(4);
+            if last_at.is_some() && out.len().saturating_add(padded) > CHUNK_BYTES {
                 break;
             }
-            total = total.saturating_add(bytes.len());
-            encoded.push(bytes);
-            end += 1;
-        }
-        let count = encoded.len();
-        let mut out = Vec::with_capacity(total);
-        for (i, mut bytes) in encoded.into_iter().enumerate() {
+            let at = out.len();
+            out.resize(at + padded, 0);
+            packet.serialize(&mut out[at..at + len]);
             let seq = self.next_seq();
-            if i == 0 {
+            if last_at.is_none() {
                 first_seq = seq;
             }
-            set_seq(&mut bytes, seq);
-            if i + 1 == count {
-                add_flags(&mut bytes, NLM_F_ACK);
-            }
-            out.extend_from_slice(&bytes);
+            set_seq(&mut out[at..], seq);
+            last_at = Some(at);
+            end += 1;
+        }
+        if let Some(at) = last_at {
+            add_flags(&mut out[at..], NLM_F_ACK);
         }
         (end, out, first_seq)
     }
