@@ -549,9 +549,17 @@ impl Node {
         let address = p.address();
         match out {
             SessionOutput::Connect => {
-                if p.connecting.is_some() {
-                    return;
+                // The session asks again while an attempt is still pending: its connect-retry
+                // timer ran out (RFC 4271 §8.2.2, Connect state, ConnectRetryTimer_Expires:
+                // drop the attempt and start a new one). The node never waits on an outcome
+                // that may not come (a driver that loses it would wedge the neighbour).
+                if let Some(stale) = p.connecting.take() {
+                    self.conns.remove(&stale);
+                    self.out.push_back(Output::Abort { conn: stale });
                 }
+                let Some(p) = self.peers[i].as_mut() else {
+                    return;
+                };
                 let remote = SocketAddr::new(address, p.config.transport.port);
                 let transport = p.config.transport.clone();
                 let conn = self.new_conn(i);

@@ -467,3 +467,36 @@ fn link_state_from_the_data_plane_is_kept_per_vni() {
         }
     )));
 }
+
+#[test]
+fn a_connect_attempt_without_outcome_is_dropped_when_the_retry_timer_runs_out() {
+    // RFC 4271 §8.2.2, Connect state, ConnectRetryTimer_Expires: the pending attempt goes and
+    // a new one starts, so a driver that never reports an outcome cannot wedge the neighbour.
+    let t0 = Instant::now();
+    let mut n = Node::new(nve_config(), t0).unwrap();
+    let first = match n.poll_output() {
+        Some(Output::Connect { conn, .. }) => conn,
+        other => panic!("expected a connect, got {other:?}"),
+    };
+    let mut outputs = Vec::new();
+    let mut now = t0;
+    for _ in 0..600 {
+        now += std::time::Duration::from_secs(1);
+        n.handle_timeout(now);
+        outputs.extend(std::iter::from_fn(|| n.poll_output()));
+        if outputs.iter().any(|o| matches!(o, Output::Connect { .. })) {
+            break;
+        }
+    }
+    assert!(
+        matches!(outputs.first(), Some(Output::Abort { conn }) if *conn == first),
+        "{outputs:?}"
+    );
+    assert!(
+        matches!(outputs.get(1), Some(Output::Connect { conn, .. }) if *conn != first),
+        "{outputs:?}"
+    );
+    // The stale attempt's late outcome is closed, not taken.
+    n.handle(Input::Connected { conn: first }, now);
+    assert!(matches!(n.poll_output(), Some(Output::Close { conn }) if conn == first));
+}
