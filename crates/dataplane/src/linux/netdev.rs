@@ -160,26 +160,16 @@ pub(crate) fn create_vlan_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
     (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
 }
 
-/// `ip link add NAME type vxlan external vnifilter local VTEP dstport PORT nolearning`: one
-/// collect-metadata VXLAN device for every VNI (RFC 7348 §5), which terminates the VNIs of its
-/// filter ([`super::vnifilter`]).
-pub(crate) fn create_vnifilter_vxlan(
-    name: &str,
-    vtep: IpAddr,
-    port: u16,
-) -> (RouteNetlinkMessage, u16) {
-    let local = match vtep {
+/// The VXLAN device's source address: `IFLA_VXLAN_LOCAL` or `IFLA_VXLAN_LOCAL6`.
+fn local_address(vtep: IpAddr) -> InfoVxlan {
+    match vtep {
         IpAddr::V4(a) => InfoVxlan::Local(a),
         IpAddr::V6(a) => InfoVxlan::Local6(a),
-    };
-    // The order iproute2 sends them in.
-    let data = vec![
-        InfoVxlan::CollectMetadata(true),
-        InfoVxlan::Vnifilter(true),
-        local,
-        InfoVxlan::Learning(false),
-        InfoVxlan::Port(port),
-    ];
+    }
+}
+
+/// A request creating VXLAN device `name` with `data` (refused if the name exists).
+fn new_vxlan(name: &str, data: Vec<InfoVxlan>) -> (RouteNetlinkMessage, u16) {
     let m = link_message(
         0,
         vec![
@@ -191,6 +181,26 @@ pub(crate) fn create_vnifilter_vxlan(
         ],
     );
     (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME type vxlan external vnifilter local VTEP dstport PORT nolearning`: one
+/// collect-metadata VXLAN device for every VNI (RFC 7348 §5), which terminates the VNIs of its
+/// filter ([`super::vnifilter`]).
+pub(crate) fn create_vnifilter_vxlan(
+    name: &str,
+    vtep: IpAddr,
+    port: u16,
+) -> (RouteNetlinkMessage, u16) {
+    let local = local_address(vtep);
+    // The order iproute2 sends them in.
+    let data = vec![
+        InfoVxlan::CollectMetadata(true),
+        InfoVxlan::Vnifilter(true),
+        local,
+        InfoVxlan::Learning(false),
+        InfoVxlan::Port(port),
+    ];
+    new_vxlan(name, data)
 }
 
 /// `ip link set INDEX type bridge_slave vlan_tunnel on learning off neigh_suppress on`: the
@@ -234,27 +244,14 @@ pub(crate) fn create_vxlan(
     vtep: IpAddr,
     port: u16,
 ) -> (RouteNetlinkMessage, u16) {
-    let local = match vtep {
-        IpAddr::V4(a) => InfoVxlan::Local(a),
-        IpAddr::V6(a) => InfoVxlan::Local6(a),
-    };
+    let local = local_address(vtep);
     let data = vec![
         InfoVxlan::Id(vni),
         local,
         InfoVxlan::Port(port),
         InfoVxlan::Learning(false),
     ];
-    let m = link_message(
-        0,
-        vec![
-            LinkAttribute::IfName(name.into()),
-            LinkAttribute::LinkInfo(vec![
-                LinkInfo::Kind(InfoKind::Vxlan),
-                LinkInfo::Data(InfoData::Vxlan(data)),
-            ]),
-        ],
-    );
-    (RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
+    new_vxlan(name, data)
 }
 
 /// Sets the alias (our ownership marker) of `index`.

@@ -72,7 +72,8 @@ pub trait DutKind {
 #[derive(Clone, Debug, Default)]
 pub struct FrrDut;
 
-struct FrrRunning(Frr);
+/// A running FRR instance (bgpd, and zebra when it was started with it).
+pub(crate) struct FrrRunning(pub(crate) Frr);
 
 impl RunningDut for FrrRunning {
     fn pid(&self) -> u32 {
@@ -83,7 +84,17 @@ impl RunningDut for FrrRunning {
             .0
             .vtysh("show bgp l2vpn evpn summary")
             .unwrap_or_default();
-        format!("{summary}\n{}", self.0.bgpd_log(10))
+        let mut s = format!("{summary}\n{}", self.0.bgpd_log(10));
+        if self.0.zebra_pid().is_some() {
+            let zebra = tail(&self.0.dir().join("zebra.log"), 5);
+            s.push_str(&format!("\nzebra:\n{zebra}"));
+        }
+        s
+    }
+    fn vital_pids(&self) -> Vec<(&'static str, u32)> {
+        let mut v = vec![("bgpd", self.pid())];
+        v.extend(self.0.zebra_pid().map(|p| ("zebra", p)));
+        v
     }
 }
 

@@ -8,6 +8,7 @@
 //! creates both devices before zebra starts, evpnd creates them. The clock starts as the
 //! generator begins writing; an [`FdbWatch`] in the DUT's namespace stops it.
 
+use super::dut::FrrRunning;
 use super::fdb_watch::{ifindex, FdbWatch};
 use super::run::{load_avg, prepare_generator};
 use super::{DutKind, Neighbor, RunningDut, Topology, BENCH_AS, FIRST_SPEAKER};
@@ -57,27 +58,6 @@ pub fn create_vni_devices(ns: &Netns, vtep: Ipv4Addr) -> Result<()> {
 #[derive(Clone, Debug, Default)]
 pub struct FrrKernelDut;
 
-struct FrrKernelRunning(Frr);
-
-impl RunningDut for FrrKernelRunning {
-    fn pid(&self) -> u32 {
-        self.0.bgpd_pid().unwrap_or(0)
-    }
-    fn diagnostics(&self) -> String {
-        let summary = self
-            .0
-            .vtysh("show bgp l2vpn evpn summary")
-            .unwrap_or_default();
-        let zebra = crate::frr::tail(&self.0.dir().join("zebra.log"), 5);
-        format!("{summary}\n{}\nzebra:\n{zebra}", self.0.bgpd_log(10))
-    }
-    fn vital_pids(&self) -> Vec<(&'static str, u32)> {
-        let mut v = vec![("bgpd", self.pid())];
-        v.extend(self.0.zebra_pid().map(|p| ("zebra", p)));
-        v
-    }
-}
-
 impl FrrKernelDut {
     /// The bgpd.conf for `topo`: iBGP, L2VPN EVPN, every VNI advertised, VNI 100's route
     /// targets set to the generator's.
@@ -120,7 +100,7 @@ impl DutKind for FrrKernelDut {
         create_vni_devices(ns, topo.dut_addr)?;
         let mut opts = FrrOptions::with_zebra("hostname dut\n", FrrKernelDut::config(topo));
         opts.start_timeout = Duration::from_secs(30);
-        Ok(Box::new(FrrKernelRunning(Frr::start(ns, &opts)?)))
+        Ok(Box::new(FrrRunning(Frr::start(ns, &opts)?)))
     }
 }
 
