@@ -45,17 +45,24 @@ fn port(s: &str) -> PortName {
 struct Running {
     backend: Option<LinuxBackend>,
     events: Arc<Mutex<Vec<Feedback>>>,
+    /// Held by a test to stall the backend's threads in their next feedback call.
+    gate: Arc<Mutex<()>>,
 }
 
 impl Running {
     fn start(ns: &Netns, config: LinuxConfig) -> Running {
         let events = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(Mutex::new(()));
         let sink_events = Arc::clone(&events);
+        let sink_gate = Arc::clone(&gate);
         let backend = ns
             .within(move || {
                 LinuxBackend::spawn(
                     config,
-                    Box::new(move |f| sink_events.lock().unwrap().push(f)),
+                    Box::new(move |f| {
+                        let _open = sink_gate.lock().unwrap_or_else(|e| e.into_inner());
+                        sink_events.lock().unwrap().push(f);
+                    }),
                 )
             })
             .unwrap()
@@ -63,7 +70,14 @@ impl Running {
         Running {
             backend: Some(backend),
             events,
+            gate,
         }
+    }
+
+    /// Stalls every thread of the backend in its next feedback call until the guard is
+    /// dropped: a slow consumer, made deterministic.
+    fn hold_feedback(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.gate.lock().unwrap()
     }
 
     fn submit(&mut self, batch: Vec<I>) {
