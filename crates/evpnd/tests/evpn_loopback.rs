@@ -436,6 +436,12 @@ fn evpn_calls_without_engine_or_memory_dataplane() {
     let base =
         format!("asn = {ASN}\nrouter-id = \"198.19.0.4\"\n[bgp]\nlisten = \"127.0.0.34:{port}\"\n");
     let plain = Daemon::start("evpn-off", &base);
+    // Only the daemon's user may use the API socket.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&plain.api).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "API socket mode {mode:o}");
+    }
     let e = plain
         .call(|mut c| async move { c.list_vnis(v1::ListVnisRequest {}).await })
         .unwrap_err();

@@ -311,6 +311,12 @@ pub async fn serve(
             }
             let listener = tokio::net::UnixListener::bind(&path)
                 .map_err(|e| format!("cannot listen for the API on {}: {e}", path.display()))?;
+            // The API can move tenants and reset sessions: only the daemon's user may connect.
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("cannot restrict {} to mode 0600: {e}", path.display()))?;
+            }
             tracing::info!(path = %path.display(), "API listening");
             spawn_server(
                 svc,
