@@ -49,4 +49,6 @@ pub enum Request {
     Arp(u32, Answer<Result<Vec<NeighborEntry>, CommandError>>),
     /// `show dataplane`: the memory data plane's tables.
     Dataplane(Answer<Result<MemoryDataplane, CommandError>>),
+    /// A watch stream starts: a handle on the watch hub (crate::watch).
+    Watch(Answer<crate::watch::WatchHandle>),
 }

@@ -52,6 +52,8 @@ struct Driver {
     conns: HashMap<ConnId, ConnHandle>,
     conn_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
     event_tx: mpsc::UnboundedSender<Event>,
+    /// What the watch streams read (crate::watch), filled once per drain.
+    watch: crate::watch::Publisher,
 }
 
 /// Starts the data plane `kind` names, reporting into `sink`.
@@ -99,7 +101,8 @@ pub async fn run(
     std::fs::create_dir_all(&config.state_dir)
         .and_then(|()| std::fs::write(&marker, std::process::id().to_string()))
         .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-    let node = Node::new(node_config, Instant::now())?;
+    let mut node = Node::new(node_config, Instant::now())?;
+    node.set_route_feed(true);
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel::<Feedback>();
     let sink: FeedbackSink = Box::new(move |f| {
         let _ = feedback_tx.send(f);
@@ -117,6 +120,7 @@ pub async fn run(
         conns: HashMap::new(),
         conn_tx,
         event_tx,
+        watch: crate::watch::Publisher::new(config.watch, watch_epoch()),
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
@@ -247,11 +251,17 @@ impl Driver {
         }
         let batch: Vec<_> = std::iter::from_fn(|| self.node.poll_intent()).collect();
         if !batch.is_empty() {
+            self.watch.intents(&batch);
             self.dataplane.submit(batch);
         }
         while let Some(ev) = self.node.poll_event() {
             log_event(&ev);
+            self.watch.event(&ev);
         }
+        while let Some(change) = self.node.poll_route_change() {
+            self.watch.route(change);
+        }
+        self.watch.flush();
         if let Err(e) = self.journal.flush() {
             warn!("cannot write the endpoint journal: {e}");
         }
@@ -375,8 +385,20 @@ impl Driver {
                 };
                 let _ = tx.send(answer);
             }
+            Request::Watch(tx) => {
+                let _ = tx.send(self.watch.handle());
+            }
         }
     }
+}
+
+/// The epoch of this run's watch sequences: the start time in nanoseconds since 1970 (never
+/// 0, which watchers use for "any epoch").
+fn watch_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .max(1)
 }
 
 fn engine_off() -> CommandError {

@@ -10,6 +10,7 @@ mod driver;
 mod net;
 mod persist;
 mod sockopt;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

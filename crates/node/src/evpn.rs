@@ -144,8 +144,15 @@ impl EvpnPart {
     }
 
     /// Exchanges best-path changes and routes with `rib` until both are quiet (bounded), then
-    /// records the engine's events into `events`. True when anything moved.
-    pub fn step(&mut self, rib: &mut Rib, now: Instant, events: &mut VecDeque<NodeEvent>) -> bool {
+    /// records the engine's events into `events`. Every best-path change is also kept in
+    /// `feed` when a watcher asked for them. True when anything moved.
+    pub fn step(
+        &mut self,
+        rib: &mut Rib,
+        now: Instant,
+        events: &mut VecDeque<NodeEvent>,
+        feed: &mut Option<VecDeque<BestChange>>,
+    ) -> bool {
         let mut progress = false;
         for _ in 0..MAX_ROUNDS {
             let mut moved = false;
@@ -154,6 +161,9 @@ impl EvpnPart {
                 // Other families' changes are drained too, so they do not pile up.
                 if change.family == Family::L2VPN_EVPN {
                     self.engine.remote_best_change(&change, now);
+                }
+                if let Some(f) = feed {
+                    f.push_back(change);
                 }
             }
             while let Some(r) = self.engine.poll_route() {

@@ -39,6 +39,7 @@ mod node;
 mod peer;
 mod query;
 mod restart;
+mod route_feed;
 #[cfg(test)]
 mod tests;
 pub mod validate;

@@ -6,7 +6,7 @@ use crate::event::{DataplaneFeedback, NodeEvent};
 use crate::evpn::EvpnPart;
 use crate::peer::{peer_address, PeerSlot, INFLIGHT_LIMIT};
 use crate::restart::{every_end_of_rib_in, Deferral};
-use evpnd_bgp::rib::{PeerInfo, Rib, RibConfig};
+use evpnd_bgp::rib::{BestChange, PeerInfo, Rib, RibConfig};
 use evpnd_bgp::session::{ConnId, Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::DataplaneIntent;
@@ -163,6 +163,8 @@ pub struct Node {
     wildcard_warned: bool,
     out: VecDeque<Output>,
     pub(crate) events: VecDeque<NodeEvent>,
+    /// Best-path changes kept for a watcher ([`Node::set_route_feed`]); `None`: not kept.
+    pub(crate) route_feed: Option<VecDeque<BestChange>>,
 }
 
 impl Node {
@@ -199,6 +201,7 @@ impl Node {
             wildcard_warned: false,
             out: VecDeque::new(),
             events: VecDeque::new(),
+            route_feed: None,
         };
         if let Some(e) = config.evpn {
             let mut part = EvpnPart::new(Engine::new(e.engine));
@@ -516,7 +519,10 @@ impl Node {
                 }
             }
             if let Some(e) = &mut self.evpn {
-                progress |= e.step(&mut self.rib, now, &mut self.events);
+                progress |= e.step(&mut self.rib, now, &mut self.events, &mut self.route_feed);
+            } else if let Some(feed) = &mut self.route_feed {
+                // Without an engine only the watcher takes the changes.
+                feed.extend(self.rib.poll_best_changes());
             }
             for i in 0..self.peers.len() {
                 let Some(p) = self.peers[i].as_mut() else {

@@ -500,3 +500,42 @@ fn a_connect_attempt_without_outcome_is_dropped_when_the_retry_timer_runs_out() 
     n.handle(Input::Connected { conn: first }, now);
     assert!(matches!(n.poll_output(), Some(Output::Close { conn }) if conn == first));
 }
+
+#[test]
+fn the_route_feed_reports_best_path_changes_only_once_turned_on() {
+    let mut n = nve();
+    let now = Instant::now();
+    // Off by default: the type-3 route originated at start is not kept.
+    assert!(n.poll_route_change().is_none());
+    n.set_route_feed(true);
+    n.command(
+        Command::Attach(EndpointSpec::new(100, mac(1), Some(ip("192.0.2.1")))),
+        now,
+    )
+    .unwrap();
+    let changes: Vec<RouteView> = std::iter::from_fn(|| n.poll_route_change()).collect();
+    assert!(!changes.is_empty());
+    assert!(changes
+        .iter()
+        .all(|c| c.family == Family::L2VPN_EVPN && c.paths.len() == 1 && c.paths[0].best));
+    n.command(
+        Command::Detach {
+            vni: 100,
+            mac: mac(1),
+            ip: None,
+        },
+        now,
+    )
+    .unwrap();
+    let gone: Vec<RouteView> = std::iter::from_fn(|| n.poll_route_change()).collect();
+    assert_eq!(
+        gone.len(),
+        changes.len(),
+        "each route announced is withdrawn"
+    );
+    assert!(gone.iter().all(|c| c.paths.is_empty()));
+    n.set_route_feed(false);
+    n.command(Command::Attach(EndpointSpec::new(100, mac(2), None)), now)
+        .unwrap();
+    assert!(n.poll_route_change().is_none());
+}

@@ -6,6 +6,7 @@
 //! [`CommandError`], mapped to its gRPC code with the field in the message.
 
 mod render;
+mod watch;
 
 use crate::config::ApiListen;
 use crate::control::{Answer, Request};
@@ -295,6 +296,9 @@ pub async fn serve(
     listen: ApiListen,
     driver: mpsc::UnboundedSender<Request>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let watch = evpnd_api::v1::watch_server::WatchServer::new(Service {
+        driver: driver.clone(),
+    });
     let svc = EvpndServer::new(Service { driver });
     match listen {
         ApiListen::Unix(path) => {
@@ -319,7 +323,7 @@ pub async fn serve(
             }
             tracing::info!(path = %path.display(), "API listening");
             spawn_server(
-                svc,
+                (svc, watch),
                 tokio_stream::wrappers::UnixListenerStream::new(listener),
             );
         }
@@ -329,7 +333,7 @@ pub async fn serve(
                 .map_err(|e| format!("cannot listen for the API on {addr}: {e}"))?;
             tracing::info!(%addr, "API listening");
             spawn_server(
-                svc,
+                (svc, watch),
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
             );
         }
@@ -338,8 +342,13 @@ pub async fn serve(
 }
 
 /// Serves the API on the connections `incoming` yields, in the background.
-fn spawn_server<I, IO, IE>(svc: EvpndServer<Service>, incoming: I)
-where
+fn spawn_server<I, IO, IE>(
+    (svc, watch): (
+        EvpndServer<Service>,
+        evpnd_api::v1::watch_server::WatchServer<Service>,
+    ),
+    incoming: I,
+) where
     I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
     IO: tokio::io::AsyncRead
         + tokio::io::AsyncWrite
@@ -353,6 +362,7 @@ where
     tokio::spawn(async move {
         if let Err(e) = tonic::transport::Server::builder()
             .add_service(svc)
+            .add_service(watch)
             .serve_with_incoming(incoming)
             .await
         {

@@ -13,6 +13,7 @@ mod neighbor;
 mod static_route;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use evpnd_node::{validate, NodeConfig};
 use evpnd_wire::community::RouteTarget;
@@ -42,6 +43,8 @@ struct RawConfig {
     vni: Vec<evpn::RawVni>,
     #[serde(default)]
     endpoint: Vec<evpn::RawEndpoint>,
+    #[serde(default)]
+    watch: watch::RawWatch,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +107,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The data plane the engine's intents go to.
     pub dataplane: DataplaneKind,
+    /// How many deltas the watch streams keep (`[watch]`).
+    pub watch: crate::watch::Retention,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -222,5 +227,6 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             .state_dir
             .unwrap_or_else(|| PathBuf::from("/run/evpnd")),
         dataplane,
+        watch: raw.watch.retention()?,
     })
 }

@@ -1,0 +1,46 @@
+//! The best-path change feed for watchers (`WatchRoutes`): off by default; once on, every
+//! best-path change of every family is kept until [`Node::poll_route_change`] takes it, in the
+//! order the RIB reported it (coalesced per route and flush, RFC 4271 §9.1.2's outcome).
+
+use crate::node::Node;
+use crate::query::{PathSource, PathView, RouteView};
+use evpnd_bgp::rib::RouteSource;
+use std::collections::VecDeque;
+
+impl Node {
+    /// Keeps best-path changes for [`Node::poll_route_change`] (`on`), or stops and drops what
+    /// is kept. A driver that turns it on must drain the feed after every input, as it does
+    /// outputs and intents.
+    pub fn set_route_feed(&mut self, on: bool) {
+        self.route_feed = on.then(|| self.route_feed.take().unwrap_or_default());
+        // The engine needs the changes anyway; without it only the feed does.
+        self.rib.set_best_change_tracking(on || self.evpn.is_some());
+    }
+
+    /// The next best-path change, in order: the route with its new best path as its only
+    /// path, or with no path when the route is gone.
+    pub fn poll_route_change(&mut self) -> Option<RouteView> {
+        let change = self.route_feed.as_mut().and_then(VecDeque::pop_front)?;
+        let default_local_pref = self.rib.config().default_local_pref;
+        let paths = change
+            .best
+            .into_iter()
+            .map(|path| PathView {
+                best: true,
+                source: match path.source {
+                    RouteSource::Local => PathSource::Local,
+                    RouteSource::Peer(id) => self
+                        .peer_address_of(id)
+                        .map_or(PathSource::Local, PathSource::Peer),
+                },
+                local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
+                path,
+            })
+            .collect();
+        Some(RouteView {
+            family: change.family,
+            route: change.route,
+            paths,
+        })
+    }
+}
