@@ -332,7 +332,7 @@ fn dup_text(d: &Option<v1::DuplicateState>) -> String {
     }
 }
 
-fn macs_json(r: &v1::ListMacsResponse) -> Value {
+pub(crate) fn macs_json(r: &v1::ListMacsResponse) -> Value {
     Value::Array(
         r.macs
             .iter()

@@ -10,6 +10,7 @@ mod decode;
 mod evpn;
 mod show;
 mod text;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -57,6 +58,9 @@ enum Command {
     /// Clear state in the daemon.
     #[command(subcommand)]
     Clear(evpn::ClearCommand),
+    /// Follow a watch stream (routes, MACs, events, data-plane intents) until interrupted.
+    #[command(subcommand)]
+    Watch(watch::WatchCommand),
 }
 
 /// `--api`, else $EVPNCTL_API, else the daemon's default socket.
@@ -74,5 +78,6 @@ fn main() -> ExitCode {
         Command::Attach(a) => evpn::attach(&api_of(cli.api), a),
         Command::Detach(e) => evpn::detach(&api_of(cli.api), e),
         Command::Clear(c) => evpn::clear(&api_of(cli.api), c),
+        Command::Watch(w) => watch::run(&api_of(cli.api), w),
     }
 }

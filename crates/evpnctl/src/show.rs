@@ -61,6 +61,11 @@ pub struct RoutesArgs {
 
 /// A client for the daemon's API at `api` (`unix:PATH` or `HOST:PORT`).
 pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
+    channel(api).await.map(EvpndClient::new)
+}
+
+/// A channel to the daemon's API at `api` (`unix:PATH` or `HOST:PORT`), for any service.
+pub(crate) async fn channel(api: &str) -> Result<Channel, String> {
     let timeout = Duration::from_secs(5);
     let channel = if let Some(path) = api.strip_prefix("unix:") {
         let path = path.to_string();
@@ -82,9 +87,7 @@ pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
             .connect()
             .await
     };
-    channel
-        .map(EvpndClient::new)
-        .map_err(|e| format!("cannot reach evpnd at {api}: {e}"))
+    channel.map_err(|e| format!("cannot reach evpnd at {api}: {e}"))
 }
 
 /// Asks the daemon at `api` to send ROUTE-REFRESH to `neighbor` (RFC 2918): the neighbour
@@ -326,7 +329,7 @@ fn evpn_json(e: &v1::EvpnRoute) -> Value {
     })
 }
 
-fn routes_json(r: &v1::ListRoutesResponse) -> Value {
+pub(crate) fn routes_json(r: &v1::ListRoutesResponse) -> Value {
     Value::Array(
         r.routes
             .iter()
