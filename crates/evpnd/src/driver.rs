@@ -244,7 +244,8 @@ impl Driver {
     }
 
     /// Moves every output of the node to where it goes: outputs to the sockets, intents to
-    /// the data plane as one ordered batch, events to the log.
+    /// the data plane as one ordered batch, events to the log; then intents, events and
+    /// best-path changes to the watch streams (one publication per drain).
     fn drain(&mut self) {
         while let Some(o) = self.node.poll_output() {
             self.on_output(o);
@@ -258,13 +259,13 @@ impl Driver {
             log_event(&ev);
             self.watch.event(&ev);
         }
+        if let Err(e) = self.journal.flush() {
+            warn!("cannot write the endpoint journal: {e}");
+        }
         while let Some(change) = self.node.poll_route_change() {
             self.watch.route(change);
         }
         self.watch.flush();
-        if let Err(e) = self.journal.flush() {
-            warn!("cannot write the endpoint journal: {e}");
-        }
     }
 
     fn on_output(&mut self, o: Output) {
