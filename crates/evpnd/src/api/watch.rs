@@ -647,3 +647,92 @@ async fn mac_snapshot(
         .await
         .then_some((epoch, base))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use evpnd_dataplane::PortName;
+    use evpnd_wire::{MacAddress, Vni};
+    use v1::dataplane_intent::Kind;
+
+    #[test]
+    fn every_intent_variant_has_its_own_message() {
+        let vni = Vni::new(100).unwrap();
+        let mac = MacAddress([2, 0, 0, 0, 0, 1]);
+        let vtep = "198.19.0.2".parse().unwrap();
+        let ip = "192.0.2.1".parse().unwrap();
+        let port = PortName::new("t1v100").unwrap();
+        use DataplaneIntent as I;
+        let all = [
+            I::Vni { vni },
+            I::RemoveVni { vni },
+            I::Port { vni, port },
+            I::RemovePort { vni, port },
+            I::Synced,
+            I::RemoteMac {
+                vni,
+                mac,
+                vtep,
+                sticky: true,
+            },
+            I::RemoveRemoteMac { vni, mac },
+            I::Flood { vni, vtep },
+            I::RemoveFlood { vni, vtep },
+            I::Neighbor {
+                vni,
+                ip,
+                mac,
+                router: true,
+                local: true,
+            },
+            I::RemoveNeighbor { vni, ip },
+        ];
+        let kinds: Vec<Kind> = all.iter().map(|i| intent(i).kind.unwrap()).collect();
+        let tags: std::collections::BTreeSet<_> = kinds
+            .iter()
+            .map(|k| std::mem::discriminant(k))
+            .map(|d| format!("{d:?}"))
+            .collect();
+        assert_eq!(tags.len(), all.len(), "one oneof case per variant");
+        assert_eq!(
+            kinds[5],
+            Kind::RemoteMac(v1::IntentRemoteMac {
+                vni: 100,
+                mac: "02:00:00:00:00:01".into(),
+                vtep: "198.19.0.2".into(),
+                sticky: true
+            })
+        );
+        assert_eq!(
+            kinds[2],
+            Kind::Port(v1::IntentPort {
+                vni: 100,
+                port: "t1v100".into()
+            })
+        );
+        assert_eq!(
+            kinds[9],
+            Kind::Neighbor(v1::IntentNeighbor {
+                vni: 100,
+                ip: "192.0.2.1".into(),
+                mac: "02:00:00:00:00:01".into(),
+                router: true,
+                local: true
+            })
+        );
+    }
+
+    #[test]
+    fn streams_without_snapshot_start_now_after_n_or_at_the_oldest_kept() {
+        let mut log = SeqLog::new(3, 5);
+        for i in 0..10 {
+            log.push(i);
+        }
+        assert_eq!(start_without_snapshot(&log, 0, 0), (5, 10), "from now");
+        assert_eq!(start_without_snapshot(&log, 8, 5), (5, 8), "resumed");
+        assert_eq!(start_without_snapshot(&log, 2, 5), (5, 7), "too old: a gap");
+        assert_eq!(start_without_snapshot(&log, 2, 4), (5, 10), "another run");
+        assert_eq!(start_without_snapshot(&log, 11, 0), (5, 10), "not reached");
+    }
+}
