@@ -691,7 +691,7 @@ mod tests {
         let kinds: Vec<Kind> = all.iter().map(|i| intent(i).kind.unwrap()).collect();
         let tags: std::collections::BTreeSet<_> = kinds
             .iter()
-            .map(|k| std::mem::discriminant(k))
+            .map(std::mem::discriminant)
             .map(|d| format!("{d:?}"))
             .collect();
         assert_eq!(tags.len(), all.len(), "one oneof case per variant");
