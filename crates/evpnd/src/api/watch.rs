@@ -7,7 +7,7 @@
 
 use super::{parse_family, render, status, Service};
 use crate::control::Request;
-use crate::watch::{Hub, Read, Resume, SeqLog, WatchHandle};
+use crate::watch::{Hub, Read, Resume, SeqLog, StreamVersion, WatchHandle};
 use evpnd_api::v1;
 use evpnd_api::v1::watch_server::Watch;
 use evpnd_dataplane::DataplaneIntent;
@@ -34,6 +34,14 @@ enum Stop {
     Reset,
 }
 
+/// One stream's log, version, name and what resuming too late gives.
+struct Feed<T: 'static> {
+    log: fn(&Hub) -> &SeqLog<T>,
+    version: StreamVersion,
+    name: &'static str,
+    on_resume: OnResume,
+}
+
 /// What a cut-off watcher gets when it resumes from where it was.
 #[derive(Clone, Copy)]
 enum OnResume {
@@ -53,18 +61,18 @@ async fn send<M>(tx: &Tx<M>, m: M) -> bool {
 /// ends.
 async fn follow<T: Clone, M>(
     h: &mut WatchHandle,
-    log: fn(&Hub) -> &SeqLog<T>,
+    feed: &Feed<T>,
     (epoch, mut after): (u64, u64),
     tx: &Tx<M>,
-    (stream, on_resume): (&str, OnResume),
     render: impl Fn(u64, T) -> Option<M>,
 ) -> Stop {
+    let (log, stream, on_resume) = (feed.log, feed.name, feed.on_resume);
     loop {
-        h.mark_seen();
+        h.mark_seen(feed.version);
         match h.with(|hub| log(hub).read(after, epoch, PAGE)) {
             Read::Deltas(v) if v.is_empty() => {
                 tokio::select! {
-                    alive = h.published() => if !alive { return Stop::Done },
+                    alive = h.published(feed.version) => if !alive { return Stop::Done },
                     _ = tx.closed() => return Stop::Done,
                 }
             }
@@ -191,10 +199,14 @@ async fn intents(mut h: WatchHandle, r: v1::WatchIntentsRequest, tx: Tx<v1::Inte
         let epoch = position.0;
         let stop = follow(
             &mut h,
-            |hub| &hub.intents,
+            &Feed {
+                log: |hub| &hub.intents,
+                version: |v| v.intents,
+                name: "intents",
+                on_resume: OnResume::Snapshot,
+            },
             position,
             &tx,
-            ("intents", OnResume::Snapshot),
             |sequence, i| {
                 Some(v1::IntentMessage {
                     epoch,
@@ -333,10 +345,14 @@ async fn routes(
         let epoch = position.0;
         let stop = follow(
             &mut h,
-            |hub| &hub.routes,
+            &Feed {
+                log: |hub| &hub.routes,
+                version: |v| v.routes,
+                name: "routes",
+                on_resume: OnResume::Gap,
+            },
             position,
             &tx,
-            ("routes", OnResume::Gap),
             |sequence, view| route_message(epoch, sequence, &view, &filter),
         )
         .await;
@@ -386,10 +402,14 @@ async fn events(mut h: WatchHandle, r: v1::WatchEventsRequest, tx: Tx<v1::EventM
         let epoch = position.0;
         let stop = follow(
             &mut h,
-            |hub| &hub.events,
+            &Feed {
+                log: |hub| &hub.events,
+                version: |v| v.events,
+                name: "events",
+                on_resume: OnResume::Gap,
+            },
             position,
             &tx,
-            ("events", OnResume::Gap),
             |sequence, e| {
                 Some(v1::EventMessage {
                     epoch,
@@ -551,10 +571,14 @@ async fn macs(
         let epoch = position.0;
         let stop = follow(
             &mut h,
-            |hub| &hub.macs,
+            &Feed {
+                log: |hub| &hub.macs,
+                version: |v| v.macs,
+                name: "MAC changes",
+                on_resume: OnResume::Snapshot,
+            },
             position,
             &tx,
-            ("MAC changes", OnResume::Snapshot),
             |sequence, e| {
                 let vni = match e {
                     EngineEvent::Learned { vni, .. }

@@ -86,10 +86,27 @@ pub fn is_mac_change(e: &EngineEvent) -> bool {
     }
 }
 
+/// How many flushes touched each stream: what watchers wait on, so that a flush of events
+/// does not make the intent watchers read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Versions {
+    /// Flushes with intents.
+    pub intents: u64,
+    /// Flushes with MAC changes.
+    pub macs: u64,
+    /// Flushes with best-path changes.
+    pub routes: u64,
+    /// Flushes with node events.
+    pub events: u64,
+}
+
+/// Picks one stream's version.
+pub type StreamVersion = fn(&Versions) -> u64;
+
 /// The driver's side (see the module notes).
 pub struct Publisher {
     hub: Arc<Mutex<Hub>>,
-    notify: watch::Sender<u64>,
+    notify: watch::Sender<Versions>,
     intents: Vec<DataplaneIntent>,
     events: Vec<NodeEvent>,
     routes: Vec<RouteView>,
@@ -99,7 +116,9 @@ pub struct Publisher {
 #[derive(Clone)]
 pub struct WatchHandle {
     hub: Arc<Mutex<Hub>>,
-    notify: watch::Receiver<u64>,
+    notify: watch::Receiver<Versions>,
+    /// The version of the watched stream at the last [`WatchHandle::mark_seen`].
+    seen: u64,
 }
 
 /// Locks the hub; a watcher that panicked while holding it left consistent data (every
@@ -111,7 +130,7 @@ fn lock(hub: &Mutex<Hub>) -> MutexGuard<'_, Hub> {
 impl Publisher {
     /// A publisher with an empty hub.
     pub fn new(retention: Retention, epoch: u64) -> Self {
-        let (notify, _) = watch::channel(0);
+        let (notify, _) = watch::channel(Versions::default());
         Publisher {
             hub: Arc::new(Mutex::new(Hub::new(retention, epoch))),
             notify,
@@ -126,6 +145,7 @@ impl Publisher {
         WatchHandle {
             hub: self.hub.clone(),
             notify: self.notify.subscribe(),
+            seen: 0,
         }
     }
 
@@ -149,6 +169,12 @@ impl Publisher {
         if self.intents.is_empty() && self.events.is_empty() && self.routes.is_empty() {
             return;
         }
+        let mut touched = Versions {
+            intents: u64::from(!self.intents.is_empty()),
+            routes: u64::from(!self.routes.is_empty()),
+            events: u64::from(!self.events.is_empty()),
+            macs: 0,
+        };
         {
             let mut hub = lock(&self.hub);
             for i in self.intents.drain(..) {
@@ -160,6 +186,7 @@ impl Publisher {
                 if let NodeEvent::Engine(ev) = &e {
                     if is_mac_change(ev) {
                         hub.macs.push(*ev);
+                        touched.macs = 1;
                     }
                 }
                 hub.events.push(e);
@@ -168,7 +195,12 @@ impl Publisher {
                 hub.routes.push(r);
             }
         }
-        self.notify.send_modify(|g| *g = g.wrapping_add(1));
+        self.notify.send_modify(|v| {
+            v.intents = v.intents.wrapping_add(touched.intents);
+            v.macs = v.macs.wrapping_add(touched.macs);
+            v.routes = v.routes.wrapping_add(touched.routes);
+            v.events = v.events.wrapping_add(touched.events);
+        });
     }
 }
 
@@ -178,17 +210,18 @@ impl WatchHandle {
         f(&lock(&self.hub))
     }
 
-    /// Marks everything published so far as seen: the next [`WatchHandle::published`] waits
-    /// for a later flush. Call before reading, so no flush is missed between the read and the
-    /// wait.
-    pub fn mark_seen(&mut self) {
-        self.notify.borrow_and_update();
+    /// Marks what `stream` published so far as seen: the next [`WatchHandle::published`]
+    /// waits for a later flush of that stream. Call before reading, so no flush is missed
+    /// between the read and the wait.
+    pub fn mark_seen(&mut self, stream: StreamVersion) {
+        self.seen = stream(&self.notify.borrow_and_update());
     }
 
-    /// Waits for a flush after the last [`WatchHandle::mark_seen`]; false when the daemon is
-    /// shutting down.
-    pub async fn published(&mut self) -> bool {
-        self.notify.changed().await.is_ok()
+    /// Waits for a flush of `stream` after the last [`WatchHandle::mark_seen`]; false when
+    /// the daemon is shutting down.
+    pub async fn published(&mut self, stream: StreamVersion) -> bool {
+        let seen = self.seen;
+        self.notify.wait_for(|v| stream(v) != seen).await.is_ok()
     }
 }
 
@@ -204,7 +237,9 @@ mod tests {
     fn a_flush_publishes_a_drain_and_wakes_watchers() {
         let mut p = Publisher::new(Retention::default(), 9);
         let mut w = p.handle();
-        w.mark_seen();
+        let mut e = p.handle();
+        w.mark_seen(|v| v.intents);
+        e.mark_seen(|v| v.routes);
         let vni = Vni::new(100).unwrap();
         let mac = MacAddress([2, 0, 0, 0, 0, 1]);
         p.intents(&[DataplaneIntent::Vni { vni }, DataplaneIntent::Synced]);
@@ -224,9 +259,10 @@ mod tests {
         );
         p.flush();
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
-        assert!(rt.block_on(w.published()));
+        assert!(rt.block_on(w.published(|v| v.intents)));
         w.with(|h| {
             assert_eq!(h.intents.last(), 2);
             assert!(h.synced);
@@ -235,8 +271,17 @@ mod tests {
             assert_eq!(h.macs.last(), 1, "an IP's unfreeze is not a MAC change");
             assert!(matches!(h.macs.read(0, 9, 10), Read::Deltas(v) if v.len() == 1));
         });
+        // No route was published: a route watcher still waits.
+        let waited = rt.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_millis(20),
+                e.published(|v| v.routes),
+            )
+            .await
+        });
+        assert!(waited.is_err());
         // An empty flush wakes nobody.
-        w.mark_seen();
+        w.mark_seen(|v| v.intents);
         p.flush();
         assert!(!w.notify.has_changed().unwrap());
     }

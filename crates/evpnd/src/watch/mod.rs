@@ -11,5 +11,5 @@ mod hub;
 mod log;
 mod table;
 
-pub use hub::{Hub, Publisher, Retention, WatchHandle};
+pub use hub::{Hub, Publisher, Retention, StreamVersion, WatchHandle};
 pub use log::{Read, Resume, SeqLog};
