@@ -16,14 +16,14 @@
 //! tells the node this start is a restart), signals.
 
 use crate::config::{Config, DataplaneKind};
-use crate::control::{Request, VnisAnswer};
+use crate::control::{Answer, Request, VnisAnswer};
 use crate::net::{self, ConnEvent, ConnHandle, WriteCmd};
 use crate::persist::EndpointJournal;
 use evpnd_dataplane::{
     Backend, Feedback, FeedbackSink, InlineBackend, MemoryDataplane, NoDataplane,
 };
 use evpnd_evpn::{EngineEvent, Location, Subject};
-use evpnd_node::{CommandError, ConnId, Input, Node, NodeEvent, Output, Transport};
+use evpnd_node::{CommandError, ConnId, Input, Node, NodeEvent, Output, Reply, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -43,11 +43,19 @@ enum Event {
     Connected(ConnId, std::io::Result<TcpStream>),
 }
 
+/// A command's answer, held until the journal is written.
+type PendingAnswer = (
+    Answer<Result<Reply, CommandError>>,
+    Result<Reply, CommandError>,
+);
+
 /// The driver's state around the node.
 struct Driver {
     node: Node,
     dataplane: Box<dyn Backend>,
     journal: EndpointJournal,
+    /// Answers to commands, sent once the drain that follows them has written the journal.
+    answers: Vec<PendingAnswer>,
     listener: Option<Arc<TcpListener>>,
     conns: HashMap<ConnId, ConnHandle>,
     conn_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
@@ -116,6 +124,7 @@ pub async fn run(
         node,
         dataplane: backend(config.dataplane, sink)?,
         journal,
+        answers: Vec::new(),
         listener,
         conns: HashMap::new(),
         conn_tx,
@@ -262,6 +271,9 @@ impl Driver {
         if let Err(e) = self.journal.flush() {
             warn!("cannot write the endpoint journal: {e}");
         }
+        for (tx, result) in self.answers.drain(..) {
+            let _ = tx.send(result);
+        }
         while let Some(change) = self.node.poll_route_change() {
             self.watch.route(change);
         }
@@ -340,7 +352,9 @@ impl Driver {
                 if result.is_ok() {
                     self.journal.record(&cmd);
                 }
-                let _ = tx.send(result);
+                // Answered after this drain has written the journal: an acknowledged attach or
+                // detach survives a kill that follows the answer.
+                self.answers.push((tx, result));
             }
             Request::Neighbors(tx) => {
                 let _ = tx.send(n.neighbors(now));
