@@ -7,8 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use evpnd_lab::{require_root_and_tools, Netns};
-use std::process::{Command, Output, Stdio};
+use evpnd_lab::{require_root_and_tools, Netns, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -124,23 +125,134 @@ fn demo_once_passes_every_ping_and_leaves_nothing() {
     check_output(&out, took);
 }
 
+/// `evpnd demo` staying up, its stdout and stderr in a file of `dir`.
+struct StayingUp {
+    child: Child,
+    out: PathBuf,
+}
+
+impl StayingUp {
+    /// Starts it and waits (bounded) until the fabric is up.
+    fn start(dir: &Path) -> StayingUp {
+        let out = dir.join("demo.out");
+        let file = std::fs::File::create(&out).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_evpnd"))
+            .arg("demo")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        let d = StayingUp { child, out };
+        let up = evpnd_lab::wait_until(RUN_BOUND, Duration::from_millis(100), || {
+            d.output().contains("waiting for Ctrl-C")
+        });
+        if up.is_err() {
+            d.signal("-KILL");
+            panic!("the demo did not come up:\n{}", d.output());
+        }
+        d
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Sends `sig` (e.g. "-INT") to our own child, by pid.
+    fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits (bounded) for the exit.
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal("-KILL");
+        panic!("the demo did not exit:\n{}", self.output());
+    }
+}
+
+impl Drop for StayingUp {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.signal("-TERM");
+            let _ = self.wait();
+        }
+    }
+}
+
+#[test]
+fn demo_stays_up_until_sigint_and_refuses_a_second_demo() {
+    if !require_root_and_tools(TOOLS) {
+        return;
+    }
+    let _g = serial();
+    let dir = TempDir::new("demo").unwrap();
+    let mut up = StayingUp::start(dir.path());
+    let out = up.output();
+    assert!(out.contains("explore it"), "{out}");
+    assert!(
+        out.contains("ip netns exec evpnd-demo-t1v100 ping 192.0.2.13"),
+        "{out}"
+    );
+    let (second, _) = run_demo_once();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(err.contains("another evpnd demo is running"), "{err}");
+    assert!(
+        !demo_namespaces().is_empty(),
+        "the second demo removed the first one's fabric"
+    );
+    up.signal("-INT");
+    let st = up.wait();
+    let out = up.output();
+    assert!(st.success(), "{st}: {out}");
+    assert!(out.contains("torn down"), "{out}");
+    assert_eq!(demo_namespaces(), Vec::<String>::new(), "namespaces left");
+}
+
 #[test]
 fn demo_once_removes_leftovers_of_a_killed_run() {
     if !require_root_and_tools(TOOLS) {
         return;
     }
     let _g = serial();
-    // What a killed run leaves: a namespace with the demo's prefix (not owned by this test:
-    // the demo must delete it).
-    let stale = Netns::named(&format!("{PREFIX}host1")).unwrap();
+    let dir = TempDir::new("demo").unwrap();
+    // A demo killed with SIGKILL leaves its daemons and namespaces behind.
+    let mut killed = StayingUp::start(dir.path());
+    let pids: Vec<u32> = std::fs::read_to_string("/run/evpnd-demo/evpnd.pids")
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 4, "{pids:?}");
+    killed.signal("-KILL");
+    killed.wait();
+    // And a stray namespace with the demo's prefix (not owned by this test: the demo must
+    // delete it).
+    let stale = Netns::named(&format!("{PREFIX}stale")).unwrap();
     let name = stale.name().to_string();
     std::mem::forget(stale);
     let (out, took) = run_demo_once();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("removed leftovers of an earlier run: deleted 1 namespace(s)"),
+        stdout.contains("removed leftovers of an earlier run: stopped 4 evpnd process(es), deleted 12 namespace(s)"),
         "{stdout}"
     );
     check_output(&out, took);
     assert!(!Netns::exists(&name));
+    for p in pids {
+        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmd).contains("/run/evpnd-demo"),
+            "evpnd {p} of the killed run still runs"
+        );
+    }
 }

@@ -128,7 +128,14 @@ fn check_stop() -> Result<()> {
 fn demo(p: &Progress, once: bool) -> Result<bool> {
     let work_dir = Path::new(WORK_DIR);
     let pid_file = work_dir.join("evpnd.pids");
+    let demo_pid_file = work_dir.join("demo.pid");
     let binary = std::env::current_exe().map_err(|e| format!("where is evpnd? {e}"))?;
+    if let Some(pid) = preflight::other_running_demo(&demo_pid_file) {
+        return Err(format!(
+            "another evpnd demo is running (pid {pid}); stop it first (Ctrl-C in its terminal, \
+             or kill {pid})"
+        ));
+    }
     let removed = preflight::remove_leftovers(work_dir, &pid_file)?;
     if removed.is_empty() {
         p.step("no leftovers of an earlier run");
@@ -136,6 +143,7 @@ fn demo(p: &Progress, once: bool) -> Result<bool> {
         p.step(&format!("removed leftovers of an earlier run: {removed}"));
     }
     create_private_dir(work_dir)?;
+    preflight::record_pid(&demo_pid_file, std::process::id())?;
 
     let (fabric, labels) = fabric::build_namespaces()?;
     p.step(&format!(

@@ -49,21 +49,44 @@ pub fn requirements_message(missing: &[String]) -> String {
 /// True when the process `pid` is an evpnd started by an earlier demo: its command line is
 /// `.../evpnd --config WORK_DIR/...`.
 fn is_demo_evpnd(pid: u32, work_dir: &Path) -> bool {
-    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let is_evpnd = args
-        .first()
+    let args = cmdline(pid);
+    runs_evpnd(&args)
+        && args
+            .windows(2)
+            .any(|w| w[0] == "--config" && Path::new(&w[1]).starts_with(work_dir))
+}
+
+/// The command line of process `pid`, argument by argument (empty when it is gone).
+fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True when `args` start with a program called `evpnd`.
+fn runs_evpnd(args: &[String]) -> bool {
+    args.first()
         .and_then(|a| Path::new(a).file_name())
-        .is_some_and(|n| n == "evpnd");
-    let config_here = args
-        .windows(2)
-        .any(|w| w[0] == "--config" && Path::new(&w[1]).starts_with(work_dir));
-    is_evpnd && config_here
+        .is_some_and(|n| n == "evpnd")
+}
+
+/// The pid of another `evpnd demo` that is still running (recorded in `demo_pid_file`), if
+/// any: two demos share the namespace names, so the second one must not start.
+pub fn other_running_demo(demo_pid_file: &Path) -> Option<u32> {
+    let pid = parse_pids(&std::fs::read_to_string(demo_pid_file).ok()?)
+        .into_iter()
+        .next()?;
+    let args = cmdline(pid);
+    (pid != std::process::id()
+        && is_alive(pid)
+        && runs_evpnd(&args)
+        && args.iter().any(|a| a == "demo"))
+    .then_some(pid)
 }
 
 /// The pids listed one per line in `text` (other lines are ignored).
