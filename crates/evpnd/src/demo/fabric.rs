@@ -2,7 +2,7 @@
 //! hosts), evpnd on the reflector and on every host (kernel data plane), and tenant "VMs" in
 //! both VNIs on every host, attached through each host's gRPC API.
 
-use super::{preflight, Result, HOSTS, NAMESPACE_PREFIX, VNIS};
+use super::{preflight, stopping, Result, HOSTS, NAMESPACE_PREFIX, VNIS};
 use evpnd_api::v1;
 use evpnd_lab::fabric::evpnd::{
     call, host_config, reflector_config, tenant_spec, tenant_subnet, EvpndProcess, HostOptions,
@@ -35,6 +35,7 @@ pub struct DemoFabric {
 pub fn build_namespaces() -> Result<(Fabric, Vec<String>)> {
     let hosts = u8::try_from(HOSTS).map_err(|_| "too many hosts".to_string())?;
     let mut fabric = Fabric::new(&FabricOptions::new(hosts).named(NAMESPACE_PREFIX))?;
+    check_vxlan(&fabric)?;
     let mut labels = Vec::new();
     for vni in VNIS {
         for pos in 0..HOSTS {
@@ -51,6 +52,23 @@ pub fn build_namespaces() -> Result<(Fabric, Vec<String>)> {
         }
     }
     Ok((fabric, labels))
+}
+
+/// Fails with an explanation when the kernel cannot create VXLAN devices (no vxlan module):
+/// evpnd would only log it, deep in a daemon's log.
+fn check_vxlan(fabric: &Fabric) -> Result<()> {
+    let ns = fabric.host(0)?.ns();
+    let probe = [
+        "link", "add", "vxcheck", "type", "vxlan", "id", "1", "dstport", "4789",
+    ];
+    ns.ip(&probe).map_err(|e| {
+        format!(
+            "this kernel cannot create VXLAN devices (the demo needs the vxlan module: \
+             modprobe vxlan, or load it on the container's host): {e}"
+        )
+    })?;
+    ns.ip(&["link", "del", "vxcheck"])?;
+    Ok(())
 }
 
 /// Starts evpnd on the reflector and the hosts (configurations and logs in `work_dir/NAME/`),
@@ -146,7 +164,7 @@ impl DemoFabric {
             .map(EvpndProcess::api)
             .collect();
         evpnd_lab::wait_until(CONVERGE, Duration::from_millis(100), || {
-            apis.iter().all(|a| all_established(a))
+            stopping() || apis.iter().all(|a| all_established(a))
         })
         .map_err(|_| {
             format!(
@@ -174,6 +192,9 @@ impl DemoFabric {
     pub fn wait_macs(&self) -> Result<()> {
         let mut last = String::new();
         let ok = evpnd_lab::wait_until(CONVERGE, Duration::from_millis(100), || {
+            if stopping() {
+                return true;
+            }
             match self.mac_table_mismatch() {
                 Ok(None) => true,
                 Ok(Some(m)) | Err(m) => {

@@ -99,9 +99,10 @@ pub fn move_tenant(
     let mut after = None;
     evpnd_lab::wait_until(CONVERGE, Duration::from_millis(100), || {
         after = mac_at(d, observer, vni, &mac).ok().flatten();
-        after
-            .as_ref()
-            .is_some_and(|(loc, seq)| *loc == new_vtep && *seq > before.1)
+        super::stopping()
+            || after
+                .as_ref()
+                .is_some_and(|(loc, seq)| *loc == new_vtep && *seq > before.1)
     })
     .map_err(|_| {
         format!(

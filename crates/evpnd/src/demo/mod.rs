@@ -76,6 +76,10 @@ pub fn run(once: bool) -> ExitCode {
             progress.step("demo FAILED: see the checks above");
             ExitCode::FAILURE
         }
+        Err(_) if stopping() => {
+            progress.step("interrupted: stopped evpnd and deleted the namespaces");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("evpnd demo: {e}");
             progress.step("demo FAILED");
@@ -114,9 +118,14 @@ fn watch_signals() -> Result<()> {
     Ok(())
 }
 
+/// True once SIGINT or SIGTERM arrived; every wait of the demo ends early then.
+fn stopping() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
 /// An error when a signal asked the demo to stop.
 fn check_stop() -> Result<()> {
-    if STOP.load(Ordering::SeqCst) {
+    if stopping() {
         Err("interrupted; tearing down".into())
     } else {
         Ok(())
@@ -158,16 +167,16 @@ fn demo(p: &Progress, once: bool) -> Result<bool> {
          sockets in {WORK_DIR}"
     ));
     d.wait_sessions()?;
-    p.step("BGP sessions Established: every host with the route reflector (l2vpn-evpn)");
     check_stop()?;
+    p.step("BGP sessions Established: every host with the route reflector (l2vpn-evpn)");
     d.attach_all()?;
     p.step(&format!(
         "{} endpoints attached through the gRPC API (AttachEndpoint with the VM's port)",
         d.labels.len()
     ));
     d.wait_macs()?;
-    p.step("every host's MAC table has every tenant MAC at the right VTEP");
     check_stop()?;
+    p.step("every host's MAC table has every tenant MAC at the right VTEP");
 
     let before = matrix::ping_matrix(&d.fabric, &d.labels)?;
     p.step("ping matrix (every tenant pings every other one):");
@@ -182,6 +191,7 @@ fn demo(p: &Progress, once: bool) -> Result<bool> {
 
     p.step(&format!("MAC move: {MOVER} goes from host 1 to host 2"));
     let moved = mobility::move_tenant(&mut d, MOVER, 1, 2)?;
+    check_stop()?;
     print!("{}", moved.render());
     let after = matrix::ping_matrix(&d.fabric, &d.labels)?;
     p.step(&format!(
@@ -196,7 +206,7 @@ fn demo(p: &Progress, once: bool) -> Result<bool> {
             explore::explore_commands(work_dir, explore::evpnctl_path().as_deref())
         );
         p.step("the fabric is up; waiting for Ctrl-C");
-        while !STOP.load(Ordering::SeqCst) {
+        while !stopping() {
             std::thread::sleep(Duration::from_millis(200));
         }
         println!();
