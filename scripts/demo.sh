@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # README command 1: the evpnd demo fabric, from a fresh clone on a machine with a Rust toolchain.
 #
-# Installs the Debian packages the demo needs when they are missing (iproute2, iputils-ping),
-# builds evpnd and evpnctl (release), and runs `evpnd demo` as root: a route reflector and three
-# hosts running evpnd with the kernel data plane in network namespaces, tenants in two VNIs, a
-# ping matrix, `evpnctl show macs` and a live MAC move. It stays up until Ctrl-C; pass --once to
+# Installs the Debian packages the demo needs when they are missing (iproute2, iputils-ping,
+# procps), builds evpnd and evpnctl (release), and runs `evpnd demo` as root: a route reflector
+# and three hosts running evpnd with the kernel data plane in network namespaces, tenants in two
+# VNIs, a ping matrix, `evpnctl show macs` and a live MAC move. It stays up until Ctrl-C; pass --once to
 # exit after the checks (exit status 1 if a ping gave the wrong answer).
 #
 #   scripts/demo.sh [--once]
@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then
 fi
 
 packages=()
-for p in iproute2 iputils-ping; do
+for p in iproute2 iputils-ping procps; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || packages+=("$p")
 done
 if ((${#packages[@]})) && command -v apt-get >/dev/null; then

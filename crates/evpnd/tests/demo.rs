@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-const TOOLS: &[&str] = &["ip", "bridge", "ping"];
+const TOOLS: &[&str] = &["ip", "bridge", "ping", "sysctl"];
 const PREFIX: &str = "evpnd-demo-";
 /// Bound on one demo run.
 const RUN_BOUND: Duration = Duration::from_secs(120);

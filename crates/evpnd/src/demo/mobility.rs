@@ -6,7 +6,7 @@ use super::fabric::{attach_request, list_macs, DemoFabric, CONVERGE};
 use super::Result;
 use evpnd_api::v1;
 use evpnd_lab::fabric::evpnd::call;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the move showed.
 #[derive(Clone, Debug)]
@@ -25,6 +25,9 @@ pub struct MoveReport {
     pub before: (String, u32),
     /// See `before`.
     pub after: (String, u32),
+    /// From the `AttachEndpoint` call on the new host until the observer listed the MAC there
+    /// (polled every 10 ms through the API).
+    pub converged: Duration,
 }
 
 impl MoveReport {
@@ -33,7 +36,7 @@ impl MoveReport {
         format!(
             "  {} ({}) moved from host {} to host {}: attached on host {} and detached on host {} \
              through the API\n  host {}'s MAC table: at {} with mobility sequence {} -> at {} \
-             with sequence {}\n",
+             with sequence {}, {} ms after the attach call\n",
             self.label,
             self.mac,
             self.from,
@@ -44,7 +47,8 @@ impl MoveReport {
             self.before.0,
             self.before.1,
             self.after.0,
-            self.after.1
+            self.after.1,
+            self.converged.as_millis()
         )
     }
 }
@@ -73,6 +77,7 @@ pub fn move_tenant(
         .ok_or_else(|| format!("host {} does not list {mac}", observer + 1))?;
     d.fabric.move_tenant(label, to)?;
     let req = attach_request(d.fabric.tenant(label)?);
+    let attached = Instant::now();
     call(
         &d.api(to)?,
         |mut c| async move { c.attach_endpoint(req).await },
@@ -92,12 +97,9 @@ pub fn move_tenant(
         Err(e) if e.code() == tonic::Code::NotFound => {}
         Err(e) => return Err(format!("DetachEndpoint {label} on host {}: {e}", from + 1)),
     }
-    // A gratuitous ARP, as a hypervisor sends after a migration, refreshes the other
-    // tenants' ARP caches.
-    d.fabric.tenant(label)?.announce()?;
     let new_vtep = d.fabric.host(to)?.underlay().to_string();
     let mut after = None;
-    evpnd_lab::wait_until(CONVERGE, Duration::from_millis(100), || {
+    evpnd_lab::wait_until(CONVERGE, Duration::from_millis(10), || {
         after = mac_at(d, observer, vni, &mac).ok().flatten();
         super::stopping()
             || after
@@ -112,7 +114,11 @@ pub fn move_tenant(
             d.logs()
         )
     })?;
+    let converged = attached.elapsed();
     let after = after.ok_or_else(|| format!("{mac} vanished"))?;
+    // A gratuitous ARP, as a hypervisor sends after a migration, refreshes the other
+    // tenants' ARP caches.
+    d.fabric.tenant(label)?.announce()?;
     Ok(MoveReport {
         label: label.into(),
         mac,
@@ -121,5 +127,6 @@ pub fn move_tenant(
         observer: observer + 1,
         before,
         after,
+        converged,
     })
 }

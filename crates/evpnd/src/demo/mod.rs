@@ -31,12 +31,12 @@ type Result<T> = std::result::Result<T, String>;
 pub const NAMESPACE_PREFIX: &str = "evpnd-demo-";
 /// Configurations, API sockets, logs and the pid file of the demo's daemons.
 pub const WORK_DIR: &str = "/run/evpnd-demo";
-/// The tools the demo runs.
-const TOOLS: [&str; 3] = ["ip", "bridge", "ping"];
+/// The tools the demo runs (`sysctl`: the lab turns IPv6 off on tenant interfaces).
+const TOOLS: [&str; 4] = ["ip", "bridge", "ping", "sysctl"];
 /// Hosts (VTEPs) of the fabric.
 const HOSTS: usize = 3;
 /// The VNIs, each with one tenant on every host.
-const VNIS: [u32; 2] = [100, 200];
+const VNIS: [u32; 2] = evpnd_lab::fabric::evpnd::TENANT_VNIS;
 /// The tenant that moves, from host 1 to host 2, watched from host 3.
 const MOVER: &str = "t1v100";
 

@@ -30,8 +30,8 @@ pub fn requirements_message(missing: &[String]) -> String {
          and needs:\n\
          \x20 - root: creating network namespaces needs CAP_SYS_ADMIN and configuring them \
          CAP_NET_ADMIN\n\
-         \x20 - iproute2 (`ip`, `bridge`) and iputils-ping (`ping`); on Debian/Ubuntu: \
-         apt-get install iproute2 iputils-ping\n\
+         \x20 - iproute2 (`ip`, `bridge`), iputils-ping (`ping`) and procps (`sysctl`); on \
+         Debian/Ubuntu: apt-get install iproute2 iputils-ping procps\n\
          \x20 - the kernel's vxlan and bridge modules (loaded on demand; a container needs \
          them on its host)\n",
     );
@@ -157,6 +157,7 @@ mod tests {
             "iproute2",
             "`bridge`",
             "`ping`",
+            "`sysctl`",
             "vxlan",
             "bridge modules",
             "missing here:\n  - root privileges",
