@@ -32,11 +32,16 @@ impl Netns {
     /// Creates a namespace with a fresh unique name and brings its `lo` up.
     pub fn new() -> Result<Netns> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{NAME_PREFIX}{}-{n}", std::process::id());
-        run_with_timeout(Command::new("ip").args(["netns", "add", &name]), IP_TIMEOUT)
-            .context("creating a network namespace")?;
+        Netns::named(&format!("{NAME_PREFIX}{}-{n}", std::process::id()))
+    }
+
+    /// Creates a namespace called exactly `name` (an error if it exists) and brings its `lo`
+    /// up. For names a user types (`evpnd demo`); tests use [`Netns::new`].
+    pub fn named(name: &str) -> Result<Netns> {
+        run_with_timeout(Command::new("ip").args(["netns", "add", name]), IP_TIMEOUT)
+            .context(format!("creating the network namespace {name}"))?;
         let ns = Netns {
-            name,
+            name: name.to_string(),
             deleted: false,
         };
         ns.ip(&["link", "set", "lo", "up"])?;
@@ -141,6 +146,42 @@ impl Drop for Netns {
             let _ = delete_namespace(&self.name);
         }
     }
+}
+
+/// Deletes every namespace whose name starts with `prefix` (whoever created it) and returns
+/// the names deleted; for a tool that owns a name prefix, such as `evpnd demo`, to remove what
+/// a killed earlier run left.
+pub fn delete_namespaces_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    if prefix.is_empty() {
+        return Err(LabError::new("refusing to delete every namespace"));
+    }
+    let Ok(dir) = std::fs::read_dir(NETNS_RUN_DIR) else {
+        return Ok(Vec::new());
+    };
+    let mut removed = Vec::new();
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(prefix) {
+            delete_namespace(&name)?;
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Names of the namespaces that exist now whose name starts with `prefix`.
+pub fn namespaces_with_prefix(prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(NETNS_RUN_DIR)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Deletes `evl-PID-N` namespaces whose creating process no longer exists (left behind by a

@@ -2,7 +2,9 @@
 //! are stopped (TERM, then KILL) when their owner is dropped. Only our own pids are signalled.
 
 use crate::error::{LabError, Result};
-use rustix::process::{kill_process, Pid, Signal};
+/// The signals [`signal`] sends (re-exported so that callers need no rustix of their own).
+pub use rustix::process::Signal;
+use rustix::process::{kill_process, Pid};
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};

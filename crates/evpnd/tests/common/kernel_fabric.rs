@@ -6,7 +6,6 @@
 use super::netns_daemon::NsDaemon;
 use super::wait_until;
 use evpnd_api::v1;
-use evpnd_lab::fabric::socket_text;
 use evpnd_lab::{Fabric, Frr, Tenant, TenantSpec};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -14,29 +13,16 @@ use std::time::Duration;
 
 /// Bound on sessions coming up and routes converging.
 pub const WAIT: Duration = Duration::from_secs(30);
-/// Our AS (iBGP everywhere, through the route reflector).
-pub const ASN: u32 = 65000;
+
+#[allow(unused_imports)] // Not every test binary uses each.
+pub use evpnd_lab::fabric::evpnd::{endpoint_config, HostOptions, ASN};
 
 // ---------------------------------------------------------------------------------------------
-// Tenants and configuration
+// Tenants and configuration (rendered by `evpnd_lab::fabric::evpnd`, shared with `evpnd demo`)
 
 /// The tenant of host position `pos` in `vni` (see the module documentation).
 pub fn tenant_spec(pos: usize, vni: u32) -> TenantSpec {
-    let n = pos + 1;
-    let label = format!("t{n}v{vni}");
-    let (x, ip) = match vni {
-        100 => (1, format!("192.0.2.{}/24", 10 + n)),
-        200 => (2, format!("198.51.100.{}/24", 10 + n)),
-        other => panic!("no tenant addressing for VNI {other}"),
-    };
-    TenantSpec::new(
-        &label,
-        pos,
-        vni,
-        &format!("02:00:00:0{x}:0{n}:01"),
-        &ip,
-        &label,
-    )
+    evpnd_lab::fabric::evpnd::tenant_spec(pos, vni).unwrap()
 }
 
 /// `AttachEndpoint` for `t` with its interface: evpnd plugs the port into the VNI's bridge.
@@ -50,76 +36,14 @@ pub fn attach_request(t: &Tenant) -> v1::AttachEndpointRequest {
     }
 }
 
-/// `[[endpoint]]` for `t` with its interface.
-pub fn endpoint_config(t: &Tenant) -> String {
-    format!(
-        "[[endpoint]]\nvni = {}\nmac = \"{}\"\nip = \"{}\"\ninterface = \"{}\"\n",
-        t.vni(),
-        t.mac(),
-        t.ip(),
-        t.port()
-    )
-}
-
-/// How the evpnd hosts of a fabric are configured.
-#[derive(Clone, Debug, Default)]
-pub struct HostOptions {
-    /// Extra lines of `[evpn]`.
-    pub evpn: String,
-    /// Extra lines of `[dataplane]`.
-    pub dataplane: String,
-    /// Graceful restart on every session (hosts and reflector).
-    pub graceful_restart: bool,
-}
-
-pub fn graceful_restart_lines(on: bool) -> &'static str {
-    if on {
-        "graceful-restart = true\nrestart-time = 60\n"
-    } else {
-        ""
-    }
-}
-
-/// evpnd on host position `pos`: one session to the reflector, `[dataplane] kind = "linux"`,
-/// the VNIs `vnis`, and `extra` appended (e.g. `[[endpoint]]` tables).
+/// evpnd on host position `pos` (see `evpnd_lab::fabric::evpnd::host_config`).
 pub fn host_config(f: &Fabric, pos: usize, vnis: &[u32], o: &HostOptions, extra: &str) -> String {
-    let h = f.host(pos).unwrap();
-    let rr = f.route_reflector().unwrap().underlay();
-    let mut s = format!(
-        "asn = {ASN}\nrouter-id = \"{}\"\n[bgp]\nlisten = \"{}\"\nconnect-retry = 0.5\n\
-         [[neighbor]]\naddress = \"{rr}\"\nremote-asn = {ASN}\n{}\
-         [evpn]\nvtep = \"{}\"\n{}\n[dataplane]\nkind = \"linux\"\n{}\n",
-        h.router_id(),
-        socket_text(h.underlay(), 179),
-        graceful_restart_lines(o.graceful_restart),
-        h.underlay(),
-        o.evpn,
-        o.dataplane,
-    );
-    for v in vnis {
-        s.push_str(&format!("[[vni]]\nvni = {v}\n"));
-    }
-    s.push_str(extra);
-    s
+    evpnd_lab::fabric::evpnd::host_config(f, pos, vnis, o, extra).unwrap()
 }
 
-/// The route reflector: evpnd without a data plane, every host a passive client.
+/// The route reflector (see `evpnd_lab::fabric::evpnd::reflector_config`).
 pub fn reflector_config(f: &Fabric, clients: &[usize], graceful_restart: bool) -> String {
-    let rr = f.route_reflector().unwrap();
-    let mut s = format!(
-        "asn = {ASN}\nrouter-id = \"{}\"\n[bgp]\nlisten = \"{}\"\nconnect-retry = 0.5\n",
-        rr.router_id(),
-        socket_text(rr.underlay(), 179)
-    );
-    for &c in clients {
-        s.push_str(&format!(
-            "[[neighbor]]\naddress = \"{}\"\nremote-asn = {ASN}\nroute-reflector-client = true\n\
-             passive = true\n{}",
-            f.host(c).unwrap().underlay(),
-            graceful_restart_lines(graceful_restart)
-        ));
-    }
-    s
+    evpnd_lab::fabric::evpnd::reflector_config(f, clients, graceful_restart).unwrap()
 }
 
 /// A running fabric. Fields drop in order: the daemons before the namespaces they run in.

@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 /// A scratch directory removed on drop (the lab's one).
 pub use evpnd_lab::TempDir;
@@ -168,13 +168,7 @@ pub trait EvpnApi {
         F: FnOnce(EvpndClient<Channel>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        let api = self.api_socket().to_path_buf();
-        rt().block_on(async move {
-            let c = connect(&api)
-                .await
-                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-            f(c).await.map(tonic::Response::into_inner)
-        })
+        evpnd_lab::fabric::evpnd::call(self.api_socket(), f)
     }
 
     /// `ListVnis`.
@@ -260,23 +254,8 @@ pub fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A gRPC client over the daemon's unix socket.
-pub async fn connect(
-    path: &std::path::Path,
-) -> Result<EvpndClient<Channel>, tonic::transport::Error> {
-    let path = path.to_path_buf();
-    let ch = Endpoint::from_static("http://[::1]:50051")
-        .connect_timeout(Duration::from_secs(2))
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let path = path.clone();
-            async move {
-                let s = tokio::net::UnixStream::connect(path).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
-            }
-        }))
-        .await?;
-    Ok(EvpndClient::new(ch))
-}
+/// A gRPC client over the daemon's unix socket (the lab's).
+pub use evpnd_lab::fabric::evpnd::connect;
 
 /// `ListNeighbors` from the daemon whose API socket is `api`.
 pub fn api_neighbors(api: &std::path::Path) -> Vec<v1::Neighbor> {

@@ -6,14 +6,15 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use super::{connect, rt, wait_until, TempDir};
+use super::{wait_until, TempDir};
 use evpnd_api::v1;
-use evpnd_lab::{Daemon, Netns};
+use evpnd_lab::fabric::evpnd::EvpndProcess;
+use evpnd_lab::Netns;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// One evpnd process in a namespace, restartable with the same configuration.
+/// One evpnd process in a namespace (the lab's [`EvpndProcess`]), restartable with the same
+/// configuration; it panics where the lab returns errors.
 pub struct NsDaemon {
     /// A name for messages.
     pub name: String,
@@ -25,7 +26,7 @@ pub struct NsDaemon {
     pub config: PathBuf,
     /// stderr of every run, appended.
     pub log: PathBuf,
-    process: Option<Daemon>,
+    process: EvpndProcess,
     _dir: TempDir,
 }
 
@@ -38,25 +39,14 @@ impl NsDaemon {
     /// is removed with it. `config` must not set `state-dir` itself.
     pub fn start(ns: &Netns, name: &str, config: &str) -> NsDaemon {
         let dir = TempDir::new(name).unwrap();
-        let api = dir.path().join("api.sock");
-        let cfg = dir.path().join("evpnd.toml");
-        let state = format!("state-dir = \"{}\"\n", dir.path().display());
-        let config = match config.find("[bgp]\n") {
-            Some(i) => format!("{}[bgp]\n{state}{}", &config[..i], &config[i + 6..]),
-            None => format!("{config}\n[bgp]\n{state}"),
-        };
-        std::fs::write(
-            &cfg,
-            format!("{config}\n[api]\nlisten = \"unix:{}\"\n", api.display()),
-        )
-        .unwrap();
+        let process = EvpndProcess::prepare(ns, name, dir.path(), config).unwrap();
         let mut d = NsDaemon {
             name: name.into(),
             netns: ns.name().into(),
-            api,
-            config: cfg,
-            log: dir.path().join("evpnd.log"),
-            process: None,
+            api: process.api(),
+            config: process.config(),
+            log: process.log(),
+            process,
             _dir: dir,
         };
         d.spawn();
@@ -65,58 +55,29 @@ impl NsDaemon {
 
     /// (Re)starts the process with the same configuration and waits for its API.
     pub fn spawn(&mut self) {
-        assert!(self.process.is_none(), "{}: already running", self.name);
-        let _ = std::fs::remove_file(&self.api);
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.netns, env!("CARGO_BIN_EXE_evpnd")])
-            .arg("--config")
-            .arg(&self.config)
-            .env(
-                "EVPND_LOG",
+        self.process
+            .spawn(
+                std::path::Path::new(env!("CARGO_BIN_EXE_evpnd")),
                 "debug,h2=info,hyper=info,hyper_util=info,tower=info,tonic=info",
+                Duration::from_secs(15),
             )
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(out));
-        self.process = Some(Daemon::spawn(self.name.clone(), &mut cmd).unwrap());
-        let api = self.api.clone();
-        let up = wait_until(Duration::from_secs(15), || {
-            api.exists() && rt().block_on(async { connect(&api).await.is_ok() })
-        });
-        if up.is_err() {
-            panic!(
-                "{}: API did not come up; log:\n{}",
-                self.name,
-                self.log_tail(40)
-            );
-        }
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// The process id, while running.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(Daemon::pid)
+        self.process.pid()
     }
 
     /// Kills the process with SIGKILL (no NOTIFICATION, no clean close by evpnd itself) and
     /// reaps it.
     pub fn kill_hard(&mut self) {
-        if let Some(mut p) = self.process.take() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &p.pid().to_string()])
-                .status();
-            p.stop(Duration::from_secs(5));
-        }
+        self.process.kill_hard();
     }
 
     /// Stops the process (SIGTERM, then SIGKILL after a grace period).
     pub fn stop(&mut self) {
-        if let Some(mut p) = self.process.take() {
-            p.stop(Duration::from_secs(5));
-        }
+        self.process.stop();
     }
 
     /// The whole log so far.
@@ -174,11 +135,5 @@ impl NsDaemon {
 impl super::EvpnApi for NsDaemon {
     fn api_socket(&self) -> &std::path::Path {
         &self.api
-    }
-}
-
-impl Drop for NsDaemon {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

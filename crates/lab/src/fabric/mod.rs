@@ -26,6 +26,7 @@
 //! ([`Fabric::move_tenant`]). Every namespace is deleted when the fabric is dropped; drop the
 //! daemons running in it first (declare them after the fabric, or in fields listed before it).
 
+pub mod evpnd;
 mod kernel;
 mod tenant;
 #[cfg(test)]
@@ -104,6 +105,10 @@ pub struct FabricOptions {
     pub underlay: UnderlayFamily,
     /// Add a route-reflector node (index 254).
     pub route_reflector: bool,
+    /// Name the namespaces `PREFIXswitch`, `PREFIXhostN`, `PREFIXrr` and `PREFIXLABEL` (for
+    /// tenants) instead of the lab's unique `evl-PID-N`: names a user can type, for a tool
+    /// that owns the prefix (`evpnd demo`). Such a fabric exists once per machine.
+    pub name_prefix: Option<&'static str>,
 }
 
 impl FabricOptions {
@@ -113,12 +118,19 @@ impl FabricOptions {
             hosts,
             underlay: UnderlayFamily::Ipv4,
             route_reflector: true,
+            name_prefix: None,
         }
     }
 
     /// The same with the underlay family `family`.
     pub fn underlay(mut self, family: UnderlayFamily) -> Self {
         self.underlay = family;
+        self
+    }
+
+    /// The same with namespaces named after `prefix` (see [`FabricOptions::name_prefix`]).
+    pub fn named(mut self, prefix: &'static str) -> Self {
+        self.name_prefix = Some(prefix);
         self
     }
 }
@@ -197,12 +209,21 @@ pub struct Fabric {
     hosts: Vec<FabricNode>,
     route_reflector: Option<FabricNode>,
     switch: Netns,
+    name_prefix: Option<&'static str>,
 }
 
 fn ns_sysctl(ns: &Netns, settings: &[String]) -> Result<()> {
     let mut args = vec!["sysctl", "-qw"];
     args.extend(settings.iter().map(String::as_str));
     ns.exec(&args).map(|_| ())
+}
+
+/// A namespace called `PREFIXrole` when the fabric is named, else a unique lab namespace.
+fn new_namespace(prefix: Option<&str>, role: &str) -> Result<Netns> {
+    match prefix {
+        Some(p) => Netns::named(&format!("{p}{role}")),
+        None => Netns::new(),
+    }
 }
 
 fn disable_ipv6_on(ns: &Netns, dev: &str) -> Result<()> {
@@ -217,7 +238,7 @@ impl Fabric {
             return Err(LabError::new("a fabric has 1 to 250 hosts"));
         }
         let _ = crate::netns::cleanup_stale_namespaces();
-        let switch = Netns::new()?;
+        let switch = new_namespace(opts.name_prefix, "switch")?;
         switch.ip(&[
             "link",
             "add",
@@ -234,6 +255,7 @@ impl Fabric {
             hosts: Vec::new(),
             route_reflector: None,
             switch,
+            name_prefix: opts.name_prefix,
         };
         for index in 1..=opts.hosts {
             let node = fabric.add_node(index)?;
@@ -246,7 +268,12 @@ impl Fabric {
     }
 
     fn add_node(&self, index: u8) -> Result<FabricNode> {
-        let netns = Netns::new()?;
+        let role = if index == ROUTE_REFLECTOR_INDEX {
+            "rr".to_string()
+        } else {
+            format!("host{index}")
+        };
+        let netns = new_namespace(self.name_prefix, &role)?;
         let port = format!("p{index}");
         self.switch.ip(&[
             "link",
@@ -317,7 +344,7 @@ impl Fabric {
             .parse()
             .map_err(|e| LabError::new(format!("tenant prefix length {len_text:?}: {e}")))?;
         let host = self.host(spec.host)?;
-        let netns = Netns::new()?;
+        let netns = new_namespace(self.name_prefix, &spec.label)?;
         if ip.is_ipv4() {
             ns_sysctl(
                 &netns,

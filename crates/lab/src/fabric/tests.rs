@@ -141,6 +141,7 @@ fn static_vxlan_fabric_forwards_and_moves() {
             hosts: 2,
             underlay: family,
             route_reflector: true,
+            name_prefix: None,
         })
         .unwrap();
         assert!(f.route_reflector().is_some());
