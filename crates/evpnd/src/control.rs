@@ -49,4 +49,6 @@ pub enum Request {
     Arp(u32, Answer<Result<Vec<NeighborEntry>, CommandError>>),
     /// `show dataplane`: the memory data plane's tables.
     Dataplane(Answer<Result<MemoryDataplane, CommandError>>),
+    /// A metrics scrape: the counters and table sizes as plain values.
+    Metrics(Answer<crate::metrics::Snapshot>),
 }

@@ -52,6 +52,8 @@ struct Driver {
     conns: HashMap<ConnId, ConnHandle>,
     conn_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
     event_tx: mpsc::UnboundedSender<Event>,
+    /// Engine events counted for metrics.
+    event_counts: crate::metrics::EventCounts,
 }
 
 /// Starts the data plane `kind` names, reporting into `sink`.
@@ -117,6 +119,7 @@ pub async fn run(
         conns: HashMap::new(),
         conn_tx,
         event_tx,
+        event_counts: Default::default(),
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
@@ -250,6 +253,7 @@ impl Driver {
             self.dataplane.submit(batch);
         }
         while let Some(ev) = self.node.poll_event() {
+            self.event_counts.observe(&ev);
             log_event(&ev);
         }
         if let Err(e) = self.journal.flush() {
@@ -374,6 +378,14 @@ impl Driver {
                     })
                 };
                 let _ = tx.send(answer);
+            }
+            Request::Metrics(tx) => {
+                let snapshot = crate::metrics::Snapshot::read(
+                    &self.node,
+                    self.dataplane.as_ref(),
+                    &self.event_counts,
+                );
+                let _ = tx.send(snapshot);
             }
         }
     }

@@ -31,6 +31,7 @@
 
 mod command;
 mod config;
+mod counters;
 mod dataplane;
 mod error;
 mod event;
@@ -45,6 +46,7 @@ pub mod validate;
 
 pub use command::{Command, EndpointSpec, Reply, ResetKind, VniSpec};
 pub use config::{EvpnConfig, NeighborConfig, NodeConfig, StaticRoute, Transport};
+pub use counters::{RouteCountKey, SessionCounters};
 pub use error::{CommandError, ErrorKind};
 pub use event::{DataplaneFeedback, NodeEvent};
 pub use evpn::EvpnCounters;

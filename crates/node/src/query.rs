@@ -146,22 +146,29 @@ impl RouteFilter {
             }
         }
         if let Some(vni) = self.vni {
-            let route_vni = match evpn {
-                Some(EvpnRoute::MacIp(r)) => Some(r.label1.vni()),
-                Some(EvpnRoute::IpPrefix(r)) => Some(r.label.vni()),
-                Some(EvpnRoute::EthernetAd(r)) => Some(r.label.vni()),
-                _ => None,
-            };
-            let pmsi_vni = paths
-                .first()
-                .and_then(|p| p.attrs.pmsi_tunnel.as_ref())
-                .map(|t| t.label.vni());
-            if route_vni.or(pmsi_vni) != Some(vni) {
+            if route_vni(route, paths) != Some(vni) {
                 return false;
             }
         }
         true
     }
+}
+
+/// The VNI an EVPN route belongs to: the label of type 1, 2 and 5 routes, the PMSI tunnel
+/// label of the best path of type 3 (RFC 8365 §5.1.3, §9); `None` for other routes.
+pub(crate) fn route_vni(route: &Route, paths: &[Path]) -> Option<u32> {
+    let route_vni = match route {
+        Route::Evpn(EvpnRoute::MacIp(r)) => Some(r.label1.vni()),
+        Route::Evpn(EvpnRoute::IpPrefix(r)) => Some(r.label.vni()),
+        Route::Evpn(EvpnRoute::EthernetAd(r)) => Some(r.label.vni()),
+        Route::Evpn(_) => None,
+        _ => return None,
+    };
+    let pmsi_vni = paths
+        .first()
+        .and_then(|p| p.attrs.pmsi_tunnel.as_ref())
+        .map(|t| t.label.vni());
+    route_vni.or(pmsi_vni)
 }
 
 impl Node {

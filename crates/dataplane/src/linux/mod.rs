@@ -242,7 +242,9 @@ pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
 impl Backend for LinuxBackend {
     fn submit(&mut self, batch: Vec<DataplaneIntent>) {
         if !batch.is_empty() {
-            let _ = self.commands.send(apply::Command::Batch(batch));
+            let _ = self
+                .commands
+                .send(apply::Command::Batch(batch, std::time::Instant::now()));
         }
     }
 

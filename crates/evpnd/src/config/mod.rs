@@ -10,6 +10,7 @@
 mod dataplane;
 mod evpn;
 mod neighbor;
+mod observe;
 mod static_route;
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,10 @@ struct RawConfig {
     vni: Vec<evpn::RawVni>,
     #[serde(default)]
     endpoint: Vec<evpn::RawEndpoint>,
+    #[serde(default)]
+    metrics: observe::RawMetrics,
+    #[serde(default)]
+    log: observe::RawLog,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +95,7 @@ impl std::str::FromStr for ApiListen {
 }
 
 pub use dataplane::DataplaneKind;
+pub use observe::{LogConfig, LogFormat};
 
 /// The validated configuration: the node's, and the driver's own settings.
 #[derive(Clone, Debug)]
@@ -104,6 +110,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The data plane the engine's intents go to.
     pub dataplane: DataplaneKind,
+    /// Where Prometheus metrics are served over HTTP (`[metrics] listen`; `None`: nowhere).
+    pub metrics: Option<SocketAddr>,
+    /// Log format and level (`[log]`).
+    pub log: LogConfig,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -179,6 +189,8 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         &raw.endpoint,
     )?;
     let dataplane = dataplane::dataplane(&raw.dataplane, &raw.vni, evpn.as_ref())?;
+    let metrics = observe::metrics(&raw.metrics)?;
+    let log = observe::log(&raw.log)?;
     let vtep = raw
         .dataplane
         .vtep
@@ -222,5 +234,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             .state_dir
             .unwrap_or_else(|| PathBuf::from("/run/evpnd")),
         dataplane,
+        metrics,
+        log,
     })
 }
