@@ -51,4 +51,10 @@ pub enum Request {
     Dataplane(Answer<Result<MemoryDataplane, CommandError>>),
     /// A metrics scrape: the counters and table sizes as plain values.
     Metrics(Answer<crate::metrics::Snapshot>),
+    /// `explain`: the node's chain and the data plane's record for a MAC or IP of a VNI.
+    Explain(
+        u32,
+        crate::explain::Subject,
+        Answer<Result<crate::explain::Facts, CommandError>>,
+    ),
 }

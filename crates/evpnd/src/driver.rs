@@ -387,6 +387,10 @@ impl Driver {
                 );
                 let _ = tx.send(snapshot);
             }
+            Request::Explain(vni, subject, tx) => {
+                let facts = crate::explain::gather(n, self.dataplane.as_ref(), vni, subject);
+                let _ = tx.send(facts);
+            }
         }
     }
 }

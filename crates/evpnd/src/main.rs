@@ -7,6 +7,7 @@ mod api;
 mod config;
 mod control;
 mod driver;
+mod explain;
 mod logging;
 mod metrics;
 mod metrics_http;

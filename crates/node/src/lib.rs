@@ -36,6 +36,7 @@ mod dataplane;
 mod error;
 mod event;
 mod evpn;
+mod explain;
 mod node;
 mod peer;
 mod query;
@@ -50,6 +51,7 @@ pub use counters::{RouteCountKey, SessionCounters};
 pub use error::{CommandError, ErrorKind};
 pub use event::{DataplaneFeedback, NodeEvent};
 pub use evpn::EvpnCounters;
+pub use explain::{ExplainedRoute, IpExplain, MacExplain};
 pub use node::{Accepted, Input, Node, Output, Refused};
 pub use peer::peer_address;
 pub use query::{

@@ -25,6 +25,7 @@
 
 mod apply;
 mod fdb;
+mod inspect;
 mod netdev;
 mod probe;
 mod reconcile;
@@ -38,6 +39,7 @@ mod vnifilter;
 mod watch;
 
 pub use fdb::EVPND_NEIGH_PROTOCOL;
+pub use inspect::{inspect, KernelEntries};
 pub use netdev::OWNER_ALIAS_PREFIX;
 
 use crate::{Backend, BackendStats, DataplaneIntent, FeedbackSink};

@@ -234,6 +234,17 @@ pub struct MacExplanation {
     pub sticky_conflict: bool,
 }
 
+/// An installed IP↔MAC binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindingView {
+    /// The MAC the IP resolves to.
+    pub mac: MacAddress,
+    /// Where the binding comes from.
+    pub location: Location,
+    /// ND router flag (RFC 9047).
+    pub router: bool,
+}
+
 /// What the engine holds for one IP of one VNI, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpExplanation {
@@ -245,8 +256,8 @@ pub struct IpExplanation {
     pub winner: Option<(MacAddress, Location)>,
     /// The rule that chose it.
     pub decision: Decision,
-    /// What the ARP/ND table holds: the MAC and where.
-    pub installed: Option<(MacAddress, Location)>,
+    /// What the ARP/ND table holds.
+    pub installed: Option<BindingView>,
     /// Duplicate-detection state.
     pub duplicate: DuplicateState,
 }
@@ -329,7 +340,11 @@ impl Engine {
                 winner.map(|b| (b.mac, b.at))
             },
             decision,
-            installed: rec.installed.map(|b| (b.mac, b.at)),
+            installed: rec.installed.map(|b| BindingView {
+                mac: b.mac,
+                location: b.at,
+                router: b.router,
+            }),
             duplicate: rec.detection.state(),
         })
     }

@@ -48,7 +48,7 @@ mod ports;
 mod proxy_arp_nd;
 mod tables;
 
-pub use explain::{ClaimView, Decision, ImportVerdict, IpExplanation, MacExplanation};
+pub use explain::{BindingView, ClaimView, Decision, ImportVerdict, IpExplanation, MacExplanation};
 
 use crate::config::{EngineConfig, ResolvedEvi};
 use crate::types::{DataplaneIntent, EngineEvent, RouteChange};

@@ -209,7 +209,7 @@ fn ip_decisions_follow_the_binding_rules() {
     );
     let x = e.explain_ip(VNI, addr).unwrap();
     assert_eq!(x.decision, Decision::LocalBinding);
-    assert_eq!(x.installed, x.winner);
+    assert_eq!(x.installed.map(|b| (b.mac, b.location)), x.winner);
     assert_eq!(x.remotes.len(), 1);
     assert_eq!(x.remotes[0].mac, mac(2));
 }

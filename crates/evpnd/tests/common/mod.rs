@@ -209,6 +209,17 @@ pub trait EvpnApi {
         self.call(|mut c| async move { c.list_dataplane(v1::ListDataplaneRequest {}).await })
     }
 
+    /// `Explain` of `mac` (or, when it parses as an IP, that IP) in `vni`.
+    fn explain(&self, vni: u32, subject: &str) -> Result<v1::ExplainResponse, tonic::Status> {
+        let is_ip = subject.parse::<std::net::IpAddr>().is_ok();
+        let req = v1::ExplainRequest {
+            vni,
+            mac: if is_ip { String::new() } else { subject.into() },
+            ip: if is_ip { subject.into() } else { String::new() },
+        };
+        self.call(|mut c| async move { c.explain(req).await })
+    }
+
     /// `AttachEndpoint` (`ip` "" for none).
     fn attach(&self, req: v1::AttachEndpointRequest) -> Result<(), tonic::Status> {
         self.call(|mut c| async move { c.attach_endpoint(req).await })
