@@ -236,3 +236,25 @@ impl<D: Dataplane> Backend for InlineBackend<D> {
         self.dataplane.memory()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn latency_samples_fall_in_their_bucket_and_overflow_into_inf() {
+        let mut h = LatencyHistogram::default();
+        h.record(Duration::from_micros(100)); // on the first bound: in it
+        h.record(Duration::from_micros(101));
+        h.record(Duration::from_secs(60)); // above every bound
+        assert_eq!(h.count, 3);
+        assert_eq!(h.sum_micros, 100 + 101 + 60_000_000);
+        let b = h.buckets_seconds();
+        assert_eq!(b.len(), LATENCY_BUCKETS_MICROS.len() + 1);
+        assert_eq!(b[0], (0.0001, 1));
+        assert_eq!(b[1], (0.00025, 1));
+        assert_eq!(b.last(), Some(&(f64::MAX, 1)), "+Inf holds the overflow");
+        assert_eq!(b.iter().map(|(_, n)| n).sum::<u64>(), h.count);
+    }
+}

@@ -1,9 +1,10 @@
 //! The metrics endpoint: a minimal HTTP/1.1 server (hyper) answering `GET /metrics` with the
 //! Prometheus text of [`crate::metrics`], 404 for any other path, 405 for other methods.
 //!
-//! Each scrape asks the driver for a [`Snapshot`] over the request channel (bounded by
+//! A scrape asks the driver for a [`Snapshot`] over the request channel (bounded by
 //! [`SNAPSHOT_TIMEOUT`]: a busy driver makes the scrape fail with 503, never the reverse) and
-//! encodes it on this task.
+//! encodes it on this task. Scrapes less than [`SNAPSHOT_REUSE`] apart share one snapshot, so
+//! the driver's table walk runs at most once a second whoever scrapes.
 
 use crate::control::Request;
 use crate::metrics::{Exposition, Snapshot};
@@ -21,6 +22,16 @@ use tracing::{info, warn};
 /// How long a scrape waits for the driver's snapshot.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Scrapes closer together than this share one snapshot: however many scrapers there are, the
+/// driver walks its tables at most once per interval.
+const SNAPSHOT_REUSE: Duration = Duration::from_secs(1);
+
+/// The exposition and the last snapshot with when it was taken.
+struct Shared {
+    exposition: Exposition,
+    last: tokio::sync::Mutex<Option<(std::time::Instant, Snapshot)>>,
+}
+
 /// The OpenMetrics text format prometheus-client writes (Prometheus scrapes it as is).
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -33,7 +44,10 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
     info!(%addr, "serving Prometheus metrics at /metrics");
-    let exposition = Arc::new(Exposition::default());
+    let shared = Arc::new(Shared {
+        exposition: Exposition::default(),
+        last: tokio::sync::Mutex::new(None),
+    });
     tokio::spawn(async move {
         loop {
             let (stream, _) = match listener.accept().await {
@@ -45,10 +59,10 @@ pub async fn serve(
                 }
             };
             let requests = requests.clone();
-            let exposition = Arc::clone(&exposition);
+            let shared = Arc::clone(&shared);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    answer(req, requests.clone(), Arc::clone(&exposition))
+                    answer(req, requests.clone(), Arc::clone(&shared))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -68,7 +82,7 @@ fn plain(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
 async fn answer(
     req: hyper::Request<Incoming>,
     requests: mpsc::UnboundedSender<Request>,
-    exposition: Arc<Exposition>,
+    shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     if req.uri().path() != "/metrics" {
         return Ok(plain(StatusCode::NOT_FOUND, "not found: try /metrics\n"));
@@ -76,23 +90,34 @@ async fn answer(
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "use GET\n"));
     }
-    let (tx, rx) = oneshot::channel::<Snapshot>();
-    if requests.send(Request::Metrics(tx)).is_err() {
-        return Ok(plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the daemon is stopping\n",
-        ));
-    }
-    let snapshot = match tokio::time::timeout(SNAPSHOT_TIMEOUT, rx).await {
-        Ok(Ok(s)) => s,
+    // One scrape at a time asks the driver; the others wait for it and reuse its snapshot.
+    let mut last = shared.last.lock().await;
+    let snapshot = match last.as_ref() {
+        Some((at, s)) if at.elapsed() < SNAPSHOT_REUSE => s.clone(),
         _ => {
-            return Ok(plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the driver did not answer in time\n",
-            ))
+            let (tx, rx) = oneshot::channel::<Snapshot>();
+            if requests.send(Request::Metrics(tx)).is_err() {
+                return Ok(plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the daemon is stopping\n",
+                ));
+            }
+            match tokio::time::timeout(SNAPSHOT_TIMEOUT, rx).await {
+                Ok(Ok(s)) => {
+                    *last = Some((std::time::Instant::now(), s.clone()));
+                    s
+                }
+                _ => {
+                    return Ok(plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the driver did not answer in time\n",
+                    ))
+                }
+            }
         }
     };
-    Ok(match exposition.render(snapshot) {
+    drop(last);
+    Ok(match shared.exposition.render(snapshot) {
         Ok(text) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
             if let Ok(v) = hyper::header::HeaderValue::from_str(CONTENT_TYPE) {

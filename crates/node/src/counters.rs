@@ -55,21 +55,22 @@ impl Node {
     }
 
     /// Routes of the Loc-RIB (every listed family) counted by family, EVPN route type and
-    /// VNI. Walks the whole table: O(routes), for a metrics scrape, not a hot path.
+    /// VNI. Walks the tables without copying a path: O(routes), for a metrics scrape.
     pub fn route_counts(&self) -> BTreeMap<RouteCountKey, u64> {
         let mut counts = BTreeMap::new();
-        for view in self.routes(&crate::RouteFilter::default()) {
-            let paths: Vec<_> = view.paths.iter().map(|p| p.path.clone()).collect();
-            let route_type = match &view.route {
-                Route::Evpn(e) => Some(e.route_type()),
-                _ => None,
-            };
-            let key = RouteCountKey {
-                family: view.family,
-                route_type,
-                vni: route_vni(&view.route, &paths),
-            };
-            *counts.entry(key).or_insert(0u64) += 1;
+        for family in crate::query::LISTED_FAMILIES {
+            for (route, best) in self.rib.best_routes(family) {
+                let route_type = match &route {
+                    Route::Evpn(e) => Some(e.route_type()),
+                    _ => None,
+                };
+                let key = RouteCountKey {
+                    family,
+                    route_type,
+                    vni: route_vni(&route, Some(best)),
+                };
+                *counts.entry(key).or_insert(0u64) += 1;
+            }
         }
         counts
     }

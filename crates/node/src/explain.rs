@@ -65,8 +65,7 @@ impl Node {
         self.routes(&filter)
             .filter(|v| keep(&v.route))
             .filter(|v| {
-                let paths: Vec<_> = v.paths.iter().map(|p| p.path.clone()).collect();
-                route_vni(&v.route, &paths) == Some(vni.get())
+                route_vni(&v.route, v.paths.first().map(|p| &*p.path.attrs)) == Some(vni.get())
             })
             .map(|route| {
                 let verdict = route
