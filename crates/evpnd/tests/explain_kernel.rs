@@ -1,6 +1,7 @@
 //! `Explain` with the Linux data plane (root): on a two-host kernel fabric, a tenant MAC of
-//! host 1 explained on host 2 walks to "complete" with the kernel's FDB entry; after the FDB
-//! entry is deleted behind evpnd's back, the walk names the kernel link as broken.
+//! host 1 explained on host 2 walks to "complete" with the kernel's FDB entry (its IP with the
+//! kernel's neighbour entry); after the FDB entry is deleted behind evpnd's back, the walk
+//! names the kernel link as broken.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,7 +20,11 @@ fn explain_names_the_kernel_link_when_the_fdb_entry_is_gone() {
     }
     let mut fabric = Fabric::new(&FabricOptions::new(2)).unwrap();
     let t = fabric.add_tenant(&tenant_spec(0, 100)).unwrap();
-    let (label, mac) = (t.label().to_string(), t.mac().to_string());
+    let (label, mac, ip) = (
+        t.label().to_string(),
+        t.mac().to_string(),
+        t.ip().to_string(),
+    );
     let r = start(
         fabric,
         vec![vec![100], vec![100]],
@@ -39,6 +44,10 @@ fn explain_names_the_kernel_link_when_the_fdb_entry_is_gone() {
     let kernel = x.steps.last().unwrap();
     assert_eq!(kernel.link, "kernel");
     assert!(kernel.detail.contains(&vtep), "{kernel:?}");
+    // The tenant's IP: the proxy ARP/ND binding is in the kernel too.
+    let x = b.explain(100, &ip).unwrap();
+    assert!(x.complete, "{x:#?}\n{}", r.logs());
+    assert!(x.steps.last().unwrap().detail.contains(&mac), "{x:#?}");
 
     // Delete the remote entry (the VXLAN device's and the bridge's) behind evpnd's back.
     let ns = r.fabric.host(1).unwrap().ns();
