@@ -512,3 +512,154 @@ fn walk_ip(w: &mut Walk, x: &IpExplain, facts: &Facts, kernel: &Kernel) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use evpnd_evpn::{ClaimView, Decision, MacExplanation};
+    use evpnd_wire::Vni;
+
+    const MAC: MacAddress = MacAddress([2, 0, 0, 0, 0, 1]);
+
+    fn vtep(n: u8) -> IpAddr {
+        IpAddr::from([198, 19, 0, n])
+    }
+
+    /// A MAC held at VTEP 198.19.0.2 by the engine (no route listed: the routes and import
+    /// links are exercised against real daemons).
+    fn remote_mac() -> MacExplain {
+        let at = Location::Remote { vtep: vtep(2) };
+        MacExplain {
+            vni: Vni::new(100).unwrap(),
+            mac: MAC,
+            routes: Vec::new(),
+            engine: Some(MacExplanation {
+                local: Some(ClaimView {
+                    location: Location::Local,
+                    rd: None,
+                    ip: None,
+                    mac: MAC,
+                    sequence: 0,
+                    sticky: false,
+                    router: false,
+                    immutable: false,
+                }),
+                local_dormant: true,
+                remotes: Vec::new(),
+                winner: Some(at),
+                decision: Decision::HigherSequence {
+                    winner: 2,
+                    loser: 0,
+                },
+                installed: Some((at, 2, false)),
+                duplicate: DuplicateState::Normal,
+                sticky_conflict: false,
+            }),
+            intent: Some(DataplaneIntent::RemoteMac {
+                vni: Vni::new(100).unwrap(),
+                mac: MAC,
+                vtep: vtep(2),
+                sticky: false,
+            }),
+        }
+    }
+
+    fn facts(kind: &'static str, record: Option<Record>) -> Facts {
+        Facts {
+            chain: NodeChain::Mac(remote_mac()),
+            dataplane: kind,
+            record,
+            pending_retries: 0,
+        }
+    }
+
+    fn entry(n: u8) -> FdbEntry {
+        FdbEntry {
+            vtep: vtep(n),
+            sticky: false,
+        }
+    }
+
+    #[test]
+    fn a_complete_memory_chain_holds_at_every_link() {
+        let w = walk(
+            &facts("memory", Some(Record::Fdb(Some(entry(2))))),
+            &Kernel::NotUsed,
+        );
+        assert_eq!(w.broken(), None, "{w:?}");
+        let links: Vec<&str> = w.steps.iter().map(|s| s.link).collect();
+        assert_eq!(
+            links,
+            ["routes", "decision", "intent", "dataplane", "kernel"]
+        );
+        assert!(w.steps[1].detail.contains("higher sequence number (2 > 0)"));
+        assert!(w.steps[1].detail.contains("dormant"));
+    }
+
+    #[test]
+    fn the_data_plane_link_breaks_on_a_missing_or_wrong_entry() {
+        let w = walk(&facts("memory", Some(Record::Fdb(None))), &Kernel::NotUsed);
+        let b = w.broken().unwrap();
+        assert_eq!(b.link, "dataplane");
+        assert!(b
+            .detail
+            .contains("best path is from VTEP 198.19.0.2 but the intent is missing"));
+        let w = walk(
+            &facts("memory", Some(Record::Fdb(Some(entry(3))))),
+            &Kernel::NotUsed,
+        );
+        assert!(w
+            .broken()
+            .unwrap()
+            .detail
+            .contains("points to VTEP 198.19.0.3"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_link_breaks_on_a_missing_or_wrong_entry() {
+        use evpnd_dataplane::linux::KernelEntries;
+        let kernel = |fdb| {
+            Kernel::Read(KernelEntries {
+                devices: true,
+                fdb,
+                neigh: None,
+            })
+        };
+        let w = walk(&facts("linux", None), &kernel(Some(Some(entry(2)))));
+        assert_eq!(w.broken(), None, "{w:?}");
+        let w = walk(&facts("linux", None), &kernel(None));
+        assert_eq!(w.broken().unwrap().link, "kernel");
+        assert!(w
+            .broken()
+            .unwrap()
+            .detail
+            .contains("the kernel has no FDB entry"));
+        let w = walk(&facts("linux", None), &kernel(Some(Some(entry(4)))));
+        assert!(w
+            .broken()
+            .unwrap()
+            .detail
+            .contains("points to VTEP 198.19.0.4, not VTEP 198.19.0.2"));
+        let w = walk(
+            &facts("linux", None),
+            &Kernel::Read(KernelEntries::default()),
+        );
+        assert!(w.broken().unwrap().detail.contains("devices are missing"));
+    }
+
+    #[test]
+    fn a_frozen_mac_breaks_at_the_decision() {
+        let mut f = facts("memory", Some(Record::Fdb(Some(entry(2)))));
+        if let NodeChain::Mac(x) = &mut f.chain {
+            if let Some(e) = x.engine.as_mut() {
+                e.duplicate = DuplicateState::Frozen { until: None };
+            }
+        }
+        let w = walk(&f, &Kernel::NotUsed);
+        assert_eq!(w.broken().unwrap().link, "decision");
+        assert!(w.broken().unwrap().detail.contains("frozen as a duplicate"));
+    }
+}
