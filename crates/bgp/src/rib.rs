@@ -669,6 +669,20 @@ impl Rib {
             })
     }
 
+    /// Every route of `family` with its best path's attributes, without copying any path:
+    /// for counting (metrics) over tables of millions of routes.
+    pub fn best_routes(&self, family: Family) -> impl Iterator<Item = (Route, &PathAttrs)> + '_ {
+        self.table_index(family)
+            .map(|ti| &self.tables[ti])
+            .into_iter()
+            .flat_map(|t| {
+                t.iter().filter_map(|(_, e)| {
+                    let best = e.paths.best()?;
+                    Some((e.key.route(&best.attrs.nlri_extras), &*best.attrs))
+                })
+            })
+    }
+
     /// The paths of one route, best first. The route is looked up by its key: for EVPN, the
     /// non-key fields of `route` (labels, ESI of type 2 and 5, gateway IP) are not compared.
     pub fn paths(&self, family: Family, route: &Route) -> Vec<Path> {

@@ -139,6 +139,53 @@ pub struct BackendStats {
     /// Time spent writing them, first byte sent → last answer read, in microseconds: the
     /// backend's own clock for its install rate.
     pub write_micros: u64,
+    /// Intent-to-data-plane latency: per batch, the time from [`Backend::submit`] to the
+    /// backend holding it applied (written and acknowledged, failures handed to the retry set).
+    pub apply_latency: LatencyHistogram,
+}
+
+/// Upper bounds of the [`LatencyHistogram`] buckets, in microseconds (100 µs to 10 s; later
+/// samples fall in the implicit +Inf bucket).
+pub const LATENCY_BUCKETS_MICROS: [u64; 16] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000,
+];
+
+/// A fixed-bucket latency histogram (bounds [`LATENCY_BUCKETS_MICROS`]) that a backend keeps
+/// without allocating, so that [`BackendStats`] stays a plain copyable value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// Samples per bucket: `buckets[i]` counts samples above bound `i - 1` and at most bound
+    /// `i` (not cumulative); samples above the last bound are only in `count`.
+    pub buckets: [u64; LATENCY_BUCKETS_MICROS.len()],
+    /// Samples recorded.
+    pub count: u64,
+    /// Sum of the samples, in microseconds.
+    pub sum_micros: u64,
+}
+
+impl LatencyHistogram {
+    /// Records one sample.
+    pub fn record(&mut self, latency: std::time::Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        if let Some(i) = LATENCY_BUCKETS_MICROS.iter().position(|b| micros <= *b) {
+            self.buckets[i] = self.buckets[i].saturating_add(1);
+        }
+        self.count = self.count.saturating_add(1);
+        self.sum_micros = self.sum_micros.saturating_add(micros);
+    }
+
+    /// The buckets as (upper bound in seconds, samples in that bucket alone), ending with the
+    /// samples above the last bound at bound `f64::MAX` (+Inf): prometheus-client's form.
+    pub fn buckets_seconds(&self) -> Vec<(f64, u64)> {
+        let bounded: u64 = self.buckets.iter().sum();
+        LATENCY_BUCKETS_MICROS
+            .iter()
+            .zip(self.buckets.iter())
+            .map(|(bound, n)| (*bound as f64 / 1e6, *n))
+            .chain([(f64::MAX, self.count.saturating_sub(bounded))])
+            .collect()
+    }
 }
 
 /// Runs an in-line [`Dataplane`] as a [`Backend`]: each intent is applied as it is submitted
@@ -163,6 +210,7 @@ impl<D: Dataplane> InlineBackend<D> {
 
 impl<D: Dataplane> Backend for InlineBackend<D> {
     fn submit(&mut self, batch: Vec<DataplaneIntent>) {
+        let submitted = std::time::Instant::now();
         for intent in batch {
             self.stats.applied += 1;
             if let Err(e) = self.dataplane.apply(&intent) {
@@ -173,6 +221,7 @@ impl<D: Dataplane> Backend for InlineBackend<D> {
                 });
             }
         }
+        self.stats.apply_latency.record(submitted.elapsed());
     }
 
     fn kind(&self) -> &'static str {
@@ -185,5 +234,27 @@ impl<D: Dataplane> Backend for InlineBackend<D> {
 
     fn memory(&self) -> Option<&MemoryDataplane> {
         self.dataplane.memory()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn latency_samples_fall_in_their_bucket_and_overflow_into_inf() {
+        let mut h = LatencyHistogram::default();
+        h.record(Duration::from_micros(100)); // on the first bound: in it
+        h.record(Duration::from_micros(101));
+        h.record(Duration::from_secs(60)); // above every bound
+        assert_eq!(h.count, 3);
+        assert_eq!(h.sum_micros, 100 + 101 + 60_000_000);
+        let b = h.buckets_seconds();
+        assert_eq!(b.len(), LATENCY_BUCKETS_MICROS.len() + 1);
+        assert_eq!(b[0], (0.0001, 1));
+        assert_eq!(b[1], (0.00025, 1));
+        assert_eq!(b.last(), Some(&(f64::MAX, 1)), "+Inf holds the overflow");
+        assert_eq!(b.iter().map(|(_, n)| n).sum::<u64>(), h.count);
     }
 }

@@ -31,7 +31,9 @@ pub use config::{
     auto_rd, auto_route_target, rfc8365_route_target, DuplicateDetection, EngineConfig, EviConfig,
     Freeze, ImportTarget, ResolvedEvi, RtDerivation,
 };
-pub use engine::Engine;
+pub use engine::{
+    BindingView, ClaimView, Decision, Engine, ImportVerdict, IpExplanation, MacExplanation,
+};
 pub use types::{
     is_host_address, Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent,
     Location, MacEntry, MacOrigin, NeighborEntry, PortName, RouteChange, Subject, VniSummary,

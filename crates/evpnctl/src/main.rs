@@ -4,10 +4,11 @@
 //! `docs/decode-json.md`) or readable text. `show neighbors|routes|vnis|macs|flood|arp|dataplane`
 //! ask a running evpnd over its gRPC API (`--api unix:PATH` or `HOST:PORT`) and print tables or
 //! `--json` (schema: `docs/evpnctl-json.md`); `attach`, `detach` and `clear duplicate` act on
-//! its EVPN engine.
+//! its EVPN engine; `explain mac|ip` walks the chain from routes to the kernel.
 
 mod decode;
 mod evpn;
+mod explain;
 mod show;
 mod text;
 mod watch;
@@ -61,6 +62,11 @@ enum Command {
     /// Follow a watch stream (routes, MACs, events, data-plane intents) until interrupted.
     #[command(subcommand)]
     Watch(watch::WatchCommand),
+    /// Explain why a MAC or IP of a VNI is (not) forwarded: routes received, best path and
+    /// why, engine entry, data-plane intent, kernel entry; names the first link that breaks
+    /// (exit 0: complete, 1: a link breaks, 2: the daemon cannot answer).
+    #[command(subcommand)]
+    Explain(explain::ExplainCommand),
 }
 
 /// `--api`, else $EVPNCTL_API, else the daemon's default socket.
@@ -79,5 +85,6 @@ fn main() -> ExitCode {
         Command::Detach(e) => evpn::detach(&api_of(cli.api), e),
         Command::Clear(c) => evpn::clear(&api_of(cli.api), c),
         Command::Watch(w) => watch::run(&api_of(cli.api), w),
+        Command::Explain(e) => explain::run(&api_of(cli.api), e),
     }
 }

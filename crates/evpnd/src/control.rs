@@ -51,4 +51,12 @@ pub enum Request {
     Dataplane(Answer<Result<MemoryDataplane, CommandError>>),
     /// A watch stream starts: a handle on the watch hub (crate::watch).
     Watch(Answer<crate::watch::WatchHandle>),
+    /// A metrics scrape: the counters and table sizes as plain values.
+    Metrics(Answer<crate::metrics::Snapshot>),
+    /// `explain`: the node's chain and the data plane's record for a MAC or IP of a VNI.
+    Explain(
+        u32,
+        crate::explain::Subject,
+        Answer<Result<crate::explain::Facts, CommandError>>,
+    ),
 }

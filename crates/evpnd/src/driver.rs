@@ -62,6 +62,8 @@ struct Driver {
     event_tx: mpsc::UnboundedSender<Event>,
     /// What the watch streams read (crate::watch), filled once per drain.
     watch: crate::watch::Publisher,
+    /// Engine events counted for metrics.
+    event_counts: crate::metrics::EventCounts,
 }
 
 /// Starts the data plane `kind` names, reporting into `sink`.
@@ -130,6 +132,7 @@ pub async fn run(
         conn_tx,
         event_tx,
         watch: crate::watch::Publisher::new(config.watch, watch_epoch()),
+        event_counts: Default::default(),
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
@@ -265,6 +268,7 @@ impl Driver {
             self.dataplane.submit(batch);
         }
         while let Some(ev) = self.node.poll_event() {
+            self.event_counts.observe(&ev);
             log_event(&ev);
             self.watch.event(&ev);
         }
@@ -402,6 +406,18 @@ impl Driver {
             }
             Request::Watch(tx) => {
                 let _ = tx.send(self.watch.handle());
+            }
+            Request::Metrics(tx) => {
+                let snapshot = crate::metrics::Snapshot::read(
+                    &self.node,
+                    self.dataplane.as_ref(),
+                    &self.event_counts,
+                );
+                let _ = tx.send(snapshot);
+            }
+            Request::Explain(vni, subject, tx) => {
+                let facts = crate::explain::gather(n, self.dataplane.as_ref(), vni, subject);
+                let _ = tx.send(facts);
             }
         }
     }

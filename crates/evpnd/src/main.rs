@@ -9,6 +9,10 @@ mod config;
 mod control;
 mod demo;
 mod driver;
+mod explain;
+mod logging;
+mod metrics;
+mod metrics_http;
 mod net;
 mod persist;
 mod sockopt;
@@ -104,13 +108,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EVPND_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = logging::init(&cfg.log) {
+        eprintln!("evpnd: {e}");
+        return ExitCode::FAILURE;
+    }
     // Two workers: socket readers and writers run beside the core task, which owns every
     // protocol state machine and stays single-threaded.
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -136,6 +137,9 @@ fn main() -> ExitCode {
 /// Starts the API (when configured) and runs the driver until a signal stops it.
 async fn run(cfg: config::Config) -> Result<(), Box<dyn std::error::Error>> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    if let Some(addr) = cfg.metrics {
+        metrics_http::serve(addr, tx.clone()).await?;
+    }
     if let Some(api) = &cfg.api {
         api::serve(api.clone(), tx).await?;
     }

@@ -41,7 +41,7 @@ use build::{
     message_with_len, mp_reach_evpn, mp_unreach_evpn, next_hop, origin, rd_ipv4, update, KEEPALIVE,
     OPTIONAL, OPT_NON_TRANS, OPT_TRANS, ROUTE_REFRESH, UPDATE, WELL_KNOWN,
 };
-use common::{wait_until, Daemon};
+use common::{free_port, wait_until, Daemon};
 use evpnd_api::v1;
 use evpnd_lab::RawPeer;
 use evpnd_wire::{
@@ -900,6 +900,8 @@ struct World {
     e: RawPeer,
     i: RawPeer,
     b: RawPeer,
+    /// evpnd's metrics endpoint (HOST:PORT).
+    metrics: String,
 }
 
 impl World {
@@ -1218,9 +1220,13 @@ fn static_route() -> Route {
     }))
 }
 
-fn config(ports: [u16; 3]) -> String {
+/// Where evpnd serves its metrics in these tests.
+const METRICS_IP: &str = "127.0.76.9";
+
+fn config(ports: [u16; 3], metrics: u16) -> String {
     let mut s = format!(
-        "asn = {LOCAL_AS}\nrouter-id = \"{}\"\n[bgp]\nlisten = \"none\"\nhold-time = 30\nconnect-retry = 0.2\n",
+        "asn = {LOCAL_AS}\nrouter-id = \"{}\"\n[bgp]\nlisten = \"none\"\nhold-time = 30\nconnect-retry = 0.2\n\
+         [metrics]\nlisten = \"{METRICS_IP}:{metrics}\"\n",
         Ipv4Addr::from(ROUTER_ID)
     );
     for (spec, port) in [A_E, A_I, B].iter().zip(ports) {
@@ -1241,14 +1247,21 @@ fn raw(spec: Spec) -> RawPeer {
 
 fn start_world(tag: &str) -> World {
     let (mut e, mut i, mut b) = (raw(A_E), raw(A_I), raw(B));
-    let d = Daemon::start(tag, &config([e.port(), i.port(), b.port()]));
+    let metrics = free_port(METRICS_IP);
+    let d = Daemon::start(tag, &config([e.port(), i.port(), b.port()], metrics));
     for p in [&mut e, &mut i, &mut b] {
         p.accept_session(Duration::from_secs(10))
             .unwrap_or_else(|err| panic!("{err}\nevpnd log:\n{}", d.log_text()));
     }
     let d_ref = &d;
     wait_until(Duration::from_secs(10), || d_ref.all_established()).unwrap();
-    World { d, e, i, b }
+    World {
+        d,
+        e,
+        i,
+        b,
+        metrics: format!("{METRICS_IP}:{metrics}"),
+    }
 }
 
 fn log_tail(d: &Daemon) -> String {
@@ -1332,6 +1345,46 @@ fn malformed_updates_on_a_live_session() {
         log_tail(&w.d)
     );
     assert!(cases.len() >= 20);
+    // The metrics count the malformed UPDATEs by outcome, per peer (loop-detection cases are
+    // withdrawn by the RIB from UPDATEs that decode cleanly, and some resets come from other
+    // messages, so a count may be below its number of cases, never zero).
+    let samples = common::metrics::scrape(&w.metrics);
+    let outcome = |o: &str| -> f64 {
+        [A_E, A_I]
+            .iter()
+            .map(|p| {
+                common::metrics::value(
+                    &samples,
+                    "evpnd_bgp_rfc7606_outcomes_total",
+                    &[("peer", &p.ip.to_string()), ("outcome", o)],
+                )
+            })
+            .sum()
+    };
+    let cases_of = |k: &str| counts.iter().find(|(c, _)| *c == k).map_or(0, |(_, x)| *x);
+    println!(
+        "metrics: treat-as-withdraw {} ({} cases), attribute-discard {} ({}), session-reset {} ({}), afi-safi-disable {} ({})",
+        outcome("treat-as-withdraw"),
+        cases_of("treat-as-withdraw"),
+        outcome("attribute-discard"),
+        cases_of("attribute-discard"),
+        outcome("session-reset"),
+        cases_of("reset"),
+        outcome("afi-safi-disable"),
+        cases_of("afi-safi-disable"),
+    );
+    for (metric, category) in [
+        ("treat-as-withdraw", "treat-as-withdraw"),
+        ("attribute-discard", "attribute-discard"),
+        ("session-reset", "reset"),
+        ("afi-safi-disable", "afi-safi-disable"),
+    ] {
+        let (n, cases) = (outcome(metric), cases_of(category) as f64);
+        assert!(
+            n >= 1.0 && n <= cases,
+            "{metric}: {n} counted for {cases} cases"
+        );
+    }
     let at_least = |k: &str, n: usize| counts.iter().any(|(c, x)| *c == k && *x >= n);
     assert!(
         at_least("treat-as-withdraw", 8)

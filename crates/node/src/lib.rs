@@ -31,10 +31,12 @@
 
 mod command;
 mod config;
+mod counters;
 mod dataplane;
 mod error;
 mod event;
 mod evpn;
+mod explain;
 mod node;
 mod peer;
 mod query;
@@ -46,9 +48,11 @@ pub mod validate;
 
 pub use command::{Command, EndpointSpec, Reply, ResetKind, VniSpec};
 pub use config::{EvpnConfig, NeighborConfig, NodeConfig, StaticRoute, Transport};
+pub use counters::{RouteCountKey, SessionCounters};
 pub use error::{CommandError, ErrorKind};
 pub use event::{DataplaneFeedback, NodeEvent};
 pub use evpn::EvpnCounters;
+pub use explain::{ExplainedRoute, IpExplain, MacExplain};
 pub use node::{Accepted, Input, Node, Output, Refused};
 pub use peer::peer_address;
 pub use query::{

@@ -4,7 +4,7 @@
 use crate::error::CommandError;
 use crate::evpn::EvpnCounters;
 use crate::node::Node;
-use evpnd_bgp::rib::{FamilyCounters, Path, RouteSource};
+use evpnd_bgp::rib::{FamilyCounters, Path, PathAttrs, RouteSource};
 use evpnd_bgp::session::State;
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::{FdbEntry, MemoryDataplane, NeighEntry};
@@ -116,7 +116,7 @@ pub struct EvpnStatus {
 }
 
 /// The families [`Node::routes`] lists, in order.
-const LISTED_FAMILIES: [Family; 4] = [
+pub(crate) const LISTED_FAMILIES: [Family; 4] = [
     Family::L2VPN_EVPN,
     Family::RT_CONSTRAINT,
     Family::IPV4_UNICAST,
@@ -146,22 +146,28 @@ impl RouteFilter {
             }
         }
         if let Some(vni) = self.vni {
-            let route_vni = match evpn {
-                Some(EvpnRoute::MacIp(r)) => Some(r.label1.vni()),
-                Some(EvpnRoute::IpPrefix(r)) => Some(r.label.vni()),
-                Some(EvpnRoute::EthernetAd(r)) => Some(r.label.vni()),
-                _ => None,
-            };
-            let pmsi_vni = paths
-                .first()
-                .and_then(|p| p.attrs.pmsi_tunnel.as_ref())
-                .map(|t| t.label.vni());
-            if route_vni.or(pmsi_vni) != Some(vni) {
+            if route_vni(route, paths.first().map(|p| &*p.attrs)) != Some(vni) {
                 return false;
             }
         }
         true
     }
+}
+
+/// The VNI an EVPN route belongs to: the label of type 1, 2 and 5 routes, the PMSI tunnel
+/// label of the best path (`best`) of type 3 (RFC 8365 §5.1.3, §9); `None` for other routes.
+pub(crate) fn route_vni(route: &Route, best: Option<&PathAttrs>) -> Option<u32> {
+    let route_vni = match route {
+        Route::Evpn(EvpnRoute::MacIp(r)) => Some(r.label1.vni()),
+        Route::Evpn(EvpnRoute::IpPrefix(r)) => Some(r.label.vni()),
+        Route::Evpn(EvpnRoute::EthernetAd(r)) => Some(r.label.vni()),
+        Route::Evpn(_) => None,
+        _ => return None,
+    };
+    let pmsi_vni = best
+        .and_then(|a| a.pmsi_tunnel.as_ref())
+        .map(|t| t.label.vni());
+    route_vni.or(pmsi_vni)
 }
 
 impl Node {

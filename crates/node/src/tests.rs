@@ -539,3 +539,51 @@ fn the_route_feed_reports_best_path_changes_only_once_turned_on() {
         .unwrap();
     assert!(n.poll_route_change().is_none());
 }
+
+#[test]
+fn counters_and_explanations_follow_the_tables() {
+    let mut n = nve();
+    let now = Instant::now();
+    let sessions = n.session_counters();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].address, ip("198.18.0.2"));
+    assert_eq!((sessions[0].updates_in, sessions[0].updates_out), (0, 0));
+    n.command(
+        Command::Attach(EndpointSpec::new(100, mac(1), Some(ip("192.0.2.1")))),
+        now,
+    )
+    .unwrap();
+    let counts = n.route_counts();
+    let evpn = |route_type: u8| {
+        counts
+            .get(&RouteCountKey {
+                family: Family::L2VPN_EVPN,
+                route_type: Some(route_type),
+                vni: Some(100),
+            })
+            .copied()
+    };
+    // The EVI's type 3, the MAC and MAC+IP type 2.
+    assert_eq!((evpn(3), evpn(2)), (Some(1), Some(2)));
+    // A local MAC: no route received, the local claim alone, no FDB intent.
+    let x = n.explain_mac(100, mac(1)).unwrap();
+    assert!(
+        x.routes.iter().all(|r| r.verdict.is_none()),
+        "ours, not received"
+    );
+    let engine = x.engine.unwrap();
+    assert_eq!(engine.winner, Some(evpnd_evpn::Location::Local));
+    assert_eq!(engine.decision, evpnd_evpn::Decision::OnlyClaim);
+    assert_eq!(x.intent, None);
+    // The IP: bound locally, a local neighbour intent.
+    let x = n.explain_ip(100, ip("192.0.2.1")).unwrap();
+    assert!(matches!(
+        x.intent,
+        Some(evpnd_dataplane::DataplaneIntent::Neighbor { local: true, .. })
+    ));
+    assert!(n.explain_mac(100, mac(9)).unwrap().engine.is_none());
+    assert_eq!(
+        n.explain_mac(200, mac(1)).unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+}

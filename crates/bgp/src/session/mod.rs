@@ -388,12 +388,27 @@ pub struct SessionStats {
     pub updates_in: u64,
     /// UPDATEs sent (through [`Session::send_updates`]).
     pub updates_out: u64,
+    /// Received UPDATEs by RFC 7606 error-handling outcome.
+    pub rfc7606: Rfc7606Counts,
     /// The last NOTIFICATION we sent, and when.
     pub last_notification_sent: Option<(Notification, Instant)>,
     /// The last NOTIFICATION the peer sent, and when.
     pub last_notification_received: Option<(Notification, Instant)>,
     /// Why the last connection ended, in words.
     pub last_error: Option<String>,
+}
+
+/// Received UPDATEs by RFC 7606 §2 error-handling approach (clean ones are not counted here).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rfc7606Counts {
+    /// "Attribute discard": malformed attributes dropped, the rest used.
+    pub attribute_discard: u64,
+    /// "Treat-as-withdraw": every route of the UPDATE withdrawn.
+    pub treat_as_withdraw: u64,
+    /// "AFI/SAFI disable": the family stopped on this session.
+    pub afi_safi_disable: u64,
+    /// "Session reset": an UPDATE Message Error NOTIFICATION ended the session.
+    pub session_reset: u64,
 }
 
 /// Whether the operator wants the session up.

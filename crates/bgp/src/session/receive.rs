@@ -97,6 +97,9 @@ impl Session {
         let decoded = match decode_message(&self.conns[idx].ctx, msg) {
             Ok(d) => d,
             Err(e) => {
+                if t == 2 {
+                    self.stats.rfc7606.session_reset += 1;
+                }
                 self.decode_failure(id, e, now);
                 return;
             }
@@ -121,6 +124,13 @@ impl Session {
             (State::Established, Message::Keepalive) => self.restart_hold(idx, now),
             (State::Established, Message::Update(update)) => {
                 self.stats.updates_in += 1;
+                let counts = &mut self.stats.rfc7606;
+                match decoded.outcome {
+                    Outcome::Accept => {}
+                    Outcome::AttributeDiscard(_) => counts.attribute_discard += 1,
+                    Outcome::TreatAsWithdraw(_) => counts.treat_as_withdraw += 1,
+                    Outcome::AfiSafiDisable { .. } => counts.afi_safi_disable += 1,
+                }
                 self.restart_hold(idx, now);
                 if decoded.outcome == Outcome::Accept {
                     if let Some(f) = update.as_end_of_rib() {

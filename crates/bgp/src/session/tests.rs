@@ -1176,6 +1176,14 @@ fn updates_are_passed_up_with_their_outcome() {
     );
     assert_eq!(t.s.state(), State::Established);
     assert_eq!(t.s.stats().updates_in, 2);
+    assert_eq!(
+        t.s.stats().rfc7606,
+        Rfc7606Counts {
+            treat_as_withdraw: 1,
+            ..Rfc7606Counts::default()
+        },
+        "a clean UPDATE is not counted, the malformed one by its outcome"
+    );
 }
 
 #[test]
@@ -1194,6 +1202,7 @@ fn a_malformed_update_resets_with_the_codec_notification() {
         d[0].text
     );
     assert_eq!(t.s.state(), State::Idle);
+    assert_eq!(t.s.stats().rfc7606.session_reset, 1);
 }
 
 #[test]

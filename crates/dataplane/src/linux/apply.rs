@@ -25,8 +25,8 @@ const COALESCE_LIMIT: usize = 8192;
 
 /// What the apply thread is asked to do.
 pub(crate) enum Command {
-    /// Apply an ordered batch.
-    Batch(Vec<DataplaneIntent>),
+    /// Apply an ordered batch, submitted at this instant (for the latency histogram).
+    Batch(Vec<DataplaneIntent>, Instant),
     /// A device of this VNI vanished under us: set it up again with its entries.
     Repair(u32),
     /// Stop the thread.
@@ -226,7 +226,9 @@ impl Applier {
             // Batches already waiting are taken together: their entries go out in full
             // chunks, with one ack per chunk instead of one per batch (the driver submits one
             // batch per event, often a few hundred intents).
-            while let Ok(Command::Batch(batch)) = command {
+            let mut submitted = Vec::new();
+            while let Ok(Command::Batch(batch, at)) = command {
+                submitted.push(at);
                 let accepted = self.accept_batch(batch);
                 let queued = self.pending.len();
                 command = if queued < COALESCE_LIMIT {
@@ -237,13 +239,19 @@ impl Applier {
                 } else {
                     Err(RecvTimeoutError::Timeout)
                 };
-                if !matches!(command, Ok(Command::Batch(_))) {
+                if !matches!(command, Ok(Command::Batch(..))) {
                     self.finish_batches();
                 }
-                lock(&self.shared).stats.applied += accepted;
+                let mut shared = lock(&self.shared);
+                shared.stats.applied += accepted;
+                if !matches!(command, Ok(Command::Batch(..))) {
+                    for at in submitted.drain(..) {
+                        shared.stats.apply_latency.record(at.elapsed());
+                    }
+                }
             }
             match command {
-                Ok(Command::Batch(_)) => {}
+                Ok(Command::Batch(..)) => {}
                 Ok(Command::Repair(vni)) => self.repair(vni),
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}

@@ -25,6 +25,7 @@
 
 mod apply;
 mod fdb;
+mod inspect;
 mod netdev;
 mod probe;
 mod reconcile;
@@ -38,6 +39,7 @@ mod vnifilter;
 mod watch;
 
 pub use fdb::EVPND_NEIGH_PROTOCOL;
+pub use inspect::{inspect, KernelEntries};
 pub use netdev::OWNER_ALIAS_PREFIX;
 
 use crate::{Backend, BackendStats, DataplaneIntent, FeedbackSink};
@@ -242,7 +244,9 @@ pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
 impl Backend for LinuxBackend {
     fn submit(&mut self, batch: Vec<DataplaneIntent>) {
         if !batch.is_empty() {
-            let _ = self.commands.send(apply::Command::Batch(batch));
+            let _ = self
+                .commands
+                .send(apply::Command::Batch(batch, std::time::Instant::now()));
         }
     }
 

@@ -8,6 +8,7 @@
 //! new best path undoes exactly it. Old and new contributions are swapped before anything is
 //! settled, so only the net difference reaches the data plane.
 
+use super::explain::ImportVerdict;
 use super::mobility::{Claim, MacRecord};
 use super::proxy_arp_nd::IpRecord;
 use super::Engine;
@@ -236,8 +237,24 @@ impl Engine {
 
     /// What the best path `p` would install, if it qualifies for import.
     fn classify(&self, p: &Path) -> Option<Imported> {
+        self.judge(p).ok()
+    }
+
+    /// Whether the engine imports the best path `p` and, if not, why (`evpnctl explain`):
+    /// the same rules [`Engine::remote_best_change`] applies.
+    pub fn import_verdict(&self, p: &Path) -> ImportVerdict {
+        match self.judge(p) {
+            Ok(Imported::Mac { vni, .. } | Imported::Flood { vni, .. }) => {
+                ImportVerdict::Imported { vni }
+            }
+            Err(v) => v,
+        }
+    }
+
+    /// The import rules: what `p` contributes, or the rule it fails.
+    fn judge(&self, p: &Path) -> Result<Imported, ImportVerdict> {
         let Route::Evpn(route) = &p.route else {
-            return None;
+            return Err(ImportVerdict::NotImportable);
         };
         let rts: Vec<RouteTarget> = p
             .attrs
@@ -247,16 +264,28 @@ impl Engine {
                 _ => None,
             })
             .collect();
+        let evi_of = |label: u32| -> Result<Vni, ImportVerdict> {
+            let vni = Vni::new(label)
+                .ok()
+                .ok_or(ImportVerdict::BadLabel { label })?;
+            let evi = self.evis.get(&vni).ok_or(ImportVerdict::NoEvi { vni })?;
+            if !evi.imports(rts.iter()) {
+                return Err(ImportVerdict::RouteTargetNotImported {
+                    vni,
+                    route_targets: rts.clone(),
+                });
+            }
+            Ok(vni)
+        };
         match route {
             EvpnRoute::MacIp(r) => {
-                let vni = Vni::from_label(r.label1)?;
-                let evi = self.evis.get(&vni)?;
-                if !evi.imports(rts.iter()) {
-                    return None;
+                let vni = evi_of(r.label1.vni())?;
+                let vtep = p.attrs.next_hop.ip().ok_or(ImportVerdict::NoNextHop)?;
+                if vtep == self.config.vtep {
+                    return Err(ImportVerdict::OwnVtep { vtep });
                 }
-                let vtep = p.attrs.next_hop.ip()?;
-                if vtep == self.config.vtep || r.mac.is_multicast() {
-                    return None;
+                if r.mac.is_multicast() {
+                    return Err(ImportVerdict::MulticastMac);
                 }
                 let mut sequence = 0;
                 let mut sticky = false;
@@ -282,7 +311,7 @@ impl Engine {
                         _ => {}
                     }
                 }
-                Some(Imported::Mac {
+                Ok(Imported::Mac {
                     vni,
                     mac: r.mac,
                     // A binding of a multicast, broadcast or unspecified address is never
@@ -296,18 +325,21 @@ impl Engine {
                 })
             }
             EvpnRoute::InclusiveMulticast(_) => {
-                let pmsi = p.attrs.pmsi_tunnel.as_ref()?;
+                let pmsi = p
+                    .attrs
+                    .pmsi_tunnel
+                    .as_ref()
+                    .ok_or(ImportVerdict::NoIngressReplication)?;
                 let PmsiTunnelId::IngressReplication(vtep) = pmsi.tunnel else {
-                    return None;
+                    return Err(ImportVerdict::NoIngressReplication);
                 };
-                let vni = Vni::from_label(pmsi.label)?;
-                let evi = self.evis.get(&vni)?;
-                if !evi.imports(rts.iter()) || vtep == self.config.vtep {
-                    return None;
+                let vni = evi_of(pmsi.label.vni())?;
+                if vtep == self.config.vtep {
+                    return Err(ImportVerdict::OwnVtep { vtep });
                 }
-                Some(Imported::Flood { vni, vtep })
+                Ok(Imported::Flood { vni, vtep })
             }
-            _ => None,
+            _ => Err(ImportVerdict::NotImportable),
         }
     }
 }

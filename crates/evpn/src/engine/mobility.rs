@@ -17,6 +17,7 @@
 //! dormant claim like an active one.
 
 use super::duplicate::Detection;
+use super::explain::Decision;
 use super::import::ImportKey;
 use super::proxy_arp_nd::IpFlags;
 use super::Engine;
@@ -42,8 +43,42 @@ pub(super) struct Claim {
 impl Claim {
     /// Preference among remote claims on one MAC: sticky first, then higher sequence, then
     /// lower VTEP address (RFC 7432 §15; sticky: §15.2), then the route key (determinism).
-    fn mac_rank(&self) -> (bool, Reverse<u32>, IpAddr, ImportKey) {
+    pub(super) fn mac_rank(&self) -> (bool, Reverse<u32>, IpAddr, ImportKey) {
         (!self.sticky, Reverse(self.sequence), self.vtep, self.key)
+    }
+}
+
+/// Why the best of `remotes` (ranked by `rank`, best lowest) wins: against the best claim of
+/// another VTEP, by the first rank component that differs: the `preferred` flag (sticky for
+/// MACs, immutable for IPs), then the higher sequence number, then the lower VTEP address.
+pub(super) fn remote_decision<K: Ord>(
+    remotes: &[Claim],
+    rank: fn(&Claim) -> K,
+    preferred: fn(&Claim) -> bool,
+    preferred_wins: Decision,
+) -> Decision {
+    let Some(best) = remotes.iter().min_by_key(|c| rank(c)) else {
+        return Decision::NoClaim;
+    };
+    let Some(runner_up) = remotes
+        .iter()
+        .filter(|c| c.vtep != best.vtep)
+        .min_by_key(|c| rank(c))
+    else {
+        return Decision::OnlyClaim;
+    };
+    if preferred(best) && !preferred(runner_up) {
+        preferred_wins
+    } else if best.sequence != runner_up.sequence {
+        Decision::HigherSequence {
+            winner: best.sequence,
+            loser: runner_up.sequence,
+        }
+    } else {
+        Decision::LowerVtep {
+            winner: best.vtep,
+            loser: runner_up.vtep,
+        }
     }
 }
 
@@ -156,13 +191,28 @@ impl Engine {
     /// Who holds the MAC now, from its record alone. Returns the winner and whether a sticky
     /// conflict exists. A local claim that loses stays in the record, dormant.
     pub(super) fn decide(&self, r: &MacRecord) -> (Option<Winner>, bool) {
+        let (winner, conflict, _) = self.decide_why(r);
+        (winner, conflict)
+    }
+
+    /// [`Engine::decide`] with the rule that settled it (`evpnctl explain`).
+    pub(super) fn decide_why(&self, r: &MacRecord) -> (Option<Winner>, bool, Decision) {
         let remote = r.best_remote().map(|c| Winner {
             at: Location::Remote { vtep: c.vtep },
             sequence: c.sequence,
             sticky: c.sticky,
         });
         let Some(local) = &r.local else {
-            return (remote, false);
+            return (
+                remote,
+                false,
+                remote_decision(
+                    &r.remotes,
+                    Claim::mac_rank,
+                    |c| c.sticky,
+                    Decision::RemoteSticky,
+                ),
+            );
         };
         let mine = Winner {
             at: Location::Local,
@@ -170,28 +220,45 @@ impl Engine {
             sticky: local.sticky,
         };
         let Some(other) = remote else {
-            return (Some(mine), false);
+            return (Some(mine), false, Decision::OnlyClaim);
         };
         if local.sticky {
             // A static MAC never moves; any remote claim on it is a conflict (§15.2).
-            return (Some(mine), true);
+            return (Some(mine), true, Decision::LocalSticky);
         }
         if other.sticky {
-            return (Some(other), true);
+            return (Some(other), true, Decision::RemoteSticky);
         }
+        let Location::Remote { vtep } = other.at else {
+            return (Some(mine), false, Decision::OnlyClaim);
+        };
         let local_wins = match mine.sequence.cmp(&other.sequence) {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => match other.at {
-                Location::Remote { vtep } => self.config.vtep < vtep,
-                Location::Local => true,
-            },
+            std::cmp::Ordering::Equal => self.config.vtep < vtep,
         };
-        if local_wins {
-            (Some(mine), false)
+        let (winner, loser) = if local_wins {
+            (mine, other)
         } else {
-            (Some(other), false)
-        }
+            (other, mine)
+        };
+        let why = if mine.sequence != other.sequence {
+            Decision::HigherSequence {
+                winner: winner.sequence,
+                loser: loser.sequence,
+            }
+        } else if local_wins {
+            Decision::LowerVtep {
+                winner: self.config.vtep,
+                loser: vtep,
+            }
+        } else {
+            Decision::LowerVtep {
+                winner: vtep,
+                loser: self.config.vtep,
+            }
+        };
+        (Some(winner), false, why)
     }
 
     /// Brings the MAC's installed location, advertisement, events and intents in line with its

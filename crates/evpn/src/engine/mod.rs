@@ -36,15 +36,19 @@
 //! * [`duplicate`]: move counting and freezes (RFC 7432 §15.1, RFC 9161).
 //! * [`proxy_arp_nd`]: the IP record and its binding (RFC 9161, RFC 9047).
 //! * [`tables`]: the operator views.
+//! * [`explain`]: why the engine holds what it holds (`evpnctl explain`).
 
 mod duplicate;
 mod evi;
+mod explain;
 mod import;
 mod mobility;
 mod origination;
 mod ports;
 mod proxy_arp_nd;
 mod tables;
+
+pub use explain::{BindingView, ClaimView, Decision, ImportVerdict, IpExplanation, MacExplanation};
 
 use crate::config::{EngineConfig, ResolvedEvi};
 use crate::types::{DataplaneIntent, EngineEvent, RouteChange};

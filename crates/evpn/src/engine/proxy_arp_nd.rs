@@ -7,8 +7,9 @@
 //! another MAC.
 
 use super::duplicate::Detection;
+use super::explain::Decision;
 use super::import::ImportKey;
-use super::mobility::Claim;
+use super::mobility::{remote_decision, Claim};
 use super::Engine;
 use crate::types::{DataplaneIntent, Location};
 use evpnd_wire::{MacAddress, Vni};
@@ -34,7 +35,7 @@ pub(super) struct Binding {
 impl Claim {
     /// Preference among remote claims on one IP: immutable bindings first (RFC 9047 §3.1),
     /// then as for MACs (RFC 7432 §15).
-    fn ip_rank(&self) -> (bool, Reverse<u32>, IpAddr, ImportKey) {
+    pub(super) fn ip_rank(&self) -> (bool, Reverse<u32>, IpAddr, ImportKey) {
         (!self.immutable, Reverse(self.sequence), self.vtep, self.key)
     }
 }
@@ -61,7 +62,58 @@ impl IpRecord {
     }
 }
 
+/// The binding that wins among the local one and the record's remote claims, and why: a
+/// local binding wins unless a remote immutable binding names another MAC (RFC 9047 §3.1);
+/// otherwise the best remote claim (immutable, then sequence, then VTEP).
+pub(super) fn choose_binding(
+    local: Option<Binding>,
+    rec: &IpRecord,
+) -> (Option<Binding>, Decision) {
+    let remote = rec.best_remote().map(|c| Binding {
+        mac: c.mac,
+        at: Location::Remote { vtep: c.vtep },
+        router: c.router,
+        immutable: c.immutable,
+    });
+    match (local, remote) {
+        (Some(l), Some(r)) if r.immutable && !l.immutable && r.mac != l.mac => {
+            (Some(r), Decision::Immutable)
+        }
+        (Some(l), Some(_)) => (Some(l), Decision::LocalBinding),
+        (Some(l), None) => (Some(l), Decision::OnlyClaim),
+        (None, r) => (
+            r,
+            remote_decision(
+                &rec.remotes,
+                Claim::ip_rank,
+                |c| c.immutable,
+                Decision::Immutable,
+            ),
+        ),
+    }
+}
+
 impl Engine {
+    /// The local binding of `ip`, when its MAC's local claim is active (not dormant).
+    pub(super) fn local_binding(&self, vni: Vni, ip: IpAddr) -> Option<Binding> {
+        let mac = self.local_ips.get(&(vni, ip)).copied()?;
+        // A binding of a dormant local MAC is not installed (RFC 7432 §15: the MAC is
+        // elsewhere while the remote claim wins).
+        let flags = self
+            .macs
+            .get(&(vni, mac))
+            .filter(|r| r.local_active())
+            .and_then(|r| r.local.as_ref())
+            .and_then(|l| l.ips.get(&ip))
+            .copied()?;
+        Some(Binding {
+            mac,
+            at: Location::Local,
+            router: flags.router,
+            immutable: flags.static_binding,
+        })
+    }
+
     /// Releases the local binding of `ip` to `mac` and settles the IP.
     pub(super) fn unbind_local_ip(&mut self, vni: Vni, mac: MacAddress, ip: IpAddr) {
         if self.local_ips.get(&(vni, ip)) == Some(&mac) {
@@ -74,38 +126,12 @@ impl Engine {
     /// MAC whose local claim is not dormant) wins unless a remote immutable binding names
     /// another MAC (RFC 9047 §3.1); otherwise the best remote claim.
     pub(super) fn settle_ip(&mut self, vni: Vni, ip: IpAddr) {
-        let local = self.local_ips.get(&(vni, ip)).copied().and_then(|mac| {
-            // A binding of a dormant local MAC is not installed (RFC 7432 §15: the MAC is
-            // elsewhere while the remote claim wins).
-            let flags = self
-                .macs
-                .get(&(vni, mac))
-                .filter(|r| r.local_active())
-                .and_then(|r| r.local.as_ref())
-                .and_then(|l| l.ips.get(&ip))
-                .copied()?;
-            Some(Binding {
-                mac,
-                at: Location::Local,
-                router: flags.router,
-                immutable: flags.static_binding,
-            })
-        });
+        let local = self.local_binding(vni, ip);
         let rec = self.ips.entry((vni, ip)).or_insert_with(IpRecord::new);
         if rec.detection.frozen() {
             return;
         }
-        let remote = rec.best_remote().map(|c| Binding {
-            mac: c.mac,
-            at: Location::Remote { vtep: c.vtep },
-            router: c.router,
-            immutable: c.immutable,
-        });
-        let winner = match (local, remote) {
-            (Some(l), Some(r)) if r.immutable && !l.immutable && r.mac != l.mac => Some(r),
-            (Some(l), _) => Some(l),
-            (None, r) => r,
-        };
+        let (winner, _) = choose_binding(local, rec);
         let before = rec.installed;
         rec.installed = winner;
         if before != winner {

@@ -5,6 +5,7 @@
 //! of range, a group MAC, an unknown neighbour — is judged by the node and comes back as a
 //! [`CommandError`], mapped to its gRPC code with the field in the message.
 
+mod explain;
 mod render;
 mod watch;
 
@@ -288,6 +289,15 @@ impl Evpnd for Service {
     ) -> Result<Response<v1::ListDataplaneResponse>, Status> {
         let m = self.ask(Request::Dataplane).await?.map_err(status)?;
         Ok(Response::new(render::dataplane(&m)))
+    }
+
+    async fn explain(
+        &self,
+        req: GrpcRequest<v1::ExplainRequest>,
+    ) -> Result<Response<v1::ExplainResponse>, Status> {
+        explain::explain(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 }
 

@@ -10,6 +10,7 @@
 mod dataplane;
 mod evpn;
 mod neighbor;
+mod observe;
 mod static_route;
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,9 @@ struct RawConfig {
     endpoint: Vec<evpn::RawEndpoint>,
     #[serde(default)]
     watch: watch::RawWatch,
+    metrics: observe::RawMetrics,
+    #[serde(default)]
+    log: observe::RawLog,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +97,7 @@ impl std::str::FromStr for ApiListen {
 }
 
 pub use dataplane::DataplaneKind;
+pub use observe::{LogConfig, LogFormat};
 
 /// The validated configuration: the node's, and the driver's own settings.
 #[derive(Clone, Debug)]
@@ -109,6 +114,10 @@ pub struct Config {
     pub dataplane: DataplaneKind,
     /// How many deltas the watch streams keep (`[watch]`).
     pub watch: crate::watch::Retention,
+    /// Where Prometheus metrics are served over HTTP (`[metrics] listen`; `None`: nowhere).
+    pub metrics: Option<SocketAddr>,
+    /// Log format and level (`[log]`).
+    pub log: LogConfig,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -184,6 +193,8 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         &raw.endpoint,
     )?;
     let dataplane = dataplane::dataplane(&raw.dataplane, &raw.vni, evpn.as_ref())?;
+    let metrics = observe::metrics(&raw.metrics)?;
+    let log = observe::log(&raw.log)?;
     let vtep = raw
         .dataplane
         .vtep
@@ -228,5 +239,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             .unwrap_or_else(|| PathBuf::from("/run/evpnd")),
         dataplane,
         watch: raw.watch.retention()?,
+        metrics,
+        log,
     })
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod kernel_fabric;
+pub mod metrics;
 pub mod netns_daemon;
 
 use evpnd_api::v1;
@@ -201,6 +202,17 @@ pub trait EvpnApi {
     /// `ListDataplane`.
     fn dataplane(&self) -> Result<v1::ListDataplaneResponse, tonic::Status> {
         self.call(|mut c| async move { c.list_dataplane(v1::ListDataplaneRequest {}).await })
+    }
+
+    /// `Explain` of `mac` (or, when it parses as an IP, that IP) in `vni`.
+    fn explain(&self, vni: u32, subject: &str) -> Result<v1::ExplainResponse, tonic::Status> {
+        let is_ip = subject.parse::<std::net::IpAddr>().is_ok();
+        let req = v1::ExplainRequest {
+            vni,
+            mac: if is_ip { String::new() } else { subject.into() },
+            ip: if is_ip { subject.into() } else { String::new() },
+        };
+        self.call(|mut c| async move { c.explain(req).await })
     }
 
     /// `AttachEndpoint` (`ip` "" for none).

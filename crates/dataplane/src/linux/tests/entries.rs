@@ -161,6 +161,11 @@ fn a_vni_gets_its_devices_and_entries_and_loses_them_again() {
     r.wait_applied(15);
     assert!(!link_exists(&ns, "vx100") && !link_exists(&ns, "br100"));
     assert_eq!(r.stats().failures, 0, "{:?}", r.events());
+    // Every batch submitted was timed from submit to applied.
+    let latency = r.stats().apply_latency;
+    assert!(latency.count >= 1 && latency.sum_micros > 0, "{latency:?}");
+    let bounded: u64 = latency.buckets.iter().sum();
+    assert!(bounded <= latency.count, "{latency:?}");
     r.stop();
     ns.delete().unwrap();
 }
