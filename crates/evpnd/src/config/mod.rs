@@ -46,6 +46,7 @@ struct RawConfig {
     endpoint: Vec<evpn::RawEndpoint>,
     #[serde(default)]
     watch: watch::RawWatch,
+    #[serde(default)]
     metrics: observe::RawMetrics,
     #[serde(default)]
     log: observe::RawLog,
