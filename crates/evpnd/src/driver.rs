@@ -15,6 +15,8 @@
 //! TCP-MD5 keys, connection tasks, the restart marker in the state directory (whose presence
 //! tells the node this start is a restart), signals.
 
+mod manage;
+
 use crate::config::{Config, DataplaneKind};
 use crate::control::{Request, VnisAnswer};
 use crate::net::{self, ConnEvent, ConnHandle, WriteCmd};
@@ -52,6 +54,9 @@ struct Driver {
     conns: HashMap<ConnId, ConnHandle>,
     conn_tx: mpsc::UnboundedSender<(ConnId, ConnEvent)>,
     event_tx: mpsc::UnboundedSender<Event>,
+    /// The configuration as it runs (updated by reloads): what the next reload is compared
+    /// with, and the `[bgp]` defaults of neighbours added at run time.
+    running: Config,
 }
 
 /// Starts the data plane `kind` names, reporting into `sink`.
@@ -111,12 +116,13 @@ pub async fn run(
     }
     let mut d = Driver {
         node,
-        dataplane: backend(config.dataplane, sink)?,
+        dataplane: backend(config.dataplane.clone(), sink)?,
         journal,
         listener,
         conns: HashMap::new(),
         conn_tx,
         event_tx,
+        running: config.clone(),
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
@@ -140,6 +146,7 @@ pub async fn run(
     }
     d.drain();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
         let deadline = d
             .node
@@ -154,6 +161,7 @@ pub async fn run(
             _ = tokio::time::sleep_until(deadline) => d.node.handle_timeout(Instant::now()),
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
+            _ = sighup.recv() => d.reload_logged(),
         }
         d.drain();
     }
@@ -334,9 +342,6 @@ impl Driver {
             Request::Neighbors(tx) => {
                 let _ = tx.send(n.neighbors(now));
             }
-            Request::Routes(filter, tx) => {
-                let _ = tx.send(n.routes(&filter).collect());
-            }
             Request::Vnis(tx) => {
                 let answer = n.vnis().and_then(|vnis| {
                     let status = n.evpn_status().ok_or_else(engine_off)?;
@@ -349,15 +354,6 @@ impl Driver {
                     })
                 });
                 let _ = tx.send(answer);
-            }
-            Request::Macs(vni, tx) => {
-                let _ = tx.send(n.macs(vni));
-            }
-            Request::Flood(vni, tx) => {
-                let _ = tx.send(n.flood(vni));
-            }
-            Request::Arp(vni, tx) => {
-                let _ = tx.send(n.arp(vni));
             }
             Request::Dataplane(tx) => {
                 let answer = if n.evpn_status().is_none() {
@@ -375,6 +371,7 @@ impl Driver {
                 };
                 let _ = tx.send(answer);
             }
+            Request::Manage(m) => self.on_manage(m),
         }
     }
 }

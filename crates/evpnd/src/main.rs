@@ -9,6 +9,7 @@ mod control;
 mod driver;
 mod net;
 mod persist;
+mod reload;
 mod sockopt;
 
 use clap::{Parser, Subcommand};

@@ -36,6 +36,7 @@ mod error;
 mod event;
 mod evpn;
 mod node;
+mod pages;
 mod peer;
 mod query;
 mod restart;
@@ -49,6 +50,7 @@ pub use error::{CommandError, ErrorKind};
 pub use event::{DataplaneFeedback, NodeEvent};
 pub use evpn::EvpnCounters;
 pub use node::{Accepted, Input, Node, Output, Refused};
+pub use pages::{EndpointView, Page, RouteCursor};
 pub use peer::peer_address;
 pub use query::{
     EvpnStatus, NeighborView, NotificationView, PathSource, PathView, RouteFilter, RouteView,

@@ -104,6 +104,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The data plane the engine's intents go to.
     pub dataplane: DataplaneKind,
+    /// `[bgp] hold-time` and `connect-retry`: what a neighbour added at run time inherits.
+    pub neighbor_defaults: (u16, Duration),
+    /// The file it was read from (`None`: parsed from text): what a reload reads again.
+    pub path: Option<PathBuf>,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -126,7 +130,9 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    let mut c = parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+    c.path = Some(path.to_path_buf());
+    Ok(c)
 }
 
 /// Parses and validates configuration text.
@@ -222,5 +228,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             .state_dir
             .unwrap_or_else(|| PathBuf::from("/run/evpnd")),
         dataplane,
+        neighbor_defaults: (hold_time, connect_retry),
+        path: None,
     })
 }
