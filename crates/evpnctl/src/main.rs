@@ -4,10 +4,15 @@
 //! `docs/decode-json.md`) or readable text. `show neighbors|routes|vnis|macs|flood|arp|dataplane`
 //! ask a running evpnd over its gRPC API (`--api unix:PATH` or `HOST:PORT`) and print tables or
 //! `--json` (schema: `docs/evpnctl-json.md`); `attach`, `detach` and `clear duplicate` act on
-//! its EVPN engine.
+//! its EVPN engine; `vni add|del`, `neighbor add|del|reset` and `reload` manage it at run
+//! time. Exit status of the commands that talk to evpnd: 0 done, 1 the daemon refused or the
+//! call failed (its message is printed), 2 a usage error, 3 the daemon is unreachable.
+//! `completions SHELL` prints a completion script.
 
+mod client;
 mod decode;
 mod evpn;
+mod manage;
 mod show;
 mod text;
 
@@ -57,6 +62,24 @@ enum Command {
     /// Clear state in the daemon.
     #[command(subcommand)]
     Clear(evpn::ClearCommand),
+    /// Create or delete a VNI (EVI) at run time.
+    #[command(subcommand)]
+    Vni(manage::VniCommand),
+    /// Add, remove or reset a BGP neighbour at run time.
+    #[command(subcommand)]
+    Neighbor(manage::NeighborCommand),
+    /// Make the daemon re-read its configuration file and apply the difference (as SIGHUP
+    /// does); a bad file changes nothing.
+    Reload {
+        /// Print what changed as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `--api`, else $EVPNCTL_API, else the daemon's default socket.
@@ -74,5 +97,18 @@ fn main() -> ExitCode {
         Command::Attach(a) => evpn::attach(&api_of(cli.api), a),
         Command::Detach(e) => evpn::detach(&api_of(cli.api), e),
         Command::Clear(c) => evpn::clear(&api_of(cli.api), c),
+        Command::Vni(c) => manage::vni(&api_of(cli.api), c),
+        Command::Neighbor(c) => manage::neighbor(&api_of(cli.api), c),
+        Command::Reload { json } => manage::reload(&api_of(cli.api), json),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "evpnctl",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
