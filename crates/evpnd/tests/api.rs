@@ -429,5 +429,96 @@ fn reload_adds_and_removes_neighbours_and_leaves_the_others_alone() {
     // The same file again changes nothing.
     let r = reload(&a).unwrap();
     assert_eq!(r, v1::ReloadConfigResponse::default());
+    // A file adding a VNI the API created already is refused as a whole: the neighbour it
+    // also adds does not appear.
+    create_vni(
+        &a,
+        v1::CreateVniRequest {
+            vni: 300,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let clash = without_b
+        .replace(
+            "[[vni]]\nvni = 200\n",
+            "[[vni]]\nvni = 200\n[[vni]]\nvni = 300\n",
+        )
+        .replace(
+            "[evpn]",
+            &format!("{}[evpn]", neighbor("127.0.0.60", 1, ips[0])),
+        );
+    std::fs::write(&a.config, &clash).unwrap();
+    let e = reload(&a).unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().starts_with("vni 300"), "{e:?}");
+    assert!(state_of(&a, "127.0.0.60").is_none());
     a.kill(libc::SIGTERM);
+}
+
+/// The device options of a VNI created through the API reach the Linux data plane: its bridge
+/// and VXLAN device get the names asked for, are removed with the VNI, and a name another VNI
+/// uses is refused (root, in a network namespace).
+#[test]
+fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
+    if !evpnd_lab::require_root_and_tools(&["ip"]) {
+        return;
+    }
+    let ns = evpnd_lab::Netns::new().unwrap();
+    ns.ip(&["addr", "add", "198.18.0.81/32", "dev", "lo"])
+        .unwrap();
+    let mut d = common::netns_daemon::NsDaemon::start(
+        &ns,
+        "api-linux",
+        &format!(
+            "asn = {ASN}\nrouter-id = \"198.18.0.81\"\n[bgp]\nlisten = \"none\"\n[evpn]\nvtep = \"198.18.0.81\"\n[dataplane]\nkind = \"linux\"\n"
+        ),
+    );
+    let has = |dev: &str| ns.ip(&["link", "show", dev]).is_ok();
+    let create = |r: v1::CreateVniRequest| d.call(|mut c| async move { c.create_vni(r).await });
+    create(v1::CreateVniRequest {
+        vni: 300,
+        bridge: "br-api".into(),
+        vxlan_device: "vx-api".into(),
+        learning: Some(false),
+        ..Default::default()
+    })
+    .unwrap();
+    wait_until(WAIT, || has("br-api") && has("vx-api"))
+        .unwrap_or_else(|e| panic!("{e}: no br-api/vx-api\n{}", d.log_text()));
+    wait_until(WAIT, || {
+        d.vnis()
+            .vnis
+            .iter()
+            .any(|v| v.vni == 300 && v.dataplane_state == "up")
+    })
+    .unwrap();
+    let vxlan = ns.ip(&["-d", "link", "show", "vx-api"]).unwrap();
+    assert!(vxlan.contains("id 300"), "{vxlan}");
+    assert!(vxlan.contains("master br-api"), "{vxlan}");
+
+    d.call(|mut c| async move { c.delete_vni(v1::DeleteVniRequest { vni: 300 }).await })
+        .unwrap();
+    wait_until(WAIT, || !has("br-api") && !has("vx-api")).unwrap();
+
+    // Created again without options: the default names.
+    create(v1::CreateVniRequest {
+        vni: 300,
+        ..Default::default()
+    })
+    .unwrap();
+    wait_until(WAIT, || has("br300") && has("vx300")).unwrap();
+    // Another VNI may not take a name VNI 300 uses.
+    let e = create(v1::CreateVniRequest {
+        vni: 301,
+        vxlan_device: "vx300".into(),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().starts_with("vxlan_device:"), "{e:?}");
+    assert!(!has("br301"));
+    d.stop();
+    drop(d);
+    ns.delete().unwrap();
 }

@@ -151,7 +151,38 @@ impl Driver {
             .clone()
             .ok_or("the daemon was not started from a file")?;
         let new = crate::config::load(&path).map_err(|e| e.to_string())?;
-        let plan = crate::reload::plan(&self.running, &new)?;
+        let mut plan = crate::reload::plan(&self.running, &new)?;
+        // The node may differ from the file last loaded (the API adds and removes neighbours
+        // and VNIs): what is gone already is not removed again, and an addition that would
+        // collide with something the API made refuses the whole reload before anything moves.
+        let now = Instant::now();
+        let neighbors: Vec<std::net::IpAddr> =
+            self.node.neighbors(now).iter().map(|n| n.address).collect();
+        let vnis: Vec<u32> = self
+            .node
+            .vnis()
+            .map(|v| v.iter().map(|s| s.evi.vni.get()).collect())
+            .unwrap_or_default();
+        plan.remove_neighbors.retain(|a| neighbors.contains(a));
+        plan.remove_vnis.retain(|v| vnis.contains(v));
+        if let Some(n) = plan.add_neighbors.iter().find(|n| {
+            neighbors.contains(&n.peer.address) && !plan.remove_neighbors.contains(&n.peer.address)
+        }) {
+            return Err(format!(
+                "neighbor {}: added through the API already; remove it first (nothing changed)",
+                n.peer.address
+            ));
+        }
+        if let Some((e, _)) = plan
+            .add_vnis
+            .iter()
+            .find(|(e, _)| vnis.contains(&e.vni.get()) && !plan.remove_vnis.contains(&e.vni.get()))
+        {
+            return Err(format!(
+                "vni {}: created through the API already; delete it first (nothing changed)",
+                e.vni
+            ));
+        }
         let fail = |what: String, e: CommandError| format!("{what}: {e} (reload stopped here)");
         for a in &plan.remove_neighbors {
             self.command(Command::RemoveNeighbor { address: *a })
