@@ -18,8 +18,10 @@ pub struct VniArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Entries fetched per request (paged lists; the daemon serves at most 10000).
-    #[arg(long, default_value_t = 1000)]
+    /// Entries fetched per request (paged lists; the daemon serves at most 10000, and
+    /// walks its whole MAC or ARP table for each page, so large pages list large tables
+    /// faster).
+    #[arg(long, default_value_t = 10_000)]
     pub page_size: u32,
 }
 

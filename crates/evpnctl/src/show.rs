@@ -76,6 +76,9 @@ pub struct RoutesArgs {
     pub page_size: u32,
 }
 
+/// The largest answer evpnctl accepts (one page; the daemon serves at most 10000 entries).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
 /// A client for the daemon's API at `api` (`unix:PATH` or `HOST:PORT`).
 pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
     let timeout = Duration::from_secs(5);
@@ -100,7 +103,8 @@ pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
             .await
     };
     channel
-        .map(EvpndClient::new)
+        // A page of routes with many paths each may pass gRPC's default 4 MiB limit.
+        .map(|c| EvpndClient::new(c).max_decoding_message_size(MAX_MESSAGE))
         .map_err(|e| format!("cannot reach evpnd at {api}: {e}"))
 }
 

@@ -98,6 +98,8 @@ pub enum ManageRequest {
         evpnd_dataplane::VniOptions,
         Answer<Result<VniSummary, CommandError>>,
     ),
+    /// Delete an EVI and forget its device options.
+    DeleteVni(u32, Answer<Result<(), CommandError>>),
     /// Add a neighbour.
     AddNeighbor(NeighborSpec, Answer<Result<(), CommandError>>),
     /// One page of routes.

@@ -9,7 +9,9 @@
 //! * data-plane intents → the data-plane backend in ordered batches (one per drain); its
 //!   feedback (install failures, learned MACs, link state) comes back on a channel and goes
 //!   to the node as [`Input::Dataplane`];
-//! * node events → the log.
+//! * node events → the log;
+//! * SIGHUP and `ReloadConfig` → the configuration file read again and its difference applied
+//!   as node commands (`manage.rs`, [`crate::reload`]).
 //!
 //! It decides nothing about BGP or EVPN. What it owns is I/O: the listening socket and its
 //! TCP-MD5 keys, connection tasks, the restart marker in the state directory (whose presence

@@ -1,7 +1,8 @@
 //! evpnd: the EVPN-VXLAN control-plane daemon.
 //!
-//! `evpnd --config FILE` runs it; `evpnd --check-config FILE` validates a configuration and
-//! exits non-zero with a message naming the bad key; `evpnd demo` will run the demo fabric.
+//! `evpnd --config FILE` runs it (SIGHUP re-reads FILE and applies the difference, see
+//! `reload`); `evpnd --check-config FILE` validates a configuration and exits non-zero with a
+//! message naming the bad key; `evpnd demo` will run the demo fabric.
 
 mod api;
 mod config;

@@ -508,6 +508,14 @@ fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
     })
     .unwrap();
     wait_until(WAIT, || has("br300") && has("vx300")).unwrap();
+    // The names VNI 300 had before it was deleted are free again.
+    create(v1::CreateVniRequest {
+        vni: 302,
+        bridge: "br-api".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    wait_until(WAIT, || has("br-api") && has("vx302")).unwrap();
     // Another VNI may not take a name VNI 300 uses.
     let e = create(v1::CreateVniRequest {
         vni: 301,

@@ -232,6 +232,96 @@ mod tests {
     use super::*;
     use crate::query::PathSource;
 
+    use crate::{Command, EndpointSpec, EvpnConfig, NodeConfig, VniSpec};
+    use evpnd_evpn::{EngineConfig, EviConfig};
+    use std::net::Ipv4Addr;
+    use std::time::Instant;
+
+    /// A node with VNIs 100 and 200 (the second added at run time) and `n` endpoints spread
+    /// over them.
+    fn node_with_endpoints(n: u16) -> Node {
+        let rid = Ipv4Addr::new(198, 19, 0, 1);
+        let mut c = NodeConfig::new(65000, rid);
+        c.evpn = Some(EvpnConfig {
+            engine: EngineConfig::new(65000, rid, IpAddr::V4(rid)),
+            evis: vec![EviConfig::new(Vni::new(100).unwrap())],
+            endpoints: Vec::new(),
+        });
+        let now = Instant::now();
+        let mut node = Node::new(c, now).unwrap();
+        node.command(
+            Command::AddVni(VniSpec {
+                vni: 200,
+                rd: None,
+                import: Vec::new(),
+                export: Vec::new(),
+            }),
+            now,
+        )
+        .unwrap();
+        for i in 0..n {
+            let [hi, lo] = i.to_be_bytes();
+            let mac = MacAddress([2, 0, 0, 0, hi, lo]);
+            let vni = if i % 2 == 0 { 100 } else { 200 };
+            node.command(Command::Attach(EndpointSpec::new(vni, mac, None)), now)
+                .unwrap();
+        }
+        node
+    }
+
+    #[test]
+    fn every_table_pages_through_every_entry_once() {
+        let node = node_with_endpoints(25);
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let p = node.macs_page(0, after, 7).unwrap();
+            assert!(p.items.len() <= 7);
+            seen.extend(p.items.iter().map(|m| (m.vni, m.mac)));
+            match p.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, seen, "in key order, none twice");
+        let one = node.endpoints_page(200, None, 100).unwrap();
+        assert_eq!(one.items.len(), 12);
+        assert!(one.items.iter().all(|e| e.attached && !e.learned));
+        assert!(one.next.is_none());
+        // Routes: 25 type-2 and 2 type-3, in pages of 4.
+        let filter = RouteFilter::default();
+        let mut routes = 0;
+        let mut after = None;
+        loop {
+            let p = node.routes_page(&filter, after, 4);
+            routes += p.items.len();
+            match p.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        let evpn = RouteFilter {
+            family: Some(evpnd_wire::Family::L2VPN_EVPN),
+            ..RouteFilter::default()
+        };
+        assert_eq!(node.routes_page(&evpn, None, 1000).items.len(), 27);
+        assert!(routes >= 27, "every family listed: {routes}");
+        let flood = node.flood_page(0, None, 1).unwrap();
+        assert_eq!(flood.items.len(), 1);
+        assert_eq!(
+            node.flood_page(0, flood.next, 1).unwrap().items[0].0.get(),
+            200
+        );
+        assert_eq!(
+            node.macs_page(300, None, 10).unwrap_err().kind,
+            crate::ErrorKind::NotFound
+        );
+    }
+
     #[test]
     fn a_page_fetched_one_beyond_says_whether_more_follow() {
         let p = finish(vec![1, 2, 3], 2, |x| *x);

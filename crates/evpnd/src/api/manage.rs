@@ -190,7 +190,9 @@ impl Service {
         if r.vni == 0 {
             return Err(Status::invalid_argument("vni: required (1..=16777215)"));
         }
-        self.command(Command::RemoveVni { vni: r.vni }).await?;
+        self.manage(|tx| ManageRequest::DeleteVni(r.vni, tx))
+            .await?
+            .map_err(status)?;
         Ok(v1::DeleteVniResponse {})
     }
 

@@ -19,6 +19,9 @@ impl Driver {
             ManageRequest::CreateVni(spec, options, tx) => {
                 let _ = tx.send(self.create_vni(spec, options));
             }
+            ManageRequest::DeleteVni(vni, tx) => {
+                let _ = tx.send(self.delete_vni(vni));
+            }
             ManageRequest::AddNeighbor(spec, tx) => {
                 let _ = tx.send(self.add_neighbor(spec));
             }
@@ -83,6 +86,14 @@ impl Driver {
             .into_iter()
             .find(|s| s.evi.vni.get() == vni)
             .ok_or_else(|| CommandError::not_found("vni", format!("VNI {vni} vanished")))
+    }
+
+    /// Deletes an EVI; the data plane forgets its device options (its devices go with the
+    /// removal intents, by the names they were made with).
+    fn delete_vni(&mut self, vni: u32) -> Result<(), CommandError> {
+        self.command(Command::RemoveVni { vni })?;
+        self.dataplane.set_vni_options(vni, None);
+        Ok(())
     }
 
     /// Carries out a command as an API request does (recorded in the endpoint journal).
@@ -189,9 +200,8 @@ impl Driver {
                 .map_err(|e| fail(format!("removing neighbor {a}"), e))?;
         }
         for v in &plan.remove_vnis {
-            self.command(Command::RemoveVni { vni: *v })
+            self.delete_vni(*v)
                 .map_err(|e| fail(format!("deleting VNI {v}"), e))?;
-            self.dataplane.set_vni_options(*v, None);
         }
         for (evi, options) in &plan.add_vnis {
             let spec = VniSpec {
