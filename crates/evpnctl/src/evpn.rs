@@ -9,7 +9,7 @@ use evpnd_api::v1;
 use serde_json::{json, Value};
 use std::process::ExitCode;
 
-/// `--vni` and `--json` of the EVPN table commands.
+/// `--vni`, `--json` and `--page-size` of the paged EVPN table commands.
 #[derive(Debug, Args)]
 pub struct VniArgs {
     /// Only this VNI (default: every VNI).
@@ -23,6 +23,17 @@ pub struct VniArgs {
     /// faster).
     #[arg(long, default_value_t = 10_000)]
     pub page_size: u32,
+}
+
+/// `--vni` and `--json` of `show vnis` (not paged: one row per EVI).
+#[derive(Debug, Args)]
+pub struct VnisArgs {
+    /// Only this VNI (default: every VNI).
+    #[arg(long)]
+    pub vni: Option<u32>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// An endpoint: VNI, MAC and optional IP.
@@ -87,7 +98,7 @@ where
 }
 
 /// `show vnis`.
-pub fn show_vnis(api: &str, a: VniArgs) -> ExitCode {
+pub fn show_vnis(api: &str, a: VnisArgs) -> ExitCode {
     with_client(api, |mut c| async move {
         let mut r = c.list_vnis(v1::ListVnisRequest {}).await?.into_inner();
         if let Some(v) = a.vni {

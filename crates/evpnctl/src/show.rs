@@ -17,7 +17,7 @@ pub enum ShowCommand {
     /// The BGP RIB (EVPN and other families): every route with all its paths, best first.
     Routes(RoutesArgs),
     /// EVPN: the EVIs (VNI, RD, route targets, table sizes) and the engine's event counters.
-    Vnis(crate::evpn::VniArgs),
+    Vnis(crate::evpn::VnisArgs),
     /// EVPN: the MAC table (location, mobility sequence, sticky, duplicate state).
     Macs(crate::evpn::VniArgs),
     /// EVPN: the ingress-replication flood list of each VNI.
