@@ -72,13 +72,23 @@ impl Driver {
         options: VniOptions,
     ) -> Result<VniSummary, CommandError> {
         let vni = spec.vni;
-        self.dataplane
-            .check_vni_options(vni, &options)
-            .map_err(|e| match e.split_once(": ") {
-                Some(("bridge", m)) => CommandError::precondition("bridge", m.to_string()),
-                Some(("vxlan_device", m)) => CommandError::invalid("vxlan_device", m.to_string()),
-                _ => CommandError::invalid("bridge", e),
-            })?;
+        // The VNI itself is judged before its device options.
+        evpnd_node::validate::vni(vni)?;
+        if let Err(e) = self.dataplane.check_vni_options(vni, &options) {
+            // The backend names the option first ("vxlan_device: ..."): options a data plane
+            // without devices cannot take are a precondition, bad names a bad argument.
+            let (field, message) = match e.split_once(": ") {
+                Some(("vxlan_device", m)) => ("vxlan_device", m.to_string()),
+                Some(("learning", m)) => ("learning", m.to_string()),
+                Some(("bridge", m)) => ("bridge", m.to_string()),
+                _ => ("bridge", e.clone()),
+            };
+            return Err(if self.dataplane.kind() == "linux" {
+                CommandError::invalid(field, message)
+            } else {
+                CommandError::precondition(field, message)
+            });
+        }
         self.command(Command::AddVni(spec))?;
         self.dataplane.set_vni_options(vni, Some(options));
         self.node
