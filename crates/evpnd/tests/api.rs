@@ -147,6 +147,33 @@ fn a_vni_created_at_run_time_carries_an_endpoint_to_a_peer_and_goes_again() {
     .unwrap();
     // The session never flapped through all this.
     assert_eq!(state_of(&a, "127.0.0.52").unwrap().established_count, 1);
+
+    // A soft reset keeps the session; a hard one restarts it.
+    let reset = |soft: bool| {
+        a.call(|mut c| async move {
+            c.reset_neighbor(v1::ResetNeighborRequest {
+                address: "127.0.0.52".into(),
+                soft,
+            })
+            .await
+        })
+        .unwrap()
+    };
+    assert_eq!(reset(true).families, vec!["l2vpn-evpn".to_string()]);
+    assert_eq!(state_of(&a, "127.0.0.52").unwrap().established_count, 1);
+    assert!(reset(false).families.is_empty());
+    wait_until(WAIT, || {
+        state_of(&a, "127.0.0.52")
+            .is_some_and(|n| n.established_count == 2 && n.state == "Established")
+    })
+    .unwrap();
+    let n = state_of(&b, "127.0.0.51").unwrap();
+    let sent = n.last_notification_received.expect("B heard the Cease");
+    assert_eq!(
+        (sent.code, sent.subcode),
+        (6, 4),
+        "Cease/Administrative Reset (RFC 4486)"
+    );
 }
 
 #[test]
@@ -154,8 +181,15 @@ fn refused_calls_carry_the_right_code_and_name_the_field() {
     let p = free_port("127.0.0.53");
     let a = Daemon::start(
         "api-refuse",
-        &config("127.0.0.53", p, "198.19.0.53", &[100], &[("127.0.0.54", 1)]),
+        &format!(
+            "{}[[endpoint]]\nvni = 100\nmac = \"02:00:00:00:53:01\"\n",
+            config("127.0.0.53", p, "198.19.0.53", &[100], &[("127.0.0.54", 1)])
+        ),
     );
+    // An endpoint of the configuration says so; attached through the API too, it has both.
+    let eps = endpoints(&a);
+    assert_eq!(eps.len(), 1);
+    assert_eq!(eps[0].origins, vec!["config".to_string()]);
     let vni = |vni: u32| v1::CreateVniRequest {
         vni,
         ..Default::default()
@@ -461,7 +495,7 @@ fn reload_adds_and_removes_neighbours_and_leaves_the_others_alone() {
 /// uses is refused (root, in a network namespace).
 #[test]
 fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
-    if !evpnd_lab::require_root_and_tools(&["ip"]) {
+    if !evpnd_lab::require_root_and_tools(&["ip", "ping"]) {
         return;
     }
     let ns = evpnd_lab::Netns::new().unwrap();
@@ -516,6 +550,26 @@ fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
     })
     .unwrap();
     wait_until(WAIT, || has("br-api") && has("vx302")).unwrap();
+    // A MAC the kernel learns on a port of the bridge is an endpoint of origin "kernel".
+    ns.ip(&[
+        "link", "add", "evp0", "type", "veth", "peer", "name", "evp1",
+    ])
+    .unwrap();
+    ns.ip(&["link", "set", "evp0", "master", "br300", "up"])
+        .unwrap();
+    ns.ip(&["link", "set", "evp1", "address", "02:00:00:00:81:01", "up"])
+        .unwrap();
+    ns.ip(&["addr", "add", "192.0.2.81/24", "dev", "evp1"])
+        .unwrap();
+    wait_until(WAIT, || {
+        let _ = ns.exec(&["ping", "-c", "1", "-W", "1", "-I", "evp1", "192.0.2.82"]);
+        d.call(|mut c| async move { c.list_endpoints(v1::ListEndpointsRequest::default()).await })
+            .unwrap()
+            .endpoints
+            .iter()
+            .any(|e| e.mac == "02:00:00:00:81:01" && e.origins == vec!["kernel".to_string()])
+    })
+    .unwrap_or_else(|e| panic!("{e}: the learned MAC is not an endpoint\n{}", d.log_text()));
     // Another VNI may not take a name VNI 300 uses.
     let e = create(v1::CreateVniRequest {
         vni: 301,
