@@ -683,6 +683,33 @@ impl Rib {
             })
     }
 
+    /// The routes of `family` from table slot `from` on, each with its slot and all its paths
+    /// best first, as [`Rib::loc_rib`] gives them: a listing resumes from the slot after the
+    /// last one it returned (a live route keeps its slot), walking only what it returns.
+    pub fn loc_rib_from(
+        &self,
+        family: Family,
+        from: u32,
+    ) -> impl Iterator<Item = (u32, Route, Vec<Path>)> + '_ {
+        self.table_index(family)
+            .map(|ti| &self.tables[ti])
+            .into_iter()
+            .flat_map(move |t| {
+                let start = (from as usize).min(t.entries.len());
+                t.entries[start..]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| !e.paths.is_empty())
+                    .map(move |(i, e)| {
+                        let paths = self.public_paths(&e.key, e.paths.as_slice());
+                        let route = paths
+                            .first()
+                            .map_or_else(|| e.key.route(&NlriExtras::default()), |p| p.route);
+                        (from.saturating_add(i as u32), route, paths)
+                    })
+            })
+    }
+
     /// The paths of one route, best first. The route is looked up by its key: for EVPN, the
     /// non-key fields of `route` (labels, ESI of type 2 and 5, gateway IP) are not compared.
     pub fn paths(&self, family: Family, route: &Route) -> Vec<Path> {

@@ -121,6 +121,44 @@ pub trait Backend: Send {
     fn memory(&self) -> Option<&MemoryDataplane> {
         None
     }
+    /// Judges the device options of a VNI about to be created at run time, changing nothing;
+    /// the error starts with the option's field name. A backend without devices refuses any
+    /// option that is set.
+    fn check_vni_options(&self, vni: u32, options: &VniOptions) -> Result<(), String> {
+        let _ = vni;
+        if options.is_default() {
+            Ok(())
+        } else {
+            Err(format!(
+                "bridge: device options need the linux data plane (this one is {:?})",
+                self.kind()
+            ))
+        }
+    }
+    /// Records the device options of a VNI created (`Some`) or deleted (`None`) at run time.
+    /// Called before the VNI's intents are submitted, so they apply to its devices.
+    fn set_vni_options(&mut self, vni: u32, options: Option<VniOptions>) {
+        let _ = (vni, options);
+    }
+}
+
+/// Device options of one VNI (`[[vni]]` keys, or those of a VNI created at run time); `None`
+/// takes the backend's default. Only a backend with devices per VNI uses them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VniOptions {
+    /// The bridge's name (Linux per-VNI model; default `br<vni>`).
+    pub bridge: Option<String>,
+    /// The VXLAN device's name (Linux per-VNI model; default `vx<vni>`).
+    pub vxlan: Option<String>,
+    /// Report MACs learned on this VNI's tenant ports (default: the backend's setting).
+    pub learning: Option<bool>,
+}
+
+impl VniOptions {
+    /// True when every option takes its default.
+    pub fn is_default(&self) -> bool {
+        *self == VniOptions::default()
+    }
 }
 
 /// Counters a [`Backend`] keeps.

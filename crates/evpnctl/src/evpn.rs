@@ -2,15 +2,32 @@
 //! `clear duplicate`, over the daemon's gRPC API. JSON output (`--json`) is one document whose
 //! field names are those of `crates/api/proto/evpnd.proto` (schema in `docs/evpnctl-json.md`).
 
-use crate::show::{connect, table};
+use crate::client::PageOut;
+use crate::show::table;
 use clap::{Args, Subcommand};
 use evpnd_api::v1;
 use serde_json::{json, Value};
 use std::process::ExitCode;
 
-/// `--vni` and `--json` of the EVPN table commands.
+/// `--vni`, `--json` and `--page-size` of the paged EVPN table commands.
 #[derive(Debug, Args)]
 pub struct VniArgs {
+    /// Only this VNI (default: every VNI).
+    #[arg(long)]
+    pub vni: Option<u32>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Entries fetched per request (paged lists; the daemon serves at most 10000, and
+    /// walks its whole MAC or ARP table for each page, so large pages list large tables
+    /// faster).
+    #[arg(long, default_value_t = 10_000)]
+    pub page_size: u32,
+}
+
+/// `--vni` and `--json` of `show vnis` (not paged: one row per EVI).
+#[derive(Debug, Args)]
+pub struct VnisArgs {
     /// Only this VNI (default: every VNI).
     #[arg(long)]
     pub vni: Option<u32>,
@@ -77,36 +94,11 @@ where
     F: FnOnce(evpnd_api::v1::evpnd_client::EvpndClient<tonic::transport::Channel>) -> Fut,
     Fut: std::future::Future<Output = Result<String, tonic::Status>>,
 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result: Result<String, String> = rt.block_on(async {
-        let client = connect(api).await?;
-        f(client)
-            .await
-            .map_err(|s| format!("evpnd: {}", s.message()))
-    });
-    match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::client::print(api, f)
 }
 
 /// `show vnis`.
-pub fn show_vnis(api: &str, a: VniArgs) -> ExitCode {
+pub fn show_vnis(api: &str, a: VnisArgs) -> ExitCode {
     with_client(api, |mut c| async move {
         let mut r = c.list_vnis(v1::ListVnisRequest {}).await?.into_inner();
         if let Some(v) = a.vni {
@@ -120,55 +112,124 @@ pub fn show_vnis(api: &str, a: VniArgs) -> ExitCode {
     })
 }
 
-/// `show macs`.
+/// `show macs`, page after page.
 pub fn show_macs(api: &str, a: VniArgs) -> ExitCode {
-    with_client(api, |mut c| async move {
-        let r = c
-            .list_macs(v1::ListMacsRequest {
+    crate::client::run(api, |client| async move {
+        let json = a.json;
+        crate::client::print_pages(json, &MAC_HEADER, "MAC", |page_token| {
+            let req = v1::ListMacsRequest {
                 vni: a.vni.unwrap_or(0),
-            })
-            .await?
-            .into_inner();
-        Ok(if a.json {
-            macs_json(&r).to_string()
-        } else {
-            macs_table(&r)
+                page_size: a.page_size,
+                page_token,
+            };
+            let mut c = client.clone();
+            async move {
+                let r = c.list_macs(req).await?.into_inner();
+                Ok(PageOut {
+                    json: if json { macs_json(&r) } else { Vec::new() },
+                    rows: if json { Vec::new() } else { mac_rows(&r) },
+                    entries: r.macs.len(),
+                    next_page_token: r.next_page_token,
+                })
+            }
         })
+        .await
     })
 }
 
-/// `show flood`.
+/// `show flood`, page after page.
 pub fn show_flood(api: &str, a: VniArgs) -> ExitCode {
-    with_client(api, |mut c| async move {
-        let r = c
-            .list_flood(v1::ListFloodRequest {
+    crate::client::run(api, |client| async move {
+        let json = a.json;
+        crate::client::print_pages(json, &["VNI", "REMOTE VTEPS"], "flood list", |page_token| {
+            let req = v1::ListFloodRequest {
                 vni: a.vni.unwrap_or(0),
-            })
-            .await?
-            .into_inner();
-        Ok(if a.json {
-            Value::Array(r.lists.iter().map(flood_json).collect()).to_string()
-        } else {
-            flood_table(&r.lists)
+                page_size: a.page_size,
+                page_token,
+            };
+            let mut c = client.clone();
+            async move {
+                let r = c.list_flood(req).await?.into_inner();
+                Ok(PageOut {
+                    json: r.lists.iter().map(flood_json).collect(),
+                    rows: flood_rows(&r.lists),
+                    entries: r.lists.len(),
+                    next_page_token: r.next_page_token,
+                })
+            }
         })
+        .await
     })
 }
 
-/// `show arp`.
+/// `show arp`, page after page.
 pub fn show_arp(api: &str, a: VniArgs) -> ExitCode {
-    with_client(api, |mut c| async move {
-        let r = c
-            .list_arp(v1::ListArpRequest {
+    crate::client::run(api, |client| async move {
+        let json = a.json;
+        crate::client::print_pages(json, &ARP_HEADER, "binding", |page_token| {
+            let req = v1::ListArpRequest {
                 vni: a.vni.unwrap_or(0),
-            })
-            .await?
-            .into_inner();
-        Ok(if a.json {
-            arp_json(&r).to_string()
-        } else {
-            arp_table(&r)
+                page_size: a.page_size,
+                page_token,
+            };
+            let mut c = client.clone();
+            async move {
+                let r = c.list_arp(req).await?.into_inner();
+                Ok(PageOut {
+                    json: if json { arp_json(&r) } else { Vec::new() },
+                    rows: if json { Vec::new() } else { arp_rows(&r) },
+                    entries: r.neighbors.len(),
+                    next_page_token: r.next_page_token,
+                })
+            }
         })
+        .await
     })
+}
+
+/// `show endpoints`, page after page.
+pub fn show_endpoints(api: &str, a: VniArgs) -> ExitCode {
+    crate::client::run(api, |client| async move {
+        let json = a.json;
+        let header = ["VNI", "MAC", "IPS", "STICKY", "INTERFACE", "ORIGIN"];
+        crate::client::print_pages(json, &header, "endpoint", |page_token| {
+            let req = v1::ListEndpointsRequest {
+                vni: a.vni.unwrap_or(0),
+                page_size: a.page_size,
+                page_token,
+            };
+            let mut c = client.clone();
+            async move {
+                let r = c.list_endpoints(req).await?.into_inner();
+                Ok(PageOut {
+                    json: r.endpoints.iter().map(endpoint_json).collect(),
+                    rows: r.endpoints.iter().map(endpoint_row).collect(),
+                    entries: r.endpoints.len(),
+                    next_page_token: r.next_page_token,
+                })
+            }
+        })
+        .await
+    })
+}
+
+fn endpoint_json(e: &v1::Endpoint) -> Value {
+    json!({
+        "vni": e.vni, "mac": e.mac, "ips": e.ips, "sticky": e.sticky,
+        "interface": e.interface, "origins": e.origins,
+    })
+}
+
+fn endpoint_row(e: &v1::Endpoint) -> Vec<String> {
+    let or_dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
+    vec![
+        e.vni.to_string(),
+        e.mac.clone(),
+        or_dash(e.ips.join(",")),
+        if e.sticky { "yes" } else { "no" }.to_string(),
+        or_dash(e.interface.clone()),
+        e.origins.join("+"),
+    ]
 }
 
 /// `show dataplane`.
@@ -332,25 +393,22 @@ fn dup_text(d: &Option<v1::DuplicateState>) -> String {
     }
 }
 
-pub(crate) fn macs_json(r: &v1::ListMacsResponse) -> Value {
-    Value::Array(
-        r.macs
-            .iter()
-            .map(|m| {
-                json!({
-                    "vni": m.vni, "mac": m.mac, "location": m.location, "sequence": m.sequence,
-                    "sticky": m.sticky, "ips": m.ips, "moves": m.moves,
-                    "duplicate": dup_json(&m.duplicate), "sticky_conflict": m.sticky_conflict,
-                    "age_seconds": m.age_seconds,
-                })
+pub(crate) fn macs_json(r: &v1::ListMacsResponse) -> Vec<Value> {
+    r.macs
+        .iter()
+        .map(|m| {
+            json!({
+                "vni": m.vni, "mac": m.mac, "location": m.location, "sequence": m.sequence,
+                "sticky": m.sticky, "ips": m.ips, "moves": m.moves,
+                "duplicate": dup_json(&m.duplicate), "sticky_conflict": m.sticky_conflict,
+                "age_seconds": m.age_seconds,
             })
-            .collect(),
-    )
+        })
+        .collect()
 }
 
-fn macs_table(r: &v1::ListMacsResponse) -> String {
-    let rows: Vec<Vec<String>> = r
-        .macs
+fn mac_rows(r: &v1::ListMacsResponse) -> Vec<Vec<String>> {
+    r.macs
         .iter()
         .map(|m| {
             let mut flags = Vec::new();
@@ -379,32 +437,27 @@ fn macs_table(r: &v1::ListMacsResponse) -> String {
                 },
             ]
         })
-        .collect();
-    format!(
-        "{}\n{} MAC(s)",
-        table(
-            &[
-                "VNI",
-                "MAC",
-                "LOCATION",
-                "SEQ",
-                "FLAGS",
-                "MOVES",
-                "DUPLICATE",
-                "IPS"
-            ],
-            &rows
-        ),
-        r.macs.len()
-    )
+        .collect()
 }
+
+/// The columns of `show macs`.
+const MAC_HEADER: [&str; 8] = [
+    "VNI",
+    "MAC",
+    "LOCATION",
+    "SEQ",
+    "FLAGS",
+    "MOVES",
+    "DUPLICATE",
+    "IPS",
+];
 
 fn flood_json(f: &v1::FloodList) -> Value {
     json!({"vni": f.vni, "vteps": f.vteps})
 }
 
-fn flood_table(lists: &[v1::FloodList]) -> String {
-    let rows: Vec<Vec<String>> = lists
+fn flood_rows(lists: &[v1::FloodList]) -> Vec<Vec<String>> {
+    lists
         .iter()
         .map(|f| {
             vec![
@@ -416,28 +469,24 @@ fn flood_table(lists: &[v1::FloodList]) -> String {
                 },
             ]
         })
-        .collect();
-    table(&["VNI", "REMOTE VTEPS"], &rows)
+        .collect()
 }
 
-fn arp_json(r: &v1::ListArpResponse) -> Value {
-    Value::Array(
-        r.neighbors
-            .iter()
-            .map(|n| {
-                json!({
-                    "vni": n.vni, "ip": n.ip, "mac": n.mac, "location": n.location,
-                    "router": n.router, "immutable": n.immutable,
-                    "duplicate": dup_json(&n.duplicate),
-                })
+fn arp_json(r: &v1::ListArpResponse) -> Vec<Value> {
+    r.neighbors
+        .iter()
+        .map(|n| {
+            json!({
+                "vni": n.vni, "ip": n.ip, "mac": n.mac, "location": n.location,
+                "router": n.router, "immutable": n.immutable,
+                "duplicate": dup_json(&n.duplicate),
             })
-            .collect(),
-    )
+        })
+        .collect()
 }
 
-fn arp_table(r: &v1::ListArpResponse) -> String {
-    let rows: Vec<Vec<String>> = r
-        .neighbors
+fn arp_rows(r: &v1::ListArpResponse) -> Vec<Vec<String>> {
+    r.neighbors
         .iter()
         .map(|n| {
             let mut flags = Vec::new();
@@ -460,16 +509,11 @@ fn arp_table(r: &v1::ListArpResponse) -> String {
                 dup_text(&n.duplicate),
             ]
         })
-        .collect();
-    format!(
-        "{}\n{} binding(s)",
-        table(
-            &["VNI", "IP", "MAC", "LOCATION", "FLAGS", "DUPLICATE"],
-            &rows
-        ),
-        r.neighbors.len()
-    )
+        .collect()
 }
+
+/// The columns of `show arp`.
+const ARP_HEADER: [&str; 6] = ["VNI", "IP", "MAC", "LOCATION", "FLAGS", "DUPLICATE"];
 
 fn dataplane_json(r: &v1::ListDataplaneResponse) -> Value {
     json!({
@@ -516,7 +560,7 @@ fn dataplane_text(r: &v1::ListDataplaneResponse) -> String {
         r.applied,
         r.errors,
         table(&["VNI", "MAC", "VTEP", "FLAGS"], &macs),
-        flood_table(&r.flood),
+        table(&["VNI", "REMOTE VTEPS"], &flood_rows(&r.flood)),
         table(&["VNI", "IP", "MAC", "ORIGIN", "FLAGS"], &neigh)
     )
 }
@@ -549,6 +593,7 @@ mod tests {
     fn macs_json_has_every_field() {
         let v = macs_json(&v1::ListMacsResponse {
             macs: vec![mac_row()],
+            ..Default::default()
         });
         let m = &v[0];
         assert_eq!(m["mac"], "02:00:00:00:00:01");
@@ -564,15 +609,18 @@ mod tests {
 
     #[test]
     fn macs_table_shows_state() {
-        let t = macs_table(&v1::ListMacsResponse {
-            macs: vec![mac_row()],
-        });
+        let t = table(
+            &MAC_HEADER,
+            &mac_rows(&v1::ListMacsResponse {
+                macs: vec![mac_row()],
+                ..Default::default()
+            }),
+        );
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("VNI"));
         assert!(lines[1].contains("198.19.0.2"));
         assert!(lines[1].contains("sticky"));
         assert!(lines[1].contains("frozen 42s"));
-        assert_eq!(lines[2], "1 MAC(s)");
     }
 
     #[test]

@@ -5,10 +5,16 @@
 //! ask a running evpnd over its gRPC API (`--api unix:PATH` or `HOST:PORT`) and print tables or
 //! `--json` (schema: `docs/evpnctl-json.md`); `attach`, `detach` and `clear duplicate` act on
 //! its EVPN engine; `explain mac|ip` walks the chain from routes to the kernel.
+//! its EVPN engine; `vni add|del`, `neighbor add|del|reset` and `reload` manage it at run
+//! time. Exit status of the commands that talk to evpnd: 0 done, 1 the daemon refused or the
+//! call failed (its message is printed), 2 a usage error, 3 the daemon is unreachable.
+//! `completions SHELL` prints a completion script.
 
+mod client;
 mod decode;
 mod evpn;
 mod explain;
+mod manage;
 mod show;
 mod text;
 mod watch;
@@ -67,6 +73,24 @@ enum Command {
     /// (exit 0: complete, 1: a link breaks, 2: the daemon cannot answer).
     #[command(subcommand)]
     Explain(explain::ExplainCommand),
+    /// Create or delete a VNI (EVI) at run time.
+    #[command(subcommand)]
+    Vni(manage::VniCommand),
+    /// Add, remove or reset a BGP neighbour at run time.
+    #[command(subcommand)]
+    Neighbor(manage::NeighborCommand),
+    /// Make the daemon re-read its configuration file and apply the difference (as SIGHUP
+    /// does); a bad file changes nothing.
+    Reload {
+        /// Print what changed as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `--api`, else $EVPNCTL_API, else the daemon's default socket.
@@ -86,5 +110,18 @@ fn main() -> ExitCode {
         Command::Clear(c) => evpn::clear(&api_of(cli.api), c),
         Command::Watch(w) => watch::run(&api_of(cli.api), w),
         Command::Explain(e) => explain::run(&api_of(cli.api), e),
+        Command::Vni(c) => manage::vni(&api_of(cli.api), c),
+        Command::Neighbor(c) => manage::neighbor(&api_of(cli.api), c),
+        Command::Reload { json } => manage::reload(&api_of(cli.api), json),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "evpnctl",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }

@@ -17,7 +17,7 @@ pub enum ShowCommand {
     /// The BGP RIB (EVPN and other families): every route with all its paths, best first.
     Routes(RoutesArgs),
     /// EVPN: the EVIs (VNI, RD, route targets, table sizes) and the engine's event counters.
-    Vnis(crate::evpn::VniArgs),
+    Vnis(crate::evpn::VnisArgs),
     /// EVPN: the MAC table (location, mobility sequence, sticky, duplicate state).
     Macs(crate::evpn::VniArgs),
     /// EVPN: the ingress-replication flood list of each VNI.
@@ -26,6 +26,8 @@ pub enum ShowCommand {
     Arp(crate::evpn::VniArgs),
     /// EVPN: the memory data plane's FDB, flood lists and neighbours.
     Dataplane(JsonFlag),
+    /// EVPN: the local endpoints and why each is there (api, config, kernel).
+    Endpoints(crate::evpn::VniArgs),
 }
 
 /// `--json`.
@@ -57,11 +59,32 @@ pub struct RoutesArgs {
     /// Only EVPN routes with this MAC.
     #[arg(long)]
     pub mac: Option<String>,
+    /// Only routes carrying this route target (e.g. 65000:100).
+    #[arg(long)]
+    pub rt: Option<String>,
+    /// Only type-2 routes of this IP and type-5 routes whose prefix holds it.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Only routes with a path from this neighbour ("local": originated here).
+    #[arg(long)]
+    pub peer: Option<String>,
+    /// Only the best path of each route.
+    #[arg(long)]
+    pub best: bool,
+    /// Routes fetched per request (the daemon serves at most 10000).
+    #[arg(long, default_value_t = 1000)]
+    pub page_size: u32,
 }
+
+/// The largest answer evpnctl accepts (one page; the daemon serves at most 10000 entries).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 /// A client for the daemon's API at `api` (`unix:PATH` or `HOST:PORT`).
 pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
-    channel(api).await.map(EvpndClient::new)
+    channel(api)
+        .await
+        // A page of routes with many paths each may pass gRPC's default 4 MiB limit.
+        .map(|c| EvpndClient::new(c).max_decoding_message_size(MAX_MESSAGE))
 }
 
 /// A channel to the daemon's API at `api` (`unix:PATH` or `HOST:PORT`), for any service.
@@ -93,114 +116,81 @@ pub(crate) async fn channel(api: &str) -> Result<Channel, String> {
 /// Asks the daemon at `api` to send ROUTE-REFRESH to `neighbor` (RFC 2918): the neighbour
 /// re-sends its routes, e.g. after an import policy change.
 pub fn refresh(api: &str, neighbor: &str, family: Option<String>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result: Result<Vec<String>, String> = rt.block_on(async {
-        let mut client = connect(api).await?;
+    let neighbor = neighbor.to_string();
+    crate::client::print(api, |mut client| async move {
         let r = client
             .refresh_neighbor(v1::RefreshNeighborRequest {
-                address: neighbor.to_string(),
+                address: neighbor.clone(),
                 family: family.unwrap_or_default(),
             })
-            .await
-            .map_err(|s| format!("evpnd: {}", s.message()))?
+            .await?
             .into_inner();
-        Ok(r.families)
-    });
-    match result {
-        Ok(families) => {
-            println!(
-                "route refresh requested from {neighbor} for {}",
-                families.join(", ")
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        Ok(format!(
+            "route refresh requested from {neighbor} for {}",
+            r.families.join(", ")
+        ))
+    })
 }
 
 /// Runs a `show` command against `api`.
 pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
-    let cmd = match cmd {
-        ShowCommand::Vnis(a) => return crate::evpn::show_vnis(api, a),
-        ShowCommand::Macs(a) => return crate::evpn::show_macs(api, a),
-        ShowCommand::Flood(a) => return crate::evpn::show_flood(api, a),
-        ShowCommand::Arp(a) => return crate::evpn::show_arp(api, a),
-        ShowCommand::Dataplane(f) => return crate::evpn::show_dataplane(api, f.json),
-        other => other,
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result: Result<String, String> = rt.block_on(async {
-        let mut client = connect(api).await?;
-        match cmd {
-            ShowCommand::Neighbors(f) => {
-                let r = client
-                    .list_neighbors(v1::ListNeighborsRequest {})
-                    .await
-                    .map_err(|s| format!("evpnd: {}", s.message()))?
-                    .into_inner();
-                Ok(if f.json {
-                    neighbors_json(&r).to_string()
-                } else {
-                    neighbors_table(&r)
-                })
-            }
-            ShowCommand::Vnis(_)
-            | ShowCommand::Macs(_)
-            | ShowCommand::Flood(_)
-            | ShowCommand::Arp(_)
-            | ShowCommand::Dataplane(_) => Err("not a BGP table".to_string()),
-            ShowCommand::Routes(a) => {
-                let req = v1::ListRoutesRequest {
-                    family: a.family.unwrap_or_default(),
-                    route_type: a.route_type.unwrap_or(0),
-                    vni: a.vni.unwrap_or(0),
-                    rd: a.rd.unwrap_or_default(),
-                    mac: a.mac.unwrap_or_default(),
-                };
-                let r = client
-                    .list_routes(req)
-                    .await
-                    .map_err(|s| format!("evpnd: {}", s.message()))?
-                    .into_inner();
-                Ok(if a.json {
-                    routes_json(&r).to_string()
-                } else {
-                    routes_table(&r)
-                })
-            }
-        }
-    });
-    match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            ExitCode::FAILURE
-        }
+    match cmd {
+        ShowCommand::Vnis(a) => crate::evpn::show_vnis(api, a),
+        ShowCommand::Macs(a) => crate::evpn::show_macs(api, a),
+        ShowCommand::Flood(a) => crate::evpn::show_flood(api, a),
+        ShowCommand::Arp(a) => crate::evpn::show_arp(api, a),
+        ShowCommand::Endpoints(a) => crate::evpn::show_endpoints(api, a),
+        ShowCommand::Dataplane(f) => crate::evpn::show_dataplane(api, f.json),
+        ShowCommand::Neighbors(f) => crate::client::print(api, |mut client| async move {
+            let r = client
+                .list_neighbors(v1::ListNeighborsRequest {})
+                .await?
+                .into_inner();
+            Ok(if f.json {
+                neighbors_json(&r).to_string()
+            } else {
+                neighbors_table(&r)
+            })
+        }),
+        ShowCommand::Routes(a) => show_routes(api, a),
     }
+}
+
+/// `show routes`: page after page, printed as they arrive.
+fn show_routes(api: &str, a: RoutesArgs) -> ExitCode {
+    crate::client::run(api, |client| async move {
+        let base = v1::ListRoutesRequest {
+            family: a.family.unwrap_or_default(),
+            route_type: a.route_type.unwrap_or(0),
+            vni: a.vni.unwrap_or(0),
+            rd: a.rd.unwrap_or_default(),
+            mac: a.mac.unwrap_or_default(),
+            rt: a.rt.unwrap_or_default(),
+            ip: a.ip.unwrap_or_default(),
+            peer: a.peer.unwrap_or_default(),
+            best_only: a.best,
+            page_size: a.page_size,
+            page_token: String::new(),
+        };
+        let json = a.json;
+        crate::client::print_pages(json, &ROUTE_HEADER, "route", |page_token| {
+            let req = v1::ListRoutesRequest {
+                page_token,
+                ..base.clone()
+            };
+            let mut c = client.clone();
+            async move {
+                let r = c.list_routes(req).await?.into_inner();
+                Ok(crate::client::PageOut {
+                    json: if json { routes_json(&r) } else { Vec::new() },
+                    rows: if json { Vec::new() } else { route_rows(&r) },
+                    entries: r.routes.len(),
+                    next_page_token: r.next_page_token,
+                })
+            }
+        })
+        .await
+    })
 }
 
 fn notification_json(n: &Option<v1::Notification>) -> Value {
@@ -329,30 +319,38 @@ fn evpn_json(e: &v1::EvpnRoute) -> Value {
     })
 }
 
-pub(crate) fn routes_json(r: &v1::ListRoutesResponse) -> Value {
-    Value::Array(
-        r.routes
-            .iter()
-            .map(|e| {
-                json!({
-                    "family": e.family,
-                    "prefix": e.prefix,
-                    "evpn": e.evpn.as_ref().map(evpn_json),
-                    "paths": e.paths.iter().map(|p| json!({
-                        "best": p.best, "source": p.source, "next_hop": p.next_hop,
-                        "as_path": p.as_path, "origin": p.origin, "local_pref": p.local_pref,
-                        "med": if p.has_med { json!(p.med) } else { Value::Null },
-                        "extended_communities": p.extended_communities,
-                        "originator_id": p.originator_id, "cluster_list": p.cluster_list,
-                        "stale": p.stale, "path_id": p.path_id, "pmsi_tunnel": p.pmsi_tunnel,
-                    })).collect::<Vec<_>>(),
-                })
+pub(crate) fn routes_json(r: &v1::ListRoutesResponse) -> Vec<Value> {
+    r.routes
+        .iter()
+        .map(|e| {
+            json!({
+                "family": e.family,
+                "prefix": e.prefix,
+                "evpn": e.evpn.as_ref().map(evpn_json),
+                "paths": e.paths.iter().map(|p| json!({
+                    "best": p.best, "source": p.source, "next_hop": p.next_hop,
+                    "as_path": p.as_path, "origin": p.origin, "local_pref": p.local_pref,
+                    "med": if p.has_med { json!(p.med) } else { Value::Null },
+                    "extended_communities": p.extended_communities,
+                    "originator_id": p.originator_id, "cluster_list": p.cluster_list,
+                    "stale": p.stale, "path_id": p.path_id, "pmsi_tunnel": p.pmsi_tunnel,
+                })).collect::<Vec<_>>(),
             })
-            .collect(),
-    )
+        })
+        .collect()
 }
 
-fn routes_table(r: &v1::ListRoutesResponse) -> String {
+/// The columns of `show routes`.
+const ROUTE_HEADER: [&str; 6] = [
+    "",
+    "ROUTE",
+    "NEXT HOP",
+    "FROM",
+    "AS PATH",
+    "EXTENDED COMMUNITIES",
+];
+
+fn route_rows(r: &v1::ListRoutesResponse) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for e in &r.routes {
         for p in &e.paths {
@@ -370,20 +368,5 @@ fn routes_table(r: &v1::ListRoutesResponse) -> String {
             ]);
         }
     }
-    let n = r.routes.len();
-    format!(
-        "{}\n{} route(s)",
-        table(
-            &[
-                "",
-                "ROUTE",
-                "NEXT HOP",
-                "FROM",
-                "AS PATH",
-                "EXTENDED COMMUNITIES"
-            ],
-            &rows
-        ),
-        n
-    )
+    rows
 }

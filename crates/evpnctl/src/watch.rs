@@ -272,11 +272,9 @@ fn route_message_json(m: &v1::RouteMessage) -> Value {
         .map(|r| {
             let list = v1::ListRoutesResponse {
                 routes: vec![r.clone()],
+                ..Default::default()
             };
-            match crate::show::routes_json(&list) {
-                Value::Array(mut a) => a.pop().unwrap_or(Value::Null),
-                other => other,
-            }
+            crate::show::routes_json(&list).pop().unwrap_or(Value::Null)
         })
         .unwrap_or(Value::Null);
     o.insert("route".into(), route);
@@ -356,11 +354,9 @@ fn mac_message_json(m: &v1::MacMessage) -> Value {
         Some(Body::SnapshotEntry(e)) => {
             let list = v1::ListMacsResponse {
                 macs: vec![e.clone()],
+                ..Default::default()
             };
-            let entry = match crate::evpn::macs_json(&list) {
-                Value::Array(mut a) => a.pop().unwrap_or(Value::Null),
-                other => other,
-            };
+            let entry = crate::evpn::macs_json(&list).pop().unwrap_or(Value::Null);
             o.insert("mac".into(), entry);
             "snapshot_entry"
         }

@@ -13,9 +13,6 @@ use tokio::sync::oneshot;
 /// Where an answer goes.
 pub type Answer<T> = oneshot::Sender<T>;
 
-/// Flood lists: each VNI with its remote VTEPs.
-pub type FloodLists = Vec<(Vni, Vec<IpAddr>)>;
-
 /// The EVIs with the engine's status and the data plane kind (`show vnis`).
 #[derive(Clone, Debug)]
 pub struct VnisAnswer {
@@ -37,16 +34,8 @@ pub enum Request {
     Command(Command, Answer<Result<Reply, CommandError>>),
     /// `show neighbors`.
     Neighbors(Answer<Vec<NeighborView>>),
-    /// `show routes`.
-    Routes(RouteFilter, Answer<Vec<RouteView>>),
     /// `show vnis`.
     Vnis(Answer<Result<VnisAnswer, CommandError>>),
-    /// `show macs` for a VNI (0: all).
-    Macs(u32, Answer<Result<Vec<MacEntry>, CommandError>>),
-    /// `show flood` for a VNI (0: all).
-    Flood(u32, Answer<Result<FloodLists, CommandError>>),
-    /// `show arp` for a VNI (0: all).
-    Arp(u32, Answer<Result<Vec<NeighborEntry>, CommandError>>),
     /// `show dataplane`: the memory data plane's tables.
     Dataplane(Answer<Result<MemoryDataplane, CommandError>>),
     /// A watch stream starts: a handle on the watch hub (crate::watch).
@@ -59,4 +48,100 @@ pub enum Request {
         crate::explain::Subject,
         Answer<Result<crate::explain::Facts, CommandError>>,
     ),
+    /// Run-time management and paged lists.
+    Manage(ManageRequest),
+}
+
+/// A neighbour to add at run time, as the API describes it; the driver fills in what the
+/// configuration's `[bgp]` section gives every neighbour (hold time, connect retry).
+#[derive(Clone, Debug)]
+pub struct NeighborSpec {
+    /// Its address.
+    pub address: IpAddr,
+    /// Its AS.
+    pub remote_asn: u32,
+    /// Families to offer (empty: the default, l2vpn-evpn).
+    pub families: Vec<evpnd_wire::Family>,
+    /// A route-reflector client (RFC 4456).
+    pub route_reflector_client: bool,
+    /// Never connect; wait for it.
+    pub passive: bool,
+    /// Hold time (`None`: `[bgp] hold-time`).
+    pub hold_time: Option<u16>,
+    /// Graceful restart (RFC 4724) with the default restart time.
+    pub graceful_restart: bool,
+    /// How to reach it.
+    pub transport: evpnd_node::Transport,
+}
+
+/// One endpoint of [`Request::EndpointsPage`]: the node's view and whether the configuration
+/// lists it (`[[endpoint]]`).
+pub type EndpointRow = (evpnd_node::EndpointView, bool);
+
+/// What a reload changed (`ReloadConfig`, SIGHUP).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Neighbours added, removed and changed (removed then added: their sessions restart).
+    pub neighbors_added: Vec<IpAddr>,
+    /// See `neighbors_added`.
+    pub neighbors_removed: Vec<IpAddr>,
+    /// See `neighbors_added`.
+    pub neighbors_changed: Vec<IpAddr>,
+    /// VNIs added, removed and changed (deleted then created).
+    pub vnis_added: Vec<u32>,
+    /// See `vnis_added`.
+    pub vnis_removed: Vec<u32>,
+    /// See `vnis_added`.
+    pub vnis_changed: Vec<u32>,
+    /// Changed settings a reload does not apply (they need a restart).
+    pub ignored: Vec<String>,
+}
+
+/// Where one page of a table (or the refusal of the query) goes.
+pub type PageAnswer<T, C> = Answer<Result<evpnd_node::Page<T, C>, CommandError>>;
+
+/// The run-time management and paged requests, answered like [`Request`]'s.
+pub enum ManageRequest {
+    /// Create an EVI with its data-plane device options.
+    CreateVni(
+        evpnd_node::VniSpec,
+        evpnd_dataplane::VniOptions,
+        Answer<Result<VniSummary, CommandError>>,
+    ),
+    /// Delete an EVI and forget its device options.
+    DeleteVni(u32, Answer<Result<(), CommandError>>),
+    /// Add a neighbour.
+    AddNeighbor(NeighborSpec, Answer<Result<(), CommandError>>),
+    /// One page of routes.
+    RoutesPage(
+        RouteFilter,
+        Option<evpnd_node::RouteCursor>,
+        usize,
+        Answer<evpnd_node::Page<RouteView, evpnd_node::RouteCursor>>,
+    ),
+    /// One page of the MAC table of a VNI (0: all).
+    MacsPage(
+        u32,
+        Option<(Vni, evpnd_wire::MacAddress)>,
+        usize,
+        PageAnswer<MacEntry, (Vni, evpnd_wire::MacAddress)>,
+    ),
+    /// One page of the ARP/ND table of a VNI (0: all).
+    ArpPage(
+        u32,
+        Option<(Vni, IpAddr)>,
+        usize,
+        PageAnswer<NeighborEntry, (Vni, IpAddr)>,
+    ),
+    /// One page of flood lists (VNI 0: all).
+    FloodPage(u32, Option<Vni>, usize, PageAnswer<(Vni, Vec<IpAddr>), Vni>),
+    /// One page of local endpoints of a VNI (0: all).
+    EndpointsPage(
+        u32,
+        Option<(Vni, evpnd_wire::MacAddress)>,
+        usize,
+        PageAnswer<EndpointRow, (Vni, evpnd_wire::MacAddress)>,
+    ),
+    /// Re-read the configuration file and apply the difference.
+    Reload(Answer<Result<ReloadReport, String>>),
 }

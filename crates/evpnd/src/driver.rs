@@ -9,11 +9,15 @@
 //! * data-plane intents → the data-plane backend in ordered batches (one per drain); its
 //!   feedback (install failures, learned MACs, link state) comes back on a channel and goes
 //!   to the node as [`Input::Dataplane`];
-//! * node events → the log.
+//! * node events → the log;
+//! * SIGHUP and `ReloadConfig` → the configuration file read again and its difference applied
+//!   as node commands (`manage.rs`, [`crate::reload`]).
 //!
 //! It decides nothing about BGP or EVPN. What it owns is I/O: the listening socket and its
 //! TCP-MD5 keys, connection tasks, the restart marker in the state directory (whose presence
 //! tells the node this start is a restart), signals.
+
+mod manage;
 
 use crate::config::{Config, DataplaneKind};
 use crate::control::{Answer, Request, VnisAnswer};
@@ -64,6 +68,9 @@ struct Driver {
     watch: crate::watch::Publisher,
     /// Engine events counted for metrics.
     event_counts: crate::metrics::EventCounts,
+    /// The configuration as it runs (updated by reloads): what the next reload is compared
+    /// with, and the `[bgp]` defaults of neighbours added at run time.
+    running: Config,
 }
 
 /// Starts the data plane `kind` names, reporting into `sink`.
@@ -124,7 +131,7 @@ pub async fn run(
     }
     let mut d = Driver {
         node,
-        dataplane: backend(config.dataplane, sink)?,
+        dataplane: backend(config.dataplane.clone(), sink)?,
         journal,
         answers: Vec::new(),
         listener,
@@ -133,6 +140,7 @@ pub async fn run(
         event_tx,
         watch: crate::watch::Publisher::new(config.watch, watch_epoch()),
         event_counts: Default::default(),
+        running: config.clone(),
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
@@ -156,6 +164,7 @@ pub async fn run(
     }
     d.drain();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
         let deadline = d
             .node
@@ -170,6 +179,7 @@ pub async fn run(
             _ = tokio::time::sleep_until(deadline) => d.node.handle_timeout(Instant::now()),
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
+            _ = sighup.recv() => d.reload_logged(),
         }
         d.drain();
     }
@@ -363,9 +373,6 @@ impl Driver {
             Request::Neighbors(tx) => {
                 let _ = tx.send(n.neighbors(now));
             }
-            Request::Routes(filter, tx) => {
-                let _ = tx.send(n.routes(&filter).collect());
-            }
             Request::Vnis(tx) => {
                 let answer = n.vnis().and_then(|vnis| {
                     let status = n.evpn_status().ok_or_else(engine_off)?;
@@ -378,15 +385,6 @@ impl Driver {
                     })
                 });
                 let _ = tx.send(answer);
-            }
-            Request::Macs(vni, tx) => {
-                let _ = tx.send(n.macs(vni));
-            }
-            Request::Flood(vni, tx) => {
-                let _ = tx.send(n.flood(vni));
-            }
-            Request::Arp(vni, tx) => {
-                let _ = tx.send(n.arp(vni));
             }
             Request::Dataplane(tx) => {
                 let answer = if n.evpn_status().is_none() {
@@ -419,6 +417,7 @@ impl Driver {
                 let facts = crate::explain::gather(n, self.dataplane.as_ref(), vni, subject);
                 let _ = tx.send(facts);
             }
+            Request::Manage(m) => self.on_manage(m),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! evpnd: the EVPN-VXLAN control-plane daemon.
 //!
-//! `evpnd --config FILE` runs it; `evpnd --check-config FILE` validates a configuration and
-//! exits non-zero with a message naming the bad key; `evpnd demo [--once]` runs the demo
-//! fabric in network namespaces (see `demo`).
+//! `evpnd --config FILE` runs it (SIGHUP re-reads FILE and applies the difference, see
+//! `reload`); `evpnd --check-config FILE` validates a configuration and exits non-zero with a
+//! message naming the bad key; `evpnd demo [--once]` runs the demo fabric in network
+//! namespaces (see `demo`).
 
 mod api;
 mod config;
@@ -15,6 +16,7 @@ mod metrics;
 mod metrics_http;
 mod net;
 mod persist;
+mod reload;
 mod sockopt;
 mod watch;
 

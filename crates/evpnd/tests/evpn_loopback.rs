@@ -316,7 +316,13 @@ fn three_daemons_converge_move_sticky_and_clean_up() {
         "C has no VNI 200: {bad:?}"
     );
     let bad = ds[2]
-        .call(|mut c| async move { c.list_macs(v1::ListMacsRequest { vni: 200 }).await })
+        .call(|mut c| async move {
+            c.list_macs(v1::ListMacsRequest {
+                vni: 200,
+                ..Default::default()
+            })
+            .await
+        })
         .unwrap_err();
     assert_eq!(bad.code(), tonic::Code::NotFound);
 

@@ -38,6 +38,7 @@ mod event;
 mod evpn;
 mod explain;
 mod node;
+mod pages;
 mod peer;
 mod query;
 mod restart;
@@ -54,6 +55,7 @@ pub use event::{DataplaneFeedback, NodeEvent};
 pub use evpn::EvpnCounters;
 pub use explain::{ExplainedRoute, IpExplain, MacExplain};
 pub use node::{Accepted, Input, Node, Output, Refused};
+pub use pages::{EndpointView, Page, RouteCursor};
 pub use peer::peer_address;
 pub use query::{
     EvpnStatus, NeighborView, NotificationView, PathSource, PathView, RouteFilter, RouteView,

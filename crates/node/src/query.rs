@@ -71,6 +71,14 @@ pub struct RouteFilter {
     /// Routes of one VNI: the label of type 1, 2 and 5 routes, the PMSI tunnel label of type 3
     /// (RFC 8365 §5.1.3, §9).
     pub vni: Option<u32>,
+    /// Routes whose paths (the best one with `best_only`) carry this route target.
+    pub route_target: Option<evpnd_wire::RouteTarget>,
+    /// Type-2 routes binding this IP, type-5 routes whose prefix holds it.
+    pub ip: Option<IpAddr>,
+    /// Routes with a path from this source (the best one with `best_only`).
+    pub peer: Option<PathSource>,
+    /// List only the best path of each route.
+    pub best_only: bool,
 }
 
 /// Where a path came from.
@@ -145,6 +153,16 @@ impl RouteFilter {
                 return false;
             }
         }
+        if let Some(ip) = self.ip {
+            let hit = match evpn {
+                Some(EvpnRoute::MacIp(r)) => r.ip == Some(ip),
+                Some(EvpnRoute::IpPrefix(r)) => prefix_holds(r.prefix, r.prefix_len, ip),
+                _ => false,
+            };
+            if !hit {
+                return false;
+            }
+        }
         if let Some(vni) = self.vni {
             if route_vni(route, paths.first().map(|p| &*p.attrs)) != Some(vni) {
                 return false;
@@ -168,6 +186,22 @@ pub(crate) fn route_vni(route: &Route, best: Option<&PathAttrs>) -> Option<u32> 
         .and_then(|a| a.pmsi_tunnel.as_ref())
         .map(|t| t.label.vni());
     route_vni.or(pmsi_vni)
+}
+
+/// True when `ip` lies inside `prefix`/`len` (same family).
+fn prefix_holds(prefix: IpAddr, len: u8, ip: IpAddr) -> bool {
+    let (p, a, bits) = match (prefix, ip) {
+        (IpAddr::V4(p), IpAddr::V4(a)) => (
+            u128::from(u32::from(p)) << 96,
+            u128::from(u32::from(a)) << 96,
+            32,
+        ),
+        (IpAddr::V6(p), IpAddr::V6(a)) => (u128::from(p), u128::from(a), 128),
+        _ => return false,
+    };
+    let len = u32::from(len).min(bits);
+    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+    p & mask == a & mask
 }
 
 impl Node {
@@ -230,26 +264,46 @@ impl Node {
                 self.rib
                     .loc_rib(family)
                     .filter(move |(route, paths)| filter.matches(route, paths))
-                    .map(move |(route, paths)| RouteView {
-                        family,
-                        route,
-                        paths: paths
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, path)| PathView {
-                                best: i == 0,
-                                source: match path.source {
-                                    RouteSource::Local => PathSource::Local,
-                                    RouteSource::Peer(id) => self
-                                        .peer_address_of(id)
-                                        .map_or(PathSource::Local, PathSource::Peer),
-                                },
-                                local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
-                                path,
-                            })
-                            .collect(),
+                    .map(move |(route, paths)| {
+                        self.route_view(family, route, paths, default_local_pref)
+                    })
+                    .filter(move |v| filter.matches_paths(v))
+                    .map(move |mut v| {
+                        if filter.best_only {
+                            v.paths.truncate(1);
+                        }
+                        v
                     })
             })
+    }
+
+    /// A route with its paths as listed: sources by address, LOCAL_PREF defaulted.
+    pub(crate) fn route_view(
+        &self,
+        family: Family,
+        route: Route,
+        paths: Vec<Path>,
+        default_local_pref: u32,
+    ) -> RouteView {
+        RouteView {
+            family,
+            route,
+            paths: paths
+                .into_iter()
+                .enumerate()
+                .map(|(i, path)| PathView {
+                    best: i == 0,
+                    source: match path.source {
+                        RouteSource::Local => PathSource::Local,
+                        RouteSource::Peer(id) => self
+                            .peer_address_of(id)
+                            .map_or(PathSource::Local, PathSource::Peer),
+                    },
+                    local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
+                    path,
+                })
+                .collect(),
+        }
     }
 
     /// The engine's identity and counters (`None`: no engine).

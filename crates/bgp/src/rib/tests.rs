@@ -2986,3 +2986,34 @@ fn ipv6_extended_communities_and_otc_are_relayed() {
         .attr(&r2, attr_type::IPV6_EXTENDED_COMMUNITIES)
         .is_none());
 }
+
+#[test]
+fn a_listing_resumes_after_the_slot_it_stopped_at() {
+    let mut rib = rib();
+    let routes: Vec<Route> = (0..10).map(|n| mac(1, n)).collect();
+    for r in &routes {
+        rib.originate(EVPN, nlri(*r), attrs(&[], &[], vec![]), vtep(1));
+    }
+    // A hole in the table: the listing skips it.
+    rib.withdraw_local(EVPN, &nlri(routes[3]));
+    let mut seen = Vec::new();
+    let mut from = 0;
+    loop {
+        let page: Vec<(u32, Route)> = rib
+            .loc_rib_from(EVPN, from)
+            .take(3)
+            .map(|(slot, r, _)| (slot, r))
+            .collect();
+        let Some(&(last, _)) = page.last() else {
+            break;
+        };
+        assert!(page.windows(2).all(|w| w[0].0 < w[1].0));
+        seen.extend(page.into_iter().map(|(_, r)| r));
+        from = last + 1;
+    }
+    let want: Vec<Route> = rib.loc_rib(EVPN).map(|(r, _)| r).collect();
+    assert_eq!(seen, want);
+    assert_eq!(seen.len(), 9);
+    assert_eq!(rib.loc_rib_from(EVPN, u32::MAX).count(), 0);
+    assert_eq!(rib.loc_rib_from(RTC, 0).count(), 0);
+}

@@ -29,6 +29,9 @@ pub(crate) enum Command {
     Batch(Vec<DataplaneIntent>, Instant),
     /// A device of this VNI vanished under us: set it up again with its entries.
     Repair(u32),
+    /// The device options of a VNI created (`Some`) or deleted (`None`) at run time: they take
+    /// effect when its `DataplaneIntent::Vni` add arrives (sent after this).
+    VniOptions(u32, Option<super::VniOptions>),
     /// Stop the thread.
     Stop,
 }
@@ -253,6 +256,12 @@ impl Applier {
             match command {
                 Ok(Command::Batch(..)) => {}
                 Ok(Command::Repair(vni)) => self.repair(vni),
+                Ok(Command::VniOptions(vni, Some(o))) => {
+                    self.config.vnis.insert(vni, o);
+                }
+                Ok(Command::VniOptions(vni, None)) => {
+                    self.config.vnis.remove(&vni);
+                }
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
             }

@@ -67,16 +67,8 @@ pub enum DeviceModel {
     },
 }
 
-/// Per-VNI device options (`[[vni]]` keys); `None` takes the default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VniOptions {
-    /// The bridge's name (per-VNI model; default `br<vni>`).
-    pub bridge: Option<String>,
-    /// The VXLAN device's name (per-VNI model; default `vx<vni>`).
-    pub vxlan: Option<String>,
-    /// Report MACs the kernel learns on this VNI's tenant ports (default: [`LinuxConfig::learning`]).
-    pub learning: Option<bool>,
-}
+/// Per-VNI device options (`[[vni]]` keys, or those of a VNI created at run time).
+pub use crate::VniOptions;
 
 /// The Linux backend's configuration (`[dataplane]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +150,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The running Linux backend (see the module notes). Dropping it stops its threads.
 pub struct LinuxBackend {
+    /// The configuration's device model and per-VNI names, kept to judge the options of a
+    /// VNI created at run time (the apply thread holds the live copy).
+    names: LinuxConfig,
     commands: mpsc::Sender<apply::Command>,
     shared: Arc<Mutex<apply::Shared>>,
     stop: Arc<AtomicBool>,
@@ -182,6 +177,7 @@ impl LinuxBackend {
             Arc::clone(&stop),
         )
         .map_err(|e| LinuxError(format!("opening the netlink notification socket: {e}")))?;
+        let names = config.clone();
         let applier = apply::Applier::new(config, Arc::clone(&sink), Arc::clone(&shared))
             .map_err(|e| LinuxError(format!("reading the kernel state: {e}")))?;
         let mut threads = Vec::new();
@@ -203,6 +199,7 @@ impl LinuxBackend {
             threads.push((handle, exited));
         }
         Ok(LinuxBackend {
+            names,
             commands,
             shared,
             stop,
@@ -259,5 +256,47 @@ impl Backend for LinuxBackend {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .stats
+    }
+
+    fn check_vni_options(&self, vni: u32, options: &VniOptions) -> Result<(), String> {
+        if let DeviceModel::SingleVxlan { bridge, vxlan } = &self.names.model {
+            if options.bridge.is_some() || options.vxlan.is_some() {
+                return Err(format!(
+                    "bridge: the single-VXLAN model puts every VNI on {bridge} and {vxlan}; per-VNI names do not apply"
+                ));
+            }
+            return Ok(());
+        }
+        let mut probe = self.names.clone();
+        probe.vnis.insert(vni, options.clone());
+        let (bridge, vxlan) = (probe.bridge_name(vni), probe.vxlan_name(vni));
+        if bridge == vxlan {
+            return Err(format!("vxlan_device: {vxlan:?} is also the bridge's name"));
+        }
+        for other in probe.vnis.keys().filter(|v| **v != vni) {
+            for name in [probe.bridge_name(*other), probe.vxlan_name(*other)] {
+                if name == bridge || name == vxlan {
+                    let field = if name == bridge {
+                        "bridge"
+                    } else {
+                        "vxlan_device"
+                    };
+                    return Err(format!("{field}: {name:?} is a device of VNI {other}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set_vni_options(&mut self, vni: u32, options: Option<VniOptions>) {
+        match &options {
+            Some(o) => {
+                self.names.vnis.insert(vni, o.clone());
+            }
+            None => {
+                self.names.vnis.remove(&vni);
+            }
+        }
+        let _ = self.commands.send(apply::Command::VniOptions(vni, options));
     }
 }

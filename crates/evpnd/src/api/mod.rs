@@ -6,6 +6,8 @@
 //! [`CommandError`], mapped to its gRPC code with the field in the message.
 
 mod explain;
+mod manage;
+mod pages;
 mod render;
 mod watch;
 
@@ -116,6 +118,7 @@ fn route_filter(r: &v1::ListRoutesRequest) -> Result<RouteFilter, Status> {
         rd,
         mac,
         vni: (r.vni != 0).then_some(r.vni),
+        ..RouteFilter::default()
     })
 }
 
@@ -156,9 +159,7 @@ impl Evpnd for Service {
         &self,
         req: GrpcRequest<v1::ListRoutesRequest>,
     ) -> Result<Response<v1::ListRoutesResponse>, Status> {
-        let filter = route_filter(req.get_ref())?;
-        let routes = self.ask(|tx| Request::Routes(filter, tx)).await?;
-        Ok(Response::new(render::routes(&routes)))
+        self.routes_page(req.into_inner()).await.map(Response::new)
     }
 
     async fn refresh_neighbor(
@@ -190,36 +191,21 @@ impl Evpnd for Service {
         &self,
         req: GrpcRequest<v1::ListMacsRequest>,
     ) -> Result<Response<v1::ListMacsResponse>, Status> {
-        let vni = req.get_ref().vni;
-        let macs = self
-            .ask(|tx| Request::Macs(vni, tx))
-            .await?
-            .map_err(status)?;
-        Ok(Response::new(render::macs(&macs)))
+        self.macs_page(req.into_inner()).await.map(Response::new)
     }
 
     async fn list_flood(
         &self,
         req: GrpcRequest<v1::ListFloodRequest>,
     ) -> Result<Response<v1::ListFloodResponse>, Status> {
-        let vni = req.get_ref().vni;
-        let lists = self
-            .ask(|tx| Request::Flood(vni, tx))
-            .await?
-            .map_err(status)?;
-        Ok(Response::new(render::flood(&lists)))
+        self.flood_page(req.into_inner()).await.map(Response::new)
     }
 
     async fn list_arp(
         &self,
         req: GrpcRequest<v1::ListArpRequest>,
     ) -> Result<Response<v1::ListArpResponse>, Status> {
-        let vni = req.get_ref().vni;
-        let n = self
-            .ask(|tx| Request::Arp(vni, tx))
-            .await?
-            .map_err(status)?;
-        Ok(Response::new(render::arp(&n)))
+        self.arp_page(req.into_inner()).await.map(Response::new)
     }
 
     async fn attach_endpoint(
@@ -298,6 +284,66 @@ impl Evpnd for Service {
         explain::explain(self, req.into_inner())
             .await
             .map(Response::new)
+    }
+    async fn create_vni(
+        &self,
+        req: GrpcRequest<v1::CreateVniRequest>,
+    ) -> Result<Response<v1::CreateVniResponse>, Status> {
+        self.create_vni_call(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn delete_vni(
+        &self,
+        req: GrpcRequest<v1::DeleteVniRequest>,
+    ) -> Result<Response<v1::DeleteVniResponse>, Status> {
+        self.delete_vni_call(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn add_neighbor(
+        &self,
+        req: GrpcRequest<v1::AddNeighborRequest>,
+    ) -> Result<Response<v1::AddNeighborResponse>, Status> {
+        self.add_neighbor_call(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn remove_neighbor(
+        &self,
+        req: GrpcRequest<v1::RemoveNeighborRequest>,
+    ) -> Result<Response<v1::RemoveNeighborResponse>, Status> {
+        self.remove_neighbor_call(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn reset_neighbor(
+        &self,
+        req: GrpcRequest<v1::ResetNeighborRequest>,
+    ) -> Result<Response<v1::ResetNeighborResponse>, Status> {
+        self.reset_neighbor_call(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_endpoints(
+        &self,
+        req: GrpcRequest<v1::ListEndpointsRequest>,
+    ) -> Result<Response<v1::ListEndpointsResponse>, Status> {
+        self.endpoints_page(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn reload_config(
+        &self,
+        _req: GrpcRequest<v1::ReloadConfigRequest>,
+    ) -> Result<Response<v1::ReloadConfigResponse>, Status> {
+        self.reload_call().await.map(Response::new)
     }
 }
 

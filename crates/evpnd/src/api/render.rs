@@ -3,7 +3,7 @@
 use crate::control::VnisAnswer;
 use evpnd_api::v1;
 use evpnd_dataplane::MemoryDataplane;
-use evpnd_evpn::{DuplicateState, ImportTarget, MacEntry, NeighborEntry};
+use evpnd_evpn::{DuplicateState, ImportTarget, MacEntry, NeighborEntry, VniSummary};
 use evpnd_node::{NeighborView, NotificationView, PathSource, PathView, RouteView};
 use evpnd_wire::community::ExtCommunityKind;
 use evpnd_wire::{EvpnRoute, ExtendedCommunity, NextHop, Route, Vni};
@@ -25,6 +25,7 @@ pub fn routes(routes: &[RouteView]) -> v1::ListRoutesResponse {
                 paths: r.paths.iter().map(path).collect(),
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -113,6 +114,51 @@ fn duplicate(d: &DuplicateState, now: Instant) -> v1::DuplicateState {
     }
 }
 
+/// One EVI as `ListVnis` and `CreateVni` show it, with the data plane's last word on its
+/// devices (`None`: nothing reported).
+pub fn vni(s: &VniSummary, link: Option<&(bool, Option<String>)>) -> v1::Vni {
+    v1::Vni {
+        vni: s.evi.vni.get(),
+        rd: s.evi.rd.to_string(),
+        import_route_targets: s.evi.import.iter().map(import_text).collect(),
+        export_route_targets: s.evi.export.iter().map(|rt| rt.to_string()).collect(),
+        local_macs: s.local_macs as u64,
+        remote_macs: s.remote_macs as u64,
+        flood_vteps: s.flood_vteps as u64,
+        neighbors: s.neighbors as u64,
+        duplicates: s.duplicates as u64,
+        dataplane_state: match link {
+            None => String::new(),
+            Some((true, _)) => "up".into(),
+            Some((false, why)) => format!("down: {}", why.as_deref().unwrap_or("")),
+        },
+        ports: s.ports.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// `ListEndpoints`: each local endpoint with its origins ("api", "config", "kernel").
+pub fn endpoints(rows: &[crate::control::EndpointRow]) -> Vec<v1::Endpoint> {
+    rows.iter()
+        .map(|(e, configured)| {
+            let mut origins = Vec::new();
+            if e.attached {
+                origins.push(if *configured { "config" } else { "api" }.to_string());
+            }
+            if e.learned {
+                origins.push("kernel".to_string());
+            }
+            v1::Endpoint {
+                vni: e.entry.vni.get(),
+                mac: e.entry.mac.to_string(),
+                ips: e.entry.ips.iter().map(IpAddr::to_string).collect(),
+                sticky: e.entry.sticky,
+                interface: e.port.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                origins,
+            }
+        })
+        .collect()
+}
+
 /// `ListVnis`.
 pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
     let c = &a.status.counters;
@@ -120,23 +166,7 @@ pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
         vnis: a
             .vnis
             .iter()
-            .map(|s| v1::Vni {
-                vni: s.evi.vni.get(),
-                rd: s.evi.rd.to_string(),
-                import_route_targets: s.evi.import.iter().map(import_text).collect(),
-                export_route_targets: s.evi.export.iter().map(|rt| rt.to_string()).collect(),
-                local_macs: s.local_macs as u64,
-                remote_macs: s.remote_macs as u64,
-                flood_vteps: s.flood_vteps as u64,
-                neighbors: s.neighbors as u64,
-                duplicates: s.duplicates as u64,
-                dataplane_state: match a.links.get(&s.evi.vni) {
-                    None => String::new(),
-                    Some((true, _)) => "up".into(),
-                    Some((false, why)) => format!("down: {}", why.as_deref().unwrap_or("")),
-                },
-                ports: s.ports.iter().map(|p| p.to_string()).collect(),
-            })
+            .map(|s| vni(s, a.links.get(&s.evi.vni)))
             .collect(),
         status: Some(v1::EngineStatus {
             vtep: a.status.vtep.to_string(),
@@ -178,6 +208,7 @@ pub fn macs(list: &[MacEntry]) -> v1::ListMacsResponse {
                 age_seconds: now.saturating_duration_since(m.since).as_secs(),
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -191,6 +222,7 @@ pub fn flood(lists: &[(Vni, Vec<IpAddr>)]) -> v1::ListFloodResponse {
                 vteps: vteps.iter().map(IpAddr::to_string).collect(),
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -210,6 +242,7 @@ pub fn arp(list: &[NeighborEntry]) -> v1::ListArpResponse {
                 duplicate: Some(duplicate(&n.duplicate, now)),
             })
             .collect(),
+        ..Default::default()
     }
 }
 

@@ -6,7 +6,7 @@
 //! from. The contract is in docs/watch.md.
 
 use super::{parse_family, render, status, Service};
-use crate::control::Request;
+use crate::control::{ManageRequest, Request};
 use crate::watch::{Hub, Read, Resume, SeqLog, StreamVersion, WatchHandle};
 use evpnd_api::v1;
 use evpnd_api::v1::watch_server::Watch;
@@ -160,7 +160,7 @@ impl Watch for Service {
         // A VNI that does not exist is refused now, not in the stream.
         if r.vni != 0 {
             let vni = r.vni;
-            self.ask(|tx| Request::Macs(vni, tx))
+            self.ask(|tx| Request::Manage(ManageRequest::MacsPage(vni, None, 1, tx)))
                 .await?
                 .map_err(status)?;
         }
@@ -616,7 +616,7 @@ async fn ask<T>(
         .map_err(|_| Status::internal("the daemon dropped the request"))
 }
 
-/// Sends a snapshot of the MAC table, one VNI at a time (the MAC changes after the returned
+/// Sends a snapshot of the MAC table, a page at a time (the MAC changes after the returned
 /// sequence bring it up to date); `None`: the watcher went away or the snapshot failed (the
 /// stream then ends with the status).
 async fn mac_snapshot(
@@ -632,35 +632,38 @@ async fn mac_snapshot(
         sequence: base,
         body: Some(body),
     };
-    let vnis: Result<Vec<u32>, Status> = if vni != 0 {
-        Ok(vec![vni])
-    } else {
-        ask(driver, Request::Vnis).await.and_then(|a| {
-            a.map(|a| a.vnis.iter().map(|s| s.evi.vni.get()).collect())
-                .map_err(status)
-        })
-    };
-    let vnis = match vnis {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = tx.send(Err(e)).await;
-            return None;
-        }
-    };
     if !send(tx, msg(Body::SnapshotBegin(v1::SnapshotBegin {}))).await {
         return None;
     }
     let mut entries = 0u64;
-    for v in vnis {
-        // A VNI deleted meanwhile has no MACs left: nothing to send.
-        let Ok(Ok(list)) = ask(driver, |a| Request::Macs(v, a)).await else {
-            continue;
+    let mut after = None;
+    loop {
+        // One page at a time from the driver (the table is never copied whole); the MAC
+        // changes after `base` bring what was read earlier up to date.
+        let page = match ask(driver, |a| {
+            Request::Manage(ManageRequest::MacsPage(vni, after, PAGE, a))
+        })
+        .await
+        {
+            Ok(Ok(page)) => page,
+            Ok(Err(e)) => {
+                let _ = tx.send(Err(status(e))).await;
+                return None;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return None;
+            }
         };
-        for m in render::macs(&list).macs {
+        for m in render::macs(&page.items).macs {
             entries += 1;
             if !send(tx, msg(Body::SnapshotEntry(m))).await {
                 return None;
             }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
         }
     }
     let end = v1::SnapshotEnd {

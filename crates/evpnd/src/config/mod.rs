@@ -119,6 +119,10 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// Log format and level (`[log]`).
     pub log: LogConfig,
+    /// `[bgp] hold-time` and `connect-retry`: what a neighbour added at run time inherits.
+    pub neighbor_defaults: (u16, Duration),
+    /// The file it was read from (`None`: parsed from text): what a reload reads again.
+    pub path: Option<PathBuf>,
 }
 
 /// A configuration error: which key, and what is wrong.
@@ -141,7 +145,9 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    let mut c = parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+    c.path = Some(path.to_path_buf());
+    Ok(c)
 }
 
 /// Parses and validates configuration text.
@@ -242,5 +248,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         watch: raw.watch.retention()?,
         metrics,
         log,
+        neighbor_defaults: (hold_time, connect_retry),
+        path: None,
     })
 }

@@ -131,11 +131,27 @@ pub fn attach_request(t: &Tenant) -> v1::AttachEndpointRequest {
 
 /// `ListMacs` of every VNI from the evpnd whose API socket is `api`.
 pub fn list_macs(api: &Path) -> Result<Vec<v1::MacEntry>> {
-    call(api, |mut c| async move {
-        c.list_macs(v1::ListMacsRequest { vni: 0 }).await
-    })
-    .map(|r| r.macs)
-    .map_err(|e| format!("ListMacs: {}", e.message()))
+    let mut macs = Vec::new();
+    let mut page_token = String::new();
+    // Bounded: each page moves the cursor forward; the demo's tables hold a few entries.
+    for _ in 0..1000 {
+        let token = std::mem::take(&mut page_token);
+        let page = call(api, |mut c| async move {
+            c.list_macs(v1::ListMacsRequest {
+                vni: 0,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+        })
+        .map_err(|e| format!("ListMacs: {}", e.message()))?;
+        macs.extend(page.macs);
+        if page.next_page_token.is_empty() {
+            return Ok(macs);
+        }
+        page_token = page.next_page_token;
+    }
+    Err("ListMacs: more than 1000 pages".into())
 }
 
 /// True when every neighbour of the evpnd at `api` is Established.

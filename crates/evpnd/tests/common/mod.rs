@@ -178,25 +178,73 @@ pub trait EvpnApi {
             .unwrap()
     }
 
-    /// `ListMacs` (`vni` 0: every VNI).
+    /// `ListMacs` (`vni` 0: every VNI), every page.
     fn macs(&self, vni: u32) -> Vec<v1::MacEntry> {
-        self.call(|mut c| async move { c.list_macs(v1::ListMacsRequest { vni }).await })
-            .unwrap()
-            .macs
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let r = self
+                .call(|mut c| async move {
+                    c.list_macs(v1::ListMacsRequest {
+                        vni,
+                        page_size: 10_000,
+                        page_token,
+                    })
+                    .await
+                })
+                .unwrap();
+            out.extend(r.macs);
+            if r.next_page_token.is_empty() {
+                return out;
+            }
+            page_token = r.next_page_token;
+        }
     }
 
-    /// `ListFlood` (`vni` 0: every VNI).
+    /// `ListFlood` (`vni` 0: every VNI), every page.
     fn flood(&self, vni: u32) -> Vec<v1::FloodList> {
-        self.call(|mut c| async move { c.list_flood(v1::ListFloodRequest { vni }).await })
-            .unwrap()
-            .lists
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let r = self
+                .call(|mut c| async move {
+                    c.list_flood(v1::ListFloodRequest {
+                        vni,
+                        page_size: 10_000,
+                        page_token,
+                    })
+                    .await
+                })
+                .unwrap();
+            out.extend(r.lists);
+            if r.next_page_token.is_empty() {
+                return out;
+            }
+            page_token = r.next_page_token;
+        }
     }
 
-    /// `ListArp` (`vni` 0: every VNI).
+    /// `ListArp` (`vni` 0: every VNI), every page.
     fn arp(&self, vni: u32) -> Vec<v1::NeighborEntry> {
-        self.call(|mut c| async move { c.list_arp(v1::ListArpRequest { vni }).await })
-            .unwrap()
-            .neighbors
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let r = self
+                .call(|mut c| async move {
+                    c.list_arp(v1::ListArpRequest {
+                        vni,
+                        page_size: 10_000,
+                        page_token,
+                    })
+                    .await
+                })
+                .unwrap();
+            out.extend(r.neighbors);
+            if r.next_page_token.is_empty() {
+                return out;
+            }
+            page_token = r.next_page_token;
+        }
     }
 
     /// `ListDataplane`.
@@ -282,20 +330,32 @@ pub fn api_neighbors(api: &std::path::Path) -> Vec<v1::Neighbor> {
     })
 }
 
-/// `ListRoutes` of `family` ("" for every family) from the daemon whose API socket is `api`.
+/// `ListRoutes` of `family` ("" for every family) from the daemon whose API socket is `api`,
+/// every page.
 pub fn api_routes(api: &std::path::Path, family: &str) -> Vec<v1::RibEntry> {
     let api = api.to_path_buf();
     let family = family.to_string();
     rt().block_on(async move {
         let mut c = connect(&api).await.unwrap();
-        c.list_routes(v1::ListRoutesRequest {
-            family,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .routes
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let r = c
+                .list_routes(v1::ListRoutesRequest {
+                    family: family.clone(),
+                    page_size: 10_000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            out.extend(r.routes);
+            if r.next_page_token.is_empty() {
+                return out;
+            }
+            page_token = r.next_page_token;
+        }
     })
 }
 

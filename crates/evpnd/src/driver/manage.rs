@@ -1,0 +1,233 @@
+//! The driver's side of run-time management: VNIs with their data-plane device
+//! options, neighbours with the configuration's defaults, paged lists, and configuration
+//! reload (SIGHUP and `ReloadConfig`, the difference computed by [`crate::reload`]).
+
+use super::Driver;
+use crate::control::{ManageRequest, NeighborSpec, ReloadReport};
+use evpnd_bgp::config::{GracefulRestartConfig, PeerConfig};
+use evpnd_dataplane::VniOptions;
+use evpnd_evpn::VniSummary;
+use evpnd_node::{Command, CommandError, NeighborConfig, VniSpec};
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+impl Driver {
+    /// Answers a management or paged request.
+    pub(super) fn on_manage(&mut self, req: ManageRequest) {
+        let n = &self.node;
+        match req {
+            ManageRequest::CreateVni(spec, options, tx) => {
+                let _ = tx.send(self.create_vni(spec, options));
+            }
+            ManageRequest::DeleteVni(vni, tx) => {
+                let _ = tx.send(self.delete_vni(vni));
+            }
+            ManageRequest::AddNeighbor(spec, tx) => {
+                let _ = tx.send(self.add_neighbor(spec));
+            }
+            ManageRequest::RoutesPage(filter, after, limit, tx) => {
+                let _ = tx.send(n.routes_page(&filter, after, limit));
+            }
+            ManageRequest::MacsPage(vni, after, limit, tx) => {
+                let _ = tx.send(n.macs_page(vni, after, limit));
+            }
+            ManageRequest::ArpPage(vni, after, limit, tx) => {
+                let _ = tx.send(n.arp_page(vni, after, limit));
+            }
+            ManageRequest::FloodPage(vni, after, limit, tx) => {
+                let _ = tx.send(n.flood_page(vni, after, limit));
+            }
+            ManageRequest::EndpointsPage(vni, after, limit, tx) => {
+                let configured = self.running.node.evpn.as_ref();
+                let page = n
+                    .endpoints_page(vni, after, limit)
+                    .map(|p| evpnd_node::Page {
+                        items: p
+                            .items
+                            .into_iter()
+                            .map(|e| {
+                                let listed = configured.is_some_and(|c| {
+                                    c.endpoints
+                                        .iter()
+                                        .any(|a| a.vni == e.entry.vni && a.mac == e.entry.mac)
+                                });
+                                (e, listed)
+                            })
+                            .collect(),
+                        next: p.next,
+                    });
+                let _ = tx.send(page);
+            }
+            ManageRequest::Reload(tx) => {
+                let _ = tx.send(self.reload());
+            }
+        }
+    }
+
+    /// Creates an EVI: the data plane judges the device options first, the node the EVI; the
+    /// options reach the data plane before the EVI's intents do.
+    fn create_vni(
+        &mut self,
+        spec: VniSpec,
+        options: VniOptions,
+    ) -> Result<VniSummary, CommandError> {
+        let vni = spec.vni;
+        // The VNI itself is judged before its device options.
+        evpnd_node::validate::vni(vni)?;
+        if let Err(e) = self.dataplane.check_vni_options(vni, &options) {
+            // The backend names the option first ("vxlan_device: ..."): options a data plane
+            // without devices cannot take are a precondition, bad names a bad argument.
+            let (field, message) = match e.split_once(": ") {
+                Some(("vxlan_device", m)) => ("vxlan_device", m.to_string()),
+                Some(("learning", m)) => ("learning", m.to_string()),
+                Some(("bridge", m)) => ("bridge", m.to_string()),
+                _ => ("bridge", e.clone()),
+            };
+            return Err(if self.dataplane.kind() == "linux" {
+                CommandError::invalid(field, message)
+            } else {
+                CommandError::precondition(field, message)
+            });
+        }
+        self.command(Command::AddVni(spec))?;
+        self.dataplane.set_vni_options(vni, Some(options));
+        self.node
+            .vnis()?
+            .into_iter()
+            .find(|s| s.evi.vni.get() == vni)
+            .ok_or_else(|| CommandError::not_found("vni", format!("VNI {vni} vanished")))
+    }
+
+    /// Deletes an EVI; the data plane forgets its device options (its devices go with the
+    /// removal intents, by the names they were made with).
+    fn delete_vni(&mut self, vni: u32) -> Result<(), CommandError> {
+        self.command(Command::RemoveVni { vni })?;
+        self.dataplane.set_vni_options(vni, None);
+        Ok(())
+    }
+
+    /// Carries out a command as an API request does (recorded in the endpoint journal).
+    fn command(&mut self, cmd: Command) -> Result<evpnd_node::Reply, CommandError> {
+        let r = self.node.command(cmd.clone(), Instant::now());
+        if r.is_ok() {
+            self.journal.record(&cmd);
+        }
+        r
+    }
+
+    /// Adds a neighbour with the `[bgp]` defaults of the running configuration.
+    fn add_neighbor(&mut self, s: NeighborSpec) -> Result<(), CommandError> {
+        let (hold_time, connect_retry) = self.running.neighbor_defaults;
+        let mut peer = PeerConfig::new(
+            s.address,
+            s.remote_asn,
+            self.node.asn(),
+            self.node.router_id(),
+        );
+        peer.hold_time = s.hold_time.unwrap_or(hold_time);
+        peer.passive = s.passive;
+        peer.route_reflector_client = s.route_reflector_client;
+        peer.connect_retry = connect_retry;
+        peer.connect_retry_max = peer.connect_retry_max.max(connect_retry);
+        if !s.families.is_empty() {
+            peer.families = s.families;
+        }
+        if s.graceful_restart {
+            peer.graceful_restart = Some(GracefulRestartConfig {
+                restart_time: 120,
+                stale_routes_time: Duration::from_secs(360),
+            });
+        }
+        let config = NeighborConfig {
+            peer,
+            transport: s.transport,
+        };
+        self.command(Command::AddNeighbor(Box::new(config)))?;
+        Ok(())
+    }
+
+    /// SIGHUP: reloads and logs what changed or why nothing did.
+    pub(super) fn reload_logged(&mut self) {
+        match self.reload() {
+            Ok(r) => info!(
+                neighbors_added = ?r.neighbors_added,
+                neighbors_removed = ?r.neighbors_removed,
+                neighbors_changed = ?r.neighbors_changed,
+                vnis_added = ?r.vnis_added,
+                vnis_removed = ?r.vnis_removed,
+                vnis_changed = ?r.vnis_changed,
+                ignored = ?r.ignored,
+                "configuration reloaded"
+            ),
+            Err(e) => warn!("configuration not reloaded, nothing changed: {e}"),
+        }
+    }
+
+    /// Reads the configuration file again, validates it in full, and applies the difference
+    /// with the running one (see [`crate::reload`]).
+    fn reload(&mut self) -> Result<ReloadReport, String> {
+        let path = self
+            .running
+            .path
+            .clone()
+            .ok_or("the daemon was not started from a file")?;
+        let new = crate::config::load(&path).map_err(|e| e.to_string())?;
+        let mut plan = crate::reload::plan(&self.running, &new)?;
+        // The node may differ from the file last loaded (the API adds and removes neighbours
+        // and VNIs): what is gone already is not removed again, and an addition that would
+        // collide with something the API made refuses the whole reload before anything moves.
+        let now = Instant::now();
+        let neighbors: Vec<std::net::IpAddr> =
+            self.node.neighbors(now).iter().map(|n| n.address).collect();
+        let vnis: Vec<u32> = self
+            .node
+            .vnis()
+            .map(|v| v.iter().map(|s| s.evi.vni.get()).collect())
+            .unwrap_or_default();
+        plan.remove_neighbors.retain(|a| neighbors.contains(a));
+        plan.remove_vnis.retain(|v| vnis.contains(v));
+        if let Some(n) = plan.add_neighbors.iter().find(|n| {
+            neighbors.contains(&n.peer.address) && !plan.remove_neighbors.contains(&n.peer.address)
+        }) {
+            return Err(format!(
+                "neighbor {}: added through the API already; remove it first (nothing changed)",
+                n.peer.address
+            ));
+        }
+        if let Some((e, _)) = plan
+            .add_vnis
+            .iter()
+            .find(|(e, _)| vnis.contains(&e.vni.get()) && !plan.remove_vnis.contains(&e.vni.get()))
+        {
+            return Err(format!(
+                "vni {}: created through the API already; delete it first (nothing changed)",
+                e.vni
+            ));
+        }
+        let fail = |what: String, e: CommandError| format!("{what}: {e} (reload stopped here)");
+        for a in &plan.remove_neighbors {
+            self.command(Command::RemoveNeighbor { address: *a })
+                .map_err(|e| fail(format!("removing neighbor {a}"), e))?;
+        }
+        for v in &plan.remove_vnis {
+            self.delete_vni(*v)
+                .map_err(|e| fail(format!("deleting VNI {v}"), e))?;
+        }
+        for (evi, options) in &plan.add_vnis {
+            let spec = VniSpec {
+                vni: evi.vni.get(),
+                rd: evi.rd,
+                import: evi.import.clone(),
+                export: evi.export.clone(),
+            };
+            self.create_vni(spec, options.clone())
+                .map_err(|e| fail(format!("creating VNI {}", evi.vni), e))?;
+        }
+        for n in &plan.add_neighbors {
+            self.command(Command::AddNeighbor(Box::new(n.clone())))
+                .map_err(|e| fail(format!("adding neighbor {}", n.peer.address), e))?;
+        }
+        self.running = crate::reload::applied(&self.running, &new);
+        Ok(plan.report)
+    }
+}
