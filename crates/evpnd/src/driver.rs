@@ -22,12 +22,12 @@ mod manage;
 use crate::config::{Config, DataplaneKind};
 use crate::control::{Answer, Request, VnisAnswer};
 use crate::net::{self, ConnEvent, ConnHandle, WriteCmd};
-use crate::persist::EndpointJournal;
+use crate::persist::Journal;
 use evpnd_dataplane::{
     Backend, Feedback, FeedbackSink, InlineBackend, MemoryDataplane, NoDataplane,
 };
 use evpnd_evpn::{EngineEvent, Location, Subject};
-use evpnd_node::{CommandError, ConnId, Input, Node, NodeEvent, Output, Reply, Transport};
+use evpnd_node::{CommandError, ConnId, Input, Node, NodeEvent, Output, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -47,17 +47,15 @@ enum Event {
     Connected(ConnId, std::io::Result<TcpStream>),
 }
 
-/// A command's answer, held until the journal is written.
-type PendingAnswer = (
-    Answer<Result<Reply, CommandError>>,
-    Result<Reply, CommandError>,
-);
+/// An answer to a request that changed what the journal holds, held until the journal is
+/// written: sending it is all that is left to do.
+type PendingAnswer = Box<dyn FnOnce() + Send>;
 
 /// The driver's state around the node.
 struct Driver {
     node: Node,
     dataplane: Box<dyn Backend>,
-    journal: EndpointJournal,
+    journal: Journal,
     /// Answers to commands, sent once the drain that follows them has written the journal.
     answers: Vec<PendingAnswer>,
     listener: Option<Arc<TcpListener>>,
@@ -125,9 +123,9 @@ pub async fn run(
         let _ = feedback_tx.send(f);
     });
     let (journal, restored, journal_error) =
-        EndpointJournal::load(&config.state_dir, &config.node.router_id.to_string());
+        Journal::load(&config.state_dir, &config.node.router_id.to_string());
     if let Some(e) = journal_error {
-        warn!("endpoint journal: {e}");
+        warn!("API journal: {e}");
     }
     let mut d = Driver {
         node,
@@ -145,23 +143,9 @@ pub async fn run(
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
     }
-    // Endpoints the API attached before this start are attached again (the journal's notes).
-    let restored_count = restored.len();
-    for spec in restored {
-        let cmd = evpnd_node::Command::Attach(spec);
-        match d.node.command(cmd.clone(), Instant::now()) {
-            Ok(_) => d.journal.record(&cmd),
-            Err(e) => {
-                warn!(vni = spec.vni, mac = %spec.mac, "endpoint journal: not attached again: {e}")
-            }
-        }
-    }
-    if restored_count > 0 {
-        info!(
-            endpoints = restored_count,
-            "attached the endpoints of the journal again"
-        );
-    }
+    // What the API made before this start is made again (the journal's notes): VNIs, then
+    // neighbours, then endpoints.
+    d.restore(restored);
     d.drain();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -283,15 +267,23 @@ impl Driver {
             self.watch.event(&ev);
         }
         if let Err(e) = self.journal.flush() {
-            warn!("cannot write the endpoint journal: {e}");
+            warn!("cannot write the API journal: {e}");
         }
-        for (tx, result) in self.answers.drain(..) {
-            let _ = tx.send(result);
+        for send in self.answers.drain(..) {
+            send();
         }
         while let Some(change) = self.node.poll_route_change() {
             self.watch.route(change);
         }
         self.watch.flush();
+    }
+
+    /// Sends `value` on `tx` once this step's drain has written the journal: what the API was
+    /// told is done survives a kill that follows the answer.
+    fn answer_after_journal<T: Send + 'static>(&mut self, tx: Answer<T>, value: T) {
+        self.answers.push(Box::new(move || {
+            let _ = tx.send(value);
+        }));
     }
 
     fn on_output(&mut self, o: Output) {
@@ -368,7 +360,7 @@ impl Driver {
                 }
                 // Answered after this drain has written the journal: an acknowledged attach or
                 // detach survives a kill that follows the answer.
-                self.answers.push((tx, result));
+                self.answer_after_journal(tx, result);
             }
             Request::Neighbors(tx) => {
                 let _ = tx.send(n.neighbors(now));

@@ -584,3 +584,135 @@ fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
     drop(d);
     ns.delete().unwrap();
 }
+
+/// What the API made survives a crash (the API journal in the state directory): a VNI with
+/// its RD and route targets, a neighbour (whose session comes back) and an endpoint (origin
+/// api, still at the peer after the graceful restart settles). A VNI the configuration file
+/// then names is the file's (its journal entry is dropped), and reload still refuses a file
+/// that collides with an API-made VNI. Deleted and removed ones stay gone.
+#[test]
+fn api_vnis_neighbours_and_endpoints_survive_a_restart() {
+    let (pa, pb) = (free_port("127.0.0.61"), free_port("127.0.0.62"));
+    let a_config = config("127.0.0.61", pa, "198.19.0.61", &[], &[]);
+    let mut a = Daemon::start("journal-a", &a_config);
+    // B helps A restart gracefully (RFC 4724): it keeps A's routes while A is away.
+    let b_config = config(
+        "127.0.0.62",
+        pb,
+        "198.19.0.62",
+        &[300],
+        &[("127.0.0.61", pa)],
+    )
+    .replace(
+        "local-address = \"127.0.0.62\"\n",
+        "local-address = \"127.0.0.62\"\ngraceful-restart = true\nrestart-time = 90\n",
+    );
+    let b = Daemon::start("journal-b", &b_config);
+    create_vni(
+        &a,
+        v1::CreateVniRequest {
+            vni: 300,
+            rd: "198.19.0.61:3".into(),
+            import_route_targets: vec!["65000:300".into(), "*:300".into()],
+            export_route_targets: vec!["65000:300".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    a.call(|mut c| async move {
+        c.add_neighbor(v1::AddNeighborRequest {
+            address: "127.0.0.62".into(),
+            remote_asn: ASN,
+            port: u32::from(pb),
+            local_address: "127.0.0.61".into(),
+            graceful_restart: true,
+            ..Default::default()
+        })
+        .await
+    })
+    .unwrap();
+    let mac = "02:00:00:00:61:01";
+    a.attach(endpoint(300, mac, "192.0.2.61")).unwrap();
+    let at_b = |b: &Daemon| {
+        b.macs(300)
+            .iter()
+            .any(|m| m.mac == mac && m.location == "198.19.0.61")
+    };
+    wait_until(WAIT, || established(&a, "127.0.0.62") && at_b(&b)).unwrap();
+
+    a.kill(libc::SIGKILL);
+    a.spawn();
+    let vnis = a.vnis().vnis;
+    assert_eq!(vnis.len(), 1, "{vnis:?}");
+    assert_eq!(vnis[0].vni, 300);
+    assert_eq!(vnis[0].rd, "198.19.0.61:3");
+    assert_eq!(
+        vnis[0].import_route_targets,
+        vec!["65000:300".to_string(), "*:300".to_string()]
+    );
+    assert_eq!(vnis[0].export_route_targets, vec!["65000:300".to_string()]);
+    let n = state_of(&a, "127.0.0.62").expect("the neighbour is back");
+    assert_eq!(n.remote_asn, ASN);
+    let eps = endpoints(&a);
+    assert_eq!(eps.len(), 1, "{eps:?}");
+    assert_eq!(eps[0].mac, mac);
+    assert_eq!(eps[0].origins, vec!["api".to_string()]);
+    wait_until(WAIT, || established(&a, "127.0.0.62")).unwrap();
+    // The restart settles (A's End-of-RIB reaches B, which then drops what A did not send
+    // again): the endpoint's route is still at B.
+    wait_until(WAIT, || established(&b, "127.0.0.61")).unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(at_b(&b), "B lost the endpoint: {:?}", b.macs(300));
+    assert!(a.log_text().contains("made the API journal's"));
+
+    // After the restart the VNI is still the API's: a file naming it is refused.
+    std::fs::write(&a.config, a_file(&a, "[[vni]]\nvni = 300\n")).unwrap();
+    let e = reload(&a).unwrap_err();
+    assert!(e.message().contains("created through the API"), "{e:?}");
+
+    // The file wins over the journal: VNI 300 is the file's (auto RD), its journal entry gone.
+    a.kill(libc::SIGKILL);
+    a.spawn();
+    let vnis = a.vnis().vnis;
+    assert_eq!(vnis[0].rd, "198.19.0.61:300", "the file's VNI: {vnis:?}");
+    assert!(a.log_text().contains("the file wins"));
+    std::fs::write(&a.config, a_file(&a, "")).unwrap();
+    a.kill(libc::SIGKILL);
+    a.spawn();
+    assert!(
+        a.vnis().vnis.is_empty(),
+        "the dropped journal entry stays dropped"
+    );
+
+    // Deleted and removed through the API: gone after a restart.
+    create_vni(
+        &a,
+        v1::CreateVniRequest {
+            vni: 300,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    delete_vni(&a, 300).unwrap();
+    a.call(|mut c| async move {
+        c.remove_neighbor(v1::RemoveNeighborRequest {
+            address: "127.0.0.62".into(),
+        })
+        .await
+    })
+    .unwrap();
+    a.kill(libc::SIGKILL);
+    a.spawn();
+    assert!(a.vnis().vnis.is_empty());
+    assert!(a.neighbors().is_empty());
+    assert!(endpoints(&a).is_empty());
+}
+
+/// The configuration file `d` runs with, without `[[vni]] 300` and with `extra` before its
+/// `[dataplane]` section.
+fn a_file(d: &Daemon, extra: &str) -> String {
+    std::fs::read_to_string(&d.config)
+        .unwrap()
+        .replace("[[vni]]\nvni = 300\n", "")
+        .replace("[dataplane]\n", &format!("{extra}[dataplane]\n"))
+}

@@ -47,7 +47,7 @@ fn device(field: &'static str, s: &str) -> Result<Option<String>, Status> {
 }
 
 /// The EVI and device options of a `CreateVni` request.
-pub(super) fn vni_spec(r: &v1::CreateVniRequest) -> Result<(VniSpec, VniOptions), Status> {
+pub(crate) fn vni_spec(r: &v1::CreateVniRequest) -> Result<(VniSpec, VniOptions), Status> {
     if r.vni == 0 {
         return Err(Status::invalid_argument("vni: required (1..=16777215)"));
     }
@@ -102,7 +102,7 @@ fn byte(field: &'static str, v: u32) -> Result<Option<u8>, Status> {
 }
 
 /// The neighbour of an `AddNeighbor` request.
-pub(super) fn neighbor_spec(r: &v1::AddNeighborRequest) -> Result<NeighborSpec, Status> {
+pub(crate) fn neighbor_spec(r: &v1::AddNeighborRequest) -> Result<NeighborSpec, Status> {
     let address = parse_address("address", &r.address)?;
     if r.remote_asn == 0 {
         return Err(Status::invalid_argument("remote_asn: required"));

@@ -11,6 +11,9 @@ mod pages;
 mod render;
 mod watch;
 
+pub(crate) use manage::{neighbor_spec, vni_spec};
+pub(crate) use render::import_text;
+
 use crate::config::ApiListen;
 use crate::control::{Answer, Request};
 use evpnd_api::v1;

@@ -90,7 +90,7 @@ pub fn neighbors(list: &[NeighborView]) -> v1::ListNeighborsResponse {
 }
 
 /// Import rules as the API shows them: the route target, or `*:VNI`.
-fn import_text(i: &ImportTarget) -> String {
+pub(crate) fn import_text(i: &ImportTarget) -> String {
     match i {
         ImportTarget::Exact(rt) => rt.to_string(),
         ImportTarget::AnyAs(vni) => format!("*:{vni}"),

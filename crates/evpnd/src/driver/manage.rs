@@ -4,6 +4,7 @@
 
 use super::Driver;
 use crate::control::{ManageRequest, NeighborSpec, ReloadReport};
+use crate::persist::Restored;
 use evpnd_bgp::config::{GracefulRestartConfig, PeerConfig};
 use evpnd_dataplane::VniOptions;
 use evpnd_evpn::VniSummary;
@@ -16,14 +17,24 @@ impl Driver {
     pub(super) fn on_manage(&mut self, req: ManageRequest) {
         let n = &self.node;
         match req {
+            // What changes the journal is answered once the journal is written.
             ManageRequest::CreateVni(spec, options, tx) => {
-                let _ = tx.send(self.create_vni(spec, options));
+                let r = self.create_vni(spec.clone(), options.clone());
+                if r.is_ok() {
+                    self.journal.record_vni(&spec, &options);
+                }
+                self.answer_after_journal(tx, r);
             }
             ManageRequest::DeleteVni(vni, tx) => {
-                let _ = tx.send(self.delete_vni(vni));
+                let r = self.delete_vni(vni);
+                self.answer_after_journal(tx, r);
             }
             ManageRequest::AddNeighbor(spec, tx) => {
-                let _ = tx.send(self.add_neighbor(spec));
+                let r = self.add_neighbor(spec.clone());
+                if r.is_ok() {
+                    self.journal.record_neighbor(&spec);
+                }
+                self.answer_after_journal(tx, r);
             }
             ManageRequest::RoutesPage(filter, after, limit, tx) => {
                 let _ = tx.send(n.routes_page(&filter, after, limit));
@@ -144,6 +155,55 @@ impl Driver {
         };
         self.command(Command::AddNeighbor(Box::new(config)))?;
         Ok(())
+    }
+
+    /// Makes again what the API made before this start (the journal's notes), each through
+    /// the API's own path and recorded anew: VNIs, then neighbours, then endpoints. A VNI or
+    /// neighbour the configuration file has (now) is the file's: its journal entry is dropped.
+    /// What the node refuses is logged and dropped.
+    pub(super) fn restore(&mut self, r: Restored) {
+        let (vnis, neighbors, endpoints) = (r.vnis.len(), r.neighbors.len(), r.endpoints.len());
+        let configured_vnis: Vec<u32> = self
+            .node
+            .vnis()
+            .map(|v| v.iter().map(|s| s.evi.vni.get()).collect())
+            .unwrap_or_default();
+        for (spec, options) in r.vnis {
+            let vni = spec.vni;
+            if configured_vnis.contains(&vni) {
+                info!(vni, "API journal: the configuration file has this VNI: the file wins, the journal entry is dropped");
+                continue;
+            }
+            match self.create_vni(spec.clone(), options.clone()) {
+                Ok(_) => self.journal.record_vni(&spec, &options),
+                Err(e) => warn!(vni, "API journal: VNI not created again: {e}"),
+            }
+        }
+        let now = Instant::now();
+        let configured_neighbors: Vec<std::net::IpAddr> =
+            self.node.neighbors(now).iter().map(|n| n.address).collect();
+        for spec in r.neighbors {
+            let address = spec.address;
+            if configured_neighbors.contains(&address) {
+                info!(%address, "API journal: the configuration file has this neighbor: the file wins, the journal entry is dropped");
+                continue;
+            }
+            match self.add_neighbor(spec.clone()) {
+                Ok(()) => self.journal.record_neighbor(&spec),
+                Err(e) => warn!(%address, "API journal: neighbor not added again: {e}"),
+            }
+        }
+        for spec in r.endpoints {
+            if let Err(e) = self.command(Command::Attach(spec)) {
+                warn!(vni = spec.vni, mac = %spec.mac, "API journal: endpoint not attached again: {e}");
+            }
+        }
+        if vnis + neighbors + endpoints > 0 {
+            info!(
+                vnis,
+                neighbors, endpoints, "made the API journal's VNIs, neighbors and endpoints again"
+            );
+        }
     }
 
     /// SIGHUP: reloads and logs what changed or why nothing did.
