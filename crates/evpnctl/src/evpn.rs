@@ -25,7 +25,8 @@ pub struct VniArgs {
     pub page_size: u32,
 }
 
-/// `--vni` and `--json` of `show vnis` (not paged: one row per EVI).
+/// `--vni`, `--json` and `--page-size` of `show vnis` (every page is fetched, then printed as
+/// one table or document with the engine's status once).
 #[derive(Debug, Args)]
 pub struct VnisArgs {
     /// Only this VNI (default: every VNI).
@@ -34,6 +35,9 @@ pub struct VnisArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// VNIs fetched per request (the daemon serves at most 10000).
+    #[arg(long, default_value_t = 10_000)]
+    pub page_size: u32,
 }
 
 /// An endpoint: VNI, MAC and optional IP.
@@ -97,12 +101,29 @@ where
     crate::client::print(api, f)
 }
 
-/// `show vnis`.
+/// `show vnis`: every page, the engine's status as the last page gave it.
 pub fn show_vnis(api: &str, a: VnisArgs) -> ExitCode {
     with_client(api, |mut c| async move {
-        let mut r = c.list_vnis(v1::ListVnisRequest {}).await?.into_inner();
-        if let Some(v) = a.vni {
-            r.vnis.retain(|x| x.vni == v);
+        let mut r = v1::ListVnisResponse::default();
+        let mut page_token = String::new();
+        loop {
+            let page = c
+                .list_vnis(v1::ListVnisRequest {
+                    page_size: a.page_size,
+                    page_token,
+                })
+                .await?
+                .into_inner();
+            r.vnis.extend(
+                page.vnis
+                    .into_iter()
+                    .filter(|x| a.vni.is_none_or(|v| x.vni == v)),
+            );
+            r.status = page.status;
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
         }
         Ok(if a.json {
             vnis_json(&r).to_string()

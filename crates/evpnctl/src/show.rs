@@ -13,7 +13,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 #[derive(Debug, Subcommand)]
 pub enum ShowCommand {
     /// BGP neighbours: state, uptime, families, route counters, last NOTIFICATION.
-    Neighbors(JsonFlag),
+    Neighbors(NeighborsArgs),
     /// The BGP RIB (EVPN and other families): every route with all its paths, best first.
     Routes(RoutesArgs),
     /// EVPN: the EVIs (VNI, RD, route targets, table sizes) and the engine's event counters.
@@ -36,6 +36,17 @@ pub struct JsonFlag {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--json` and `--page-size` of `show neighbors`.
+#[derive(Debug, Args)]
+pub struct NeighborsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Neighbours fetched per request (the daemon serves at most 10000).
+    #[arg(long, default_value_t = 1000)]
+    pub page_size: u32,
 }
 
 /// Filters of `show routes`.
@@ -141,19 +152,41 @@ pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
         ShowCommand::Arp(a) => crate::evpn::show_arp(api, a),
         ShowCommand::Endpoints(a) => crate::evpn::show_endpoints(api, a),
         ShowCommand::Dataplane(f) => crate::evpn::show_dataplane(api, f.json),
-        ShowCommand::Neighbors(f) => crate::client::print(api, |mut client| async move {
-            let r = client
-                .list_neighbors(v1::ListNeighborsRequest {})
-                .await?
-                .into_inner();
-            Ok(if f.json {
-                neighbors_json(&r).to_string()
-            } else {
-                neighbors_table(&r)
-            })
-        }),
+        ShowCommand::Neighbors(a) => show_neighbors(api, a),
         ShowCommand::Routes(a) => show_routes(api, a),
     }
+}
+
+/// `show neighbors`: page after page, printed as they arrive.
+fn show_neighbors(api: &str, a: NeighborsArgs) -> ExitCode {
+    crate::client::run(api, |client| async move {
+        let json = a.json;
+        crate::client::print_pages(json, &NEIGHBOR_HEADER, "neighbor", |page_token| {
+            let req = v1::ListNeighborsRequest {
+                page_size: a.page_size,
+                page_token,
+            };
+            let mut c = client.clone();
+            async move {
+                let r = c.list_neighbors(req).await?.into_inner();
+                Ok(crate::client::PageOut {
+                    json: if json {
+                        r.neighbors.iter().map(neighbor_json).collect()
+                    } else {
+                        Vec::new()
+                    },
+                    rows: if json {
+                        Vec::new()
+                    } else {
+                        r.neighbors.iter().map(neighbor_row).collect()
+                    },
+                    entries: r.neighbors.len(),
+                    next_page_token: r.next_page_token,
+                })
+            }
+        })
+        .await
+    })
 }
 
 /// `show routes`: page after page, printed as they arrive.
@@ -203,28 +236,22 @@ fn notification_json(n: &Option<v1::Notification>) -> Value {
     }
 }
 
-fn neighbors_json(r: &v1::ListNeighborsResponse) -> Value {
-    Value::Array(
-        r.neighbors
-            .iter()
-            .map(|n| {
-                json!({
-                    "address": n.address, "remote_asn": n.remote_asn, "local_asn": n.local_asn,
-                    "state": n.state, "uptime_seconds": n.uptime_seconds,
-                    "peer_router_id": n.peer_router_id, "families": n.families,
-                    "hold_time": n.hold_time, "route_reflector_client": n.route_reflector_client,
-                    "passive": n.passive, "established_count": n.established_count,
-                    "last_error": n.last_error,
-                    "counters": n.counters.iter().map(|c| json!({
-                        "family": c.family, "received": c.received, "accepted": c.accepted,
-                        "advertised": c.advertised,
-                    })).collect::<Vec<_>>(),
-                    "last_notification_sent": notification_json(&n.last_notification_sent),
-                    "last_notification_received": notification_json(&n.last_notification_received),
-                })
-            })
-            .collect(),
-    )
+/// One neighbour as `show neighbors --json` prints it.
+fn neighbor_json(n: &v1::Neighbor) -> Value {
+    json!({
+        "address": n.address, "remote_asn": n.remote_asn, "local_asn": n.local_asn,
+        "state": n.state, "uptime_seconds": n.uptime_seconds,
+        "peer_router_id": n.peer_router_id, "families": n.families,
+        "hold_time": n.hold_time, "route_reflector_client": n.route_reflector_client,
+        "passive": n.passive, "established_count": n.established_count,
+        "last_error": n.last_error,
+        "counters": n.counters.iter().map(|c| json!({
+            "family": c.family, "received": c.received, "accepted": c.accepted,
+            "advertised": c.advertised,
+        })).collect::<Vec<_>>(),
+        "last_notification_sent": notification_json(&n.last_notification_sent),
+        "last_notification_received": notification_json(&n.last_notification_received),
+    })
 }
 
 fn uptime(s: u64) -> String {
@@ -259,55 +286,49 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
-fn neighbors_table(r: &v1::ListNeighborsResponse) -> String {
-    let rows: Vec<Vec<String>> = r
-        .neighbors
+/// The columns of `show neighbors`.
+const NEIGHBOR_HEADER: [&str; 7] = [
+    "NEIGHBOR",
+    "AS",
+    "STATE",
+    "UP",
+    "FAMILIES",
+    "RCVD/ACCEPTED/ADVERTISED",
+    "LAST NOTIFICATION",
+];
+
+/// One neighbour as a row of `show neighbors`.
+fn neighbor_row(n: &v1::Neighbor) -> Vec<String> {
+    let counts = n
+        .counters
         .iter()
-        .map(|n| {
-            let counts = n
-                .counters
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{}:{}/{}/{}",
-                        c.family, c.received, c.accepted, c.advertised
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
-            let last = n
-                .last_notification_received
-                .as_ref()
-                .map(|x| format!("rcvd {}/{} {}", x.code, x.subcode, x.subcode_name))
-                .or_else(|| {
-                    n.last_notification_sent
-                        .as_ref()
-                        .map(|x| format!("sent {}/{} {}", x.code, x.subcode, x.subcode_name))
-                })
-                .unwrap_or_default();
-            vec![
-                n.address.clone(),
-                n.remote_asn.to_string(),
-                n.state.clone(),
-                uptime(n.uptime_seconds),
-                n.families.join(","),
-                counts,
-                last,
-            ]
+        .map(|c| {
+            format!(
+                "{}:{}/{}/{}",
+                c.family, c.received, c.accepted, c.advertised
+            )
         })
-        .collect();
-    table(
-        &[
-            "NEIGHBOR",
-            "AS",
-            "STATE",
-            "UP",
-            "FAMILIES",
-            "RCVD/ACCEPTED/ADVERTISED",
-            "LAST NOTIFICATION",
-        ],
-        &rows,
-    )
+        .collect::<Vec<_>>()
+        .join(" ");
+    let last = n
+        .last_notification_received
+        .as_ref()
+        .map(|x| format!("rcvd {}/{} {}", x.code, x.subcode, x.subcode_name))
+        .or_else(|| {
+            n.last_notification_sent
+                .as_ref()
+                .map(|x| format!("sent {}/{} {}", x.code, x.subcode, x.subcode_name))
+        })
+        .unwrap_or_default();
+    vec![
+        n.address.clone(),
+        n.remote_asn.to_string(),
+        n.state.clone(),
+        uptime(n.uptime_seconds),
+        n.families.join(","),
+        counts,
+        last,
+    ]
 }
 
 fn evpn_json(e: &v1::EvpnRoute) -> Value {

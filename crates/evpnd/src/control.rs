@@ -13,11 +13,13 @@ use tokio::sync::oneshot;
 /// Where an answer goes.
 pub type Answer<T> = oneshot::Sender<T>;
 
-/// The EVIs with the engine's status and the data plane kind (`show vnis`).
+/// One page of EVIs with the engine's status and the data plane kind (`show vnis`).
 #[derive(Clone, Debug)]
 pub struct VnisAnswer {
-    /// One row per EVI.
+    /// One row per EVI of the page.
     pub vnis: Vec<VniSummary>,
+    /// Where the next page starts (`None`: this was the last).
+    pub next: Option<Vni>,
     /// The engine's VTEP and counters.
     pub status: EvpnStatus,
     /// The data plane kind ("none", "memory", "linux").
@@ -32,10 +34,14 @@ pub struct VnisAnswer {
 pub enum Request {
     /// Carry out a command.
     Command(Command, Answer<Result<Reply, CommandError>>),
-    /// `show neighbors`.
-    Neighbors(Answer<Vec<NeighborView>>),
-    /// `show vnis`.
-    Vnis(Answer<Result<VnisAnswer, CommandError>>),
+    /// `show neighbors`: one page of at most the given size after the given neighbour slot.
+    Neighbors(
+        Option<u32>,
+        usize,
+        Answer<evpnd_node::Page<NeighborView, u32>>,
+    ),
+    /// `show vnis`: one page of at most the given size after the given VNI.
+    Vnis(Option<Vni>, usize, Answer<Result<VnisAnswer, CommandError>>),
     /// `show dataplane`: the memory data plane's tables.
     Dataplane(Answer<Result<MemoryDataplane, CommandError>>),
     /// A watch stream starts: a handle on the watch hub (crate::watch).

@@ -362,16 +362,23 @@ impl Driver {
                 // detach survives a kill that follows the answer.
                 self.answer_after_journal(tx, result);
             }
-            Request::Neighbors(tx) => {
-                let _ = tx.send(n.neighbors(now));
+            Request::Neighbors(after, limit, tx) => {
+                let _ = tx.send(n.neighbors_page(after, limit, now));
             }
-            Request::Vnis(tx) => {
-                let answer = n.vnis().and_then(|vnis| {
+            Request::Vnis(after, limit, tx) => {
+                let answer = n.vnis_page(after, limit).and_then(|page| {
                     let status = n.evpn_status().ok_or_else(engine_off)?;
+                    // The data plane's word on this page's VNIs only.
+                    let links = page
+                        .items
+                        .iter()
+                        .filter_map(|s| n.dataplane_link(s.evi.vni).map(|l| (s.evi.vni, l)))
+                        .collect();
                     Ok(VnisAnswer {
-                        vnis,
+                        vnis: page.items,
+                        next: page.next,
                         status,
-                        links: n.dataplane_links(),
+                        links,
                         dataplane: self.dataplane.kind(),
                         dataplane_stats: self.dataplane.stats(),
                     })

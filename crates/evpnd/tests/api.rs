@@ -716,3 +716,133 @@ fn a_file(d: &Daemon, extra: &str) -> String {
         .replace("[[vni]]\nvni = 300\n", "")
         .replace("[dataplane]\n", &format!("{extra}[dataplane]\n"))
 }
+
+/// ListVnis and ListNeighbors are paged like the other lists: 2,500 VNIs created through the
+/// API and 300 passive neighbours added through it are each listed exactly once in small
+/// pages, and a request without page fields gets the first page of 1000 and a token.
+#[test]
+fn vnis_and_neighbours_are_listed_in_pages() {
+    let p = free_port("127.0.0.63");
+    let a = Daemon::start(
+        "api-pages-vnis",
+        &config("127.0.0.63", p, "198.19.0.63", &[], &[]),
+    );
+    let api = a.api.clone();
+    let started = std::time::Instant::now();
+    common::rt().block_on(async move {
+        let mut c = common::connect(&api).await.unwrap();
+        let t = std::time::Instant::now();
+        for vni in 1..=2500u32 {
+            c.create_vni(v1::CreateVniRequest {
+                vni: vni * 7,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            if vni % 500 == 0 {
+                eprintln!("{vni} VNIs: {:?}", t.elapsed());
+            }
+        }
+        for i in 0..300u32 {
+            c.add_neighbor(v1::AddNeighborRequest {
+                address: format!("127.0.{}.{}", 100 + i / 200, 1 + i % 200),
+                remote_asn: ASN,
+                passive: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+    });
+    eprintln!(
+        "2,500 VNIs and 300 neighbours created in {:?}",
+        started.elapsed()
+    );
+
+    let mut vnis = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    let started = std::time::Instant::now();
+    loop {
+        let r = a
+            .call(|mut c| async move {
+                c.list_vnis(v1::ListVnisRequest {
+                    page_size: 300,
+                    page_token,
+                })
+                .await
+            })
+            .unwrap();
+        pages += 1;
+        assert!(r.vnis.len() <= 300);
+        assert!(r.status.is_some(), "every page carries the engine status");
+        vnis.extend(r.vnis.into_iter().map(|v| v.vni));
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        page_token = r.next_page_token;
+    }
+    eprintln!(
+        "2,500 VNIs listed in {pages} pages in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(pages, 9);
+    let want: Vec<u32> = (1..=2500u32).map(|v| v * 7).collect();
+    assert_eq!(vnis, want, "every VNI once, in VNI order");
+    let first = a
+        .call(|mut c| async move { c.list_vnis(v1::ListVnisRequest::default()).await })
+        .unwrap();
+    assert_eq!(first.vnis.len(), 1000, "the default page is 1000");
+    assert_eq!(first.next_page_token, "7000");
+    assert_eq!(a.vnis().vnis.len(), 2500, "the helper follows the pages");
+
+    let mut neighbors = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    loop {
+        let r = a
+            .call(|mut c| async move {
+                c.list_neighbors(v1::ListNeighborsRequest {
+                    page_size: 70,
+                    page_token,
+                })
+                .await
+            })
+            .unwrap();
+        pages += 1;
+        assert!(r.neighbors.len() <= 70);
+        neighbors.extend(r.neighbors.into_iter().map(|n| n.address));
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        page_token = r.next_page_token;
+    }
+    assert_eq!(pages, 5);
+    let want: Vec<String> = (0..300u32)
+        .map(|i| format!("127.0.{}.{}", 100 + i / 200, 1 + i % 200))
+        .collect();
+    assert_eq!(neighbors, want, "every neighbour once, in the order added");
+    assert_eq!(a.neighbors().len(), 300);
+    refused(
+        a.call(|mut c| async move {
+            c.list_neighbors(v1::ListNeighborsRequest {
+                page_size: 0,
+                page_token: "x".into(),
+            })
+            .await
+        }),
+        Code::InvalidArgument,
+        "page_token",
+    );
+    refused(
+        a.call(|mut c| async move {
+            c.list_vnis(v1::ListVnisRequest {
+                page_size: 0,
+                page_token: "x".into(),
+            })
+            .await
+        }),
+        Code::InvalidArgument,
+        "page_token",
+    );
+}

@@ -449,7 +449,7 @@ fn evpn_calls_without_engine_or_memory_dataplane() {
         assert_eq!(mode & 0o777, 0o600, "API socket mode {mode:o}");
     }
     let e = plain
-        .call(|mut c| async move { c.list_vnis(v1::ListVnisRequest {}).await })
+        .call(|mut c| async move { c.list_vnis(v1::ListVnisRequest::default()).await })
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition);
     let e = plain

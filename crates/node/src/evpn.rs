@@ -223,10 +223,12 @@ impl EvpnPart {
     /// in EVI order, without repeats: each becomes an RT-Constraint membership (RFC 4684 §4).
     pub fn import_route_targets(&self) -> Vec<RouteTarget> {
         let mut out = Vec::new();
+        // A set beside the list: thousands of EVIs must not cost a scan per target.
+        let mut seen = std::collections::HashSet::new();
         for evi in self.engine.evis() {
             for rule in &evi.import {
                 if let ImportTarget::Exact(rt) = rule {
-                    if !out.contains(rt) {
+                    if seen.insert(*rt) {
                         out.push(*rt);
                     }
                 }

@@ -284,17 +284,22 @@ impl Node {
     /// are originated, targets no EVI needs any more are withdrawn.
     pub(crate) fn sync_memberships(&mut self) {
         let mut wanted = self.import_route_targets.clone();
+        // Sets beside the lists: thousands of EVIs must not cost a scan per target.
+        let mut wanted_set: std::collections::HashSet<RouteTarget> =
+            wanted.iter().copied().collect();
         if let Some(e) = &self.evpn {
             for rt in e.import_route_targets() {
-                if !wanted.contains(&rt) {
+                if wanted_set.insert(rt) {
                     wanted.push(rt);
                 }
             }
         }
+        let had: std::collections::HashSet<RouteTarget> =
+            self.memberships.iter().copied().collect();
         let gone: Vec<RouteTarget> = self
             .memberships
             .iter()
-            .filter(|rt| !wanted.contains(rt))
+            .filter(|rt| !wanted_set.contains(rt))
             .copied()
             .collect();
         for rt in gone {
@@ -302,7 +307,7 @@ impl Node {
             self.rib.withdraw_local(Family::RT_CONSTRAINT, &nlri);
         }
         for rt in &wanted {
-            if !self.memberships.contains(rt) {
+            if !had.contains(rt) {
                 let nlri = self.membership_nlri(*rt);
                 self.rib.originate(
                     Family::RT_CONSTRAINT,

@@ -4,10 +4,12 @@
 
 use crate::error::CommandError;
 use crate::node::Node;
+use crate::query::NeighborView;
 use crate::query::{RouteFilter, RouteView, LISTED_FAMILIES};
-use evpnd_evpn::{MacEntry, NeighborEntry, PortName};
+use evpnd_evpn::{MacEntry, NeighborEntry, PortName, VniSummary};
 use evpnd_wire::{MacAddress, Vni};
 use std::net::IpAddr;
+use std::time::Instant;
 
 /// Where a route listing resumes: the family (its index in the listed order) and the table
 /// slot after which to continue.
@@ -193,6 +195,49 @@ impl Node {
             .collect();
         Ok(finish(rows, limit, |x| (x.entry.vni, x.entry.mac)))
     }
+
+    /// One page of [`Node::vnis`]: at most `limit` EVIs after VNI `after`, in VNI order.
+    pub fn vnis_page(
+        &self,
+        after: Option<Vni>,
+        limit: usize,
+    ) -> Result<Page<VniSummary, Vni>, CommandError> {
+        self.page_vni(0)?;
+        let rows = self
+            .evpn
+            .as_ref()
+            .map(|e| e.engine.vni_summary_page(after, limit.saturating_add(1)))
+            .unwrap_or_default();
+        Ok(finish(rows, limit, |s| s.evi.vni))
+    }
+
+    /// One page of [`Node::neighbors`]: at most `limit` neighbours after slot `after` (the
+    /// cursor is the neighbour's slot, so the order is the order they were configured or
+    /// added, as the whole list has it).
+    pub fn neighbors_page(
+        &self,
+        after: Option<u32>,
+        limit: usize,
+        now: Instant,
+    ) -> Page<NeighborView, u32> {
+        let from = after.map_or(0, |a| (a as usize).saturating_add(1));
+        let rows: Vec<(u32, NeighborView)> = self
+            .peers
+            .iter()
+            .enumerate()
+            .skip(from)
+            .filter_map(|(i, p)| {
+                p.as_ref()
+                    .map(|p| (i as u32, self.neighbor_view(i, p, now)))
+            })
+            .take(limit.saturating_add(1))
+            .collect();
+        let page = finish(rows, limit, |(slot, _)| *slot);
+        Page {
+            items: page.items.into_iter().map(|(_, v)| v).collect(),
+            next: page.next,
+        }
+    }
 }
 
 impl RouteFilter {
@@ -320,6 +365,84 @@ mod tests {
             node.macs_page(300, None, 10).unwrap_err().kind,
             crate::ErrorKind::NotFound
         );
+    }
+
+    #[test]
+    fn vnis_and_neighbours_page_in_order_with_their_counters() {
+        let mut node = node_with_endpoints(25);
+        let now = Instant::now();
+        for vni in [300, 150, 400] {
+            node.command(
+                Command::AddVni(VniSpec {
+                    vni,
+                    rd: None,
+                    import: Vec::new(),
+                    export: Vec::new(),
+                }),
+                now,
+            )
+            .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let p = node.vnis_page(after, 2).unwrap();
+            assert!(p.items.len() <= 2);
+            seen.extend(p.items.iter().map(|s| (s.evi.vni.get(), s.local_macs)));
+            match p.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![(100, 13), (150, 0), (200, 12), (300, 0), (400, 0)],
+            "VNI order, each once, its counters as the whole list has them"
+        );
+        assert_eq!(node.vnis().unwrap().len(), 5);
+
+        for i in 1..=5u8 {
+            let mut peer = evpnd_bgp::config::PeerConfig::new(
+                IpAddr::V4(Ipv4Addr::new(127, 0, 9, i)),
+                65000,
+                65000,
+                Ipv4Addr::new(198, 19, 0, 1),
+            );
+            peer.passive = true;
+            node.command(
+                Command::AddNeighbor(Box::new(crate::NeighborConfig {
+                    peer,
+                    transport: crate::Transport::bgp(),
+                })),
+                now,
+            )
+            .unwrap();
+        }
+        node.command(
+            Command::RemoveNeighbor {
+                address: IpAddr::V4(Ipv4Addr::new(127, 0, 9, 2)),
+            },
+            now,
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let p = node.neighbors_page(after, 2, now);
+            assert!(p.items.len() <= 2);
+            seen.extend(p.items.iter().map(|n| n.address.to_string()));
+            match p.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        let all: Vec<String> = node
+            .neighbors(now)
+            .iter()
+            .map(|n| n.address.to_string())
+            .collect();
+        assert_eq!(seen, all, "the whole list's order, each once");
+        assert_eq!(seen.len(), 4);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::error::CommandError;
 use crate::evpn::EvpnCounters;
 use crate::node::Node;
+use crate::peer::PeerSlot;
 use evpnd_bgp::rib::{FamilyCounters, Path, PathAttrs, RouteSource};
 use evpnd_bgp::session::State;
 use evpnd_bgp::PeerId;
@@ -207,43 +208,45 @@ fn prefix_holds(prefix: IpAddr, len: u8, ip: IpAddr) -> bool {
 impl Node {
     /// Every neighbour with its session state and counters, in configuration order.
     pub fn neighbors(&self, now: Instant) -> Vec<NeighborView> {
+        self.peers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().map(|p| self.neighbor_view(i, p, now)))
+            .collect()
+    }
+
+    /// Neighbour `i` as listed.
+    pub(crate) fn neighbor_view(&self, i: usize, p: &PeerSlot, now: Instant) -> NeighborView {
         let notification = |n: &Option<(Notification, Instant)>| {
             n.as_ref().map(|(n, at)| NotificationView {
                 notification: n.clone(),
                 age: now.saturating_duration_since(*at),
             })
         };
-        self.peers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
-            .map(|(i, p)| {
-                let s = &p.session;
-                let stats = s.stats();
-                let cfg = &p.config.peer;
-                let neg = s.negotiated().filter(|_| p.established);
-                NeighborView {
-                    address: cfg.address,
-                    remote_asn: cfg.remote_asn,
-                    local_asn: cfg.local_asn,
-                    state: s.state(),
-                    uptime: stats
-                        .established_since
-                        .filter(|_| p.established)
-                        .map(|t| now.saturating_duration_since(t)),
-                    peer_router_id: neg.map(|n| n.peer_router_id),
-                    families: neg.map(|n| n.families.clone()).unwrap_or_default(),
-                    counters: self.rib.peer_counters(PeerId(i as u32)).families,
-                    last_notification_sent: notification(&stats.last_notification_sent),
-                    last_notification_received: notification(&stats.last_notification_received),
-                    hold_time: neg.map_or(cfg.hold_time, |n| n.hold_time),
-                    route_reflector_client: cfg.route_reflector_client,
-                    passive: cfg.passive,
-                    established_count: stats.established_count,
-                    last_error: stats.last_error.clone(),
-                }
-            })
-            .collect()
+        let s = &p.session;
+        let stats = s.stats();
+        let cfg = &p.config.peer;
+        let neg = s.negotiated().filter(|_| p.established);
+        NeighborView {
+            address: cfg.address,
+            remote_asn: cfg.remote_asn,
+            local_asn: cfg.local_asn,
+            state: s.state(),
+            uptime: stats
+                .established_since
+                .filter(|_| p.established)
+                .map(|t| now.saturating_duration_since(t)),
+            peer_router_id: neg.map(|n| n.peer_router_id),
+            families: neg.map(|n| n.families.clone()).unwrap_or_default(),
+            counters: self.rib.peer_counters(PeerId(i as u32)).families,
+            last_notification_sent: notification(&stats.last_notification_sent),
+            last_notification_received: notification(&stats.last_notification_received),
+            hold_time: neg.map_or(cfg.hold_time, |n| n.hold_time),
+            route_reflector_client: cfg.route_reflector_client,
+            passive: cfg.passive,
+            established_count: stats.established_count,
+            last_error: stats.last_error.clone(),
+        }
     }
 
     /// The address of neighbour `id` (also of a removed one, while its routes are listed).
@@ -345,6 +348,11 @@ impl Node {
             .as_ref()
             .map(|e| e.links.clone())
             .unwrap_or_default()
+    }
+
+    /// The data plane's last word on the devices of `vni` (`None`: it said nothing).
+    pub fn dataplane_link(&self, vni: Vni) -> Option<(bool, Option<String>)> {
+        self.evpn.as_ref().and_then(|e| e.links.get(&vni).cloned())
     }
 
     /// The MAC table of `vni` (0: every VNI).

@@ -13,10 +13,20 @@ use std::net::IpAddr;
 impl Engine {
     /// One summary row per EVI (`evpnctl show vnis`).
     pub fn vni_summaries(&self) -> Vec<VniSummary> {
+        self.vni_summary_page(None, usize::MAX)
+    }
+
+    /// One page of [`Engine::vni_summaries`]: the first `limit` EVIs after `after`, in VNI
+    /// order. The rows' counters cost one pass over the MAC and IP tables per page; the memory
+    /// is one page's.
+    pub fn vni_summary_page(&self, after: Option<Vni>, limit: usize) -> Vec<VniSummary> {
+        use std::ops::Bound;
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut rows: BTreeMap<Vni, VniSummary> = self
             .evis
-            .values()
-            .map(|e| {
+            .range((from, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, e)| {
                 (
                     e.vni,
                     VniSummary {

@@ -152,10 +152,15 @@ impl Service {
 impl Evpnd for Service {
     async fn list_neighbors(
         &self,
-        _req: GrpcRequest<v1::ListNeighborsRequest>,
+        req: GrpcRequest<v1::ListNeighborsRequest>,
     ) -> Result<Response<v1::ListNeighborsResponse>, Status> {
-        let n = self.ask(Request::Neighbors).await?;
-        Ok(Response::new(render::neighbors(&n)))
+        let r = req.into_inner();
+        let after = pages::slot_cursor(&r.page_token)?;
+        let limit = pages::page_size(r.page_size);
+        let page = self.ask(|tx| Request::Neighbors(after, limit, tx)).await?;
+        let mut out = render::neighbors(&page.items);
+        out.next_page_token = page.next.map(|s| s.to_string()).unwrap_or_default();
+        Ok(Response::new(out))
     }
 
     async fn list_routes(
@@ -184,9 +189,15 @@ impl Evpnd for Service {
 
     async fn list_vnis(
         &self,
-        _req: GrpcRequest<v1::ListVnisRequest>,
+        req: GrpcRequest<v1::ListVnisRequest>,
     ) -> Result<Response<v1::ListVnisResponse>, Status> {
-        let a = self.ask(Request::Vnis).await?.map_err(status)?;
+        let r = req.into_inner();
+        let after = pages::vni_cursor(&r.page_token)?;
+        let limit = pages::page_size(r.page_size);
+        let a = self
+            .ask(|tx| Request::Vnis(after, limit, tx))
+            .await?
+            .map_err(status)?;
         Ok(Response::new(render::vnis(&a)))
     }
 

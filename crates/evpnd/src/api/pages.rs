@@ -1,8 +1,9 @@
 //! Paged List RPCs: each call asks the driver for one page, walked from the cursor the page
 //! token carries, so that no answer (and no work in the daemon) is larger than one page. A
 //! page token is the last key of the previous page as text: `F.SLOT` for routes (family index
-//! and RIB slot), `VNI/MAC` for MACs and endpoints, `VNI/IP` for ARP/ND, `VNI` for flood lists.
-//! Clients treat it as opaque.
+//! and RIB slot), `VNI/MAC` for MACs and endpoints, `VNI/IP` for ARP/ND, `VNI` for flood lists
+//! and VNIs, `SLOT` (the neighbour's slot in the node) for neighbours. Clients treat it as
+//! opaque.
 
 use super::{parse_ip, route_filter, status, Service};
 use crate::control::ManageRequest;
@@ -86,6 +87,14 @@ pub fn vni_cursor(t: &str) -> Result<Option<Vni>, Status> {
         return Ok(None);
     }
     token_vni(t, t).map(Some)
+}
+
+/// A neighbour-slot cursor.
+pub fn slot_cursor(t: &str) -> Result<Option<u32>, Status> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse().map(Some).map_err(|_| bad_token(t))
 }
 
 /// The token of a (VNI, key) cursor.
@@ -226,6 +235,9 @@ mod tests {
         );
         assert!(mac_cursor("100/zz").is_err());
         assert_eq!(vni_cursor("100").unwrap(), Some(v));
+        assert_eq!(slot_cursor("7").unwrap(), Some(7));
+        assert_eq!(slot_cursor("").unwrap(), None);
+        assert!(slot_cursor("-1").is_err() && vni_cursor("0").is_err());
         assert_eq!(page_size(0), DEFAULT_PAGE_SIZE);
         assert_eq!(page_size(1_000_000), MAX_PAGE_SIZE);
         assert_eq!(page_size(5), 5);

@@ -54,7 +54,7 @@ fn state_name(s: evpnd_bgp::session::State) -> &'static str {
     }
 }
 
-/// `ListNeighbors`.
+/// `ListNeighbors`, one page (the caller sets the token).
 pub fn neighbors(list: &[NeighborView]) -> v1::ListNeighborsResponse {
     v1::ListNeighborsResponse {
         neighbors: list
@@ -86,6 +86,7 @@ pub fn neighbors(list: &[NeighborView]) -> v1::ListNeighborsResponse {
                 last_error: n.last_error.clone().unwrap_or_default(),
             })
             .collect(),
+        next_page_token: String::new(),
     }
 }
 
@@ -168,6 +169,7 @@ pub fn vnis(a: &VnisAnswer) -> v1::ListVnisResponse {
             .iter()
             .map(|s| vni(s, a.links.get(&s.evi.vni)))
             .collect(),
+        next_page_token: a.next.map(|v| v.get().to_string()).unwrap_or_default(),
         status: Some(v1::EngineStatus {
             vtep: a.status.vtep.to_string(),
             dataplane: a.dataplane.into(),

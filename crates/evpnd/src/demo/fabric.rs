@@ -156,10 +156,8 @@ pub fn list_macs(api: &Path) -> Result<Vec<v1::MacEntry>> {
 
 /// True when every neighbour of the evpnd at `api` is Established.
 fn all_established(api: &Path) -> bool {
-    call(api, |mut c| async move {
-        c.list_neighbors(v1::ListNeighborsRequest {}).await
-    })
-    .is_ok_and(|r| !r.neighbors.is_empty() && r.neighbors.iter().all(|n| n.state == "Established"))
+    evpnd_lab::fabric::evpnd::list_neighbors(api)
+        .is_ok_and(|n| !n.is_empty() && n.iter().all(|n| n.state == "Established"))
 }
 
 impl DemoFabric {

@@ -172,10 +172,9 @@ pub trait EvpnApi {
         evpnd_lab::fabric::evpnd::call(self.api_socket(), f)
     }
 
-    /// `ListVnis`.
+    /// `ListVnis`, every page.
     fn vnis(&self) -> v1::ListVnisResponse {
-        self.call(|mut c| async move { c.list_vnis(v1::ListVnisRequest {}).await })
-            .unwrap()
+        evpnd_lab::fabric::evpnd::list_vnis(self.api_socket()).unwrap()
     }
 
     /// `ListMacs` (`vni` 0: every VNI), every page.
@@ -317,17 +316,9 @@ pub fn rt() -> tokio::runtime::Runtime {
 /// A gRPC client over the daemon's unix socket (the lab's).
 pub use evpnd_lab::fabric::evpnd::connect;
 
-/// `ListNeighbors` from the daemon whose API socket is `api`.
+/// `ListNeighbors` from the daemon whose API socket is `api`, every page.
 pub fn api_neighbors(api: &std::path::Path) -> Vec<v1::Neighbor> {
-    let api = api.to_path_buf();
-    rt().block_on(async move {
-        let mut c = connect(&api).await.unwrap();
-        c.list_neighbors(v1::ListNeighborsRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .neighbors
-    })
+    evpnd_lab::fabric::evpnd::list_neighbors(api).unwrap()
 }
 
 /// `ListRoutes` of `family` ("" for every family) from the daemon whose API socket is `api`,

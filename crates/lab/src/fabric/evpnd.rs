@@ -14,6 +14,7 @@ use crate::error::{Context, LabError, Result};
 use crate::netns::Netns;
 use crate::process::Daemon;
 use crate::wait::wait_until;
+use evpnd_api::v1;
 use evpnd_api::v1::evpnd_client::EvpndClient;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -185,6 +186,51 @@ where
             .map_err(|e| tonic::Status::unavailable(e.0))?;
         f(c).await.map(tonic::Response::into_inner)
     })
+}
+
+/// Every neighbour of the evpnd at `api` (`ListNeighbors`, page after page).
+pub fn list_neighbors(api: &Path) -> std::result::Result<Vec<v1::Neighbor>, tonic::Status> {
+    let mut out = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let r = call(api, |mut c| async move {
+            c.list_neighbors(v1::ListNeighborsRequest {
+                page_size: 0,
+                page_token,
+            })
+            .await
+        })?;
+        out.extend(r.neighbors);
+        if r.next_page_token.is_empty() {
+            return Ok(out);
+        }
+        page_token = r.next_page_token;
+    }
+}
+
+/// Every VNI of the evpnd at `api` with the engine status of the last page (`ListVnis`, page
+/// after page, gathered into one answer).
+pub fn list_vnis(api: &Path) -> std::result::Result<v1::ListVnisResponse, tonic::Status> {
+    let mut vnis = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let r = call(api, |mut c| async move {
+            c.list_vnis(v1::ListVnisRequest {
+                page_size: 0,
+                page_token,
+            })
+            .await
+        })?;
+        vnis.extend(r.vnis);
+        if r.next_page_token.is_empty() {
+            return Ok(v1::ListVnisResponse {
+                vnis,
+                status: r.status,
+                next_page_token: String::new(),
+            });
+        }
+        page_token = r.next_page_token;
+    }
 }
 
 /// One evpnd process inside a node's namespace (`ip netns exec NS evpnd --config FILE`), its
