@@ -661,6 +661,16 @@ fn api_vnis_neighbours_and_endpoints_survive_a_restart() {
     // The restart settles (A's End-of-RIB reaches B, which then drops what A did not send
     // again): the endpoint's route is still at B.
     wait_until(WAIT, || established(&b, "127.0.0.61")).unwrap();
+    // The journaled neighbour (graceful restart) joined the restart: A deferred its selection
+    // until B's End-of-RIB (RFC 4724 §4.1), as for a configured one.
+    let log = a.log_text();
+    let restart = log
+        .rfind("restarting after an unclean stop")
+        .expect("A restarted");
+    wait_until(WAIT, || {
+        a.log_text()[restart..].contains("every End-of-RIB received")
+    })
+    .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
     assert!(at_b(&b), "B lost the endpoint: {:?}", b.macs(300));
     assert!(a.log_text().contains("made the API journal's"));

@@ -161,6 +161,9 @@ pub struct Node {
     /// RT-Constraint memberships we originate.
     memberships: Vec<RouteTarget>,
     wildcard_warned: bool,
+    /// This start is a restart whose neighbours added before any I/O (the driver's journal of
+    /// API-made neighbours) still have to join the deferral ([`Node::join_restart`]).
+    restart_pending: bool,
     out: VecDeque<Output>,
     pub(crate) events: VecDeque<NodeEvent>,
     /// Best-path changes kept for a watcher ([`Node::set_route_feed`]); `None`: not kept.
@@ -199,6 +202,7 @@ impl Node {
             sync_due: false,
             memberships: Vec::new(),
             wildcard_warned: false,
+            restart_pending: config.restarting,
             out: VecDeque::new(),
             events: VecDeque::new(),
             route_feed: None,
@@ -220,17 +224,8 @@ impl Node {
             }
             node.evpn = Some(part);
         }
-        let graceful = node.slots().any(PeerSlot::graceful_restart);
-        if config.restarting && graceful {
-            let until = now + node.select_defer_time;
-            node.deferral = Some(Deferral { until });
-            node.rib.set_deferral(true);
-            for p in node.slots_mut() {
-                if p.graceful_restart() {
-                    p.session.set_restarting(true);
-                }
-            }
-            node.events.push_back(NodeEvent::DeferralStarted { until });
+        if config.restarting {
+            node.begin_deferral(now);
         }
         for s in &config.static_routes {
             node.originate_static(s);
@@ -677,6 +672,37 @@ impl Node {
                     graceful,
                 });
             }
+        }
+    }
+
+    /// A restart (RFC 4724 §4.1): every graceful-restart neighbour is told we restart (R and F
+    /// bits), and selection is deferred until their End-of-RIB, if some neighbour has graceful
+    /// restart and the deferral is not running yet.
+    fn begin_deferral(&mut self, now: Instant) {
+        if !self.slots().any(PeerSlot::graceful_restart) {
+            return;
+        }
+        for p in self.slots_mut() {
+            if p.graceful_restart() {
+                p.session.set_restarting(true);
+            }
+        }
+        if self.deferral.is_none() {
+            let until = now + self.select_defer_time;
+            self.deferral = Some(Deferral { until });
+            self.rib.set_deferral(true);
+            self.events.push_back(NodeEvent::DeferralStarted { until });
+        }
+    }
+
+    /// After a restart, the neighbours added before any I/O (the driver's journal of the
+    /// neighbours the API added) join the restart as the configured ones did: with graceful
+    /// restart they are told we restart and selection waits for their End-of-RIB. Only the
+    /// first call after [`Node::new`] of a restarting node does anything; the driver calls it
+    /// before the first connection is opened.
+    pub fn join_restart(&mut self, now: Instant) {
+        if std::mem::take(&mut self.restart_pending) {
+            self.begin_deferral(now);
         }
     }
 

@@ -193,6 +193,8 @@ impl Driver {
                 Err(e) => warn!(%address, "API journal: neighbor not added again: {e}"),
             }
         }
+        // Journaled neighbours with graceful restart join this restart as configured ones do.
+        self.node.join_restart(Instant::now());
         for spec in r.endpoints {
             if let Err(e) = self.command(Command::Attach(spec)) {
                 warn!(vni = spec.vni, mac = %spec.mac, "API journal: endpoint not attached again: {e}");
