@@ -350,6 +350,15 @@ impl Node {
             .unwrap_or_default()
     }
 
+    /// The row of EVI `vni` (which must exist) with its RD, route targets and table sizes.
+    pub fn vni(&self, vni: u32) -> Result<VniSummary, CommandError> {
+        let v = self.known_vni(vni)?;
+        self.evpn
+            .as_ref()
+            .and_then(|e| e.engine.vni_summary(v))
+            .ok_or_else(|| CommandError::not_found("vni", format!("no EVI for VNI {vni}")))
+    }
+
     /// The data plane's last word on the devices of `vni` (`None`: it said nothing).
     pub fn dataplane_link(&self, vni: Vni) -> Option<(bool, Option<String>)> {
         self.evpn.as_ref().and_then(|e| e.links.get(&vni).cloned())

@@ -9,6 +9,7 @@ use evpnd_wire::MacAddress;
 use evpnd_wire::Vni;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::ops::Bound;
 
 impl Engine {
     /// One summary row per EVI (`evpnctl show vnis`).
@@ -20,11 +21,21 @@ impl Engine {
     /// order. The rows' counters cost one pass over the MAC and IP tables per page; the memory
     /// is one page's.
     pub fn vni_summary_page(&self, after: Option<Vni>, limit: usize) -> Vec<VniSummary> {
-        use std::ops::Bound;
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.summaries((from, Bound::Unbounded), limit)
+    }
+
+    /// The summary row of EVI `vni` (`None`: no such EVI).
+    pub fn vni_summary(&self, vni: Vni) -> Option<VniSummary> {
+        self.summaries((Bound::Included(vni), Bound::Included(vni)), 1)
+            .pop()
+    }
+
+    /// The rows of at most `limit` EVIs in `range`, in VNI order.
+    fn summaries(&self, range: (Bound<Vni>, Bound<Vni>), limit: usize) -> Vec<VniSummary> {
         let mut rows: BTreeMap<Vni, VniSummary> = self
             .evis
-            .range((from, Bound::Unbounded))
+            .range(range)
             .take(limit)
             .map(|(_, e)| {
                 (

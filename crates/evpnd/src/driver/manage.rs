@@ -102,11 +102,7 @@ impl Driver {
         }
         self.command(Command::AddVni(spec))?;
         self.dataplane.set_vni_options(vni, Some(options));
-        self.node
-            .vnis()?
-            .into_iter()
-            .find(|s| s.evi.vni.get() == vni)
-            .ok_or_else(|| CommandError::not_found("vni", format!("VNI {vni} vanished")))
+        self.node.vni(vni)
     }
 
     /// Deletes an EVI; the data plane forgets its device options (its devices go with the
