@@ -509,14 +509,19 @@ fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
         ),
     );
     let has = |dev: &str| ns.ip(&["link", "show", dev]).is_ok();
-    let create = |r: v1::CreateVniRequest| d.call(|mut c| async move { c.create_vni(r).await });
-    create(v1::CreateVniRequest {
-        vni: 300,
-        bridge: "br-api".into(),
-        vxlan_device: "vx-api".into(),
-        learning: Some(false),
-        ..Default::default()
-    })
+    let create = |d: &common::netns_daemon::NsDaemon, r: v1::CreateVniRequest| {
+        d.call(|mut c| async move { c.create_vni(r).await })
+    };
+    create(
+        &d,
+        v1::CreateVniRequest {
+            vni: 300,
+            bridge: "br-api".into(),
+            vxlan_device: "vx-api".into(),
+            learning: Some(false),
+            ..Default::default()
+        },
+    )
     .unwrap();
     wait_until(WAIT, || has("br-api") && has("vx-api"))
         .unwrap_or_else(|e| panic!("{e}: no br-api/vx-api\n{}", d.log_text()));
@@ -531,23 +536,50 @@ fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
     assert!(vxlan.contains("id 300"), "{vxlan}");
     assert!(vxlan.contains("master br-api"), "{vxlan}");
 
+    // The VNI and its device options survive a crash (the API journal): after the restart
+    // it runs on the same named devices, and no default-named ones appear.
+    d.kill_hard();
+    d.spawn();
+    let v = d.vnis();
+    assert_eq!(v.vnis.len(), 1, "{v:?}");
+    assert_eq!(v.vnis[0].vni, 300);
+    wait_until(WAIT, || {
+        d.vnis()
+            .vnis
+            .iter()
+            .any(|v| v.vni == 300 && v.dataplane_state == "up")
+    })
+    .unwrap_or_else(|e| panic!("{e}: VNI 300 not up after the restart\n{}", d.log_text()));
+    let vxlan = ns.ip(&["-d", "link", "show", "vx-api"]).unwrap();
+    assert!(vxlan.contains("master br-api"), "{vxlan}");
+    assert!(
+        !has("br300") && !has("vx300"),
+        "default names after the restart"
+    );
+
     d.call(|mut c| async move { c.delete_vni(v1::DeleteVniRequest { vni: 300 }).await })
         .unwrap();
     wait_until(WAIT, || !has("br-api") && !has("vx-api")).unwrap();
 
     // Created again without options: the default names.
-    create(v1::CreateVniRequest {
-        vni: 300,
-        ..Default::default()
-    })
+    create(
+        &d,
+        v1::CreateVniRequest {
+            vni: 300,
+            ..Default::default()
+        },
+    )
     .unwrap();
     wait_until(WAIT, || has("br300") && has("vx300")).unwrap();
     // The names VNI 300 had before it was deleted are free again.
-    create(v1::CreateVniRequest {
-        vni: 302,
-        bridge: "br-api".into(),
-        ..Default::default()
-    })
+    create(
+        &d,
+        v1::CreateVniRequest {
+            vni: 302,
+            bridge: "br-api".into(),
+            ..Default::default()
+        },
+    )
     .unwrap();
     wait_until(WAIT, || has("br-api") && has("vx302")).unwrap();
     // A MAC the kernel learns on a port of the bridge is an endpoint of origin "kernel".
@@ -571,11 +603,14 @@ fn a_vni_created_at_run_time_gets_its_named_devices_in_the_kernel() {
     })
     .unwrap_or_else(|e| panic!("{e}: the learned MAC is not an endpoint\n{}", d.log_text()));
     // Another VNI may not take a name VNI 300 uses.
-    let e = create(v1::CreateVniRequest {
-        vni: 301,
-        vxlan_device: "vx300".into(),
-        ..Default::default()
-    })
+    let e = create(
+        &d,
+        v1::CreateVniRequest {
+            vni: 301,
+            vxlan_device: "vx300".into(),
+            ..Default::default()
+        },
+    )
     .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert!(e.message().starts_with("vxlan_device:"), "{e:?}");
