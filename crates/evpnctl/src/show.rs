@@ -28,6 +28,8 @@ pub enum ShowCommand {
     Dataplane(JsonFlag),
     /// EVPN: the local endpoints and why each is there (api, config, kernel).
     Endpoints(crate::evpn::VniArgs),
+    /// EVPN: the MACs and IPs frozen as duplicates (RFC 7432 §15.1), with the time left.
+    Duplicates(crate::evpn::VniArgs),
 }
 
 /// `--json`.
@@ -139,6 +141,7 @@ pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
         ShowCommand::Macs(a) => crate::evpn::show_macs(api, a),
         ShowCommand::Flood(a) => crate::evpn::show_flood(api, a),
         ShowCommand::Arp(a) => crate::evpn::show_arp(api, a),
+        ShowCommand::Duplicates(a) => crate::duplicates::show(api, a),
         ShowCommand::Endpoints(a) => crate::evpn::show_endpoints(api, a),
         ShowCommand::Dataplane(f) => crate::evpn::show_dataplane(api, f.json),
         ShowCommand::Neighbors(f) => crate::client::print(api, |mut client| async move {
