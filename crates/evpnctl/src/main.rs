@@ -8,7 +8,8 @@
 //! add|del|reset` and `reload` manage it at run time; `watch` follows its streams; `explain
 //! mac|ip` walks the chain from routes to the kernel. Exit status of the commands that talk to
 //! evpnd: 0 done, 1 the daemon refused or the call failed (its message is printed), 2 a usage
-//! error, 3 the daemon is unreachable. `completions SHELL` prints a completion script.
+//! error, 3 the daemon is unreachable, 4 `explain` found a broken link. `completions SHELL`
+//! prints a completion script.
 
 mod client;
 mod decode;
@@ -71,7 +72,7 @@ enum Command {
     Watch(watch::WatchCommand),
     /// Explain why a MAC or IP of a VNI is (not) forwarded: routes received, best path and
     /// why, engine entry, data-plane intent, kernel entry; names the first link that breaks
-    /// (exit 0: complete, 1: a link breaks, 2: the daemon cannot answer).
+    /// (exit 0: complete, 4: a link breaks; 1: refused, 3: the daemon is unreachable).
     #[command(subcommand)]
     Explain(explain::ExplainCommand),
     /// Create or delete a VNI (EVI) at run time.

@@ -81,12 +81,10 @@ pub struct RoutesArgs {
 /// The largest answer evpnctl accepts (one page; the daemon serves at most 10000 entries).
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-/// A client for the daemon's API at `api` (`unix:PATH` or `HOST:PORT`).
-pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
-    channel(api)
-        .await
-        // A page of routes with many paths each may pass gRPC's default 4 MiB limit.
-        .map(|c| EvpndClient::new(c).max_decoding_message_size(MAX_MESSAGE))
+/// The `Evpnd` service over `channel`.
+pub(crate) fn client(channel: Channel) -> EvpndClient<Channel> {
+    // A page of routes with many paths each may pass gRPC's default 4 MiB limit.
+    EvpndClient::new(channel).max_decoding_message_size(MAX_MESSAGE)
 }
 
 /// A channel to the daemon's API at `api` (`unix:PATH` or `HOST:PORT`), for any service.

@@ -590,7 +590,7 @@ fn duplicate_freeze_ends_by_timer_or_by_clear() {
     assert!(v.status.unwrap().duplicate >= 1);
     assert!(v.vnis[0].duplicates >= 1);
     // The operator's view of it: `evpnctl show duplicates`.
-    let listed = evpnctl(&ds[0], &["show", "duplicates", "--json"]);
+    let listed = ds[0].evpnctl(&["show", "duplicates", "--json"]);
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     let entry = listed
         .as_array()
@@ -600,7 +600,7 @@ fn duplicate_freeze_ends_by_timer_or_by_clear() {
         .unwrap_or_else(|| panic!("{m1} not in show duplicates: {listed}"));
     assert_eq!(entry["vni"], 100);
     assert_eq!(entry["duplicate"]["permanent"], true, "{entry}");
-    let table = evpnctl(&ds[0], &["show", "duplicates"]);
+    let table = ds[0].evpnctl(&["show", "duplicates"]);
     assert!(
         table.contains(m1) && table.contains("until cleared"),
         "{table}"
@@ -646,29 +646,4 @@ fn duplicate_freeze_ends_by_timer_or_by_clear() {
     for d in &ds {
         dataplane_matches_tables(d).unwrap_or_else(|e| panic!("{}: {e}", d.name));
     }
-}
-
-/// Runs the evpnctl binary of this build against daemon `d` and returns its output; panics
-/// when it fails.
-fn evpnctl(d: &Daemon, args: &[&str]) -> String {
-    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_evpnd")).with_file_name("evpnctl");
-    if !binary.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "evpnctl"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build evpnctl");
-    }
-    let out = std::process::Command::new(binary)
-        .arg("--api")
-        .arg(format!("unix:{}", d.api.display()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "evpnctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
