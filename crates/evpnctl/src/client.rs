@@ -1,8 +1,8 @@
 //! Calling the daemon: one runtime per command, the exit codes of every command that talks
 //! to evpnd (0 done, 1 refused or failed — the daemon's message is printed, 3 the daemon is
-//! unreachable; clap's usage errors are 2), and paged listings printed as they arrive.
+//! unreachable, 4 `explain` found a broken link; clap's usage errors are 2), and paged
+//! listings printed as they arrive.
 
-use crate::show::connect;
 use evpnd_api::v1::evpnd_client::EvpndClient;
 use serde_json::Value;
 use std::io::Write;
@@ -13,6 +13,8 @@ use tonic::transport::Channel;
 pub const EXIT_REFUSED: u8 = 1;
 /// Exit status: the daemon could not be reached.
 pub const EXIT_UNREACHABLE: u8 = 3;
+/// Exit status of `explain`: the walk found a broken link.
+pub const EXIT_BROKEN_LINK: u8 = 4;
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -21,6 +23,9 @@ pub enum Failure {
     Unreachable(String),
     /// The daemon answered with an error status, or output could not be written.
     Refused(String),
+    /// The command did its work and printed it; it ends with this exit status (`explain`
+    /// when a link breaks).
+    Status(u8),
 }
 
 impl From<tonic::Status> for Failure {
@@ -45,6 +50,15 @@ where
     F: FnOnce(EvpndClient<Channel>) -> Fut,
     Fut: std::future::Future<Output = Result<(), Failure>>,
 {
+    run_on(api, |channel| f(crate::show::client(channel)))
+}
+
+/// [`run`] for any service of the API: `f` gets the channel (the `Watch` service, say).
+pub fn run_on<F, Fut>(api: &str, f: F) -> ExitCode
+where
+    F: FnOnce(Channel) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -56,8 +70,10 @@ where
         }
     };
     let result = rt.block_on(async {
-        let client = connect(api).await.map_err(Failure::Unreachable)?;
-        f(client).await
+        let channel = crate::show::channel(api)
+            .await
+            .map_err(Failure::Unreachable)?;
+        f(channel).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,6 +85,7 @@ where
             eprintln!("evpnctl: {e}");
             ExitCode::from(EXIT_UNREACHABLE)
         }
+        Err(Failure::Status(code)) => ExitCode::from(code),
     }
 }
 

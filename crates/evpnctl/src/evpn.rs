@@ -400,13 +400,13 @@ fn vnis_table(r: &v1::ListVnisResponse) -> String {
     )
 }
 
-fn dup_json(d: &Option<v1::DuplicateState>) -> Value {
+pub(crate) fn dup_json(d: &Option<v1::DuplicateState>) -> Value {
     let d = d.unwrap_or_default();
     json!({"frozen": d.frozen, "permanent": d.permanent, "seconds_left": d.seconds_left})
 }
 
 /// "-", "frozen 42s" or "frozen (until cleared)".
-fn dup_text(d: &Option<v1::DuplicateState>) -> String {
+pub(crate) fn dup_text(d: &Option<v1::DuplicateState>) -> String {
     match d {
         Some(d) if d.frozen && d.permanent => "frozen (until cleared)".into(),
         Some(d) if d.frozen => format!("frozen {}s", d.seconds_left),

@@ -1,10 +1,10 @@
 //! `evpnctl explain mac MAC --vni N` / `explain ip IP --vni N`: why a MAC or IP is (not)
 //! forwarded, as a numbered walk from the routes received to the kernel's entry, naming the
 //! first link that breaks (`--json`: `docs/evpnctl-json.md`). Exit status: 0 when every link
-//! holds, 1 when one breaks, 2 when the daemon cannot answer (unreachable, unknown VNI, bad
-//! argument).
+//! holds, 4 when one breaks, and as for every command: 1 when the daemon refuses (unknown
+//! VNI, bad argument), 2 on a usage error, 3 when the daemon cannot be reached.
 
-use crate::show::connect;
+use crate::client::{Failure, EXIT_BROKEN_LINK};
 use clap::{Args, Subcommand};
 use evpnd_api::v1;
 use serde_json::{json, Value};
@@ -40,16 +40,6 @@ pub fn run(api: &str, cmd: ExplainCommand) -> ExitCode {
         ExplainCommand::Mac(a) => (a, true),
         ExplainCommand::Ip(a) => (a, false),
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let req = v1::ExplainRequest {
         vni: args.vni,
         mac: if is_mac {
@@ -63,32 +53,19 @@ pub fn run(api: &str, cmd: ExplainCommand) -> ExitCode {
             args.subject.clone()
         },
     };
-    let result: Result<v1::ExplainResponse, String> = rt.block_on(async {
-        let mut client = connect(api).await?;
-        client
-            .explain(req)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| format!("evpnd: {}", s.message()))
-    });
-    match result {
-        Ok(r) => {
-            if args.json {
-                println!("{}", explain_json(&r));
-            } else {
-                print!("{}", explain_text(&r));
-            }
-            if r.complete {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+    crate::client::run(api, |mut client| async move {
+        let r = client.explain(req).await?.into_inner();
+        if args.json {
+            println!("{}", explain_json(&r));
+        } else {
+            print!("{}", explain_text(&r));
         }
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            ExitCode::from(2)
+        if r.complete {
+            Ok(())
+        } else {
+            Err(Failure::Status(EXIT_BROKEN_LINK))
         }
-    }
+    })
 }
 
 /// The walk as text: a header, the routes with their paths, the claims, then the numbered

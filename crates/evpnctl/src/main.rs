@@ -1,17 +1,19 @@
 //! `evpnctl`: the command-line client of evpnd.
 //!
 //! `decode` turns BGP messages given as hex or raw bytes into JSON (schema:
-//! `docs/decode-json.md`) or readable text. `show neighbors|routes|vnis|macs|flood|arp|dataplane`
-//! ask a running evpnd over its gRPC API (`--api unix:PATH` or `HOST:PORT`) and print tables or
-//! `--json` (schema: `docs/evpnctl-json.md`); `attach`, `detach` and `clear duplicate` act on
-//! its EVPN engine; `explain mac|ip` walks the chain from routes to the kernel.
-//! its EVPN engine; `vni add|del`, `neighbor add|del|reset` and `reload` manage it at run
-//! time. Exit status of the commands that talk to evpnd: 0 done, 1 the daemon refused or the
-//! call failed (its message is printed), 2 a usage error, 3 the daemon is unreachable.
-//! `completions SHELL` prints a completion script.
+//! `docs/decode-json.md`) or readable text. `show neighbors|routes|vnis|macs|flood|arp|
+//! duplicates|dataplane|endpoints` ask a running evpnd over its gRPC API (`--api unix:PATH` or
+//! `HOST:PORT`) and print tables or `--json` (schema: `docs/evpnctl-json.md`); `attach`,
+//! `detach` and `clear duplicate` act on its EVPN engine; `vni add|del`, `neighbor
+//! add|del|reset` and `reload` manage it at run time; `watch` follows its streams; `explain
+//! mac|ip` walks the chain from routes to the kernel. Exit status of the commands that talk to
+//! evpnd: 0 done, 1 the daemon refused or the call failed (its message is printed), 2 a usage
+//! error, 3 the daemon is unreachable, 4 `explain` found a broken link. `completions SHELL`
+//! prints a completion script.
 
 mod client;
 mod decode;
+mod duplicates;
 mod evpn;
 mod explain;
 mod manage;
@@ -70,7 +72,7 @@ enum Command {
     Watch(watch::WatchCommand),
     /// Explain why a MAC or IP of a VNI is (not) forwarded: routes received, best path and
     /// why, engine entry, data-plane intent, kernel entry; names the first link that breaks
-    /// (exit 0: complete, 1: a link breaks, 2: the daemon cannot answer).
+    /// (exit 0: complete, 4: a link breaks; 1: refused, 3: the daemon is unreachable).
     #[command(subcommand)]
     Explain(explain::ExplainCommand),
     /// Create or delete a VNI (EVI) at run time.

@@ -28,6 +28,8 @@ pub enum ShowCommand {
     Dataplane(JsonFlag),
     /// EVPN: the local endpoints and why each is there (api, config, kernel).
     Endpoints(crate::evpn::VniArgs),
+    /// EVPN: the MACs and IPs frozen as duplicates (RFC 7432 §15.1), with the time left.
+    Duplicates(crate::evpn::VniArgs),
 }
 
 /// `--json`.
@@ -90,12 +92,10 @@ pub struct RoutesArgs {
 /// The largest answer evpnctl accepts (one page; the daemon serves at most 10000 entries).
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-/// A client for the daemon's API at `api` (`unix:PATH` or `HOST:PORT`).
-pub(crate) async fn connect(api: &str) -> Result<EvpndClient<Channel>, String> {
-    channel(api)
-        .await
-        // A page of routes with many paths each may pass gRPC's default 4 MiB limit.
-        .map(|c| EvpndClient::new(c).max_decoding_message_size(MAX_MESSAGE))
+/// The `Evpnd` service over `channel`.
+pub(crate) fn client(channel: Channel) -> EvpndClient<Channel> {
+    // A page of routes with many paths each may pass gRPC's default 4 MiB limit.
+    EvpndClient::new(channel).max_decoding_message_size(MAX_MESSAGE)
 }
 
 /// A channel to the daemon's API at `api` (`unix:PATH` or `HOST:PORT`), for any service.
@@ -150,6 +150,7 @@ pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
         ShowCommand::Macs(a) => crate::evpn::show_macs(api, a),
         ShowCommand::Flood(a) => crate::evpn::show_flood(api, a),
         ShowCommand::Arp(a) => crate::evpn::show_arp(api, a),
+        ShowCommand::Duplicates(a) => crate::duplicates::show(api, a),
         ShowCommand::Endpoints(a) => crate::evpn::show_endpoints(api, a),
         ShowCommand::Dataplane(f) => crate::evpn::show_dataplane(api, f.json),
         ShowCommand::Neighbors(a) => show_neighbors(api, a),

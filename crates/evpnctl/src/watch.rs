@@ -3,13 +3,15 @@
 //! message as it arrives, one line each (`--json`: one JSON object per line, schema in
 //! docs/evpnctl-json.md), until interrupted. A stream the daemon cuts off (a consumer too
 //! slow, RESOURCE_EXHAUSTED) ends with its message, which names the sequence to resume from
-//! with `--from`; the exit status is then 1.
+//! with `--from`; the exit status is then 1 (3 when the daemon cannot be reached).
 
+use crate::client::Failure;
 use clap::{Args, Subcommand};
 use evpnd_api::v1;
 use evpnd_api::v1::watch_client::WatchClient;
 use serde_json::{json, Value};
 use std::process::ExitCode;
+use tonic::transport::Channel;
 use tonic::Streaming;
 
 /// Which stream.
@@ -66,29 +68,12 @@ pub struct WatchRoutesArgs {
 
 /// Follows the stream `cmd` names on the daemon at `api`.
 pub fn run(api: &str, cmd: WatchCommand) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(follow(api, cmd));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("evpnctl: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::client::run_on(api, |channel| follow(channel, cmd))
 }
 
-async fn follow(api: &str, cmd: WatchCommand) -> Result<(), String> {
-    let mut c = WatchClient::new(crate::show::channel(api).await?);
-    let status = |s: tonic::Status| format!("evpnd: {}", s.message());
+async fn follow(channel: Channel, cmd: WatchCommand) -> Result<(), Failure> {
+    let mut c = WatchClient::new(channel);
+    let status = Failure::from;
     match cmd {
         WatchCommand::Intents(a) => {
             let req = v1::WatchIntentsRequest {
@@ -134,7 +119,7 @@ async fn print_all<M>(
     json_out: bool,
     as_json: fn(&M) -> Value,
     as_text: fn(&M) -> String,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     loop {
         match s.message().await {
             Ok(Some(m)) => {
@@ -145,7 +130,7 @@ async fn print_all<M>(
                 }
             }
             Ok(None) => return Ok(()),
-            Err(e) => return Err(format!("evpnd: {}", e.message())),
+            Err(e) => return Err(Failure::from(e)),
         }
     }
 }

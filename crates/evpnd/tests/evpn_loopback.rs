@@ -589,6 +589,22 @@ fn duplicate_freeze_ends_by_timer_or_by_clear() {
     let v = ds[0].vnis();
     assert!(v.status.unwrap().duplicate >= 1);
     assert!(v.vnis[0].duplicates >= 1);
+    // The operator's view of it: `evpnctl show duplicates`.
+    let listed = ds[0].evpnctl(&["show", "duplicates", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "mac" && e["mac"] == m1)
+        .unwrap_or_else(|| panic!("{m1} not in show duplicates: {listed}"));
+    assert_eq!(entry["vni"], 100);
+    assert_eq!(entry["duplicate"]["permanent"], true, "{entry}");
+    let table = ds[0].evpnctl(&["show", "duplicates"]);
+    assert!(
+        table.contains(m1) && table.contains("until cleared"),
+        "{table}"
+    );
     let clear = |d: &Daemon, mac: &str| {
         let req = v1::ClearDuplicateRequest {
             vni: 100,

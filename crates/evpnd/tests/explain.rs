@@ -112,6 +112,22 @@ fn explain_walks_the_chain_and_names_the_broken_link() {
     );
     assert_eq!(unknown.steps.len(), 1);
 
+    // The same through evpnctl: the walk printed, exit 0 when complete and 4 when broken.
+    let (code, text) = b.evpnctl_status(&["explain", "mac", mac, "--vni", "100"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("complete"), "{text}");
+    let (code, text) = b.evpnctl_status(&["explain", "mac", "02:00:00:00:08:99", "--vni", "100"]);
+    assert_eq!(code, 4, "{text}");
+    assert!(text.contains("no route received"), "{text}");
+    let (code, json) = b.evpnctl_status(&["explain", "ip", "192.0.2.81", "--vni", "100", "--json"]);
+    assert_eq!(code, 0, "{json}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["complete"], true, "{json}");
+    assert_eq!(json["subject"], "ip");
+    // An unknown VNI is refused by the daemon: exit 1.
+    let (code, _) = b.evpnctl_status(&["explain", "mac", mac, "--vni", "4242"]);
+    assert_eq!(code, 1);
+
     // A route B's EVI does not import: broken at import, naming the route target.
     let other = "02:00:00:00:08:02";
     a.attach(endpoint(200, other, "")).unwrap();

@@ -151,6 +151,42 @@ impl Daemon {
     }
 }
 
+/// The evpnctl binary of this build (built first when a partial build left it out).
+pub fn evpnctl_binary() -> std::path::PathBuf {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_evpnd")).with_file_name("evpnctl");
+    if !binary.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "evpnctl"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build evpnctl");
+    }
+    binary
+}
+
+impl Daemon {
+    /// Runs evpnctl against this daemon's API: its exit code and standard output.
+    pub fn evpnctl_status(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(evpnctl_binary())
+            .arg("--api")
+            .arg(format!("unix:{}", self.api.display()))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// Runs evpnctl against this daemon's API and returns its output; panics when it fails.
+    pub fn evpnctl(&self, args: &[&str]) -> String {
+        let (code, out) = self.evpnctl_status(args);
+        assert_eq!(code, 0, "evpnctl {args:?} exited {code}: {out}");
+        out
+    }
+}
+
 impl EvpnApi for Daemon {
     fn api_socket(&self) -> &std::path::Path {
         &self.api
