@@ -96,7 +96,7 @@ fn to_table(list: &[Frozen]) -> String {
 /// `show duplicates [--vni N] [--json]`.
 pub fn show(api: &str, a: crate::evpn::VniArgs) -> ExitCode {
     crate::client::run(api, |mut c| async move {
-        let vnis = c.list_vnis(v1::ListVnisRequest {}).await?.into_inner();
+        let vnis = crate::evpn::all_vnis(&mut c, a.page_size).await?;
         let mut list = Vec::new();
         for v in vnis
             .vnis

@@ -101,29 +101,37 @@ where
     crate::client::print(api, f)
 }
 
-/// `show vnis`: every page, the engine's status as the last page gave it.
+/// Every VNI of the daemon, page after page (`page_size` per request), gathered into one
+/// answer with the engine's status as the last page gave it.
+pub async fn all_vnis(
+    c: &mut evpnd_api::v1::evpnd_client::EvpndClient<tonic::transport::Channel>,
+    page_size: u32,
+) -> Result<v1::ListVnisResponse, tonic::Status> {
+    let mut r = v1::ListVnisResponse::default();
+    let mut page_token = String::new();
+    loop {
+        let page = c
+            .list_vnis(v1::ListVnisRequest {
+                page_size,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        r.vnis.extend(page.vnis);
+        r.status = page.status;
+        if page.next_page_token.is_empty() {
+            return Ok(r);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// `show vnis`: every page, printed as one table or document.
 pub fn show_vnis(api: &str, a: VnisArgs) -> ExitCode {
     with_client(api, |mut c| async move {
-        let mut r = v1::ListVnisResponse::default();
-        let mut page_token = String::new();
-        loop {
-            let page = c
-                .list_vnis(v1::ListVnisRequest {
-                    page_size: a.page_size,
-                    page_token,
-                })
-                .await?
-                .into_inner();
-            r.vnis.extend(
-                page.vnis
-                    .into_iter()
-                    .filter(|x| a.vni.is_none_or(|v| x.vni == v)),
-            );
-            r.status = page.status;
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
+        let mut r = all_vnis(&mut c, a.page_size).await?;
+        if let Some(v) = a.vni {
+            r.vnis.retain(|x| x.vni == v);
         }
         Ok(if a.json {
             vnis_json(&r).to_string()
