@@ -16,30 +16,15 @@ use evpnd_lab::routes::{encode_announcements, generate, RouteKind};
 use evpnd_lab::{Session, SpeakerConfig, Tracking};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 use tonic::Streaming;
 use v1::intent_message::Body;
 
 const WAIT: Duration = Duration::from_secs(20);
 const ASN: u32 = 65000;
 
-async fn channel(path: &std::path::Path) -> Channel {
-    let path = path.to_path_buf();
-    Endpoint::from_static("http://[::1]:50051")
-        .connect_timeout(Duration::from_secs(2))
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let path = path.clone();
-            async move {
-                let s = tokio::net::UnixStream::connect(path).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
-            }
-        }))
-        .await
-        .unwrap()
-}
-
 async fn watch(d: &Daemon) -> WatchClient<Channel> {
-    WatchClient::new(channel(&d.api).await)
+    WatchClient::new(evpnd_lab::fabric::evpnd::channel(&d.api).await.unwrap())
 }
 
 /// The next message within `WAIT`, or a panic naming `what`.

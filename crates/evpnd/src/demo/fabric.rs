@@ -7,7 +7,7 @@ use evpnd_api::v1;
 use evpnd_lab::fabric::evpnd::{
     call, host_config, reflector_config, tenant_spec, tenant_subnet, EvpndProcess, HostOptions,
 };
-use evpnd_lab::{Fabric, FabricOptions, Tenant};
+use evpnd_lab::{Fabric, FabricOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -117,17 +117,7 @@ fn record(pid_file: &Path, d: &EvpndProcess) -> Result<()> {
     }
 }
 
-/// `AttachEndpoint` for tenant `t` with its port: evpnd plugs the port into the VNI's bridge
-/// and advertises the MAC/IP (RFC 7432 §9.2.1 route type 2).
-pub fn attach_request(t: &Tenant) -> v1::AttachEndpointRequest {
-    v1::AttachEndpointRequest {
-        vni: t.vni(),
-        mac: t.mac().into(),
-        ip: t.ip().to_string(),
-        interface: t.port().into(),
-        ..Default::default()
-    }
-}
+pub use evpnd_lab::fabric::evpnd::attach_request;
 
 /// `ListMacs` of every VNI from the evpnd whose API socket is `api`.
 pub fn list_macs(api: &Path) -> Result<Vec<v1::MacEntry>> {

@@ -5,7 +5,6 @@
 
 use super::netns_daemon::NsDaemon;
 use super::wait_until;
-use evpnd_api::v1;
 use evpnd_lab::{Fabric, Frr, Tenant, TenantSpec};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -25,16 +24,8 @@ pub fn tenant_spec(pos: usize, vni: u32) -> TenantSpec {
     evpnd_lab::fabric::evpnd::tenant_spec(pos, vni).unwrap()
 }
 
-/// `AttachEndpoint` for `t` with its interface: evpnd plugs the port into the VNI's bridge.
-pub fn attach_request(t: &Tenant) -> v1::AttachEndpointRequest {
-    v1::AttachEndpointRequest {
-        vni: t.vni(),
-        mac: t.mac().into(),
-        ip: t.ip().to_string(),
-        interface: t.port().into(),
-        ..Default::default()
-    }
-}
+#[allow(unused_imports)] // not every test binary attaches
+pub use evpnd_lab::fabric::evpnd::attach_request;
 
 /// evpnd on host position `pos` (see `evpnd_lab::fabric::evpnd::host_config`).
 pub fn host_config(f: &Fabric, pos: usize, vnis: &[u32], o: &HostOptions, extra: &str) -> String {

@@ -147,10 +147,10 @@ pub fn reflector_config(f: &Fabric, clients: &[usize], graceful_restart: bool) -
     Ok(s)
 }
 
-/// A gRPC client of the evpnd whose API listens on the unix socket `path`.
-pub async fn connect(path: &Path) -> std::result::Result<EvpndClient<Channel>, LabError> {
+/// A gRPC channel to the evpnd whose API listens on the unix socket `path` (any service).
+pub async fn channel(path: &Path) -> std::result::Result<Channel, LabError> {
     let path = path.to_path_buf();
-    let ch = Endpoint::from_static("http://[::1]:50051")
+    Endpoint::from_static("http://[::1]:50051")
         .connect_timeout(Duration::from_secs(2))
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let path = path.clone();
@@ -160,8 +160,24 @@ pub async fn connect(path: &Path) -> std::result::Result<EvpndClient<Channel>, L
             }
         }))
         .await
-        .map_err(|e| LabError::new(format!("connecting to the evpnd API: {e}")))?;
-    Ok(EvpndClient::new(ch))
+        .map_err(|e| LabError::new(format!("connecting to the evpnd API: {e}")))
+}
+
+/// A gRPC client of the evpnd whose API listens on the unix socket `path`.
+pub async fn connect(path: &Path) -> std::result::Result<EvpndClient<Channel>, LabError> {
+    channel(path).await.map(EvpndClient::new)
+}
+
+/// `AttachEndpoint` for tenant `t` with its port: evpnd plugs the port into the VNI's bridge
+/// and advertises the MAC/IP (RFC 7432 §9.2.1 route type 2).
+pub fn attach_request(t: &Tenant) -> v1::AttachEndpointRequest {
+    v1::AttachEndpointRequest {
+        vni: t.vni(),
+        mac: t.mac().into(),
+        ip: t.ip().to_string(),
+        interface: t.port().into(),
+        ..Default::default()
+    }
 }
 
 /// A single-threaded runtime for API calls from synchronous code.
