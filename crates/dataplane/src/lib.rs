@@ -28,9 +28,11 @@
 pub mod linux;
 mod memory;
 
-pub use memory::{FdbEntry, Inconsistent, MemoryDataplane, NeighEntry};
+pub use memory::{
+    FdbEntry, GatewayEntry, Inconsistent, MemoryDataplane, NeighEntry, RoutePath, VrfEntry,
+};
 
-pub use evpnd_evpn::{DataplaneIntent, PortName};
+pub use evpnd_evpn::{DataplaneIntent, PortName, VrfName};
 
 use evpnd_wire::MacAddress;
 use std::net::IpAddr;

@@ -1,11 +1,38 @@
 //! The in-memory data plane: the tables a kernel VTEP would hold, applied from deltas exactly.
 
 use crate::{Dataplane, DataplaneIntent};
-use evpnd_evpn::PortName;
-use evpnd_wire::{MacAddress, Vni};
+use evpnd_evpn::{PortName, VrfName};
+use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
+
+/// A tenant VRF as the data plane holds it (RFC 9135 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VrfEntry {
+    /// The L3VNI (symmetric IRB), if any.
+    pub l3vni: Option<Vni>,
+    /// This NVE's router MAC in the VRF.
+    pub router_mac: MacAddress,
+}
+
+/// An anycast gateway address on a VNI's IRB interface (RFC 9135 §4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GatewayEntry {
+    /// The subnet's prefix length.
+    pub prefix_len: u8,
+    /// The gateway MAC.
+    pub mac: MacAddress,
+}
+
+/// One path of a VRF route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RoutePath {
+    /// Over the L3VNI to a remote VTEP (symmetric IRB, IP prefix routes).
+    Remote(IpAddr),
+    /// Through a next hop on a local subnet.
+    Gateway(IpAddr),
+}
 
 /// A remote FDB entry: where frames for a MAC go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +70,14 @@ impl fmt::Display for Inconsistent {
             DataplaneIntent::Vni { .. } => "a VNI that is already there",
             DataplaneIntent::RemoveVni { .. } => "a VNI that is not there or still holds entries",
             DataplaneIntent::Port { .. } => "a port already plugged in, or of an unknown VNI",
+            DataplaneIntent::Vrf { .. } => "a VRF that is already there",
+            DataplaneIntent::RemoveVrf { .. } => "a VRF that is not there or still holds entries",
+            DataplaneIntent::RemoteRoute { .. } | DataplaneIntent::GatewayRoute { .. } => {
+                "a path already there, of an unknown VRF, or through a VTEP without router MAC"
+            }
+            DataplaneIntent::RemoveRouterMac { .. } => {
+                "a router MAC that is not there or still carries routes"
+            }
             _ => "an entry that is not there, or of an unknown VNI",
         };
         write!(f, "inconsistent data-plane delta {:?}: {what}", self.intent)
@@ -62,6 +97,16 @@ pub struct MemoryDataplane {
     pub flood: BTreeMap<Vni, BTreeSet<IpAddr>>,
     /// Proxy ARP/ND: (VNI, IP) → MAC.
     pub neigh: BTreeMap<(Vni, IpAddr), NeighEntry>,
+    /// Tenant VRFs (RFC 9135 §3): name → L3VNI and router MAC.
+    pub vrfs: BTreeMap<VrfName, VrfEntry>,
+    /// The VRF of each VNI that has an IRB interface.
+    pub vni_vrf: BTreeMap<Vni, VrfName>,
+    /// Anycast gateway addresses: (VNI, address) → prefix length and MAC.
+    pub gateways: BTreeMap<(Vni, IpAddr), GatewayEntry>,
+    /// Remote router MACs: (VRF, VTEP) → MAC (RFC 9135 §8.1).
+    pub router_macs: BTreeMap<(VrfName, IpAddr), MacAddress>,
+    /// VRF routing tables: (VRF, prefix) → its paths (an ECMP set).
+    pub routes: BTreeMap<(VrfName, IpPrefix), BTreeSet<RoutePath>>,
     /// Intents applied (refused ones included).
     pub applied: u64,
     /// Intents refused as inconsistent.
@@ -75,6 +120,10 @@ impl MemoryDataplane {
             && self.fdb.is_empty()
             && self.flood.is_empty()
             && self.neigh.is_empty()
+            && self.vrfs.is_empty()
+            && self.gateways.is_empty()
+            && self.router_macs.is_empty()
+            && self.routes.is_empty()
     }
 
     /// The same tables without the counters: two data planes that hold the same entries
@@ -85,6 +134,11 @@ impl MemoryDataplane {
             fdb: self.fdb.clone(),
             flood: self.flood.clone(),
             neigh: self.neigh.clone(),
+            vrfs: self.vrfs.clone(),
+            vni_vrf: self.vni_vrf.clone(),
+            gateways: self.gateways.clone(),
+            router_macs: self.router_macs.clone(),
+            routes: self.routes.clone(),
             applied: 0,
             errors: 0,
         }
@@ -97,6 +151,39 @@ impl MemoryDataplane {
             && !self.fdb.keys().any(in_vni)
             && !self.flood.contains_key(&vni)
             && !self.neigh.keys().any(|(v, _)| *v == vni)
+            && !self.gateways.keys().any(|(v, _)| *v == vni)
+    }
+
+    /// True when nothing refers to `vrf` any more.
+    fn vrf_is_empty(&self, vrf: VrfName) -> bool {
+        !self.vni_vrf.values().any(|v| *v == vrf)
+            && !self.router_macs.keys().any(|(v, _)| *v == vrf)
+            && !self.routes.keys().any(|(v, _)| *v == vrf)
+    }
+
+    /// Adds a path to `(vrf, prefix)`; false when the VRF is unknown or the path is there.
+    fn add_path(&mut self, vrf: VrfName, prefix: IpPrefix, path: RoutePath) -> bool {
+        if !self.vrfs.contains_key(&vrf) {
+            return false;
+        }
+        if let RoutePath::Remote(vtep) = path {
+            // A route over the L3VNI needs the router MAC of its VTEP first.
+            let symmetric = self.vrfs.get(&vrf).is_some_and(|v| v.l3vni.is_some());
+            if !symmetric || !self.router_macs.contains_key(&(vrf, vtep)) {
+                return false;
+            }
+        }
+        self.routes.entry((vrf, prefix)).or_default().insert(path)
+    }
+
+    /// Removes a path of `(vrf, prefix)`; false when it is not there.
+    fn remove_path(&mut self, vrf: VrfName, prefix: IpPrefix, path: RoutePath) -> bool {
+        let key = (vrf, prefix);
+        let removed = self.routes.get_mut(&key).is_some_and(|s| s.remove(&path));
+        if self.routes.get(&key).is_some_and(BTreeSet::is_empty) {
+            self.routes.remove(&key);
+        }
+        removed
     }
 
     fn apply_delta(&mut self, intent: &DataplaneIntent) -> bool {
@@ -106,11 +193,85 @@ impl MemoryDataplane {
             }
         }
         match *intent {
-            DataplaneIntent::Vni { vni } => self.vnis.insert(vni, BTreeSet::new()).is_none(),
+            DataplaneIntent::Vni { vni, vrf } => {
+                if self.vnis.contains_key(&vni) || vrf.is_some_and(|v| !self.vrfs.contains_key(&v))
+                {
+                    return false;
+                }
+                self.vnis.insert(vni, BTreeSet::new());
+                if let Some(vrf) = vrf {
+                    self.vni_vrf.insert(vni, vrf);
+                }
+                true
+            }
             DataplaneIntent::RemoveVni { vni } => {
-                self.vnis.contains_key(&vni)
+                let removed = self.vnis.contains_key(&vni)
                     && self.vni_is_empty(vni)
-                    && self.vnis.remove(&vni).is_some()
+                    && self.vnis.remove(&vni).is_some();
+                if removed {
+                    self.vni_vrf.remove(&vni);
+                }
+                removed
+            }
+            DataplaneIntent::Vrf {
+                vrf,
+                l3vni,
+                router_mac,
+            } => self
+                .vrfs
+                .insert(vrf, VrfEntry { l3vni, router_mac })
+                .is_none(),
+            DataplaneIntent::RemoveVrf { vrf } => {
+                self.vrfs.contains_key(&vrf)
+                    && self.vrf_is_empty(vrf)
+                    && self.vrfs.remove(&vrf).is_some()
+            }
+            DataplaneIntent::Gateway {
+                vni,
+                address,
+                prefix_len,
+                mac,
+            } => {
+                // A gateway needs the VNI's IRB interface, which only a VNI in a VRF has.
+                self.vni_vrf.contains_key(&vni)
+                    && self
+                        .gateways
+                        .insert((vni, address), GatewayEntry { prefix_len, mac })
+                        .is_none()
+            }
+            DataplaneIntent::RemoveGateway {
+                vni,
+                address,
+                prefix_len,
+            } => {
+                self.gateways.get(&(vni, address)).map(|g| g.prefix_len) == Some(prefix_len)
+                    && self.gateways.remove(&(vni, address)).is_some()
+            }
+            DataplaneIntent::RouterMac { vrf, vtep, mac } => {
+                // Replaces an earlier MAC of the same VTEP.
+                self.vrfs.get(&vrf).is_some_and(|v| v.l3vni.is_some()) && {
+                    self.router_macs.insert((vrf, vtep), mac);
+                    true
+                }
+            }
+            DataplaneIntent::RemoveRouterMac { vrf, vtep } => {
+                let in_use = self
+                    .routes
+                    .iter()
+                    .any(|((v, _), paths)| *v == vrf && paths.contains(&RoutePath::Remote(vtep)));
+                !in_use && self.router_macs.remove(&(vrf, vtep)).is_some()
+            }
+            DataplaneIntent::RemoteRoute { vrf, prefix, vtep } => {
+                self.add_path(vrf, prefix, RoutePath::Remote(vtep))
+            }
+            DataplaneIntent::RemoveRemoteRoute { vrf, prefix, vtep } => {
+                self.remove_path(vrf, prefix, RoutePath::Remote(vtep))
+            }
+            DataplaneIntent::GatewayRoute { vrf, prefix, via } => {
+                self.add_path(vrf, prefix, RoutePath::Gateway(via))
+            }
+            DataplaneIntent::RemoveGatewayRoute { vrf, prefix, via } => {
+                self.remove_path(vrf, prefix, RoutePath::Gateway(via))
             }
             DataplaneIntent::Port { vni, port } => {
                 self.vnis.get_mut(&vni).is_some_and(|p| p.insert(port))
@@ -166,9 +327,20 @@ fn entry_vni(intent: &DataplaneIntent) -> Option<Vni> {
         | DataplaneIntent::RemoveNeighbor { vni, .. }
         | DataplaneIntent::Port { vni, .. }
         | DataplaneIntent::RemovePort { vni, .. } => Some(vni),
+        DataplaneIntent::Gateway { vni, .. } | DataplaneIntent::RemoveGateway { vni, .. } => {
+            Some(vni)
+        }
         DataplaneIntent::Vni { .. }
         | DataplaneIntent::RemoveVni { .. }
-        | DataplaneIntent::Synced => None,
+        | DataplaneIntent::Synced
+        | DataplaneIntent::Vrf { .. }
+        | DataplaneIntent::RemoveVrf { .. }
+        | DataplaneIntent::RouterMac { .. }
+        | DataplaneIntent::RemoveRouterMac { .. }
+        | DataplaneIntent::RemoteRoute { .. }
+        | DataplaneIntent::RemoveRemoteRoute { .. }
+        | DataplaneIntent::GatewayRoute { .. }
+        | DataplaneIntent::RemoveGatewayRoute { .. } => None,
     }
 }
 
@@ -215,7 +387,8 @@ mod tests {
         let mut d = MemoryDataplane::default();
         let (a, b) = (ip("198.19.0.2"), ip("198.19.0.3"));
         let v = vni(100);
-        d.apply(&DataplaneIntent::Vni { vni: v }).unwrap();
+        d.apply(&DataplaneIntent::Vni { vni: v, vrf: None })
+            .unwrap();
         d.apply(&DataplaneIntent::RemoteMac {
             vni: v,
             mac: mac(1),
@@ -276,8 +449,11 @@ mod tests {
         let v = vni(100);
         let flood = DataplaneIntent::Flood { vni: v, vtep: a };
         assert!(d.apply(&flood).is_err(), "an entry of an unknown VNI");
-        d.apply(&DataplaneIntent::Vni { vni: v }).unwrap();
-        assert!(d.apply(&DataplaneIntent::Vni { vni: v }).is_err());
+        d.apply(&DataplaneIntent::Vni { vni: v, vrf: None })
+            .unwrap();
+        assert!(d
+            .apply(&DataplaneIntent::Vni { vni: v, vrf: None })
+            .is_err());
         let refused = [
             DataplaneIntent::RemoveRemoteMac {
                 vni: v,

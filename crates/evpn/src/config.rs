@@ -19,7 +19,8 @@
 //!   VNI's low 16 bits for the 4-octet-AS form (the same truncation as the export side, so that
 //!   a wildcard imports what a 4-octet-AS peer auto-derives).
 
-use evpnd_wire::{RouteDistinguisher, RouteTarget, Vni};
+use crate::types::VrfName;
+use evpnd_wire::{IpPrefix, MacAddress, RouteDistinguisher, RouteTarget, Vni};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -38,6 +39,28 @@ pub struct EngineConfig {
     pub duplicate_detection: DuplicateDetection,
     /// How route targets are auto-derived for EVIs without explicit ones.
     pub rt_derivation: RtDerivation,
+    /// How routing between the subnets of a tenant VRF works (RFC 9135 §4).
+    pub irb: IrbMode,
+    /// The MAC of the distributed anycast gateway: the same on every NVE of the fabric
+    /// (RFC 9135 §4.2), the MAC of every L2VNI's IRB interface that has gateway addresses.
+    pub anycast_gateway_mac: MacAddress,
+}
+
+/// The anycast gateway MAC used when none is configured: the IANA MAC of VRRP virtual router 1
+/// (RFC 5798 §7.3), the value operators of FRR and Cumulus fabrics most often pick.
+pub const DEFAULT_ANYCAST_GATEWAY_MAC: MacAddress =
+    MacAddress([0x00, 0x00, 0x5e, 0x00, 0x01, 0x01]);
+
+/// The IRB model of the NVE (RFC 9135 §4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IrbMode {
+    /// Symmetric IRB (RFC 9135 §4.1): routed traffic crosses the fabric on the VRF's L3VNI
+    /// towards the egress NVE's router MAC; an NVE needs only the subnets of its own tenants.
+    #[default]
+    Symmetric,
+    /// Asymmetric IRB (RFC 9135 §4.2): the ingress NVE routes into the destination
+    /// subnet's L2VNI and bridges from there, so every NVE needs every subnet it routes to.
+    Asymmetric,
 }
 
 /// The form of auto-derived route targets.
@@ -62,6 +85,8 @@ impl EngineConfig {
             vtep,
             duplicate_detection: DuplicateDetection::default(),
             rt_derivation: RtDerivation::AsnVni,
+            irb: IrbMode::Symmetric,
+            anycast_gateway_mac: DEFAULT_ANYCAST_GATEWAY_MAC,
         }
     }
 }
@@ -147,16 +172,94 @@ pub struct EviConfig {
     pub import: Vec<ImportTarget>,
     /// Route targets attached to every route of the EVI; empty derives the auto route target.
     pub export: Vec<RouteTarget>,
+    /// The tenant VRF the VNI's IRB interface belongs to (RFC 9135 §3), if any.
+    pub vrf: Option<VrfName>,
+    /// The anycast gateway addresses of the subnet(s) on this VNI (RFC 9135 §4.2), each with
+    /// its prefix length; only with a `vrf`.
+    pub gateways: Vec<GatewayAddress>,
 }
 
 impl EviConfig {
-    /// An EVI for `vni` with everything auto-derived.
+    /// An EVI for `vni` with everything auto-derived, bridged only (no VRF).
     pub fn new(vni: Vni) -> Self {
         EviConfig {
             vni,
             rd: None,
             import: Vec::new(),
             export: Vec::new(),
+            vrf: None,
+            gateways: Vec::new(),
+        }
+    }
+}
+
+/// A gateway address of an IRB interface: the address the tenants of a subnet use as their
+/// default gateway, and the subnet's prefix length (`192.0.2.254/24`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GatewayAddress {
+    /// The gateway's own address (a host address inside the subnet).
+    pub address: std::net::IpAddr,
+    /// The subnet's prefix length.
+    pub prefix_len: u8,
+}
+
+impl GatewayAddress {
+    /// The subnet the gateway serves (`None` when the prefix length exceeds the address width).
+    pub fn subnet(&self) -> Option<IpPrefix> {
+        IpPrefix::new(self.address, self.prefix_len)
+    }
+}
+
+/// A route configured in a tenant VRF: `prefix` through `via`, a tenant router on one of the
+/// VRF's local subnets. It is installed locally and advertised as an IP prefix route
+/// (RFC 9136 §4.4.1, interface-less model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VrfStaticRoute {
+    /// The destination.
+    pub prefix: IpPrefix,
+    /// The next hop on a local subnet of the VRF.
+    pub via: std::net::IpAddr,
+}
+
+/// One tenant VRF (IP-VRF, RFC 9135 §3): its L3VNI, router MAC, RD/RTs and what it
+/// advertises as IP prefix routes (RFC 9136).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrfConfig {
+    /// The VRF's name (unique on the NVE).
+    pub name: VrfName,
+    /// The L3VNI (RFC 9135 §4.1): label 2 of MAC/IP routes and the label of IP prefix routes.
+    /// Required for symmetric IRB, unused by asymmetric IRB.
+    pub l3vni: Option<Vni>,
+    /// The RD of the VRF's IP prefix routes; `None` derives router-id:L3VNI like an EVI's.
+    pub rd: Option<RouteDistinguisher>,
+    /// Import rules of the IP-VRF; empty derives one rule for `ASN:L3VNI`.
+    pub import: Vec<ImportTarget>,
+    /// Route targets attached to the VRF's routes; empty derives `ASN:L3VNI`.
+    pub export: Vec<RouteTarget>,
+    /// This NVE's router MAC in the VRF (RFC 9135 §8.1); `None` derives a locally administered
+    /// MAC from the router id.
+    pub router_mac: Option<MacAddress>,
+    /// Advertise the subnets of the VRF's gateways as IP prefix routes (RFC 9136 §4.4.1).
+    pub advertise_connected: bool,
+    /// Further prefixes to advertise as IP prefix routes (reached through this NVE).
+    pub advertise: Vec<IpPrefix>,
+    /// Routes towards tenant routers on local subnets, installed and advertised.
+    pub routes: Vec<VrfStaticRoute>,
+}
+
+impl VrfConfig {
+    /// A VRF named `name` with `l3vni`, everything else derived, connected subnets advertised.
+    pub fn new(name: VrfName, l3vni: Option<Vni>) -> Self {
+        VrfConfig {
+            name,
+            l3vni,
+            rd: None,
+            import: Vec::new(),
+            export: Vec::new(),
+            router_mac: None,
+            advertise_connected: true,
+            advertise: Vec::new(),
+            routes: Vec::new(),
         }
     }
 }
@@ -206,6 +309,10 @@ pub struct ResolvedEvi {
     pub import: Vec<ImportTarget>,
     /// The export route targets.
     pub export: Vec<RouteTarget>,
+    /// The tenant VRF of the VNI's IRB interface, if any.
+    pub vrf: Option<VrfName>,
+    /// The anycast gateway addresses on the VNI.
+    pub gateways: Vec<GatewayAddress>,
 }
 
 impl ResolvedEvi {
@@ -230,6 +337,8 @@ impl ResolvedEvi {
             } else {
                 evi.export.clone()
             },
+            vrf: evi.vrf,
+            gateways: evi.gateways.clone(),
         }
     }
 

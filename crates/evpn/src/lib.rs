@@ -29,7 +29,8 @@ pub mod types;
 
 pub use config::{
     auto_rd, auto_route_target, rfc8365_route_target, DuplicateDetection, EngineConfig, EviConfig,
-    Freeze, ImportTarget, ResolvedEvi, RtDerivation,
+    Freeze, GatewayAddress, ImportTarget, IrbMode, ResolvedEvi, RtDerivation, VrfConfig,
+    VrfStaticRoute, DEFAULT_ANYCAST_GATEWAY_MAC,
 };
 pub use engine::{
     BindingView, ClaimView, Decision, Engine, ImportVerdict, IpExplanation, MacExplanation,
@@ -37,4 +38,5 @@ pub use engine::{
 pub use types::{
     is_host_address, Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent,
     Location, MacEntry, MacOrigin, NeighborEntry, PortName, RouteChange, Subject, VniSummary,
+    VrfName,
 };

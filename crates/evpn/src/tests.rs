@@ -81,7 +81,14 @@ fn evi_lifecycle_and_ports_reach_the_data_plane_in_order() {
     e.add_evi(EviConfig::new(VNI));
     e.add_evi(EviConfig::new(VNI));
     let all = |e: &mut Engine| std::iter::from_fn(|| e.poll_intent()).collect::<Vec<_>>();
-    assert_eq!(all(&mut e), vec![DataplaneIntent::Vni { vni: VNI }], "once");
+    assert_eq!(
+        all(&mut e),
+        vec![DataplaneIntent::Vni {
+            vni: VNI,
+            vrf: None
+        }],
+        "once"
+    );
     let port = PortName::new("veth-t1").unwrap();
     let mut a = Attachment::new(VNI, mac(1), None);
     a.port = Some(port);
@@ -369,6 +376,7 @@ fn explicit_rd_and_targets_override_derivation() {
         rd: Some(rd),
         import: vec![],
         export: vec![export],
+        ..EviConfig::new(VNI)
     });
     let evi = e.evi(VNI).unwrap();
     assert_eq!(evi.rd, rd);

@@ -1,7 +1,7 @@
 //! The engine's inputs and outputs: endpoint attachments, routes for the speaker, data-plane
 //! deltas, events and the rows of its tables.
 
-use evpnd_wire::{MacAddress, NextHop, Nlri, PathAttribute, Vni};
+use evpnd_wire::{IpPrefix, MacAddress, NextHop, Nlri, PathAttribute, Vni};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -111,6 +111,42 @@ impl fmt::Debug for PortName {
     }
 }
 
+/// The name of a tenant VRF (IP-VRF, RFC 9135 §3): the same rules as an interface name
+/// ([`PortName`]), because the VRF-device model names its Linux `vrf` device after it. A
+/// fixed-size value so that intents stay `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VrfName(PortName);
+
+impl VrfName {
+    /// The least value in the order (never a valid VRF, only a range bound).
+    pub const MIN: VrfName = VrfName(PortName::MIN);
+
+    /// Checks `name` and wraps it; the error says what is wrong with it.
+    pub fn new(name: &str) -> Result<VrfName, String> {
+        PortName::new(name).map(VrfName).map_err(|e| {
+            e.replace("an interface name", "a VRF name")
+                .replace("interface name", "VRF name")
+        })
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for VrfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for VrfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
 /// True for an address an endpoint or a VTEP can own: not unspecified, multicast, broadcast or
 /// loopback. An endpoint or VTEP address must be reachable over the fabric: the unspecified
 /// address is never assigned to a node (RFC 4291 §2.5.2, RFC 1122 §3.2.1.3), multicast and the
@@ -154,6 +190,9 @@ pub enum RouteChange {
 ///
 /// Order within one VNI: [`DataplaneIntent::Vni`] comes before anything else of that VNI, and
 /// [`DataplaneIntent::RemoveVni`] after the removal of everything it held (entries and ports).
+/// Within one VRF: [`DataplaneIntent::Vrf`] first (and before the `Vni` of its L2VNIs), a
+/// [`DataplaneIntent::RouterMac`] before the routes through its VTEP, and
+/// [`DataplaneIntent::RemoveVrf`] last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DataplaneIntent {
     /// An EVI (MAC-VRF) of VLAN-based service exists for `vni` (RFC 8365 §5.1.2): the data plane
@@ -161,6 +200,10 @@ pub enum DataplaneIntent {
     Vni {
         /// The VNI.
         vni: Vni,
+        /// The tenant VRF whose IRB interface this broadcast domain has (RFC 9135 §3), if any:
+        /// the data plane creates the domain inside that VRF (announced before by
+        /// [`DataplaneIntent::Vrf`]).
+        vrf: Option<VrfName>,
     },
     /// The EVI of `vni` is gone: what the data plane created for it goes too.
     RemoveVni {
@@ -240,6 +283,106 @@ pub enum DataplaneIntent {
         vni: Vni,
         /// The IP address.
         ip: IpAddr,
+    },
+    /// A tenant VRF (IP-VRF, RFC 9135 §3) exists: the data plane gives it its own routing table
+    /// (a network namespace or a VRF device) and, with `l3vni` (symmetric IRB, RFC 9135 §4.1),
+    /// the L3VNI's broadcast domain whose MAC is `router_mac` (the Router's MAC extended
+    /// community, RFC 9135 §8.1). Comes before anything else of the VRF.
+    Vrf {
+        /// The VRF.
+        vrf: VrfName,
+        /// The L3VNI (symmetric IRB); `None` in asymmetric IRB.
+        l3vni: Option<Vni>,
+        /// This NVE's router MAC in the VRF.
+        router_mac: MacAddress,
+    },
+    /// The VRF is gone: comes after the removal of everything it held.
+    RemoveVrf {
+        /// The VRF.
+        vrf: VrfName,
+    },
+    /// The IRB interface of `vni` answers as gateway `address/prefix_len` with MAC `mac` (the
+    /// distributed anycast gateway, RFC 9135 §4.2: the same address and MAC on every NVE); the
+    /// subnet becomes a connected route of the VNI's VRF. After the VNI's `Vni` intent.
+    Gateway {
+        /// The VNI.
+        vni: Vni,
+        /// The gateway address.
+        address: IpAddr,
+        /// The subnet's prefix length.
+        prefix_len: u8,
+        /// The gateway MAC.
+        mac: MacAddress,
+    },
+    /// The gateway address is gone from the IRB interface of `vni`.
+    RemoveGateway {
+        /// The VNI.
+        vni: Vni,
+        /// The gateway address.
+        address: IpAddr,
+        /// The subnet's prefix length.
+        prefix_len: u8,
+    },
+    /// The remote NVE `vtep` has router MAC `mac` in `vrf` (symmetric IRB, RFC 9135 §4.1, §8.1):
+    /// the data plane makes frames routed towards `vtep` over the L3VNI carry `mac` as their
+    /// inner destination (on Linux: an FDB entry on the L3VNI device and a neighbour entry for
+    /// the VTEP). Comes before any [`DataplaneIntent::RemoteRoute`] through `vtep`; replaces an
+    /// earlier MAC of the same `(vrf, vtep)`.
+    RouterMac {
+        /// The VRF.
+        vrf: VrfName,
+        /// The remote VTEP.
+        vtep: IpAddr,
+        /// Its router MAC.
+        mac: MacAddress,
+    },
+    /// The router MAC of `vtep` in `vrf` is no longer used (after its last route went).
+    RemoveRouterMac {
+        /// The VRF.
+        vrf: VrfName,
+        /// The remote VTEP.
+        vtep: IpAddr,
+    },
+    /// Route `prefix` in `vrf` to the remote NVE `vtep` over the L3VNI (a symmetric IRB host
+    /// route, RFC 9135 §4.1, or an IP prefix route, RFC 9136 §4.4.1). Several paths for one
+    /// prefix form an ECMP route.
+    RemoteRoute {
+        /// The VRF.
+        vrf: VrfName,
+        /// The destination.
+        prefix: IpPrefix,
+        /// The remote VTEP.
+        vtep: IpAddr,
+    },
+    /// Remove the path of `prefix` through `vtep`.
+    RemoveRemoteRoute {
+        /// The VRF.
+        vrf: VrfName,
+        /// The destination.
+        prefix: IpPrefix,
+        /// The remote VTEP.
+        vtep: IpAddr,
+    },
+    /// Route `prefix` in `vrf` through `via`, an address on one of the VRF's local subnets
+    /// (a configured route behind a local tenant router, or an IP prefix route whose gateway
+    /// IP overlay index resolves on a local subnet, RFC 9136 §4.4.2). Joins the ECMP set of
+    /// `prefix`.
+    GatewayRoute {
+        /// The VRF.
+        vrf: VrfName,
+        /// The destination.
+        prefix: IpPrefix,
+        /// The next hop on a local subnet.
+        via: IpAddr,
+    },
+    /// Remove the path of `prefix` through `via`.
+    RemoveGatewayRoute {
+        /// The VRF.
+        vrf: VrfName,
+        /// The destination.
+        prefix: IpPrefix,
+        /// The next hop.
+        via: IpAddr,
     },
 }
 

@@ -253,6 +253,8 @@ impl Node {
             rd: spec.rd,
             import: spec.import,
             export: spec.export,
+            vrf: None,
+            gateways: Vec::new(),
         };
         validate::evi(e.engine.config(), e.engine.evis().cloned(), &evi)?;
         e.engine.add_evi(evi);

@@ -422,7 +422,10 @@ fn the_data_plane_hears_synced_once_after_every_end_of_rib_or_the_deadline() {
     assert_eq!(
         intents,
         vec![
-            evpnd_dataplane::DataplaneIntent::Vni { vni: vni(100) },
+            evpnd_dataplane::DataplaneIntent::Vni {
+                vni: vni(100),
+                vrf: None,
+            },
             evpnd_dataplane::DataplaneIntent::Synced
         ]
     );

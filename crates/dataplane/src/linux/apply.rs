@@ -133,13 +133,15 @@ pub(crate) enum RetryKey {
     Neigh(u32, IpAddr),
     /// The post-start sweep.
     Synced,
+    /// A layer-3 intent (VRF, gateway, router MAC, route).
+    Layer3(DataplaneIntent),
 }
 
 impl RetryKey {
     /// The key of `intent`.
     pub fn of(intent: &DataplaneIntent) -> RetryKey {
         match *intent {
-            DataplaneIntent::Vni { vni } | DataplaneIntent::RemoveVni { vni } => {
+            DataplaneIntent::Vni { vni, .. } | DataplaneIntent::RemoveVni { vni } => {
                 RetryKey::Vni(vni.get())
             }
             DataplaneIntent::Port { vni, port } | DataplaneIntent::RemovePort { vni, port } => {
@@ -153,6 +155,16 @@ impl RetryKey {
             DataplaneIntent::Neighbor { vni, ip, .. }
             | DataplaneIntent::RemoveNeighbor { vni, ip } => RetryKey::Neigh(vni.get(), ip),
             DataplaneIntent::Synced => RetryKey::Synced,
+            DataplaneIntent::Vrf { .. }
+            | DataplaneIntent::RemoveVrf { .. }
+            | DataplaneIntent::Gateway { .. }
+            | DataplaneIntent::RemoveGateway { .. }
+            | DataplaneIntent::RouterMac { .. }
+            | DataplaneIntent::RemoveRouterMac { .. }
+            | DataplaneIntent::RemoteRoute { .. }
+            | DataplaneIntent::RemoveRemoteRoute { .. }
+            | DataplaneIntent::GatewayRoute { .. }
+            | DataplaneIntent::RemoveGatewayRoute { .. } => RetryKey::Layer3(*intent),
         }
     }
 }
@@ -303,7 +315,7 @@ impl Applier {
             self.retries.remove(&RetryKey::of(&intent));
         }
         let result = match intent {
-            DataplaneIntent::Vni { vni } => {
+            DataplaneIntent::Vni { vni, .. } => {
                 self.flush();
                 self.snapshot_take_devices(vni.get());
                 self.setup_vni(vni.get()).inspect_err(|reason| {
@@ -330,6 +342,18 @@ impl Applier {
                 self.flush();
                 self.sweep();
                 Ok(())
+            }
+            DataplaneIntent::Vrf { .. }
+            | DataplaneIntent::RemoveVrf { .. }
+            | DataplaneIntent::Gateway { .. }
+            | DataplaneIntent::RemoveGateway { .. }
+            | DataplaneIntent::RouterMac { .. }
+            | DataplaneIntent::RemoveRouterMac { .. }
+            | DataplaneIntent::RemoteRoute { .. }
+            | DataplaneIntent::RemoveRemoteRoute { .. }
+            | DataplaneIntent::GatewayRoute { .. }
+            | DataplaneIntent::RemoveGatewayRoute { .. } => {
+                Err("layer-3 intents are not installed by this backend yet".to_string())
             }
             _ => {
                 if !retry && self.snapshot.already_installed(&intent) {

@@ -249,7 +249,17 @@ pub(crate) fn entry_requests(intent: &DataplaneIntent, devices: VniDevices) -> V
         | DataplaneIntent::RemoveVni { .. }
         | DataplaneIntent::Port { .. }
         | DataplaneIntent::RemovePort { .. }
-        | DataplaneIntent::Synced => Vec::new(),
+        | DataplaneIntent::Synced
+        | DataplaneIntent::Vrf { .. }
+        | DataplaneIntent::RemoveVrf { .. }
+        | DataplaneIntent::Gateway { .. }
+        | DataplaneIntent::RemoveGateway { .. }
+        | DataplaneIntent::RouterMac { .. }
+        | DataplaneIntent::RemoveRouterMac { .. }
+        | DataplaneIntent::RemoteRoute { .. }
+        | DataplaneIntent::RemoveRemoteRoute { .. }
+        | DataplaneIntent::GatewayRoute { .. }
+        | DataplaneIntent::RemoveGatewayRoute { .. } => Vec::new(),
     }
 }
 

@@ -29,7 +29,17 @@ pub(crate) fn intent_vni(intent: &DataplaneIntent) -> Option<u32> {
         | DataplaneIntent::RemovePort { vni, .. } => Some(vni.get()),
         DataplaneIntent::Vni { .. }
         | DataplaneIntent::RemoveVni { .. }
-        | DataplaneIntent::Synced => None,
+        | DataplaneIntent::Synced
+        | DataplaneIntent::Vrf { .. }
+        | DataplaneIntent::RemoveVrf { .. }
+        | DataplaneIntent::Gateway { .. }
+        | DataplaneIntent::RemoveGateway { .. }
+        | DataplaneIntent::RouterMac { .. }
+        | DataplaneIntent::RemoveRouterMac { .. }
+        | DataplaneIntent::RemoteRoute { .. }
+        | DataplaneIntent::RemoveRemoteRoute { .. }
+        | DataplaneIntent::GatewayRoute { .. }
+        | DataplaneIntent::RemoveGatewayRoute { .. } => None,
     }
 }
 

@@ -318,7 +318,7 @@ impl Applier {
                 up: false,
                 reason: Some(reason.clone()),
             });
-            self.fail(DataplaneIntent::Vni { vni: v }, reason);
+            self.fail(DataplaneIntent::Vni { vni: v, vrf: None }, reason);
         }
     }
 }

@@ -36,8 +36,9 @@ impl Engine {
                 self.withdraw_evi_routes(vni);
             }
         }
+        let vrf = resolved.vrf;
         if self.evis.insert(vni, resolved).is_none() {
-            self.intents.push_back(DataplaneIntent::Vni { vni });
+            self.intents.push_back(DataplaneIntent::Vni { vni, vrf });
         }
         self.originate_imet(vni);
         for mac in self.advertised_macs(vni) {

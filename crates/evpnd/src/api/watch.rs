@@ -268,7 +268,7 @@ pub fn intent(i: &DataplaneIntent) -> v1::DataplaneIntent {
         port: p.to_string(),
     };
     let kind = match i {
-        I::Vni { vni: v } => Kind::Vni(vni(*v)),
+        I::Vni { vni: v, .. } => Kind::Vni(vni(*v)),
         I::RemoveVni { vni: v } => Kind::RemoveVni(vni(*v)),
         I::Port { vni: v, port: p } => Kind::Port(port(*v, p)),
         I::RemovePort { vni: v, port: p } => Kind::RemovePort(port(*v, p)),
@@ -315,6 +315,8 @@ pub fn intent(i: &DataplaneIntent) -> v1::DataplaneIntent {
             ip: ip.to_string(),
             ..Default::default()
         }),
+        // LAYER3-CONTRACT: the layer-3 intents get their messages with the L3 API work.
+        _ => return v1::DataplaneIntent { kind: None },
     };
     v1::DataplaneIntent { kind: Some(kind) }
 }
@@ -692,7 +694,7 @@ mod tests {
         let port = PortName::new("t1v100").unwrap();
         use DataplaneIntent as I;
         let all = [
-            I::Vni { vni },
+            I::Vni { vni, vrf: None },
             I::RemoveVni { vni },
             I::Port { vni, port },
             I::RemovePort { vni, port },

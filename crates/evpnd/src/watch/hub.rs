@@ -242,7 +242,10 @@ mod tests {
         e.mark_seen(|v| v.routes);
         let vni = Vni::new(100).unwrap();
         let mac = MacAddress([2, 0, 0, 0, 0, 1]);
-        p.intents(&[DataplaneIntent::Vni { vni }, DataplaneIntent::Synced]);
+        p.intents(&[
+            DataplaneIntent::Vni { vni, vrf: None },
+            DataplaneIntent::Synced,
+        ]);
         p.event(&NodeEvent::Engine(EngineEvent::Learned {
             vni,
             mac,

@@ -53,7 +53,7 @@ impl IntentTable {
     pub fn apply(&mut self, intent: &DataplaneIntent) {
         use DataplaneIntent as I;
         match *intent {
-            I::Vni { vni } => self.set(IntentKey::Vni(vni), Value::Present),
+            I::Vni { vni, .. } => self.set(IntentKey::Vni(vni), Value::Present),
             I::RemoveVni { vni } => self.clear(IntentKey::Vni(vni)),
             I::Port { vni, port } => self.set(IntentKey::Port(vni, port), Value::Present),
             I::RemovePort { vni, port } => self.clear(IntentKey::Port(vni, port)),
@@ -78,6 +78,8 @@ impl IntentTable {
                 Value::Neigh { mac, router, local },
             ),
             I::RemoveNeighbor { vni, ip } => self.clear(IntentKey::Neighbor(vni, ip)),
+            // LAYER3-CONTRACT: the layer-3 keys come with the L3 API work.
+            _ => {}
         }
     }
 
@@ -131,7 +133,7 @@ impl IntentTable {
 fn intent_of(key: IntentKey, value: Value) -> DataplaneIntent {
     use DataplaneIntent as I;
     match (key, value) {
-        (IntentKey::Vni(vni), _) => I::Vni { vni },
+        (IntentKey::Vni(vni), _) => I::Vni { vni, vrf: None },
         (IntentKey::Port(vni, port), _) => I::Port { vni, port },
         (IntentKey::Flood(vni, vtep), _) => I::Flood { vni, vtep },
         (IntentKey::RemoteMac(vni, mac), Value::Fdb { vtep, sticky }) => I::RemoteMac {
@@ -186,7 +188,10 @@ mod tests {
         let mut model = MemoryDataplane::default();
         let mut out = Vec::new();
         for v in [100, 200] {
-            let i = DataplaneIntent::Vni { vni: vni(v) };
+            let i = DataplaneIntent::Vni {
+                vni: vni(v),
+                vrf: None,
+            };
             model.apply(&i).unwrap();
             out.push(i);
         }
@@ -300,9 +305,21 @@ mod tests {
             sticky: true,
         };
         t.apply(&m);
-        t.apply(&DataplaneIntent::Vni { vni: vni(9) });
+        t.apply(&DataplaneIntent::Vni {
+            vni: vni(9),
+            vrf: None,
+        });
         t.apply(&DataplaneIntent::Synced);
-        assert_eq!(t.intents(), vec![DataplaneIntent::Vni { vni: vni(9) }, m]);
+        assert_eq!(
+            t.intents(),
+            vec![
+                DataplaneIntent::Vni {
+                    vni: vni(9),
+                    vrf: None
+                },
+                m
+            ]
+        );
         t.apply(&DataplaneIntent::RemoveRemoteMac {
             vni: vni(5),
             mac: mac(1),

@@ -12,7 +12,7 @@ fn a_vni_gets_its_devices_and_entries_and_loses_them_again() {
     let v = vni(100);
     let (a, b) = (ip("198.18.0.2"), ip("198.18.0.3"));
     r.submit(vec![
-        I::Vni { vni: v },
+        I::Vni { vni: v, vrf: None },
         I::RemoteMac {
             vni: v,
             mac: mac(1),
@@ -179,7 +179,7 @@ fn an_ipv6_underlay_uses_local6_and_v6_destinations() {
     let mut r = Running::start(&ns, config("2001:db8::1"));
     let v = vni(600);
     r.submit(vec![
-        I::Vni { vni: v },
+        I::Vni { vni: v, vrf: None },
         I::RemoteMac {
             vni: v,
             mac: mac(1),
@@ -217,7 +217,7 @@ fn an_adopted_bridge_is_used_and_left_in_place() {
     ns.ip(&["link", "add", "br200", "type", "bridge"]).unwrap();
     let mut r = Running::start(&ns, config("198.18.0.1"));
     let v = vni(200);
-    r.submit(vec![I::Vni { vni: v }]);
+    r.submit(vec![I::Vni { vni: v, vrf: None }]);
     r.wait_applied(1);
     let link = ns.ip(&["-d", "link", "show", "dev", "vx200"]).unwrap();
     assert!(link.contains("master br200"), "{link}");
@@ -250,9 +250,18 @@ fn a_conflicting_device_is_reported_and_other_vnis_still_work() {
     .unwrap();
     let mut r = Running::start(&ns, config("198.18.0.1"));
     r.submit(vec![
-        I::Vni { vni: vni(100) },
-        I::Vni { vni: vni(300) },
-        I::Vni { vni: vni(200) },
+        I::Vni {
+            vni: vni(100),
+            vrf: None,
+        },
+        I::Vni {
+            vni: vni(300),
+            vrf: None,
+        },
+        I::Vni {
+            vni: vni(200),
+            vrf: None,
+        },
         I::RemoteMac {
             vni: vni(100),
             mac: mac(1),
@@ -291,7 +300,7 @@ fn a_conflicting_device_is_reported_and_other_vnis_still_work() {
     );
     let events = r.events();
     assert!(events.iter().any(|f| matches!(f,
-        Feedback::InstallFailed { intent: I::Vni { vni }, .. } if vni.get() == 100)));
+        Feedback::InstallFailed { intent: I::Vni { vni, .. }, .. } if vni.get() == 100)));
     assert!(events.iter().any(|f| matches!(f,
         Feedback::InstallFailed { intent: I::RemoteMac { vni, .. }, .. } if vni.get() == 100)));
     assert!(events.iter().any(|f| matches!(f,
@@ -320,7 +329,7 @@ fn a_failed_entry_is_retried_without_blocking_the_others() {
     let mut r = Running::start(&ns, config("198.18.0.1"));
     let v = vni(100);
     r.submit(vec![
-        I::Vni { vni: v },
+        I::Vni { vni: v, vrf: None },
         I::Port {
             vni: v,
             port: port("tp0"),
@@ -382,7 +391,7 @@ fn ten_thousand_remote_macs_in_one_batch() {
     let ns = Netns::new().unwrap();
     let mut r = Running::start(&ns, config("198.18.0.1"));
     let v = vni(100);
-    r.submit(vec![I::Vni { vni: v }]);
+    r.submit(vec![I::Vni { vni: v, vrf: None }]);
     r.wait_applied(1);
     let batch: Vec<I> = (0..10_000u16)
         .map(|n| I::RemoteMac {
@@ -441,7 +450,7 @@ fn our_vxlan_device_made_for_another_configuration_is_made_again() {
     let mut old = config("198.18.0.9");
     old.udp_port = 4790;
     let mut first = Running::start(&ns, old);
-    let mut batch = vec![I::Vni { vni: v }];
+    let mut batch = vec![I::Vni { vni: v, vrf: None }];
     batch.extend(entries());
     first.submit(batch);
     first.wait_applied(3);
@@ -465,7 +474,13 @@ fn our_vxlan_device_made_for_another_configuration_is_made_again() {
         .unwrap();
 
     let mut second = Running::start(&ns, config("198.18.0.1"));
-    let mut batch = vec![I::Vni { vni: v }, I::Vni { vni: vni(200) }];
+    let mut batch = vec![
+        I::Vni { vni: v, vrf: None },
+        I::Vni {
+            vni: vni(200),
+            vrf: None,
+        },
+    ];
     // The same entries as before: they were on the old device and must be written again.
     batch.extend(entries());
     second.submit(batch);

@@ -21,7 +21,7 @@ fn learned_macs_are_reported_and_withdrawn() {
         .unwrap();
     let remote_ip = ip("192.0.2.1");
     r.submit(vec![
-        I::Vni { vni: v },
+        I::Vni { vni: v, vrf: None },
         I::Port {
             vni: v,
             port: port("lp0"),
@@ -130,7 +130,7 @@ fn a_deleted_device_is_reported_and_repaired() {
     let mut r = Running::start(&ns, config("198.18.0.1"));
     let v = vni(100);
     r.submit(vec![
-        I::Vni { vni: v },
+        I::Vni { vni: v, vrf: None },
         I::RemoteMac {
             vni: v,
             mac: mac(1),
@@ -190,7 +190,10 @@ fn macs_learned_before_the_start_are_reported_with_their_vni() {
         r.events().is_empty(),
         "nothing is reported before the VNI is asked for"
     );
-    r.submit(vec![I::Vni { vni: vni(100) }]);
+    r.submit(vec![I::Vni {
+        vni: vni(100),
+        vrf: None,
+    }]);
     r.wait_event("learned at start", |f| {
         *f == Feedback::LocalMacLearned {
             vni: 100,
@@ -224,7 +227,14 @@ fn setting_up_vnis_reports_them_up_once_and_never_down() {
     // Many VNIs at once: the watcher reads the notifications of their creation (devices
     // created down, brought up right after) well after the VNIs were registered.
     let vnis: Vec<u32> = (100..130).collect();
-    r.submit(vnis.iter().map(|n| I::Vni { vni: vni(*n) }).collect());
+    r.submit(
+        vnis.iter()
+            .map(|n| I::Vni {
+                vni: vni(*n),
+                vrf: None,
+            })
+            .collect(),
+    );
     r.wait_applied(vnis.len() as u64);
     for n in &vnis {
         r.wait_event("up", |f| {
@@ -313,7 +323,7 @@ fn a_notification_overflow_is_caught_up_by_a_resync() {
     let mut r = Running::start(&ns, c);
     let v = vni(100);
     r.submit(vec![
-        I::Vni { vni: v },
+        I::Vni { vni: v, vrf: None },
         I::Port {
             vni: v,
             port: port("lp0"),

@@ -43,8 +43,11 @@ fn a_restart_keeps_what_is_renewed_and_sweeps_the_rest_but_never_foreign_state()
     let v = vni(100);
     let mut first = Running::start(&ns, config("198.18.0.1"));
     first.submit(vec![
-        I::Vni { vni: v },
-        I::Vni { vni: vni(400) },
+        I::Vni { vni: v, vrf: None },
+        I::Vni {
+            vni: vni(400),
+            vrf: None,
+        },
         remote(1),
         remote(2),
         sticky(3),
@@ -99,7 +102,7 @@ fn a_restart_keeps_what_is_renewed_and_sweeps_the_rest_but_never_foreign_state()
 
     let mut second = Running::start(&ns, config("198.18.0.1"));
     second.submit(vec![
-        I::Vni { vni: v },
+        I::Vni { vni: v, vrf: None },
         remote(1),
         sticky(3),
         I::Flood { vni: v, vtep: a },
@@ -192,13 +195,13 @@ fn without_synced_the_sweep_runs_after_sweep_after() {
     let ns = Netns::new().unwrap();
     let v = vni(100);
     let mut first = Running::start(&ns, config("198.18.0.1"));
-    first.submit(vec![I::Vni { vni: v }, remote(1), remote(2)]);
+    first.submit(vec![I::Vni { vni: v, vrf: None }, remote(1), remote(2)]);
     first.wait_applied(3);
     first.stop();
     let mut c = config("198.18.0.1");
     c.sweep_after = Duration::from_millis(1500);
     let mut second = Running::start(&ns, c);
-    second.submit(vec![I::Vni { vni: v }, remote(1)]);
+    second.submit(vec![I::Vni { vni: v, vrf: None }, remote(1)]);
     second.wait_applied(2);
     std::thread::sleep(Duration::from_millis(500));
     assert!(

@@ -62,7 +62,13 @@ impl Vtep {
 
     /// What the control plane would send this VTEP for its tenants and the other VTEP's.
     fn intents(&self, other: &Vtep, other_host: u8, order: [u32; 2]) -> Vec<I> {
-        let mut intents: Vec<I> = order.iter().map(|v| I::Vni { vni: vni(*v) }).collect();
+        let mut intents: Vec<I> = order
+            .iter()
+            .map(|v| I::Vni {
+                vni: vni(*v),
+                vrf: None,
+            })
+            .collect();
         for (v, port_name, _) in TENANTS {
             intents.push(I::Port {
                 vni: vni(v),
