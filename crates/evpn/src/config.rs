@@ -347,3 +347,78 @@ impl ResolvedEvi {
         rts.any(|rt| self.import.iter().any(|i| i.matches(rt)))
     }
 }
+
+/// A tenant VRF with its RD, route targets and router MAC resolved (explicit values or derived
+/// ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedVrf {
+    /// The VRF's name.
+    pub name: VrfName,
+    /// The L3VNI, if any.
+    pub l3vni: Option<Vni>,
+    /// The RD of its IP prefix routes.
+    pub rd: RouteDistinguisher,
+    /// Its import rules.
+    pub import: Vec<ImportTarget>,
+    /// Its export route targets.
+    pub export: Vec<RouteTarget>,
+    /// This NVE's router MAC in the VRF (RFC 9135 §8.1).
+    pub router_mac: MacAddress,
+    /// Connected subnets are advertised as IP prefix routes.
+    pub advertise_connected: bool,
+    /// Further advertised prefixes.
+    pub advertise: Vec<IpPrefix>,
+    /// Configured routes towards local tenant routers.
+    pub routes: Vec<VrfStaticRoute>,
+}
+
+/// The router MAC derived from the router id when none is configured: locally administered
+/// (`02:00` followed by the four octets of the router id), so unique per NVE of a fabric.
+pub fn auto_router_mac(router_id: Ipv4Addr) -> MacAddress {
+    let o = router_id.octets();
+    MacAddress([0x02, 0x00, o[0], o[1], o[2], o[3]])
+}
+
+impl ResolvedVrf {
+    /// Resolves `vrf` against the engine settings: RD router-id:L3VNI (the L3VNI's low 16
+    /// bits, the EVI rule), route target `ASN:L3VNI` (the EVI rule of
+    /// [`EngineConfig::rt_derivation`]), router MAC [`auto_router_mac`]. A VRF without L3VNI
+    /// (asymmetric IRB) and without explicit values gets RD router-id:0 and no route targets.
+    pub fn resolve(engine: &EngineConfig, vrf: &VrfConfig) -> Self {
+        let auto = vrf.l3vni.map(|l3vni| match engine.rt_derivation {
+            RtDerivation::AsnVni => auto_route_target(engine.asn, l3vni),
+            RtDerivation::Rfc8365 { domain_id } => {
+                rfc8365_route_target(engine.asn, domain_id, l3vni)
+            }
+        });
+        ResolvedVrf {
+            name: vrf.name,
+            l3vni: vrf.l3vni,
+            rd: vrf.rd.unwrap_or_else(|| match vrf.l3vni {
+                Some(l3vni) => auto_rd(engine.router_id, l3vni),
+                None => RouteDistinguisher::ipv4(engine.router_id, 0),
+            }),
+            import: if vrf.import.is_empty() {
+                auto.map(ImportTarget::Exact).into_iter().collect()
+            } else {
+                vrf.import.clone()
+            },
+            export: if vrf.export.is_empty() {
+                auto.into_iter().collect()
+            } else {
+                vrf.export.clone()
+            },
+            router_mac: vrf
+                .router_mac
+                .unwrap_or_else(|| auto_router_mac(engine.router_id)),
+            advertise_connected: vrf.advertise_connected,
+            advertise: vrf.advertise.clone(),
+            routes: vrf.routes.clone(),
+        }
+    }
+
+    /// True when one of `rts` satisfies one of the import rules.
+    pub fn imports<'a>(&self, mut rts: impl Iterator<Item = &'a RouteTarget>) -> bool {
+        rts.any(|rt| self.import.iter().any(|i| i.matches(rt)))
+    }
+}

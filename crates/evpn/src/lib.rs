@@ -28,9 +28,9 @@ mod tests;
 pub mod types;
 
 pub use config::{
-    auto_rd, auto_route_target, rfc8365_route_target, DuplicateDetection, EngineConfig, EviConfig,
-    Freeze, GatewayAddress, ImportTarget, IrbMode, ResolvedEvi, RtDerivation, VrfConfig,
-    VrfStaticRoute, DEFAULT_ANYCAST_GATEWAY_MAC,
+    auto_rd, auto_route_target, auto_router_mac, rfc8365_route_target, DuplicateDetection,
+    EngineConfig, EviConfig, Freeze, GatewayAddress, ImportTarget, IrbMode, ResolvedEvi,
+    ResolvedVrf, RtDerivation, VrfConfig, VrfStaticRoute, DEFAULT_ANYCAST_GATEWAY_MAC,
 };
 pub use engine::{
     BindingView, ClaimView, Decision, Engine, ImportVerdict, IpExplanation, MacExplanation,
@@ -38,5 +38,5 @@ pub use engine::{
 pub use types::{
     is_host_address, Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent,
     Location, MacEntry, MacOrigin, NeighborEntry, PortName, RouteChange, Subject, VniSummary,
-    VrfName,
+    VrfName, VrfRoute, VrfRouteOrigin, VrfRoutePath, VrfSummary,
 };

@@ -488,6 +488,71 @@ pub struct VniSummary {
     pub ports: Vec<PortName>,
 }
 
+/// A summary row per tenant VRF (`evpnctl show vrfs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrfSummary {
+    /// The VRF with its RD, route targets and router MAC.
+    pub vrf: crate::ResolvedVrf,
+    /// The L2VNIs whose IRB interface is in the VRF, in VNI order.
+    pub vnis: Vec<Vni>,
+    /// Host routes from remote MAC/IP routes (symmetric IRB).
+    pub host_routes: usize,
+    /// Routes from remote IP prefix routes (RFC 9136).
+    pub prefix_routes: usize,
+    /// Connected subnets (gateway addresses) and configured routes.
+    pub local_routes: usize,
+    /// Remote NVEs whose router MAC is in use.
+    pub remote_vteps: usize,
+}
+
+/// Where a route of a VRF table comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VrfRouteOrigin {
+    /// A subnet of a local gateway address (an IRB interface).
+    Connected,
+    /// A configured route towards a local tenant router.
+    Static,
+    /// A remote MAC/IP route's host route (symmetric IRB, RFC 9135).
+    HostRoute,
+    /// A remote IP prefix route (RFC 9136).
+    IpPrefix,
+}
+
+/// One path of a VRF route as the engine installed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VrfRoutePath {
+    /// On the IRB interface of a local VNI (a connected subnet).
+    Interface {
+        /// The VNI.
+        vni: Vni,
+    },
+    /// Over the L3VNI to a remote NVE with its router MAC.
+    Remote {
+        /// The remote VTEP.
+        vtep: IpAddr,
+        /// Its router MAC.
+        router_mac: MacAddress,
+    },
+    /// Through a next hop on a local subnet.
+    Gateway {
+        /// The next hop.
+        via: IpAddr,
+    },
+}
+
+/// One route of a VRF table (`evpnctl show ip-routes`): what evpnd installed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrfRoute {
+    /// The VRF.
+    pub vrf: VrfName,
+    /// The destination.
+    pub prefix: IpPrefix,
+    /// Where it comes from.
+    pub origin: VrfRouteOrigin,
+    /// Its paths (several: ECMP).
+    pub paths: Vec<VrfRoutePath>,
+}
+
 /// What a MAC or IP event is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subject {

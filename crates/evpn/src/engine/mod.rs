@@ -47,10 +47,12 @@ mod origination;
 mod ports;
 mod proxy_arp_nd;
 mod tables;
+mod vrf;
 
 pub use explain::{BindingView, ClaimView, Decision, ImportVerdict, IpExplanation, MacExplanation};
 
-use crate::config::{EngineConfig, ResolvedEvi};
+use crate::config::{EngineConfig, ResolvedEvi, ResolvedVrf};
+use crate::types::VrfName;
 use crate::types::{DataplaneIntent, EngineEvent, RouteChange};
 use duplicate::TimerKey;
 use evpnd_wire::{MacAddress, Vni};
@@ -79,6 +81,7 @@ use std::time::Instant;
 pub struct Engine {
     config: EngineConfig,
     evis: BTreeMap<Vni, ResolvedEvi>,
+    vrfs: BTreeMap<VrfName, ResolvedVrf>,
     macs: HashMap<(Vni, MacAddress), MacRecord>,
     ips: HashMap<(Vni, IpAddr), IpRecord>,
     local_ips: HashMap<(Vni, IpAddr), MacAddress>,
@@ -97,6 +100,7 @@ impl Engine {
         Engine {
             config,
             evis: BTreeMap::new(),
+            vrfs: BTreeMap::new(),
             macs: HashMap::new(),
             ips: HashMap::new(),
             local_ips: HashMap::new(),
