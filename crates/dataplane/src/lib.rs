@@ -142,6 +142,42 @@ pub trait Backend: Send {
     fn set_vni_options(&mut self, vni: u32, options: Option<VniOptions>) {
         let _ = (vni, options);
     }
+    /// Judges the kernel options of a VRF about to be created at run time, changing nothing;
+    /// the error starts with the option's field name. A backend without kernel VRFs refuses any
+    /// option that is set.
+    fn check_vrf_options(&self, vrf: VrfName, options: &VrfOptions) -> Result<(), String> {
+        let _ = vrf;
+        if options.is_default() {
+            Ok(())
+        } else {
+            Err(format!(
+                "netns: VRF options need the linux data plane (this one is {:?})",
+                self.kind()
+            ))
+        }
+    }
+    /// Records the kernel options of a VRF created (`Some`) or deleted (`None`) at run time.
+    /// Called before the VRF's intents are submitted.
+    fn set_vrf_options(&mut self, vrf: VrfName, options: Option<VrfOptions>) {
+        let _ = (vrf, options);
+    }
+}
+
+/// Kernel options of one tenant VRF (`[[vrf]]` keys, or those of a VRF created at run time);
+/// `None` takes the backend's default. Which one applies depends on the backend's VRF model.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VrfOptions {
+    /// Namespace-per-VRF model: the network namespace (default `evpnd-<vrf>`).
+    pub netns: Option<String>,
+    /// VRF-device model: the routing table (default: the L3VNI, or a free table).
+    pub table: Option<u32>,
+}
+
+impl VrfOptions {
+    /// True when every option takes its default.
+    pub fn is_default(&self) -> bool {
+        *self == VrfOptions::default()
+    }
 }
 
 /// Device options of one VNI (`[[vni]]` keys, or those of a VNI created at run time); `None`

@@ -69,6 +69,22 @@ pub enum DeviceModel {
 
 /// Per-VNI device options (`[[vni]]` keys, or those of a VNI created at run time).
 pub use crate::VniOptions;
+/// Per-VRF kernel options (`[[vrf]]` keys, or those of a VRF created at run time).
+pub use crate::VrfOptions;
+
+/// How tenant VRFs (RFC 9135 §3) are made in the kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VrfModel {
+    /// VRF devices where the kernel has them (`CONFIG_NET_VRF`), else a namespace per VRF.
+    #[default]
+    Auto,
+    /// A network namespace per VRF: the VRF's bridges, gateways and routes live there; its
+    /// VXLAN devices are created in the host namespace (their underlay sockets stay there) and
+    /// moved in.
+    Namespace,
+    /// A Linux `vrf` device per VRF with its own routing table (the FRR/Cumulus model).
+    Device,
+}
 
 /// The Linux backend's configuration (`[dataplane]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +99,10 @@ pub struct LinuxConfig {
     pub learning: bool,
     /// Per-VNI options.
     pub vnis: BTreeMap<u32, VniOptions>,
+    /// How tenant VRFs are made.
+    pub vrf_model: VrfModel,
+    /// Per-VRF options, by VRF name.
+    pub vrfs: BTreeMap<String, VrfOptions>,
     /// Sweep stale entries left by an earlier run after this long even if the node never says
     /// it is synced.
     pub sweep_after: Duration,
@@ -101,6 +121,8 @@ impl LinuxConfig {
             udp_port: 4789,
             learning: true,
             vnis: BTreeMap::new(),
+            vrf_model: VrfModel::Auto,
+            vrfs: BTreeMap::new(),
             sweep_after: Duration::from_secs(600),
             notification_buffer: socket::NOTIFICATION_BUFFER,
         }
