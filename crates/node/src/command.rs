@@ -3,8 +3,8 @@
 //! node as it was.
 
 use crate::config::NeighborConfig;
-use evpnd_evpn::{ImportTarget, PortName, Subject};
-use evpnd_wire::{Family, MacAddress, RouteDistinguisher, RouteTarget};
+use evpnd_evpn::{GatewayAddress, ImportTarget, PortName, Subject, VrfStaticRoute};
+use evpnd_wire::{Family, IpPrefix, MacAddress, RouteDistinguisher, RouteTarget};
 use std::net::IpAddr;
 
 /// A local endpoint to attach, as an orchestrator describes it (values unchecked).
@@ -52,6 +52,66 @@ pub struct VniSpec {
     pub import: Vec<ImportTarget>,
     /// Export route targets; empty derives the auto route target.
     pub export: Vec<RouteTarget>,
+    /// The tenant VRF of the VNI's IRB interface (RFC 9135 §3; checked: configured).
+    pub vrf: Option<String>,
+    /// Anycast gateway addresses of the VNI's subnets (RFC 9135 §4.2; checked: host address
+    /// inside its subnet, only with `vrf`, no overlap with the VRF's other subnets).
+    pub gateways: Vec<GatewayAddress>,
+}
+
+impl VniSpec {
+    /// A bridged-only VNI with everything auto-derived.
+    pub fn new(vni: u32) -> Self {
+        VniSpec {
+            vni,
+            rd: None,
+            import: Vec::new(),
+            export: Vec::new(),
+            vrf: None,
+            gateways: Vec::new(),
+        }
+    }
+}
+
+/// A tenant VRF (IP-VRF, RFC 9135 §3) to create at run time (values unchecked).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrfSpec {
+    /// Its name (checked: interface-name rules, not configured yet).
+    pub name: String,
+    /// The L3VNI (checked: required with symmetric IRB, no L2VNI, no other VRF's).
+    pub l3vni: Option<u32>,
+    /// Explicit RD; `None` derives router-id:L3VNI.
+    pub rd: Option<RouteDistinguisher>,
+    /// Import rules; empty derives `ASN:L3VNI`.
+    pub import: Vec<ImportTarget>,
+    /// Export route targets; empty derives `ASN:L3VNI`.
+    pub export: Vec<RouteTarget>,
+    /// This NVE's router MAC (RFC 9135 §8.1; checked: unicast); `None` derives it.
+    pub router_mac: Option<MacAddress>,
+    /// Advertise the gateway subnets as IP prefix routes (RFC 9136 §4.4.1).
+    pub advertise_connected: bool,
+    /// Further prefixes to advertise as IP prefix routes.
+    pub advertise: Vec<IpPrefix>,
+    /// Routes towards tenant routers (checked: `via` on a gateway subnet of the VRF, so at
+    /// run time only once a VNI of the VRF has that subnet; a new VRF has none).
+    pub routes: Vec<VrfStaticRoute>,
+}
+
+impl VrfSpec {
+    /// A VRF with `l3vni`, everything else derived, connected subnets advertised.
+    pub fn new(name: &str, l3vni: Option<u32>) -> Self {
+        VrfSpec {
+            name: name.to_string(),
+            l3vni,
+            rd: None,
+            import: Vec::new(),
+            export: Vec::new(),
+            router_mac: None,
+            advertise_connected: true,
+            advertise: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
 }
 
 /// How to reset a neighbour.
@@ -96,6 +156,14 @@ pub enum Command {
         /// The VNI.
         vni: u32,
     },
+    /// Create a tenant VRF (RFC 9135 §3): announced to the data plane, the current EVPN routes
+    /// offered to it, its import route targets joining the RT-Constraint memberships.
+    AddVrf(VrfSpec),
+    /// Delete a tenant VRF; refused (FAILED_PRECONDITION) while a VNI still names it.
+    RemoveVrf {
+        /// Its name.
+        name: String,
+    },
     /// Add a neighbour: its session starts at once.
     AddNeighbor(Box<NeighborConfig>),
     /// Remove a neighbour: Cease/Peer De-configured (RFC 4486 §4), its routes withdrawn.
@@ -137,7 +205,7 @@ use crate::peer::PeerSlot;
 use crate::validate;
 use evpnd_bgp::session::{cease, Input as SessionInput};
 use evpnd_bgp::PeerId;
-use evpnd_evpn::{Attachment, EngineError, EviConfig};
+use evpnd_evpn::{Attachment, EngineError, EviConfig, VrfConfig, VrfName};
 use evpnd_wire::error::code;
 use evpnd_wire::{Notification, Vni};
 use std::time::Instant;
@@ -205,6 +273,8 @@ impl Node {
                 self.sync_memberships();
                 Reply::Done
             }
+            Command::AddVrf(spec) => self.add_vrf(spec, now)?,
+            Command::RemoveVrf { name } => self.remove_vrf(&name)?,
             Command::AddNeighbor(n) => self.add_neighbor(*n, now)?,
             Command::RemoveNeighbor { address } => self.remove_neighbor(address, now)?,
             Command::ResetNeighbor { address, kind } => self.reset_neighbor(address, kind, now)?,
@@ -248,18 +318,90 @@ impl Node {
     fn add_vni(&mut self, spec: VniSpec, now: Instant) -> Result<Reply, CommandError> {
         let vni = validate::vni(spec.vni)?;
         let e = self.evpn.as_mut().ok_or_else(engine_off)?;
+        let vrf = match &spec.vrf {
+            Some(name) => Some(validate::vrf_name("vrf", name)?),
+            None => None,
+        };
         let evi = EviConfig {
             vni,
             rd: spec.rd,
             import: spec.import,
             export: spec.export,
-            vrf: None,
-            gateways: Vec::new(),
+            vrf,
+            gateways: spec.gateways,
         };
         validate::evi(e.engine.config(), e.engine.evis().cloned(), &evi)?;
+        validate::evi_layer3(e.engine.vrfs(), e.engine.evis(), &evi)?;
         e.engine.add_evi(evi);
         // The engine keeps no route that matched no EVI: give it the current ones.
         e.replay(&self.rib, now);
+        self.sync_memberships();
+        Ok(Reply::Done)
+    }
+
+    /// `name` as a VRF the engine has (the engine must run).
+    pub(crate) fn known_vrf(&self, name: &str) -> Result<VrfName, CommandError> {
+        let e = self.evpn.as_ref().ok_or_else(engine_off)?;
+        let vrf = validate::vrf_name("vrf", name)?;
+        if e.engine.vrf(vrf).is_none() {
+            return Err(CommandError::not_found(
+                "vrf",
+                format!("no VRF {vrf} is configured"),
+            ));
+        }
+        Ok(vrf)
+    }
+
+    fn add_vrf(&mut self, spec: VrfSpec, now: Instant) -> Result<Reply, CommandError> {
+        let name = validate::vrf_name("name", &spec.name)?;
+        let e = self.evpn.as_mut().ok_or_else(engine_off)?;
+        let l3vni = validate::l3vni(e.engine.config().irb, spec.l3vni)?;
+        let vrf = VrfConfig {
+            name,
+            l3vni,
+            rd: spec.rd,
+            import: spec.import,
+            export: spec.export,
+            router_mac: spec.router_mac,
+            advertise_connected: spec.advertise_connected,
+            advertise: spec.advertise,
+            routes: spec.routes,
+        };
+        validate::vrf(
+            e.engine.config(),
+            e.engine.vrfs(),
+            e.engine.evis().map(|v| v.vni),
+            &vrf,
+        )?;
+        // A new VRF has no VNI yet, so no gateway subnet: configured routes wait for the file.
+        validate::vrf_routes(&vrf, &[])?;
+        e.engine.add_vrf(vrf);
+        // As for a new EVI: the engine keeps no route that matched nothing, so offer it the
+        // current ones (type-5 routes and MAC/IP routes with an L3VNI, RFC 9136, RFC 9135).
+        e.replay(&self.rib, now);
+        self.sync_memberships();
+        Ok(Reply::Done)
+    }
+
+    fn remove_vrf(&mut self, name: &str) -> Result<Reply, CommandError> {
+        let vrf = self.known_vrf(name)?;
+        let e = self.evpn.as_mut().ok_or_else(engine_off)?;
+        let users: Vec<String> = e
+            .engine
+            .evis()
+            .filter(|v| v.vrf == Some(vrf))
+            .map(|v| v.vni.to_string())
+            .collect();
+        if !users.is_empty() {
+            return Err(CommandError::precondition(
+                "name",
+                format!(
+                    "VRF {vrf} still has VNI {} (remove them first)",
+                    users.join(", ")
+                ),
+            ));
+        }
+        e.engine.remove_vrf(vrf);
         self.sync_memberships();
         Ok(Reply::Done)
     }

@@ -6,7 +6,7 @@
 use crate::error::CommandError;
 use crate::validate;
 use evpnd_bgp::config::PeerConfig;
-use evpnd_evpn::{Attachment, EngineConfig, EviConfig};
+use evpnd_evpn::{Attachment, EngineConfig, EviConfig, ResolvedEvi, ResolvedVrf, VrfConfig};
 use evpnd_wire::{ExtendedCommunity, Family, Nlri, PmsiTunnel, RouteTarget};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -79,8 +79,11 @@ pub struct StaticRoute {
 /// The EVPN engine settings: present on an NVE, absent on a pure route reflector.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvpnConfig {
-    /// The local VTEP, duplicate detection and route-target derivation.
+    /// The local VTEP, duplicate detection, route-target derivation, the IRB mode and the
+    /// anycast gateway MAC.
     pub engine: EngineConfig,
+    /// Tenant VRFs (IP-VRFs, RFC 9135 §3), added to the engine before the EVIs that name them.
+    pub vrfs: Vec<VrfConfig>,
     /// One EVI per L2VNI (RFC 7432 §6.1, VLAN-based service).
     pub evis: Vec<EviConfig>,
     /// Endpoints attached at start.
@@ -131,8 +134,10 @@ impl NodeConfig {
     }
 
     /// Checks the whole configuration with the rules commands obey at run time: each
-    /// neighbour, each EVI against the ones before it, each endpoint against its EVI. The
-    /// error's message says which entry (`neighbor 198.18.0.2`, `vni 100`, `endpoint 3`).
+    /// neighbour, each VRF against the ones before it, each EVI against the ones before it and
+    /// the VRFs, each VRF's routes against its gateway subnets, each endpoint against its EVI.
+    /// The error's message says which entry (`neighbor 198.18.0.2`, `vrf red`, `vni 100`,
+    /// `endpoint 3`).
     pub fn validate(&self) -> Result<(), CommandError> {
         validate::asn("asn", self.asn)?;
         if self.router_id.is_unspecified() {
@@ -156,12 +161,29 @@ impl NodeConfig {
         }
         if let Some(e) = &self.evpn {
             validate::vtep(e.engine.vtep)?;
-            for (i, evi) in e.evis.iter().enumerate() {
-                let before = e.evis[..i]
-                    .iter()
-                    .map(|o| evpnd_evpn::ResolvedEvi::resolve(&e.engine, o));
-                validate::evi(&e.engine, before, evi)
+            validate::router_mac("anycast-gateway-mac", e.engine.anycast_gateway_mac)?;
+            let l2vnis: Vec<_> = e.evis.iter().map(|v| v.vni).collect();
+            let mut vrfs: Vec<ResolvedVrf> = Vec::with_capacity(e.vrfs.len());
+            for vrf in &e.vrfs {
+                validate::vrf(&e.engine, &vrfs, l2vnis.iter().copied(), vrf)
+                    .map_err(|x| validate::within(x, &format!("vrf {}", vrf.name)))?;
+                vrfs.push(ResolvedVrf::resolve(&e.engine, vrf));
+            }
+            let mut evis: Vec<ResolvedEvi> = Vec::with_capacity(e.evis.len());
+            for evi in &e.evis {
+                validate::evi(&e.engine, evis.iter().cloned(), evi)
+                    .and_then(|()| validate::evi_layer3(&vrfs, &evis, evi))
                     .map_err(|x| validate::within(x, &format!("vni {}", evi.vni)))?;
+                evis.push(ResolvedEvi::resolve(&e.engine, evi));
+            }
+            for vrf in &e.vrfs {
+                let subnets: Vec<_> = evis
+                    .iter()
+                    .filter(|v| v.vrf == Some(vrf.name))
+                    .flat_map(|v| v.gateways.iter().filter_map(|g| g.subnet()))
+                    .collect();
+                validate::vrf_routes(vrf, &subnets)
+                    .map_err(|x| validate::within(x, &format!("vrf {}", vrf.name)))?;
             }
             for (i, a) in e.endpoints.iter().enumerate() {
                 if !e.evis.iter().any(|v| v.vni == a.vni) {

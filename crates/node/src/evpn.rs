@@ -219,14 +219,20 @@ impl EvpnPart {
         }
     }
 
-    /// The exact route targets the EVIs import (the auto-derived one when an EVI lists none),
-    /// in EVI order, without repeats: each becomes an RT-Constraint membership (RFC 4684 §4).
+    /// The exact route targets the EVIs and then the VRFs import (the auto-derived one when
+    /// one lists none), in EVI then VRF order, without repeats: each becomes an RT-Constraint
+    /// membership (RFC 4684 §4).
     pub fn import_route_targets(&self) -> Vec<RouteTarget> {
         let mut out = Vec::new();
         // A set beside the list: thousands of EVIs must not cost a scan per target.
         let mut seen = std::collections::HashSet::new();
-        for evi in self.engine.evis() {
-            for rule in &evi.import {
+        let rules = self
+            .engine
+            .evis()
+            .map(|e| &e.import)
+            .chain(self.engine.vrfs().map(|v| &v.import));
+        for import in rules {
+            for rule in import {
                 if let ImportTarget::Exact(rt) = rule {
                     if seen.insert(*rt) {
                         out.push(*rt);
@@ -237,10 +243,11 @@ impl EvpnPart {
         out
     }
 
-    /// True when some EVI imports with a wildcard (which RT-Constraint cannot carry).
+    /// True when some EVI or VRF imports with a wildcard (which RT-Constraint cannot carry).
     pub fn has_wildcard_import(&self) -> bool {
-        self.engine
-            .evis()
-            .any(|e| e.import.iter().any(|i| matches!(i, ImportTarget::AnyAs(_))))
+        let wildcard =
+            |rules: &[ImportTarget]| rules.iter().any(|i| matches!(i, ImportTarget::AnyAs(_)));
+        self.engine.evis().any(|e| wildcard(&e.import))
+            || self.engine.vrfs().any(|v| wildcard(&v.import))
     }
 }

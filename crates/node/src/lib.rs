@@ -45,9 +45,11 @@ mod restart;
 mod route_feed;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_l3;
 pub mod validate;
 
-pub use command::{Command, EndpointSpec, Reply, ResetKind, VniSpec};
+pub use command::{Command, EndpointSpec, Reply, ResetKind, VniSpec, VrfSpec};
 pub use config::{EvpnConfig, NeighborConfig, NodeConfig, StaticRoute, Transport};
 pub use counters::{RouteCountKey, SessionCounters};
 pub use error::{CommandError, ErrorKind};

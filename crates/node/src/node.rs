@@ -209,6 +209,10 @@ impl Node {
         };
         if let Some(e) = config.evpn {
             let mut part = EvpnPart::new(Engine::new(e.engine));
+            // VRFs first: an EVI's `Vni` intent names its VRF, announced before it.
+            for vrf in e.vrfs {
+                part.engine.add_vrf(vrf);
+            }
             for evi in e.evis {
                 part.engine.add_evi(evi);
             }

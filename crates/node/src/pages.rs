@@ -6,8 +6,8 @@ use crate::error::CommandError;
 use crate::node::Node;
 use crate::query::NeighborView;
 use crate::query::{RouteFilter, RouteView, LISTED_FAMILIES};
-use evpnd_evpn::{MacEntry, NeighborEntry, PortName, VniSummary};
-use evpnd_wire::{MacAddress, Vni};
+use evpnd_evpn::{MacEntry, NeighborEntry, PortName, VniSummary, VrfName, VrfRoute};
+use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -88,7 +88,11 @@ impl Node {
                 _ => 0,
             };
             for (slot, route, paths) in self.rib.loc_rib_from(family, from) {
-                if !filter.matches(&route, &paths) {
+                if !filter.matches(&route, &paths)
+                    || filter
+                        .vrf
+                        .is_some_and(|v| !self.route_in_vrf(v, &route, &paths))
+                {
                     continue;
                 }
                 let view = self.route_view(family, route, paths, default_local_pref);
@@ -109,6 +113,28 @@ impl Node {
             items: page.items.into_iter().map(|(_, v)| v).collect(),
             next: page.next,
         }
+    }
+
+    /// One page of the VRF tables (what evpnd installed, `evpnctl show ip-routes`): routes of
+    /// `vrf` (`None`: every VRF) after `after`, in (VRF, prefix) order.
+    pub fn vrf_routes_page(
+        &self,
+        vrf: Option<&str>,
+        after: Option<(VrfName, IpPrefix)>,
+        limit: usize,
+    ) -> Result<Page<VrfRoute, (VrfName, IpPrefix)>, CommandError> {
+        let vrf = match vrf {
+            Some(name) => Some(self.known_vrf(name)?),
+            None => {
+                self.page_vni(0)?;
+                None
+            }
+        };
+        let Some(e) = &self.evpn else {
+            return Ok(finish(Vec::new(), limit, |r: &VrfRoute| (r.vrf, r.prefix)));
+        };
+        let rows = e.engine.vrf_route_page(vrf, after, limit.saturating_add(1));
+        Ok(finish(rows, limit, |r| (r.vrf, r.prefix)))
     }
 
     /// One page of the MAC table of `vni` (0: every VNI) after `after`, in (VNI, MAC) order.
@@ -288,6 +314,7 @@ mod tests {
         let rid = Ipv4Addr::new(198, 19, 0, 1);
         let mut c = NodeConfig::new(65000, rid);
         c.evpn = Some(EvpnConfig {
+            vrfs: Vec::new(),
             engine: EngineConfig::new(65000, rid, IpAddr::V4(rid)),
             evis: vec![EviConfig::new(Vni::new(100).unwrap())],
             endpoints: Vec::new(),
@@ -300,6 +327,8 @@ mod tests {
                 rd: None,
                 import: Vec::new(),
                 export: Vec::new(),
+                vrf: None,
+                gateways: Vec::new(),
             }),
             now,
         )
@@ -372,16 +401,8 @@ mod tests {
         let mut node = node_with_endpoints(25);
         let now = Instant::now();
         for vni in [300, 150, 400] {
-            node.command(
-                Command::AddVni(VniSpec {
-                    vni,
-                    rd: None,
-                    import: Vec::new(),
-                    export: Vec::new(),
-                }),
-                now,
-            )
-            .unwrap();
+            node.command(Command::AddVni(VniSpec::new(vni)), now)
+                .unwrap();
         }
         let mut seen = Vec::new();
         let mut after = None;

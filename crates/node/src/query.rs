@@ -9,7 +9,7 @@ use evpnd_bgp::rib::{FamilyCounters, Path, PathAttrs, RouteSource};
 use evpnd_bgp::session::State;
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::{FdbEntry, MemoryDataplane, NeighEntry};
-use evpnd_evpn::{Location, MacEntry, NeighborEntry, VniSummary};
+use evpnd_evpn::{Location, MacEntry, NeighborEntry, VniSummary, VrfSummary};
 use evpnd_wire::{EvpnRoute, Family, MacAddress, Notification, Route, RouteDistinguisher, Vni};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -78,6 +78,10 @@ pub struct RouteFilter {
     pub ip: Option<IpAddr>,
     /// Routes with a path from this source (the best one with `best_only`).
     pub peer: Option<PathSource>,
+    /// EVPN routes of one tenant VRF: type-2 routes with a label 2 (symmetric IRB, RFC 9135
+    /// §4.1) and type-5 routes (RFC 9136), whose best path carries a route target one of the
+    /// VRF's import rules accepts. The VRF must exist ([`Node::known_vrf`] checks it).
+    pub vrf: Option<evpnd_evpn::VrfName>,
     /// List only the best path of each route.
     pub best_only: bool,
 }
@@ -267,6 +271,11 @@ impl Node {
                 self.rib
                     .loc_rib(family)
                     .filter(move |(route, paths)| filter.matches(route, paths))
+                    .filter(move |(route, paths)| {
+                        filter
+                            .vrf
+                            .is_none_or(|v| self.route_in_vrf(v, route, paths))
+                    })
                     .map(move |(route, paths)| {
                         self.route_view(family, route, paths, default_local_pref)
                     })
@@ -339,6 +348,51 @@ impl Node {
             .as_ref()
             .map(|e| e.engine.vni_summaries())
             .unwrap_or_default())
+    }
+
+    /// One row per tenant VRF, by name: RD, route targets, router MAC, L3VNI, its VNIs and
+    /// table sizes (`evpnctl show vrfs`).
+    pub fn vrfs(&self) -> Result<Vec<VrfSummary>, CommandError> {
+        self.query_vnis(0)?;
+        Ok(self
+            .evpn
+            .as_ref()
+            .map(|e| e.engine.vrf_summaries())
+            .unwrap_or_default())
+    }
+
+    /// True when `route` (best path first in `paths`) belongs to VRF `vrf`: a type-2 route
+    /// with a label 2 (the L3VNI, RFC 9135 §4.1) or a type-5 route (RFC 9136 §3), whose best
+    /// path carries a route target the VRF imports. False for an unknown VRF.
+    pub(crate) fn route_in_vrf(
+        &self,
+        vrf: evpnd_evpn::VrfName,
+        route: &Route,
+        paths: &[Path],
+    ) -> bool {
+        let routed = match route {
+            Route::Evpn(EvpnRoute::MacIp(r)) => r.label2.is_some(),
+            Route::Evpn(EvpnRoute::IpPrefix(_)) => true,
+            _ => false,
+        };
+        if !routed {
+            return false;
+        }
+        let Some(v) = self.evpn.as_ref().and_then(|e| e.engine.vrf(vrf)) else {
+            return false;
+        };
+        let Some(best) = paths.first() else {
+            return false;
+        };
+        let rts: Vec<evpnd_wire::RouteTarget> = best
+            .attrs
+            .route_targets()
+            .filter_map(|c| match c.kind() {
+                evpnd_wire::ExtCommunityKind::RouteTarget(rt) => Some(rt),
+                _ => None,
+            })
+            .collect();
+        v.imports(rts.iter())
     }
 
     /// The data plane's last word on each VNI's devices (forwarding, or why not); VNIs it said

@@ -33,6 +33,7 @@ fn nve_config() -> NodeConfig {
     c.neighbors
         .push(NeighborConfig::new(ip("198.18.0.2"), ASN, ASN, rid()));
     c.evpn = Some(EvpnConfig {
+        vrfs: Vec::new(),
         engine: EngineConfig::new(ASN, rid(), IpAddr::V4(rid())),
         evis: vec![EviConfig::new(vni(100))],
         endpoints: Vec::new(),
@@ -131,6 +132,8 @@ fn bad_commands_are_refused_with_the_field_and_change_nothing() {
                 rd: None,
                 import: vec![],
                 export: vec![],
+                vrf: None,
+                gateways: Vec::new(),
             }),
             ErrorKind::AlreadyExists,
             "vni",
@@ -142,6 +145,8 @@ fn bad_commands_are_refused_with_the_field_and_change_nothing() {
                 rd: None,
                 import: vec![],
                 export: vec![],
+                vrf: None,
+                gateways: Vec::new(),
             }),
             ErrorKind::InvalidArgument,
             "rd",
@@ -230,6 +235,8 @@ fn memberships_follow_the_evis() {
             rd: None,
             import: vec![ImportTarget::Exact(rt(100)), ImportTarget::Exact(rt(201))],
             export: vec![],
+            vrf: None,
+            gateways: Vec::new(),
         }),
         now,
     )

@@ -5,8 +5,11 @@
 
 use crate::config::NeighborConfig;
 use crate::error::CommandError;
-use evpnd_evpn::{is_host_address, Attachment, EngineConfig, EviConfig, ResolvedEvi};
-use evpnd_wire::{MacAddress, Vni};
+use evpnd_evpn::{
+    is_host_address, Attachment, EngineConfig, EviConfig, GatewayAddress, IrbMode, ResolvedEvi,
+    ResolvedVrf, VrfConfig, VrfName,
+};
+use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::net::IpAddr;
 
 /// Longest TCP-MD5 key Linux accepts (`TCP_MD5SIG_MAXKEYLEN`).
@@ -122,6 +125,215 @@ pub fn evi(
                     new.rd, other.vni
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// A VRF name from the outside (`field` names where it came from: `name` of a VRF, `vrf` of a
+/// VNI): the interface-name rules of [`VrfName::new`].
+pub fn vrf_name(field: &'static str, name: &str) -> Result<VrfName, CommandError> {
+    VrfName::new(name).map_err(|e| CommandError::invalid(field, e))
+}
+
+/// The L3VNI of a VRF (RFC 9135 §4.1): a VNI, required with symmetric IRB (it carries every
+/// routed packet between NVEs), optional with asymmetric IRB (which never uses it).
+pub fn l3vni(irb: IrbMode, n: Option<u32>) -> Result<Option<Vni>, CommandError> {
+    match n {
+        Some(n) => Vni::new(n)
+            .map(Some)
+            .map_err(|e| CommandError::invalid("l3vni", e.to_string())),
+        None if irb == IrbMode::Symmetric => Err(CommandError::invalid(
+            "l3vni",
+            "required with symmetric IRB (RFC 9135 §4.1)",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A router MAC (the Router's MAC extended community, RFC 9135 §8.1) or the anycast gateway
+/// MAC (`field`): unicast and not all zeros, since it is the destination of routed frames.
+pub fn router_mac(field: &'static str, mac: MacAddress) -> Result<(), CommandError> {
+    if mac.is_multicast() || mac.is_zero() {
+        return Err(CommandError::invalid(
+            field,
+            format!("{mac} is not a unicast MAC address (group or all-zero)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A gateway address (RFC 9135 §4.2): a host address inside its subnet, neither the subnet's
+/// own address nor (IPv4) its broadcast address, with a prefix length that leaves room for
+/// tenants (IPv4 1..=30, IPv6 1..=127).
+pub fn gateway(g: &GatewayAddress) -> Result<IpPrefix, CommandError> {
+    let bad = |why: String| {
+        CommandError::invalid("gateway", format!("{}/{}: {why}", g.address, g.prefix_len))
+    };
+    let max = if g.address.is_ipv4() { 30 } else { 127 };
+    if g.prefix_len == 0 || g.prefix_len > max {
+        return Err(bad(format!("the prefix length must be 1 to {max}")));
+    }
+    if !is_host_address(g.address) {
+        return Err(bad("not a unicast host address".into()));
+    }
+    let subnet = g
+        .subnet()
+        .ok_or_else(|| bad("the prefix length exceeds the address".into()))?;
+    if subnet.addr() == g.address {
+        return Err(bad("the subnet's own address is not a host address".into()));
+    }
+    if let IpAddr::V4(a) = g.address {
+        let host_bits = 32 - u32::from(g.prefix_len);
+        let host_mask = u32::MAX.checked_shr(32 - host_bits).unwrap_or(0);
+        if u32::from(a) & host_mask == host_mask {
+            return Err(bad(
+                "the subnet's broadcast address is not a host address".into()
+            ));
+        }
+    }
+    Ok(subnet)
+}
+
+/// True when the two prefixes share an address (one holds the other).
+pub fn prefixes_overlap(a: IpPrefix, b: IpPrefix) -> bool {
+    let len = a.len().min(b.len());
+    a.addr().is_ipv4() == b.addr().is_ipv4()
+        && IpPrefix::new(a.addr(), len) == IpPrefix::new(b.addr(), len)
+}
+
+/// True when `ip` lies inside `prefix`.
+pub fn prefix_holds(prefix: IpPrefix, ip: IpAddr) -> bool {
+    IpPrefix::new(ip, prefix.len()) == Some(prefix)
+}
+
+/// A tenant VRF to add next to the `vrfs` already there and the L2VNIs `l2vnis` (RFC 9135 §3):
+/// a name not taken, an L3VNI when the IRB mode needs one that is neither an L2VNI nor another
+/// VRF's L3VNI, a unicast router MAC, an RD no other VRF uses. Its configured routes are judged
+/// by [`vrf_routes`] once its VNIs are known.
+pub fn vrf<'a>(
+    engine: &EngineConfig,
+    vrfs: impl IntoIterator<Item = &'a ResolvedVrf>,
+    l2vnis: impl IntoIterator<Item = Vni>,
+    vrf: &VrfConfig,
+) -> Result<(), CommandError> {
+    l3vni(engine.irb, vrf.l3vni.map(Vni::get))?;
+    if let Some(mac) = vrf.router_mac {
+        router_mac("router-mac", mac)?;
+    }
+    if let Some(l3) = vrf.l3vni {
+        if l2vnis.into_iter().any(|v| v == l3) {
+            return Err(CommandError::invalid(
+                "l3vni",
+                format!("{l3} is an L2VNI already (an L3VNI is a VNI of its own)"),
+            ));
+        }
+    }
+    let new = ResolvedVrf::resolve(engine, vrf);
+    for other in vrfs {
+        if other.name == vrf.name {
+            return Err(CommandError::exists(
+                "name",
+                format!("VRF {} is configured already", vrf.name),
+            ));
+        }
+        if vrf.l3vni.is_some() && other.l3vni == vrf.l3vni {
+            return Err(CommandError::invalid(
+                "l3vni",
+                format!(
+                    "{} is also the L3VNI of VRF {}",
+                    vrf.l3vni.map(Vni::get).unwrap_or(0),
+                    other.name
+                ),
+            ));
+        }
+        if other.rd == new.rd {
+            return Err(CommandError::invalid(
+                "rd",
+                format!(
+                    "{} is also the RD of VRF {} (give one of them an explicit rd)",
+                    new.rd, other.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The configured routes of a VRF: each `via` lies inside the subnet of one of the VRF's
+/// gateway addresses (`subnets`), since it is a tenant router on a local subnet (RFC 9136
+/// §4.4.1, interface-less model).
+pub fn vrf_routes(vrf: &VrfConfig, subnets: &[IpPrefix]) -> Result<(), CommandError> {
+    for r in &vrf.routes {
+        if !subnets.iter().any(|s| prefix_holds(*s, r.via)) {
+            return Err(CommandError::invalid(
+                "route",
+                format!(
+                    "{} via {}: the next hop is on no gateway subnet of VRF {}",
+                    r.prefix, r.via, vrf.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The layer-3 part of an EVI (RFC 9135 §3, §4.2): gateways only with a VRF, a VRF that
+/// exists (`vrfs`), a VNI that is no VRF's L3VNI, valid gateway addresses, and subnets that
+/// overlap neither each other nor those of the other VNIs of the same VRF (`others`).
+pub fn evi_layer3<'a>(
+    vrfs: impl IntoIterator<Item = &'a ResolvedVrf>,
+    others: impl IntoIterator<Item = &'a ResolvedEvi>,
+    evi: &EviConfig,
+) -> Result<(), CommandError> {
+    let mut exists = false;
+    for v in vrfs {
+        if v.l3vni == Some(evi.vni) {
+            return Err(CommandError::invalid(
+                "vni",
+                format!("{} is the L3VNI of VRF {}", evi.vni, v.name),
+            ));
+        }
+        exists |= Some(v.name) == evi.vrf;
+    }
+    let Some(name) = evi.vrf else {
+        if !evi.gateways.is_empty() {
+            return Err(CommandError::invalid(
+                "gateway",
+                "gateway addresses need a vrf (RFC 9135 §3)",
+            ));
+        }
+        return Ok(());
+    };
+    if !exists {
+        return Err(CommandError::not_found(
+            "vrf",
+            format!("no VRF {name} is configured"),
+        ));
+    }
+    let mut mine: Vec<IpPrefix> = Vec::with_capacity(evi.gateways.len());
+    for g in &evi.gateways {
+        let s = gateway(g)?;
+        if mine.iter().any(|m| prefixes_overlap(*m, s)) {
+            return Err(CommandError::invalid(
+                "gateway",
+                format!("{s} overlaps another gateway subnet of VNI {}", evi.vni),
+            ));
+        }
+        mine.push(s);
+    }
+    for other in others {
+        if other.vni == evi.vni || other.vrf != Some(name) {
+            continue;
+        }
+        for g in &other.gateways {
+            let Some(s) = g.subnet() else { continue };
+            if let Some(m) = mine.iter().find(|m| prefixes_overlap(**m, s)) {
+                return Err(CommandError::invalid(
+                    "gateway",
+                    format!("{m} overlaps {s} of VNI {} in VRF {name}", other.vni),
+                ));
+            }
         }
     }
     Ok(())

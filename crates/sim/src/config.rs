@@ -250,6 +250,7 @@ pub fn node_config(config: &SimConfig, role: Role) -> Result<NodeConfig, String>
             }
             c.evpn = Some(EvpnConfig {
                 engine,
+                vrfs: Vec::new(),
                 evis,
                 endpoints: Vec::new(),
             });

@@ -638,6 +638,8 @@ fn flood_lists_follow_vnis_appearing_and_disappearing() {
             rd: None,
             import: Vec::new(),
             export: Vec::new(),
+            vrf: None,
+            gateways: Vec::new(),
         })
     };
     sim.command(0, add(200)).unwrap();

@@ -279,6 +279,7 @@ impl Setup {
         c.neighbors.push(n);
         if self.vnis > 0 {
             c.evpn = Some(EvpnConfig {
+                vrfs: Vec::new(),
                 engine: EngineConfig::new(self.local_asn, OUR_ID, IpAddr::V4(OUR_VTEP)),
                 evis: VNIS[..self.vnis]
                     .iter()
