@@ -4,7 +4,7 @@
 //! [`evpnd_node::Node`].
 
 use evpnd_dataplane::MemoryDataplane;
-use evpnd_evpn::{MacEntry, NeighborEntry, VniSummary};
+use evpnd_evpn::{MacEntry, NeighborEntry, VniSummary, VrfName, VrfRoute, VrfSummary};
 use evpnd_node::{Command, CommandError, EvpnStatus, NeighborView, Reply, RouteFilter, RouteView};
 use evpnd_wire::Vni;
 use std::net::IpAddr;
@@ -93,6 +93,10 @@ pub struct ReloadReport {
     pub neighbors_removed: Vec<IpAddr>,
     /// See `neighbors_added`.
     pub neighbors_changed: Vec<IpAddr>,
+    /// VRFs added and removed.
+    pub vrfs_added: Vec<String>,
+    /// See `vrfs_added`.
+    pub vrfs_removed: Vec<String>,
     /// VNIs added, removed and changed (deleted then created).
     pub vnis_added: Vec<u32>,
     /// See `vnis_added`.
@@ -118,12 +122,29 @@ pub enum ManageRequest {
     DeleteVni(u32, Answer<Result<(), CommandError>>),
     /// Add a neighbour.
     AddNeighbor(NeighborSpec, Answer<Result<(), CommandError>>),
-    /// One page of routes.
+    /// Create a tenant VRF with its kernel options.
+    AddVrf(
+        evpnd_node::VrfSpec,
+        evpnd_dataplane::VrfOptions,
+        Answer<Result<VrfSummary, CommandError>>,
+    ),
+    /// Delete a tenant VRF and forget its kernel options.
+    RemoveVrf(String, Answer<Result<(), CommandError>>),
+    /// One page of tenant VRFs.
+    VrfsPage(Option<VrfName>, usize, PageAnswer<VrfSummary, VrfName>),
+    /// One page of the VRF tables, of one VRF (by name) or all.
+    IpRoutesPage(
+        Option<String>,
+        Option<(VrfName, evpnd_wire::IpPrefix)>,
+        usize,
+        PageAnswer<VrfRoute, (VrfName, evpnd_wire::IpPrefix)>,
+    ),
+    /// One page of routes (refused when the filter names an unknown VRF).
     RoutesPage(
         RouteFilter,
         Option<evpnd_node::RouteCursor>,
         usize,
-        Answer<evpnd_node::Page<RouteView, evpnd_node::RouteCursor>>,
+        PageAnswer<RouteView, evpnd_node::RouteCursor>,
     ),
     /// One page of the MAC table of a VNI (0: all).
     MacsPage(

@@ -1,5 +1,6 @@
-//! The API journal: what an orchestrator made through the API — VNIs (with their data-plane
-//! device options), neighbours and attached endpoints — kept in the state directory so that a
+//! The API journal: what an orchestrator made through the API — tenant VRFs (with their
+//! kernel options), VNIs (with their data-plane device options), neighbours and attached
+//! endpoints — kept in the state directory so that a
 //! restarted daemon (after a crash, an upgrade or a plain restart) has them again at once
 //! instead of waiting for the orchestrator to repeat itself. Without it, a restart would
 //! withdraw every API endpoint of the host when the graceful restart ends (our End-of-RIB
@@ -7,17 +8,18 @@
 //!
 //! The file (`endpoints-<router-id>.json`, mode 0600: it may hold TCP-MD5 passwords) is
 //! rewritten whole, through a temporary file and a rename, at most once per driver step. It
-//! is a JSON object `{"version": 2, "vnis": [...], "neighbors": [...], "endpoints": [...]}`;
-//! VNIs and neighbours are stored as the fields of their `CreateVni` / `AddNeighbor` requests
+//! is a JSON object `{"version": 2, "vrfs": [...], "vnis": [...], "neighbors": [...],
+//! "endpoints": [...]}` (a file without `vrfs` loads as before); VRFs, VNIs and neighbours are
+//! stored as the fields of their `AddVrf` / `CreateVni` / `AddNeighbor` requests
 //! and read back through the API's own parsing. A file of the first version (a JSON array of
 //! endpoints) still loads. An unreadable file, or one naming an invalid object, is reported
 //! and set aside, never fatal. Objects of the configuration file are never journaled.
 
 use crate::control::NeighborSpec;
 use evpnd_api::v1;
-use evpnd_dataplane::VniOptions;
+use evpnd_dataplane::{VniOptions, VrfOptions};
 use evpnd_evpn::PortName;
-use evpnd_node::{Command, EndpointSpec, VniSpec};
+use evpnd_node::{Command, EndpointSpec, VniSpec, VrfSpec};
 use evpnd_wire::MacAddress;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -62,6 +64,67 @@ struct StoredVni {
     vxlan_device: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     learning: Option<bool>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    vrf: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gateways: Vec<String>,
+}
+
+/// One VRF the API created: the fields of its `AddVrf` request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+struct StoredVrf {
+    name: String,
+    l3vni: u32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    rd: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    import_route_targets: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    export_route_targets: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    router_mac: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advertise_connected: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    advertise: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    netns: String,
+    table: u32,
+}
+
+impl StoredVrf {
+    fn new(spec: &VrfSpec, options: &VrfOptions) -> StoredVrf {
+        StoredVrf {
+            name: spec.name.clone(),
+            l3vni: spec.l3vni.unwrap_or(0),
+            rd: spec.rd.map(|rd| rd.to_string()).unwrap_or_default(),
+            import_route_targets: spec.import.iter().map(crate::api::import_text).collect(),
+            export_route_targets: spec.export.iter().map(|rt| rt.to_string()).collect(),
+            router_mac: spec.router_mac.map(|m| m.to_string()).unwrap_or_default(),
+            advertise_connected: Some(spec.advertise_connected),
+            advertise: spec.advertise.iter().map(|p| p.to_string()).collect(),
+            netns: options.netns.clone().unwrap_or_default(),
+            table: options.table.unwrap_or(0),
+        }
+    }
+
+    /// The spec and options, judged as an `AddVrf` request is.
+    fn parse(&self) -> Result<(VrfSpec, VrfOptions), String> {
+        crate::api::vrf_spec(&v1::AddVrfRequest {
+            name: self.name.clone(),
+            l3vni: self.l3vni,
+            rd: self.rd.clone(),
+            import_route_targets: self.import_route_targets.clone(),
+            export_route_targets: self.export_route_targets.clone(),
+            router_mac: self.router_mac.clone(),
+            advertise_connected: self.advertise_connected,
+            advertise: self.advertise.clone(),
+            netns: self.netns.clone(),
+            table: self.table,
+        })
+        .map_err(|e| format!("vrf {:?}: {}", self.name, e.message()))
+    }
 }
 
 /// One neighbour the API added: the fields of its `AddNeighbor` request (0 / empty: the
@@ -91,6 +154,8 @@ struct StoredNeighbor {
 #[serde(default)]
 struct JournalFile {
     version: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    vrfs: Vec<StoredVrf>,
     vnis: Vec<StoredVni>,
     neighbors: Vec<StoredNeighbor>,
     endpoints: Vec<Stored>,
@@ -106,6 +171,12 @@ impl StoredVni {
             bridge: options.bridge.clone().unwrap_or_default(),
             vxlan_device: options.vxlan.clone().unwrap_or_default(),
             learning: options.learning,
+            vrf: spec.vrf.clone().unwrap_or_default(),
+            gateways: spec
+                .gateways
+                .iter()
+                .map(|g| format!("{}/{}", g.address, g.prefix_len))
+                .collect(),
         }
     }
 
@@ -119,6 +190,8 @@ impl StoredVni {
             bridge: self.bridge.clone(),
             vxlan_device: self.vxlan_device.clone(),
             learning: self.learning,
+            vrf: self.vrf.clone(),
+            gateways: self.gateways.clone(),
         })
         .map_err(|e| format!("vni {}: {}", self.vni, e.message()))
     }
@@ -163,9 +236,12 @@ impl StoredNeighbor {
     }
 }
 
-/// What an earlier run left, to be made again in this order: VNIs, neighbours, endpoints.
+/// What an earlier run left, to be made again in this order: VRFs, VNIs, neighbours,
+/// endpoints.
 #[derive(Debug, Default)]
 pub struct Restored {
+    /// VRFs created through the API, with their kernel options.
+    pub vrfs: Vec<(VrfSpec, VrfOptions)>,
     /// VNIs created through the API, with their device options.
     pub vnis: Vec<(VniSpec, VniOptions)>,
     /// Neighbours added through the API.
@@ -179,6 +255,7 @@ pub struct Restored {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
+    vrfs: BTreeMap<String, StoredVrf>,
     vnis: BTreeMap<u32, StoredVni>,
     neighbors: BTreeMap<IpAddr, StoredNeighbor>,
     entries: BTreeMap<(u32, MacAddress, Option<IpAddr>), EndpointSpec>,
@@ -195,6 +272,7 @@ impl Journal {
         let path = state_dir.join(format!("endpoints-{router_id}.json"));
         let mut j = Journal {
             path,
+            vrfs: BTreeMap::new(),
             vnis: BTreeMap::new(),
             neighbors: BTreeMap::new(),
             entries: BTreeMap::new(),
@@ -249,6 +327,9 @@ impl Journal {
             Command::RemoveNeighbor { address } => {
                 self.neighbors.remove(address);
             }
+            Command::RemoveVrf { name } => {
+                self.vrfs.remove(name);
+            }
             _ => return,
         }
         self.dirty = true;
@@ -257,6 +338,13 @@ impl Journal {
     /// Records a VNI the API created, with its device options.
     pub fn record_vni(&mut self, spec: &VniSpec, options: &VniOptions) {
         self.vnis.insert(spec.vni, StoredVni::new(spec, options));
+        self.dirty = true;
+    }
+
+    /// Records a VRF the API created, with its kernel options.
+    pub fn record_vrf(&mut self, spec: &VrfSpec, options: &VrfOptions) {
+        self.vrfs
+            .insert(spec.name.clone(), StoredVrf::new(spec, options));
         self.dirty = true;
     }
 
@@ -274,6 +362,7 @@ impl Journal {
         }
         let file = JournalFile {
             version: VERSION,
+            vrfs: self.vrfs.values().cloned().collect(),
             vnis: self.vnis.values().cloned().collect(),
             neighbors: self.neighbors.values().cloned().collect(),
             endpoints: self
@@ -321,6 +410,11 @@ fn parse(text: &str) -> Result<Restored, String> {
         serde_json::from_value(value).map_err(|e| e.to_string())?
     };
     Ok(Restored {
+        vrfs: file
+            .vrfs
+            .iter()
+            .map(StoredVrf::parse)
+            .collect::<Result<_, _>>()?,
         vnis: file
             .vnis
             .iter()
@@ -417,6 +511,8 @@ mod tests {
                     ImportTarget::AnyAs(evpnd_wire::Vni::new(300).unwrap()),
                 ],
                 export: vec!["65000:300".parse().unwrap()],
+                vrf: None,
+                gateways: Vec::new(),
             },
             VniOptions {
                 bridge: Some("br-t300".into()),
@@ -457,6 +553,8 @@ mod tests {
                 rd: None,
                 import: Vec::new(),
                 export: Vec::new(),
+                vrf: None,
+                gateways: Vec::new(),
             },
             &VniOptions::default(),
         );
@@ -499,6 +597,38 @@ mod tests {
         assert_eq!(n[0].hold_time, Some(9));
         assert_eq!(n[0].transport, want.transport);
         assert!(after.endpoints.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn vrfs_and_their_vnis_round_trip_and_a_removed_vrf_is_forgotten() {
+        let d = dir("vrfs");
+        let (mut j, _, _) = Journal::load(&d, "198.19.0.1");
+        let mut red = VrfSpec::new("red", Some(5000));
+        red.rd = Some("198.19.0.1:5000".parse().unwrap());
+        red.import = vec![ImportTarget::Exact("65000:5000".parse().unwrap())];
+        red.export = vec!["65000:5000".parse().unwrap()];
+        red.router_mac = Some(mac("02:00:c6:13:00:01"));
+        red.advertise_connected = false;
+        red.advertise = vec!["203.0.113.0/24".parse().unwrap()];
+        let red_options = VrfOptions {
+            netns: Some("h1-red".into()),
+            table: Some(5000),
+        };
+        j.record_vrf(&red, &red_options);
+        j.record_vrf(&VrfSpec::new("blue", Some(6000)), &VrfOptions::default());
+        j.record(&Command::RemoveVrf {
+            name: "blue".into(),
+        });
+        let mut vni = VniSpec::new(100);
+        vni.vrf = Some("red".into());
+        vni.gateways = vec![evpnd_node::validate::gateway_text("192.0.2.254/24").unwrap()];
+        j.record_vni(&vni, &VniOptions::default());
+        j.flush().unwrap();
+        let (_, after, err) = Journal::load(&d, "198.19.0.1");
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(after.vrfs, vec![(red, red_options)]);
+        assert_eq!(after.vnis, vec![(vni, VniOptions::default())]);
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -3,12 +3,16 @@
 //! before this runs (`config::load`); [`plan`] then refuses what only a restart can change
 //! (the AS, the router id, the VTEP, the data plane), so a reload either applies completely or
 //! changes nothing. Neighbours and VNIs that did not change are left alone: their sessions and
-//! tables are not touched. A changed neighbour or VNI is removed and added again.
+//! tables are not touched. A changed neighbour or VNI is removed and added again. Tenant VRFs
+//! are added and removed (VRFs before the VNIs that name them, after the VNIs that named them);
+//! a change to an existing VRF (its L3VNI, RD, route targets, router MAC, advertisements,
+//! routes or kernel options) needs a restart, since every VNI in it would have to go with it.
+//! The only changes taken as no change are the order of the `[[vrf]]` sections.
 
 use crate::config::{Config, DataplaneKind};
 use crate::control::ReloadReport;
-use evpnd_dataplane::VniOptions;
-use evpnd_evpn::EviConfig;
+use evpnd_dataplane::{VniOptions, VrfOptions};
+use evpnd_evpn::{EviConfig, VrfConfig};
 use evpnd_node::NeighborConfig;
 use std::net::IpAddr;
 
@@ -20,6 +24,10 @@ pub struct Plan {
     pub remove_neighbors: Vec<IpAddr>,
     /// VNIs to delete (removed and changed ones).
     pub remove_vnis: Vec<u32>,
+    /// VRFs to delete (after the VNIs that named them).
+    pub remove_vrfs: Vec<String>,
+    /// VRFs to create with their kernel options (before the VNIs that name them).
+    pub add_vrfs: Vec<(VrfConfig, VrfOptions)>,
     /// EVIs to create with their device options (added and changed ones).
     pub add_vnis: Vec<(EviConfig, VniOptions)>,
     /// Neighbours to add (added and changed ones).
@@ -36,12 +44,28 @@ pub fn vni_options(config: &Config, vni: u32) -> VniOptions {
     }
 }
 
-/// The data plane settings other than the per-VNI options (those a reload applies).
+/// The kernel options `config` gives VRF `name` (defaults unless the Linux data plane names
+/// them).
+pub fn vrf_options(config: &Config, name: &str) -> VrfOptions {
+    match &config.dataplane {
+        DataplaneKind::Linux(l) => l.vrfs.get(name).cloned().unwrap_or_default(),
+        _ => VrfOptions::default(),
+    }
+}
+
+/// The VRFs of a configuration (none without the engine).
+fn vrfs(c: &Config) -> &[VrfConfig] {
+    c.node.evpn.as_ref().map_or(&[], |e| e.vrfs.as_slice())
+}
+
+/// The data plane settings other than the per-VNI and per-VRF options (those a reload
+/// applies).
 fn dataplane_globals(d: &DataplaneKind) -> DataplaneKind {
     match d {
         DataplaneKind::Linux(l) => {
             let mut l = l.clone();
             l.vnis.clear();
+            l.vrfs.clear();
             DataplaneKind::Linux(l)
         }
         other => other.clone(),
@@ -74,7 +98,7 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
             return Err("evpn: turning the EVPN engine on or off needs a restart".into())
         }
         (Some(o), Some(n)) if o.engine != n.engine => {
-            return Err("evpn: the engine settings (vtep, duplicate detection, route-target derivation) need a restart".into())
+            return Err("evpn: the engine settings (vtep, duplicate detection, route-target derivation, irb, anycast-gateway-mac) need a restart".into())
         }
         _ => {}
     }
@@ -134,6 +158,28 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
             p.report.neighbors_added.push(n.peer.address);
         }
     }
+    for v in vrfs(old) {
+        let name = v.name.as_str();
+        match vrfs(new).iter().find(|x| x.name == v.name) {
+            None => {
+                p.remove_vrfs.push(name.to_string());
+                p.report.vrfs_removed.push(name.to_string());
+            }
+            Some(x) if x != v || vrf_options(old, name) != vrf_options(new, name) => {
+                return Err(format!(
+                    "vrf {name}: changing an existing VRF needs a restart (or remove it with its VNIs in one reload and add it back in the next)"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for v in vrfs(new) {
+        if !vrfs(old).iter().any(|x| x.name == v.name) {
+            let name = v.name.as_str();
+            p.add_vrfs.push((v.clone(), vrf_options(new, name)));
+            p.report.vrfs_added.push(name.to_string());
+        }
+    }
     for e in evis(old) {
         let v = e.vni.get();
         match evis(new).iter().find(|x| x.vni == e.vni) {
@@ -166,9 +212,11 @@ pub fn applied(old: &Config, new: &Config) -> Config {
     c.node.neighbors = new.node.neighbors.clone();
     if let (Some(e), Some(n)) = (c.node.evpn.as_mut(), new.node.evpn.as_ref()) {
         e.evis = n.evis.clone();
+        e.vrfs = n.vrfs.clone();
     }
     if let (DataplaneKind::Linux(l), DataplaneKind::Linux(n)) = (&mut c.dataplane, &new.dataplane) {
         l.vnis = n.vnis.clone();
+        l.vrfs = n.vrfs.clone();
     }
     c
 }
@@ -249,6 +297,33 @@ kind = "memory"
         assert_eq!(p.remove_vnis, vec![100, 200]);
         let added: Vec<u32> = p.add_vnis.iter().map(|(e, _)| e.vni.get()).collect();
         assert_eq!(added, vec![100, 300]);
+    }
+
+    #[test]
+    fn vrfs_come_and_go_and_a_changed_one_needs_a_restart() {
+        let with_red = BASE.replace(
+            "[[vni]]\nvni = 200\n",
+            "[[vni]]\nvni = 200\nvrf = \"red\"\ngateway = [\"192.0.2.254/24\"]\n[[vrf]]\nname = \"red\"\nl3vni = 5000\n",
+        );
+        let p = plan_of(&with_red).unwrap();
+        assert_eq!(p.report.vrfs_added, vec!["red".to_string()]);
+        assert_eq!(p.report.vnis_changed, vec![200]);
+        assert_eq!(p.add_vrfs.len(), 1);
+        let old = parse(&with_red).unwrap();
+        let back = plan(&old, &parse(BASE).unwrap()).unwrap();
+        assert_eq!(back.report.vrfs_removed, vec!["red".to_string()]);
+        let e = plan(
+            &old,
+            &parse(&with_red.replace("l3vni = 5000", "l3vni = 5001")).unwrap(),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("vrf red:"), "{e}");
+        let e = plan_of(&BASE.replace(
+            "vtep = \"198.18.0.1\"",
+            "vtep = \"198.18.0.1\"\nirb = \"asymmetric\"",
+        ))
+        .unwrap_err();
+        assert!(e.starts_with("evpn:"), "{e}");
     }
 
     #[test]

@@ -163,7 +163,10 @@ fn intents_snapshot_deltas_resume_and_events() {
     assert_eq!(
         entries,
         vec![v1::DataplaneIntent {
-            kind: Some(v1::dataplane_intent::Kind::Vni(v1::IntentVni { vni: 100 }))
+            kind: Some(v1::dataplane_intent::Kind::Vni(v1::IntentVni {
+                vni: 100,
+                vrf: String::new()
+            }))
         }]
     );
 

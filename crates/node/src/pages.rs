@@ -6,7 +6,7 @@ use crate::error::CommandError;
 use crate::node::Node;
 use crate::query::NeighborView;
 use crate::query::{RouteFilter, RouteView, LISTED_FAMILIES};
-use evpnd_evpn::{MacEntry, NeighborEntry, PortName, VniSummary, VrfName, VrfRoute};
+use evpnd_evpn::{MacEntry, NeighborEntry, PortName, VniSummary, VrfName, VrfRoute, VrfSummary};
 use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::net::IpAddr;
 use std::time::Instant;
@@ -113,6 +113,21 @@ impl Node {
             items: page.items.into_iter().map(|(_, v)| v).collect(),
             next: page.next,
         }
+    }
+
+    /// One page of [`Node::vrfs`]: at most `limit` VRFs after `after`, by name.
+    pub fn vrfs_page(
+        &self,
+        after: Option<VrfName>,
+        limit: usize,
+    ) -> Result<Page<VrfSummary, VrfName>, CommandError> {
+        let rows: Vec<VrfSummary> = self
+            .vrfs()?
+            .into_iter()
+            .filter(|s| after.is_none_or(|a| s.vrf.name > a))
+            .take(limit.saturating_add(1))
+            .collect();
+        Ok(finish(rows, limit, |s| s.vrf.name))
     }
 
     /// One page of the VRF tables (what evpnd installed, `evpnctl show ip-routes`): routes of

@@ -361,6 +361,15 @@ impl Node {
             .unwrap_or_default())
     }
 
+    /// The row of VRF `name` (which must exist).
+    pub fn vrf(&self, name: &str) -> Result<VrfSummary, CommandError> {
+        let v = self.known_vrf(name)?;
+        self.vrfs()?
+            .into_iter()
+            .find(|s| s.vrf.name == v)
+            .ok_or_else(|| CommandError::not_found("vrf", format!("no VRF {name}")))
+    }
+
     /// True when `route` (best path first in `paths`) belongs to VRF `vrf`: a type-2 route
     /// with a label 2 (the L3VNI, RFC 9135 §4.1) or a type-5 route (RFC 9136 §3), whose best
     /// path carries a route target the VRF imports. False for an unknown VRF.

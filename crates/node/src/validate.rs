@@ -195,6 +195,24 @@ pub fn gateway(g: &GatewayAddress) -> Result<IpPrefix, CommandError> {
     Ok(subnet)
 }
 
+/// A gateway address as text, `ADDRESS/LENGTH` (`192.0.2.254/24`): parsed and judged by
+/// [`gateway`]. The configuration file, the API and the CLI all read gateways with it.
+pub fn gateway_text(text: &str) -> Result<GatewayAddress, CommandError> {
+    let bad = || {
+        CommandError::invalid(
+            "gateway",
+            format!("{text:?} is not ADDRESS/LENGTH (like 192.0.2.254/24)"),
+        )
+    };
+    let (a, l) = text.split_once('/').ok_or_else(bad)?;
+    let g = GatewayAddress {
+        address: a.parse().map_err(|_| bad())?,
+        prefix_len: l.parse().map_err(|_| bad())?,
+    };
+    gateway(&g)?;
+    Ok(g)
+}
+
 /// True when the two prefixes share an address (one holds the other).
 pub fn prefixes_overlap(a: IpPrefix, b: IpPrefix) -> bool {
     let len = a.len().min(b.len());

@@ -1,14 +1,14 @@
-//! Run-time management RPCs: VNIs, neighbours and configuration reload. Text
+//! Run-time management RPCs: VRFs, VNIs, neighbours and configuration reload. Text
 //! fields are parsed here, refused with INVALID_ARGUMENT naming the field; the node judges
 //! the rest (NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION).
 
 use super::{parse_family, status, Service};
 use crate::control::{ManageRequest, NeighborSpec, Request};
 use evpnd_api::v1;
-use evpnd_dataplane::VniOptions;
+use evpnd_dataplane::{VniOptions, VrfOptions};
 use evpnd_evpn::{ImportTarget, PortName};
-use evpnd_node::{Command, Reply, ResetKind, Transport, VniSpec};
-use evpnd_wire::{RouteDistinguisher, RouteTarget, Vni};
+use evpnd_node::{validate, Command, Reply, ResetKind, Transport, VniSpec, VrfSpec};
+use evpnd_wire::{IpPrefix, MacAddress, RouteDistinguisher, RouteTarget, Vni};
 use std::net::IpAddr;
 use tonic::Status;
 
@@ -46,33 +46,104 @@ fn device(field: &'static str, s: &str) -> Result<Option<String>, Status> {
         .map_err(|e| Status::invalid_argument(format!("{field}: {e}")))
 }
 
-/// The EVI and device options of a `CreateVni` request.
-pub(crate) fn vni_spec(r: &v1::CreateVniRequest) -> Result<(VniSpec, VniOptions), Status> {
-    if r.vni == 0 {
-        return Err(Status::invalid_argument("vni: required (1..=16777215)"));
+/// An optional RD field: empty derives it.
+fn parse_rd(s: &str) -> Result<Option<RouteDistinguisher>, Status> {
+    if s.is_empty() {
+        return Ok(None);
     }
-    let rd = if r.rd.is_empty() {
-        None
-    } else {
-        Some(
-            r.rd.parse::<RouteDistinguisher>()
-                .map_err(|e| Status::invalid_argument(format!("rd: {:?}: {e}", r.rd)))?,
-        )
-    };
+    s.parse::<RouteDistinguisher>()
+        .map(Some)
+        .map_err(|e| Status::invalid_argument(format!("rd: {s:?}: {e}")))
+}
+
+/// Import rules and export route targets, without repeats.
+fn route_targets(
+    import_text: &[String],
+    export_text: &[String],
+) -> Result<(Vec<ImportTarget>, Vec<RouteTarget>), Status> {
     let mut import = Vec::new();
-    for t in &r.import_route_targets {
+    for t in import_text {
         let rule = parse_import(t)?;
         if !import.contains(&rule) {
             import.push(rule);
         }
     }
     let mut export = Vec::new();
-    for t in &r.export_route_targets {
+    for t in export_text {
         let rt = t
             .parse::<RouteTarget>()
             .map_err(|e| Status::invalid_argument(format!("export_route_targets: {t:?}: {e}")))?;
         if !export.contains(&rt) {
             export.push(rt);
+        }
+    }
+    Ok((import, export))
+}
+
+/// The gRPC status of a refused value (`field: reason`).
+fn invalid(e: evpnd_node::CommandError) -> Status {
+    super::status(e)
+}
+
+/// The VRF and kernel options of an `AddVrf` request.
+pub(crate) fn vrf_spec(r: &v1::AddVrfRequest) -> Result<(VrfSpec, VrfOptions), Status> {
+    if r.name.is_empty() {
+        return Err(Status::invalid_argument("name: required"));
+    }
+    validate::vrf_name("name", &r.name).map_err(invalid)?;
+    let (import, export) = route_targets(&r.import_route_targets, &r.export_route_targets)?;
+    let router_mac = if r.router_mac.is_empty() {
+        None
+    } else {
+        Some(r.router_mac.parse::<MacAddress>().map_err(|e| {
+            Status::invalid_argument(format!("router_mac: {:?}: {e}", r.router_mac))
+        })?)
+    };
+    let mut advertise = Vec::new();
+    for p in &r.advertise {
+        let p = p
+            .parse::<IpPrefix>()
+            .map_err(|e| Status::invalid_argument(format!("advertise: {e}")))?;
+        if !advertise.contains(&p) {
+            advertise.push(p);
+        }
+    }
+    let spec = VrfSpec {
+        name: r.name.clone(),
+        l3vni: (r.l3vni != 0).then_some(r.l3vni),
+        rd: parse_rd(&r.rd)?,
+        import,
+        export,
+        router_mac,
+        advertise_connected: r.advertise_connected.unwrap_or(true),
+        advertise,
+        routes: Vec::new(),
+    };
+    let options = VrfOptions {
+        netns: (!r.netns.is_empty()).then(|| r.netns.clone()),
+        table: (r.table != 0).then_some(r.table),
+    };
+    Ok((spec, options))
+}
+
+/// The EVI and device options of a `CreateVni` request.
+pub(crate) fn vni_spec(r: &v1::CreateVniRequest) -> Result<(VniSpec, VniOptions), Status> {
+    if r.vni == 0 {
+        return Err(Status::invalid_argument("vni: required (1..=16777215)"));
+    }
+    let rd = parse_rd(&r.rd)?;
+    let (import, export) = route_targets(&r.import_route_targets, &r.export_route_targets)?;
+    let vrf = if r.vrf.is_empty() {
+        None
+    } else {
+        validate::vrf_name("vrf", &r.vrf).map_err(invalid)?;
+        Some(r.vrf.clone())
+    };
+    let mut gateways = Vec::new();
+    for g in &r.gateways {
+        let g = validate::gateway_text(g).map_err(invalid)?;
+        if !gateways.contains(&g) {
+            gateways.push(g);
         }
     }
     let options = VniOptions {
@@ -86,6 +157,8 @@ pub(crate) fn vni_spec(r: &v1::CreateVniRequest) -> Result<(VniSpec, VniOptions)
             rd,
             import,
             export,
+            vrf,
+            gateways,
         },
         options,
     ))
@@ -196,6 +269,35 @@ impl Service {
         Ok(v1::DeleteVniResponse {})
     }
 
+    /// `AddVrf`.
+    pub(super) async fn add_vrf_call(
+        &self,
+        r: v1::AddVrfRequest,
+    ) -> Result<v1::AddVrfResponse, Status> {
+        let (spec, options) = vrf_spec(&r)?;
+        let summary = self
+            .manage(|tx| ManageRequest::AddVrf(spec, options, tx))
+            .await?
+            .map_err(status)?;
+        Ok(v1::AddVrfResponse {
+            vrf: Some(super::render::vrf(&summary)),
+        })
+    }
+
+    /// `RemoveVrf`.
+    pub(super) async fn remove_vrf_call(
+        &self,
+        r: v1::RemoveVrfRequest,
+    ) -> Result<v1::RemoveVrfResponse, Status> {
+        if r.name.is_empty() {
+            return Err(Status::invalid_argument("name: required"));
+        }
+        self.manage(|tx| ManageRequest::RemoveVrf(r.name, tx))
+            .await?
+            .map_err(status)?;
+        Ok(v1::RemoveVrfResponse {})
+    }
+
     /// `AddNeighbor`.
     pub(super) async fn add_neighbor_call(
         &self,
@@ -250,6 +352,8 @@ impl Service {
             neighbors_added: text(&r.neighbors_added),
             neighbors_removed: text(&r.neighbors_removed),
             neighbors_changed: text(&r.neighbors_changed),
+            vrfs_added: r.vrfs_added,
+            vrfs_removed: r.vrfs_removed,
             vnis_added: r.vnis_added,
             vnis_removed: r.vnis_removed,
             vnis_changed: r.vnis_changed,
@@ -305,6 +409,79 @@ mod tests {
         assert_eq!(spec.import.len(), 2);
         assert_eq!(o.bridge.as_deref(), Some("br-x"));
         assert_eq!(o.learning, Some(false));
+    }
+
+    #[test]
+    fn layer3_requests_name_the_bad_field() {
+        let vni = |r: v1::CreateVniRequest| vni_spec(&r).unwrap_err().message().to_string();
+        let base = v1::CreateVniRequest {
+            vni: 100,
+            ..Default::default()
+        };
+        assert!(vni(v1::CreateVniRequest {
+            vrf: "a name far too long".into(),
+            ..base.clone()
+        })
+        .starts_with("vrf:"));
+        assert!(vni(v1::CreateVniRequest {
+            vrf: "red".into(),
+            gateways: vec!["192.0.2.0/24".into()],
+            ..base.clone()
+        })
+        .starts_with("gateway:"));
+        let (spec, _) = vni_spec(&v1::CreateVniRequest {
+            vrf: "red".into(),
+            gateways: vec!["192.0.2.254/24".into(), "2001:db8:100::1/64".into()],
+            ..base
+        })
+        .unwrap();
+        assert_eq!(spec.vrf.as_deref(), Some("red"));
+        assert_eq!(spec.gateways.len(), 2);
+        let vrf = |r: v1::AddVrfRequest| vrf_spec(&r).unwrap_err().message().to_string();
+        let base = v1::AddVrfRequest {
+            name: "red".into(),
+            l3vni: 5000,
+            ..Default::default()
+        };
+        for (r, field) in [
+            (
+                v1::AddVrfRequest {
+                    name: String::new(),
+                    ..base.clone()
+                },
+                "name:",
+            ),
+            (
+                v1::AddVrfRequest {
+                    router_mac: "02:00".into(),
+                    ..base.clone()
+                },
+                "router_mac:",
+            ),
+            (
+                v1::AddVrfRequest {
+                    advertise: vec!["203.0.113.0/33".into()],
+                    ..base.clone()
+                },
+                "advertise:",
+            ),
+            (
+                v1::AddVrfRequest {
+                    rd: "x".into(),
+                    ..base.clone()
+                },
+                "rd:",
+            ),
+        ] {
+            assert!(vrf(r).starts_with(field), "{field}");
+        }
+        let (spec, o) = vrf_spec(&v1::AddVrfRequest {
+            netns: "h1-red".into(),
+            ..base
+        })
+        .unwrap();
+        assert_eq!((spec.l3vni, spec.advertise_connected), (Some(5000), true));
+        assert_eq!(o.netns.as_deref(), Some("h1-red"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod pages;
 mod render;
 mod watch;
 
-pub(crate) use manage::{neighbor_spec, vni_spec};
+pub(crate) use manage::{neighbor_spec, vni_spec, vrf_spec};
 pub(crate) use render::import_text;
 
 use crate::config::ApiListen;
@@ -115,12 +115,18 @@ fn route_filter(r: &v1::ListRoutesRequest) -> Result<RouteFilter, Status> {
     } else {
         Some(parse_mac("mac", &r.mac)?)
     };
+    let vrf = if r.vrf.is_empty() {
+        None
+    } else {
+        Some(evpnd_node::validate::vrf_name("vrf", &r.vrf).map_err(status)?)
+    };
     Ok(RouteFilter {
         family,
         route_type,
         rd,
         mac,
         vni: (r.vni != 0).then_some(r.vni),
+        vrf,
         ..RouteFilter::default()
     })
 }
@@ -331,6 +337,38 @@ impl Evpnd for Service {
         req: GrpcRequest<v1::RemoveNeighborRequest>,
     ) -> Result<Response<v1::RemoveNeighborResponse>, Status> {
         self.remove_neighbor_call(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn add_vrf(
+        &self,
+        req: GrpcRequest<v1::AddVrfRequest>,
+    ) -> Result<Response<v1::AddVrfResponse>, Status> {
+        self.add_vrf_call(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn remove_vrf(
+        &self,
+        req: GrpcRequest<v1::RemoveVrfRequest>,
+    ) -> Result<Response<v1::RemoveVrfResponse>, Status> {
+        self.remove_vrf_call(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_vrfs(
+        &self,
+        req: GrpcRequest<v1::ListVrfsRequest>,
+    ) -> Result<Response<v1::ListVrfsResponse>, Status> {
+        self.vrfs_page(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn list_ip_routes(
+        &self,
+        req: GrpcRequest<v1::ListIpRoutesRequest>,
+    ) -> Result<Response<v1::ListIpRoutesResponse>, Status> {
+        self.ip_routes_page(req.into_inner())
             .await
             .map(Response::new)
     }

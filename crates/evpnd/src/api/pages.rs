@@ -2,14 +2,15 @@
 //! token carries, so that no answer (and no work in the daemon) is larger than one page. A
 //! page token is the last key of the previous page as text: `F.SLOT` for routes (family index
 //! and RIB slot), `VNI/MAC` for MACs and endpoints, `VNI/IP` for ARP/ND, `VNI` for flood lists
-//! and VNIs, `SLOT` (the neighbour's slot in the node) for neighbours. Clients treat it as
-//! opaque.
+//! and VNIs, `SLOT` (the neighbour's slot in the node) for neighbours, `NAME` for VRFs and
+//! `VRF/PREFIX` for VRF routes. Clients treat it as opaque.
 
 use super::{parse_ip, route_filter, status, Service};
 use crate::control::ManageRequest;
 use evpnd_api::v1;
+use evpnd_evpn::VrfName;
 use evpnd_node::RouteCursor;
-use evpnd_wire::{MacAddress, Vni};
+use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::net::IpAddr;
 use tonic::Status;
 
@@ -97,6 +98,26 @@ pub fn slot_cursor(t: &str) -> Result<Option<u32>, Status> {
     t.parse().map(Some).map_err(|_| bad_token(t))
 }
 
+/// A VRF-name cursor.
+pub fn vrf_cursor(t: &str) -> Result<Option<VrfName>, Status> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    VrfName::new(t).map(Some).map_err(|_| bad_token(t))
+}
+
+/// A `VRF/PREFIX` cursor (a VRF name never holds a `/`).
+pub fn vrf_route_cursor(t: &str) -> Result<Option<(VrfName, IpPrefix)>, Status> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let (v, p) = t.split_once('/').ok_or_else(|| bad_token(t))?;
+    Ok(Some((
+        VrfName::new(v).map_err(|_| bad_token(t))?,
+        p.parse().map_err(|_| bad_token(t))?,
+    )))
+}
+
 /// The token of a (VNI, key) cursor.
 fn keyed_token<K: std::fmt::Display>(c: Option<(Vni, K)>) -> String {
     c.map(|(v, k)| format!("{}/{k}", v.get()))
@@ -131,10 +152,54 @@ impl Service {
         let limit = page_size(r.page_size);
         let page = self
             .manage(|tx| ManageRequest::RoutesPage(filter, after, limit, tx))
-            .await?;
+            .await?
+            .map_err(status)?;
         let mut out = super::render::routes(&page.items);
         out.next_page_token = page.next.map(route_token).unwrap_or_default();
         Ok(out)
+    }
+
+    /// `ListVrfs`, one page.
+    pub(super) async fn vrfs_page(
+        &self,
+        r: v1::ListVrfsRequest,
+    ) -> Result<v1::ListVrfsResponse, Status> {
+        let after = vrf_cursor(&r.page_token)?;
+        let limit = page_size(r.page_size);
+        let page = self
+            .manage(|tx| ManageRequest::VrfsPage(after, limit, tx))
+            .await?
+            .map_err(status)?;
+        Ok(v1::ListVrfsResponse {
+            vrfs: page.items.iter().map(super::render::vrf).collect(),
+            next_page_token: page.next.map(|v| v.to_string()).unwrap_or_default(),
+        })
+    }
+
+    /// `ListIpRoutes`, one page.
+    pub(super) async fn ip_routes_page(
+        &self,
+        r: v1::ListIpRoutesRequest,
+    ) -> Result<v1::ListIpRoutesResponse, Status> {
+        let vrf = if r.vrf.is_empty() {
+            None
+        } else {
+            evpnd_node::validate::vrf_name("vrf", &r.vrf).map_err(status)?;
+            Some(r.vrf)
+        };
+        let after = vrf_route_cursor(&r.page_token)?;
+        let limit = page_size(r.page_size);
+        let page = self
+            .manage(|tx| ManageRequest::IpRoutesPage(vrf, after, limit, tx))
+            .await?
+            .map_err(status)?;
+        Ok(v1::ListIpRoutesResponse {
+            routes: page.items.iter().map(super::render::ip_route).collect(),
+            next_page_token: page
+                .next
+                .map(|(v, p)| format!("{v}/{p}"))
+                .unwrap_or_default(),
+        })
     }
 
     /// `ListMacs`, one page.

@@ -3,7 +3,10 @@
 use crate::control::VnisAnswer;
 use evpnd_api::v1;
 use evpnd_dataplane::MemoryDataplane;
-use evpnd_evpn::{DuplicateState, ImportTarget, MacEntry, NeighborEntry, VniSummary};
+use evpnd_evpn::{
+    DuplicateState, ImportTarget, MacEntry, NeighborEntry, VniSummary, VrfRoute, VrfRouteOrigin,
+    VrfRoutePath, VrfSummary,
+};
 use evpnd_node::{NeighborView, NotificationView, PathSource, PathView, RouteView};
 use evpnd_wire::community::ExtCommunityKind;
 use evpnd_wire::{EvpnRoute, ExtendedCommunity, NextHop, Route, Vni};
@@ -134,6 +137,73 @@ pub fn vni(s: &VniSummary, link: Option<&(bool, Option<String>)>) -> v1::Vni {
             Some((false, why)) => format!("down: {}", why.as_deref().unwrap_or("")),
         },
         ports: s.ports.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// One tenant VRF as `ListVrfs` and `AddVrf` show it.
+pub fn vrf(s: &VrfSummary) -> v1::Vrf {
+    let v = &s.vrf;
+    v1::Vrf {
+        name: v.name.to_string(),
+        l3vni: v.l3vni.map_or(0, |n| n.get()),
+        rd: v.rd.to_string(),
+        import_route_targets: v.import.iter().map(import_text).collect(),
+        export_route_targets: v.export.iter().map(|rt| rt.to_string()).collect(),
+        router_mac: v.router_mac.to_string(),
+        advertise_connected: v.advertise_connected,
+        advertise: v.advertise.iter().map(|p| p.to_string()).collect(),
+        routes: v
+            .routes
+            .iter()
+            .map(|r| v1::VrfStaticRoute {
+                prefix: r.prefix.to_string(),
+                via: r.via.to_string(),
+            })
+            .collect(),
+        vnis: s.vnis.iter().map(|n| n.get()).collect(),
+        host_routes: s.host_routes as u64,
+        prefix_routes: s.prefix_routes as u64,
+        local_routes: s.local_routes as u64,
+        remote_vteps: s.remote_vteps as u64,
+    }
+}
+
+/// The name of a VRF route's origin in the API ("connected", "static", "host-route",
+/// "ip-prefix").
+pub fn vrf_route_origin(o: VrfRouteOrigin) -> &'static str {
+    match o {
+        VrfRouteOrigin::Connected => "connected",
+        VrfRouteOrigin::Static => "static",
+        VrfRouteOrigin::HostRoute => "host-route",
+        VrfRouteOrigin::IpPrefix => "ip-prefix",
+    }
+}
+
+/// One route of a VRF table as `ListIpRoutes` shows it.
+pub fn ip_route(r: &VrfRoute) -> v1::IpRoute {
+    v1::IpRoute {
+        vrf: r.vrf.to_string(),
+        prefix: r.prefix.to_string(),
+        origin: vrf_route_origin(r.origin).to_string(),
+        paths: r
+            .paths
+            .iter()
+            .map(|p| match p {
+                VrfRoutePath::Interface { vni } => v1::IpRoutePath {
+                    vni: vni.get(),
+                    ..Default::default()
+                },
+                VrfRoutePath::Remote { vtep, router_mac } => v1::IpRoutePath {
+                    vtep: vtep.to_string(),
+                    router_mac: router_mac.to_string(),
+                    ..Default::default()
+                },
+                VrfRoutePath::Gateway { via } => v1::IpRoutePath {
+                    via: via.to_string(),
+                    ..Default::default()
+                },
+            })
+            .collect(),
     }
 }
 

@@ -262,13 +262,19 @@ async fn intent_snapshot(h: &WatchHandle, tx: &Tx<v1::IntentMessage>) -> Option<
 pub fn intent(i: &DataplaneIntent) -> v1::DataplaneIntent {
     use v1::dataplane_intent::Kind;
     use DataplaneIntent as I;
-    let vni = |v: evpnd_wire::Vni| v1::IntentVni { vni: v.get() };
+    let vni = |v: evpnd_wire::Vni| v1::IntentVni {
+        vni: v.get(),
+        vrf: String::new(),
+    };
     let port = |v: evpnd_wire::Vni, p: &evpnd_dataplane::PortName| v1::IntentPort {
         vni: v.get(),
         port: p.to_string(),
     };
     let kind = match i {
-        I::Vni { vni: v, .. } => Kind::Vni(vni(*v)),
+        I::Vni { vni: v, vrf } => Kind::Vni(v1::IntentVni {
+            vni: v.get(),
+            vrf: vrf.map(|n| n.to_string()).unwrap_or_default(),
+        }),
         I::RemoveVni { vni: v } => Kind::RemoveVni(vni(*v)),
         I::Port { vni: v, port: p } => Kind::Port(port(*v, p)),
         I::RemovePort { vni: v, port: p } => Kind::RemovePort(port(*v, p)),
@@ -315,8 +321,74 @@ pub fn intent(i: &DataplaneIntent) -> v1::DataplaneIntent {
             ip: ip.to_string(),
             ..Default::default()
         }),
-        // LAYER3-CONTRACT: the layer-3 intents get their messages with the L3 API work.
-        _ => return v1::DataplaneIntent { kind: None },
+        I::Vrf {
+            vrf,
+            l3vni,
+            router_mac,
+        } => Kind::Vrf(v1::IntentVrf {
+            vrf: vrf.to_string(),
+            l3vni: l3vni.map_or(0, |v| v.get()),
+            router_mac: router_mac.to_string(),
+        }),
+        I::RemoveVrf { vrf } => Kind::RemoveVrf(v1::IntentVrf {
+            vrf: vrf.to_string(),
+            ..Default::default()
+        }),
+        I::Gateway {
+            vni: v,
+            address,
+            prefix_len,
+            mac,
+        } => Kind::Gateway(v1::IntentGateway {
+            vni: v.get(),
+            address: address.to_string(),
+            prefix_len: u32::from(*prefix_len),
+            mac: mac.to_string(),
+        }),
+        I::RemoveGateway {
+            vni: v,
+            address,
+            prefix_len,
+        } => Kind::RemoveGateway(v1::IntentGateway {
+            vni: v.get(),
+            address: address.to_string(),
+            prefix_len: u32::from(*prefix_len),
+            mac: String::new(),
+        }),
+        I::RouterMac { vrf, vtep, mac } => Kind::RouterMac(v1::IntentRouterMac {
+            vrf: vrf.to_string(),
+            vtep: vtep.to_string(),
+            mac: mac.to_string(),
+        }),
+        I::RemoveRouterMac { vrf, vtep } => Kind::RemoveRouterMac(v1::IntentRouterMac {
+            vrf: vrf.to_string(),
+            vtep: vtep.to_string(),
+            mac: String::new(),
+        }),
+        I::RemoteRoute { vrf, prefix, vtep } => Kind::RemoteRoute(v1::IntentRemoteRoute {
+            vrf: vrf.to_string(),
+            prefix: prefix.to_string(),
+            vtep: vtep.to_string(),
+        }),
+        I::RemoveRemoteRoute { vrf, prefix, vtep } => {
+            Kind::RemoveRemoteRoute(v1::IntentRemoteRoute {
+                vrf: vrf.to_string(),
+                prefix: prefix.to_string(),
+                vtep: vtep.to_string(),
+            })
+        }
+        I::GatewayRoute { vrf, prefix, via } => Kind::GatewayRoute(v1::IntentGatewayRoute {
+            vrf: vrf.to_string(),
+            prefix: prefix.to_string(),
+            via: via.to_string(),
+        }),
+        I::RemoveGatewayRoute { vrf, prefix, via } => {
+            Kind::RemoveGatewayRoute(v1::IntentGatewayRoute {
+                vrf: vrf.to_string(),
+                prefix: prefix.to_string(),
+                via: via.to_string(),
+            })
+        }
     };
     v1::DataplaneIntent { kind: Some(kind) }
 }
@@ -692,6 +764,8 @@ mod tests {
         let vtep = "198.19.0.2".parse().unwrap();
         let ip = "192.0.2.1".parse().unwrap();
         let port = PortName::new("t1v100").unwrap();
+        let vrf = evpnd_evpn::VrfName::new("red").unwrap();
+        let prefix: evpnd_wire::IpPrefix = "203.0.113.0/24".parse().unwrap();
         use DataplaneIntent as I;
         let all = [
             I::Vni { vni, vrf: None },
@@ -716,6 +790,37 @@ mod tests {
                 local: true,
             },
             I::RemoveNeighbor { vni, ip },
+            I::Vrf {
+                vrf,
+                l3vni: Some(Vni::new(5000).unwrap()),
+                router_mac: mac,
+            },
+            I::RemoveVrf { vrf },
+            I::Gateway {
+                vni,
+                address: ip,
+                prefix_len: 24,
+                mac,
+            },
+            I::RemoveGateway {
+                vni,
+                address: ip,
+                prefix_len: 24,
+            },
+            I::RouterMac { vrf, vtep, mac },
+            I::RemoveRouterMac { vrf, vtep },
+            I::RemoteRoute { vrf, prefix, vtep },
+            I::RemoveRemoteRoute { vrf, prefix, vtep },
+            I::GatewayRoute {
+                vrf,
+                prefix,
+                via: ip,
+            },
+            I::RemoveGatewayRoute {
+                vrf,
+                prefix,
+                via: ip,
+            },
         ];
         let kinds: Vec<Kind> = all.iter().map(|i| intent(i).kind.unwrap()).collect();
         let tags: std::collections::BTreeSet<_> = kinds

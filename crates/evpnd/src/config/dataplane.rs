@@ -9,11 +9,15 @@
 //! sweep-after = 600         # seconds: sweep stale entries even if never synced
 //! bridge = "br-evpn"        # single-vxlan model: the bridge's name
 //! vxlan-device = "vx-evpn"  # single-vxlan model: the VXLAN device's name
+//! vrf-model = "auto"        # tenant VRFs: "auto" | "namespace" | "device"
 //! ```
+//!
+//! and the kernel keys of `[[vrf]]`: `netns` (namespace model) and `table` (VRF-device model).
 
 use super::evpn::RawVni;
+use super::vrf::RawVrf;
 use super::{err, ConfigError};
-use evpnd_dataplane::linux::{DeviceModel, LinuxConfig, VniOptions};
+use evpnd_dataplane::linux::{DeviceModel, LinuxConfig, VniOptions, VrfModel, VrfOptions};
 use evpnd_evpn::PortName;
 use evpnd_node::EvpnConfig;
 use serde::Deserialize;
@@ -34,6 +38,7 @@ pub(super) struct RawDataplane {
     sweep_after: Option<u64>,
     bridge: Option<String>,
     vxlan_device: Option<String>,
+    vrf_model: Option<String>,
 }
 
 /// Which data plane receives the EVPN engine's intents (`[dataplane] kind`).
@@ -58,6 +63,7 @@ fn device_name(key: &str, name: &str) -> Result<String, ConfigError> {
 pub(super) fn dataplane(
     raw: &RawDataplane,
     vnis: &[RawVni],
+    vrfs: &[RawVrf],
     evpn: Option<&EvpnConfig>,
 ) -> Result<DataplaneKind, ConfigError> {
     let kind = raw.kind.as_deref().unwrap_or("none");
@@ -68,6 +74,7 @@ pub(super) fn dataplane(
         ("sweep-after", raw.sweep_after.is_some()),
         ("bridge", raw.bridge.is_some()),
         ("vxlan-device", raw.vxlan_device.is_some()),
+        ("vrf-model", raw.vrf_model.is_some()),
     ];
     if kind != "linux" {
         if let Some((k, _)) = linux_keys.iter().find(|(_, set)| *set) {
@@ -83,11 +90,20 @@ pub(super) fn dataplane(
                 "vni[{i}]: bridge, vxlan-device and learning need [dataplane] kind = \"linux\""
             ));
         }
+        if let Some((i, _)) = vrfs
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.netns.is_some() || v.table.is_some())
+        {
+            return err(format!(
+                "vrf[{i}]: netns and table need [dataplane] kind = \"linux\""
+            ));
+        }
     }
     match kind {
         "none" => Ok(DataplaneKind::None),
         "memory" => Ok(DataplaneKind::Memory),
-        "linux" => linux(raw, vnis, evpn).map(|c| DataplaneKind::Linux(Box::new(c))),
+        "linux" => linux(raw, vnis, vrfs, evpn).map(|c| DataplaneKind::Linux(Box::new(c))),
         k => err(format!(
             "dataplane.kind: unknown kind {k:?} (\"linux\", \"memory\", \"none\")"
         )),
@@ -97,6 +113,7 @@ pub(super) fn dataplane(
 fn linux(
     raw: &RawDataplane,
     vnis: &[RawVni],
+    vrfs: &[RawVrf],
     evpn: Option<&EvpnConfig>,
 ) -> Result<LinuxConfig, ConfigError> {
     let Some(evpn) = evpn else {
@@ -188,5 +205,57 @@ fn linux(
         }
         c.vnis.insert(n, o);
     }
+    c.vrf_model = match raw.vrf_model.as_deref() {
+        None | Some("auto") => VrfModel::Auto,
+        Some("namespace") => VrfModel::Namespace,
+        Some("device") => VrfModel::Device,
+        Some(m) => {
+            return err(format!(
+                "dataplane.vrf-model: {m:?} (\"auto\", \"namespace\" or \"device\")"
+            ))
+        }
+    };
+    let mut netns_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut table_of: BTreeMap<u32, usize> = BTreeMap::new();
+    for (i, v) in vrfs.iter().enumerate() {
+        if let Some(ns) = &v.netns {
+            netns_name(&format!("vrf[{i}].netns"), ns)?;
+            if let Some(j) = netns_of.insert(ns.clone(), i) {
+                return err(format!("vrf[{i}].netns: {ns:?} is also vrf[{j}].netns"));
+            }
+        }
+        if let Some(t) = v.table {
+            // 0 is unspecified, 253..=255 are the kernel's default, main and local tables.
+            if t == 0 || (253..=255).contains(&t) {
+                return err(format!(
+                    "vrf[{i}].table: {t} is reserved (0 and 253..=255 are the kernel's own)"
+                ));
+            }
+            if let Some(j) = table_of.insert(t, i) {
+                return err(format!("vrf[{i}].table: {t} is also vrf[{j}].table"));
+            }
+        }
+        let o = VrfOptions {
+            netns: v.netns.clone(),
+            table: v.table,
+        };
+        if !o.is_default() {
+            c.vrfs.insert(v.name().to_string(), o);
+        }
+    }
     Ok(c)
+}
+
+/// A network namespace name as `ip netns` accepts it: 1 to 255 bytes, no `/`, not `.` or `..`
+/// (it names a file under /run/netns).
+fn netns_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.len() > 255 || name.contains('/') || name == "." || name == ".." {
+        return err(format!(
+            "{key}: {name:?} is not a namespace name (1 to 255 bytes, no '/')"
+        ));
+    }
+    if name.contains(char::is_whitespace) || name.contains('\0') {
+        return err(format!("{key}: {name:?} contains whitespace or NUL"));
+    }
+    Ok(())
 }

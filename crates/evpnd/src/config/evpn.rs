@@ -1,11 +1,13 @@
-//! `[evpn]`, `[[vni]]` and `[[endpoint]]`: the EVPN engine of an NVE. Each EVI and endpoint is
+//! `[evpn]`, `[[vni]]` and `[[endpoint]]`: the EVPN engine of an NVE (with the tenant VRFs of
+//! `[[vrf]]`, parsed in `vrf.rs`). Each EVI and endpoint is
 //! checked with the rules a run-time command obeys ([`evpnd_node::validate`]); the error names
 //! the key (`vni[1].rd`, `endpoint[2].mac`).
 
+use super::vrf::RawVrf;
 use super::{err, ConfigError};
 use evpnd_evpn::{
-    Attachment, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget, PortName,
-    ResolvedEvi, RtDerivation,
+    Attachment, DuplicateDetection, EngineConfig, EviConfig, Freeze, ImportTarget, IrbMode,
+    PortName, ResolvedEvi, ResolvedVrf, RtDerivation,
 };
 use evpnd_node::{validate, CommandError, EvpnConfig};
 use evpnd_wire::community::RouteTarget;
@@ -25,6 +27,10 @@ pub(super) struct RawEvpn {
     dup_freeze: Option<RawFreeze>,
     route_target_derivation: Option<String>,
     domain_id: Option<u8>,
+    /// `"symmetric"` (default) or `"asymmetric"` (RFC 9135 §4).
+    irb: Option<String>,
+    /// The distributed anycast gateway MAC (RFC 9135 §4.2).
+    anycast_gateway_mac: Option<String>,
 }
 
 /// `dup-freeze`: seconds, or the word "permanent".
@@ -49,6 +55,11 @@ pub(super) struct RawVni {
     vxlan_device: Option<String>,
     /// Kernel data plane: report MACs the kernel learns in this VNI.
     learning: Option<bool>,
+    /// The tenant VRF of the VNI's IRB interface (RFC 9135 §3).
+    vrf: Option<String>,
+    /// Anycast gateway addresses, `ADDRESS/LENGTH` (RFC 9135 §4.2); only with `vrf`.
+    #[serde(default)]
+    gateway: Vec<String>,
 }
 
 impl RawVni {
@@ -152,44 +163,87 @@ fn evi(key: &str, v: &RawVni) -> Result<EviConfig, ConfigError> {
         );
     }
     if let Some(list) = &v.import_route_targets {
-        if list.is_empty() {
-            return err(format!(
-                "{key}.import-route-targets: empty (leave it out for the auto-derived ASN:VNI)"
-            ));
-        }
-        for t in list {
-            let rule = match t.strip_prefix("*:") {
-                Some(n) => ImportTarget::AnyAs(n.parse::<Vni>().map_err(|e| {
-                    ConfigError(format!(
-                        "{key}.import-route-targets: {t:?}: the wildcard needs a VNI: {e}"
-                    ))
-                })?),
-                None => ImportTarget::Exact(
-                    t.parse::<RouteTarget>()
-                        .map_err(|e| ConfigError(format!("{key}.import-route-targets: {e}")))?,
-                ),
-            };
-            if !evi.import.contains(&rule) {
-                evi.import.push(rule);
-            }
-        }
+        evi.import = import_rules(key, list, "ASN:VNI")?;
     }
     if let Some(list) = &v.export_route_targets {
-        if list.is_empty() {
-            return err(format!(
-                "{key}.export-route-targets: empty (leave it out for the auto-derived ASN:VNI)"
-            ));
-        }
-        for t in list {
-            let rt = t
-                .parse::<RouteTarget>()
-                .map_err(|e| ConfigError(format!("{key}.export-route-targets: {e}")))?;
-            if !evi.export.contains(&rt) {
-                evi.export.push(rt);
-            }
+        evi.export = export_targets(key, list, "ASN:VNI")?;
+    }
+    if let Some(name) = &v.vrf {
+        evi.vrf = Some(validate::vrf_name("vrf", name).map_err(|e| keyed(key, e))?);
+    }
+    for g in &v.gateway {
+        let g = validate::gateway_text(g).map_err(|e| keyed(key, e))?;
+        if !evi.gateways.contains(&g) {
+            evi.gateways.push(g);
         }
     }
     Ok(evi)
+}
+
+/// `import-route-targets` of a `[[vni]]` or `[[vrf]]` (`key`): exact targets and `*:VNI`
+/// wildcards, without repeats; empty is refused (`auto` names what leaving it out derives).
+pub(super) fn import_rules(
+    key: &str,
+    list: &[String],
+    auto: &str,
+) -> Result<Vec<ImportTarget>, ConfigError> {
+    if list.is_empty() {
+        return err(format!(
+            "{key}.import-route-targets: empty (leave it out for the auto-derived {auto})"
+        ));
+    }
+    let mut out = Vec::new();
+    for t in list {
+        let rule = match t.strip_prefix("*:") {
+            Some(n) => ImportTarget::AnyAs(n.parse::<Vni>().map_err(|e| {
+                ConfigError(format!(
+                    "{key}.import-route-targets: {t:?}: the wildcard needs a VNI: {e}"
+                ))
+            })?),
+            None => ImportTarget::Exact(
+                t.parse::<RouteTarget>()
+                    .map_err(|e| ConfigError(format!("{key}.import-route-targets: {e}")))?,
+            ),
+        };
+        if !out.contains(&rule) {
+            out.push(rule);
+        }
+    }
+    Ok(out)
+}
+
+/// `export-route-targets` of a `[[vni]]` or `[[vrf]]` (`key`), without repeats; empty is
+/// refused.
+pub(super) fn export_targets(
+    key: &str,
+    list: &[String],
+    auto: &str,
+) -> Result<Vec<RouteTarget>, ConfigError> {
+    if list.is_empty() {
+        return err(format!(
+            "{key}.export-route-targets: empty (leave it out for the auto-derived {auto})"
+        ));
+    }
+    let mut out = Vec::new();
+    for t in list {
+        let rt = t
+            .parse::<RouteTarget>()
+            .map_err(|e| ConfigError(format!("{key}.export-route-targets: {e}")))?;
+        if !out.contains(&rt) {
+            out.push(rt);
+        }
+    }
+    Ok(out)
+}
+
+fn irb(raw: &RawEvpn) -> Result<IrbMode, ConfigError> {
+    match raw.irb.as_deref() {
+        None | Some("symmetric") => Ok(IrbMode::Symmetric),
+        Some("asymmetric") => Ok(IrbMode::Asymmetric),
+        Some(other) => err(format!(
+            "evpn.irb: {other:?} (\"symmetric\" or \"asymmetric\")"
+        )),
+    }
 }
 
 fn endpoint(
@@ -253,11 +307,15 @@ pub(super) fn evpn_config(
     router_id: Ipv4Addr,
     raw: Option<&RawEvpn>,
     vnis: &[RawVni],
+    vrfs: &[RawVrf],
     endpoints: &[RawEndpoint],
 ) -> Result<Option<EvpnConfig>, ConfigError> {
     let Some(vtep) = raw.and_then(|r| r.vtep) else {
         if !vnis.is_empty() {
             return err("evpn.vtep: required when a [[vni]] is configured");
+        }
+        if !vrfs.is_empty() {
+            return err("evpn.vtep: required when a [[vrf]] is configured");
         }
         if !endpoints.is_empty() {
             return err("endpoint[0].vni: no [[vni]] is configured (and evpn.vtep is unset)");
@@ -273,15 +331,33 @@ pub(super) fn evpn_config(
     let mut engine = EngineConfig::new(asn, router_id, vtep);
     engine.duplicate_detection = duplicate_detection(raw)?;
     engine.rt_derivation = rt_derivation(raw)?;
+    engine.irb = irb(raw)?;
+    if let Some(m) = &raw.anycast_gateway_mac {
+        let mac: MacAddress = m
+            .parse()
+            .map_err(|e| ConfigError(format!("evpn.anycast-gateway-mac: {e}")))?;
+        validate::router_mac("anycast-gateway-mac", mac).map_err(|e| keyed("evpn", e))?;
+        engine.anycast_gateway_mac = mac;
+    }
+    // The L2VNIs as written, so that an L3VNI equal to one is refused at its [[vrf]].
+    let l2vnis: Vec<Vni> = vnis.iter().filter_map(|v| Vni::new(v.vni).ok()).collect();
+    let vrf_configs = super::vrf::vrfs(&engine, vrfs, &l2vnis)?;
+    let resolved_vrfs: Vec<ResolvedVrf> = vrf_configs
+        .iter()
+        .map(|v| ResolvedVrf::resolve(&engine, v))
+        .collect();
 
     let mut evis: Vec<EviConfig> = Vec::new();
+    let mut resolved: Vec<ResolvedEvi> = Vec::new();
     for (i, v) in vnis.iter().enumerate() {
         let key = format!("vni[{i}]");
         let e = evi(&key, v)?;
-        let before = evis.iter().map(|o| ResolvedEvi::resolve(&engine, o));
-        validate::evi(&engine, before, &e).map_err(|x| keyed(&key, x))?;
+        validate::evi(&engine, resolved.iter().cloned(), &e).map_err(|x| keyed(&key, x))?;
+        validate::evi_layer3(&resolved_vrfs, &resolved, &e).map_err(|x| keyed(&key, x))?;
+        resolved.push(ResolvedEvi::resolve(&engine, &e));
         evis.push(e);
     }
+    super::vrf::check_routes(&vrf_configs, &evis)?;
     let mut attachments: Vec<Attachment> = Vec::new();
     for (i, e) in endpoints.iter().enumerate() {
         let a = endpoint(&format!("endpoint[{i}]"), e, &evis, &attachments)?;
@@ -289,6 +365,7 @@ pub(super) fn evpn_config(
     }
     Ok(Some(EvpnConfig {
         engine,
+        vrfs: vrf_configs,
         evis,
         endpoints: attachments,
     }))

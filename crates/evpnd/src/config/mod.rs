@@ -14,6 +14,7 @@ mod observe;
 mod static_route;
 #[cfg(test)]
 mod tests;
+mod vrf;
 mod watch;
 
 use evpnd_node::{validate, NodeConfig};
@@ -42,6 +43,8 @@ struct RawConfig {
     evpn: Option<evpn::RawEvpn>,
     #[serde(default)]
     vni: Vec<evpn::RawVni>,
+    #[serde(default)]
+    vrf: Vec<vrf::RawVrf>,
     #[serde(default)]
     endpoint: Vec<evpn::RawEndpoint>,
     #[serde(default)]
@@ -197,9 +200,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         raw.router_id,
         raw.evpn.as_ref(),
         &raw.vni,
+        &raw.vrf,
         &raw.endpoint,
     )?;
-    let dataplane = dataplane::dataplane(&raw.dataplane, &raw.vni, evpn.as_ref())?;
+    let dataplane = dataplane::dataplane(&raw.dataplane, &raw.vni, &raw.vrf, evpn.as_ref())?;
     let metrics = observe::metrics(&raw.metrics)?;
     let log = observe::log(&raw.log)?;
     let vtep = raw

@@ -529,3 +529,212 @@ fn bad_data_plane_keys_name_the_key() {
         assert!(e.contains(want), "{want:?} not in {e:?}");
     }
 }
+
+/// The layer-3 contract's TOML (HELPER-COMMON.md), on the Linux data plane.
+const L3: &str = r#"
+asn = 65000
+router-id = "198.18.0.1"
+[evpn]
+vtep = "198.18.0.1"
+irb = "symmetric"
+anycast-gateway-mac = "00:00:5e:00:01:01"
+[[vrf]]
+name = "red"
+l3vni = 5000
+rd = "198.18.0.1:5000"
+import-route-targets = ["65000:5000"]
+export-route-targets = ["65000:5000"]
+router-mac = "02:00:c6:12:00:01"
+advertise-connected = true
+advertise = ["203.0.113.0/24"]
+netns = "h1-red"
+table = 5000
+[[vrf.route]]
+prefix = "198.51.100.128/25"
+via = "192.0.2.20"
+[[vrf]]
+name = "blue"
+l3vni = 6000
+[[vni]]
+vni = 100
+vrf = "red"
+gateway = ["192.0.2.254/24", "2001:db8:100::1/64"]
+[[vni]]
+vni = 300
+vrf = "blue"
+gateway = ["192.0.2.254/24"]
+[[vni]]
+vni = 400
+[dataplane]
+kind = "linux"
+vrf-model = "namespace"
+"#;
+
+#[test]
+fn layer3_sections_parse() {
+    use evpnd_dataplane::linux::VrfModel;
+    use evpnd_evpn::{GatewayAddress, IrbMode, VrfName};
+    let c = parse(L3).unwrap();
+    let e = c.node.evpn.as_ref().unwrap();
+    assert_eq!(e.engine.irb, IrbMode::Symmetric);
+    assert_eq!(
+        e.engine.anycast_gateway_mac,
+        evpnd_evpn::DEFAULT_ANYCAST_GATEWAY_MAC
+    );
+    assert_eq!(e.vrfs.len(), 2);
+    let red = &e.vrfs[0];
+    assert_eq!(red.name, VrfName::new("red").unwrap());
+    assert_eq!(red.l3vni, Some(vni(5000)));
+    assert_eq!(red.rd, Some("198.18.0.1:5000".parse().unwrap()));
+    assert_eq!(red.router_mac, Some("02:00:c6:12:00:01".parse().unwrap()));
+    assert_eq!(red.advertise, vec!["203.0.113.0/24".parse().unwrap()]);
+    assert_eq!(red.routes.len(), 1);
+    assert_eq!(red.routes[0].via, "192.0.2.20".parse::<IpAddr>().unwrap());
+    assert_eq!(e.evis[0].vrf, Some(red.name));
+    assert_eq!(
+        e.evis[0].gateways,
+        vec![
+            GatewayAddress {
+                address: "192.0.2.254".parse().unwrap(),
+                prefix_len: 24
+            },
+            GatewayAddress {
+                address: "2001:db8:100::1".parse().unwrap(),
+                prefix_len: 64
+            }
+        ]
+    );
+    assert_eq!(e.evis[2].vrf, None);
+    let DataplaneKind::Linux(l) = &c.dataplane else {
+        panic!("linux expected")
+    };
+    assert_eq!(l.vrf_model, VrfModel::Namespace);
+    let o = &l.vrfs["red"];
+    assert_eq!((o.netns.as_deref(), o.table), (Some("h1-red"), Some(5000)));
+    assert!(!l.vrfs.contains_key("blue"));
+    // Defaults: symmetric IRB, the default anycast MAC, connected subnets advertised.
+    let min = parse(
+        &L3.replace("irb = \"symmetric\"\n", "")
+            .replace("anycast-gateway-mac = \"00:00:5e:00:01:01\"\n", "")
+            .replace("advertise-connected = true\n", ""),
+    )
+    .unwrap();
+    let e = min.node.evpn.unwrap();
+    assert_eq!(e.engine.irb, IrbMode::Symmetric);
+    assert!(e.vrfs[0].advertise_connected);
+    let asym = parse(
+        &L3.replace("irb = \"symmetric\"", "irb = \"asymmetric\"")
+            .replace("l3vni = 6000\n", ""),
+    )
+    .unwrap();
+    let e = asym.node.evpn.unwrap();
+    assert_eq!((e.engine.irb, e.vrfs[1].l3vni), (IrbMode::Asymmetric, None));
+}
+
+#[test]
+fn bad_layer3_configs_name_the_key() {
+    let cases = [
+        (
+            L3.replace("irb = \"symmetric\"", "irb = \"both\""),
+            "evpn.irb",
+        ),
+        (
+            L3.replace("\"00:00:5e:00:01:01\"", "\"01:00:5e:00:01:01\""),
+            "anycast-gateway-mac",
+        ),
+        (
+            L3.replace("name = \"red\"", "name = \"a-very-long-vrf-name\""),
+            "vrf[0].name",
+        ),
+        (L3.replace("l3vni = 6000\n", ""), "vrf[1].l3vni"),
+        (L3.replace("l3vni = 6000", "l3vni = 5000"), "vrf[1].l3vni"),
+        (L3.replace("l3vni = 6000", "l3vni = 400"), "vrf[1].l3vni"),
+        (
+            L3.replace("l3vni = 6000", "l3vni = 16777216"),
+            "vrf[1].l3vni",
+        ),
+        (
+            L3.replace(
+                "router-mac = \"02:00:c6:12:00:01\"",
+                "router-mac = \"ff:ff:ff:ff:ff:ff\"",
+            ),
+            "vrf[0].router-mac",
+        ),
+        (
+            L3.replace("rd = \"198.18.0.1:5000\"", "rd = \"x\""),
+            "vrf[0].rd",
+        ),
+        (
+            L3.replace(
+                "advertise = [\"203.0.113.0/24\"]",
+                "advertise = [\"203.0.113.0/33\"]",
+            ),
+            "vrf[0].advertise[0]",
+        ),
+        (
+            L3.replace("via = \"192.0.2.20\"", "via = \"198.18.0.9\""),
+            "vrf[0].route",
+        ),
+        (
+            L3.replace("[[vrf.route]]", "[[vrf.route]]\nmetric = 1"),
+            "metric",
+        ),
+        (L3.replace("table = 5000", "table = 254"), "vrf[0].table"),
+        (
+            L3.replace("netns = \"h1-red\"", "netns = \"a/b\""),
+            "vrf[0].netns",
+        ),
+        (
+            L3.replace("vrf-model = \"namespace\"", "vrf-model = \"magic\""),
+            "dataplane.vrf-model",
+        ),
+        (
+            L3.replace("vrf = \"blue\"", "vrf = \"green\""),
+            "vni[1].vrf",
+        ),
+        (
+            L3.replace(
+                "gateway = [\"192.0.2.254/24\"]",
+                "gateway = [\"192.0.2.0/24\"]",
+            ),
+            "vni[1].gateway",
+        ),
+        (
+            L3.replace(
+                "gateway = [\"192.0.2.254/24\"]",
+                "gateway = [\"192.0.2.254\"]",
+            ),
+            "vni[1].gateway",
+        ),
+        (
+            L3.replace(
+                "vni = 400\n",
+                "vni = 400\ngateway = [\"198.51.100.1/24\"]\n",
+            ),
+            "vni[2].gateway",
+        ),
+        (
+            L3.replace(
+                "vni = 400\n",
+                "vni = 400\nvrf = \"red\"\ngateway = [\"192.0.2.1/25\"]\n",
+            ),
+            "vni[2].gateway",
+        ),
+        (
+            L3.replace("[[vni]]\nvni = 400\n", "[[vni]]\nvni = 5000\n"),
+            "vrf[0].l3vni",
+        ),
+        (
+            L3.replace(
+                "kind = \"linux\"\nvrf-model = \"namespace\"",
+                "kind = \"memory\"",
+            ),
+            "vrf[0]: netns and table",
+        ),
+        (L3.replace("vtep = \"198.18.0.1\"\n", ""), "evpn.vtep"),
+    ];
+    for (text, key) in cases {
+        let e = parse(&text).unwrap_err().0;
+        assert!(e.contains(key), "error {e:?} should mention {key:?}");
+    }
+}

@@ -6,9 +6,9 @@ use super::Driver;
 use crate::control::{ManageRequest, NeighborSpec, ReloadReport};
 use crate::persist::Restored;
 use evpnd_bgp::config::{GracefulRestartConfig, PeerConfig};
-use evpnd_dataplane::VniOptions;
-use evpnd_evpn::VniSummary;
-use evpnd_node::{Command, CommandError, NeighborConfig, VniSpec};
+use evpnd_dataplane::{VniOptions, VrfOptions};
+use evpnd_evpn::{VniSummary, VrfConfig, VrfSummary};
+use evpnd_node::{Command, CommandError, NeighborConfig, VniSpec, VrfSpec};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -36,8 +36,31 @@ impl Driver {
                 }
                 self.answer_after_journal(tx, r);
             }
+            ManageRequest::AddVrf(spec, options, tx) => {
+                let r = self.add_vrf(spec.clone(), options.clone());
+                if r.is_ok() {
+                    self.journal.record_vrf(&spec, &options);
+                }
+                self.answer_after_journal(tx, r);
+            }
+            ManageRequest::RemoveVrf(name, tx) => {
+                let r = self.remove_vrf(&name);
+                self.answer_after_journal(tx, r);
+            }
+            ManageRequest::VrfsPage(after, limit, tx) => {
+                let _ = tx.send(n.vrfs_page(after, limit));
+            }
+            ManageRequest::IpRoutesPage(vrf, after, limit, tx) => {
+                let _ = tx.send(n.vrf_routes_page(vrf.as_deref(), after, limit));
+            }
             ManageRequest::RoutesPage(filter, after, limit, tx) => {
-                let _ = tx.send(n.routes_page(&filter, after, limit));
+                // A filter naming a VRF that does not exist is NOT_FOUND, not an empty list.
+                let page = match filter.vrf {
+                    Some(v) => n.vrf(v.as_str()).map(|_| ()),
+                    None => Ok(()),
+                }
+                .map(|()| n.routes_page(&filter, after, limit));
+                let _ = tx.send(page);
             }
             ManageRequest::MacsPage(vni, after, limit, tx) => {
                 let _ = tx.send(n.macs_page(vni, after, limit));
@@ -105,6 +128,43 @@ impl Driver {
         self.node.vni(vni)
     }
 
+    /// Creates a tenant VRF: the data plane judges the kernel options first, the node the VRF;
+    /// the options reach the data plane before the VRF's intents do.
+    fn add_vrf(&mut self, spec: VrfSpec, options: VrfOptions) -> Result<VrfSummary, CommandError> {
+        let name = evpnd_node::validate::vrf_name("name", &spec.name)?;
+        if let Err(e) = self.dataplane.check_vrf_options(name, &options) {
+            // The backend names the option first ("netns: ...").
+            let (field, message) = match e.split_once(": ") {
+                Some(("table", m)) => ("table", m.to_string()),
+                Some(("netns", m)) => ("netns", m.to_string()),
+                _ => ("netns", e.clone()),
+            };
+            return Err(if self.dataplane.kind() == "linux" {
+                CommandError::invalid(field, message)
+            } else {
+                CommandError::precondition(field, message)
+            });
+        }
+        self.dataplane.set_vrf_options(name, Some(options));
+        if let Err(e) = self.command(Command::AddVrf(spec)) {
+            self.dataplane.set_vrf_options(name, None);
+            return Err(e);
+        }
+        self.node.vrf(name.as_str())
+    }
+
+    /// Deletes a tenant VRF (refused while a VNI names it); the data plane forgets its kernel
+    /// options.
+    fn remove_vrf(&mut self, name: &str) -> Result<(), CommandError> {
+        self.command(Command::RemoveVrf {
+            name: name.to_string(),
+        })?;
+        if let Ok(v) = evpnd_evpn::VrfName::new(name) {
+            self.dataplane.set_vrf_options(v, None);
+        }
+        Ok(())
+    }
+
     /// Deletes an EVI; the data plane forgets its device options (its devices go with the
     /// removal intents, by the names they were made with).
     fn delete_vni(&mut self, vni: u32) -> Result<(), CommandError> {
@@ -154,11 +214,27 @@ impl Driver {
     }
 
     /// Makes again what the API made before this start (the journal's notes), each through
-    /// the API's own path and recorded anew: VNIs, then neighbours, then endpoints. A VNI or
+    /// the API's own path and recorded anew: VRFs, then VNIs, then neighbours, then endpoints. A VNI or
     /// neighbour the configuration file has (now) is the file's: its journal entry is dropped.
     /// What the node refuses is logged and dropped.
     pub(super) fn restore(&mut self, r: Restored) {
         let (vnis, neighbors, endpoints) = (r.vnis.len(), r.neighbors.len(), r.endpoints.len());
+        let vrfs = r.vrfs.len();
+        let configured_vrfs: Vec<String> = self
+            .node
+            .vrfs()
+            .map(|v| v.iter().map(|s| s.vrf.name.to_string()).collect())
+            .unwrap_or_default();
+        for (spec, options) in r.vrfs {
+            if configured_vrfs.contains(&spec.name) {
+                info!(vrf = %spec.name, "API journal: the configuration file has this VRF: the file wins, the journal entry is dropped");
+                continue;
+            }
+            match self.add_vrf(spec.clone(), options.clone()) {
+                Ok(_) => self.journal.record_vrf(&spec, &options),
+                Err(e) => warn!(vrf = %spec.name, "API journal: VRF not created again: {e}"),
+            }
+        }
         let configured_vnis: Vec<u32> = self
             .node
             .vnis()
@@ -196,10 +272,13 @@ impl Driver {
                 warn!(vni = spec.vni, mac = %spec.mac, "API journal: endpoint not attached again: {e}");
             }
         }
-        if vnis + neighbors + endpoints > 0 {
+        if vrfs + vnis + neighbors + endpoints > 0 {
             info!(
+                vrfs,
                 vnis,
-                neighbors, endpoints, "made the API journal's VNIs, neighbors and endpoints again"
+                neighbors,
+                endpoints,
+                "made the API journal's VRFs, VNIs, neighbors and endpoints again"
             );
         }
     }
@@ -211,6 +290,8 @@ impl Driver {
                 neighbors_added = ?r.neighbors_added,
                 neighbors_removed = ?r.neighbors_removed,
                 neighbors_changed = ?r.neighbors_changed,
+                vrfs_added = ?r.vrfs_added,
+                vrfs_removed = ?r.vrfs_removed,
                 vnis_added = ?r.vnis_added,
                 vnis_removed = ?r.vnis_removed,
                 vnis_changed = ?r.vnis_changed,
@@ -242,8 +323,32 @@ impl Driver {
             .vnis()
             .map(|v| v.iter().map(|s| s.evi.vni.get()).collect())
             .unwrap_or_default();
+        let vrfs: Vec<String> = self
+            .node
+            .vrfs()
+            .map(|v| v.iter().map(|s| s.vrf.name.to_string()).collect())
+            .unwrap_or_default();
         plan.remove_neighbors.retain(|a| neighbors.contains(a));
         plan.remove_vnis.retain(|v| vnis.contains(v));
+        plan.remove_vrfs.retain(|v| vrfs.contains(v));
+        if let Some((v, _)) = plan
+            .add_vrfs
+            .iter()
+            .find(|(v, _)| vrfs.iter().any(|x| x == v.name.as_str()))
+        {
+            return Err(format!(
+                "vrf {}: created through the API already; delete it first (nothing changed)",
+                v.name
+            ));
+        }
+        if let Some((v, _)) = plan.add_vrfs.iter().find(|(v, _)| !v.routes.is_empty()) {
+            // A VRF's routes are judged against its VNIs' gateway subnets, which a new VRF
+            // does not have yet when it is created.
+            return Err(format!(
+                "vrf {}: a new VRF with [[vrf.route]] needs a restart (nothing changed)",
+                v.name
+            ));
+        }
         if let Some(n) = plan.add_neighbors.iter().find(|n| {
             neighbors.contains(&n.peer.address) && !plan.remove_neighbors.contains(&n.peer.address)
         }) {
@@ -271,12 +376,22 @@ impl Driver {
             self.delete_vni(*v)
                 .map_err(|e| fail(format!("deleting VNI {v}"), e))?;
         }
+        for name in &plan.remove_vrfs {
+            self.remove_vrf(name)
+                .map_err(|e| fail(format!("deleting VRF {name}"), e))?;
+        }
+        for (vrf, options) in &plan.add_vrfs {
+            self.add_vrf(vrf_spec(vrf), options.clone())
+                .map_err(|e| fail(format!("creating VRF {}", vrf.name), e))?;
+        }
         for (evi, options) in &plan.add_vnis {
             let spec = VniSpec {
                 vni: evi.vni.get(),
                 rd: evi.rd,
                 import: evi.import.clone(),
                 export: evi.export.clone(),
+                vrf: evi.vrf.map(|v| v.to_string()),
+                gateways: evi.gateways.clone(),
             };
             self.create_vni(spec, options.clone())
                 .map_err(|e| fail(format!("creating VNI {}", evi.vni), e))?;
@@ -287,5 +402,20 @@ impl Driver {
         }
         self.running = crate::reload::applied(&self.running, &new);
         Ok(plan.report)
+    }
+}
+
+/// The `AddVrf` command of a configured VRF.
+fn vrf_spec(v: &VrfConfig) -> VrfSpec {
+    VrfSpec {
+        name: v.name.to_string(),
+        l3vni: v.l3vni.map(|n| n.get()),
+        rd: v.rd,
+        import: v.import.clone(),
+        export: v.export.clone(),
+        router_mac: v.router_mac,
+        advertise_connected: v.advertise_connected,
+        advertise: v.advertise.clone(),
+        routes: v.routes.clone(),
     }
 }

@@ -6,16 +6,23 @@
 //! state (see the convergence test).
 
 use evpnd_dataplane::{DataplaneIntent, PortName};
-use evpnd_wire::{MacAddress, Vni};
+use evpnd_evpn::VrfName;
+use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// The key an intent sets or removes. The order puts every VNI before any entry, so a
-/// snapshot replayed in order never names a VNI before creating it.
+/// The key an intent sets or removes. The order puts every VRF before any VNI, every VNI
+/// before any entry, a VNI's gateways before the routes through them and a remote router MAC
+/// before the routes through its VTEP, so a snapshot replayed in order never names a VRF, a
+/// VNI or a router MAC before creating it (the order of `DataplaneIntent`'s contract).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum IntentKey {
+    /// A tenant VRF.
+    Vrf(VrfName),
     /// A broadcast domain.
     Vni(Vni),
+    /// An anycast gateway address of a VNI's IRB interface, with its prefix length.
+    Gateway(Vni, IpAddr, u8),
     /// A tenant port in a VNI.
     Port(Vni, PortName),
     /// A flood entry.
@@ -24,12 +31,26 @@ pub enum IntentKey {
     RemoteMac(Vni, MacAddress),
     /// A proxy ARP/ND binding.
     Neighbor(Vni, IpAddr),
+    /// The router MAC of a remote VTEP in a VRF.
+    RouterMac(VrfName, IpAddr),
+    /// A VRF route's path to a remote VTEP.
+    RemoteRoute(VrfName, IpPrefix, IpAddr),
+    /// A VRF route's path through a next hop on a local subnet.
+    GatewayRoute(VrfName, IpPrefix, IpAddr),
 }
 
 /// What a key holds beyond its presence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Value {
     Present,
+    Vni {
+        vrf: Option<VrfName>,
+    },
+    Vrf {
+        l3vni: Option<Vni>,
+        router_mac: MacAddress,
+    },
+    Mac(MacAddress),
     Fdb {
         vtep: IpAddr,
         sticky: bool,
@@ -53,7 +74,7 @@ impl IntentTable {
     pub fn apply(&mut self, intent: &DataplaneIntent) {
         use DataplaneIntent as I;
         match *intent {
-            I::Vni { vni, .. } => self.set(IntentKey::Vni(vni), Value::Present),
+            I::Vni { vni, vrf } => self.set(IntentKey::Vni(vni), Value::Vni { vrf }),
             I::RemoveVni { vni } => self.clear(IntentKey::Vni(vni)),
             I::Port { vni, port } => self.set(IntentKey::Port(vni, port), Value::Present),
             I::RemovePort { vni, port } => self.clear(IntentKey::Port(vni, port)),
@@ -78,8 +99,42 @@ impl IntentTable {
                 Value::Neigh { mac, router, local },
             ),
             I::RemoveNeighbor { vni, ip } => self.clear(IntentKey::Neighbor(vni, ip)),
-            // LAYER3-CONTRACT: the layer-3 keys come with the L3 API work.
-            _ => {}
+            I::Vrf {
+                vrf,
+                l3vni,
+                router_mac,
+            } => self.set(IntentKey::Vrf(vrf), Value::Vrf { l3vni, router_mac }),
+            I::RemoveVrf { vrf } => self.clear(IntentKey::Vrf(vrf)),
+            I::Gateway {
+                vni,
+                address,
+                prefix_len,
+                mac,
+            } => self.set(
+                IntentKey::Gateway(vni, address, prefix_len),
+                Value::Mac(mac),
+            ),
+            I::RemoveGateway {
+                vni,
+                address,
+                prefix_len,
+            } => self.clear(IntentKey::Gateway(vni, address, prefix_len)),
+            I::RouterMac { vrf, vtep, mac } => {
+                self.set(IntentKey::RouterMac(vrf, vtep), Value::Mac(mac))
+            }
+            I::RemoveRouterMac { vrf, vtep } => self.clear(IntentKey::RouterMac(vrf, vtep)),
+            I::RemoteRoute { vrf, prefix, vtep } => {
+                self.set(IntentKey::RemoteRoute(vrf, prefix, vtep), Value::Present)
+            }
+            I::RemoveRemoteRoute { vrf, prefix, vtep } => {
+                self.clear(IntentKey::RemoteRoute(vrf, prefix, vtep))
+            }
+            I::GatewayRoute { vrf, prefix, via } => {
+                self.set(IntentKey::GatewayRoute(vrf, prefix, via), Value::Present)
+            }
+            I::RemoveGatewayRoute { vrf, prefix, via } => {
+                self.clear(IntentKey::GatewayRoute(vrf, prefix, via))
+            }
         }
     }
 
@@ -133,7 +188,22 @@ impl IntentTable {
 fn intent_of(key: IntentKey, value: Value) -> DataplaneIntent {
     use DataplaneIntent as I;
     match (key, value) {
+        (IntentKey::Vni(vni), Value::Vni { vrf }) => I::Vni { vni, vrf },
         (IntentKey::Vni(vni), _) => I::Vni { vni, vrf: None },
+        (IntentKey::Vrf(vrf), Value::Vrf { l3vni, router_mac }) => I::Vrf {
+            vrf,
+            l3vni,
+            router_mac,
+        },
+        (IntentKey::Gateway(vni, address, prefix_len), Value::Mac(mac)) => I::Gateway {
+            vni,
+            address,
+            prefix_len,
+            mac,
+        },
+        (IntentKey::RouterMac(vrf, vtep), Value::Mac(mac)) => I::RouterMac { vrf, vtep, mac },
+        (IntentKey::RemoteRoute(vrf, prefix, vtep), _) => I::RemoteRoute { vrf, prefix, vtep },
+        (IntentKey::GatewayRoute(vrf, prefix, via), _) => I::GatewayRoute { vrf, prefix, via },
         (IntentKey::Port(vni, port), _) => I::Port { vni, port },
         (IntentKey::Flood(vni, vtep), _) => I::Flood { vni, vtep },
         (IntentKey::RemoteMac(vni, mac), Value::Fdb { vtep, sticky }) => I::RemoteMac {
@@ -153,6 +223,13 @@ fn intent_of(key: IntentKey, value: Value) -> DataplaneIntent {
         // the match total without a panic.
         (IntentKey::RemoteMac(vni, mac), _) => I::RemoveRemoteMac { vni, mac },
         (IntentKey::Neighbor(vni, ip), _) => I::RemoveNeighbor { vni, ip },
+        (IntentKey::Vrf(vrf), _) => I::RemoveVrf { vrf },
+        (IntentKey::Gateway(vni, address, prefix_len), _) => I::RemoveGateway {
+            vni,
+            address,
+            prefix_len,
+        },
+        (IntentKey::RouterMac(vrf, vtep), _) => I::RemoveRouterMac { vrf, vtep },
     }
 }
 
@@ -329,5 +406,79 @@ mod tests {
             mac: mac(1),
         });
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_snapshot_names_vrfs_before_vnis_before_entries() {
+        use evpnd_evpn::VrfName;
+        let red = VrfName::new("red").unwrap();
+        let prefix: IpPrefix = "203.0.113.0/24".parse().unwrap();
+        let gw: IpAddr = "192.0.2.254".parse().unwrap();
+        let intents = [
+            DataplaneIntent::Vrf {
+                vrf: red,
+                l3vni: Some(vni(5000)),
+                router_mac: mac(9),
+            },
+            DataplaneIntent::Vni {
+                vni: vni(100),
+                vrf: Some(red),
+            },
+            DataplaneIntent::Gateway {
+                vni: vni(100),
+                address: gw,
+                prefix_len: 24,
+                mac: mac(1),
+            },
+            DataplaneIntent::RouterMac {
+                vrf: red,
+                vtep: vtep(2),
+                mac: mac(2),
+            },
+            DataplaneIntent::RemoteRoute {
+                vrf: red,
+                prefix,
+                vtep: vtep(2),
+            },
+            DataplaneIntent::GatewayRoute {
+                vrf: red,
+                prefix,
+                via: "192.0.2.20".parse().unwrap(),
+            },
+        ];
+        let mut t = IntentTable::default();
+        // Applied in reverse: the snapshot's order is the key order, not the arrival order.
+        for i in intents.iter().rev() {
+            t.apply(i);
+        }
+        assert_eq!(t.intents(), intents.to_vec());
+        // The snapshot, replayed, is a valid sequence for the memory data plane.
+        memory_of(&t.intents());
+        for i in [
+            DataplaneIntent::RemoveGatewayRoute {
+                vrf: red,
+                prefix,
+                via: "192.0.2.20".parse().unwrap(),
+            },
+            DataplaneIntent::RemoveRemoteRoute {
+                vrf: red,
+                prefix,
+                vtep: vtep(2),
+            },
+            DataplaneIntent::RemoveRouterMac {
+                vrf: red,
+                vtep: vtep(2),
+            },
+            DataplaneIntent::RemoveGateway {
+                vni: vni(100),
+                address: gw,
+                prefix_len: 24,
+            },
+            DataplaneIntent::RemoveVni { vni: vni(100) },
+            DataplaneIntent::RemoveVrf { vrf: red },
+        ] {
+            t.apply(&i);
+        }
+        assert_eq!(t.len(), 0);
     }
 }
