@@ -554,6 +554,18 @@ fn dataplane_json(r: &v1::ListDataplaneResponse) -> Value {
         "neighbors": r.neighbors.iter().map(|n| json!({
             "vni": n.vni, "ip": n.ip, "mac": n.mac, "router": n.router, "local": n.local,
         })).collect::<Vec<_>>(),
+        "vrfs": r.vrfs.iter().map(|v| json!({
+            "vrf": v.vrf, "l3vni": v.l3vni, "router_mac": v.router_mac, "vnis": v.vnis,
+        })).collect::<Vec<_>>(),
+        "gateways": r.gateways.iter().map(|g| json!({
+            "vni": g.vni, "address": g.address, "prefix_len": g.prefix_len, "mac": g.mac,
+        })).collect::<Vec<_>>(),
+        "router_macs": r.router_macs.iter().map(|m| json!({
+            "vrf": m.vrf, "vtep": m.vtep, "mac": m.mac,
+        })).collect::<Vec<_>>(),
+        "routes": r.routes.iter().map(|x| json!({
+            "vrf": x.vrf, "prefix": x.prefix, "vteps": x.vteps, "vias": x.vias,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -583,7 +595,7 @@ fn dataplane_text(r: &v1::ListDataplaneResponse) -> String {
             ]
         })
         .collect();
-    format!(
+    let layer2 = format!(
         "data plane {}: {} intent(s) applied, {} inconsistent\n\nFDB\n{}\n\nFLOOD\n{}\n\nNEIGHBORS\n{}",
         r.kind,
         r.applied,
@@ -591,6 +603,65 @@ fn dataplane_text(r: &v1::ListDataplaneResponse) -> String {
         table(&["VNI", "MAC", "VTEP", "FLAGS"], &macs),
         table(&["VNI", "REMOTE VTEPS"], &flood_rows(&r.flood)),
         table(&["VNI", "IP", "MAC", "ORIGIN", "FLAGS"], &neigh)
+    );
+    if r.vrfs.is_empty() {
+        // No tenant VRF: the layer-2 tables alone, as before layer 3.
+        return layer2;
+    }
+    let join = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    let vrfs: Vec<Vec<String>> = r
+        .vrfs
+        .iter()
+        .map(|v| {
+            let vnis: Vec<String> = v.vnis.iter().map(u32::to_string).collect();
+            vec![
+                v.vrf.clone(),
+                v.l3vni.to_string(),
+                v.router_mac.clone(),
+                join(&vnis),
+            ]
+        })
+        .collect();
+    let gateways: Vec<Vec<String>> = r
+        .gateways
+        .iter()
+        .map(|g| {
+            vec![
+                g.vni.to_string(),
+                format!("{}/{}", g.address, g.prefix_len),
+                g.mac.clone(),
+            ]
+        })
+        .collect();
+    let rmacs: Vec<Vec<String>> = r
+        .router_macs
+        .iter()
+        .map(|m| vec![m.vrf.clone(), m.vtep.clone(), m.mac.clone()])
+        .collect();
+    let routes: Vec<Vec<String>> = r
+        .routes
+        .iter()
+        .map(|x| {
+            vec![
+                x.vrf.clone(),
+                x.prefix.clone(),
+                join(&x.vteps),
+                join(&x.vias),
+            ]
+        })
+        .collect();
+    format!(
+        "{layer2}\n\nVRFS\n{}\n\nGATEWAYS\n{}\n\nROUTER MACS\n{}\n\nVRF ROUTES\n{}",
+        table(&["VRF", "L3VNI", "ROUTER-MAC", "VNIS"], &vrfs),
+        table(&["VNI", "GATEWAY", "MAC"], &gateways),
+        table(&["VRF", "VTEP", "MAC"], &rmacs),
+        table(&["VRF", "PREFIX", "VTEPS", "VIAS"], &routes)
     )
 }
 

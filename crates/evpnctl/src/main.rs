@@ -2,10 +2,10 @@
 //!
 //! `decode` turns BGP messages given as hex or raw bytes into JSON (schema:
 //! `docs/decode-json.md`) or readable text. `show neighbors|routes|vnis|macs|flood|arp|
-//! duplicates|dataplane|endpoints` ask a running evpnd over its gRPC API (`--api unix:PATH` or
+//! duplicates|dataplane|endpoints|vrfs|ip-routes` ask a running evpnd over its gRPC API (`--api unix:PATH` or
 //! `HOST:PORT`) and print tables or `--json` (schema: `docs/evpnctl-json.md`); `attach`,
-//! `detach` and `clear duplicate` act on its EVPN engine; `vni add|del`, `neighbor
-//! add|del|reset` and `reload` manage it at run time; `watch` follows its streams; `explain
+//! `detach` and `clear duplicate` act on its EVPN engine; `vrf add|del`, `vni add|del`,
+//! `neighbor add|del|reset` and `reload` manage it at run time; `watch` follows its streams; `explain
 //! mac|ip` walks the chain from routes to the kernel. Exit status of the commands that talk to
 //! evpnd: 0 done, 1 the daemon refused or the call failed (its message is printed), 2 a usage
 //! error, 3 the daemon is unreachable, 4 `explain` found a broken link. `completions SHELL`
@@ -19,6 +19,7 @@ mod explain;
 mod manage;
 mod show;
 mod text;
+mod vrf;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -78,6 +79,9 @@ enum Command {
     /// Create or delete a VNI (EVI) at run time.
     #[command(subcommand)]
     Vni(manage::VniCommand),
+    /// Create or delete a tenant VRF (IP-VRF, RFC 9135) at run time.
+    #[command(subcommand)]
+    Vrf(vrf::VrfCommand),
     /// Add, remove or reset a BGP neighbour at run time.
     #[command(subcommand)]
     Neighbor(manage::NeighborCommand),
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
         Command::Watch(w) => watch::run(&api_of(cli.api), w),
         Command::Explain(e) => explain::run(&api_of(cli.api), e),
         Command::Vni(c) => manage::vni(&api_of(cli.api), c),
+        Command::Vrf(c) => vrf::vrf(&api_of(cli.api), c),
         Command::Neighbor(c) => manage::neighbor(&api_of(cli.api), c),
         Command::Reload { json } => manage::reload(&api_of(cli.api), json),
         Command::Completions { shell } => {

@@ -42,6 +42,13 @@ pub struct VniAddArgs {
     /// Report MACs the kernel learns on the VNI's ports (default: [dataplane] learning).
     #[arg(long)]
     pub learning: Option<bool>,
+    /// The tenant VRF of the VNI's IRB interface (RFC 9135).
+    #[arg(long)]
+    pub vrf: Option<String>,
+    /// An anycast gateway address ADDRESS/LENGTH (e.g. 192.0.2.254/24), repeatable; needs
+    /// --vrf.
+    #[arg(long = "gateway", value_name = "ADDR/LEN")]
+    pub gateways: Vec<String>,
     /// Print the created VNI as JSON.
     #[arg(long)]
     pub json: bool,
@@ -123,6 +130,8 @@ pub fn vni(api: &str, cmd: VniCommand) -> ExitCode {
                         bridge: a.bridge.unwrap_or_default(),
                         vxlan_device: a.vxlan_device.unwrap_or_default(),
                         learning: a.learning,
+                        vrf: a.vrf.unwrap_or_default(),
+                        gateways: a.gateways,
                     })
                     .await?
                     .into_inner();
@@ -214,6 +223,8 @@ pub fn reload(api: &str, json_out: bool) -> ExitCode {
                 "neighbors_added": r.neighbors_added,
                 "neighbors_removed": r.neighbors_removed,
                 "neighbors_changed": r.neighbors_changed,
+                "vrfs_added": r.vrfs_added,
+                "vrfs_removed": r.vrfs_removed,
                 "vnis_added": r.vnis_added,
                 "vnis_removed": r.vnis_removed,
                 "vnis_changed": r.vnis_changed,
@@ -231,6 +242,8 @@ pub fn reload(api: &str, json_out: bool) -> ExitCode {
             add("neighbors added", r.neighbors_added.clone());
             add("neighbors removed", r.neighbors_removed.clone());
             add("neighbors changed", r.neighbors_changed.clone());
+            add("VRFs added", r.vrfs_added.clone());
+            add("VRFs removed", r.vrfs_removed.clone());
             add("VNIs added", vnis(&r.vnis_added));
             add("VNIs removed", vnis(&r.vnis_removed));
             add("VNIs changed", vnis(&r.vnis_changed));

@@ -30,6 +30,10 @@ pub enum ShowCommand {
     Endpoints(crate::evpn::VniArgs),
     /// EVPN: the MACs and IPs frozen as duplicates (RFC 7432 §15.1), with the time left.
     Duplicates(crate::evpn::VniArgs),
+    /// Layer 3: the tenant VRFs (L3VNI, RD, route targets, router MAC, VNIs, table sizes).
+    Vrfs(crate::vrf::VrfsArgs),
+    /// Layer 3: what evpnd installed in the VRF tables (prefix, origin, paths).
+    IpRoutes(crate::vrf::IpRoutesArgs),
 }
 
 /// `--json`.
@@ -81,6 +85,9 @@ pub struct RoutesArgs {
     /// Only routes with a path from this neighbour ("local": originated here).
     #[arg(long)]
     pub peer: Option<String>,
+    /// Only the EVPN routes of this tenant VRF (type-2 with an L3VNI, type-5) that it imports.
+    #[arg(long)]
+    pub vrf: Option<String>,
     /// Only the best path of each route.
     #[arg(long)]
     pub best: bool,
@@ -155,6 +162,8 @@ pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
         ShowCommand::Dataplane(f) => crate::evpn::show_dataplane(api, f.json),
         ShowCommand::Neighbors(a) => show_neighbors(api, a),
         ShowCommand::Routes(a) => show_routes(api, a),
+        ShowCommand::Vrfs(a) => crate::vrf::show_vrfs(api, a),
+        ShowCommand::IpRoutes(a) => crate::vrf::show_ip_routes(api, a),
     }
 }
 
@@ -205,6 +214,7 @@ fn show_routes(api: &str, a: RoutesArgs) -> ExitCode {
             best_only: a.best,
             page_size: a.page_size,
             page_token: String::new(),
+            vrf: a.vrf.unwrap_or_default(),
         };
         let json = a.json;
         crate::client::print_pages(json, &ROUTE_HEADER, "route", |page_token| {

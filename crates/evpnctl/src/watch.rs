@@ -150,7 +150,8 @@ fn head(epoch: u64, sequence: u64, kind: &str) -> serde_json::Map<String, Value>
 fn intent_json(i: &v1::DataplaneIntent) -> Value {
     use v1::dataplane_intent::Kind as K;
     match &i.kind {
-        Some(K::Vni(v)) => json!({"op": "vni", "vni": v.vni}),
+        Some(K::Vni(v)) if v.vrf.is_empty() => json!({"op": "vni", "vni": v.vni}),
+        Some(K::Vni(v)) => json!({"op": "vni", "vni": v.vni, "vrf": v.vrf}),
         Some(K::RemoveVni(v)) => json!({"op": "remove_vni", "vni": v.vni}),
         Some(K::Port(p)) => json!({"op": "port", "vni": p.vni, "port": p.port}),
         Some(K::RemovePort(p)) => json!({"op": "remove_port", "vni": p.vni, "port": p.port}),
@@ -164,6 +165,25 @@ fn intent_json(i: &v1::DataplaneIntent) -> Value {
         Some(K::Neighbor(n)) => json!({"op": "neighbor", "vni": n.vni, "ip": n.ip, "mac": n.mac,
                                        "router": n.router, "local": n.local}),
         Some(K::RemoveNeighbor(n)) => json!({"op": "remove_neighbor", "vni": n.vni, "ip": n.ip}),
+        Some(K::Vrf(v)) => json!({"op": "vrf", "vrf": v.vrf, "l3vni": v.l3vni,
+                                  "router_mac": v.router_mac}),
+        Some(K::RemoveVrf(v)) => json!({"op": "remove_vrf", "vrf": v.vrf}),
+        Some(K::Gateway(g)) => json!({"op": "gateway", "vni": g.vni, "address": g.address,
+                                      "prefix_len": g.prefix_len, "mac": g.mac}),
+        Some(K::RemoveGateway(g)) => json!({"op": "remove_gateway", "vni": g.vni,
+                                            "address": g.address, "prefix_len": g.prefix_len}),
+        Some(K::RouterMac(r)) => json!({"op": "router_mac", "vrf": r.vrf, "vtep": r.vtep,
+                                        "mac": r.mac}),
+        Some(K::RemoveRouterMac(r)) => json!({"op": "remove_router_mac", "vrf": r.vrf,
+                                              "vtep": r.vtep}),
+        Some(K::RemoteRoute(r)) => json!({"op": "remote_route", "vrf": r.vrf,
+                                          "prefix": r.prefix, "vtep": r.vtep}),
+        Some(K::RemoveRemoteRoute(r)) => json!({"op": "remove_remote_route", "vrf": r.vrf,
+                                                "prefix": r.prefix, "vtep": r.vtep}),
+        Some(K::GatewayRoute(r)) => json!({"op": "gateway_route", "vrf": r.vrf,
+                                           "prefix": r.prefix, "via": r.via}),
+        Some(K::RemoveGatewayRoute(r)) => json!({"op": "remove_gateway_route", "vrf": r.vrf,
+                                                 "prefix": r.prefix, "via": r.via}),
         None => json!({"op": "unknown"}),
     }
 }
@@ -171,7 +191,8 @@ fn intent_json(i: &v1::DataplaneIntent) -> Value {
 fn intent_text(i: &v1::DataplaneIntent) -> String {
     use v1::dataplane_intent::Kind as K;
     match &i.kind {
-        Some(K::Vni(v)) => format!("vni {}", v.vni),
+        Some(K::Vni(v)) if v.vrf.is_empty() => format!("vni {}", v.vni),
+        Some(K::Vni(v)) => format!("vni {} vrf {}", v.vni, v.vrf),
         Some(K::RemoveVni(v)) => format!("remove vni {}", v.vni),
         Some(K::Port(p)) => format!("port vni {} {}", p.vni, p.port),
         Some(K::RemovePort(p)) => format!("remove port vni {} {}", p.vni, p.port),
@@ -195,6 +216,28 @@ fn intent_text(i: &v1::DataplaneIntent) -> String {
             if n.local { " local" } else { "" }
         ),
         Some(K::RemoveNeighbor(n)) => format!("remove neighbor vni {} {}", n.vni, n.ip),
+        Some(K::Vrf(v)) => format!("vrf {} l3vni {} rmac {}", v.vrf, v.l3vni, v.router_mac),
+        Some(K::RemoveVrf(v)) => format!("remove vrf {}", v.vrf),
+        Some(K::Gateway(g)) => format!(
+            "gateway vni {} {}/{} mac {}",
+            g.vni, g.address, g.prefix_len, g.mac
+        ),
+        Some(K::RemoveGateway(g)) => {
+            format!(
+                "remove gateway vni {} {}/{}",
+                g.vni, g.address, g.prefix_len
+            )
+        }
+        Some(K::RouterMac(r)) => format!("router-mac vrf {} {} is {}", r.vrf, r.vtep, r.mac),
+        Some(K::RemoveRouterMac(r)) => format!("remove router-mac vrf {} {}", r.vrf, r.vtep),
+        Some(K::RemoteRoute(r)) => format!("route vrf {} {} -> vtep {}", r.vrf, r.prefix, r.vtep),
+        Some(K::RemoveRemoteRoute(r)) => {
+            format!("remove route vrf {} {} -> vtep {}", r.vrf, r.prefix, r.vtep)
+        }
+        Some(K::GatewayRoute(r)) => format!("route vrf {} {} via {}", r.vrf, r.prefix, r.via),
+        Some(K::RemoveGatewayRoute(r)) => {
+            format!("remove route vrf {} {} via {}", r.vrf, r.prefix, r.via)
+        }
         None => "unknown intent".into(),
     }
 }

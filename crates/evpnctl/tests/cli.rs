@@ -242,6 +242,8 @@ const RELOAD: &[(&str, Kind)] = &[
     ("vnis_added", Nums),
     ("vnis_removed", Nums),
     ("vnis_changed", Nums),
+    ("vrfs_added", Strs),
+    ("vrfs_removed", Strs),
     ("ignored", Strs),
 ];
 const VNI_ADDED: &[(&str, Kind)] = &[

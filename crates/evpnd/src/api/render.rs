@@ -353,6 +353,58 @@ pub fn dataplane(m: &MemoryDataplane) -> v1::ListDataplaneResponse {
             .collect(),
         applied: m.applied,
         errors: m.errors,
+        vrfs: m
+            .vrfs
+            .iter()
+            .map(|(name, v)| v1::DataplaneVrf {
+                vrf: name.to_string(),
+                l3vni: v.l3vni.map_or(0, |n| n.get()),
+                router_mac: v.router_mac.to_string(),
+                vnis: m
+                    .vni_vrf
+                    .iter()
+                    .filter(|(_, x)| *x == name)
+                    .map(|(vni, _)| vni.get())
+                    .collect(),
+            })
+            .collect(),
+        gateways: m
+            .gateways
+            .iter()
+            .map(|((vni, address), g)| v1::DataplaneGateway {
+                vni: vni.get(),
+                address: address.to_string(),
+                prefix_len: u32::from(g.prefix_len),
+                mac: g.mac.to_string(),
+            })
+            .collect(),
+        router_macs: m
+            .router_macs
+            .iter()
+            .map(|((vrf, vtep), mac)| v1::DataplaneRouterMac {
+                vrf: vrf.to_string(),
+                vtep: vtep.to_string(),
+                mac: mac.to_string(),
+            })
+            .collect(),
+        routes: m
+            .routes
+            .iter()
+            .map(|((vrf, prefix), paths)| {
+                let mut r = v1::DataplaneRoute {
+                    vrf: vrf.to_string(),
+                    prefix: prefix.to_string(),
+                    ..Default::default()
+                };
+                for p in paths {
+                    match p {
+                        evpnd_dataplane::RoutePath::Remote(vtep) => r.vteps.push(vtep.to_string()),
+                        evpnd_dataplane::RoutePath::Gateway(via) => r.vias.push(via.to_string()),
+                    }
+                }
+                r
+            })
+            .collect(),
     }
 }
 
