@@ -375,6 +375,111 @@ fn management_commands_exit_codes_and_json_shapes() {
     }
 }
 
+const VRF: &[(&str, Kind)] = &[
+    ("name", Str),
+    ("l3vni", Num),
+    ("rd", Str),
+    ("import_route_targets", Strs),
+    ("export_route_targets", Strs),
+    ("router_mac", Str),
+    ("advertise_connected", Bool),
+    ("advertise", Strs),
+    ("routes", Arr),
+    ("vnis", Nums),
+    ("host_routes", Num),
+    ("prefix_routes", Num),
+    ("local_routes", Num),
+    ("remote_vteps", Num),
+];
+const DATAPLANE_VRF: &[(&str, Kind)] = &[
+    ("vrf", Str),
+    ("l3vni", Num),
+    ("router_mac", Str),
+    ("vnis", Nums),
+];
+
+#[test]
+fn vrf_commands_exit_codes_and_json_shapes() {
+    let port = free_port("127.0.0.73");
+    let d = Daemon::start(&format!(
+        "asn = 65000\nrouter-id = \"198.19.0.73\"\n[bgp]\nlisten = \"127.0.0.73:{port}\"\n[evpn]\nvtep = \"198.19.0.73\"\n[[vrf]]\nname = \"red\"\nl3vni = 5000\n[[vrf.route]]\nprefix = \"203.0.113.0/24\"\nvia = \"192.0.2.20\"\n[[vni]]\nvni = 100\nvrf = \"red\"\ngateway = [\"192.0.2.254/24\"]\n[dataplane]\nkind = \"memory\"\n"
+    ));
+    let v = d.json(&[
+        "vrf",
+        "add",
+        "blue",
+        "--l3vni",
+        "6000",
+        "--import-rt",
+        "65000:6000",
+        "--json",
+    ]);
+    shape("vrf add", &v, VRF);
+    assert_eq!(v["rd"], "198.19.0.73:6000");
+    let r = d.ctl(&["vrf", "add", "blue", "--l3vni", "6001"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("name:"), "{}", r.stderr);
+    let r = d.ctl(&["vrf", "add", "green"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("l3vni:"), "{}", r.stderr);
+    let r = d.ctl(&["vni", "add", "300", "--gateway", "198.51.100.1/24"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("gateway:"), "{}", r.stderr);
+    let r = d.ctl(&[
+        "vni",
+        "add",
+        "300",
+        "--vrf",
+        "blue",
+        "--gateway",
+        "198.51.100.1/24",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let vrfs = d.json(&["show", "vrfs", "--json", "--page-size", "1"]);
+    let vrfs = vrfs.as_array().unwrap();
+    assert_eq!(vrfs.len(), 2);
+    for v in vrfs {
+        shape("vrf", v, VRF);
+    }
+    let red = vrfs.iter().find(|v| v["name"] == "red").unwrap();
+    assert_eq!(
+        red["routes"],
+        serde_json::json!([{"prefix": "203.0.113.0/24", "via": "192.0.2.20"}])
+    );
+    let table = d.ctl(&["show", "vrfs"]);
+    assert!(table.stdout.contains("2 VRF(s)"), "{}", table.stdout);
+    let routes = d.json(&["show", "ip-routes", "--vrf", "red", "--json"]);
+    for r in routes.as_array().unwrap() {
+        shape(
+            "ip-route",
+            r,
+            &[
+                ("vrf", Str),
+                ("prefix", Str),
+                ("origin", Str),
+                ("paths", Arr),
+            ],
+        );
+    }
+    assert_eq!(d.ctl(&["show", "ip-routes", "--vrf", "nope"]).code, 1);
+    assert_eq!(d.ctl(&["show", "routes", "--vrf", "red"]).code, 0);
+    let dp = d.json(&["show", "dataplane", "--json"]);
+    let dv = dp["vrfs"].as_array().unwrap();
+    assert_eq!(dv.len(), 2);
+    for v in dv {
+        shape("dataplane vrf", v, DATAPLANE_VRF);
+    }
+    let r = d.ctl(&["vrf", "del", "blue"]);
+    assert_eq!(r.code, 1, "blue still has VNI 300");
+    assert!(r.stderr.contains("name:"), "{}", r.stderr);
+    assert_eq!(d.ctl(&["vni", "del", "300"]).code, 0);
+    assert_eq!(d.ctl(&["vrf", "del", "blue"]).code, 0);
+    let r = d.ctl(&["vrf", "del", "blue"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("vrf:"), "{}", r.stderr);
+    assert_eq!(ctl(&d.api, &["vrf", "add"]).code, 2);
+}
+
 /// Runs `evpnctl ARGS --json` and reads the array as it streams: one entry per line (a comma
 /// after each but the last) between `[` and `]`. Returns the distinct entries by `key`, the
 /// bytes read, and the time to the first entry and to the end.

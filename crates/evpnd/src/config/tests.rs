@@ -738,3 +738,18 @@ fn bad_layer3_configs_name_the_key() {
         assert!(e.contains(key), "error {e:?} should mention {key:?}");
     }
 }
+
+/// The layer-3 example in docs/configuration.md is a valid configuration.
+#[test]
+fn documented_layer3_example_parses() {
+    let doc = include_str!("../../../../docs/configuration.md");
+    let section = doc
+        .find("## Tenant VRFs and routing (IRB)")
+        .expect("the layer-3 section");
+    let start = section + doc[section..].find("```toml\n").unwrap() + "```toml\n".len();
+    let len = doc[start..].find("```").unwrap();
+    let c = parse(&doc[start..start + len]).unwrap_or_else(|e| panic!("{e}"));
+    let e = c.node.evpn.unwrap();
+    assert_eq!((e.vrfs.len(), e.evis.len()), (1, 2));
+    assert_eq!(e.vrfs[0].routes.len(), 1);
+}
