@@ -476,7 +476,7 @@ fn vrf_commands_exit_codes_and_json_shapes() {
     assert_eq!(d.ctl(&["vrf", "del", "blue"]).code, 0);
     let r = d.ctl(&["vrf", "del", "blue"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("vrf:"), "{}", r.stderr);
+    assert!(r.stderr.contains("name:"), "{}", r.stderr);
     assert_eq!(ctl(&d.api, &["vrf", "add"]).code, 2);
 }
 

@@ -219,7 +219,7 @@ fn vrfs_are_listed_managed_and_refused_with_the_right_codes() {
     d.call(|mut c| async move { c.delete_vni(v1::DeleteVniRequest { vni: 300 }).await })
         .unwrap();
     remove_vrf(&d, "blue").unwrap();
-    refused(remove_vrf(&d, "blue"), Code::NotFound, "vrf");
+    refused(remove_vrf(&d, "blue"), Code::NotFound, "name");
     assert!(!dataplane(&d).vrfs.iter().any(|v| v.vrf == "blue"));
 
     // VRF routes and the routes of a VRF: an unknown VRF is NOT_FOUND; red's lists hold only
@@ -408,4 +408,78 @@ fn a_remote_tenant_becomes_a_host_route_in_the_vrf() {
         .iter()
         .any(|r| r.prefix == "192.0.2.10/32" && r.vteps == vec!["198.19.0.94".to_string()]));
     assert!(vrfs(&b, 0, String::new()).vrfs[0].host_routes >= 1);
+}
+
+#[test]
+fn a_reload_adds_and_removes_vrfs_and_refuses_a_changed_one() {
+    let port = free_port("127.0.0.96");
+    let d = Daemon::start(
+        "vrf-reload",
+        &config("127.0.0.96", port, "198.19.0.96", &[]),
+    );
+    let original = std::fs::read_to_string(&d.config).unwrap();
+    let reload = |d: &Daemon| {
+        d.call(|mut c| async move { c.reload_config(v1::ReloadConfigRequest {}).await })
+    };
+    // Blue and its VNI 300 come in one reload: the VRF before the VNI that names it.
+    let with_blue = original.replace(
+        "[[vni]]\nvni = 400\n",
+        "[[vni]]\nvni = 400\n[[vrf]]\nname = \"blue\"\nl3vni = 6000\n[[vni]]\nvni = 300\nvrf = \"blue\"\ngateway = [\"198.51.100.1/24\"]\n",
+    );
+    std::fs::write(&d.config, &with_blue).unwrap();
+    let r = reload(&d).unwrap();
+    assert_eq!(r.vrfs_added, vec!["blue".to_string()]);
+    assert_eq!(r.vnis_added, vec![300]);
+    let list = vrfs(&d, 0, String::new()).vrfs;
+    let blue = list.iter().find(|v| v.name == "blue").expect("blue");
+    assert_eq!(blue.vnis, vec![300]);
+    // A changed VRF needs a restart: nothing changes.
+    std::fs::write(&d.config, with_blue.replace("l3vni = 6000", "l3vni = 6001")).unwrap();
+    let e = reload(&d).unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("vrf blue"), "{e:?}");
+    assert_eq!(vrfs(&d, 0, String::new()).vrfs.len(), 2);
+    // Gone again: the VNI before the VRF.
+    std::fs::write(&d.config, &original).unwrap();
+    let r = reload(&d).unwrap();
+    assert_eq!(r.vrfs_removed, vec!["blue".to_string()]);
+    assert_eq!(r.vnis_removed, vec![300]);
+    let list = vrfs(&d, 0, String::new()).vrfs;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(dataplane(&d).errors, 0, "every intent fitted the tables");
+}
+
+/// Type-5 (RFC 9136 §4.4.1): A advertises 203.0.113.0/24 and its connected subnets into red;
+/// B installs them as `ip-prefix` routes towards A's VTEP, and `show routes --vrf red` at B
+/// lists A's type-5 routes.
+#[test]
+#[ignore = "needs the layer-3 engine (wt-engine): enable after its merge"]
+fn advertised_prefixes_become_ip_prefix_routes_in_the_vrf() {
+    let (pa, pb) = (free_port("127.0.0.97"), free_port("127.0.0.98"));
+    let a_config = config("127.0.0.97", pa, "198.19.0.97", &[("127.0.0.98", pb)]).replace(
+        "l3vni = 5000\n",
+        "l3vni = 5000\nadvertise = [\"203.0.113.0/24\"]\n",
+    );
+    let a = Daemon::start("vrf-t5-a", &a_config);
+    let b_config = config("127.0.0.98", pb, "198.19.0.98", &[("127.0.0.97", pa)])
+        .replace("vni = 100\n", "vni = 200\n")
+        .replace("192.0.2.254/24", "198.51.100.254/24")
+        .replace("2001:db8:100::1/64", "2001:db8:200::1/64");
+    let b = Daemon::start("vrf-t5-b", &b_config);
+    wait_until(WAIT, || a.all_established() && b.all_established()).unwrap();
+    let prefix_route = |b: &Daemon, prefix: &str| {
+        ip_routes(b, "red").unwrap().routes.into_iter().any(|r| {
+            r.prefix == prefix
+                && r.origin == "ip-prefix"
+                && r.paths.iter().any(|p| p.vtep == "198.19.0.97")
+        })
+    };
+    wait_until(WAIT, || {
+        prefix_route(&b, "203.0.113.0/24") && prefix_route(&b, "192.0.2.0/24")
+    })
+    .unwrap();
+    let routes = routes_of_vrf(&b, "red").unwrap();
+    assert!(routes
+        .iter()
+        .any(|r| r.evpn.as_ref().is_some_and(|e| e.route_type == 5)));
 }

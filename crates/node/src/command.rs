@@ -384,7 +384,11 @@ impl Node {
     }
 
     fn remove_vrf(&mut self, name: &str) -> Result<Reply, CommandError> {
-        let vrf = self.known_vrf(name)?;
+        // The command names the VRF in its `name` field.
+        let vrf = self.known_vrf(name).map_err(|mut e| {
+            e.field = "name";
+            e
+        })?;
         let e = self.evpn.as_mut().ok_or_else(engine_off)?;
         let users: Vec<String> = e
             .engine

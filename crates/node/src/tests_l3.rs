@@ -190,7 +190,7 @@ fn vrf_commands_are_validated_like_the_file_and_change_nothing_when_refused() {
                 name: "blue".into()
             }
         ),
-        (ErrorKind::NotFound, "vrf")
+        (ErrorKind::NotFound, "name")
     );
     let mut spec = VniSpec::new(300);
     spec.vrf = Some("blue".into());
