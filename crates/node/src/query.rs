@@ -193,20 +193,12 @@ pub(crate) fn route_vni(route: &Route, best: Option<&PathAttrs>) -> Option<u32> 
     route_vni.or(pmsi_vni)
 }
 
-/// True when `ip` lies inside `prefix`/`len` (same family).
+/// True when `ip` lies inside `prefix`/`len` (same family; a length beyond the address width
+/// counts as the full width).
 fn prefix_holds(prefix: IpAddr, len: u8, ip: IpAddr) -> bool {
-    let (p, a, bits) = match (prefix, ip) {
-        (IpAddr::V4(p), IpAddr::V4(a)) => (
-            u128::from(u32::from(p)) << 96,
-            u128::from(u32::from(a)) << 96,
-            32,
-        ),
-        (IpAddr::V6(p), IpAddr::V6(a)) => (u128::from(p), u128::from(a), 128),
-        _ => return false,
-    };
-    let len = u32::from(len).min(bits);
-    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-    p & mask == a & mask
+    let width = if prefix.is_ipv4() { 32 } else { 128 };
+    evpnd_wire::IpPrefix::new(prefix, len.min(width))
+        .is_some_and(|p| crate::validate::prefix_holds(p, ip))
 }
 
 impl Node {

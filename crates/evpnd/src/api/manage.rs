@@ -80,17 +80,12 @@ fn route_targets(
     Ok((import, export))
 }
 
-/// The gRPC status of a refused value (`field: reason`).
-fn invalid(e: evpnd_node::CommandError) -> Status {
-    super::status(e)
-}
-
 /// The VRF and kernel options of an `AddVrf` request.
 pub(crate) fn vrf_spec(r: &v1::AddVrfRequest) -> Result<(VrfSpec, VrfOptions), Status> {
     if r.name.is_empty() {
         return Err(Status::invalid_argument("name: required"));
     }
-    validate::vrf_name("name", &r.name).map_err(invalid)?;
+    validate::vrf_name("name", &r.name).map_err(status)?;
     let (import, export) = route_targets(&r.import_route_targets, &r.export_route_targets)?;
     let router_mac = if r.router_mac.is_empty() {
         None
@@ -136,12 +131,12 @@ pub(crate) fn vni_spec(r: &v1::CreateVniRequest) -> Result<(VniSpec, VniOptions)
     let vrf = if r.vrf.is_empty() {
         None
     } else {
-        validate::vrf_name("vrf", &r.vrf).map_err(invalid)?;
+        validate::vrf_name("vrf", &r.vrf).map_err(status)?;
         Some(r.vrf.clone())
     };
     let mut gateways = Vec::new();
     for g in &r.gateways {
-        let g = validate::gateway_text(g).map_err(invalid)?;
+        let g = validate::gateway_text(g).map_err(status)?;
         if !gateways.contains(&g) {
             gateways.push(g);
         }
