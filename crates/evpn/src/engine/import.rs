@@ -36,6 +36,13 @@ pub(super) enum ImportKey {
         ethernet_tag: u32,
         originator: IpAddr,
     },
+    /// An IP prefix route (RFC 9136 §3.1: RD, Ethernet tag, prefix length and prefix).
+    IpPrefix {
+        rd: RouteDistinguisher,
+        ethernet_tag: u32,
+        prefix_len: u8,
+        prefix: IpAddr,
+    },
 }
 
 /// What one imported route contributes.
@@ -97,6 +104,12 @@ impl Engine {
         let Some(key) = import_key(route) else {
             return;
         };
+        self.l2_best_change(key, change, now);
+        self.l3_best_change(key, change.best.as_ref());
+    }
+
+    /// The layer-2 part of a best-path change: MAC, IP binding and flood entries.
+    fn l2_best_change(&mut self, key: ImportKey, change: &BestChange, now: Instant) {
         let new = change.best.as_ref().and_then(|p| self.classify(p));
         let old = self
             .imported
@@ -151,7 +164,7 @@ impl Engine {
                     immutable: c.immutable,
                 })
             }
-            (Stored::Mac { .. }, ImportKey::Imet { .. }) => None,
+            (Stored::Mac { .. }, ImportKey::Imet { .. } | ImportKey::IpPrefix { .. }) => None,
         }
     }
 
@@ -242,12 +255,30 @@ impl Engine {
 
     /// Whether the engine imports the best path `p` and, if not, why (`evpnctl explain`):
     /// the same rules [`Engine::remote_best_change`] applies.
+    ///
+    /// A route with a layer-3 part (a MAC/IP route with label 2 and an IP, an IP prefix
+    /// route) is judged for both: [`ImportVerdict::ImportedIntoVrf`] when a VRF imports it
+    /// (with the VNI when the EVI imports it too), [`ImportVerdict::BridgedOnly`] when only the
+    /// EVI does (with the layer-3 refusal), else the layer-3 refusal.
     pub fn import_verdict(&self, p: &Path) -> ImportVerdict {
-        match self.judge(p) {
-            Ok(Imported::Mac { vni, .. } | Imported::Flood { vni, .. }) => {
-                ImportVerdict::Imported { vni }
-            }
-            Err(v) => v,
+        let l2 = match self.judge(p) {
+            Ok(Imported::Mac { vni, .. } | Imported::Flood { vni, .. }) => Ok(vni),
+            Err(v) => Err(v),
+        };
+        match (l2, self.judge_l3(p)) {
+            (l2, Err(ImportVerdict::NotImportable)) => match l2 {
+                Ok(vni) => ImportVerdict::Imported { vni },
+                Err(v) => v,
+            },
+            (l2, Ok(r)) => ImportVerdict::ImportedIntoVrf {
+                vrf: r.vrf(),
+                vni: l2.ok(),
+            },
+            (Ok(vni), Err(why)) => ImportVerdict::BridgedOnly {
+                vni,
+                routed: Box::new(self.refine_l3_verdict(p, why)),
+            },
+            (Err(_), Err(why)) => self.refine_l3_verdict(p, why),
         }
     }
 
@@ -356,6 +387,12 @@ fn import_key(route: &EvpnRoute) -> Option<ImportKey> {
             rd: r.rd,
             ethernet_tag: r.ethernet_tag,
             originator: r.originator,
+        }),
+        EvpnRoute::IpPrefix(r) => Some(ImportKey::IpPrefix {
+            rd: r.rd,
+            ethernet_tag: r.ethernet_tag,
+            prefix_len: r.prefix_len,
+            prefix: r.prefix,
         }),
         _ => None,
     }
