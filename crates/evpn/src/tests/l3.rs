@@ -1046,3 +1046,62 @@ fn route_pages_follow_the_cursor_and_import_targets_include_vrfs() {
         value: 100
     })));
 }
+
+// ----- two NVEs through a real RIB -----
+
+/// NVE `n` (router id 198.19.0.n, VTEP 198.18.0.n) with VRF red and `vni` holding `gateway`.
+fn nve(n: u8, vni: Vni, gateway: &str) -> Engine {
+    let rid = Ipv4Addr::new(198, 19, 0, n);
+    let mut e = Engine::new(EngineConfig::new(
+        ASN,
+        rid,
+        IpAddr::V4(Ipv4Addr::new(198, 18, 0, n)),
+    ));
+    e.add_vrf(VrfConfig::new(red(), Some(L3VNI)));
+    let mut evi = EviConfig::new(vni);
+    evi.vrf = Some(red());
+    let (address, len) = gateway.split_once('/').unwrap();
+    evi.gateways = vec![GatewayAddress {
+        address: ip(address),
+        prefix_len: len.parse().unwrap(),
+    }];
+    e.add_evi(evi);
+    e
+}
+
+#[test]
+fn symmetric_fabric_through_a_rib_routes_to_a_subnet_that_is_not_local() {
+    let now = Instant::now();
+    let mut a = nve(1, VNI, "192.0.2.254/24");
+    let mut c = nve(3, OTHER_VNI, "198.51.100.254/24");
+    let (mut ma, mut mc) = (Mirror::default(), Mirror::default());
+    ma.apply(&mut a);
+    mc.apply(&mut c);
+    attach(&mut a, VNI, mac(1), Some(ip("192.0.2.10")), false, now).unwrap();
+    let mut rib_a = Rib::new(RibConfig::new(ASN, Ipv4Addr::new(198, 19, 0, 1)));
+    feed_rib(&mut rib_a, &mut a);
+    for ch in rib_a.poll_best_changes() {
+        c.remote_best_change(&ch, now);
+        a.remote_best_change(&ch, now);
+    }
+    ma.apply(&mut a);
+    mc.apply(&mut c);
+    assert!(ma.routes.is_empty(), "A ignores its own routes");
+    // C has no VNI 100, yet reaches the host and its subnet over the L3VNI.
+    let a_rmac = auto_router_mac(Ipv4Addr::new(198, 19, 0, 1));
+    assert_eq!(
+        mc.router_macs.get(&(red(), ip("198.18.0.1"))),
+        Some(&a_rmac)
+    );
+    assert_eq!(mc.paths("192.0.2.10/32"), vec![(true, ip("198.18.0.1"))]);
+    assert_eq!(mc.paths("192.0.2.0/24"), vec![(true, ip("198.18.0.1"))]);
+    assert!(c.mac_table(VNI).is_empty());
+    // A removes its EVI: C's routes and A's router MAC go.
+    a.remove_evi(VNI);
+    feed_rib(&mut rib_a, &mut a);
+    for ch in rib_a.poll_best_changes() {
+        c.remote_best_change(&ch, now);
+    }
+    mc.apply(&mut c);
+    assert!(mc.routes.is_empty() && mc.router_macs.is_empty());
+}
