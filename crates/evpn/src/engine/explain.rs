@@ -109,6 +109,16 @@ pub enum ImportVerdict {
 }
 
 impl ImportVerdict {
+    /// True when the engine imports the route into an EVI or a VRF (or both).
+    pub fn is_imported(&self) -> bool {
+        matches!(
+            self,
+            ImportVerdict::Imported { .. }
+                | ImportVerdict::ImportedIntoVrf { .. }
+                | ImportVerdict::BridgedOnly { .. }
+        )
+    }
+
     /// A stable short name (JSON).
     pub fn code(&self) -> &'static str {
         match self {

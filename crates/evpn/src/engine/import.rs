@@ -259,13 +259,20 @@ impl Engine {
     /// A route with a layer-3 part (a MAC/IP route with label 2 and an IP, an IP prefix
     /// route) is judged for both: [`ImportVerdict::ImportedIntoVrf`] when a VRF imports it
     /// (with the VNI when the EVI imports it too), [`ImportVerdict::BridgedOnly`] when only the
-    /// EVI does (with the layer-3 refusal), else the layer-3 refusal.
+    /// EVI does (with the layer-3 refusal), else the layer-3 refusal. Use
+    /// [`ImportVerdict::is_imported`] to ask whether anything imported it.
     pub fn import_verdict(&self, p: &Path) -> ImportVerdict {
         let l2 = match self.judge(p) {
             Ok(Imported::Mac { vni, .. } | Imported::Flood { vni, .. }) => Ok(vni),
             Err(v) => Err(v),
         };
-        match (l2, self.judge_l3(p)) {
+        // Without VRFs there is no layer 3 to judge: the layer-2 verdict stands alone.
+        let l3 = if self.vrfs.is_empty() {
+            Err(ImportVerdict::NotImportable)
+        } else {
+            self.judge_l3(p)
+        };
+        match (l2, l3) {
             (l2, Err(ImportVerdict::NotImportable)) => match l2 {
                 Ok(vni) => ImportVerdict::Imported { vni },
                 Err(v) => v,

@@ -40,6 +40,10 @@ use std::net::IpAddr;
 impl Engine {
     /// The layer-3 part of a best-path change of route `key` (after its layer-2 part).
     pub(super) fn l3_best_change(&mut self, key: ImportKey, best: Option<&Path>) {
+        if self.l3.l3vnis.is_empty() && self.l3.imported.is_empty() {
+            // No VRF with an L3VNI: nothing can be imported (and nothing was).
+            return;
+        }
         let new = best.and_then(|p| self.judge_l3(p).ok());
         let old = self.l3.imported.remove(&key);
         if let Some(n) = new {

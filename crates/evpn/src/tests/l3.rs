@@ -431,6 +431,7 @@ fn asymmetric_irb_leaves_mac_ip_routes_unchanged_and_installs_no_routes() {
         i,
         DataplaneIntent::RemoteRoute { .. } | DataplaneIntent::RouterMac { .. }
     )));
+    assert!(verdict(&e, &c).is_imported());
     match verdict(&e, &c) {
         ImportVerdict::BridgedOnly { vni, routed } => {
             assert_eq!(vni, VNI);
@@ -450,6 +451,7 @@ fn asymmetric_irb_leaves_mac_ip_routes_unchanged_and_installs_no_routes() {
     e.remote_best_change(&p, t0);
     assert!(m.apply(&mut e).is_empty());
     assert_eq!(verdict(&e, &p), ImportVerdict::AsymmetricIrb);
+    assert!(!verdict(&e, &p).is_imported());
     assert!(m.routes.is_empty());
 }
 
@@ -1104,4 +1106,24 @@ fn symmetric_fabric_through_a_rib_routes_to_a_subnet_that_is_not_local() {
     }
     mc.apply(&mut c);
     assert!(mc.routes.is_empty() && mc.router_macs.is_empty());
+}
+
+#[test]
+fn without_vrfs_a_symmetric_peer_route_keeps_its_layer2_verdict() {
+    let mut e = engine("198.19.0.1", "198.18.0.1");
+    e.add_evi(EviConfig::new(VNI));
+    let mut comms = red_comms(2);
+    comms.push(rt(65001, 100));
+    let c = remote_host(
+        remote_rd(),
+        VNI,
+        Some(L3VNI),
+        mac(2),
+        "192.0.2.20",
+        "198.18.0.2",
+        comms,
+    );
+    assert_eq!(verdict(&e, &c), ImportVerdict::Imported { vni: VNI });
+    e.remote_best_change(&c, Instant::now());
+    assert_eq!(e.mac_table(VNI).len(), 1);
 }
