@@ -93,7 +93,9 @@ impl Engine {
     /// carries a route target imported by the EVI of their VNI (label 1 for type 2, the PMSI
     /// label for type 3: RFC 8365 §5.1.3) and whose VTEP is not ours update the MAC table,
     /// neighbour table and flood list; `best = None` (or a new best path that no longer
-    /// qualifies) undoes what the route installed. Everything else is ignored.
+    /// qualifies) undoes what the route installed. Then the layer-3 part: MAC/IP routes with
+    /// label 2 (symmetric IRB host routes, RFC 9135 §5.2) and IP prefix routes (RFC 9136) go
+    /// into the VRF of their L3VNI (`l3_import` notes). Everything else is ignored.
     pub fn remote_best_change(&mut self, change: &BestChange, now: Instant) {
         if change.family != Family::L2VPN_EVPN {
             return;
