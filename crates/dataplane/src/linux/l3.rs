@@ -22,11 +22,14 @@ use super::fdb::{entry_requests, EntryRequest, VniDevices};
 use super::netdev::{self, Link};
 use super::netns::{self, Namespace};
 use super::route::{self, MAIN_TABLE};
+use super::socket::Request;
 use super::vni::SetUp;
 use super::VrfModel;
 use crate::{DataplaneIntent, RoutePath, VrfName};
 use evpnd_wire::{MacAddress, Vni};
+use netlink_packet_core::NLM_F_DUMP;
 use netlink_packet_route::link::InfoKind;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -537,6 +540,39 @@ impl Applier {
             _ => {}
         }
         Ok((ns, out))
+    }
+
+    /// Deletes the routes an earlier run left in the tables of the VRFs set up (protocol
+    /// [`route::EVPND_ROUTE_PROTOCOL`], the VRF's table) that no intent renewed. Part of the
+    /// sweep at `Synced`; failures leave them for the next start.
+    pub(super) fn sweep_routes(&mut self) {
+        let vrfs: Vec<(VrfName, u32)> = self.l3.vrfs.iter().map(|(v, s)| (*v, s.table)).collect();
+        for (vrf, table) in vrfs {
+            let ns = self.l3.ns_key(Some(vrf));
+            let found = self.in_netns(ns, |a| {
+                let mut found = Vec::new();
+                for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+                    let answers = a
+                        .socket
+                        .query(&route::dump_routes(family), NLM_F_DUMP)
+                        .map_err(|e| e.to_string())?;
+                    found.extend(answers.iter().filter_map(|m| match m {
+                        RouteNetlinkMessage::NewRoute(r) => route::ours(r, table),
+                        _ => None,
+                    }));
+                }
+                Ok(found)
+            });
+            let Ok(found) = found else { continue };
+            let requests: Vec<Request> = found
+                .into_iter()
+                .filter(|p| !self.desired.routes.contains_key(&(vrf, *p)))
+                .filter_map(|p| route::route_request(table, p, &[], None).ok())
+                .collect();
+            if !requests.is_empty() {
+                let _ = self.in_netns(ns, |a| Ok(a.socket.send_batch(&requests)));
+            }
+        }
     }
 
     /// Moves tenant port `link` of a VNI in `vrf` from the host namespace into the VRF's.

@@ -173,6 +173,37 @@ pub(crate) fn route_request(
     })
 }
 
+/// A dump request for the routes of `family` (every table; filtered by the caller).
+pub(crate) fn dump_routes(family: AddressFamily) -> RouteNetlinkMessage {
+    let mut m = RouteMessage::default();
+    m.header.address_family = family;
+    RouteNetlinkMessage::GetRoute(m)
+}
+
+/// The prefix of a dumped route when it is ours ([`EVPND_ROUTE_PROTOCOL`]) and in `table`.
+pub(crate) fn ours(m: &RouteMessage, table: u32) -> Option<IpPrefix> {
+    if u8::from(m.header.protocol) != EVPND_ROUTE_PROTOCOL {
+        return None;
+    }
+    let mut in_table = u32::from(m.header.table);
+    let mut dst = match m.header.address_family {
+        AddressFamily::Inet => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        AddressFamily::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => return None,
+    };
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Table(t) => in_table = *t,
+            RouteAttribute::Destination(RouteAddress::Inet(a)) => dst = IpAddr::V4(*a),
+            RouteAttribute::Destination(RouteAddress::Inet6(a)) => dst = IpAddr::V6(*a),
+            _ => {}
+        }
+    }
+    (in_table == table)
+        .then(|| IpPrefix::new(dst, m.header.destination_prefix_length))
+        .flatten()
+}
+
 /// `ip addr add ADDRESS/LEN dev INDEX` (IPv6: `nodad`: an anycast gateway address is on every
 /// NVE at once, RFC 9135 §4.2, so duplicate address detection must not run) or `ip addr del`.
 pub(crate) fn address(index: u32, address: IpAddr, prefix_len: u8, add: bool) -> Request {
@@ -432,6 +463,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(new_route(&r).header.table, 100);
+    }
+
+    #[test]
+    fn our_dumped_routes_are_recognised_by_protocol_and_table() {
+        let p = prefix("198.51.100.0/24");
+        let r = route_request(5000, p, &[RoutePath::Remote(ip("198.18.0.2"))], Some(9)).unwrap();
+        let m = new_route(&r);
+        assert_eq!(ours(&m, 5000), Some(p));
+        assert_eq!(ours(&m, 254), None);
+        let mut foreign = m.clone();
+        foreign.header.protocol = RouteProtocol::Static;
+        assert_eq!(ours(&foreign, 5000), None);
     }
 
     #[test]

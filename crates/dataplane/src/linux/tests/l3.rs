@@ -512,10 +512,12 @@ fn remote_routes_install_rate() {
     let before = b.stats();
     let routes: Vec<I> = (0..count)
         .map(|i| {
-            // /32s from 198.18.128.0/17 upwards (inside the underlay range, not overlapping
-            // the VTEPs).
-            let a =
-                std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(198, 18, 128, 0)) + i);
+            // /32s from 198.18.1.0 upwards, skipping 198.19.0.0/24 (as examples/route_floor).
+            let mut a = u32::from(std::net::Ipv4Addr::new(198, 18, 1, 0)) + i;
+            if a >= u32::from(std::net::Ipv4Addr::new(198, 19, 0, 0)) {
+                a += 256;
+            }
+            let a = std::net::Ipv4Addr::from(a);
             I::RemoteRoute {
                 vrf: red,
                 prefix: IpPrefix::new(IpAddr::V4(a), 32).unwrap(),
@@ -545,6 +547,69 @@ fn remote_routes_install_rate() {
         f64::from(count) / (micros as f64 / 1e6)
     );
     assert_eq!(installed, count as usize);
+    no_failures(&b);
+    drop(b);
+    r1.delete().unwrap();
+    h1.delete().unwrap();
+}
+
+/// A restarted backend finds the routes an earlier run left in a VRF (protocol 235) and
+/// deletes those no intent renewed at `Synced`; routes of other protocols stay.
+#[test]
+fn stale_routes_of_an_earlier_run_are_swept_at_synced() {
+    if !root() {
+        return;
+    }
+    let h1 = Netns::new().unwrap();
+    let r1 = Netns::new().unwrap();
+    let red = vrf("red");
+    let setup = |routes: &[&str]| {
+        let mut b = vec![
+            I::Vrf {
+                vrf: red,
+                l3vni: Some(vni(5000)),
+                router_mac: rmac(1),
+            },
+            I::RouterMac {
+                vrf: red,
+                vtep: ip(VTEP2),
+                mac: rmac(2),
+            },
+        ];
+        for p in routes {
+            b.push(I::RemoteRoute {
+                vrf: red,
+                prefix: prefix(p),
+                vtep: ip(VTEP2),
+            });
+        }
+        b
+    };
+    let mut b = Running::start(&h1, l3_config(VTEP1, &[("red", r1.name())]));
+    let first = setup(&["198.51.100.0/24", "2001:db8:200::/64"]);
+    b.submit(first.clone());
+    b.wait_applied(first.len() as u64);
+    wait_for("the first run's routes", || {
+        r1.ip(&["route", "show", "proto", "235"])
+            .unwrap()
+            .contains("198.51.100.0/24")
+    });
+    b.stop();
+    r1.ip(&["route", "add", "203.0.113.0/24", "dev", "lo"])
+        .unwrap();
+    let mut b = Running::start(&h1, l3_config(VTEP1, &[("red", r1.name())]));
+    let mut second = setup(&["198.51.100.0/24"]);
+    second.push(I::Synced);
+    b.submit(second.clone());
+    b.wait_applied(second.len() as u64);
+    wait_for("the stale IPv6 route swept", || {
+        !r1.ip(&["-6", "route", "show"])
+            .unwrap()
+            .contains("2001:db8:200::/64")
+    });
+    let v4 = r1.ip(&["route", "show"]).unwrap();
+    assert!(v4.contains("198.51.100.0/24"), "{v4}");
+    assert!(v4.contains("203.0.113.0/24 dev lo"), "{v4}");
     no_failures(&b);
     drop(b);
     r1.delete().unwrap();
