@@ -203,12 +203,19 @@ fn symmetric_irb_routes_over_the_l3vni_with_isolation_ecmp_and_clean_removal() {
         &["198.51.100.1/32", "2001:db8:200::10/128"],
     ));
     // ECMP: one prefix through two VTEPs (the second one need not exist for the FIB).
-    batch1.extend(remote(red, "198.18.0.3", 3, &["203.0.113.0/24"]));
-    batch1.push(I::RemoteRoute {
-        vrf: red,
-        prefix: prefix("203.0.113.0/24"),
-        vtep: ip(VTEP2),
-    });
+    batch1.extend(remote(
+        red,
+        "198.18.0.3",
+        3,
+        &["203.0.113.0/24", "2001:db8:300::/64"],
+    ));
+    for p in ["203.0.113.0/24", "2001:db8:300::/64"] {
+        batch1.push(I::RemoteRoute {
+            vrf: red,
+            prefix: prefix(p),
+            vtep: ip(VTEP2),
+        });
+    }
     let mut batch2 = vrf_with_vni(
         "red",
         Some(5000),
@@ -257,6 +264,11 @@ fn symmetric_irb_routes_over_the_l3vni_with_isolation_ecmp_and_clean_removal() {
     assert_eq!(lines_with(&ecmp, "nexthop via").len(), 2, "{ecmp}");
     assert!(ecmp.contains("proto 235"), "{ecmp}");
     println!("ECMP route:\n{ecmp}");
+    let ecmp6 = r1
+        .ip(&["-6", "route", "show", "2001:db8:300::/64"])
+        .unwrap();
+    assert_eq!(lines_with(&ecmp6, "nexthop via").len(), 2, "{ecmp6}");
+    println!("IPv6 ECMP route:\n{ecmp6}");
     let v6 = r1.ip(&["-6", "route", "show", "2001:db8:200::10"]).unwrap();
     assert!(v6.contains("via ::ffff:198.18.0.2 dev br5000"), "{v6}");
     // The L3VNI's underlay socket stayed in host 1: the VXLAN device is in the VRF.
@@ -613,5 +625,42 @@ fn stale_routes_of_an_earlier_run_are_swept_at_synced() {
     no_failures(&b);
     drop(b);
     r1.delete().unwrap();
+    h1.delete().unwrap();
+}
+
+/// A VRF that cannot be made is reported (with the reason) and retried, and so is the VNI
+/// that needs it; nothing is half-built in the host namespace.
+#[test]
+fn a_vrf_that_cannot_be_made_is_reported_and_its_vni_waits() {
+    if !root() {
+        return;
+    }
+    let h1 = Netns::new().unwrap();
+    let mut b = Running::start(&h1, l3_config(VTEP1, &[("red", "no/such")]));
+    let batch = vrf_with_vni("red", Some(5000), 1, 100, &[], "tp1");
+    b.submit(batch.clone());
+    b.wait_applied(batch.len() as u64);
+    let failed = b.wait_event("the VRF's install failure", |f| {
+        matches!(
+            f,
+            Feedback::InstallFailed {
+                intent: I::Vrf { .. },
+                ..
+            }
+        )
+    });
+    let Feedback::InstallFailed { reason, .. } = failed else {
+        panic!()
+    };
+    assert!(
+        reason.contains("not a usable network namespace name"),
+        "{reason}"
+    );
+    b.wait_event("the VNI reported down", |f| {
+        matches!(f, Feedback::LinkState { vni: 100, up: false, reason: Some(r) } if r.contains("VRF red"))
+    });
+    assert!(!link_exists(&h1, "vx5000") && !link_exists(&h1, "vx100"));
+    assert!(b.stats().pending_retries >= 2);
+    drop(b);
     h1.delete().unwrap();
 }
