@@ -450,6 +450,9 @@ fn vrf_device_model_enslaves_bridges_and_routes_in_the_vrf_table() {
         return;
     }
     if resolve_vrf_model(VrfModel::Auto) != Ok(VrfModel::Device) {
+        // Asked for explicitly, the model is refused with the reason.
+        let refused = resolve_vrf_model(VrfModel::Device).unwrap_err();
+        assert!(refused.0.contains("CONFIG_NET_VRF"), "{refused}");
         evpnd_lab::env::report_skip(
             &evpnd_lab::env::current_test_name(),
             "this kernel cannot create `vrf` devices (CONFIG_NET_VRF is off); the VRF-device \
