@@ -13,6 +13,10 @@
 //! `move/10000`; it should be about the same. The loaded engine's RSS growth per MAC is
 //! printed too (the corpus of best changes is allocated before the measurement).
 //!
+//! `import-type5/100000`: 100 000 IP prefix routes (IPv6 /80s of 2001:db8::/32, GW IP zero,
+//! one remote VTEP) into the VRF table of a fresh symmetric-IRB engine (RFC 9136 §4.4.1):
+//! the per-route cost of the layer-3 import, to compare with the kernel install floor.
+//!
 //! Run: `cargo bench -p evpnd-evpn --bench engine`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,12 +24,12 @@
 use criterion::{black_box, criterion_main, BatchSize, Criterion, Throughput};
 use evpnd_bgp::rib::{BestChange, NlriExtras, Path, PathAttrs, RouteSource};
 use evpnd_bgp::PeerId;
-use evpnd_evpn::{Attachment, Engine, EngineConfig, EviConfig};
+use evpnd_evpn::{Attachment, Engine, EngineConfig, EviConfig, VrfConfig, VrfName};
 use evpnd_wire::{
-    AttrSet, Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family, MacAddress, MacIpRoute,
-    NextHop, PathAttribute, Route, RouteDistinguisher, RouteTarget, Vni,
+    AttrSet, Esi, EvpnRoute, ExtCommunityKind, ExtendedCommunity, Family, IpPrefixRoute,
+    MacAddress, MacIpRoute, NextHop, PathAttribute, Route, RouteDistinguisher, RouteTarget, Vni,
 };
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,6 +113,88 @@ fn changes(n: u32, sequence: u32) -> Vec<BestChange> {
         .collect()
 }
 
+const L3VNI: Vni = match Vni::new(5000) {
+    Ok(v) => v,
+    Err(_) => panic!("5000 is a valid VNI"),
+};
+const TYPE5_ROUTES: u32 = 100_000;
+
+/// An engine with VRF red (L3VNI 5000, symmetric IRB).
+fn l3_engine() -> Engine {
+    let mut e = engine();
+    e.add_vrf(VrfConfig::new(
+        VrfName::new("red").expect("a valid VRF name"),
+        Some(L3VNI),
+    ));
+    while e.poll_route().is_some() {}
+    while e.poll_intent().is_some() {}
+    e
+}
+
+/// `n` distinct IP prefix routes from VTEP 198.18.0.2: /80s of 2001:db8::/32, GW IP zero,
+/// label L3VNI.
+fn type5_changes(n: u32) -> Vec<BestChange> {
+    let rd = RouteDistinguisher::ipv4(Ipv4Addr::new(198, 19, 0, 2), 5000);
+    let comms = vec![
+        ExtendedCommunity::route_target(RouteTarget::As2 {
+            asn: 65001,
+            value: L3VNI.get(),
+        }),
+        ExtendedCommunity::vxlan_encapsulation(),
+        ExtendedCommunity::new(ExtCommunityKind::RouterMac(MacAddress([
+            0x02, 0, 198, 19, 0, 2,
+        ]))),
+    ];
+    let mut a = PathAttrs::from_attributes(
+        &[PathAttribute::ExtendedCommunities(comms)],
+        AttrSet::default(),
+        NextHop::from_ip(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2))),
+        true,
+    );
+    let gateway = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    a.nlri_extras = NlriExtras {
+        label1: L3VNI.label(),
+        gateway: Some(gateway),
+        ..NlriExtras::default()
+    };
+    let a = Arc::new(a);
+    (0..n)
+        .map(|i| {
+            let [_, _, hi, lo] = i.to_be_bytes();
+            let prefix = IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0x0db8,
+                u16::from(hi),
+                u16::from(lo),
+                (i >> 16) as u16,
+                0,
+                0,
+                0,
+            ));
+            let route = Route::Evpn(EvpnRoute::IpPrefix(IpPrefixRoute {
+                rd,
+                esi: Esi::ZERO,
+                ethernet_tag: 0,
+                prefix_len: 80,
+                prefix,
+                gateway,
+                label: L3VNI.label(),
+            }));
+            BestChange {
+                family: Family::L2VPN_EVPN,
+                route,
+                best: Some(Path {
+                    route,
+                    source: RouteSource::Peer(PeerId(1)),
+                    path_id: None,
+                    attrs: a.clone(),
+                    stale: false,
+                }),
+            }
+        })
+        .collect()
+}
+
 fn drain(e: &mut Engine) -> usize {
     let mut n = 0;
     while e.poll_route().is_some() {
@@ -145,6 +231,28 @@ fn bench(c: &mut Criterion) {
             );
         }
         loaded.push(e);
+    }
+    let type5 = type5_changes(TYPE5_ROUTES);
+    {
+        let mut g = c.benchmark_group("import-type5");
+        g.throughput(Throughput::Elements(u64::from(TYPE5_ROUTES)));
+        g.sample_size(10);
+        g.warm_up_time(Duration::from_secs(1));
+        g.measurement_time(Duration::from_secs(5));
+        g.bench_function(TYPE5_ROUTES.to_string(), |b| {
+            b.iter_batched(
+                l3_engine,
+                |mut e| {
+                    for ch in &type5 {
+                        e.remote_best_change(ch, now);
+                    }
+                    black_box(drain(&mut e));
+                    e
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
     }
     for ((n, table), loaded) in sizes.iter().copied().zip(&tables).zip(&mut loaded) {
         let mut g = c.benchmark_group("import");

@@ -42,7 +42,7 @@ pub struct EngineConfig {
     /// How routing between the subnets of a tenant VRF works (RFC 9135 §4).
     pub irb: IrbMode,
     /// The MAC of the distributed anycast gateway: the same on every NVE of the fabric
-    /// (RFC 9135 §4.2), the MAC of every L2VNI's IRB interface that has gateway addresses.
+    /// (RFC 9135 §4.1), the MAC of every L2VNI's IRB interface that has gateway addresses.
     pub anycast_gateway_mac: MacAddress,
 }
 
@@ -54,11 +54,11 @@ pub const DEFAULT_ANYCAST_GATEWAY_MAC: MacAddress =
 /// The IRB model of the NVE (RFC 9135 §4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IrbMode {
-    /// Symmetric IRB (RFC 9135 §4.1): routed traffic crosses the fabric on the VRF's L3VNI
+    /// Symmetric IRB (RFC 9135 §5): routed traffic crosses the fabric on the VRF's L3VNI
     /// towards the egress NVE's router MAC; an NVE needs only the subnets of its own tenants.
     #[default]
     Symmetric,
-    /// Asymmetric IRB (RFC 9135 §4.2): the ingress NVE routes into the destination
+    /// Asymmetric IRB (RFC 9135 §6): the ingress NVE routes into the destination
     /// subnet's L2VNI and bridges from there, so every NVE needs every subnet it routes to.
     Asymmetric,
 }
@@ -174,7 +174,7 @@ pub struct EviConfig {
     pub export: Vec<RouteTarget>,
     /// The tenant VRF the VNI's IRB interface belongs to (RFC 9135 §3), if any.
     pub vrf: Option<VrfName>,
-    /// The anycast gateway addresses of the subnet(s) on this VNI (RFC 9135 §4.2), each with
+    /// The anycast gateway addresses of the subnet(s) on this VNI (RFC 9135 §4.1), each with
     /// its prefix length; only with a `vrf`.
     pub gateways: Vec<GatewayAddress>,
 }
@@ -227,7 +227,7 @@ pub struct VrfStaticRoute {
 pub struct VrfConfig {
     /// The VRF's name (unique on the NVE).
     pub name: VrfName,
-    /// The L3VNI (RFC 9135 §4.1): label 2 of MAC/IP routes and the label of IP prefix routes.
+    /// The L3VNI (RFC 9135 §5.1): label 2 of MAC/IP routes and the label of IP prefix routes.
     /// Required for symmetric IRB, unused by asymmetric IRB.
     pub l3vni: Option<Vni>,
     /// The RD of the VRF's IP prefix routes; `None` derives router-id:L3VNI like an EVI's.

@@ -12,6 +12,11 @@
 //!   (RFC 8365 §5.1.3); sticky MACs carry the MAC mobility community with the sticky bit.
 //! * **Import**: type-2 → MAC table and IP↔MAC (proxy ARP/ND) table, type-3 → per-VNI flood
 //!   list, emitted as [`DataplaneIntent`] deltas.
+//! * **Layer 3** (tenant VRFs): the distributed anycast gateway (RFC 9135 §4.1), symmetric IRB
+//!   (MAC+IP routes with label 2 = L3VNI and the Router's MAC, host routes on import: RFC 9135
+//!   §5.1–5.2, §8.1), asymmetric IRB (RFC 9135 §6: the ARP/ND entries of bridging), IP prefix
+//!   routes in the interface-less model with GW-IP overlay-index recursion (RFC 9136 §3.2,
+//!   §4.4.1), ECMP across VTEPs; see the `engine` module notes.
 //! * **MAC mobility, sticky MACs, duplicate detection** (RFC 7432 §15, RFC 9161): see the
 //!   `engine` module notes for the rules and the data structures that keep them O(1) per route.
 //!
@@ -34,6 +39,7 @@ pub use config::{
 };
 pub use engine::{
     BindingView, ClaimView, Decision, Engine, ImportVerdict, IpExplanation, MacExplanation,
+    OverlayResolution, RouteContribution, RouteExplanation,
 };
 pub use types::{
     is_host_address, Attachment, DataplaneIntent, DuplicateState, EngineError, EngineEvent,

@@ -1529,3 +1529,6 @@ fn a_freeze_at_a_remote_location_ends_with_the_local_claim_still_dormant() {
 
 /// `evpnctl explain`: import verdicts and decisions.
 mod explain;
+
+/// Layer 3: VRFs, IRB, IP prefix routes.
+mod l3;

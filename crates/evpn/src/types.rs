@@ -285,7 +285,7 @@ pub enum DataplaneIntent {
         ip: IpAddr,
     },
     /// A tenant VRF (IP-VRF, RFC 9135 §3) exists: the data plane gives it its own routing table
-    /// (a network namespace or a VRF device) and, with `l3vni` (symmetric IRB, RFC 9135 §4.1),
+    /// (a network namespace or a VRF device) and, with `l3vni` (symmetric IRB, RFC 9135 §5),
     /// the L3VNI's broadcast domain whose MAC is `router_mac` (the Router's MAC extended
     /// community, RFC 9135 §8.1). Comes before anything else of the VRF.
     Vrf {
@@ -302,7 +302,7 @@ pub enum DataplaneIntent {
         vrf: VrfName,
     },
     /// The IRB interface of `vni` answers as gateway `address/prefix_len` with MAC `mac` (the
-    /// distributed anycast gateway, RFC 9135 §4.2: the same address and MAC on every NVE); the
+    /// distributed anycast gateway, RFC 9135 §4.1: the same address and MAC on every NVE); the
     /// subnet becomes a connected route of the VNI's VRF. After the VNI's `Vni` intent.
     Gateway {
         /// The VNI.
@@ -323,7 +323,7 @@ pub enum DataplaneIntent {
         /// The subnet's prefix length.
         prefix_len: u8,
     },
-    /// The remote NVE `vtep` has router MAC `mac` in `vrf` (symmetric IRB, RFC 9135 §4.1, §8.1):
+    /// The remote NVE `vtep` has router MAC `mac` in `vrf` (symmetric IRB, RFC 9135 §5.2, §8.1):
     /// the data plane makes frames routed towards `vtep` over the L3VNI carry `mac` as their
     /// inner destination (on Linux: an FDB entry on the L3VNI device and a neighbour entry for
     /// the VTEP). Comes before any [`DataplaneIntent::RemoteRoute`] through `vtep`; replaces an
@@ -344,7 +344,7 @@ pub enum DataplaneIntent {
         vtep: IpAddr,
     },
     /// Route `prefix` in `vrf` to the remote NVE `vtep` over the L3VNI (a symmetric IRB host
-    /// route, RFC 9135 §4.1, or an IP prefix route, RFC 9136 §4.4.1). Several paths for one
+    /// route, RFC 9135 §5.2, or an IP prefix route, RFC 9136 §4.4.1). Several paths for one
     /// prefix form an ECMP route.
     RemoteRoute {
         /// The VRF.
@@ -365,7 +365,7 @@ pub enum DataplaneIntent {
     },
     /// Route `prefix` in `vrf` through `via`, an address on one of the VRF's local subnets
     /// (a configured route behind a local tenant router, or an IP prefix route whose gateway
-    /// IP overlay index resolves on a local subnet, RFC 9136 §4.4.2). Joins the ECMP set of
+    /// IP overlay index resolves on a local subnet, RFC 9136 §3.2). Joins the ECMP set of
     /// `prefix`.
     GatewayRoute {
         /// The VRF.

@@ -5,7 +5,9 @@ use super::fdb::{entry_requests, EntryRequest, VniDevices};
 use super::reconcile::Snapshot;
 use super::socket::{NlError, NlSocket, Request};
 use super::LinuxConfig;
-use crate::{BackendStats, Dataplane, DataplaneIntent, Feedback, FeedbackSink, MemoryDataplane};
+use crate::{
+    BackendStats, Dataplane, DataplaneIntent, Feedback, FeedbackSink, MemoryDataplane, VrfName,
+};
 use evpnd_evpn::PortName;
 use evpnd_wire::MacAddress;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,6 +34,9 @@ pub(crate) enum Command {
     /// The device options of a VNI created (`Some`) or deleted (`None`) at run time: they take
     /// effect when its `DataplaneIntent::Vni` add arrives (sent after this).
     VniOptions(u32, Option<super::VniOptions>),
+    /// The kernel options of a VRF created (`Some`) or deleted (`None`) at run time: they take
+    /// effect when its `DataplaneIntent::Vrf` arrives (sent after this).
+    VrfOptions(String, Option<super::VrfOptions>),
     /// Stop the thread.
     Stop,
 }
@@ -55,6 +60,20 @@ pub(crate) struct VniState {
     pub vxlan_up: bool,
     /// The last `LinkState` reported.
     pub reported_up: bool,
+    /// The VRF whose network namespace holds the devices (namespace-per-VRF model); `None`:
+    /// the host namespace (the watcher only sees those).
+    pub netns: Option<VrfName>,
+}
+
+/// An entry request waiting for the next flush: the intent it belongs to and the namespace
+/// it goes to (`Some(vrf)`: that VRF's namespace).
+pub(crate) struct PendingEntry {
+    /// The intent.
+    pub intent: DataplaneIntent,
+    /// The request.
+    pub request: EntryRequest,
+    /// The namespace.
+    pub ns: Option<VrfName>,
 }
 
 /// State shared by the apply thread, the watcher and [`super::LinuxBackend::stats`].
@@ -81,6 +100,11 @@ impl Shared {
     /// Registers the devices of `vni`.
     pub fn insert(&mut self, vni: u32, state: VniState) {
         self.remove(vni);
+        if state.netns.is_some() {
+            // Ifindexes of another namespace: not for the host watcher's lookups.
+            self.vnis.insert(vni, state);
+            return;
+        }
         let vlan = state.devices.vlan.unwrap_or(0);
         self.by_bridge.insert((state.devices.bridge, vlan), vni);
         self.by_vxlan.insert((state.devices.vxlan, vlan), vni);
@@ -94,7 +118,7 @@ impl Shared {
             .iter()
             .filter(|(_, s)| {
                 let d = s.devices;
-                d.bridge == index || d.vxlan == index || d.neigh == index
+                s.netns.is_none() && (d.bridge == index || d.vxlan == index || d.neigh == index)
             })
             .map(|(v, _)| *v)
             .collect()
@@ -103,6 +127,9 @@ impl Shared {
     /// Forgets the devices of `vni` (and what was learned on them).
     pub fn remove(&mut self, vni: u32) -> Option<VniState> {
         let state = self.vnis.remove(&vni)?;
+        if state.netns.is_some() {
+            return Some(state);
+        }
         let vlan = state.devices.vlan.unwrap_or(0);
         self.by_bridge.remove(&(state.devices.bridge, vlan));
         self.by_vxlan.remove(&(state.devices.vxlan, vlan));
@@ -193,9 +220,11 @@ pub(crate) struct Applier {
     pub(super) sweep_at: Option<Instant>,
     retries: BTreeMap<RetryKey, Retry>,
     /// Entry requests waiting for the next flush, with the intent each belongs to.
-    pending: Vec<(DataplaneIntent, EntryRequest)>,
+    pub(super) pending: Vec<PendingEntry>,
     /// The retried intents among `pending` (their records go when they succeed).
-    pending_retries: Vec<DataplaneIntent>,
+    pub(super) pending_retries: Vec<DataplaneIntent>,
+    /// Tenant VRFs.
+    pub(super) l3: super::l3::L3,
 }
 
 impl Applier {
@@ -207,6 +236,7 @@ impl Applier {
     ) -> Result<Applier, NlError> {
         let mut socket = NlSocket::request_socket().map_err(|e| NlError::local(&e))?;
         let snapshot = Snapshot::read(&mut socket)?;
+        let config_vrf_model = config.vrf_model;
         Ok(Applier {
             vlans: snapshot.vlans.clone(),
             socket,
@@ -219,6 +249,11 @@ impl Applier {
             retries: BTreeMap::new(),
             pending: Vec::new(),
             pending_retries: Vec::new(),
+            l3: super::l3::L3 {
+                model: config_vrf_model,
+                host_ns: super::netns::current().ok(),
+                vrfs: BTreeMap::new(),
+            },
         })
     }
 
@@ -273,6 +308,12 @@ impl Applier {
                 }
                 Ok(Command::VniOptions(vni, None)) => {
                     self.config.vnis.remove(&vni);
+                }
+                Ok(Command::VrfOptions(vrf, Some(o))) => {
+                    self.config.vrfs.insert(vrf, o);
+                }
+                Ok(Command::VrfOptions(vrf, None)) => {
+                    self.config.vrfs.remove(&vrf);
                 }
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -346,14 +387,18 @@ impl Applier {
             DataplaneIntent::Vrf { .. }
             | DataplaneIntent::RemoveVrf { .. }
             | DataplaneIntent::Gateway { .. }
-            | DataplaneIntent::RemoveGateway { .. }
-            | DataplaneIntent::RouterMac { .. }
+            | DataplaneIntent::RemoveGateway { .. } => {
+                self.flush();
+                self.execute_vrf_device(intent)
+            }
+            DataplaneIntent::RouterMac { .. }
             | DataplaneIntent::RemoveRouterMac { .. }
             | DataplaneIntent::RemoteRoute { .. }
             | DataplaneIntent::RemoveRemoteRoute { .. }
             | DataplaneIntent::GatewayRoute { .. }
             | DataplaneIntent::RemoveGatewayRoute { .. } => {
-                Err("layer-3 intents are not installed by this backend yet".to_string())
+                self.queue_layer3(intent, retry);
+                return;
             }
             _ => {
                 if !retry && self.snapshot.already_installed(&intent) {
@@ -385,7 +430,7 @@ impl Applier {
         };
         let (devices, taken_over) = {
             let mut shared = lock(&self.shared);
-            let devices = shared.vnis.get(&vni).map(|s| s.devices);
+            let devices = shared.vnis.get(&vni).map(|s| (s.devices, s.netns));
             // A remote entry takes the bridge's entry of a MAC it learned on a tenant port
             // over: that local MAC is gone (the watcher does not read our own entries' echoes).
             let taken_over = match intent {
@@ -402,7 +447,7 @@ impl Applier {
         if let Some(mac) = taken_over {
             self.report(Feedback::LocalMacGone { vni, mac });
         }
-        let Some(devices) = devices else {
+        let Some((devices, ns)) = devices else {
             self.fail(
                 intent,
                 format!("the devices of VNI {vni} are not set up (see its link state)"),
@@ -410,7 +455,11 @@ impl Applier {
             return;
         };
         for request in entry_requests(&intent, devices) {
-            self.pending.push((intent, request));
+            self.pending.push(PendingEntry {
+                intent,
+                request,
+                ns,
+            });
         }
         if retry {
             self.pending_retries.push(intent);
@@ -424,18 +473,45 @@ impl Applier {
         }
         let pending = std::mem::take(&mut self.pending);
         let retried = std::mem::take(&mut self.pending_retries);
-        let requests: Vec<&Request> = pending.iter().map(|(_, r)| &r.request).collect();
+        // One batch per namespace (the host's, then each VRF's), in queue order within each.
+        let mut groups: BTreeMap<Option<VrfName>, Vec<usize>> = BTreeMap::new();
+        for (index, entry) in pending.iter().enumerate() {
+            groups.entry(entry.ns).or_default().push(index);
+        }
         let started = Instant::now();
-        let failures = self.socket.send_batch(&requests);
+        let mut failures: Vec<(usize, NlError)> = Vec::new();
+        for (ns, indexes) in groups {
+            let requests: Vec<&Request> = indexes
+                .iter()
+                .filter_map(|i| pending.get(*i).map(|e| &e.request.request))
+                .collect();
+            let sent = self.in_netns(ns, |a| Ok(a.socket.send_batch(&requests)));
+            match sent {
+                Ok(f) => failures.extend(
+                    f.into_iter()
+                        .filter_map(|(i, e)| indexes.get(i).map(|index| (*index, e))),
+                ),
+                Err(reason) => {
+                    let error = NlError {
+                        code: rustix::io::Errno::IO.raw_os_error(),
+                        ext: Some(reason),
+                    };
+                    failures.extend(indexes.iter().map(|i| (*i, error.clone())));
+                }
+            }
+        }
         {
             let mut shared = lock(&self.shared);
-            shared.stats.entries_written += requests.len() as u64;
+            shared.stats.entries_written += pending.len() as u64;
             shared.stats.write_micros += started.elapsed().as_micros() as u64;
         }
         // One report per intent (an intent has up to two requests).
         let mut failed: Vec<(DataplaneIntent, NlError)> = Vec::new();
         for (index, error) in failures {
-            let Some((intent, request)) = pending.get(index) else {
+            let Some(PendingEntry {
+                intent, request, ..
+            }) = pending.get(index)
+            else {
                 continue;
             };
             if request.delete && error.is_not_found() {

@@ -22,13 +22,19 @@
 //! [`DataplaneIntent::Synced`] (or after [`LinuxConfig::sweep_after`]). Nothing else is ever
 //! modified: an existing bridge of the configured name is adopted (used, never deleted), and
 //! a foreign device in the way of a VXLAN device is reported, not touched.
+//!
+//! Tenant VRFs (RFC 9135) are made in one of two models behind the same intents (see `l3`):
+//! a network namespace per VRF, or a Linux `vrf` device per VRF ([`VrfModel`]).
 
 mod apply;
 mod fdb;
 mod inspect;
+mod l3;
 mod netdev;
+mod netns;
 mod probe;
 mod reconcile;
+mod route;
 mod single;
 mod socket;
 #[cfg(test)]
@@ -41,6 +47,7 @@ mod watch;
 pub use fdb::EVPND_NEIGH_PROTOCOL;
 pub use inspect::{inspect, KernelEntries};
 pub use netdev::OWNER_ALIAS_PREFIX;
+pub use route::EVPND_ROUTE_PROTOCOL;
 
 use crate::{Backend, BackendStats, DataplaneIntent, FeedbackSink};
 use std::collections::BTreeMap;
@@ -182,10 +189,16 @@ pub struct LinuxBackend {
 }
 
 impl LinuxBackend {
+    /// The VRF model in use (resolved at start: never [`VrfModel::Auto`]).
+    pub fn vrf_model(&self) -> VrfModel {
+        self.names.vrf_model
+    }
+
     /// Opens the netlink sockets, reads the kernel state of our devices and starts the
     /// backend's threads (on the calling thread's network namespace).
-    pub fn spawn(config: LinuxConfig, sink: FeedbackSink) -> Result<LinuxBackend, LinuxError> {
+    pub fn spawn(mut config: LinuxConfig, sink: FeedbackSink) -> Result<LinuxBackend, LinuxError> {
         check_capabilities(&config)?;
+        config.vrf_model = resolve_vrf_model(config.vrf_model)?;
         let sink = Arc::new(sink);
         let shared = Arc::new(Mutex::new(apply::Shared::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -243,9 +256,35 @@ impl Drop for LinuxBackend {
     }
 }
 
+/// The VRF model `model` stands for on this kernel: `Auto` is [`VrfModel::Device`] when a
+/// `vrf` device can be created (probed once, in a throwaway namespace), else
+/// [`VrfModel::Namespace`]. `Device` on a kernel without VRF devices is an error.
+pub fn resolve_vrf_model(model: VrfModel) -> Result<VrfModel, LinuxError> {
+    match model {
+        VrfModel::Namespace => Ok(VrfModel::Namespace),
+        VrfModel::Auto => Ok(match probe::vrf_devices() {
+            Ok(true) => VrfModel::Device,
+            _ => VrfModel::Namespace,
+        }),
+        VrfModel::Device => match probe::vrf_devices() {
+            Ok(true) => Ok(VrfModel::Device),
+            Ok(false) => Err(LinuxError(
+                "vrf-model = \"device\": this kernel cannot create VRF devices \
+                 (CONFIG_NET_VRF is off); use \"namespace\" or \"auto\""
+                    .into(),
+            )),
+            Err(e) => Err(LinuxError(format!("vrf-model = \"device\": {e}"))),
+        },
+    }
+}
+
 /// Checks that this kernel can run `config` (for the single-VXLAN model: a VLAN-aware bridge,
-/// `external vnifilter`, VLAN-tunnel mapping), without changing anything.
+/// `external vnifilter`, VLAN-tunnel mapping; for `vrf-model = "device"`: VRF devices),
+/// without changing anything.
 pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
+    if config.vrf_model == VrfModel::Device {
+        resolve_vrf_model(VrfModel::Device)?;
+    }
     if let DeviceModel::SingleVxlan { .. } = config.model {
         let missing = probe::single_vxlan(config).map_err(LinuxError)?;
         if !missing.is_empty() {
@@ -271,6 +310,37 @@ impl Backend for LinuxBackend {
 
     fn kind(&self) -> &'static str {
         "linux"
+    }
+
+    fn check_vrf_options(&self, vrf: crate::VrfName, options: &VrfOptions) -> Result<(), String> {
+        if let Some(name) = &options.netns {
+            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                return Err(format!("netns: {name:?} is not a namespace name"));
+            }
+        }
+        if let Some(table) = options.table {
+            // 0 is "unspecified"; 253–255 are the kernel's default, main and local tables.
+            if table == 0 || (253..=255).contains(&table) {
+                return Err(format!("table: {table} is reserved by the kernel"));
+            }
+        }
+        let _ = vrf;
+        Ok(())
+    }
+
+    fn set_vrf_options(&mut self, vrf: crate::VrfName, options: Option<VrfOptions>) {
+        let name = vrf.as_str().to_string();
+        match &options {
+            Some(o) => {
+                self.names.vrfs.insert(name.clone(), o.clone());
+            }
+            None => {
+                self.names.vrfs.remove(&name);
+            }
+        }
+        let _ = self
+            .commands
+            .send(apply::Command::VrfOptions(name, options));
     }
 
     fn stats(&self) -> BackendStats {

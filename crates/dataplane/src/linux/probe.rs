@@ -105,3 +105,25 @@ fn probe_in_new_namespace(vtep: IpAddr, port: u16) -> Result<Vec<String>, String
     }
     Ok(missing)
 }
+
+/// Whether this kernel can create a `vrf` device (`CONFIG_NET_VRF`): tried once, in a
+/// throwaway network namespace on a thread of its own. `Err`: the probe itself could not run
+/// (no `CAP_SYS_ADMIN`); the reason says so.
+pub(crate) fn vrf_devices() -> Result<bool, String> {
+    std::thread::Builder::new()
+        .name("evpnd-dp-probe".into())
+        .spawn(|| -> Result<bool, String> {
+            // As in `probe_in_new_namespace`: a new network namespace for this thread only.
+            #[allow(deprecated)]
+            rustix::thread::unshare(rustix::thread::UnshareFlags::NEWNET).map_err(|e| {
+                format!("cannot create a throwaway network namespace to probe for VRF devices: {e}")
+            })?;
+            let mut socket =
+                NlSocket::request_socket().map_err(|e| format!("netlink socket: {e}"))?;
+            let (m, f) = super::route::create_vrf("probe-vrf", 1001);
+            Ok(socket.request(m, f).is_ok())
+        })
+        .map_err(|e| format!("starting the probe thread: {e}"))?
+        .join()
+        .map_err(|_| "the probe thread panicked".to_string())?
+}

@@ -300,6 +300,7 @@ impl Applier {
     pub(super) fn sweep(&mut self) {
         self.sweep_at = None;
         self.flush();
+        self.sweep_routes();
         let snapshot = std::mem::take(&mut self.snapshot);
         if snapshot.is_empty() {
             return;

@@ -52,10 +52,11 @@ impl NlError {
         }
     }
 
-    /// True for "no such entry" (a delete of something already gone).
+    /// True for "no such entry" (a delete of something already gone; `ESRCH`: a route).
     pub fn is_not_found(&self) -> bool {
         self.code == rustix::io::Errno::NOENT.raw_os_error()
             || self.code == rustix::io::Errno::NODEV.raw_os_error()
+            || self.code == rustix::io::Errno::SRCH.raw_os_error()
     }
 }
 

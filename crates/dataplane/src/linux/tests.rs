@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 mod entries;
 mod iproute2;
+mod l3;
 mod learning;
 mod reconcile;
 mod single;

@@ -81,7 +81,7 @@ impl Applier {
 
     /// True when our VXLAN device `x` of `vni` is what the configuration would create (VXLAN
     /// id, source address and UDP port, RFC 7348 §5).
-    fn vxlan_is_current(&self, x: &Link, vni: u32) -> bool {
+    pub(super) fn vxlan_is_current(&self, x: &Link, vni: u32) -> bool {
         x.vxlan_id == Some(vni)
             && x.vxlan_local == Some(self.config.vtep)
             && x.vxlan_port == Some(self.config.udp_port)
@@ -90,10 +90,20 @@ impl Applier {
     /// Sets up the devices of `vni` in the configured model and registers them; then puts
     /// back what `desired` holds for the VNI.
     pub(super) fn setup_vni(&mut self, vni: u32) -> Result<(), String> {
-        let (devices, bridge_name, vxlan_name, bridge_ours) = match self.config.model {
-            DeviceModel::PerVni => self.setup_per_vni(vni)?,
-            DeviceModel::SingleVxlan { .. } => self.setup_single_vni(vni)?,
+        let vrf = evpnd_wire::Vni::new(vni)
+            .ok()
+            .and_then(|v| self.desired.vni_vrf.get(&v).copied());
+        let (devices, bridge_name, vxlan_name, bridge_ours) = match (vrf, &self.config.model) {
+            (Some(vrf), DeviceModel::PerVni) => self.setup_vrf_vni(vni, vrf)?,
+            (Some(vrf), DeviceModel::SingleVxlan { .. }) => {
+                return Err(format!(
+                    "VNI {vni} is in VRF {vrf}: tenant VRFs need the per-VNI device model"
+                ))
+            }
+            (None, DeviceModel::PerVni) => self.setup_per_vni(vni)?,
+            (None, DeviceModel::SingleVxlan { .. }) => self.setup_single_vni(vni)?,
         };
+        let netns = self.l3.ns_key(vrf);
         lock(&self.shared).insert(
             vni,
             VniState {
@@ -105,6 +115,7 @@ impl Applier {
                 bridge_up: true,
                 vxlan_up: true,
                 reported_up: true,
+                netns,
             },
         );
         self.report(Feedback::LinkState {
@@ -112,7 +123,9 @@ impl Applier {
             up: true,
             reason: None,
         });
-        self.report_learned(vni, devices.bridge);
+        if netns.is_none() {
+            self.report_learned(vni, devices.bridge);
+        }
         self.reinstall(vni);
         Ok(())
     }
@@ -120,7 +133,7 @@ impl Applier {
     /// Creates (or recognises) the bridge and the VXLAN device of `vni`, makes the VXLAN
     /// device a non-learning, ARP/ND-suppressing port of the bridge and brings both up.
     /// Returns the devices, their names and whether the bridge is ours.
-    fn setup_per_vni(&mut self, vni: u32) -> Result<SetUp, String> {
+    pub(super) fn setup_per_vni(&mut self, vni: u32) -> Result<SetUp, String> {
         let bridge_name = self.config.bridge_name(vni);
         let vxlan_name = self.config.vxlan_name(vni);
         let bridge = self.get_link(&bridge_name)?;
@@ -236,25 +249,39 @@ impl Applier {
         let Some(state) = state else {
             return Ok(());
         };
-        for (index, name, ours) in [
-            (state.devices.vxlan, &state.vxlan_name, true),
-            (state.devices.bridge, &state.bridge_name, state.bridge_ours),
-        ] {
-            if !ours {
-                continue;
+        self.in_netns(state.netns, |a| {
+            for (index, name, ours) in [
+                (state.devices.vxlan, &state.vxlan_name, true),
+                (state.devices.bridge, &state.bridge_name, state.bridge_ours),
+            ] {
+                if !ours {
+                    continue;
+                }
+                match a.socket.request(netdev::delete(index), 0) {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(format!("deleting {name}: {e}")),
+                }
             }
-            match self.socket.request(netdev::delete(index), 0) {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(format!("deleting {name}: {e}")),
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Plugs the tenant port `port` into the bridge of `vni` and brings it up (single model:
     /// as an access port of the VNI's VLAN).
     pub(super) fn plug(&mut self, vni: u32, port: PortName) -> Result<(), String> {
+        let netns = lock(&self.shared).vnis.get(&vni).and_then(|s| s.netns);
+        if let Some(vrf) = netns {
+            // A VNI in a VRF namespace: the port moves there first (from the host).
+            if let Some(link) = self.get_link(port.as_str())? {
+                self.port_into_netns(&link, vrf)?;
+            }
+        }
+        self.in_netns(netns, |a| a.plug_here(vni, port))
+    }
+
+    /// Plugs `port` into the bridge of `vni`, both in the namespace of `self.socket`.
+    fn plug_here(&mut self, vni: u32, port: PortName) -> Result<(), String> {
         let devices = lock(&self.shared).vnis.get(&vni).map(|s| s.devices);
         let bridge = devices.map(|d| d.bridge).ok_or_else(|| {
             format!("the devices of VNI {vni} are not set up (see its link state)")
@@ -287,11 +314,29 @@ impl Applier {
     }
 
     /// Releases `port` from the bridge of `vni` if it is still plugged in there.
+    /// In a VRF namespace the port then goes back to the host namespace.
     pub(super) fn unplug(&mut self, vni: u32, port: PortName) -> Result<(), String> {
-        let bridge = lock(&self.shared).vnis.get(&vni).map(|s| s.devices.bridge);
-        let (Some(bridge), Some(link)) = (bridge, self.get_link(port.as_str())?) else {
+        let state = lock(&self.shared)
+            .vnis
+            .get(&vni)
+            .map(|s| (s.devices.bridge, s.netns));
+        let Some((bridge, netns)) = state else {
             return Ok(());
         };
+        self.in_netns(netns, |a| {
+            let Some(link) = a.get_link(port.as_str())? else {
+                return Ok(());
+            };
+            a.unplug_here(&link, bridge, port)?;
+            if netns.is_some() {
+                a.port_to_host(link.index, port.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Releases `link` from `bridge`, both in the namespace of `self.socket`.
+    fn unplug_here(&mut self, link: &Link, bridge: u32, port: PortName) -> Result<(), String> {
         if link.master == Some(bridge) {
             self.ask(
                 netdev::set_master(link.index, 0),

@@ -26,9 +26,11 @@ impl Engine {
     /// §9). A new EVI is announced to the data plane first ([`DataplaneIntent::Vni`]). Reconfiguring re-originates the EVI's routes (withdrawing them first when the RD
     /// changes); see [`Engine`] for the replay the driver owes after import changes.
     pub fn add_evi(&mut self, evi: EviConfig) {
-        let resolved = ResolvedEvi::resolve(&self.config, &evi);
+        let mut resolved = ResolvedEvi::resolve(&self.config, &evi);
+        self.vet_evi_vrf(&mut resolved);
         let vni = evi.vni;
-        if let Some(old) = self.evis.get(&vni) {
+        let previous = self.evis.get(&vni).cloned();
+        if let Some(old) = &previous {
             if *old == resolved {
                 return;
             }
@@ -40,6 +42,7 @@ impl Engine {
         if self.evis.insert(vni, resolved).is_none() {
             self.intents.push_back(DataplaneIntent::Vni { vni, vrf });
         }
+        self.evi_l3_changed(vni, previous.as_ref());
         self.originate_imet(vni);
         for mac in self.advertised_macs(vni) {
             self.originate_mac_routes(vni, mac);
@@ -98,7 +101,9 @@ impl Engine {
             }
         }
         self.drop_ports_of_vni(vni);
-        self.evis.remove(&vni);
+        let old = self.evis.remove(&vni);
+        // Gateways and connected routes go, then the VRF's prefix routes follow.
+        self.evi_l3_changed(vni, old.as_ref());
         self.intents.push_back(DataplaneIntent::RemoveVni { vni });
     }
 }

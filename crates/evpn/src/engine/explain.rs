@@ -9,7 +9,7 @@ use super::import::ImportKey;
 use super::mobility::Claim;
 use super::proxy_arp_nd::choose_binding;
 use super::Engine;
-use crate::types::{DuplicateState, Location};
+use crate::types::{DuplicateState, Location, VrfName};
 use evpnd_wire::{MacAddress, RouteDistinguisher, RouteTarget, Vni};
 use std::fmt;
 use std::net::IpAddr;
@@ -53,9 +53,72 @@ pub enum ImportVerdict {
     NoNextHop,
     /// A type-3 route without an ingress-replication PMSI tunnel.
     NoIngressReplication,
+    /// Imported into a tenant VRF (RFC 9135 §5.2 host route, RFC 9136 IP prefix route), and
+    /// into the EVI of `vni` too when given.
+    ImportedIntoVrf {
+        /// The VRF.
+        vrf: VrfName,
+        /// The EVI that imported the route's layer-2 part, if any.
+        vni: Option<Vni>,
+    },
+    /// A MAC/IP route with label 2 imported into its EVI only: `routed` says why no VRF
+    /// imported its host route.
+    BridgedOnly {
+        /// The VNI.
+        vni: Vni,
+        /// The layer-3 refusal.
+        routed: Box<ImportVerdict>,
+    },
+    /// No VRF here has this L3VNI (label 2 of a MAC/IP route, the label of an IP prefix route).
+    NoVrf {
+        /// The route's L3VNI.
+        l3vni: Vni,
+    },
+    /// A VRF imports the route's route targets, but the route's L3VNI is not that VRF's
+    /// (RFC 9135 §5.1: the L3VNI names the IP-VRF; traffic would arrive on a VNI the VRF does
+    /// not terminate).
+    L3vniMismatch {
+        /// The VRF whose route targets match.
+        vrf: VrfName,
+        /// Its L3VNI (`None`: it has none).
+        expected: Option<Vni>,
+        /// The route's L3VNI.
+        label: Vni,
+    },
+    /// None of the route's route targets is imported by the VRF of its L3VNI.
+    VrfRouteTargetNotImported {
+        /// The VRF.
+        vrf: VrfName,
+        /// The route targets the route carries.
+        route_targets: Vec<RouteTarget>,
+    },
+    /// A symmetric-IRB route without the Router's MAC extended community (RFC 9135 §8.1):
+    /// the inner destination MAC towards its VTEP is unknown.
+    NoRouterMac,
+    /// Asymmetric IRB (RFC 9135 §6): routes are not imported into VRFs (routing goes through
+    /// the destination subnet's IRB interface).
+    AsymmetricIrb,
+    /// An IP prefix route with an ESI overlay index (RFC 9136 §3.2): resolving it needs the
+    /// type-1 routes of multihoming, not implemented yet.
+    NeedsMultihoming,
+    /// An IP prefix route whose GW IP is of the other family or not a host address.
+    BadGatewayIp {
+        /// The GW IP.
+        gateway: IpAddr,
+    },
 }
 
 impl ImportVerdict {
+    /// True when the engine imports the route into an EVI or a VRF (or both).
+    pub fn is_imported(&self) -> bool {
+        matches!(
+            self,
+            ImportVerdict::Imported { .. }
+                | ImportVerdict::ImportedIntoVrf { .. }
+                | ImportVerdict::BridgedOnly { .. }
+        )
+    }
+
     /// A stable short name (JSON).
     pub fn code(&self) -> &'static str {
         match self {
@@ -68,6 +131,15 @@ impl ImportVerdict {
             ImportVerdict::MulticastMac => "multicast-mac",
             ImportVerdict::NoNextHop => "no-next-hop",
             ImportVerdict::NoIngressReplication => "no-ingress-replication",
+            ImportVerdict::ImportedIntoVrf { .. } => "imported-into-vrf",
+            ImportVerdict::BridgedOnly { .. } => "bridged-only",
+            ImportVerdict::NoVrf { .. } => "no-vrf",
+            ImportVerdict::L3vniMismatch { .. } => "l3vni-mismatch",
+            ImportVerdict::VrfRouteTargetNotImported { .. } => "vrf-route-target-not-imported",
+            ImportVerdict::NoRouterMac => "no-router-mac",
+            ImportVerdict::AsymmetricIrb => "asymmetric-irb",
+            ImportVerdict::NeedsMultihoming => "needs-multihoming",
+            ImportVerdict::BadGatewayIp { .. } => "bad-gateway-ip",
         }
     }
 }
@@ -92,6 +164,43 @@ impl fmt::Display for ImportVerdict {
             ImportVerdict::NoNextHop => f.write_str("no usable next hop"),
             ImportVerdict::NoIngressReplication => {
                 f.write_str("no ingress-replication PMSI tunnel")
+            }
+            ImportVerdict::ImportedIntoVrf { vrf, vni } => match vni {
+                Some(vni) => write!(f, "imported into VRF {vrf} and VNI {vni}"),
+                None => write!(f, "imported into VRF {vrf}"),
+            },
+            ImportVerdict::BridgedOnly { vni, routed } => {
+                write!(f, "imported into VNI {vni} only (not routed: {routed})")
+            }
+            ImportVerdict::NoVrf { l3vni } => write!(f, "no VRF with L3VNI {l3vni} here"),
+            ImportVerdict::L3vniMismatch {
+                vrf,
+                expected,
+                label,
+            } => match expected {
+                Some(e) => write!(f, "L3VNI {label} is not VRF {vrf}'s L3VNI {e}"),
+                None => write!(f, "L3VNI {label}, but VRF {vrf} has no L3VNI"),
+            },
+            ImportVerdict::VrfRouteTargetNotImported { vrf, route_targets } => {
+                let rts: Vec<String> = route_targets.iter().map(|r| r.to_string()).collect();
+                write!(
+                    f,
+                    "RT not imported: none of [{}] is imported by VRF {vrf}",
+                    rts.join(", ")
+                )
+            }
+            ImportVerdict::NoRouterMac => f.write_str("no Router's MAC extended community"),
+            ImportVerdict::AsymmetricIrb => {
+                f.write_str("asymmetric IRB: routes are not imported into VRFs")
+            }
+            ImportVerdict::NeedsMultihoming => {
+                f.write_str("ESI overlay index: needs multihoming (type-1 routes)")
+            }
+            ImportVerdict::BadGatewayIp { gateway } => {
+                write!(
+                    f,
+                    "GW IP {gateway} is not a host address of the prefix's family"
+                )
             }
         }
     }
@@ -198,7 +307,7 @@ impl ClaimView {
     fn remote(c: &Claim) -> ClaimView {
         let (rd, ip) = match c.key {
             ImportKey::MacIp { rd, ip, .. } => (Some(rd), ip),
-            ImportKey::Imet { rd, .. } => (Some(rd), None),
+            ImportKey::Imet { rd, .. } | ImportKey::IpPrefix { rd, .. } => (Some(rd), None),
         };
         ClaimView {
             location: Location::Remote { vtep: c.vtep },

@@ -36,6 +36,13 @@ pub(super) enum ImportKey {
         ethernet_tag: u32,
         originator: IpAddr,
     },
+    /// An IP prefix route (RFC 9136 §3.1: RD, Ethernet tag, prefix length and prefix).
+    IpPrefix {
+        rd: RouteDistinguisher,
+        ethernet_tag: u32,
+        prefix_len: u8,
+        prefix: IpAddr,
+    },
 }
 
 /// What one imported route contributes.
@@ -86,7 +93,9 @@ impl Engine {
     /// carries a route target imported by the EVI of their VNI (label 1 for type 2, the PMSI
     /// label for type 3: RFC 8365 §5.1.3) and whose VTEP is not ours update the MAC table,
     /// neighbour table and flood list; `best = None` (or a new best path that no longer
-    /// qualifies) undoes what the route installed. Everything else is ignored.
+    /// qualifies) undoes what the route installed. Then the layer-3 part: MAC/IP routes with
+    /// label 2 (symmetric IRB host routes, RFC 9135 §5.2) and IP prefix routes (RFC 9136) go
+    /// into the VRF of their L3VNI (`l3_import` notes). Everything else is ignored.
     pub fn remote_best_change(&mut self, change: &BestChange, now: Instant) {
         if change.family != Family::L2VPN_EVPN {
             return;
@@ -97,6 +106,12 @@ impl Engine {
         let Some(key) = import_key(route) else {
             return;
         };
+        self.l2_best_change(key, change, now);
+        self.l3_best_change(key, change.best.as_ref());
+    }
+
+    /// The layer-2 part of a best-path change: MAC, IP binding and flood entries.
+    fn l2_best_change(&mut self, key: ImportKey, change: &BestChange, now: Instant) {
         let new = change.best.as_ref().and_then(|p| self.classify(p));
         let old = self
             .imported
@@ -151,7 +166,7 @@ impl Engine {
                     immutable: c.immutable,
                 })
             }
-            (Stored::Mac { .. }, ImportKey::Imet { .. }) => None,
+            (Stored::Mac { .. }, ImportKey::Imet { .. } | ImportKey::IpPrefix { .. }) => None,
         }
     }
 
@@ -242,12 +257,37 @@ impl Engine {
 
     /// Whether the engine imports the best path `p` and, if not, why (`evpnctl explain`):
     /// the same rules [`Engine::remote_best_change`] applies.
+    ///
+    /// A route with a layer-3 part (a MAC/IP route with label 2 and an IP, an IP prefix
+    /// route) is judged for both: [`ImportVerdict::ImportedIntoVrf`] when a VRF imports it
+    /// (with the VNI when the EVI imports it too), [`ImportVerdict::BridgedOnly`] when only the
+    /// EVI does (with the layer-3 refusal), else the layer-3 refusal. Use
+    /// [`ImportVerdict::is_imported`] to ask whether anything imported it.
     pub fn import_verdict(&self, p: &Path) -> ImportVerdict {
-        match self.judge(p) {
-            Ok(Imported::Mac { vni, .. } | Imported::Flood { vni, .. }) => {
-                ImportVerdict::Imported { vni }
-            }
-            Err(v) => v,
+        let l2 = match self.judge(p) {
+            Ok(Imported::Mac { vni, .. } | Imported::Flood { vni, .. }) => Ok(vni),
+            Err(v) => Err(v),
+        };
+        // Without VRFs there is no layer 3 to judge: the layer-2 verdict stands alone.
+        let l3 = if self.vrfs.is_empty() {
+            Err(ImportVerdict::NotImportable)
+        } else {
+            self.judge_l3(p)
+        };
+        match (l2, l3) {
+            (l2, Err(ImportVerdict::NotImportable)) => match l2 {
+                Ok(vni) => ImportVerdict::Imported { vni },
+                Err(v) => v,
+            },
+            (l2, Ok(r)) => ImportVerdict::ImportedIntoVrf {
+                vrf: r.vrf(),
+                vni: l2.ok(),
+            },
+            (Ok(vni), Err(why)) => ImportVerdict::BridgedOnly {
+                vni,
+                routed: Box::new(self.refine_l3_verdict(p, why)),
+            },
+            (Err(_), Err(why)) => self.refine_l3_verdict(p, why),
         }
     }
 
@@ -356,6 +396,12 @@ fn import_key(route: &EvpnRoute) -> Option<ImportKey> {
             rd: r.rd,
             ethernet_tag: r.ethernet_tag,
             originator: r.originator,
+        }),
+        EvpnRoute::IpPrefix(r) => Some(ImportKey::IpPrefix {
+            rd: r.rd,
+            ethernet_tag: r.ethernet_tag,
+            prefix_len: r.prefix_len,
+            prefix: r.prefix,
         }),
         _ => None,
     }

@@ -36,20 +36,34 @@
 //! * [`duplicate`]: move counting and freezes (RFC 7432 §15.1, RFC 9161).
 //! * [`proxy_arp_nd`]: the IP record and its binding (RFC 9161, RFC 9047).
 //! * [`tables`]: the operator views.
+//! * [`vrf`]: tenant VRFs, the layer-3 part of EVIs (anycast gateways, RFC 9135 §4.1) and the
+//!   VRF views (`show vrfs`, `show ip-routes`, `explain ip`).
+//! * [`irb`]: what MAC/IP routes carry under symmetric and asymmetric IRB (RFC 9135 §5.1, §6).
+//! * [`prefix`]: origination of IP prefix routes (RFC 9136 §3.1, §4.4.1).
+//! * [`l3_import`]: host routes and IP prefix routes into VRFs, GW-IP overlay indexes
+//!   (RFC 9135 §5.2, RFC 9136 §3.2).
+//! * [`vrf_table`]: the VRF tables, router MAC reference counts and overlay-index users; its
+//!   notes say why every layer-3 route event also costs O(1). Unlike the layer-2 records, the
+//!   layer-3 contribution of an imported route (a few dozen bytes) is kept whole per route key.
 //! * [`explain`]: why the engine holds what it holds (`evpnctl explain`).
 
 mod duplicate;
 mod evi;
 mod explain;
 mod import;
+mod irb;
+mod l3_import;
 mod mobility;
 mod origination;
 mod ports;
+mod prefix;
 mod proxy_arp_nd;
 mod tables;
 mod vrf;
+mod vrf_table;
 
 pub use explain::{BindingView, ClaimView, Decision, ImportVerdict, IpExplanation, MacExplanation};
+pub use vrf::{OverlayResolution, RouteContribution, RouteExplanation};
 
 use crate::config::{EngineConfig, ResolvedEvi, ResolvedVrf};
 use crate::types::VrfName;
@@ -92,6 +106,7 @@ pub struct Engine {
     intents: VecDeque<DataplaneIntent>,
     ports: ports::Ports,
     events: VecDeque<EngineEvent>,
+    l3: vrf_table::L3State,
 }
 
 impl Engine {
@@ -111,6 +126,7 @@ impl Engine {
             intents: VecDeque::new(),
             ports: ports::Ports::default(),
             events: VecDeque::new(),
+            l3: vrf_table::L3State::default(),
         }
     }
 

@@ -224,12 +224,15 @@ impl Engine {
             return;
         };
         let arp_nd = ip.and_then(|ip| local.ips.get(&ip).map(|f| (ip, *f)));
-        let nlri = mac_ip_nlri(evi.rd, vni, mac, ip);
-        let attributes = vec![PathAttribute::ExtendedCommunities(self.communities(
-            vni,
-            Some(adv),
-            arp_nd,
-        ))];
+        // Symmetric IRB (RFC 9135 §5.1): MAC+IP routes carry the L3VNI and the VRF's RTs and
+        // router MAC too.
+        let l3 = ip.and_then(|_| self.symmetric_attributes(vni));
+        let nlri = mac_ip_nlri(evi.rd, vni, mac, ip, l3.as_ref().map(|(l3vni, _)| *l3vni));
+        let mut communities = self.communities(vni, Some(adv), arp_nd);
+        if let Some((_, extra)) = l3 {
+            communities.extend(extra);
+        }
+        let attributes = vec![PathAttribute::ExtendedCommunities(communities)];
         self.routes.push_back(RouteChange::Originate {
             nlri,
             attributes,
@@ -247,7 +250,7 @@ impl Engine {
             return;
         }
         if let Some(rd) = self.evis.get(&vni).map(|e| e.rd) {
-            self.withdraw(mac_ip_nlri(rd, vni, mac, Some(ip)));
+            self.withdraw(mac_ip_nlri(rd, vni, mac, Some(ip), None));
         }
     }
 
@@ -263,9 +266,9 @@ impl Engine {
             .map(|l| l.ips.keys().copied().collect())
             .unwrap_or_default();
         for ip in ips {
-            self.withdraw(mac_ip_nlri(rd, vni, mac, Some(ip)));
+            self.withdraw(mac_ip_nlri(rd, vni, mac, Some(ip), None));
         }
-        self.withdraw(mac_ip_nlri(rd, vni, mac, None));
+        self.withdraw(mac_ip_nlri(rd, vni, mac, None, None));
     }
 
     /// The MACs of `vni` whose routes are advertised, in order (EVI changes walk them; an
@@ -305,8 +308,15 @@ fn imet_nlri(rd: RouteDistinguisher, vtep: IpAddr) -> Nlri {
 }
 
 /// The type-2 route of a local MAC (and IP): ESI 0 (single-homed), Ethernet tag 0
-/// (VLAN-based service, RFC 7432 §6.1), label 1 = VNI (RFC 8365 §5.1.3).
-fn mac_ip_nlri(rd: RouteDistinguisher, vni: Vni, mac: MacAddress, ip: Option<IpAddr>) -> Nlri {
+/// (VLAN-based service, RFC 7432 §6.1), label 1 = VNI (RFC 8365 §5.1.3), label 2 = the L3VNI
+/// under symmetric IRB (RFC 9135 §5.1). Withdrawals need no label 2 (not part of the key).
+fn mac_ip_nlri(
+    rd: RouteDistinguisher,
+    vni: Vni,
+    mac: MacAddress,
+    ip: Option<IpAddr>,
+    l3vni: Option<Vni>,
+) -> Nlri {
     Nlri::new(Route::Evpn(EvpnRoute::MacIp(MacIpRoute {
         rd,
         esi: Esi::ZERO,
@@ -314,6 +324,6 @@ fn mac_ip_nlri(rd: RouteDistinguisher, vni: Vni, mac: MacAddress, ip: Option<IpA
         mac,
         ip,
         label1: vni.label(),
-        label2: None,
+        label2: l3vni.map(Vni::label),
     })))
 }

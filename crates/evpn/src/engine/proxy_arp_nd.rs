@@ -147,6 +147,8 @@ impl Engine {
                     .intents
                     .push_back(DataplaneIntent::RemoveNeighbor { vni, ip }),
             }
+            // A GW-IP overlay index resolved through this binding follows it (RFC 9136 §3.2).
+            self.binding_changed(vni, ip);
         }
         if self
             .ips

@@ -158,7 +158,7 @@ impl Engine {
                     .filter(|c| c.vtep == vtep)
                     .filter_map(|c| match c.key {
                         ImportKey::MacIp { ip, .. } => ip.filter(|ip| is_host_address(*ip)),
-                        ImportKey::Imet { .. } => None,
+                        ImportKey::Imet { .. } | ImportKey::IpPrefix { .. } => None,
                     })
                     .collect();
                 v.sort();
