@@ -3,8 +3,8 @@
 //! targets, router MAC and VNIs; layer-3 commands are refused with the right gRPC code naming
 //! the field; a VRF is refused removal while a VNI names it; the memory data plane holds the
 //! VRF and its VNI; VRF routes and the routes of a VRF are listed page by page; an API VRF
-//! survives a restart before its VNIs. The test that needs the layer-3 engine (routes
-//! between two hosts) is marked `#[ignore = "needs the layer-3 engine"]`.
+//! survives a restart before its VNIs; between two hosts, a remote tenant becomes a host route
+//! and advertised prefixes become IP prefix routes of the VRF (the layer-3 engine).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -364,7 +364,6 @@ fn an_api_vrf_survives_a_restart_before_its_vnis() {
 /// B, which has only VNI 200 in red, through a host route over the L3VNI towards A's VTEP
 /// with A's router MAC; `show routes --vrf red` at B lists A's type-2 route with label 2.
 #[test]
-#[ignore = "needs the layer-3 engine (wt-engine): enable after its merge"]
 fn a_remote_tenant_becomes_a_host_route_in_the_vrf() {
     let (pa, pb) = (free_port("127.0.0.94"), free_port("127.0.0.95"));
     let a = Daemon::start(
@@ -453,7 +452,6 @@ fn a_reload_adds_and_removes_vrfs_and_refuses_a_changed_one() {
 /// B installs them as `ip-prefix` routes towards A's VTEP, and `show routes --vrf red` at B
 /// lists A's type-5 routes.
 #[test]
-#[ignore = "needs the layer-3 engine (wt-engine): enable after its merge"]
 fn advertised_prefixes_become_ip_prefix_routes_in_the_vrf() {
     let (pa, pb) = (free_port("127.0.0.97"), free_port("127.0.0.98"));
     let a_config = config("127.0.0.97", pa, "198.19.0.97", &[("127.0.0.98", pb)]).replace(
