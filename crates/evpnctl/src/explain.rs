@@ -17,7 +17,9 @@ pub enum ExplainCommand {
     /// kernel's FDB entry.
     Mac(ExplainArgs),
     /// An IP: its MAC+IP routes, the binding chosen and why, the ARP/ND intent, the kernel's
-    /// neighbour entry.
+    /// neighbour entry; with --vrf instead of --vni, the routed path: the route of the tenant
+    /// VRF the IP matches, its sources (host routes, IP prefix routes with their overlay
+    /// index) and what is installed.
     Ip(ExplainArgs),
 }
 
@@ -27,8 +29,11 @@ pub struct ExplainArgs {
     /// The MAC (aa:bb:cc:dd:ee:ff) or IP.
     pub subject: String,
     /// The VNI.
-    #[arg(long)]
-    pub vni: u32,
+    #[arg(long, required_unless_present = "vrf")]
+    pub vni: Option<u32>,
+    /// `explain ip` only: the tenant VRF whose route to the IP to explain (instead of --vni).
+    #[arg(long, conflicts_with = "vni")]
+    pub vrf: Option<String>,
     /// Print JSON instead of the walk.
     #[arg(long)]
     pub json: bool,
@@ -41,7 +46,8 @@ pub fn run(api: &str, cmd: ExplainCommand) -> ExitCode {
         ExplainCommand::Ip(a) => (a, false),
     };
     let req = v1::ExplainRequest {
-        vni: args.vni,
+        vni: args.vni.unwrap_or(0),
+        vrf: args.vrf.clone().unwrap_or_default(),
         mac: if is_mac {
             args.subject.clone()
         } else {
@@ -71,7 +77,11 @@ pub fn run(api: &str, cmd: ExplainCommand) -> ExitCode {
 /// The walk as text: a header, the routes with their paths, the claims, then the numbered
 /// links ending with the verdict.
 pub fn explain_text(r: &v1::ExplainResponse) -> String {
-    let mut out = format!("{} {} in VNI {}\n", r.subject.to_uppercase(), r.key, r.vni);
+    let mut out = match &r.vrf_route {
+        Some(v) => vrf_route_text(&r.key, v),
+        None if r.vni == 0 => format!("{} {}\n", r.subject.to_uppercase(), r.key),
+        None => format!("{} {} in VNI {}\n", r.subject.to_uppercase(), r.key, r.vni),
+    };
     for route in &r.routes {
         let ip = if route.ip.is_empty() {
             String::new()
@@ -141,8 +151,85 @@ pub fn explain_text(r: &v1::ExplainResponse) -> String {
     out
 }
 
+/// A path of a VRF route in words.
+fn path_text(p: &v1::IpRoutePath) -> String {
+    if p.vni != 0 {
+        format!("on VNI {}", p.vni)
+    } else if !p.vtep.is_empty() {
+        format!("vtep {} rmac {}", p.vtep, p.router_mac)
+    } else {
+        format!("via {}", p.via)
+    }
+}
+
+/// The routed path: the matching route, what is installed, every source.
+fn vrf_route_text(ip: &str, v: &v1::ExplainVrfRoute) -> String {
+    let mut out = format!("IP {ip} in VRF {}: route {}\n", v.vrf, v.prefix);
+    match &v.installed {
+        Some(i) => {
+            let paths: Vec<String> = i.paths.iter().map(path_text).collect();
+            out.push_str(&format!(
+                "  installed ({}): {}\n",
+                i.origin,
+                paths.join(", ")
+            ));
+        }
+        None => out.push_str("  installed: nothing\n"),
+    }
+    for s in &v.sources {
+        out.push_str(&format!(
+            "  {} {}{}{}{}{}\n",
+            if s.installed { "*" } else { " " },
+            s.origin,
+            if s.vtep.is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", s.vtep)
+            },
+            if s.rd.is_empty() {
+                String::new()
+            } else {
+                format!(" rd {}", s.rd)
+            },
+            s.path.as_ref().map_or_else(
+                || " (no path)".to_string(),
+                |p| format!(" {}", path_text(p))
+            ),
+            if s.overlay.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", s.overlay)
+            },
+        ));
+    }
+    out
+}
+
+/// The routed path as JSON.
+fn vrf_route_json(v: &v1::ExplainVrfRoute) -> Value {
+    json!({
+        "vrf": v.vrf,
+        "prefix": v.prefix,
+        "installed": v.installed.as_ref().map(crate::vrf::ip_route_json),
+        "sources": v.sources.iter().map(|s| json!({
+            "origin": s.origin, "rd": s.rd, "vtep": s.vtep, "sequence": s.sequence,
+            "path": s.path.as_ref().map(crate::vrf::path_json),
+            "overlay": s.overlay, "installed": s.installed,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// The walk as JSON (schema: `docs/evpnctl-json.md`, "explain").
 pub fn explain_json(r: &v1::ExplainResponse) -> Value {
+    let mut v = explain_json_chain(r);
+    if let (Some(route), Some(o)) = (&r.vrf_route, v.as_object_mut()) {
+        o.insert("vrf_route".into(), vrf_route_json(route));
+    }
+    v
+}
+
+/// The fields every walk has.
+fn explain_json_chain(r: &v1::ExplainResponse) -> Value {
     json!({
         "vni": r.vni,
         "subject": r.subject,

@@ -166,7 +166,8 @@ pub fn show_vrfs(api: &str, a: VrfsArgs) -> ExitCode {
     })
 }
 
-fn path_json(p: &v1::IpRoutePath) -> Value {
+/// One path of a VRF route as `--json` prints it.
+pub fn path_json(p: &v1::IpRoutePath) -> Value {
     if p.vni != 0 {
         json!({"interface_vni": p.vni})
     } else if !p.vtep.is_empty() {

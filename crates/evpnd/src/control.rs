@@ -139,6 +139,12 @@ pub enum ManageRequest {
         usize,
         PageAnswer<VrfRoute, (VrfName, evpnd_wire::IpPrefix)>,
     ),
+    /// The routed path of an IP in a VRF (`explain ip --vrf`).
+    ExplainRoute(
+        String,
+        IpAddr,
+        Answer<Result<Option<evpnd_evpn::RouteExplanation>, CommandError>>,
+    ),
     /// One page of routes (refused when the filter names an unknown VRF).
     RoutesPage(
         RouteFilter,

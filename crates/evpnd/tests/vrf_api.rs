@@ -407,6 +407,41 @@ fn a_remote_tenant_becomes_a_host_route_in_the_vrf() {
         .iter()
         .any(|r| r.prefix == "192.0.2.10/32" && r.vteps == vec!["198.19.0.94".to_string()]));
     assert!(vrfs(&b, 0, String::new()).vrfs[0].host_routes >= 1);
+
+    // `explain ip --vrf`: the routed path, its source and what is installed.
+    let explain = |b: &Daemon, ip: &str, vrf: &str| {
+        let req = v1::ExplainRequest {
+            ip: ip.into(),
+            vrf: vrf.into(),
+            ..Default::default()
+        };
+        b.call(|mut c| async move { c.explain(req).await })
+    };
+    let x = explain(&b, "192.0.2.10", "red").unwrap();
+    assert!(x.complete, "{x:?}");
+    let route = x.vrf_route.expect("the routed path");
+    assert_eq!(route.prefix, "192.0.2.10/32");
+    assert!(route
+        .sources
+        .iter()
+        .any(|s| s.origin == "host-route" && s.vtep == "198.19.0.94" && s.installed));
+    refused(explain(&b, "192.0.2.10", "green"), Code::NotFound, "vrf");
+    // No route of red holds an address outside its subnets: the link breaks (exit 4).
+    let (code, out) = b.evpnctl_status(&["explain", "ip", "203.0.113.9", "--vrf", "red"]);
+    assert_eq!(code, 4, "{out}");
+    let out = b.evpnctl(&["explain", "ip", "192.0.2.10", "--vrf", "red"]);
+    assert!(out.contains("host-route from 198.19.0.94"), "{out}");
+    assert!(out.contains("complete"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&b.evpnctl(&[
+        "explain",
+        "ip",
+        "192.0.2.10",
+        "--vrf",
+        "red",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(json["vrf_route"]["prefix"], "192.0.2.10/32");
 }
 
 #[test]

@@ -362,6 +362,20 @@ impl Node {
             .ok_or_else(|| CommandError::not_found("vrf", format!("no VRF {name}")))
     }
 
+    /// The route of VRF `name` that `ip` matches (longest prefix), its sources and what is
+    /// installed (`None`: no route holds it): the routed path of `explain ip --vrf`.
+    pub fn explain_route(
+        &self,
+        name: &str,
+        ip: IpAddr,
+    ) -> Result<Option<evpnd_evpn::RouteExplanation>, CommandError> {
+        let vrf = self.known_vrf(name)?;
+        Ok(self
+            .evpn
+            .as_ref()
+            .and_then(|e| e.engine.explain_route(vrf, ip)))
+    }
+
     /// True when `route` (best path first in `paths`) belongs to VRF `vrf`: a type-2 route
     /// with a label 2 (the L3VNI, RFC 9135 §4.1) or a type-5 route (RFC 9136 §3), whose best
     /// path carries a route target the VRF imports. False for an unknown VRF.

@@ -15,6 +15,9 @@ pub(super) async fn explain(
     service: &Service,
     r: v1::ExplainRequest,
 ) -> Result<v1::ExplainResponse, Status> {
+    if !r.vrf.is_empty() {
+        return routed(service, r).await;
+    }
     let subject = match (r.mac.is_empty(), r.ip.is_empty()) {
         (false, true) => Subject::Mac(parse_mac("mac", &r.mac)?),
         (true, false) => match parse_ip("ip", &r.ip)? {
@@ -38,6 +41,101 @@ pub(super) async fn explain(
         .map_err(|e| Status::internal(format!("reading the kernel failed: {e}")))?;
     let walk = explain::walk(&facts, &kernel);
     Ok(render(&facts, &walk))
+}
+
+/// `explain ip IP --vrf NAME`: the route of the VRF the IP matches, one link ("vrf-route")
+/// that holds when a path is installed.
+async fn routed(service: &Service, r: v1::ExplainRequest) -> Result<v1::ExplainResponse, Status> {
+    if r.vni != 0 || !r.mac.is_empty() {
+        return Err(Status::invalid_argument(
+            "vrf: explains the routed path of an ip: give neither vni nor mac",
+        ));
+    }
+    let Some(ip) = parse_ip("ip", &r.ip)? else {
+        return Err(Status::invalid_argument("ip: required"));
+    };
+    let vrf = r.vrf.clone();
+    let found = service
+        .manage(|tx| crate::control::ManageRequest::ExplainRoute(vrf, ip, tx))
+        .await?
+        .map_err(status)?;
+    let (ok, detail) = match &found {
+        None => (false, format!("no route of VRF {} holds {ip}", r.vrf)),
+        Some(x) if x.installed.is_none() => (
+            false,
+            format!(
+                "{} has no installed path (an unresolved overlay index?)",
+                x.prefix
+            ),
+        ),
+        Some(x) => (
+            true,
+            format!(
+                "{} {}",
+                x.prefix,
+                x.installed
+                    .as_ref()
+                    .map(|i| super::render::vrf_route_origin(i.origin))
+                    .unwrap_or_default()
+            ),
+        ),
+    };
+    Ok(v1::ExplainResponse {
+        subject: "ip".into(),
+        key: ip.to_string(),
+        steps: vec![v1::ExplainStep {
+            link: "vrf-route".into(),
+            ok,
+            detail: detail.clone(),
+        }],
+        complete: ok,
+        broken_link: if ok {
+            String::new()
+        } else {
+            "vrf-route".into()
+        },
+        message: if ok {
+            "complete: every link holds".into()
+        } else {
+            format!("vrf-route: {detail}")
+        },
+        vrf_route: found.map(|x| vrf_route(&x)),
+        ..Default::default()
+    })
+}
+
+/// A VRF route explanation as its message.
+fn vrf_route(x: &evpnd_evpn::RouteExplanation) -> v1::ExplainVrfRoute {
+    use evpnd_evpn::OverlayResolution as O;
+    v1::ExplainVrfRoute {
+        vrf: x.vrf.to_string(),
+        prefix: x.prefix.to_string(),
+        installed: x.installed.as_ref().map(super::render::ip_route),
+        sources: x
+            .contributions
+            .iter()
+            .map(|c| v1::ExplainVrfSource {
+                origin: super::render::vrf_route_origin(c.origin).into(),
+                rd: c.rd.map(|rd| rd.to_string()).unwrap_or_default(),
+                vtep: c.vtep.map(|v| v.to_string()).unwrap_or_default(),
+                sequence: c.sequence.unwrap_or(0),
+                path: c.path.as_ref().map(super::render::ip_route_path),
+                overlay: match c.overlay {
+                    None => String::new(),
+                    Some(O::HostRoute {
+                        gateway,
+                        vtep,
+                        router_mac,
+                    }) => format!("gateway {gateway}: host route via {vtep} rmac {router_mac}"),
+                    Some(O::LocalSubnet { gateway, vni }) => {
+                        format!("gateway {gateway}: on the local subnet of VNI {vni}")
+                    }
+                    Some(O::Unresolved { gateway }) => format!("gateway {gateway}: unresolved"),
+                },
+                installed: c.installed,
+            })
+            .collect(),
+    }
 }
 
 fn location(l: Location) -> String {

@@ -185,25 +185,26 @@ pub fn ip_route(r: &VrfRoute) -> v1::IpRoute {
         vrf: r.vrf.to_string(),
         prefix: r.prefix.to_string(),
         origin: vrf_route_origin(r.origin).to_string(),
-        paths: r
-            .paths
-            .iter()
-            .map(|p| match p {
-                VrfRoutePath::Interface { vni } => v1::IpRoutePath {
-                    vni: vni.get(),
-                    ..Default::default()
-                },
-                VrfRoutePath::Remote { vtep, router_mac } => v1::IpRoutePath {
-                    vtep: vtep.to_string(),
-                    router_mac: router_mac.to_string(),
-                    ..Default::default()
-                },
-                VrfRoutePath::Gateway { via } => v1::IpRoutePath {
-                    via: via.to_string(),
-                    ..Default::default()
-                },
-            })
-            .collect(),
+        paths: r.paths.iter().map(ip_route_path).collect(),
+    }
+}
+
+/// One path of a VRF route.
+pub fn ip_route_path(p: &VrfRoutePath) -> v1::IpRoutePath {
+    match p {
+        VrfRoutePath::Interface { vni } => v1::IpRoutePath {
+            vni: vni.get(),
+            ..Default::default()
+        },
+        VrfRoutePath::Remote { vtep, router_mac } => v1::IpRoutePath {
+            vtep: vtep.to_string(),
+            router_mac: router_mac.to_string(),
+            ..Default::default()
+        },
+        VrfRoutePath::Gateway { via } => v1::IpRoutePath {
+            via: via.to_string(),
+            ..Default::default()
+        },
     }
 }
 

@@ -50,6 +50,9 @@ impl Driver {
             ManageRequest::VrfsPage(after, limit, tx) => {
                 let _ = tx.send(n.vrfs_page(after, limit));
             }
+            ManageRequest::ExplainRoute(vrf, ip, tx) => {
+                let _ = tx.send(n.explain_route(&vrf, ip));
+            }
             ManageRequest::IpRoutesPage(vrf, after, limit, tx) => {
                 let _ = tx.send(n.vrf_routes_page(vrf.as_deref(), after, limit));
             }

@@ -294,6 +294,7 @@ pub trait EvpnApi {
             vni,
             mac: if is_ip { String::new() } else { subject.into() },
             ip: if is_ip { subject.into() } else { String::new() },
+            ..Default::default()
         };
         self.call(|mut c| async move { c.explain(req).await })
     }
