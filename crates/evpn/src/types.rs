@@ -44,8 +44,9 @@ impl Attachment {
 
 /// The name of a host network interface (a tenant port): 1 to 15 bytes, as Linux allows
 /// (`IFNAMSIZ` is 16 with the terminating NUL), without `/`, whitespace, `:` or control
-/// characters, and neither `.` nor `..`. A fixed-size value so that intents stay `Copy`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// characters, and neither `.` nor `..`. A fixed-size value so that intents stay `Copy`; ordered
+/// as its text (so tables list names alphabetically).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortName {
     len: u8,
     bytes: [u8; 15],
@@ -96,6 +97,18 @@ impl PortName {
     pub fn as_str(&self) -> &str {
         // Built from a `&str` of at most 15 bytes, so always valid UTF-8.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl Ord for PortName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for PortName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -658,6 +671,16 @@ impl std::error::Error for EngineError {}
 mod tests {
     use super::is_host_address;
     use std::net::IpAddr;
+
+    #[test]
+    fn names_order_as_their_text() {
+        use super::{PortName, VrfName};
+        let v = |s: &str| VrfName::new(s).unwrap();
+        assert!(v("blue") < v("red"), "alphabetical, not by length");
+        assert!(v("red") < v("redder"));
+        assert!(PortName::MIN < PortName::new("a").unwrap());
+        assert_eq!(VrfName::new("").unwrap_err(), "a VRF name cannot be empty");
+    }
 
     #[test]
     fn host_addresses_are_unicast_and_reachable_over_the_fabric() {

@@ -193,7 +193,7 @@ fn routes_and_import(
     );
     let imported = routes
         .iter()
-        .filter(|r| matches!(r.verdict, Some(evpnd_evpn::ImportVerdict::Imported { .. })))
+        .filter(|r| r.verdict.as_ref().is_some_and(|v| v.is_imported()))
         .count();
     if imported == 0 && !local {
         let why = routes

@@ -203,7 +203,7 @@ fn route(r: &ExplainedRoute) -> v1::ExplainRoute {
                 }
             })
             .collect(),
-        imported: matches!(r.verdict, Some(evpnd_evpn::ImportVerdict::Imported { .. })),
+        imported: r.verdict.as_ref().is_some_and(|v| v.is_imported()),
         verdict_code: r.verdict.as_ref().map_or("originated", |v| v.code()).into(),
         verdict: r
             .verdict
