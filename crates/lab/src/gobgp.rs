@@ -261,8 +261,7 @@ impl Gobgp {
         self.rib_evpn("add", v)
     }
 
-    /// Originates a type-5 route.
-    pub fn add_evpn_prefix(&self, r: &EvpnPrefix) -> Result<()> {
+    fn prefix_spec(r: &EvpnPrefix) -> Vec<String> {
         let mut v = vec![
             "prefix".to_string(),
             r.prefix.clone(),
@@ -281,7 +280,17 @@ impl Gobgp {
             v.extend(["router-mac".into(), m.clone()]);
         }
         v.extend(["nexthop".into(), r.nexthop.clone()]);
-        self.rib_evpn("add", v)
+        v
+    }
+
+    /// Originates a type-5 route (RFC 9136 §3; `gateway` is the GW-IP overlay index).
+    pub fn add_evpn_prefix(&self, r: &EvpnPrefix) -> Result<()> {
+        self.rib_evpn("add", Self::prefix_spec(r))
+    }
+
+    /// Withdraws a type-5 route added with [`Gobgp::add_evpn_prefix`].
+    pub fn del_evpn_prefix(&self, r: &EvpnPrefix) -> Result<()> {
+        self.rib_evpn("del", Self::prefix_spec(r))
     }
 }
 
