@@ -263,6 +263,47 @@ mod tests {
         assert!(!msgs.is_empty());
     }
 
+    /// tshark, the independent oracle, decodes the generator's type-5 UPDATEs (IPv6 prefixes
+    /// in IPv4-next-hop EVPN NLRI) without a malformed or expert finding.
+    #[test]
+    fn tshark_decodes_the_generator_updates() {
+        if !crate::require_root_and_tools(&["tshark", "text2pcap"]) {
+            return;
+        }
+        let ctx = evpnd_wire::CodecContext::default();
+        let bytes = type5_updates(2000, &ctx).unwrap();
+        let mut messages = Vec::new();
+        let mut at = 0usize;
+        while at + 19 <= bytes.len() {
+            let len = usize::from(u16::from_be_bytes([bytes[at + 16], bytes[at + 17]]));
+            messages.push(bytes[at..at + len].to_vec());
+            at += len;
+        }
+        assert_eq!(at, bytes.len());
+        let dir = crate::TempDir::new("type5-pcap").unwrap();
+        let pcap = dir.path().join("type5.pcap");
+        crate::capture::pcap_from_messages(&messages, &pcap).unwrap();
+        assert_eq!(
+            crate::tshark_errors(&pcap, &[]).unwrap(),
+            Vec::<String>::new()
+        );
+        let rows = crate::capture::tshark_fields(
+            &pcap,
+            &[],
+            "bgp.evpn.nlri.rt == 5",
+            &["bgp.evpn.nlri.ipv6.addr"],
+        )
+        .unwrap();
+        let prefixes: usize = rows
+            .iter()
+            .map(|r| {
+                r.first()
+                    .map_or(0, |f| f.split(',').filter(|x| !x.is_empty()).count())
+            })
+            .sum();
+        assert_eq!(prefixes, 2000, "{:?}", rows.first());
+    }
+
     #[test]
     fn a_missing_floor_is_named() {
         let e = route_floor(

@@ -311,7 +311,11 @@ fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError
         }
     };
     for attempt in 1..=args.repeat.max(1) {
-        eprintln!("{:?} {} (run {attempt}) ...", args.scenario, args.routes);
+        let scenario = args
+            .scenario
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        eprintln!("{scenario} {} (run {attempt}) ...", args.routes);
         if type5 {
             match &args.floor_bin {
                 Some(bin) => record(
