@@ -746,21 +746,27 @@ impl fmt::Display for PingMatrix {
 /// Runs every case of a routed ping matrix, each bounded:
 ///
 /// * a **reach** case pings once a second until a reply comes (at most `converge`: routes and
-///   neighbour entries may still be arriving), then sends `count` requests 50 ms apart
-///   (deadline 3 s), all of which must be answered;
+///   neighbour entries may still be arriving; 2 s once a case has not converged), then sends
+///   `count` requests 50 ms apart (deadline 3 s), all of which must be answered;
 /// * an **isolated** case sends `count` requests 50 ms apart (deadline 2 s), none of which may
 ///   be answered.
 pub fn ping_matrix(f: &Fabric, cases: &[PingCase], converge: Duration, count: u32) -> PingMatrix {
     let probe = super::PingOptions::new(1, Duration::from_millis(200), Duration::from_secs(1));
     let mut rows = Vec::new();
+    // Once a reach case never converged, the fabric is broken: later ones wait briefly, so
+    // that a failing matrix reports in seconds, not minutes.
+    let mut budget = converge;
     for case in cases {
         let outcome = (|| -> std::result::Result<super::PingStats, String> {
             let from = f.tenant(&case.from).map_err(|e| e.0)?;
             if case.reach {
-                // Ignore the answer: the deciding run below says whether it worked.
-                let _ = wait_until(converge, Duration::from_millis(10), || {
+                // The deciding run below says whether it worked.
+                let converged = wait_until(budget, Duration::from_millis(10), || {
                     from.ping(case.to, &probe).is_ok_and(|s| s.received >= 1)
                 });
+                if converged.is_err() {
+                    budget = budget.min(Duration::from_secs(2));
+                }
                 let opts = super::PingOptions::new(
                     count,
                     Duration::from_millis(50),
