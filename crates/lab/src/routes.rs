@@ -134,11 +134,12 @@ pub fn generate(kind: RouteKind, count: usize, generator: u8, vtep: Ipv4Addr) ->
 /// documentation space, the project's tenant IPv6 range).
 pub const VRF_PREFIX_BASE: [u16; 3] = [0x2001, 0x0db8, 0xa000];
 
-/// `count` type-5 routes (RFC 9136 §3) with distinct IPv6 /64 prefixes
-/// `2001:db8:aGGG:IIII::/64`-style inside `2001:db8:a000::/36` (G from the generator and the
-/// index's high bits, I its low 16 bits), label [`L3_VNI`], RD `vtep:L3_VNI`, no gateway: as
-/// many distinct routes for a VRF's kernel table as asked (the tenant IPv4 ranges hold only a
-/// few hundred prefixes). Encode them with [`encode_announcements`] and [`RouteKind::Prefix`].
+/// `count` type-5 routes (RFC 9136 §3) with distinct IPv6 /128 prefixes
+/// `2001:db8:aGGG:IIII::` inside `2001:db8:a000::/36` (G from the generator and the index's
+/// high bits, I its low 16 bits), label [`L3_VNI`], RD `vtep:L3_VNI`, no gateway: as many
+/// distinct routes for a VRF's kernel table as asked (the tenant IPv4 ranges hold only a few
+/// hundred prefixes), of the same length as the route floor's (`route_floor --family 6`).
+/// Encode them with [`encode_announcements`] and [`RouteKind::Prefix`].
 pub fn vrf_prefixes(count: usize, generator: u8, vtep: Ipv4Addr) -> Result<Vec<Nlri>> {
     // 12 bits above the low 16: the generator's 4 low bits and the index's bits 16..24.
     if count > 1 << 24 {
@@ -161,7 +162,7 @@ pub fn vrf_prefixes(count: usize, generator: u8, vtep: Ipv4Addr) -> Result<Vec<N
             rd: RouteDistinguisher::ipv4(vtep, L3_VNI as u16),
             esi: Esi::ZERO,
             ethernet_tag: 0,
-            prefix_len: 64,
+            prefix_len: 128,
             prefix: IpAddr::V6(prefix),
             gateway: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
             label: label(L3_VNI),
@@ -280,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn vrf_prefixes_are_distinct_ipv6_64s_that_encode() {
+    fn vrf_prefixes_are_distinct_ipv6_128s_that_encode() {
         let vtep = Ipv4Addr::new(198, 19, 1, 1);
         let a = vrf_prefixes(70_000, 1, vtep).unwrap();
         let b = vrf_prefixes(1000, 2, vtep).unwrap();
@@ -290,7 +291,7 @@ mod tests {
             panic!("not a type-5 route")
         };
         assert_eq!(p.prefix.to_string(), "2001:db8:a101:1::");
-        assert_eq!((p.prefix_len, p.label.vni()), (64, L3_VNI));
+        assert_eq!((p.prefix_len, p.label.vni()), (128, L3_VNI));
         let ctx = CodecContext::default();
         let (bytes, _) =
             encode_announcements(&ctx, RouteKind::Prefix, &a[..3000], vtep, 65000).unwrap();

@@ -1,5 +1,5 @@
 //! The type-5 kernel benchmark (`bgp-bench --scenario kernel-install-type5`, issue 11): how
-//! long evpnd takes from the first UPDATE of N type-5 routes (RFC 9136 §3; distinct IPv6 /64
+//! long evpnd takes from the first UPDATE of N type-5 routes (RFC 9136 §3; distinct IPv6 /128
 //! prefixes, label = the VRF's L3VNI 1000, RT 65000:100, one remote VTEP 198.19.1.1 with its
 //! Router's MAC) until its VRF's namespace holds N routes, beside the raw-netlink floor
 //! (`crates/dataplane/examples/route_floor.rs`), which writes N routes and does nothing else.
@@ -152,9 +152,13 @@ pub fn parse_floor_report(stdout: &[u8]) -> Result<f64> {
         .ok_or_else(|| LabError::new(format!("floor output has no seconds: {line}")))
 }
 
-/// Runs the route floor (`route_floor --inside --entries N EXTRA…`) in a fresh namespace
-/// and names the result `label`: the same invocation shape as the FDB floor
-/// ([`super::floor`]); the floor creates what its routes need inside the namespace. Its
+/// The route floor's arguments before the caller's: IPv6 /128 routes (like the generator's)
+/// through L3VNI 1000's bridge (the benchmark VRF's).
+pub const ROUTE_FLOOR_ARGS: [&str; 4] = ["--family", "6", "--l3vni", "1000"];
+
+/// Runs the route floor (`route_floor --inside --entries N --family 6 --l3vni 1000 EXTRA…`)
+/// in a fresh namespace and names the result `label`: the invocation shape of the FDB floor
+/// ([`super::floor`]); the floor creates the L3VNI's devices inside the namespace itself. Its
 /// `seconds` is the floor's own figure (first `sendmsg` → last ACK).
 pub fn route_floor(
     bin: &Path,
@@ -172,6 +176,7 @@ pub fn route_floor(
     let ns = Netns::new()?;
     let mut cmd = ns.command(&bin.display().to_string());
     cmd.args(["--inside", "--entries", &routes.to_string()])
+        .args(ROUTE_FLOOR_ARGS)
         .args(extra);
     let load = load_avg();
     let out = run_output(&mut cmd, timeout)?;

@@ -15,7 +15,7 @@
 //!   `198.51.100.254`, `2001:db8:200::1`; VNI 300 reuses VNI 100's addresses (another VRF).
 //! * **Configuration** ([`l3_host_config`]): the TOML of the layer-3 contract (`[evpn] irb`,
 //!   `[[vrf]]` with `netns`, `[[vrf.route]]`, `advertise`, `[[vni]] vrf/gateway`) on top of
-//!   [`host_config`](super::evpnd::host_config).
+//!   [`host_config`].
 //! * **Checks**: [`ping_matrix`] (pairs that must reach and pairs that must stay isolated, each
 //!   bounded) and [`FabricNode::vrf_routes`], [`FabricNode::vrf_links`],
 //!   [`FabricNode::vrf_neighbors`], [`FabricNode::vrf_fdb`] (what the kernel holds in a VRF).

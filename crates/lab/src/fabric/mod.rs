@@ -16,6 +16,10 @@
 //!   bridge. IPv6 is off in tenant namespaces and on ports, so that the only frames a tenant
 //!   sends are the ones a test asks for (broadcast counting relies on it).
 //!
+//! * **VRF namespaces** of a host (`<host namespace>-<vrf>`, [`Fabric::add_vrf`]) for the
+//!   namespace-per-VRF model of layer 3, and **peers** ([`Fabric::add_peer`]: GoBGP or FRR
+//!   beside the reflector); see [`l3`].
+//!
 //! The fabric builds no bridge or VXLAN device on the hosts: that is the job of the EVPN
 //! speaker under test (evpnd with the Linux data plane, or FRR's zebra, for which the test
 //! creates them itself).

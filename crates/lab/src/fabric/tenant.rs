@@ -11,12 +11,12 @@ use serde_json::Value;
 use std::net::IpAddr;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-/// A tenant to add with [`Fabric::add_tenant`].
+/// A tenant to add with [`Fabric::add_tenant`](super::Fabric::add_tenant).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantSpec {
     /// A name for messages and look-ups.
     pub label: String,
-    /// The host (0-based position in [`Fabric::hosts`]) whose namespace gets the port.
+    /// The host (0-based position in [`Fabric::hosts`](super::Fabric::hosts)) whose namespace gets the port.
     pub host: usize,
     /// The VNI the tenant belongs to (for the test's bookkeeping; the fabric plugs nothing).
     pub vni: u32,
