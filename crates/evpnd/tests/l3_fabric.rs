@@ -440,6 +440,13 @@ fn anycast_gateway_is_the_same_everywhere_and_survives_a_move() {
 
     // t1v100 moves from host 1 to host 2 while pinging t3v200 across subnets; its interface
     // is captured for ARP and ND throughout.
+    // The veth's carrier drops while its port changes namespace; a live-migrated VM keeps
+    // its neighbour table through that, so the tenant does too.
+    r.fabric
+        .tenant("t1v100")
+        .unwrap()
+        .keep_neighbors_on_carrier_loss()
+        .unwrap();
     let before = gateway_entries(&r, "t1v100");
     let dir = evpnd_lab::TempDir::new("l3-anycast").unwrap();
     let pcap = dir.path().join("t1v100.pcapng");

@@ -240,6 +240,23 @@ impl Tenant {
         Ok(self.neighbors()?.into_iter().find(|n| n.ip == ip))
     }
 
+    /// Keeps the tenant's ARP and ND entries when `eth0` loses its carrier
+    /// (`arp_evict_nocarrier = 0`, `ndisc_evict_nocarrier = 0`). Moving the port to another
+    /// host ([`Fabric::move_tenant`](super::Fabric::move_tenant)) takes the veth's carrier
+    /// down for a moment, and the kernel would otherwise flush the tenant's neighbour table,
+    /// which a live-migrated VM does not see happen: with this, a move keeps the tenant's
+    /// gateway entry unless the network itself makes it re-resolve.
+    pub fn keep_neighbors_on_carrier_loss(&self) -> Result<()> {
+        let v4 = format!("net.ipv4.conf.{TENANT_IF}.arp_evict_nocarrier=0");
+        let mut settings = vec![v4];
+        if self.ip.is_ipv6() || self.ip6.is_some() {
+            settings.push(format!("net.ipv6.conf.{TENANT_IF}.ndisc_evict_nocarrier=0"));
+        }
+        let mut args = vec!["sysctl", "-qw"];
+        args.extend(settings.iter().map(String::as_str));
+        self.netns.exec(&args).map(|_| ())
+    }
+
     /// Makes the tenant a router for `address` (with prefix length, e.g. `203.0.113.1/24`):
     /// the address goes on `lo` (the kernel has no `dummy` devices here) and IP forwarding is
     /// turned on, so the tenant answers for the prefix behind it (a type-5 next hop, RFC 9136
