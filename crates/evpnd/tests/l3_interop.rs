@@ -128,17 +128,19 @@ fn frr_paths(frr: &Frr) -> Vec<FrrEvpnPath> {
 fn check_frr_has_symmetric_routes(frr: &Frr, who: &str) {
     let want = expected_routes();
     let mut paths = Vec::new();
+    // Arrived and decided: FRR marks a new path best a moment after it lists it.
     let arrived = wait_until(WAIT, || {
         paths = frr_paths(frr);
-        want.iter().all(|e| paths.iter().any(|p| matches(p, e)))
+        want.iter()
+            .all(|e| paths.iter().any(|p| matches(p, e) && p.valid && p.best))
     });
     if arrived.is_err() {
         let missing: Vec<&Expected> = want
             .iter()
-            .filter(|e| !paths.iter().any(|p| matches(p, e)))
+            .filter(|e| !paths.iter().any(|p| matches(p, e) && p.valid && p.best))
             .collect();
         panic!(
-            "FRR lacks {who}'s routes {missing:#?}\nFRR holds: {paths:#?}\n{}",
+            "FRR lacks {who}'s routes as valid best paths: {missing:#?}\nFRR holds: {paths:#?}\n{}",
             frr.bgpd_log(20)
         );
     }
