@@ -250,6 +250,69 @@ pub fn tshark_fields(
         .collect())
 }
 
+/// UPDATE messages sent by `sender` in `pcap`, per destination address (tshark's dissection;
+/// one segment may carry several messages, each counted).
+pub fn updates_by_destination(pcap: &Path, sender: &str) -> Result<Vec<(String, usize)>> {
+    let rows = tshark_fields(
+        pcap,
+        &[],
+        &format!("ip.src == {sender} && bgp.type == 2"),
+        &["ip.dst", "bgp.type"],
+    )?;
+    let mut per_peer: Vec<(String, usize)> = Vec::new();
+    for r in &rows {
+        let (Some(dst), Some(types)) = (r.first(), r.get(1)) else {
+            continue;
+        };
+        let n = types.split(',').filter(|t| *t == "2").count();
+        match per_peer.iter_mut().find(|(d, _)| d == dst) {
+            Some(e) => e.1 += n,
+            None => per_peer.push((dst.clone(), n)),
+        }
+    }
+    per_peer.sort();
+    Ok(per_peer)
+}
+
+/// The oracle check of a capture of a speaker's sessions: tshark flags nothing in it
+/// ([`tshark_errors`]), `sender` sent UPDATEs (the check is not vacuous), and for each
+/// `(peer, count)` in `counted` — the peer's own count of UPDATEs received from `sender` —
+/// the capture holds at least as many, so every UPDATE was checked. Returns a one-line
+/// summary.
+pub fn check_updates_from(pcap: &Path, sender: &str, counted: &[(&str, u64)]) -> Result<String> {
+    let errors = tshark_errors(pcap, &[])?;
+    if !errors.is_empty() {
+        return Err(LabError::new(format!(
+            "tshark flags {} frame(s) of {}: {errors:#?}",
+            errors.len(),
+            pcap.display()
+        )));
+    }
+    let per_peer = updates_by_destination(pcap, sender)?;
+    let total: usize = per_peer.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return Err(LabError::new(format!(
+            "no UPDATE from {sender} in {}: nothing was checked",
+            pcap.display()
+        )));
+    }
+    for (peer, want) in counted {
+        let got = per_peer
+            .iter()
+            .find(|(d, _)| d == peer)
+            .map_or(0, |(_, n)| *n);
+        if got == 0 || (got as u64) < *want {
+            return Err(LabError::new(format!(
+                "{peer} counted {want} UPDATEs from {sender}, the capture holds {got}: {per_peer:?}"
+            )));
+        }
+    }
+    Ok(format!(
+        "{total} UPDATEs from {sender} decoded without errors (per peer: {per_peer:?}; peers \
+         counted {counted:?})"
+    ))
+}
+
 /// Writes `messages` (each one BGP message, or any bytes) as a pcap of TCP segments
 /// 50000 → 179, one message per packet, with `text2pcap` (tshark.md §2). One message per
 /// packet keeps per-packet dissector state apart and each segment far below the 64 KiB IPv4

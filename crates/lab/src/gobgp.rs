@@ -237,6 +237,20 @@ impl Gobgp {
         self.rib_evpn("del", Self::macadv_spec(r))
     }
 
+    /// Originates a type-2 route of symmetric IRB (RFC 9135 §5.1): label 1 the L2VNI of `r`,
+    /// label 2 `l3vni`, and the Router's MAC extended community `router_mac` (RFC 9135 §8.1).
+    pub fn add_evpn_macadv_irb(&self, r: &EvpnMacAdv, l3vni: u32, router_mac: &str) -> Result<()> {
+        let mut spec = Self::macadv_spec(r);
+        if let Some(i) = spec.iter().position(|a| a == "label") {
+            if let Some(l) = spec.get_mut(i + 1) {
+                *l = format!("{},{l3vni}", r.label);
+            }
+        }
+        let at = spec.len().saturating_sub(2); // before "nexthop NH"
+        spec.splice(at..at, ["router-mac".to_string(), router_mac.to_string()]);
+        self.rib_evpn("add", spec)
+    }
+
     /// Originates a type-3 route with PMSI ingress replication.
     pub fn add_evpn_multicast(&self, r: &EvpnMulticast) -> Result<()> {
         let mut v = vec![
@@ -261,8 +275,7 @@ impl Gobgp {
         self.rib_evpn("add", v)
     }
 
-    /// Originates a type-5 route.
-    pub fn add_evpn_prefix(&self, r: &EvpnPrefix) -> Result<()> {
+    fn prefix_spec(r: &EvpnPrefix) -> Vec<String> {
         let mut v = vec![
             "prefix".to_string(),
             r.prefix.clone(),
@@ -281,7 +294,17 @@ impl Gobgp {
             v.extend(["router-mac".into(), m.clone()]);
         }
         v.extend(["nexthop".into(), r.nexthop.clone()]);
-        self.rib_evpn("add", v)
+        v
+    }
+
+    /// Originates a type-5 route (RFC 9136 §3; `gateway` is the GW-IP overlay index).
+    pub fn add_evpn_prefix(&self, r: &EvpnPrefix) -> Result<()> {
+        self.rib_evpn("add", Self::prefix_spec(r))
+    }
+
+    /// Withdraws a type-5 route added with [`Gobgp::add_evpn_prefix`].
+    pub fn del_evpn_prefix(&self, r: &EvpnPrefix) -> Result<()> {
+        self.rib_evpn("del", Self::prefix_spec(r))
     }
 }
 

@@ -11,7 +11,10 @@
 //!   independent check that every captured BGP message decodes cleanly in Wireshark.
 //! * [`Fabric`]: an EVPN-VXLAN fabric with a kernel data plane: an underlay switch, hosts
 //!   (VTEPs), a route reflector and tenant namespaces behind host ports, with readers of the
-//!   kernel's FDB and neighbour tables and tenant pings, moves and announcements.
+//!   kernel's FDB and neighbour tables and tenant pings, moves and announcements; with
+//!   [`fabric::l3`], tenant VRFs as namespaces per host, dual-stack routed tenants behind the
+//!   anycast gateway, the layer-3 host configuration, a routed ping matrix and readers of a
+//!   VRF's routes, links, neighbours and FDB (issue 11).
 //! * [`speaker`]: a raw BGP speaker built on `evpnd_wire` (OPEN/KEEPALIVE handshake,
 //!   keepalives, message framing), with two faces: [`Session`] (a route table fed by
 //!   `decode_message`, or cheaper counts), the benchmark's load generator and sink, and

@@ -130,6 +130,47 @@ pub fn generate(kind: RouteKind, count: usize, generator: u8, vtep: Ipv4Addr) ->
     Ok(out)
 }
 
+/// The first 36 bits of the IPv6 prefixes of [`vrf_prefixes`]: `2001:db8:a000::/36` (RFC 3849
+/// documentation space, the project's tenant IPv6 range).
+pub const VRF_PREFIX_BASE: [u16; 3] = [0x2001, 0x0db8, 0xa000];
+
+/// `count` type-5 routes (RFC 9136 §3) with distinct IPv6 /128 prefixes
+/// `2001:db8:aGGG:IIII::` inside `2001:db8:a000::/36` (G from the generator and the index's
+/// high bits, I its low 16 bits), label [`L3_VNI`], RD `vtep:L3_VNI`, no gateway: as many
+/// distinct routes for a VRF's kernel table as asked (the tenant IPv4 ranges hold only a few
+/// hundred prefixes), of the same length as the route floor's (`route_floor --family 6`).
+/// Encode them with [`encode_announcements`] and [`RouteKind::Prefix`].
+pub fn vrf_prefixes(count: usize, generator: u8, vtep: Ipv4Addr) -> Result<Vec<Nlri>> {
+    // 12 bits above the low 16: the generator's 4 low bits and the index's bits 16..24.
+    if count > 1 << 24 {
+        return Err(LabError::new("at most 2^24 VRF prefixes per generator"));
+    }
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count as u32 {
+        let high = (u16::from(generator & 0x0f) << 8) | ((i >> 16) as u16 & 0xff);
+        let prefix = std::net::Ipv6Addr::new(
+            VRF_PREFIX_BASE[0],
+            VRF_PREFIX_BASE[1],
+            VRF_PREFIX_BASE[2] | high,
+            (i & 0xffff) as u16,
+            0,
+            0,
+            0,
+            0,
+        );
+        out.push(Nlri::new(Route::Evpn(EvpnRoute::IpPrefix(IpPrefixRoute {
+            rd: RouteDistinguisher::ipv4(vtep, L3_VNI as u16),
+            esi: Esi::ZERO,
+            ethernet_tag: 0,
+            prefix_len: 128,
+            prefix: IpAddr::V6(prefix),
+            gateway: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            label: label(L3_VNI),
+        }))));
+    }
+    Ok(out)
+}
+
 /// The next hop (the VTEP) and path attributes a VTEP in `local_as` attaches to routes of
 /// `kind` on a session with context `ctx`: ORIGIN IGP, AS_PATH (empty on iBGP, `local_as` on
 /// eBGP), LOCAL_PREF 100 on iBGP (RFC 4271 §5.1.5), the route target and the VXLAN
@@ -237,6 +278,33 @@ mod tests {
             }
             assert_eq!(got, routes, "{kind}");
         }
+    }
+
+    #[test]
+    fn vrf_prefixes_are_distinct_ipv6_128s_that_encode() {
+        let vtep = Ipv4Addr::new(198, 19, 1, 1);
+        let a = vrf_prefixes(70_000, 1, vtep).unwrap();
+        let b = vrf_prefixes(1000, 2, vtep).unwrap();
+        let set: HashSet<_> = a.iter().chain(b.iter()).collect();
+        assert_eq!(set.len(), 71_000);
+        let Route::Evpn(EvpnRoute::IpPrefix(p)) = &a[65_537].route else {
+            panic!("not a type-5 route")
+        };
+        assert_eq!(p.prefix.to_string(), "2001:db8:a101:1::");
+        assert_eq!((p.prefix_len, p.label.vni()), (128, L3_VNI));
+        let ctx = CodecContext::default();
+        let (bytes, _) =
+            encode_announcements(&ctx, RouteKind::Prefix, &a[..3000], vtep, 65000).unwrap();
+        let (msgs, err) = decode_all(&ctx, &bytes);
+        assert!(err.is_none(), "{err:?}");
+        let n: usize = msgs
+            .into_iter()
+            .map(|d| match d.message {
+                Message::Update(u) => u.mp_reach.map_or(0, |m| m.nlri.len()),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(n, 3000);
     }
 
     #[test]

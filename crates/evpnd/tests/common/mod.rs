@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod kernel_fabric;
+pub mod l3;
 pub mod metrics;
 pub mod netns_daemon;
 

@@ -137,3 +137,28 @@ impl super::EvpnApi for NsDaemon {
         &self.api
     }
 }
+
+impl NsDaemon {
+    /// Like [`NsDaemon::start`], but a daemon that does not come up is an error (with the
+    /// end of its log) instead of a panic, so that a caller can say which feature it needed.
+    pub fn try_start(ns: &Netns, name: &str, config: &str) -> Result<NsDaemon, String> {
+        let dir = TempDir::new(name).map_err(|e| e.0)?;
+        let mut process = EvpndProcess::prepare(ns, name, dir.path(), config).map_err(|e| e.0)?;
+        process
+            .spawn(
+                std::path::Path::new(env!("CARGO_BIN_EXE_evpnd")),
+                "debug,h2=info,hyper=info,hyper_util=info,tower=info,tonic=info",
+                Duration::from_secs(15),
+            )
+            .map_err(|e| e.0)?;
+        Ok(NsDaemon {
+            name: name.into(),
+            netns: ns.name().into(),
+            api: process.api(),
+            config: process.config(),
+            log: process.log(),
+            process,
+            _dir: dir,
+        })
+    }
+}

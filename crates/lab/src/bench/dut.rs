@@ -208,6 +208,8 @@ impl DutKind for GobgpDut {
 /// `{API_SOCKET}` and `{NEIGHBORS}`; the last is replaced by the neighbour template rendered
 /// once per neighbour with `{NEIGHBOR_ADDR}`, `{NEIGHBOR_AS}` and `{RR_CLIENT}` (true/false).
 /// The arguments may contain `{CONFIG}` (the rendered file), `{WORKDIR}` and `{API_SOCKET}`.
+/// `{NETNS}` (the DUT's namespace) is replaced when the daemon starts, for VRF namespaces
+/// named after it (`netns = "{NETNS}-bench"`, the type-5 benchmark).
 #[derive(Clone, Debug)]
 pub struct EvpndDut {
     /// Name in the tables.
@@ -299,7 +301,10 @@ impl DutKind for EvpndDut {
     }
     fn start(&self, ns: &Netns, topo: &Topology) -> Result<Box<dyn RunningDut>> {
         let dir = instance_dir("dut")?;
-        std::fs::write(dir.join("config"), self.render(topo, &dir))?;
+        std::fs::write(
+            dir.join("config"),
+            self.render(topo, &dir).replace("{NETNS}", ns.name()),
+        )?;
         let log = std::fs::File::create(dir.join("daemon.log"))?;
         let log2 = log.try_clone()?;
         let mut cmd = ns.command(&self.binary.display().to_string());

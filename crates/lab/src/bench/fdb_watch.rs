@@ -117,11 +117,11 @@ enum Event {
     Error(i32),
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+pub(super) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+pub(super) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
@@ -233,7 +233,7 @@ fn self_entries_only() -> [socket2::SockFilter; 6] {
     ]
 }
 
-fn route_socket() -> Result<Socket> {
+pub(super) fn route_socket() -> Result<Socket> {
     let mut s = Socket::new(NETLINK_ROUTE).map_err(|e| nl_err("socket", e))?;
     s.bind_auto().map_err(|e| nl_err("bind", e))?;
     s.connect(&SocketAddr::new(0, 0))

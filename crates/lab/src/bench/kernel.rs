@@ -243,16 +243,22 @@ pub fn kernel_report(results: &[KernelResult]) -> String {
     s
 }
 
-/// Runs the kernel-install scenario against `dut` (FRR with zebra, or evpnd with
-/// `kind = "linux"`): N type-2 routes from one generator, clock stopped when the DUT's
-/// `vx100` holds N remote entries, then checked by a dump. Everything is stopped and every
-/// namespace deleted before it returns.
-pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelResult> {
-    for t in dut.tools() {
-        if crate::env::tool_path(&t).is_none() {
-            return Err(LabError::new(format!("{}: missing tool {t}", dut.name())));
-        }
-    }
+/// The kernel benchmarks' lab: namespaces `dut` (198.18.0.1) and `tester`, the generator's
+/// address 198.18.0.10 with its VTEP 198.19.1.1 on `lo` routed from the DUT, a listener for
+/// the generator's session, and the DUT's topology (iBGP to the generator).
+pub(super) struct KernelLab {
+    /// The two namespaces, deleted on drop.
+    pub lab: Lab,
+    /// Where the DUT connects to the generator.
+    pub listener: TcpListener,
+    /// The generator's address.
+    pub gen_addr: Ipv4Addr,
+    /// The DUT's view.
+    pub topo: Topology,
+}
+
+/// Builds the [`KernelLab`].
+pub(super) fn kernel_lab() -> Result<KernelLab> {
     let mut lab = Lab::new(&["dut", "tester"])?;
     lab.connect_lan()?;
     let (dut_host, tester) = (&lab.hosts()[0], &lab.hosts()[1]);
@@ -274,8 +280,6 @@ pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelR
         .ns()
         .within(|| TcpListener::bind(SocketAddr::from((gen_addr, 179))))?
         .context("listening on the generator address")?;
-    let ctx = CodecContext::default();
-    let (_, mut bytes) = prepare_generator(0, opts.routes, &[RouteKind::Mac], &ctx)?;
     let topo = Topology {
         dut_addr,
         router_id: dut_host.loopback(),
@@ -286,6 +290,33 @@ pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelR
             rr_client: false,
         }],
     };
+    Ok(KernelLab {
+        lab,
+        listener,
+        gen_addr,
+        topo,
+    })
+}
+
+/// Runs the kernel-install scenario against `dut` (FRR with zebra, or evpnd with
+/// `kind = "linux"`): N type-2 routes from one generator, clock stopped when the DUT's
+/// `vx100` holds N remote entries, then checked by a dump. Everything is stopped and every
+/// namespace deleted before it returns.
+pub fn kernel_install(dut: &dyn DutKind, opts: &KernelOptions) -> Result<KernelResult> {
+    for t in dut.tools() {
+        if crate::env::tool_path(&t).is_none() {
+            return Err(LabError::new(format!("{}: missing tool {t}", dut.name())));
+        }
+    }
+    let KernelLab {
+        lab,
+        listener,
+        gen_addr,
+        topo,
+    } = kernel_lab()?;
+    let dut_host = &lab.hosts()[0];
+    let ctx = CodecContext::default();
+    let (_, mut bytes) = prepare_generator(0, opts.routes, &[RouteKind::Mac], &ctx)?;
     let running = dut.start(dut_host.ns(), &topo)?;
     let diag = |e: LabError| e.context(format!("{}: {}", dut.name(), running.diagnostics()));
     let mut cfg = SpeakerConfig::evpn(BENCH_AS, gen_addr);

@@ -20,7 +20,9 @@
 mod dut;
 mod fdb_watch;
 mod kernel;
+mod kernel_type5;
 mod report;
+mod route_watch;
 mod run;
 
 pub use dut::{DutKind, EvpndDut, FrrDut, GobgpDut, Neighbor, RunningDut, Topology};
@@ -29,7 +31,11 @@ pub use kernel::{
     create_vni_devices, floor, kernel_install, kernel_report, FrrKernelDut, KernelOptions,
     KernelResult,
 };
+pub use kernel_type5::{
+    kernel_install_type5, parse_floor_report, route_floor, type5_report, BENCH_VRF,
+};
 pub use report::{report, BenchResult};
+pub use route_watch::RouteWatch;
 pub use run::{calibrate, load_avg, run, BenchOptions};
 
 /// The AS of the DUT and of every raw speaker (iBGP, the DUT reflects).

@@ -33,6 +33,9 @@ enum ScenarioName {
     /// N type-2 routes -> DUT -> N remote-MAC FDB entries in the kernel (FRR with zebra,
     /// evpnd with kind = "linux"), beside the floor program (--floor-bin).
     KernelInstall,
+    /// N type-5 routes -> evpnd (kind = "linux", one VRF as a namespace) -> N routes in the
+    /// VRF's namespace, beside the route floor program (--floor-bin route_floor).
+    KernelInstallType5,
 }
 
 /// Peer-comparison BGP EVPN benchmark (needs root: it creates network namespaces).
@@ -83,6 +86,9 @@ struct Args {
     #[arg(long = "evpnd-arg", allow_hyphen_values = true)]
     evpnd_args: Vec<String>,
     /// kernel-install: the floor program (target/release/examples/fdb_floor), run beside the
+    /// DUTs; kernel-install-type5: the route floor (target/release/examples/route_floor), run
+    /// once per repeat as `route-floor` (`--inside --entries N` plus --floor-arg). For
+    /// kernel-install the FDB floor runs
     /// DUTs three ways: batched (`floor`), one ACK per message (`floor-ack-each`), and shaped
     /// like evpnd's backend writes (`floor-as-evpnd`: self + master entry per MAC, 256 KiB
     /// chunks).
@@ -140,7 +146,15 @@ fn real_main() -> Result<(), LabError> {
         .map(str::parse::<RouteKind>)
         .collect::<Result<Vec<_>, _>>()?;
     let mut duts = args.duts.clone();
-    if duts.is_empty() && args.scenario == ScenarioName::KernelInstall {
+    if args.scenario == ScenarioName::KernelInstallType5 {
+        // Only evpnd has VRFs without VRF devices; the route floor runs beside it.
+        if args.evpnd_bin.is_none() {
+            return Err(LabError::new(
+                "kernel-install-type5 needs --evpnd-bin (and bench/evpnd-vrf.conf.tmpl)",
+            ));
+        }
+        duts = vec![DutName::Evpnd];
+    } else if duts.is_empty() && args.scenario == ScenarioName::KernelInstall {
         duts = vec![DutName::Frr];
         if args.evpnd_bin.is_some() {
             duts.insert(0, DutName::Evpnd);
@@ -174,7 +188,10 @@ fn real_main() -> Result<(), LabError> {
         }
         return Ok(());
     }
-    if args.scenario == ScenarioName::KernelInstall {
+    if matches!(
+        args.scenario,
+        ScenarioName::KernelInstall | ScenarioName::KernelInstallType5
+    ) {
         return kernel_install(&args, &duts);
     }
     let plan: Vec<Scenario> = match args.scenario {
@@ -189,7 +206,9 @@ fn real_main() -> Result<(), LabError> {
             peers: args.peers,
             routes_per_peer: args.routes,
         }],
-        ScenarioName::Calibrate | ScenarioName::KernelInstall => Vec::new(),
+        ScenarioName::Calibrate
+        | ScenarioName::KernelInstall
+        | ScenarioName::KernelInstallType5 => Vec::new(),
         ScenarioName::Suite => vec![
             Scenario::Ingest { routes: 100_000 },
             Scenario::Ingest { routes: 20_000 },
@@ -265,15 +284,17 @@ fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
-/// `--scenario kernel-install`: every repeat runs the floor (batched, then one ACK per
-/// message) and each DUT in turn, so all of them see the same machine; prints every run, the
-/// best run per DUT with its ratios, and the medians.
+/// `--scenario kernel-install` (and `kernel-install-type5`): every repeat runs the floor
+/// (for FDB entries: batched, then one ACK per message, then shaped like evpnd's writes; for
+/// routes: once) and each DUT in turn, so all of them see the same machine; prints every run,
+/// the best run per DUT with its ratios, and the medians.
 fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError> {
     let opts = KernelOptions {
         routes: args.routes,
         timeout: Duration::from_secs(args.timeout),
         ..KernelOptions::default()
     };
+    let type5 = args.scenario == ScenarioName::KernelInstallType5;
     let mut runs: Vec<KernelResult> = Vec::new();
     let mut failures = 0;
     let mut record = |what: String, r: Result<KernelResult, LabError>| match r {
@@ -290,7 +311,30 @@ fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError
         }
     };
     for attempt in 1..=args.repeat.max(1) {
-        eprintln!("kernel-install {} (run {attempt}) ...", args.routes);
+        let scenario = args
+            .scenario
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        eprintln!("{scenario} {} (run {attempt}) ...", args.routes);
+        if type5 {
+            match &args.floor_bin {
+                Some(bin) => record(
+                    "route-floor".into(),
+                    bench::route_floor(
+                        bin,
+                        "route-floor",
+                        args.routes,
+                        &args.floor_args,
+                        opts.timeout,
+                    ),
+                ),
+                None => eprintln!("  route-floor: not run (no --floor-bin)"),
+            }
+            for dut in duts {
+                record(dut.name(), bench::kernel_install_type5(dut.as_ref(), &opts));
+            }
+            continue;
+        }
         if let Some(bin) = &args.floor_bin {
             let as_evpnd = ["--master"].map(String::from).to_vec();
             let variants = [
@@ -323,7 +367,11 @@ fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError
         })
         .collect();
     println!("best of {} run(s):", args.repeat.max(1));
-    print!("{}", bench::kernel_report(&best));
+    if type5 {
+        print!("{}", bench::type5_report(&best));
+    } else {
+        print!("{}", bench::kernel_report(&best));
+    }
     println!("medians:");
     for n in &names {
         let of = |f: fn(&KernelResult) -> f64| {
@@ -351,4 +399,80 @@ fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError
         return Err(LabError::new(format!("{failures} run(s) failed")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_type5_scenario_parses_with_the_route_floor() {
+        let a = Args::try_parse_from([
+            "bgp-bench",
+            "--scenario",
+            "kernel-install-type5",
+            "--routes",
+            "100000",
+            "--evpnd-bin",
+            "target/release/evpnd",
+            "--evpnd-config",
+            "bench/evpnd-vrf.conf.tmpl",
+            "--evpnd-neighbor",
+            "bench/evpnd-neighbor.tmpl",
+            "--evpnd-arg=--config",
+            "--evpnd-arg={CONFIG}",
+            "--floor-bin",
+            "target/release/examples/route_floor",
+            "--floor-arg=--chunk",
+            "--floor-arg=16384",
+        ])
+        .unwrap();
+        assert_eq!(a.scenario, ScenarioName::KernelInstallType5);
+        assert_eq!(a.routes, 100_000);
+        assert_eq!(a.evpnd_args, vec!["--config", "{CONFIG}"]);
+        assert_eq!(a.floor_args, vec!["--chunk", "16384"]);
+        assert_eq!(
+            a.floor_bin.as_deref(),
+            Some(std::path::Path::new("target/release/examples/route_floor"))
+        );
+        assert!(Args::try_parse_from(["bgp-bench", "--scenario", "kernel-install-type6"]).is_err());
+    }
+
+    #[test]
+    fn the_vrf_template_renders_a_vrf_in_a_namespace_named_after_the_dut() {
+        let dut = EvpndDut {
+            name: "evpnd".into(),
+            binary: "evpnd".into(),
+            config_template: std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../bench/evpnd-vrf.conf.tmpl"
+            ))
+            .unwrap(),
+            neighbor_template: std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../bench/evpnd-neighbor.tmpl"
+            ))
+            .unwrap(),
+            args: Vec::new(),
+        };
+        let topo = bench::Topology {
+            dut_addr: "198.18.0.1".parse().unwrap(),
+            router_id: "198.19.0.1".parse().unwrap(),
+            asn: 65000,
+            neighbors: vec![bench::Neighbor {
+                addr: "198.18.0.10".parse().unwrap(),
+                asn: 65000,
+                rr_client: false,
+            }],
+        };
+        let text = dut.render(&topo, std::path::Path::new("/tmp/x"));
+        assert!(text.contains("netns = \"{NETNS}-bench\""), "{text}");
+        assert!(text.contains("l3vni = 1000"), "{text}");
+        assert!(
+            text.contains("import-route-targets = [\"65000:100\"]"),
+            "{text}"
+        );
+        assert!(text.contains("address = \"198.18.0.10\""), "{text}");
+    }
 }

@@ -331,17 +331,24 @@ impl EvpndProcess {
             .env("EVPND_LOG", log_filter)
             .stdout(Stdio::null())
             .stderr(Stdio::from(out));
-        self.process = Some(Daemon::spawn(self.name.clone(), &mut cmd)?);
+        let mut process = Daemon::spawn(self.name.clone(), &mut cmd)?;
         let rt = runtime()?;
+        // A daemon that exits (a refused configuration) ends the wait at once.
+        let mut exited = None;
         let up = wait_until(timeout, Duration::from_millis(50), || {
-            api.exists() && rt.block_on(async { connect(&api).await.is_ok() })
+            exited = process.exit_status();
+            exited.is_some() || (api.exists() && rt.block_on(async { connect(&api).await.is_ok() }))
         });
-        if up.is_err() {
+        self.process = Some(process);
+        if up.is_err() || exited.is_some() {
             self.stop();
+            let why = match exited {
+                Some(status) => format!("exited ({status})"),
+                None => format!("API did not come up within {:.0} s", timeout.as_secs_f64()),
+            };
             return Err(LabError::new(format!(
-                "{}: API did not come up within {:.0} s; log:\n{}",
+                "{}: {why}; log:\n{}",
                 self.name,
-                timeout.as_secs_f64(),
                 self.log_tail(40)
             )));
         }

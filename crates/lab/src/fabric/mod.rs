@@ -16,6 +16,10 @@
 //!   bridge. IPv6 is off in tenant namespaces and on ports, so that the only frames a tenant
 //!   sends are the ones a test asks for (broadcast counting relies on it).
 //!
+//! * **VRF namespaces** of a host (`<host namespace>-<vrf>`, [`Fabric::add_vrf`]) for the
+//!   namespace-per-VRF model of layer 3, and **peers** ([`Fabric::add_peer`]: GoBGP or FRR
+//!   beside the reflector); see [`l3`].
+//!
 //! The fabric builds no bridge or VXLAN device on the hosts: that is the job of the EVPN
 //! speaker under test (evpnd with the Linux data plane, or FRR's zebra, for which the test
 //! creates them itself).
@@ -28,11 +32,13 @@
 
 pub mod evpnd;
 mod kernel;
+pub mod l3;
 mod tenant;
 #[cfg(test)]
 mod tests;
 
 pub use kernel::{parse_fdb, parse_neighbors, FdbEntry, FdbMonitor, NeighborEntry};
+pub use l3::{parse_links, parse_routes, ping_matrix, LinkEntry, PingCase, PingMatrix, RouteEntry};
 pub use tenant::{
     parse_icmp_in_echo, parse_ping_summary, Announcement, PingOptions, PingRun, PingStats, Tenant,
     TenantSpec,
@@ -141,6 +147,8 @@ pub struct FabricNode {
     index: u8,
     underlay: IpAddr,
     netns: Netns,
+    /// Tenant VRF namespaces of a host (`NODENS-VRF`, [`Fabric::add_vrf`]), by VRF name.
+    vrfs: Vec<(String, Netns)>,
 }
 
 impl FabricNode {
@@ -171,12 +179,7 @@ impl FabricNode {
 
     /// The forwarding database (`bridge -j fdb show`), every device or only `dev`.
     pub fn fdb(&self, dev: Option<&str>) -> Result<Vec<FdbEntry>> {
-        let mut args = vec!["bridge", "-j", "fdb", "show"];
-        if let Some(d) = dev {
-            args.extend(["dev", d]);
-        }
-        let out = self.netns.exec(&args)?;
-        parse_fdb(&out, dev)
+        fdb_in(&self.netns, dev)
     }
 
     /// The entries of VXLAN device `vxlan` that send to a remote VTEP (`self` entries with a
@@ -191,13 +194,30 @@ impl FabricNode {
 
     /// The neighbour table (`ip -j neigh show nud all`), every device or only `dev`.
     pub fn neighbors(&self, dev: Option<&str>) -> Result<Vec<NeighborEntry>> {
-        let mut args = vec!["-j", "neigh", "show", "nud", "all"];
-        if let Some(d) = dev {
-            args.extend(["dev", d]);
-        }
-        let out = self.netns.ip(&args)?;
-        parse_neighbors(&out, dev)
+        neighbors_in(&self.netns, dev)
     }
+}
+
+/// The forwarding database of namespace `ns` (`bridge -j fdb show`), every device or only
+/// `dev`: the one reader behind [`FabricNode::fdb`] and [`FabricNode::vrf_fdb`].
+pub fn fdb_in(ns: &Netns, dev: Option<&str>) -> Result<Vec<FdbEntry>> {
+    let mut args = vec!["bridge", "-j", "fdb", "show"];
+    if let Some(d) = dev {
+        args.extend(["dev", d]);
+    }
+    let out = ns.exec(&args)?;
+    parse_fdb(&out, dev)
+}
+
+/// The neighbour table of namespace `ns` (`ip -j neigh show nud all`), every device or only
+/// `dev`: the one reader behind [`FabricNode::neighbors`] and [`FabricNode::vrf_neighbors`].
+pub fn neighbors_in(ns: &Netns, dev: Option<&str>) -> Result<Vec<NeighborEntry>> {
+    let mut args = vec!["-j", "neigh", "show", "nud", "all"];
+    if let Some(d) = dev {
+        args.extend(["dev", d]);
+    }
+    let out = ns.ip(&args)?;
+    parse_neighbors(&out, dev)
 }
 
 /// The fabric: an underlay switch, hosts, an optional route reflector and tenants. Dropping it
@@ -208,6 +228,8 @@ pub struct Fabric {
     tenants: Vec<Tenant>,
     hosts: Vec<FabricNode>,
     route_reflector: Option<FabricNode>,
+    /// Further speakers on the underlay (GoBGP, FRR peers of the reflector; [`Fabric::add_peer`]).
+    peers: Vec<FabricNode>,
     switch: Netns,
     name_prefix: Option<&'static str>,
 }
@@ -254,26 +276,22 @@ impl Fabric {
             tenants: Vec::new(),
             hosts: Vec::new(),
             route_reflector: None,
+            peers: Vec::new(),
             switch,
             name_prefix: opts.name_prefix,
         };
         for index in 1..=opts.hosts {
-            let node = fabric.add_node(index)?;
+            let node = fabric.add_node(index, &format!("host{index}"))?;
             fabric.hosts.push(node);
         }
         if opts.route_reflector {
-            fabric.route_reflector = Some(fabric.add_node(ROUTE_REFLECTOR_INDEX)?);
+            fabric.route_reflector = Some(fabric.add_node(ROUTE_REFLECTOR_INDEX, "rr")?);
         }
         Ok(fabric)
     }
 
-    fn add_node(&self, index: u8) -> Result<FabricNode> {
-        let role = if index == ROUTE_REFLECTOR_INDEX {
-            "rr".to_string()
-        } else {
-            format!("host{index}")
-        };
-        let netns = new_namespace(self.name_prefix, &role)?;
+    fn add_node(&self, index: u8, role: &str) -> Result<FabricNode> {
+        let netns = new_namespace(self.name_prefix, role)?;
         let port = format!("p{index}");
         self.switch.ip(&[
             "link",
@@ -303,6 +321,7 @@ impl Fabric {
             index,
             underlay,
             netns,
+            vrfs: Vec::new(),
         })
     }
 
@@ -328,8 +347,10 @@ impl Fabric {
         self.route_reflector.as_ref()
     }
 
-    /// Adds a tenant as `spec` says: its namespace (IPv6 off) with `eth0` up carrying the MAC
-    /// and address, and the port in the host's namespace, up, IPv6 off, not enslaved.
+    /// Adds a tenant as `spec` says: its namespace (IPv6 off unless the tenant has an IPv6
+    /// address; router advertisements ignored when on) with `eth0` up carrying the MAC and
+    /// addresses and a default route via each of `spec.gateways`, and the port in the host's
+    /// namespace, up, IPv6 off, not enslaved.
     pub fn add_tenant(&mut self, spec: &TenantSpec) -> Result<&Tenant> {
         if self.tenants.iter().any(|t| t.label == spec.label) {
             return Err(LabError::new(format!("tenant {} exists", spec.label)));
@@ -343,14 +364,44 @@ impl Fabric {
         let prefix_len: u8 = len_text
             .parse()
             .map_err(|e| LabError::new(format!("tenant prefix length {len_text:?}: {e}")))?;
+        let ip6: Option<IpAddr> = match &spec.address6 {
+            None => None,
+            Some(a) => {
+                let text = a.split_once('/').map_or(a.as_str(), |(ip, _)| ip);
+                Some(
+                    text.parse()
+                        .map_err(|e| LabError::new(format!("tenant IPv6 address {a:?}: {e}")))?,
+                )
+            }
+        };
+        let gateways = spec
+            .gateways
+            .iter()
+            .map(|g| {
+                g.parse::<IpAddr>()
+                    .map_err(|e| LabError::new(format!("tenant gateway {g:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let host = self.host(spec.host)?;
         let netns = new_namespace(self.name_prefix, &spec.label)?;
-        if ip.is_ipv4() {
+        let dual_stack = ip.is_ipv6() || ip6.is_some();
+        if !dual_stack {
             ns_sysctl(
                 &netns,
                 &[
                     "net.ipv6.conf.all.disable_ipv6=1".into(),
                     "net.ipv6.conf.default.disable_ipv6=1".into(),
+                ],
+            )?;
+        } else {
+            // No router advertisements or autoconfiguration: the tenant's routes are the ones
+            // the test gives it.
+            ns_sysctl(
+                &netns,
+                &[
+                    "net.ipv6.conf.all.accept_ra=0".into(),
+                    "net.ipv6.conf.default.accept_ra=0".into(),
+                    "net.ipv6.conf.default.autoconf=0".into(),
                 ],
             )?;
         }
@@ -368,13 +419,22 @@ impl Fabric {
         ])?;
         disable_ipv6_on(&host.netns, &spec.port)?;
         netns.ip(&["link", "set", TENANT_IF, "address", &spec.mac])?;
-        let addr_args: Vec<&str> = if ip.is_ipv6() {
-            vec!["addr", "add", &spec.address, "dev", TENANT_IF, "nodad"]
-        } else {
-            vec!["addr", "add", &spec.address, "dev", TENANT_IF]
-        };
-        netns.ip(&addr_args)?;
+        for address in std::iter::once(&spec.address).chain(spec.address6.as_ref()) {
+            let addr_args: Vec<&str> = if address.contains(':') {
+                vec!["addr", "add", address, "dev", TENANT_IF, "nodad"]
+            } else {
+                vec!["addr", "add", address, "dev", TENANT_IF]
+            };
+            netns.ip(&addr_args)?;
+        }
         netns.ip(&["link", "set", TENANT_IF, "up"])?;
+        for g in &gateways {
+            let text = g.to_string();
+            let family = if g.is_ipv6() { "-6" } else { "-4" };
+            netns.ip(&[
+                family, "route", "add", "default", "via", &text, "dev", TENANT_IF,
+            ])?;
+        }
         host.netns.ip(&["link", "set", &spec.port, "up"])?;
         self.tenants.push(Tenant {
             label: spec.label.clone(),
@@ -385,6 +445,8 @@ impl Fabric {
             port: spec.port.clone(),
             host: spec.host,
             netns,
+            ip6,
+            gateways,
         });
         self.tenants
             .last()
@@ -419,9 +481,19 @@ impl Fabric {
         if from == to {
             return Err(LabError::new(format!("{label} is already on host {to}")));
         }
-        self.host(from)?
-            .netns
-            .ip(&["link", "set", &port, "netns", &target])?;
+        // The port sits in the old host's namespace, or in one of its VRF namespaces when the
+        // daemon moved it there with the VNI's bridge (issue 11, item 7).
+        let old = self.host(from)?;
+        let holder = std::iter::once(&old.netns)
+            .chain(old.vrfs.iter().map(|(_, ns)| ns))
+            .find(|ns| ns.ip(&["link", "show", "dev", &port]).is_ok())
+            .ok_or_else(|| {
+                LabError::new(format!(
+                    "port {port} of {label} is in no namespace of host {}",
+                    from + 1
+                ))
+            })?;
+        holder.ip(&["link", "set", &port, "netns", &target])?;
         self.tenants[i].host = to;
         let dest = self.host(to)?;
         disable_ipv6_on(&dest.netns, &port)?;
@@ -429,14 +501,42 @@ impl Fabric {
         Ok(())
     }
 
-    /// Names of every namespace of the fabric (switch, nodes, tenants), e.g. to check that
-    /// they are gone after a drop.
+    /// Names of every namespace of the fabric (switch, nodes, their VRF namespaces, peers,
+    /// tenants), e.g. to check that they are gone after a drop.
     pub fn namespace_names(&self) -> Vec<String> {
+        let nodes = || {
+            self.hosts
+                .iter()
+                .chain(self.route_reflector.iter())
+                .chain(self.peers.iter())
+        };
         std::iter::once(&self.switch)
-            .chain(self.hosts.iter().map(|h| &h.netns))
-            .chain(self.route_reflector.iter().map(|r| &r.netns))
+            .chain(nodes().map(|h| &h.netns))
+            .chain(nodes().flat_map(|h| h.vrfs.iter().map(|(_, ns)| ns)))
             .chain(self.tenants.iter().map(|t| &t.netns))
             .map(|n| n.name().to_string())
             .collect()
+    }
+
+    /// Adds a speaker that is neither a host nor the reflector (a GoBGP or FRR peer of the
+    /// reflector) on the underlay at `index` (`198.18.0.INDEX`, router id `198.19.0.INDEX`);
+    /// `index` must be above the hosts' and not the reflector's.
+    pub fn add_peer(&mut self, index: u8) -> Result<&FabricNode> {
+        let taken = usize::from(index) <= self.hosts.len()
+            || index == ROUTE_REFLECTOR_INDEX
+            || self.peers.iter().any(|p| p.index == index);
+        if taken || index == 0 {
+            return Err(LabError::new(format!("underlay index {index} is taken")));
+        }
+        let node = self.add_node(index, &format!("peer{index}"))?;
+        self.peers.push(node);
+        self.peers
+            .last()
+            .ok_or_else(|| LabError::new("peer list empty after a push"))
+    }
+
+    /// The peers added with [`Fabric::add_peer`].
+    pub fn peers(&self) -> &[FabricNode] {
+        &self.peers
     }
 }

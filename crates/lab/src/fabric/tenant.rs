@@ -11,12 +11,12 @@ use serde_json::Value;
 use std::net::IpAddr;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-/// A tenant to add with [`Fabric::add_tenant`].
+/// A tenant to add with [`Fabric::add_tenant`](super::Fabric::add_tenant).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantSpec {
     /// A name for messages and look-ups.
     pub label: String,
-    /// The host (0-based position in [`Fabric::hosts`]) whose namespace gets the port.
+    /// The host (0-based position in [`Fabric::hosts`](super::Fabric::hosts)) whose namespace gets the port.
     pub host: usize,
     /// The VNI the tenant belongs to (for the test's bookkeeping; the fabric plugs nothing).
     pub vni: u32,
@@ -26,6 +26,12 @@ pub struct TenantSpec {
     pub address: String,
     /// The name of the host side of the veth, e.g. `t1v100`.
     pub port: String,
+    /// A second, IPv6 address with its prefix length (a dual-stack tenant of a routed subnet,
+    /// e.g. `2001:db8:100::11/64`); IPv6 stays off in the tenant's namespace without one.
+    pub address6: Option<String>,
+    /// Default gateways (at most one per address family, e.g. the anycast gateway
+    /// `192.0.2.254` and `2001:db8:100::1`, RFC 9135 §4): `ip route add default via GW`.
+    pub gateways: Vec<String>,
 }
 
 impl TenantSpec {
@@ -39,7 +45,21 @@ impl TenantSpec {
             mac: mac.into(),
             address: address.into(),
             port: port.into(),
+            address6: None,
+            gateways: Vec::new(),
         }
+    }
+
+    /// The same tenant with a second, IPv6 address (`address6` with prefix length).
+    pub fn with_ipv6(mut self, address6: &str) -> Self {
+        self.address6 = Some(address6.into());
+        self
+    }
+
+    /// The same tenant with a default route via `gateway` (an IPv4 or IPv6 address).
+    pub fn with_gateway(mut self, gateway: &str) -> Self {
+        self.gateways.push(gateway.into());
+        self
     }
 }
 
@@ -54,6 +74,8 @@ pub struct Tenant {
     pub(super) port: String,
     pub(super) host: usize,
     pub(super) netns: Netns,
+    pub(super) ip6: Option<IpAddr>,
+    pub(super) gateways: Vec<IpAddr>,
 }
 
 /// How a tenant announced itself ([`Tenant::announce`]).
@@ -187,6 +209,71 @@ impl Tenant {
     /// Its IP address.
     pub fn ip(&self) -> IpAddr {
         self.ip
+    }
+
+    /// Its IPv6 address, when it has one ([`TenantSpec::with_ipv6`]).
+    pub fn ip6(&self) -> Option<IpAddr> {
+        self.ip6
+    }
+
+    /// Every address of the tenant: [`Tenant::ip`], then [`Tenant::ip6`] when it has one.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        std::iter::once(self.ip).chain(self.ip6).collect()
+    }
+
+    /// Its default gateways ([`TenantSpec::with_gateway`]).
+    pub fn gateways(&self) -> &[IpAddr] {
+        &self.gateways
+    }
+
+    /// The tenant's own neighbour table on `eth0` (`ip -j neigh show dev eth0 nud all`):
+    /// what it resolved its gateway and on-link peers to.
+    pub fn neighbors(&self) -> Result<Vec<super::NeighborEntry>> {
+        let out = self
+            .netns
+            .ip(&["-j", "neigh", "show", "dev", TENANT_IF, "nud", "all"])?;
+        super::parse_neighbors(&out, Some(TENANT_IF))
+    }
+
+    /// The tenant's neighbour entry for `ip`, if it has one.
+    pub fn neighbor(&self, ip: IpAddr) -> Result<Option<super::NeighborEntry>> {
+        Ok(self.neighbors()?.into_iter().find(|n| n.ip == ip))
+    }
+
+    /// Keeps the tenant's ARP and ND entries when `eth0` loses its carrier
+    /// (`arp_evict_nocarrier = 0`, `ndisc_evict_nocarrier = 0`). Moving the port to another
+    /// host ([`Fabric::move_tenant`](super::Fabric::move_tenant)) takes the veth's carrier
+    /// down for a moment, and the kernel would otherwise flush the tenant's neighbour table,
+    /// which a live-migrated VM does not see happen: with this, a move keeps the tenant's
+    /// gateway entry unless the network itself makes it re-resolve.
+    pub fn keep_neighbors_on_carrier_loss(&self) -> Result<()> {
+        let v4 = format!("net.ipv4.conf.{TENANT_IF}.arp_evict_nocarrier=0");
+        let mut settings = vec![v4];
+        if self.ip.is_ipv6() || self.ip6.is_some() {
+            settings.push(format!("net.ipv6.conf.{TENANT_IF}.ndisc_evict_nocarrier=0"));
+        }
+        let mut args = vec!["sysctl", "-qw"];
+        args.extend(settings.iter().map(String::as_str));
+        self.netns.exec(&args).map(|_| ())
+    }
+
+    /// Makes the tenant a router for `address` (with prefix length, e.g. `203.0.113.1/24`):
+    /// the address goes on `lo` (the kernel has no `dummy` devices here) and IP forwarding is
+    /// turned on, so the tenant answers for the prefix behind it (a type-5 next hop, RFC 9136
+    /// §4.4.1).
+    pub fn add_routed_address(&self, address: &str) -> Result<()> {
+        let ipv6 = address.contains(':');
+        let mut args = vec!["addr", "add", address, "dev", "lo"];
+        if ipv6 {
+            args.push("nodad");
+        }
+        self.netns.ip(&args)?;
+        let key = if ipv6 {
+            "net.ipv6.conf.all.forwarding=1"
+        } else {
+            "net.ipv4.ip_forward=1"
+        };
+        self.netns.exec(&["sysctl", "-qw", key]).map(|_| ())
     }
 
     /// Its prefix length.

@@ -217,3 +217,113 @@ fn static_vxlan_fabric_forwards_and_moves() {
         assert!(names.iter().all(|n| !Netns::exists(n)), "{names:?}");
     }
 }
+
+/// A hand-made tenant VRF (what evpnd's namespace-per-VRF model builds): two gateway bridges
+/// with the anycast addresses in host 1's VRF namespace, routing between two dual-stack
+/// tenants; the VRF readers see the bridges, connected routes and neighbours; a tenant whose
+/// port sits in the VRF namespace moves to host 2; a peer node joins the underlay; every
+/// namespace, VRF ones included, is gone after the drop.
+#[test]
+fn hand_made_vrf_namespace_routes_dual_stack_tenants() {
+    if !crate::require_root_and_tools(&["ip", "bridge", "ping", "sysctl"]) {
+        return;
+    }
+    let mut f = Fabric::new(&FabricOptions::new(2)).unwrap();
+    let red = f.add_vrf(0, "red").unwrap().name().to_string();
+    assert!(red.ends_with("-red") && red.starts_with(f.host(0).unwrap().ns().name()));
+    f.add_vrf(1, "red").unwrap();
+    assert!(f.add_vrf(1, "red").is_err());
+    for vni in [100, 200] {
+        f.add_tenant(&l3::routed_tenant_spec(0, vni).unwrap())
+            .unwrap();
+    }
+    let gw_mac = "00:00:5e:00:01:01";
+    {
+        let h1 = f.host(0).unwrap();
+        let vrf = h1.vrf_ns("red").unwrap();
+        vrf.exec(&[
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
+        ])
+        .unwrap();
+        for vni in [100u32, 200] {
+            let s = l3::routed_subnet(vni).unwrap();
+            let br = format!("br{vni}");
+            let port = format!("t1v{vni}");
+            vrf.ip(&["link", "add", &br, "type", "bridge"]).unwrap();
+            vrf.ip(&["link", "set", &br, "address", gw_mac]).unwrap();
+            for cidr in s.gateway_cidrs() {
+                vrf.ip(&["addr", "add", &cidr, "dev", &br, "nodad"])
+                    .unwrap();
+            }
+            vrf.ip(&["link", "set", &br, "up"]).unwrap();
+            h1.ns()
+                .ip(&["link", "set", &port, "netns", vrf.name()])
+                .unwrap();
+            vrf.ip(&["link", "set", &port, "master", &br, "up"])
+                .unwrap();
+        }
+    }
+    let cases: Vec<l3::PingCase> = [
+        l3::PingCase::tenants(&f, "t1v100", "t1v200", true).unwrap(),
+        l3::PingCase::tenants(&f, "t1v200", "t1v100", true).unwrap(),
+        vec![l3::PingCase::isolated(
+            "t1v100",
+            "203.0.113.1".parse().unwrap(),
+            "nowhere",
+        )],
+    ]
+    .concat();
+    assert_eq!(cases.len(), 5);
+    let m = l3::ping_matrix(&f, &cases, Duration::from_secs(10), 3);
+    assert!(m.failures().is_empty(), "{m}");
+
+    let h1 = f.host(0).unwrap();
+    let links = h1.vrf_links("red").unwrap();
+    let br200 = links.iter().find(|l| l.name == "br200").unwrap();
+    assert_eq!(br200.kind.as_deref(), Some("bridge"));
+    assert_eq!(br200.mac.as_deref(), Some(gw_mac));
+    assert!(br200.has_address("2001:db8:200::1".parse().unwrap()));
+    let port = links.iter().find(|l| l.name == "t1v200").unwrap();
+    assert_eq!(port.master.as_deref(), Some("br200"));
+    let t200 = f.tenant("t1v200").unwrap();
+    for ip in t200.addresses() {
+        let r = h1.vrf_routes_to("red", ip).unwrap();
+        assert_eq!(r[0].dev.as_deref(), Some("br200"), "{ip}: {r:?}");
+        let n = h1.vrf_neighbors("red", Some("br200")).unwrap();
+        assert!(
+            n.iter()
+                .any(|e| e.ip == ip && e.mac.as_deref() == Some(t200.mac())),
+            "{n:?}"
+        );
+    }
+    let fdb = h1.vrf_fdb("red", Some("t1v200")).unwrap();
+    assert!(fdb.iter().any(|e| e.mac == t200.mac()), "{fdb:?}");
+    let t100 = f.tenant("t1v100").unwrap();
+    for gw in t100.gateways() {
+        let n = t100.neighbor(*gw).unwrap().unwrap();
+        assert_eq!(n.mac.as_deref(), Some(gw_mac), "{n:?}");
+    }
+    t200.add_routed_address("203.0.113.1/24").unwrap();
+
+    // The port leaves the VRF namespace for host 2.
+    f.move_tenant("t1v100", 1).unwrap();
+    assert!(f.host(1).unwrap().has_link("t1v100"));
+    assert!(f
+        .host(0)
+        .unwrap()
+        .vrf_links("red")
+        .unwrap()
+        .iter()
+        .all(|l| l.name != "t1v100"));
+
+    let peer = f.add_peer(200).unwrap();
+    assert_eq!(peer.underlay().to_string(), "198.18.0.200");
+    assert!(f.add_peer(200).is_err() && f.add_peer(2).is_err());
+    let names = f.namespace_names();
+    assert_eq!(names.len(), 1 + 2 + 1 + 1 + 2 + 2, "{names:?}");
+    drop(f);
+    assert!(names.iter().all(|n| !Netns::exists(n)), "{names:?}");
+}
