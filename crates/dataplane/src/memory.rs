@@ -16,7 +16,7 @@ pub struct VrfEntry {
     pub router_mac: MacAddress,
 }
 
-/// An anycast gateway address on a VNI's IRB interface (RFC 9135 §4.2).
+/// An anycast gateway address on a VNI's IRB interface (RFC 9135 §4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GatewayEntry {
     /// The subnet's prefix length.

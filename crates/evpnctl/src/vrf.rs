@@ -25,7 +25,7 @@ pub enum VrfCommand {
 pub struct VrfAddArgs {
     /// Its name (1 to 15 bytes, the rules of an interface name).
     pub name: String,
-    /// The L3VNI (required with symmetric IRB, RFC 9135 §4.1).
+    /// The L3VNI (required with symmetric IRB, RFC 9135 §5).
     #[arg(long)]
     pub l3vni: Option<u32>,
     /// Route distinguisher (default: router-id:L3VNI).

@@ -19,13 +19,13 @@
 //!
 //! * `symmetric_irb_routes_between_subnets_over_the_l3vni`: VRF red (L3VNI 5000) with VNI 100
 //!   on hosts 1–2 and VNI 200 on host 3 only: tenants of host 1 and host 3 ping each other
-//!   (IPv4 and IPv6, RFC 9135 §4.1), bridged pings in VNI 100 still work; host 1's VRF routes
+//!   (IPv4 and IPv6, RFC 9135 §5), bridged pings in VNI 100 still work; host 1's VRF routes
 //!   host 3's tenant through the L3VNI's devices and vice versa.
 //! * `vrfs_with_the_same_addresses_stay_isolated`: VRF blue (L3VNI 5001) reuses 192.0.2.0/24
 //!   on VNI 300 on hosts 1–2: each tenant reaches exactly its own VRF (echo requests counted
 //!   at both candidate receivers), and blue has no route to red's subnet on host 3.
 //! * `asymmetric_irb_routes_without_an_l3vni`: `irb = "asymmetric"`, VNIs 100 and 200 on both
-//!   hosts, routed pings both ways (RFC 9135 §4.2); no VXLAN device other than the L2VNIs'
+//!   hosts, routed pings both ways (RFC 9135 §6); no VXLAN device other than the L2VNIs'
 //!   exists in the VRF, the remote tenant is reached over its subnet's gateway interface with
 //!   an ARP/ND entry evpnd installed from the MAC/IP route.
 //! * `anycast_gateway_is_the_same_everywhere_and_survives_a_move`: every tenant resolves its

@@ -360,7 +360,7 @@ fn an_api_vrf_survives_a_restart_before_its_vnis() {
     assert_eq!(blue.vnis, vec![300]);
 }
 
-/// Symmetric IRB between two hosts (RFC 9135 §4.1): a tenant of VNI 100 on A is reached from
+/// Symmetric IRB between two hosts (RFC 9135 §5): a tenant of VNI 100 on A is reached from
 /// B, which has only VNI 200 in red, through a host route over the L3VNI towards A's VTEP
 /// with A's router MAC; `show routes --vrf red` at B lists A's type-2 route with label 2.
 #[test]

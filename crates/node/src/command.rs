@@ -54,7 +54,7 @@ pub struct VniSpec {
     pub export: Vec<RouteTarget>,
     /// The tenant VRF of the VNI's IRB interface (RFC 9135 §3; checked: configured).
     pub vrf: Option<String>,
-    /// Anycast gateway addresses of the VNI's subnets (RFC 9135 §4.2; checked: host address
+    /// Anycast gateway addresses of the VNI's subnets (RFC 9135 §4.1; checked: host address
     /// inside its subnet, only with `vrf`, no overlap with the VRF's other subnets).
     pub gateways: Vec<GatewayAddress>,
 }

@@ -377,7 +377,7 @@ impl Node {
     }
 
     /// True when `route` (best path first in `paths`) belongs to VRF `vrf`: a type-2 route
-    /// with a label 2 (the L3VNI, RFC 9135 §4.1) or a type-5 route (RFC 9136 §3), whose best
+    /// with a label 2 (the L3VNI, RFC 9135 §5.1) or a type-5 route (RFC 9136 §3), whose best
     /// path carries a route target the VRF imports. False for an unknown VRF.
     pub(crate) fn route_in_vrf(
         &self,

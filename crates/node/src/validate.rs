@@ -136,7 +136,7 @@ pub fn vrf_name(field: &'static str, name: &str) -> Result<VrfName, CommandError
     VrfName::new(name).map_err(|e| CommandError::invalid(field, e))
 }
 
-/// The L3VNI of a VRF (RFC 9135 §4.1): a VNI, required with symmetric IRB (it carries every
+/// The L3VNI of a VRF (RFC 9135 §5): a VNI, required with symmetric IRB (it carries every
 /// routed packet between NVEs), optional with asymmetric IRB (which never uses it).
 pub fn l3vni(irb: IrbMode, n: Option<u32>) -> Result<Option<Vni>, CommandError> {
     match n {
@@ -145,7 +145,7 @@ pub fn l3vni(irb: IrbMode, n: Option<u32>) -> Result<Option<Vni>, CommandError> 
             .map_err(|e| CommandError::invalid("l3vni", e.to_string())),
         None if irb == IrbMode::Symmetric => Err(CommandError::invalid(
             "l3vni",
-            "required with symmetric IRB (RFC 9135 §4.1)",
+            "required with symmetric IRB (RFC 9135 §5)",
         )),
         None => Ok(None),
     }
@@ -163,7 +163,7 @@ pub fn router_mac(field: &'static str, mac: MacAddress) -> Result<(), CommandErr
     Ok(())
 }
 
-/// A gateway address (RFC 9135 §4.2): a host address inside its subnet, neither the subnet's
+/// A gateway address (RFC 9135 §4.1): a host address inside its subnet, neither the subnet's
 /// own address nor (IPv4) its broadcast address, with a prefix length that leaves room for
 /// tenants (IPv4 1..=30, IPv6 1..=127).
 pub fn gateway(g: &GatewayAddress) -> Result<IpPrefix, CommandError> {

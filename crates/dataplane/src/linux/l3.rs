@@ -11,7 +11,7 @@
 //!   [`route::default_table`]); the VRF's bridges are enslaved to it; everything stays in the
 //!   host namespace.
 //!
-//! With an L3VNI (symmetric IRB, RFC 9135 §4.1) the VRF gets a bridge `br<l3vni>` whose MAC is
+//! With an L3VNI (symmetric IRB, RFC 9135 §5) the VRF gets a bridge `br<l3vni>` whose MAC is
 //! the router MAC (RFC 9135 §8.1) and a VXLAN port `vx<l3vni>`. A remote router MAC is an FDB
 //! entry `MAC dev vx<l3vni> dst VTEP` plus permanent neighbours `VTEP` and `::ffff:VTEP`
 //! (IPv4 VTEPs) on `br<l3vni>`; a route's remote path is `via VTEP dev br<l3vni> onlink`.
@@ -343,7 +343,7 @@ impl Applier {
     }
 
     /// Adds (`mac` given) or removes the gateway `address/prefix_len` on the bridge of `vni`
-    /// (RFC 9135 §4.2); an add also gives the bridge the gateway MAC.
+    /// (RFC 9135 §4.1); an add also gives the bridge the gateway MAC.
     fn gateway(
         &mut self,
         vni: u32,

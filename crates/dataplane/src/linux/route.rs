@@ -205,7 +205,7 @@ pub(crate) fn ours(m: &RouteMessage, table: u32) -> Option<IpPrefix> {
 }
 
 /// `ip addr add ADDRESS/LEN dev INDEX` (IPv6: `nodad`: an anycast gateway address is on every
-/// NVE at once, RFC 9135 §4.2, so duplicate address detection must not run) or `ip addr del`.
+/// NVE at once, RFC 9135 §4.1, so duplicate address detection must not run) or `ip addr del`.
 pub(crate) fn address(index: u32, address: IpAddr, prefix_len: u8, add: bool) -> Request {
     let mut m = AddressMessage::default();
     m.header.family = family_of(address);

@@ -6,6 +6,7 @@
 //! [`CommandError`], mapped to its gRPC code with the field in the message.
 
 mod explain;
+mod intent;
 mod manage;
 mod pages;
 mod render;

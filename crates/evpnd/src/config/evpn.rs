@@ -29,7 +29,7 @@ pub(super) struct RawEvpn {
     domain_id: Option<u8>,
     /// `"symmetric"` (default) or `"asymmetric"` (RFC 9135 §4).
     irb: Option<String>,
-    /// The distributed anycast gateway MAC (RFC 9135 §4.2).
+    /// The distributed anycast gateway MAC (RFC 9135 §4.1).
     anycast_gateway_mac: Option<String>,
 }
 
@@ -57,7 +57,7 @@ pub(super) struct RawVni {
     learning: Option<bool>,
     /// The tenant VRF of the VNI's IRB interface (RFC 9135 §3).
     vrf: Option<String>,
-    /// Anycast gateway addresses, `ADDRESS/LENGTH` (RFC 9135 §4.2); only with `vrf`.
+    /// Anycast gateway addresses, `ADDRESS/LENGTH` (RFC 9135 §4.1); only with `vrf`.
     #[serde(default)]
     gateway: Vec<String>,
 }

@@ -37,8 +37,11 @@ mod tenant;
 #[cfg(test)]
 mod tests;
 
-pub use kernel::{parse_fdb, parse_neighbors, FdbEntry, FdbMonitor, NeighborEntry};
-pub use l3::{parse_links, parse_routes, ping_matrix, LinkEntry, PingCase, PingMatrix, RouteEntry};
+pub use kernel::{
+    parse_fdb, parse_links, parse_neighbors, parse_routes, FdbEntry, FdbMonitor, LinkEntry,
+    NeighborEntry, RouteEntry,
+};
+pub use l3::{ping_matrix, PingCase, PingMatrix};
 pub use tenant::{
     parse_icmp_in_echo, parse_ping_summary, Announcement, PingOptions, PingRun, PingStats, Tenant,
     TenantSpec,
