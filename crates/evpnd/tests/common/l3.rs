@@ -8,10 +8,8 @@ use super::kernel_fabric::{reflector_config, Running, WAIT};
 use super::netns_daemon::NsDaemon;
 use super::{wait_until, EvpnApi};
 use evpnd_lab::fabric::evpnd::HostOptions;
-use evpnd_lab::fabric::l3::{
-    attach_requests, l3_host_config, ping_matrix, L3Host, LinkEntry, PingCase, RouteEntry,
-};
-use evpnd_lab::fabric::FabricNode;
+use evpnd_lab::fabric::l3::{attach_requests, l3_host_config, ping_matrix, L3Host, PingCase};
+use evpnd_lab::fabric::{FabricNode, LinkEntry, RouteEntry};
 use evpnd_lab::Fabric;
 use std::net::IpAddr;
 
