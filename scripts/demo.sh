@@ -3,8 +3,9 @@
 #
 # Installs the Debian packages the demo needs when they are missing (iproute2, iputils-ping,
 # procps), builds evpnd and evpnctl (release), and runs `evpnd demo` as root: a route reflector
-# and three hosts running evpnd with the kernel data plane in network namespaces, tenants in two
-# VNIs, a ping matrix, `evpnctl show macs` and a live MAC move. It stays up until Ctrl-C; pass --once to
+# and three hosts running evpnd with the kernel data plane in network namespaces, tenants in the
+# bridged VNIs 100/200 and in a routed tenant VRF red (L3VNI 5000, VNI 300 on host 1 and VNI 400
+# on host 3), a ping matrix, `evpnctl show macs` and a live MAC move. It stays up until Ctrl-C; pass --once to
 # exit after the checks (exit status 1 if a ping gave the wrong answer).
 #
 #   scripts/demo.sh [--once]

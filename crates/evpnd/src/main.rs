@@ -41,7 +41,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a demo EVPN-VXLAN fabric in network namespaces (root): three hosts and a route
-    /// reflector running evpnd, tenants in two VNIs, a ping matrix and a live MAC move.
+    /// reflector running evpnd, tenants in bridged VNIs 100/200 and in a routed tenant VRF
+    /// (VNI 300 on host 1, VNI 400 on host 3), a ping matrix and a live MAC move.
     Demo {
         /// Exit after the checks instead of staying up (exit status 1 if a ping gave the
         /// wrong answer).

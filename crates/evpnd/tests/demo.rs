@@ -1,6 +1,8 @@
 //! `evpnd demo --once` end to end (root): the real binary builds its fabric, every ping that
-//! must pass passes, every one that must not does not, the MAC move is shown, and nothing is
-//! left behind; leftovers of an earlier run (a namespace with the demo's prefix) are removed.
+//! must pass passes, every one that must not does not (the bridged matrix, and the routed rows
+//! of VRF red: IPv4 and IPv6 both ways between its two hosts, none to a bridged-only tenant),
+//! the MAC move is shown, and nothing is left behind, VRF namespaces included; leftovers of an
+//! earlier run (a namespace with the demo's prefix, VRF ones among them) are removed.
 //!
 //! The demo uses fixed names (`evpnd-demo-*`, /run/evpnd-demo), so the tests run one at a
 //! time; each run is bounded and killed by pid when it overruns.
@@ -74,6 +76,54 @@ fn matrix_rows(stdout: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The routed rows of every matrix in `stdout`: (kind, verdict, "from -> to").
+fn routed_rows(stdout: &str) -> Vec<(String, String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            // "routed ok t1v300 203.0.113.11 h1 -> t3v400 203.0.113.141 h3 3/3 replies"
+            let is_row =
+                matches!(w.first(), Some(&"routed" | &"isolated")) && w.len() == 11 && w[5] == "->";
+            is_row.then(|| (w[0].to_string(), w[1].to_string(), w[2..9].join(" ")))
+        })
+        .collect()
+}
+
+/// The routed rows one matrix must show, in order.
+const ROUTED_ROWS: [(&str, &str, &str); 6] = [
+    (
+        "routed",
+        "ok",
+        "t1v300 203.0.113.11 h1 -> t3v400 203.0.113.141 h3",
+    ),
+    (
+        "routed",
+        "ok",
+        "t1v300 2001:db8:300::11 h1 -> t3v400 2001:db8:400::13 h3",
+    ),
+    (
+        "routed",
+        "ok",
+        "t3v400 203.0.113.141 h3 -> t1v300 203.0.113.11 h1",
+    ),
+    (
+        "routed",
+        "ok",
+        "t3v400 2001:db8:400::13 h3 -> t1v300 2001:db8:300::11 h1",
+    ),
+    (
+        "isolated",
+        "no",
+        "t1v300 203.0.113.11 h1 -> t3v100 192.0.2.13 h3",
+    ),
+    (
+        "isolated",
+        "no",
+        "t3v400 203.0.113.141 h3 -> t1v200 198.51.100.11 h1",
+    ),
+];
+
 fn check_output(out: &Output, took: Duration) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -102,6 +152,47 @@ fn check_output(out: &Output, took: Duration) {
         }
     }
     assert!(stdout.contains("same VNI: 12/12 reached; different VNIs: 18/18 isolated"));
+    // The routed rows of both matrices (before and after the move), all as expected.
+    let routed = routed_rows(&stdout);
+    assert_eq!(routed.len(), 12, "{stdout}");
+    for (i, (kind, verdict, pair)) in routed.iter().enumerate() {
+        let (want_kind, want_verdict, want_pair) = ROUTED_ROWS[i % 6];
+        assert_eq!(
+            (kind.as_str(), verdict.as_str(), pair.as_str()),
+            (want_kind, want_verdict, want_pair),
+            "{stdout}"
+        );
+    }
+    assert_eq!(
+        stdout
+            .matches(
+                "routed (IPv4 and IPv6, both directions): 4/4 reached; VRF red to \
+                 bridged-only tenants: 2/2 isolated"
+            )
+            .count(),
+        2,
+        "{stdout}"
+    );
+    for step in [
+        "VRF red namespaces evpnd-demo-host1-red and evpnd-demo-host3-red ready",
+        "VRF red converged",
+        "show ip-routes --vrf red (host 1):",
+    ] {
+        assert!(stdout.contains(step), "{step:?} not in:\n{stdout}");
+    }
+    // Host 1's VRF holds host 3's routed tenant and subnet (IPv4 and IPv6).
+    for route in [
+        "203.0.113.141/32",
+        "203.0.113.128/25",
+        "2001:db8:400::13/128",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("red  {route} "))),
+            "{route} not in:\n{stdout}"
+        );
+    }
     assert!(
         stdout.contains("MAC move: t1v100 goes from host 1 to host 2"),
         "{stdout}"
@@ -202,6 +293,36 @@ fn demo_stays_up_until_sigint_and_refuses_a_second_demo() {
         out.contains("ip netns exec evpnd-demo-t1v100 ping 192.0.2.13"),
         "{out}"
     );
+    for routed in [
+        "ip netns exec evpnd-demo-t1v300 ping -c 3 203.0.113.141",
+        "show vrfs",
+        "show ip-routes --vrf red",
+        "explain ip 203.0.113.141 --vrf red",
+        "ip netns exec evpnd-demo-host1-red ip route",
+    ] {
+        assert!(out.contains(routed), "{routed:?} not in:\n{out}");
+    }
+    // VRF red's namespaces carry the demo's prefix, so a later run's clean-up finds them.
+    let namespaces = demo_namespaces();
+    for vrf_ns in ["evpnd-demo-host1-red", "evpnd-demo-host3-red"] {
+        assert!(namespaces.iter().any(|n| n == vrf_ns), "{namespaces:?}");
+    }
+    // The explore commands work against the running fabric.
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "evpnd-demo-t1v300",
+            "ping",
+            "-c",
+            "1",
+            "-w",
+            "5",
+        ])
+        .arg("2001:db8:400::13")
+        .output()
+        .unwrap();
+    assert!(ping.status.success(), "{ping:?}");
     let (second, _) = run_demo_once();
     let err = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{err}");
@@ -235,6 +356,11 @@ fn demo_once_removes_leftovers_of_a_killed_run() {
     assert_eq!(pids.len(), 4, "{pids:?}");
     killed.signal("-KILL");
     killed.wait();
+    let left = demo_namespaces();
+    assert!(
+        left.iter().any(|n| n == "evpnd-demo-host1-red"),
+        "the killed run's VRF namespace: {left:?}"
+    );
     // And a stray namespace with the demo's prefix (not owned by this test: the demo must
     // delete it).
     let stale = Netns::named(&format!("{PREFIX}stale")).unwrap();
@@ -243,7 +369,7 @@ fn demo_once_removes_leftovers_of_a_killed_run() {
     let (out, took) = run_demo_once();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("removed leftovers of an earlier run: stopped 4 evpnd process(es), deleted 12 namespace(s)"),
+        stdout.contains("removed leftovers of an earlier run: stopped 4 evpnd process(es), deleted 16 namespace(s)"),
         "{stdout}"
     );
     check_output(&out, took);

@@ -1,6 +1,7 @@
 //! What the demo shows an operator: `evpnctl show macs` of a host, and the commands to explore
 //! the fabric while it stays up.
 
+use super::routed::{ROUTED, VRF};
 use super::{Result, NAMESPACE_PREFIX};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,8 +42,8 @@ pub fn evpnctl(api: &Path, args: &[&str]) -> Result<String> {
     Ok(text.lines().map(|l| format!("  {l}\n")).collect())
 }
 
-/// The commands to explore the running fabric: pings between tenants, the kernel's tables,
-/// and evpnctl against each daemon.
+/// The commands to explore the running fabric: pings between tenants (bridged and routed),
+/// the kernel's tables (host and VRF namespaces), and evpnctl against each daemon.
 pub fn explore_commands(work_dir: &Path, evpnctl: Option<&Path>) -> String {
     let ctl = evpnctl.map_or_else(|| "evpnctl".to_string(), |p| p.display().to_string());
     let api = |name: &str| {
@@ -52,6 +53,9 @@ pub fn explore_commands(work_dir: &Path, evpnctl: Option<&Path>) -> String {
         )
     };
     let ns = |name: &str| format!("{NAMESPACE_PREFIX}{name}");
+    let vrf_ns = |host: &str| evpnd_lab::fabric::l3::vrf_netns_name(&ns(host), VRF);
+    let [near, far] = ROUTED;
+    let address = |cidr: &'static str| cidr.split_once('/').map_or(cidr, |(a, _)| a);
     let mut s = String::from("explore it (another terminal, as root):\n");
     for (what, cmd) in [
         (
@@ -69,6 +73,43 @@ pub fn explore_commands(work_dir: &Path, evpnctl: Option<&Path>) -> String {
         (
             "the MAC table of host 3",
             format!("{ctl} {} show macs", api("host3")),
+        ),
+        (
+            "a routed ping: VNI 300 on host 1 to VNI 400 on host 3 (VRF red), IPv4 and IPv6",
+            format!(
+                "ip netns exec {} ping -c 3 {}; ip netns exec {} ping -c 3 {}",
+                ns(near.tenant),
+                address(far.tenant4),
+                ns(near.tenant),
+                address(far.tenant6)
+            ),
+        ),
+        (
+            "a routed VM cannot reach a bridged-only VNI (VRF red answers: unreachable)",
+            format!("ip netns exec {} ping -c 2 192.0.2.13", ns(near.tenant)),
+        ),
+        (
+            "the tenant VRFs of host 1 (L3VNI, router MAC, VNIs, namespace)",
+            format!("{ctl} {} show vrfs", api("host1")),
+        ),
+        (
+            "the routes evpnd installed in VRF red on host 1",
+            format!("{ctl} {} show ip-routes --vrf {VRF}", api("host1")),
+        ),
+        (
+            "how host 1 reaches host 3's routed VM: the VRF route, the BGP path behind it",
+            format!(
+                "{ctl} {} explain ip {} --vrf {VRF}",
+                api("host1"),
+                address(far.tenant4)
+            ),
+        ),
+        (
+            "the kernel's routes in VRF red's namespace on host 1",
+            format!(
+                "ip netns exec {0} ip route; ip netns exec {0} ip -6 route",
+                vrf_ns("host1")
+            ),
         ),
         (
             "the EVPN routes on the route reflector",
@@ -112,6 +153,17 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("cargo build -p evpnctl"), "{s}");
+        for routed in [
+            "ip netns exec evpnd-demo-t1v300 ping -c 3 203.0.113.141",
+            "ip netns exec evpnd-demo-t1v300 ping -c 3 2001:db8:400::13",
+            "ip netns exec evpnd-demo-t1v300 ping -c 2 192.0.2.13",
+            "evpnctl --api unix:/run/evpnd-demo/host1/api.sock show vrfs",
+            "evpnctl --api unix:/run/evpnd-demo/host1/api.sock show ip-routes --vrf red",
+            "evpnctl --api unix:/run/evpnd-demo/host1/api.sock explain ip 203.0.113.141 --vrf red",
+            "ip netns exec evpnd-demo-host1-red ip route",
+        ] {
+            assert!(s.contains(routed), "{routed:?} not in:\n{s}");
+        }
         let with = explore_commands(Path::new("/w"), Some(Path::new("/t/evpnctl")));
         assert!(with.contains("/t/evpnctl --api unix:/w/rr/api.sock show routes"));
         assert!(!with.contains("cargo build"));

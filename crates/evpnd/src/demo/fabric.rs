@@ -1,12 +1,15 @@
 //! The demo fabric: the lab's namespace fabric (underlay switch, route reflector, three
-//! hosts), evpnd on the reflector and on every host (kernel data plane), and tenant "VMs" in
-//! both VNIs on every host, attached through each host's gRPC API.
+//! hosts), evpnd on the reflector and on every host (kernel data plane), tenant "VMs" in
+//! both bridged VNIs on every host, and the routed tenants of VRF red on hosts 1 and 3 (its
+//! namespaces `evpnd-demo-hostN-red`), all attached through each host's gRPC API.
 
+use super::routed::{self, ROUTED, VRF};
 use super::{preflight, stopping, Result, HOSTS, NAMESPACE_PREFIX, VNIS};
 use evpnd_api::v1;
 use evpnd_lab::fabric::evpnd::{
-    call, host_config, reflector_config, tenant_spec, tenant_subnet, EvpndProcess, HostOptions,
+    call, reflector_config, tenant_spec, tenant_subnet, EvpndProcess, HostOptions,
 };
+use evpnd_lab::fabric::l3::{attach_requests, l3_host_config};
 use evpnd_lab::{Fabric, FabricOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,13 +29,25 @@ pub struct DemoFabric {
     pub rr: EvpndProcess,
     /// The namespaces.
     pub fabric: Fabric,
-    /// The tenants' labels, VNI 100 first, then host order.
+    /// The bridged tenants' labels, VNI 100 first, then host order.
     pub labels: Vec<String>,
+    /// The routed tenants' labels ([`ROUTED`] order).
+    pub routed: Vec<String>,
 }
 
-/// Builds the namespaces: switch, reflector, hosts, and one tenant per host and VNI (with an
-/// on-link route to the other VNI's subnet, so that only the data plane keeps VNIs apart).
-pub fn build_namespaces() -> Result<(Fabric, Vec<String>)> {
+/// The tenants of the demo by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// Bridged-only tenants, VNI 100 first, then host order.
+    pub bridged: Vec<String>,
+    /// Routed tenants of VRF red ([`ROUTED`] order).
+    pub routed: Vec<String>,
+}
+
+/// Builds the namespaces: switch, reflector, hosts, one bridged tenant per host and VNI (with
+/// an on-link route to the other VNI's subnet, so that only the data plane keeps VNIs apart),
+/// VRF red's namespace on the hosts that have it and its routed tenants.
+pub fn build_namespaces() -> Result<(Fabric, Labels)> {
     let hosts = u8::try_from(HOSTS).map_err(|_| "too many hosts".to_string())?;
     let mut fabric = Fabric::new(&FabricOptions::new(hosts).named(NAMESPACE_PREFIX))?;
     check_vxlan(&fabric)?;
@@ -51,7 +66,22 @@ pub fn build_namespaces() -> Result<(Fabric, Vec<String>)> {
             labels.push(spec.label);
         }
     }
-    Ok((fabric, labels))
+    for pos in routed::vrf_hosts() {
+        fabric.add_vrf(pos, VRF)?;
+    }
+    let mut routed_labels = Vec::new();
+    for p in &ROUTED {
+        let spec = p.tenant_spec();
+        fabric.add_tenant(&spec)?;
+        routed_labels.push(spec.label);
+    }
+    Ok((
+        fabric,
+        Labels {
+            bridged: labels,
+            routed: routed_labels,
+        },
+    ))
 }
 
 /// Fails with an explanation when the kernel cannot create VXLAN devices (no vxlan module):
@@ -72,10 +102,11 @@ fn check_vxlan(fabric: &Fabric) -> Result<()> {
 }
 
 /// Starts evpnd on the reflector and the hosts (configurations and logs in `work_dir/NAME/`),
-/// recording each pid in `pid_file`.
+/// recording each pid in `pid_file`. Every host has `irb = "symmetric"` and the
+/// namespace-per-VRF model; hosts 1 and 3 have VRF red ([`routed::l3_host`]).
 pub fn start_daemons(
     fabric: Fabric,
-    labels: Vec<String>,
+    labels: Labels,
     binary: &Path,
     work_dir: &Path,
     pid_file: &Path,
@@ -95,7 +126,8 @@ pub fn start_daemons(
     let mut hosts = Vec::new();
     for pos in positions {
         let name = format!("host{}", pos + 1);
-        let cfg = host_config(&fabric, pos, &VNIS, &HostOptions::default(), "")?;
+        let l3 = routed::l3_host(pos);
+        let cfg = l3_host_config(&fabric, pos, &l3, &HostOptions::default(), "")?;
         let mut d =
             EvpndProcess::prepare(fabric.host(pos)?.ns(), &name, &work_dir.join(&name), &cfg)?;
         d.spawn(binary, LOG_FILTER, API_UP)?;
@@ -106,7 +138,8 @@ pub fn start_daemons(
         hosts,
         rr,
         fabric,
-        labels,
+        labels: labels.bridged,
+        routed: labels.routed,
     })
 }
 
@@ -179,17 +212,26 @@ impl DemoFabric {
         })
     }
 
-    /// Attaches every tenant through the API of the host its port is on.
-    pub fn attach_all(&self) -> Result<()> {
-        for l in &self.labels {
+    /// Every tenant's label: bridged, then routed.
+    pub fn all_labels(&self) -> impl Iterator<Item = &String> {
+        self.labels.iter().chain(&self.routed)
+    }
+
+    /// Attaches every tenant through the API of the host its port is on, one call per address
+    /// (a routed tenant's IPv6 address is a second binding of its MAC). Returns the calls made.
+    pub fn attach_all(&self) -> Result<usize> {
+        let mut calls = 0;
+        for l in self.all_labels() {
             let t = self.fabric.tenant(l)?;
-            let req = attach_request(t);
-            call(&self.api(t.host())?, |mut c| async move {
-                c.attach_endpoint(req).await
-            })
-            .map_err(|e| format!("AttachEndpoint {l} on host {}: {e}", t.host() + 1))?;
+            for req in attach_requests(t) {
+                call(&self.api(t.host())?, |mut c| async move {
+                    c.attach_endpoint(req).await
+                })
+                .map_err(|e| format!("AttachEndpoint {l} on host {}: {e}", t.host() + 1))?;
+                calls += 1;
+            }
         }
-        Ok(())
+        Ok(calls)
     }
 
     /// Waits (bounded) until every host lists every tenant's MAC, at the tenant's host.
@@ -210,12 +252,16 @@ impl DemoFabric {
         ok.map_err(|_| format!("the MAC tables did not converge: {last}\n{}", self.logs()))
     }
 
-    /// The first way in which a host's MAC table differs from where the tenants are.
+    /// The first way in which a host's MAC table differs from where the tenants are (a host
+    /// lists the MACs of the VNIs it has).
     fn mac_table_mismatch(&self) -> Result<Option<String>> {
         for pos in 0..self.hosts.len() {
             let macs = list_macs(&self.api(pos)?)?;
-            for l in &self.labels {
+            for l in self.all_labels() {
                 let t = self.fabric.tenant(l)?;
+                if !routed::host_has_vni(pos, t.vni()) {
+                    continue;
+                }
                 let want = if t.host() == pos {
                     "local".to_string()
                 } else {

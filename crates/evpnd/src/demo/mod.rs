@@ -3,21 +3,28 @@
 //!
 //! An underlay switch, an evpnd route reflector and three hosts running evpnd with the kernel
 //! data plane; a tenant "VM" (a namespace behind a veth whose host end is the tenant port) in
-//! VNI 100 (192.0.2.0/24) and in VNI 200 (198.51.100.0/24) on every host. Every endpoint is
-//! attached through its host's gRPC API; every tenant pings every other one (same VNI: must
-//! answer; other VNI: must not), `evpnctl show macs` shows one host's table, and a tenant moves
-//! between hosts live (its MAC mobility sequence number goes up, RFC 7432 §15). Then the fabric
-//! stays up until SIGINT/SIGTERM, or with `--once` the demo exits (non-zero when a ping gave
-//! the wrong answer).
+//! the bridged VNIs 100 (192.0.2.0/24) and 200 (198.51.100.0/24) on every host; and a routed
+//! tenant VRF "red" (L3VNI 5000, symmetric IRB, RFC 9135) whose two subnets live on different
+//! hosts, VNI 300 (203.0.113.0/25, 2001:db8:300::/64) on host 1 and VNI 400
+//! (203.0.113.128/25, 2001:db8:400::/64) on host 3, with a dual-stack tenant each behind the
+//! anycast gateway ([`routed`]). Every endpoint is attached through its host's gRPC API; every
+//! bridged tenant pings every other one (same VNI: must answer; other VNI: must not), the
+//! routed tenants ping each other (IPv4 and IPv6, both directions) and must not reach the
+//! bridged-only tenants, `evpnctl show macs` and `show ip-routes --vrf red` show one host's
+//! tables, and a tenant moves between hosts live (its MAC mobility sequence number goes up,
+//! RFC 7432 §15). Then the fabric stays up until SIGINT/SIGTERM, or with `--once` the demo
+//! exits (non-zero when a ping gave the wrong answer).
 //!
-//! Namespaces are called `evpnd-demo-*`; configurations, sockets, logs and the pid file live in
-//! [`WORK_DIR`]. A new run first removes what a killed one left.
+//! Namespaces are called `evpnd-demo-*`, VRF red's `evpnd-demo-hostN-red`; configurations,
+//! sockets, logs and the pid file live in [`WORK_DIR`]. A new run first removes what a killed
+//! one left.
 
 mod explore;
 mod fabric;
 mod matrix;
 mod mobility;
 mod preflight;
+mod routed;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,7 +42,7 @@ pub const WORK_DIR: &str = "/run/evpnd-demo";
 const TOOLS: [&str; 4] = ["ip", "bridge", "ping", "sysctl"];
 /// Hosts (VTEPs) of the fabric.
 const HOSTS: usize = 3;
-/// The VNIs, each with one tenant on every host.
+/// The bridged VNIs, each with one tenant on every host.
 const VNIS: [u32; 2] = evpnd_lab::fabric::evpnd::TENANT_VNIS;
 /// The tenant that moves, from host 1 to host 2, watched from host 3.
 const MOVER: &str = "t1v100";
@@ -64,7 +71,10 @@ pub fn run(once: bool) -> ExitCode {
     let progress = Progress(Instant::now());
     println!(
         "evpnd demo: an EVPN-VXLAN fabric in network namespaces: underlay switch, route \
-         reflector, {HOSTS} hosts with the kernel data plane, VNIs 100 and 200"
+         reflector, {HOSTS} hosts with the kernel data plane, bridged VNIs 100 and 200, tenant \
+         VRF {} (L3VNI {}) routing VNI 300 on host 1 to VNI 400 on host 3",
+        routed::VRF,
+        routed::L3VNI
     );
     let outcome = watch_signals().and_then(|()| demo(&progress, once));
     let code = match outcome {
@@ -157,29 +167,50 @@ fn demo(p: &Progress, once: bool) -> Result<bool> {
     let (fabric, labels) = fabric::build_namespaces()?;
     p.step(&format!(
         "underlay switch, route reflector and {HOSTS} hosts ready (198.18.0.0/24); {} tenant \
-         VMs in VNIs 100 (192.0.2.0/24) and 200 (198.51.100.0/24)",
-        labels.len()
+         VMs in the bridged VNIs 100 (192.0.2.0/24) and 200 (198.51.100.0/24)",
+        labels.bridged.len()
     ));
+    p.step(&routed_layout(&fabric)?);
     check_stop()?;
     let mut d = fabric::start_daemons(fabric, labels, &binary, work_dir, &pid_file)?;
     p.step(&format!(
-        "evpnd started: route reflector + {HOSTS} hosts (kernel data plane), API on unix \
-         sockets in {WORK_DIR}"
+        "evpnd started: route reflector + {HOSTS} hosts (kernel data plane, symmetric IRB; VRF \
+         {} as a namespace on hosts 1 and 3), API on unix sockets in {WORK_DIR}",
+        routed::VRF
     ));
     d.wait_sessions()?;
     check_stop()?;
     p.step("BGP sessions Established: every host with the route reflector (l2vpn-evpn)");
-    d.attach_all()?;
+    let calls = d.attach_all()?;
     p.step(&format!(
-        "{} endpoints attached through the gRPC API (AttachEndpoint with the VM's port)",
-        d.labels.len()
+        "{} endpoints attached through the gRPC API ({calls} AttachEndpoint calls with the \
+         VM's port: one per address, the routed VMs are dual-stack)",
+        d.all_labels().count()
     ));
     d.wait_macs()?;
     check_stop()?;
-    p.step("every host's MAC table has every tenant MAC at the right VTEP");
+    p.step("every host's MAC table has every tenant MAC of its VNIs at the right VTEP");
+    let routed_cases = routed::ping_cases(&d.fabric)?;
+    let missing = routed::wait_routed(&d.fabric, &routed_cases, fabric::CONVERGE)?;
+    check_stop()?;
+    if missing.is_empty() {
+        p.step(&format!(
+            "VRF {} converged: the routed VMs answer each other over L3VNI {} (type-2 routes \
+             with the L3VNI and router MAC, type-5 subnets)",
+            routed::VRF,
+            routed::L3VNI
+        ));
+    } else {
+        p.step(&format!(
+            "VRF {} did not converge within {} s: no answer for {}",
+            routed::VRF,
+            fabric::CONVERGE.as_secs(),
+            missing.join(", ")
+        ));
+    }
 
-    let before = matrix::ping_matrix(&d.fabric, &d.labels)?;
-    p.step("ping matrix (every tenant pings every other one):");
+    let before = matrix::ping_matrix(&d.fabric, &d.labels, &routed_cases)?;
+    p.step("ping matrix (every bridged tenant pings every other one; the routed ones below):");
     print!("{}", before.render());
     let host1 = d.api(0)?;
     p.step(&format!(
@@ -187,13 +218,22 @@ fn demo(p: &Progress, once: bool) -> Result<bool> {
         host1.display()
     ));
     print!("{}", explore::evpnctl(&host1, &["show", "macs"])?);
+    p.step(&format!(
+        "evpnctl --api unix:{} show ip-routes --vrf {} (host 1):",
+        host1.display(),
+        routed::VRF
+    ));
+    print!(
+        "{}",
+        explore::evpnctl(&host1, &["show", "ip-routes", "--vrf", routed::VRF])?
+    );
     check_stop()?;
 
     p.step(&format!("MAC move: {MOVER} goes from host 1 to host 2"));
     let moved = mobility::move_tenant(&mut d, MOVER, 1, 2)?;
     check_stop()?;
     print!("{}", moved.render());
-    let after = matrix::ping_matrix(&d.fabric, &d.labels)?;
+    let after = matrix::ping_matrix(&d.fabric, &d.labels, &routed_cases)?;
     p.step(&format!(
         "ping matrix after the move ({MOVER} now on host 2):"
     ));
@@ -223,6 +263,33 @@ fn demo(p: &Progress, once: bool) -> Result<bool> {
     }
     p.step("torn down");
     Ok(passed)
+}
+
+/// The progress line on VRF red: its namespaces and routed tenants.
+fn routed_layout(f: &evpnd_lab::Fabric) -> Result<String> {
+    let mut namespaces = Vec::new();
+    for pos in routed::vrf_hosts() {
+        namespaces.push(f.host(pos)?.vrf_netns_name(routed::VRF));
+    }
+    let tenants: Vec<String> = routed::ROUTED
+        .iter()
+        .map(|r| {
+            format!(
+                "{} in VNI {} ({}, {}) on host {}",
+                r.tenant,
+                r.vni,
+                r.ipv4,
+                r.ipv6,
+                r.host + 1
+            )
+        })
+        .collect();
+    Ok(format!(
+        "VRF {} namespaces {} ready; routed tenant VMs {}",
+        routed::VRF,
+        namespaces.join(" and "),
+        tenants.join(", ")
+    ))
 }
 
 /// Creates `dir` readable only by us (it holds the API sockets).
