@@ -106,6 +106,13 @@ pub enum ImportVerdict {
         /// The GW IP.
         gateway: IpAddr,
     },
+    /// A MAC/IP route for an address that is one of this NVE's own gateway addresses in the
+    /// VRF (another NVE's gateway, e.g. advertised with the Default Gateway extended community,
+    /// RFC 7432 §7.8): the local gateway answers for it, so no host route goes in.
+    OwnGateway {
+        /// The address.
+        ip: IpAddr,
+    },
 }
 
 impl ImportVerdict {
@@ -140,6 +147,7 @@ impl ImportVerdict {
             ImportVerdict::AsymmetricIrb => "asymmetric-irb",
             ImportVerdict::NeedsMultihoming => "needs-multihoming",
             ImportVerdict::BadGatewayIp { .. } => "bad-gateway-ip",
+            ImportVerdict::OwnGateway { .. } => "own-gateway",
         }
     }
 }
@@ -202,6 +210,10 @@ impl fmt::Display for ImportVerdict {
                     "GW IP {gateway} is not a host address of the prefix's family"
                 )
             }
+            ImportVerdict::OwnGateway { ip } => write!(
+                f,
+                "{ip} is this NVE's own gateway address in the VRF: answered locally, no host route"
+            ),
         }
     }
 }

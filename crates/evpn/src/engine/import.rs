@@ -148,7 +148,7 @@ impl Engine {
         match (st, key) {
             (Stored::Flood { vni, vtep }, _) => Some(Imported::Flood { vni, vtep }),
             (Stored::Mac { vni }, ImportKey::MacIp { mac, ip, .. }) => {
-                let ip = ip.filter(|ip| is_host_address(*ip));
+                let ip = ip.filter(|ip| is_host_address(*ip) && !self.is_own_gateway(vni, *ip));
                 let c = self
                     .macs
                     .get(&(vni, mac))?
@@ -354,9 +354,12 @@ impl Engine {
                 Ok(Imported::Mac {
                     vni,
                     mac: r.mac,
-                    // A binding of a multicast, broadcast or unspecified address is never
-                    // installed as a neighbour: the route counts for its MAC only.
-                    ip: r.ip.filter(|ip| is_host_address(*ip)),
+                    // A binding of a multicast, broadcast or unspecified address, or of one of
+                    // our own gateway addresses (`irb` notes), is never installed as a
+                    // neighbour: the route counts for its MAC only.
+                    ip: r
+                        .ip
+                        .filter(|ip| is_host_address(*ip) && !self.is_own_gateway(vni, *ip)),
                     vtep,
                     sequence,
                     sticky,

@@ -16,12 +16,27 @@
 //!   [`crate::DataplaneIntent::Neighbor`] on the L2VNI, which the kernel uses as the ARP/ND
 //!   entry of the IRB interface when it routes into that subnet. Every subnet routed to must
 //!   therefore be configured locally; no host or prefix route is installed.
+//! * **Another NVE's gateway** (RFC 7432 §7.8, §10.1): a remote MAC/IP route for an address
+//!   that is one of this NVE's own gateway addresses on the VNI (an NVE whose gateway MAC
+//!   differs advertises it, usually with the Default Gateway extended community) never
+//!   becomes an ARP/ND binding or a host route here: the local gateway answers for that
+//!   address, and a proxy ARP/ND entry pointing elsewhere would draw the tenants' routed
+//!   traffic away from it. The route's MAC is still bridged. Not implemented: routing frames
+//!   addressed to the other gateway's MAC locally (RFC 7432 §10.1; needs a second MAC on the
+//!   IRB interface), and advertising our own gateways with that community.
 
 use super::Engine;
 use crate::config::IrbMode;
 use evpnd_wire::{ExtCommunityKind, ExtendedCommunity, Vni};
 
 impl Engine {
+    /// True when `ip` is one of this NVE's own gateway addresses on `vni` (module notes).
+    pub(super) fn is_own_gateway(&self, vni: Vni, ip: std::net::IpAddr) -> bool {
+        self.evis
+            .get(&vni)
+            .is_some_and(|e| e.gateways.iter().any(|g| g.address == ip))
+    }
+
     /// Label 2 and the extra extended communities of a MAC+IP route of `vni` under symmetric
     /// IRB (RFC 9135 §5.1, §8.1): the L3VNI, the VRF's export route targets and the Router's
     /// MAC. `None`: asymmetric IRB, no VRF, or a VRF without L3VNI.

@@ -180,6 +180,9 @@ impl Engine {
             }
         }
         if let (Some(ip), EvpnRoute::MacIp(r)) = (host, route) {
+            if self.l3.gateway_addresses.contains_key(&(vrf, ip)) {
+                return Err(ImportVerdict::OwnGateway { ip });
+            }
             let router_mac = router_mac.ok_or(ImportVerdict::NoRouterMac)?;
             let key = ImportKey::MacIp {
                 rd: r.rd,

@@ -240,6 +240,9 @@ impl Engine {
             if let (Some(vrf), Some(subnet)) = (old_vrf, g.subnet()) {
                 self.set_candidate(vrf, subnet, Source::Connected(vni), None);
             }
+            if let Some(vrf) = old_vrf {
+                self.l3.gateway_addresses.remove(&(vrf, g.address));
+            }
         }
         for g in new_gws.iter().filter(|g| !keep(g, &old_gws)) {
             self.intents.push_back(DataplaneIntent::Gateway {
@@ -251,6 +254,15 @@ impl Engine {
             if let (Some(vrf), Some(subnet)) = (new_vrf, g.subnet()) {
                 let path = VrfRoutePath::Interface { vni };
                 self.set_candidate(vrf, subnet, Source::Connected(vni), Some(Some(path)));
+            }
+            if let Some(vrf) = new_vrf {
+                self.l3.gateway_addresses.insert((vrf, g.address), vni);
+            }
+            // A remote binding of the address imported before it became ours goes (the
+            // import rule keeps new ones out: `irb` notes, RFC 7432 §10.1).
+            if let Some(r) = self.ips.get_mut(&(vni, g.address)) {
+                r.remotes.clear();
+                self.settle_ip(vni, g.address);
             }
         }
         for vrf in [old_vrf, new_vrf]

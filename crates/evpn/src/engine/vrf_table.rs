@@ -138,6 +138,9 @@ pub(super) struct L3State {
     pub(super) l3vnis: HashMap<Vni, VrfName>,
     /// The IP prefix routes this NVE originates, per VRF.
     pub(super) originated: BTreeMap<VrfName, BTreeSet<IpPrefix>>,
+    /// This NVE's own gateway addresses per VRF, with the VNI whose IRB interface has each
+    /// (several VNIs may, in different subnets of one address family only by mistake).
+    pub(super) gateway_addresses: HashMap<(VrfName, IpAddr), Vni>,
 }
 
 /// What a path is keyed by in the data plane (a remote path by VTEP, whatever its MAC).

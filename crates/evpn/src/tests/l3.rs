@@ -1127,3 +1127,77 @@ fn without_vrfs_a_symmetric_peer_route_keeps_its_layer2_verdict() {
     e.remote_best_change(&c, Instant::now());
     assert_eq!(e.mac_table(VNI).len(), 1);
 }
+
+/// RFC 7432 §7.8, §10.1: another NVE advertising our own gateway address (with its own MAC and
+/// the Default Gateway community) gives neither a proxy ARP/ND binding nor a host route here;
+/// its MAC is still bridged. A binding imported before the address became ours goes when it
+/// does.
+#[test]
+fn another_nves_route_for_our_gateway_address_is_bridged_but_never_bound_or_routed() {
+    let (mut e, mut m) = l3_engine(IrbMode::Symmetric);
+    let t0 = Instant::now();
+    let mut comms = red_comms(2);
+    comms.push(rt(65001, VNI.get()));
+    comms.push(ExtendedCommunity::new(ExtCommunityKind::DefaultGateway));
+    let theirs = remote_host(
+        rd_of(2),
+        VNI,
+        Some(L3VNI),
+        mac(9),
+        "192.0.2.254",
+        "198.18.0.2",
+        comms,
+    );
+    e.remote_best_change(&theirs, t0);
+    let batch = m.apply(&mut e);
+    assert!(
+        batch
+            .iter()
+            .any(|i| matches!(i, DataplaneIntent::RemoteMac { mac: m, .. } if *m == mac(9))),
+        "the MAC is bridged: {batch:?}"
+    );
+    assert!(
+        !batch.iter().any(|i| matches!(
+            i,
+            DataplaneIntent::Neighbor { .. } | DataplaneIntent::RemoteRoute { .. }
+        )),
+        "no binding and no host route for our own gateway address: {batch:?}"
+    );
+    assert_eq!(
+        verdict(&e, &theirs),
+        ImportVerdict::BridgedOnly {
+            vni: VNI,
+            routed: Box::new(ImportVerdict::OwnGateway {
+                ip: ip("192.0.2.254")
+            }),
+        }
+    );
+    assert!(e.neighbors(VNI).iter().all(|n| n.ip != ip("192.0.2.254")));
+
+    // Without the gateway the same address is an ordinary tenant binding; when the gateway is
+    // configured afterwards, the binding goes.
+    let (mut e, mut m) = l3_engine(IrbMode::Symmetric);
+    let mut bridged = EviConfig::new(VNI);
+    bridged.vrf = Some(red());
+    e.add_evi(bridged.clone());
+    m.apply(&mut e);
+    e.remote_best_change(&theirs, t0);
+    let batch = m.apply(&mut e);
+    assert!(
+        batch.iter().any(
+            |i| matches!(i, DataplaneIntent::Neighbor { ip: a, .. } if *a == ip("192.0.2.254"))
+        ),
+        "an ordinary binding without the gateway: {batch:?}"
+    );
+    bridged.gateways = vec![GatewayAddress {
+        address: ip("192.0.2.254"),
+        prefix_len: 24,
+    }];
+    e.add_evi(bridged);
+    let batch = m.apply(&mut e);
+    assert!(
+        batch.iter().any(|i| matches!(i, DataplaneIntent::RemoveNeighbor { ip: a, .. } if *a == ip("192.0.2.254"))),
+        "the binding goes when the address becomes our gateway: {batch:?}"
+    );
+    assert!(e.neighbors(VNI).iter().all(|n| n.ip != ip("192.0.2.254")));
+}
