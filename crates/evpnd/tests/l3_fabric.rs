@@ -37,13 +37,12 @@
 //! * `type5_prefixes_and_gw_ip_overlay_index`: host 3 routes 203.0.113.0/24 to a tenant router
 //!   (`[[vrf.route]]`), advertised as a type-5 route (RFC 9136): every red tenant pings
 //!   203.0.113.1 behind it; a GoBGP client of the reflector originates 203.0.113.128/25 with a
-//!   GW-IP overlay index equal to a red tenant's IP (RFC 9136 §4.3): every host installs it
+//!   GW-IP overlay index equal to a red tenant's IP (RFC 9136 §3.2): every host installs it
 //!   through that tenant's host route, a tenant elsewhere pings the address behind it, and the
 //!   route goes from every VRF when the tenant's type-2 route goes (detach).
 //!
-//! Until the layer-3 engine, the namespace-per-VRF backend and the configuration surface are
-//! merged, every test fails at start-up with [`common::l3::NEEDS_LAYER3`] and evpnd's own
-//! refusal of the configuration.
+//! A daemon that refuses the layer-3 configuration fails its test at start-up with
+//! [`common::l3::NEEDS_LAYER3`] and evpnd's own error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -594,7 +593,7 @@ fn type5_prefixes_and_gw_ip_overlay_index() {
         });
     }
 
-    // A type-5 with a GW-IP overlay index (RFC 9136 §4.3) from GoBGP: 203.0.113.128/25 via
+    // A type-5 with a GW-IP overlay index (RFC 9136 §3.2) from GoBGP: 203.0.113.128/25 via
     // t1v100 (192.0.2.11), which answers for 203.0.113.129.
     r.rr.wait_established(&gobgp_addr.to_string(), WAIT);
     gobgp.wait_established(&r.rr_address(), WAIT).unwrap();

@@ -15,10 +15,9 @@ use std::net::IpAddr;
 
 /// What to tell the reader when evpnd refuses the layer-3 configuration: before issue 11 is
 /// merged this is the expected failure of every test of this file.
-pub const NEEDS_LAYER3: &str = "evpnd did not start with the layer-3 configuration (issue 11: \
-     `[evpn] irb`, `[[vrf]]` with `netns`, `[[vrf.route]]`, `[[vni]] vrf/gateway`, \
-     `[dataplane] vrf-model`); this test needs the layer-3 engine, the namespace-per-VRF \
-     kernel backend and the configuration surface";
+pub const NEEDS_LAYER3: &str = "evpnd did not start with the layer-3 configuration \
+     (`[evpn] irb`, `[[vrf]]` with `netns`, `[[vrf.route]]`, `[[vni]] vrf/gateway`, \
+     `[dataplane] vrf-model`)";
 
 /// Creates each host's VRF namespaces (`<host ns>-<vrf>`), then starts the reflector (its
 /// configuration plus `rr_extra`, e.g. a GoBGP client) and evpnd on every host `pos` with
