@@ -680,25 +680,7 @@ fn check_evpnd_updates(pcap: &Path, test: &str, counted: &[PeerCount]) {
             pcap.display()
         );
     }
-    let rows = tshark_fields(
-        pcap,
-        &[],
-        &format!("ip.src == {EVPND} && bgp.type == 2"),
-        &["ip.dst", "bgp.type"],
-    )
-    .unwrap();
-    let mut per_peer: Vec<(String, usize)> = Vec::new();
-    for r in &rows {
-        let (Some(dst), Some(types)) = (r.first(), r.get(1)) else {
-            continue;
-        };
-        let n = types.split(',').filter(|t| *t == "2").count();
-        match per_peer.iter_mut().find(|(d, _)| d == dst) {
-            Some(e) => e.1 += n,
-            None => per_peer.push((dst.clone(), n)),
-        }
-    }
-    per_peer.sort();
+    let per_peer = evpnd_lab::capture::updates_by_destination(pcap, EVPND).unwrap();
     let total: usize = per_peer.iter().map(|(_, n)| n).sum();
     assert!(
         total > 0,

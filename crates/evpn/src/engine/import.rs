@@ -296,14 +296,7 @@ impl Engine {
         let Route::Evpn(route) = &p.route else {
             return Err(ImportVerdict::NotImportable);
         };
-        let rts: Vec<RouteTarget> = p
-            .attrs
-            .route_targets()
-            .filter_map(|c| match c.kind() {
-                ExtCommunityKind::RouteTarget(rt) => Some(rt),
-                _ => None,
-            })
-            .collect();
+        let rts = route_targets_of(p);
         let evi_of = |label: u32| -> Result<Vni, ImportVerdict> {
             let vni = Vni::new(label)
                 .ok()
@@ -408,4 +401,15 @@ fn import_key(route: &EvpnRoute) -> Option<ImportKey> {
         }),
         _ => None,
     }
+}
+
+/// The route targets a path carries (RFC 4360 §4), in order.
+pub(super) fn route_targets_of(p: &Path) -> Vec<RouteTarget> {
+    p.attrs
+        .route_targets()
+        .filter_map(|c| match c.kind() {
+            ExtCommunityKind::RouteTarget(rt) => Some(rt),
+            _ => None,
+        })
+        .collect()
 }

@@ -28,7 +28,7 @@
 //! destination subnet's IRB interface with the ARP/ND entries of `proxy_arp_nd`.
 
 use super::explain::ImportVerdict;
-use super::import::ImportKey;
+use super::import::{route_targets_of, ImportKey};
 use super::vrf_table::{HostClaim, L3Route, PrefixTarget, Source};
 use super::Engine;
 use crate::config::IrbMode;
@@ -156,14 +156,7 @@ impl Engine {
         if self.config.irb == IrbMode::Asymmetric {
             return Err(ImportVerdict::AsymmetricIrb);
         }
-        let rts: Vec<RouteTarget> = p
-            .attrs
-            .route_targets()
-            .filter_map(|c| match c.kind() {
-                ExtCommunityKind::RouteTarget(rt) => Some(rt),
-                _ => None,
-            })
-            .collect();
+        let rts = route_targets_of(p);
         let vrf = self.vrf_of_label(label, &rts)?;
         let vtep = p.attrs.next_hop.ip().ok_or(ImportVerdict::NoNextHop)?;
         if vtep == self.config.vtep {
@@ -237,14 +230,7 @@ impl Engine {
         let ImportVerdict::NoVrf { l3vni } = v else {
             return v;
         };
-        let rts: Vec<RouteTarget> = p
-            .attrs
-            .route_targets()
-            .filter_map(|c| match c.kind() {
-                ExtCommunityKind::RouteTarget(rt) => Some(rt),
-                _ => None,
-            })
-            .collect();
+        let rts = route_targets_of(p);
         match self.vrfs.values().find(|vrf| vrf.imports(rts.iter())) {
             Some(vrf) => ImportVerdict::L3vniMismatch {
                 vrf: vrf.name,
