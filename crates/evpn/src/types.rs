@@ -100,9 +100,18 @@ impl PortName {
     }
 }
 
+impl PortName {
+    /// The name's bytes (without the unused tail).
+    fn name_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
 impl Ord for PortName {
+    /// The order of the text: `str` orders byte by byte, so the bytes are compared directly
+    /// (no UTF-8 check per comparison: names are keys of the large VRF route tables).
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
+        self.name_bytes().cmp(other.name_bytes())
     }
 }
 
