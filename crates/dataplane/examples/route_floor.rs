@@ -13,8 +13,9 @@
 //! message per `sendmsg`, each acknowledged.
 //!
 //! Prefixes: `--family 4` (default) /32s from 198.18.1.0 upwards, skipping 198.19.0.0/24
-//! (the lab's VTEP loopbacks; 100 k fit in 198.18.0.0/15); `--family 6` /128s from
-//! 2001:db8:ffff::/48.
+//! (the lab's VTEP loopbacks; 100 k fit in 198.18.0.0/15); `--family 6` the /128s the
+//! type-5 benchmark's generator announces (2001:db8:a100:0::, 2001:db8:a100:1::, …, the next
+//! 65 536 in 2001:db8:a101::/48; at most 2^24).
 //!
 //! ```sh
 //! cargo run --release -p evpnd-dataplane --example route_floor -- --entries 100000
@@ -95,6 +96,9 @@ fn parse_args() -> Result<Options, Error> {
     }
     if o.family == 4 && o.entries > 130_000 {
         return Err("--family 4 holds at most 130000 prefixes in 198.18.0.0/15".into());
+    }
+    if o.family == 6 && o.entries > 1 << 24 {
+        return Err("--family 6 holds at most 2^24 prefixes".into());
     }
     Ok(o)
 }
@@ -191,8 +195,13 @@ fn setup(o: &Options) -> Result<u32, Error> {
 /// The i-th prefix (see the module notes).
 fn prefix(family: u8, i: u32) -> (IpAddr, u8) {
     if family == 6 {
-        let base = u128::from(Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 0));
-        return (IpAddr::V6(Ipv6Addr::from(base + u128::from(i))), 128);
+        // The benchmark generator's prefixes (`evpnd_lab::routes::vrf_prefixes`, generator 1):
+        // the index's low 16 bits in the fourth group, the rest in the third, so that the
+        // kernel's tree holds exactly the routes evpnd is given.
+        let third = 0xa100 | ((i >> 16) & 0xff) as u16;
+        let fourth = (i & 0xffff) as u16;
+        let a = Ipv6Addr::new(0x2001, 0xdb8, third, fourth, 0, 0, 0, 0);
+        return (IpAddr::V6(a), 128);
     }
     let base = u32::from(Ipv4Addr::new(198, 18, 1, 0));
     let mut a = base + i;

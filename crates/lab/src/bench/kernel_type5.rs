@@ -152,9 +152,11 @@ pub fn parse_floor_report(stdout: &[u8]) -> Result<f64> {
         .ok_or_else(|| LabError::new(format!("floor output has no seconds: {line}")))
 }
 
-/// The route floor's arguments before the caller's: IPv6 /128 routes (like the generator's)
-/// through L3VNI 1000's bridge (the benchmark VRF's).
-pub const ROUTE_FLOOR_ARGS: [&str; 4] = ["--family", "6", "--l3vni", "1000"];
+/// The route floor's arguments before the caller's: the generator's IPv6 /128 prefixes
+/// through L3VNI 1000's bridge (the benchmark VRF's) via the generator's VTEP 198.19.1.1:
+/// the routes evpnd writes.
+pub const ROUTE_FLOOR_ARGS: [&str; 6] =
+    ["--family", "6", "--l3vni", "1000", "--remote", "198.19.1.1"];
 
 /// Runs the route floor (`route_floor --inside --entries N --family 6 --l3vni 1000 EXTRA…`)
 /// in a fresh namespace and names the result `label`: the invocation shape of the FDB floor
