@@ -101,17 +101,21 @@ impl PortName {
 }
 
 impl PortName {
-    /// The name's bytes (without the unused tail).
-    fn name_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    /// The name as one big-endian integer (its 15 bytes, then a zero byte): names hold no NUL
+    /// (control characters are refused) and the unused tail is zero, so integers order as the
+    /// texts do (a prefix first), and compare in one instruction.
+    fn order_key(&self) -> u128 {
+        let mut wide = [0u8; 16];
+        wide[..15].copy_from_slice(&self.bytes);
+        u128::from_be_bytes(wide)
     }
 }
 
 impl Ord for PortName {
-    /// The order of the text: `str` orders byte by byte, so the bytes are compared directly
-    /// (no UTF-8 check per comparison: names are keys of the large VRF route tables).
+    /// The order of the text (names are keys of the large VRF route tables: no UTF-8 check or
+    /// `memcmp` call per comparison).
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.name_bytes().cmp(other.name_bytes())
+        self.order_key().cmp(&other.order_key())
     }
 }
 
@@ -688,6 +692,25 @@ mod tests {
         assert!(v("blue") < v("red"), "alphabetical, not by length");
         assert!(v("red") < v("redder"));
         assert!(PortName::MIN < PortName::new("a").unwrap());
+        // The byte order of the text, whatever the lengths (a prefix first).
+        let mut names = vec![
+            "b",
+            "a",
+            "ab",
+            "a-1",
+            "aa",
+            "A",
+            "z0",
+            "abcdefghijklmno",
+            "é",
+        ];
+        let mut ports: Vec<PortName> = names.iter().map(|n| PortName::new(n).unwrap()).collect();
+        names.sort_unstable();
+        ports.sort_unstable();
+        assert_eq!(
+            ports.iter().map(PortName::as_str).collect::<Vec<_>>(),
+            names
+        );
         assert_eq!(VrfName::new("").unwrap_err(), "a VRF name cannot be empty");
     }
 
