@@ -24,6 +24,8 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 const IDLE: Duration = Duration::from_secs(60);
 /// Entry requests queued from waiting batches before they are written anyway.
 const COALESCE_LIMIT: usize = 8192;
+/// Capacity of the entry queue kept between flushes (beyond it, the memory goes back).
+const RETAINED_QUEUE: usize = 4 * COALESCE_LIMIT;
 
 /// What the apply thread is asked to do.
 pub(crate) enum Command {
@@ -471,7 +473,7 @@ impl Applier {
         if self.pending.is_empty() {
             return;
         }
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
         let retried = std::mem::take(&mut self.pending_retries);
         // One batch per namespace (the host's, then each VRF's), in queue order within each.
         let mut groups: BTreeMap<Option<VrfName>, Vec<usize>> = BTreeMap::new();
@@ -528,6 +530,12 @@ impl Applier {
         }
         for (intent, error) in failed {
             self.fail(intent, format!("the kernel refused it: {error}"));
+        }
+        // The queue keeps its memory for the next batches (a bulk install queues thousands
+        // of requests per flush; growing a fresh queue each time copied them over and over).
+        pending.clear();
+        if self.pending.is_empty() && pending.capacity() <= RETAINED_QUEUE {
+            self.pending = pending;
         }
     }
 
