@@ -26,7 +26,7 @@ use super::Engine;
 use crate::types::{DataplaneIntent, VrfName, VrfRouteOrigin, VrfRoutePath};
 use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// Who offers a path for a VRF route.
@@ -157,85 +157,62 @@ pub(super) fn host_prefix(ip: IpAddr) -> Option<IpPrefix> {
     IpPrefix::new(ip, if ip.is_ipv4() { 32 } else { 128 })
 }
 
-impl Engine {
-    /// Sets (`Some`) or removes (`None`) the candidate of `source` for `(vrf, prefix)` and
-    /// installs the difference.
-    pub(super) fn set_candidate(
-        &mut self,
-        vrf: VrfName,
-        prefix: IpPrefix,
-        source: Source,
-        path: Option<Option<VrfRoutePath>>,
-    ) {
-        let entry = self.l3.table.entry((vrf, prefix)).or_default();
-        let at = entry.candidates.iter().position(|c| c.source == source);
-        match (at, path) {
-            (Some(i), Some(path)) => {
-                if entry.candidates[i].path == path {
-                    return;
-                }
-                entry.candidates[i].path = path;
-            }
-            (None, Some(path)) => entry.candidates.push(Candidate { source, path }),
-            (Some(i), None) => {
-                entry.candidates.swap_remove(i);
-            }
-            (None, None) => {
-                if entry.candidates.is_empty() && entry.installed.is_empty() {
-                    self.l3.table.remove(&(vrf, prefix));
-                }
-                return;
-            }
-        }
-        self.reinstall(vrf, prefix);
-    }
+/// Where the installed paths of one `(vrf, prefix)` change: the router MAC reference counts
+/// and the intent queue (fields of the engine beside its table, so that an entry of the table
+/// is recomputed in place).
+struct Installer<'a> {
+    vrf: VrfName,
+    prefix: IpPrefix,
+    router_macs: &'a mut HashMap<(VrfName, IpAddr), (MacAddress, u32)>,
+    intents: &'a mut VecDeque<DataplaneIntent>,
+}
 
-    /// Recomputes the installed paths of `(vrf, prefix)` from its candidates and emits the
-    /// difference: new paths (with their router MAC first) before removals.
-    pub(super) fn reinstall(&mut self, vrf: VrfName, prefix: IpPrefix) {
-        let Some(entry) = self.l3.table.get_mut(&(vrf, prefix)) else {
-            return;
-        };
+impl Installer<'_> {
+    /// Recomputes the installed paths of `entry` from its candidates (those of the most
+    /// preferred origin, one per path key, in key order) and emits the difference: new paths
+    /// (with their router MAC first) before removals. True when the entry has no candidate
+    /// left (the caller removes it).
+    fn install_preferred(&mut self, entry: &mut Entry) -> bool {
         let origin = entry
             .candidates
             .iter()
             .filter(|c| c.path.is_some())
             .map(|c| c.source.origin())
             .min();
-        let mut new: BTreeMap<(u8, IpAddr, u32), VrfRoutePath> = BTreeMap::new();
-        for c in &entry.candidates {
-            if let Some(p) = c.path.filter(|_| Some(c.source.origin()) == origin) {
-                new.entry(path_key(&p)).or_insert(p);
-            }
-        }
-        let old: BTreeMap<(u8, IpAddr, u32), VrfRoutePath> =
-            entry.installed.iter().map(|p| (path_key(p), *p)).collect();
+        let mut new: Vec<VrfRoutePath> = entry
+            .candidates
+            .iter()
+            .filter(|c| Some(c.source.origin()) == origin)
+            .filter_map(|c| c.path)
+            .collect();
+        // Stable: of several candidates with one key, the first one offered stays.
+        new.sort_by_key(path_key);
+        new.dedup_by_key(|p| path_key(p));
         entry.origin = origin;
-        entry.installed = new.values().copied().collect();
-        if entry.candidates.is_empty() {
-            self.l3.table.remove(&(vrf, prefix));
-        }
-        for (k, p) in &new {
-            let fresh = !old.contains_key(k);
+        let old = std::mem::replace(&mut entry.installed, new);
+        for p in &entry.installed {
+            let fresh = !old.iter().any(|o| path_key(o) == path_key(p));
             if let VrfRoutePath::Remote { vtep, router_mac } = *p {
-                self.use_router_mac(vrf, vtep, router_mac, fresh);
+                self.use_router_mac(vtep, router_mac, fresh);
             }
             if fresh {
-                self.path_intent(vrf, prefix, *p, true);
+                self.path_intent(*p, true);
             }
         }
-        for (k, p) in &old {
-            if !new.contains_key(k) {
-                self.path_intent(vrf, prefix, *p, false);
+        for p in &old {
+            if !entry.installed.iter().any(|n| path_key(n) == path_key(p)) {
+                self.path_intent(*p, false);
                 if let VrfRoutePath::Remote { vtep, .. } = *p {
-                    self.release_router_mac(vrf, vtep);
+                    self.release_router_mac(vtep);
                 }
             }
         }
+        entry.candidates.is_empty()
     }
 
     /// The route intent of one path (connected subnets have none: the gateway makes them).
-    fn path_intent(&mut self, vrf: VrfName, prefix: IpPrefix, p: VrfRoutePath, add: bool) {
+    fn path_intent(&mut self, p: VrfRoutePath, add: bool) {
+        let (vrf, prefix) = (self.vrf, self.prefix);
         let intent = match (p, add) {
             (VrfRoutePath::Interface { .. }, _) => return,
             (VrfRoutePath::Remote { vtep, .. }, true) => {
@@ -256,8 +233,9 @@ impl Engine {
 
     /// One more installed path through `vtep` (`fresh`), or an installed one whose MAC may
     /// have changed: the router MAC is announced before the first route and when it changes.
-    fn use_router_mac(&mut self, vrf: VrfName, vtep: IpAddr, mac: MacAddress, fresh: bool) {
-        let slot = self.l3.router_macs.entry((vrf, vtep)).or_insert((mac, 0));
+    fn use_router_mac(&mut self, vtep: IpAddr, mac: MacAddress, fresh: bool) {
+        let vrf = self.vrf;
+        let slot = self.router_macs.entry((vrf, vtep)).or_insert((mac, 0));
         let announce = slot.1 == 0 || slot.0 != mac;
         slot.0 = mac;
         if fresh {
@@ -267,23 +245,84 @@ impl Engine {
             self.intents
                 .push_back(DataplaneIntent::RouterMac { vrf, vtep, mac });
         } else if slot.1 == 0 {
-            self.l3.router_macs.remove(&(vrf, vtep));
+            self.router_macs.remove(&(vrf, vtep));
         }
     }
 
     /// One installed path through `vtep` fewer: after the last, the router MAC goes.
-    fn release_router_mac(&mut self, vrf: VrfName, vtep: IpAddr) {
-        let Some(slot) = self.l3.router_macs.get_mut(&(vrf, vtep)) else {
+    fn release_router_mac(&mut self, vtep: IpAddr) {
+        let vrf = self.vrf;
+        let Some(slot) = self.router_macs.get_mut(&(vrf, vtep)) else {
             return;
         };
         slot.1 = slot.1.saturating_sub(1);
         if slot.1 == 0 {
-            self.l3.router_macs.remove(&(vrf, vtep));
+            self.router_macs.remove(&(vrf, vtep));
             self.intents
                 .push_back(DataplaneIntent::RemoveRouterMac { vrf, vtep });
         }
     }
+}
 
+impl Engine {
+    /// Sets (`Some`) or removes (`None`) the candidate of `source` for `(vrf, prefix)` and
+    /// installs the difference (one table lookup: this runs once per imported route).
+    pub(super) fn set_candidate(
+        &mut self,
+        vrf: VrfName,
+        prefix: IpPrefix,
+        source: Source,
+        path: Option<Option<VrfRoutePath>>,
+    ) {
+        let l3 = &mut self.l3;
+        let entry = l3.table.entry((vrf, prefix)).or_default();
+        let at = entry.candidates.iter().position(|c| c.source == source);
+        match (at, path) {
+            (Some(i), Some(path)) => {
+                if entry.candidates[i].path == path {
+                    return;
+                }
+                entry.candidates[i].path = path;
+            }
+            (None, Some(path)) => entry.candidates.push(Candidate { source, path }),
+            (Some(i), None) => {
+                entry.candidates.swap_remove(i);
+            }
+            (None, None) => {
+                if entry.candidates.is_empty() && entry.installed.is_empty() {
+                    l3.table.remove(&(vrf, prefix));
+                }
+                return;
+            }
+        }
+        let mut out = Installer {
+            vrf,
+            prefix,
+            router_macs: &mut l3.router_macs,
+            intents: &mut self.intents,
+        };
+        if out.install_preferred(entry) {
+            l3.table.remove(&(vrf, prefix));
+        }
+    }
+
+    /// Recomputes the installed paths of `(vrf, prefix)` from its candidates and emits the
+    /// difference: new paths (with their router MAC first) before removals.
+    pub(super) fn reinstall(&mut self, vrf: VrfName, prefix: IpPrefix) {
+        let l3 = &mut self.l3;
+        let Some(entry) = l3.table.get_mut(&(vrf, prefix)) else {
+            return;
+        };
+        let mut out = Installer {
+            vrf,
+            prefix,
+            router_macs: &mut l3.router_macs,
+            intents: &mut self.intents,
+        };
+        if out.install_preferred(entry) {
+            l3.table.remove(&(vrf, prefix));
+        }
+    }
     /// The winning host claim of `(vrf, ip)`.
     pub(super) fn host_winner(&self, vrf: VrfName, ip: IpAddr) -> Option<HostClaim> {
         self.l3
