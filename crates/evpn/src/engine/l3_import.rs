@@ -45,10 +45,11 @@ impl Engine {
             return;
         }
         let new = best.and_then(|p| self.judge_l3(p).ok());
-        let old = self.l3.imported.remove(&key);
-        if let Some(n) = new {
-            self.l3.imported.insert(key, n);
-        }
+        // One hash operation either way (this runs once per received route).
+        let old = match new {
+            Some(n) => self.l3.imported.insert(key, n),
+            None => self.l3.imported.remove(&key),
+        };
         if old == new {
             return;
         }
