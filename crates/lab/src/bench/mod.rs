@@ -32,7 +32,8 @@ pub use kernel::{
     KernelResult,
 };
 pub use kernel_type5::{
-    kernel_install_type5, parse_floor_report, route_floor, type5_report, BENCH_VRF,
+    kernel_install_type5, parse_floor_report, route_floor, type5_report, BENCH_VRF, ROUTE_FLOOR,
+    ROUTE_FLOOR_UNWATCHED,
 };
 pub use report::{report, BenchResult};
 pub use route_watch::RouteWatch;

@@ -223,6 +223,12 @@ impl RouteWatch {
         self.lock().keys.len()
     }
 
+    /// Waits until the table holds `target` routes in range, at most `timeout` (the route
+    /// floor's run: nothing to watch for but the time).
+    pub fn wait(&self, target: usize, timeout: Duration) -> Result<FillTimes> {
+        self.wait_while(target, timeout, || None)
+    }
+
     /// Waits until the table holds `target` routes in range, at most `timeout`, giving up as
     /// soon as `gone` names a reason (checked every 100 ms).
     pub fn wait_while(

@@ -318,16 +318,24 @@ fn kernel_install(args: &Args, duts: &[Box<dyn DutKind>]) -> Result<(), LabError
         eprintln!("{scenario} {} (run {attempt}) ...", args.routes);
         if type5 {
             match &args.floor_bin {
-                Some(bin) => record(
-                    "route-floor".into(),
-                    bench::route_floor(
-                        bin,
-                        "route-floor",
-                        args.routes,
-                        &args.floor_args,
-                        opts.timeout,
-                    ),
-                ),
+                Some(bin) => {
+                    // The floor under the same route watcher as evpnd (the ratio's figure),
+                    // then with none (the figure before the watcher, for comparison).
+                    for (label, watched) in [
+                        (bench::ROUTE_FLOOR, true),
+                        (bench::ROUTE_FLOOR_UNWATCHED, false),
+                    ] {
+                        let r = bench::route_floor(
+                            bin,
+                            label,
+                            args.routes,
+                            &args.floor_args,
+                            opts.timeout,
+                            watched,
+                        );
+                        record(label.into(), r);
+                    }
+                }
                 None => eprintln!("  route-floor: not run (no --floor-bin)"),
             }
             for dut in duts {
