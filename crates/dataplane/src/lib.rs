@@ -29,7 +29,8 @@ pub mod linux;
 mod memory;
 
 pub use memory::{
-    FdbEntry, GatewayEntry, Inconsistent, MemoryDataplane, NeighEntry, RoutePath, VrfEntry,
+    FdbEntry, GatewayEntry, Inconsistent, MemoryDataplane, NeighEntry, RoutePath, RoutePaths,
+    VrfEntry,
 };
 
 pub use evpnd_evpn::{DataplaneIntent, PortName, VrfName};

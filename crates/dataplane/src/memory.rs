@@ -34,6 +34,114 @@ pub enum RoutePath {
     Gateway(IpAddr),
 }
 
+/// The paths of one VRF route (its ECMP set), in order, each once. Most routes have one
+/// path: it is held inline, so a route costs no allocation of its own; two or more are kept
+/// in a sorted vector. The representation is canonical (none, one, or a vector of two or
+/// more), so equal sets compare equal whatever their history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoutePaths(PathsRepr);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum PathsRepr {
+    #[default]
+    None,
+    One(RoutePath),
+    /// Sorted, at least two.
+    Many(Vec<RoutePath>),
+}
+
+impl RoutePaths {
+    /// The paths in order.
+    pub fn as_slice(&self) -> &[RoutePath] {
+        match &self.0 {
+            PathsRepr::None => &[],
+            PathsRepr::One(p) => std::slice::from_ref(p),
+            PathsRepr::Many(v) => v,
+        }
+    }
+
+    /// The paths in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, RoutePath> {
+        self.as_slice().iter()
+    }
+
+    /// How many paths.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// True when there is no path.
+    pub fn is_empty(&self) -> bool {
+        matches!(self.0, PathsRepr::None)
+    }
+
+    /// True when `path` is one of them.
+    pub fn contains(&self, path: &RoutePath) -> bool {
+        self.as_slice().binary_search(path).is_ok()
+    }
+
+    /// Adds `path`; false when it is there already.
+    pub fn insert(&mut self, path: RoutePath) -> bool {
+        match &mut self.0 {
+            PathsRepr::None => self.0 = PathsRepr::One(path),
+            PathsRepr::One(p) if *p == path => return false,
+            PathsRepr::One(p) => {
+                let mut v = vec![*p, path];
+                v.sort_unstable();
+                self.0 = PathsRepr::Many(v);
+            }
+            PathsRepr::Many(v) => match v.binary_search(&path) {
+                Ok(_) => return false,
+                Err(at) => v.insert(at, path),
+            },
+        }
+        true
+    }
+
+    /// Removes `path`; false when it is not there.
+    pub fn remove(&mut self, path: &RoutePath) -> bool {
+        match &mut self.0 {
+            PathsRepr::None => false,
+            PathsRepr::One(p) => {
+                let here = p == path;
+                if here {
+                    self.0 = PathsRepr::None;
+                }
+                here
+            }
+            PathsRepr::Many(v) => {
+                let Ok(at) = v.binary_search(path) else {
+                    return false;
+                };
+                v.remove(at);
+                if let [only] = v.as_slice() {
+                    self.0 = PathsRepr::One(*only);
+                }
+                true
+            }
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a RoutePaths {
+    type Item = &'a RoutePath;
+    type IntoIter = std::slice::Iter<'a, RoutePath>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl FromIterator<RoutePath> for RoutePaths {
+    fn from_iter<I: IntoIterator<Item = RoutePath>>(paths: I) -> RoutePaths {
+        let mut set = RoutePaths::default();
+        for p in paths {
+            set.insert(p);
+        }
+        set
+    }
+}
+
 /// A remote FDB entry: where frames for a MAC go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FdbEntry {
@@ -106,7 +214,7 @@ pub struct MemoryDataplane {
     /// Remote router MACs: (VRF, VTEP) → MAC (RFC 9135 §8.1).
     pub router_macs: BTreeMap<(VrfName, IpAddr), MacAddress>,
     /// VRF routing tables: (VRF, prefix) → its paths (an ECMP set).
-    pub routes: BTreeMap<(VrfName, IpPrefix), BTreeSet<RoutePath>>,
+    pub routes: BTreeMap<(VrfName, IpPrefix), RoutePaths>,
     /// Intents applied (refused ones included).
     pub applied: u64,
     /// Intents refused as inconsistent.
@@ -163,27 +271,91 @@ impl MemoryDataplane {
 
     /// Adds a path to `(vrf, prefix)`; false when the VRF is unknown or the path is there.
     fn add_path(&mut self, vrf: VrfName, prefix: IpPrefix, path: RoutePath) -> bool {
+        self.add_path_then(vrf, prefix, path).is_some()
+    }
+
+    /// [`Self::add_path`], answering the route's paths after the change (what the kernel
+    /// backend writes) from the same lookup; `None` when refused.
+    fn add_path_then(
+        &mut self,
+        vrf: VrfName,
+        prefix: IpPrefix,
+        path: RoutePath,
+    ) -> Option<&RoutePaths> {
         if !self.vrfs.contains_key(&vrf) {
-            return false;
+            return None;
         }
         if let RoutePath::Remote(vtep) = path {
             // A route over the L3VNI needs the router MAC of its VTEP first.
             let symmetric = self.vrfs.get(&vrf).is_some_and(|v| v.l3vni.is_some());
             if !symmetric || !self.router_macs.contains_key(&(vrf, vtep)) {
-                return false;
+                return None;
             }
         }
-        self.routes.entry((vrf, prefix)).or_default().insert(path)
+        let paths = self.routes.entry((vrf, prefix)).or_default();
+        paths.insert(path).then_some(&*paths)
     }
 
     /// Removes a path of `(vrf, prefix)`; false when it is not there.
     fn remove_path(&mut self, vrf: VrfName, prefix: IpPrefix, path: RoutePath) -> bool {
-        let key = (vrf, prefix);
-        let removed = self.routes.get_mut(&key).is_some_and(|s| s.remove(&path));
-        if self.routes.get(&key).is_some_and(BTreeSet::is_empty) {
-            self.routes.remove(&key);
+        self.remove_path_then(vrf, prefix, path).is_some()
+    }
+
+    /// [`Self::remove_path`], answering the paths left (none when the route is gone) from
+    /// the same lookup; `None` when the path was not there.
+    fn remove_path_then(
+        &mut self,
+        vrf: VrfName,
+        prefix: IpPrefix,
+        path: RoutePath,
+    ) -> Option<RoutePaths> {
+        match self.routes.entry((vrf, prefix)) {
+            std::collections::btree_map::Entry::Vacant(_) => None,
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                if !e.get_mut().remove(&path) {
+                    return None;
+                }
+                if e.get().is_empty() {
+                    e.remove();
+                    Some(RoutePaths::default())
+                } else {
+                    Some(e.get().clone())
+                }
+            }
         }
-        removed
+    }
+
+    /// Applies a route intent (`RemoteRoute`, `GatewayRoute` and their removals) as
+    /// [`Dataplane::apply`] does, answering the route's paths after the change from the same
+    /// table lookup (the kernel backend builds its request from them: no second lookup per
+    /// route). `Ok(None)` for any other intent, which is not applied here.
+    pub(crate) fn apply_route(
+        &mut self,
+        intent: &DataplaneIntent,
+    ) -> Result<Option<RoutePaths>, Inconsistent> {
+        let done = match *intent {
+            DataplaneIntent::RemoteRoute { vrf, prefix, vtep } => self
+                .add_path_then(vrf, prefix, RoutePath::Remote(vtep))
+                .cloned(),
+            DataplaneIntent::RemoveRemoteRoute { vrf, prefix, vtep } => {
+                self.remove_path_then(vrf, prefix, RoutePath::Remote(vtep))
+            }
+            DataplaneIntent::GatewayRoute { vrf, prefix, via } => self
+                .add_path_then(vrf, prefix, RoutePath::Gateway(via))
+                .cloned(),
+            DataplaneIntent::RemoveGatewayRoute { vrf, prefix, via } => {
+                self.remove_path_then(vrf, prefix, RoutePath::Gateway(via))
+            }
+            _ => return Ok(None),
+        };
+        self.applied += 1;
+        match done {
+            Some(paths) => Ok(Some(paths)),
+            None => {
+                self.errors += 1;
+                Err(Inconsistent { intent: *intent })
+            }
+        }
     }
 
     fn apply_delta(&mut self, intent: &DataplaneIntent) -> bool {
@@ -505,5 +677,141 @@ mod tests {
         .unwrap();
         assert!(d.memory().is_none());
         assert_eq!(d.kind(), "none");
+    }
+
+    /// The inline path set behaves as the ordered set it replaced: in order, each once,
+    /// canonical (equal whatever the history), removals down to none.
+    #[test]
+    fn route_paths_are_an_ordered_set() {
+        let (a, b, c) = (
+            RoutePath::Remote(ip("198.18.0.2")),
+            RoutePath::Remote(ip("198.18.0.1")),
+            RoutePath::Gateway(ip("192.0.2.20")),
+        );
+        let mut set = RoutePaths::default();
+        assert!(set.is_empty() && set.as_slice().is_empty());
+        assert!(set.insert(a) && !set.insert(a));
+        assert_eq!(set.as_slice(), [a]);
+        assert!(set.insert(c) && set.insert(b) && !set.insert(b));
+        let model: std::collections::BTreeSet<RoutePath> = [a, b, c].into();
+        assert_eq!(
+            set.iter().copied().collect::<Vec<_>>(),
+            model.iter().copied().collect::<Vec<_>>()
+        );
+        assert_eq!(set.len(), 3);
+        assert!(set.contains(&c));
+        assert_eq!(set, [c, b, a].into_iter().collect::<RoutePaths>());
+        assert!(set.remove(&b) && !set.remove(&b));
+        assert!(set.remove(&c));
+        assert_eq!(set, [a].into_iter().collect::<RoutePaths>());
+        assert!(!set.contains(&c));
+        assert!(set.remove(&a) && set.is_empty() && !set.remove(&a));
+        assert_eq!(set, RoutePaths::default());
+    }
+
+    /// `apply_route` applies exactly what `apply` does (same tables, same refusals, same
+    /// counters) and answers the route's paths after each change.
+    #[test]
+    fn apply_route_matches_apply_and_answers_the_paths() {
+        let red = VrfName::new("red").unwrap();
+        let p = |s: &str| {
+            let (a, l) = s.split_once('/').unwrap();
+            IpPrefix::new(a.parse().unwrap(), l.parse().unwrap()).unwrap()
+        };
+        let (v1, v2, gw) = (ip("198.18.0.1"), ip("198.18.0.2"), ip("192.0.2.20"));
+        let (p1, p2) = (p("203.0.113.0/24"), p("198.51.100.0/25"));
+        let intents = [
+            DataplaneIntent::RemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v1,
+            }, // no VRF yet
+            DataplaneIntent::Vrf {
+                vrf: red,
+                l3vni: Some(vni(5000)),
+                router_mac: mac(1),
+            },
+            DataplaneIntent::RemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v1,
+            }, // no router MAC
+            DataplaneIntent::RouterMac {
+                vrf: red,
+                vtep: v1,
+                mac: mac(2),
+            },
+            DataplaneIntent::RouterMac {
+                vrf: red,
+                vtep: v2,
+                mac: mac(3),
+            },
+            DataplaneIntent::RemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v1,
+            },
+            DataplaneIntent::RemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v1,
+            }, // there
+            DataplaneIntent::RemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v2,
+            },
+            DataplaneIntent::GatewayRoute {
+                vrf: red,
+                prefix: p2,
+                via: gw,
+            },
+            DataplaneIntent::RemoveRemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v1,
+            },
+            DataplaneIntent::RemoveRemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v1,
+            }, // gone
+            DataplaneIntent::RemoveGatewayRoute {
+                vrf: red,
+                prefix: p2,
+                via: gw,
+            },
+            DataplaneIntent::RemoveRemoteRoute {
+                vrf: red,
+                prefix: p1,
+                vtep: v2,
+            },
+        ];
+        let (mut plain, mut routed) = (MemoryDataplane::default(), MemoryDataplane::default());
+        for i in &intents {
+            let expected = plain.apply(i);
+            let got = match routed.apply_route(i) {
+                Ok(None) => routed.apply(i).map(|()| None),
+                other => other,
+            };
+            assert_eq!(expected.is_ok(), got.is_ok(), "{i:?}");
+            if let Ok(Some(paths)) = got {
+                let (DataplaneIntent::RemoteRoute { vrf, prefix, .. }
+                | DataplaneIntent::RemoveRemoteRoute { vrf, prefix, .. }
+                | DataplaneIntent::GatewayRoute { vrf, prefix, .. }
+                | DataplaneIntent::RemoveGatewayRoute { vrf, prefix, .. }) = *i
+                else {
+                    panic!("paths answered for {i:?}");
+                };
+                let held = plain
+                    .routes
+                    .get(&(vrf, prefix))
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(paths, held, "{i:?}");
+            }
+            assert_eq!(plain, routed, "{i:?}");
+        }
+        assert_eq!((plain.applied, plain.errors), (13, 4));
     }
 }

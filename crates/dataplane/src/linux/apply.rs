@@ -334,12 +334,27 @@ impl Applier {
     fn accept_batch(&mut self, batch: Vec<DataplaneIntent>) -> u64 {
         let mut accepted = 0u64;
         for intent in batch {
-            if let Err(e) = self.desired.apply(&intent) {
-                self.refuse(intent, e.to_string());
-                continue;
+            // A route intent answers its paths from the table lookup that applies it (the
+            // request is built from them: one lookup per route).
+            let paths = match self.desired.apply_route(&intent) {
+                Ok(None) => self.desired.apply(&intent).map(|()| None),
+                other => other,
+            };
+            match paths {
+                Err(e) => {
+                    self.refuse(intent, e.to_string());
+                    continue;
+                }
+                Ok(Some(paths)) => {
+                    accepted += 1;
+                    self.retries.remove(&RetryKey::of(&intent));
+                    self.queue_layer3(intent, false, Some(&paths));
+                }
+                Ok(None) => {
+                    accepted += 1;
+                    self.execute(intent, false);
+                }
             }
-            accepted += 1;
-            self.execute(intent, false);
         }
         accepted
     }
@@ -399,7 +414,7 @@ impl Applier {
             | DataplaneIntent::RemoveRemoteRoute { .. }
             | DataplaneIntent::GatewayRoute { .. }
             | DataplaneIntent::RemoveGatewayRoute { .. } => {
-                self.queue_layer3(intent, retry);
+                self.queue_layer3(intent, retry, None);
                 return;
             }
             _ => {

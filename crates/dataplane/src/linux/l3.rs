@@ -25,7 +25,7 @@ use super::route::{self, MAIN_TABLE};
 use super::socket::Request;
 use super::vni::SetUp;
 use super::VrfModel;
-use crate::{DataplaneIntent, RoutePath, VrfName};
+use crate::{DataplaneIntent, RoutePaths, VrfName};
 use evpnd_wire::{MacAddress, Vni};
 use netlink_packet_core::NLM_F_DUMP;
 use netlink_packet_route::link::InfoKind;
@@ -437,8 +437,13 @@ impl Applier {
     }
 
     /// Queues the requests of a router MAC or route intent (written at the next flush).
-    pub(super) fn queue_layer3(&mut self, intent: DataplaneIntent, retry: bool) {
-        match self.layer3_requests(intent) {
+    pub(super) fn queue_layer3(
+        &mut self,
+        intent: DataplaneIntent,
+        retry: bool,
+        paths: Option<&RoutePaths>,
+    ) {
+        match self.layer3_requests(intent, paths) {
             Ok((ns, requests)) => {
                 for request in requests {
                     self.pending.push(PendingEntry {
@@ -455,10 +460,13 @@ impl Applier {
         }
     }
 
-    /// The requests of a router MAC or route intent and the namespace they go to.
+    /// The requests of a router MAC or route intent and the namespace they go to. `paths`:
+    /// a route's paths when the caller has them (from applying it to the desired tables);
+    /// otherwise they are looked up there.
     fn layer3_requests(
         &mut self,
         intent: DataplaneIntent,
+        paths: Option<&RoutePaths>,
     ) -> Result<(Option<VrfName>, Vec<EntryRequest>), String> {
         let vrf = match intent {
             DataplaneIntent::RouterMac { vrf, .. }
@@ -523,15 +531,12 @@ impl Applier {
             | DataplaneIntent::RemoveRemoteRoute { prefix, .. }
             | DataplaneIntent::GatewayRoute { prefix, .. }
             | DataplaneIntent::RemoveGatewayRoute { prefix, .. } => {
-                let paths: Vec<RoutePath> = self
-                    .desired
-                    .routes
-                    .get(&(vrf, prefix))
-                    .map(|s| s.iter().copied().collect())
-                    .unwrap_or_default();
+                let paths = paths
+                    .or_else(|| self.desired.routes.get(&(vrf, prefix)))
+                    .map_or(&[][..], RoutePaths::as_slice);
                 let table = state.table;
                 let request =
-                    route::route_request(table, prefix, &paths, l3.map(|(_, d)| d.bridge))?;
+                    route::route_request(table, prefix, paths, l3.map(|(_, d)| d.bridge))?;
                 out.push(EntryRequest {
                     request,
                     delete: paths.is_empty(),

@@ -143,18 +143,20 @@ pub(crate) fn route_request(
             flags: 0,
         });
     }
-    let hops = paths
-        .iter()
-        .map(|p| path_hop(prefix, *p, l3_bridge))
-        .collect::<Result<Vec<_>, String>>()?;
-    if let [(gateway, dev, flags)] = hops.as_slice() {
-        m.attributes.push(gateway.clone());
-        if *dev != 0 {
-            m.attributes.push(RouteAttribute::Oif(*dev));
+    if let [path] = paths {
+        // One path (most routes): no vector of hops.
+        let (gateway, dev, flags) = path_hop(prefix, *path, l3_bridge)?;
+        m.attributes.push(gateway);
+        if dev != 0 {
+            m.attributes.push(RouteAttribute::Oif(dev));
         }
         m.header.flags =
             netlink_packet_route::route::RouteFlags::from_bits_retain(u32::from(flags.bits()));
     } else {
+        let hops = paths
+            .iter()
+            .map(|p| path_hop(prefix, *p, l3_bridge))
+            .collect::<Result<Vec<_>, String>>()?;
         m.attributes.push(RouteAttribute::MultiPath(
             hops.into_iter()
                 .map(|(gateway, dev, flags)| {
