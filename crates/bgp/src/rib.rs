@@ -639,6 +639,38 @@ impl Rib {
         Some(c)
     }
 
+    /// The peers with encoded UPDATEs waiting, after flushing pending changes: the ones a
+    /// driver of the RIB should call [`Rib::poll_transmit`] for. A peer is listed at most once
+    /// and again only after its queue has been emptied and refilled, so that a pump does work
+    /// proportional to the peers that have something to send, not to all peers.
+    ///
+    /// ISSUE12-CONTRACT: naive scan for now; the wt-rtc helper makes it O(ready peers).
+    pub fn take_ready_peers(&mut self) -> Vec<PeerId> {
+        self.flush();
+        self.sources
+            .iter()
+            .filter(|s| s.up && !s.out.is_empty())
+            .map(|s| s.info.id)
+            .collect()
+    }
+
+    /// Forgets a peer that is down and has no paths left (a dynamic neighbour whose session
+    /// ended): its slot is freed. A peer that is up, or still holds stale paths, is kept and
+    /// `false` is returned.
+    ///
+    /// ISSUE12-CONTRACT: for now only checks and unmaps; the wt-rtc helper reuses the slot.
+    pub fn remove_peer(&mut self, peer: PeerId) -> bool {
+        let Some(s) = self.src_of(peer) else {
+            return true;
+        };
+        let src = &self.sources[s as usize];
+        if src.up || !src.stale_families.is_empty() {
+            return false;
+        }
+        self.by_id.remove(&peer);
+        true
+    }
+
     /// Bytes waiting for `peer` (not counting changes not yet flushed).
     pub fn pending_bytes(&self, peer: PeerId) -> usize {
         self.src_of(peer)
