@@ -51,11 +51,14 @@
 
 mod adj_in;
 mod best_path;
+mod dumps;
 mod export;
 mod intern;
 mod key;
 mod out;
 mod path_change;
+mod peers;
+mod receivers;
 mod rtc;
 mod table;
 #[cfg(test)]
@@ -75,10 +78,11 @@ use evpnd_wire::capability::BgpRole;
 use evpnd_wire::{CodecContext, Family, NextHop, Nlri, PathAttribute, Route};
 use intern::Interner;
 use key::RouteKey;
-use rtc::RtFilter;
-use std::collections::{HashMap, VecDeque};
+use receivers::{Receivers, SrcSet};
+use rtc::{RouteIndex, RtFilter, RtKey};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use table::{StoredPath, Table, LOCAL};
 
 /// How a source relates to us: decides where its routes may be sent (RFC 4456 §6).
@@ -94,9 +98,22 @@ pub(crate) enum SrcKind {
     Internal,
 }
 
+/// Where a peer stands in the list of peers with output waiting ([`Rib::take_ready_peers`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ready {
+    /// Not listed: its queue was empty when last looked at.
+    Idle,
+    /// In [`Rib`]'s ready list, not yet taken.
+    Listed,
+    /// Taken by [`Rib::take_ready_peers`]; listed again once its queue has been emptied.
+    Taken,
+}
+
 /// A peer as a source of paths and a receiver of updates.
 #[derive(Debug)]
 pub(crate) struct Source {
+    /// Its own index in [`Rib`]'s sources.
+    pub idx: u32,
     pub info: PeerInfo,
     pub up: bool,
     /// Families disabled by RFC 7606 AFI/SAFI-disable on this session.
@@ -105,17 +122,57 @@ pub(crate) struct Source {
     /// Families holding stale paths (RFC 4724), and when they expire.
     pub stale_families: Vec<Family>,
     pub stale_deadline: Option<Instant>,
-    /// RT-Constraint filter: `None` when the session did not negotiate the family.
+    /// RT-Constraint filter applied to what the peer is sent: `None` when the session did not
+    /// negotiate the family.
     pub rtc: Option<RtFilter>,
+    /// Every RT membership the peer's paths hold now (stale ones included), with how many
+    /// paths hold it: kept by the path changes, whether or not the session is up.
+    pub memberships: HashMap<RtKey, u32>,
+    /// Memberships whose count went from or to zero since the last flush.
+    pub rtc_touched: Vec<RtKey>,
+    /// The applied filter is to be rebuilt from [`Source::memberships`] (session up).
+    pub rtc_resync: bool,
     /// The peer's RT membership paths changed since the filter was computed. Set and cleared
     /// only through [`Source::set_rtc_dirty`], which keeps [`Rib`]'s count of marked sources.
     pub rtc_dirty: bool,
+    /// RFC 4684 §6 hold-back: EVPN routes wait for the peer's RT-Constraint End-of-RIB or this
+    /// deadline.
+    pub rtc_wait: Option<Instant>,
+    /// Families with a [`DumpKind::Join`] queued and not yet sent.
+    pub joins_pending: Vec<Family>,
+    /// Incremented whenever the session's output starts over: queued dumps of an earlier
+    /// generation are dropped.
+    pub generation: u32,
     /// Encoded UPDATEs waiting for [`Rib::poll_transmit`].
     pub out: VecDeque<Arc<[u8]>>,
     pub out_bytes: usize,
+    pub ready: Ready,
 }
 
 impl Source {
+    fn new(idx: u32, info: PeerInfo) -> Self {
+        Source {
+            idx,
+            info,
+            up: false,
+            disabled: Vec::new(),
+            counters: Vec::new(),
+            stale_families: Vec::new(),
+            stale_deadline: None,
+            rtc: None,
+            memberships: HashMap::new(),
+            rtc_touched: Vec::new(),
+            rtc_resync: false,
+            rtc_dirty: false,
+            rtc_wait: None,
+            joins_pending: Vec::new(),
+            generation: 0,
+            out: VecDeque::new(),
+            out_bytes: 0,
+            ready: Ready::Idle,
+        }
+    }
+
     fn kind(&self) -> SrcKind {
         if self.info.external {
             SrcKind::External
@@ -142,24 +199,68 @@ impl Source {
         self.up && self.info.families.contains(&family) && !self.disabled.contains(&family)
     }
 
-    /// Sets or clears [`Source::rtc_dirty`], keeping `dirty_sources` (the RIB's count of
-    /// sources with the mark) exact.
-    fn set_rtc_dirty(&mut self, dirty: bool, dirty_sources: &mut usize) {
+    /// Sets or clears [`Source::rtc_dirty`], keeping the RIB's count of sources with the mark
+    /// exact and listing newly marked ones in `list` (which may hold sources whose mark was
+    /// cleared since: the flush skips them).
+    fn set_rtc_dirty(&mut self, dirty: bool, dirty_sources: &mut usize, list: &mut Vec<u32>) {
         if self.rtc_dirty == dirty {
             return;
         }
         self.rtc_dirty = dirty;
         if dirty {
             *dirty_sources += 1;
+            list.push(self.idx);
         } else {
             debug_assert!(*dirty_sources > 0, "RT-Constraint dirty count out of step");
             *dirty_sources = dirty_sources.saturating_sub(1);
         }
     }
 
-    fn push_out(&mut self, chunk: Arc<[u8]>) {
+    /// A path holding membership `m` was added (`up`) or removed: keeps
+    /// [`Source::memberships`] and notes the entries whose presence changed.
+    fn count_membership(&mut self, m: &evpnd_wire::RtMembership, added: bool) {
+        let k = RtKey::of(m);
+        let n = self.memberships.entry(k).or_insert(0);
+        let was = *n;
+        if added {
+            *n = n.saturating_add(1);
+        } else {
+            *n = n.saturating_sub(1);
+        }
+        let now = *n;
+        if now == 0 {
+            self.memberships.remove(&k);
+        }
+        if (was == 0) != (now == 0) {
+            self.rtc_touched.push(k);
+        }
+    }
+
+    /// Queues `chunk`, listing the peer in `ready` when its queue was empty and it is not
+    /// listed yet.
+    fn push_out(&mut self, chunk: Arc<[u8]>, ready: &mut Vec<u32>) {
         self.out_bytes += chunk.len();
         self.out.push_back(chunk);
+        if self.ready == Ready::Idle {
+            self.ready = Ready::Listed;
+            ready.push(self.idx);
+        }
+    }
+
+    /// Drops everything queued (the session's output starts over).
+    fn clear_out(&mut self) {
+        self.out.clear();
+        self.out_bytes = 0;
+        if self.ready == Ready::Taken {
+            self.ready = Ready::Idle;
+        }
+    }
+
+    /// Bookkeeping after chunks were taken from the queue.
+    fn after_pop(&mut self) {
+        if self.out.is_empty() && self.ready == Ready::Taken {
+            self.ready = Ready::Idle;
+        }
     }
 }
 
@@ -214,7 +315,20 @@ impl GroupKey {
 pub(crate) struct Group {
     pub key: GroupKey,
     /// Source indices of the members that have had their initial table.
-    pub members: Vec<u32>,
+    pub members: SrcSet,
+    /// The same members, by the RT-Constraint filter applied to them (EVPN; in other families
+    /// every member receives every route).
+    pub receivers: Receivers,
+}
+
+impl Group {
+    fn new(key: GroupKey) -> Self {
+        Group {
+            key,
+            members: SrcSet::default(),
+            receivers: Receivers::default(),
+        }
+    }
 }
 
 /// Why a peer needs the whole table of a family.
@@ -234,6 +348,17 @@ pub(crate) struct PendingDump {
     pub src: u32,
     pub family: Family,
     pub kind: DumpKind,
+    /// [`Source::generation`] when queued: a dump of an earlier session is dropped.
+    pub generation: u32,
+}
+
+/// What a RIB timer does when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// The source's stale paths expire (RFC 4724 §4.2).
+    Stale,
+    /// The source's RT-Constraint End-of-RIB wait ends (RFC 4684 §6).
+    RtcWait,
 }
 
 /// The routing state of the whole speaker. See the module documentation.
@@ -254,6 +379,21 @@ pub struct Rib {
     /// RT-Constraint work without scanning every peer (the daemon polls each peer after every
     /// event).
     rtc_dirty_sources: usize,
+    /// Sources marked [`Source::rtc_dirty`] since the last flush (possibly unmarked since).
+    rtc_dirty_list: Vec<u32>,
+    /// Every armed timer, earliest first: (deadline, source, what).
+    timers: BTreeSet<(Instant, u32, Timer)>,
+    /// Sources whose queue became non-empty since [`Rib::take_ready_peers`] last ran.
+    ready: Vec<u32>,
+    /// Source slots free for reuse ([`Rib::remove_peer`]).
+    free_slots: Vec<u32>,
+    /// Slots of removed peers, freed at the end of the next flush (the batch may still name
+    /// them as the source of an earlier best path).
+    retired: Vec<u32>,
+    /// EVPN routes by the route targets of their best path at the last flush, built when the
+    /// first RT-Constraint peer comes up: delta and dump walks touch only the routes of the
+    /// route targets concerned.
+    evpn_by_rt: Option<RouteIndex>,
 }
 
 /// Largest chunk [`Rib::poll_transmit`] assembles (whole messages; one larger chunk is
@@ -276,6 +416,12 @@ impl Rib {
             deferred: false,
             stats: RibStats::default(),
             rtc_dirty_sources: 0,
+            rtc_dirty_list: Vec::new(),
+            timers: BTreeSet::new(),
+            ready: Vec::new(),
+            free_slots: Vec::new(),
+            retired: Vec::new(),
+            evpn_by_rt: None,
         }
     }
 
@@ -333,209 +479,6 @@ impl Rib {
         self.by_id.get(&peer).copied()
     }
 
-    /// A session reached Established: the peer will get the whole table of each negotiated
-    /// family, then End-of-RIB per family (RFC 4724 §2), at the next flush. Paths kept stale
-    /// from an earlier session stay until End-of-RIB or the restart timer.
-    pub fn peer_up(&mut self, peer: PeerInfo) {
-        let s = match self.src_of(peer.id) {
-            Some(s) => {
-                if self.sources[s as usize].up {
-                    // Re-established without a down event: start the output over.
-                    self.leave_groups(s);
-                }
-                s
-            }
-            None => {
-                let s = self.sources.len() as u32;
-                self.by_id.insert(peer.id, s);
-                self.sources.push(Source {
-                    info: peer.clone(),
-                    up: false,
-                    disabled: Vec::new(),
-                    counters: Vec::new(),
-                    stale_families: Vec::new(),
-                    stale_deadline: None,
-                    rtc: None,
-                    rtc_dirty: false,
-                    out: VecDeque::new(),
-                    out_bytes: 0,
-                });
-                s
-            }
-        };
-        let rtc = peer.families.contains(&Family::RT_CONSTRAINT);
-        {
-            let src = &mut self.sources[s as usize];
-            src.info = peer.clone();
-            src.up = true;
-            src.disabled.clear();
-            src.out.clear();
-            src.out_bytes = 0;
-            for c in &mut src.counters {
-                c.received = 0;
-                c.advertised = 0;
-            }
-            src.rtc = rtc.then(RtFilter::default);
-            src.set_rtc_dirty(rtc, &mut self.rtc_dirty_sources);
-        }
-        for &family in &peer.families {
-            self.table_index_or_create(family);
-            let key = GroupKey::of(&peer, family);
-            if !self.groups.iter().any(|g| g.key == key) {
-                self.groups.push(Group {
-                    key,
-                    members: Vec::new(),
-                });
-            }
-            self.pending.push(PendingDump {
-                src: s,
-                family,
-                kind: DumpKind::Join,
-            });
-        }
-    }
-
-    fn leave_groups(&mut self, s: u32) {
-        for g in &mut self.groups {
-            g.members.retain(|m| *m != s);
-        }
-        self.pending.retain(|p| p.src != s);
-        let pending = &self.pending;
-        let sources = &self.sources;
-        self.groups.retain(|g| {
-            !g.members.is_empty()
-                || pending
-                    .iter()
-                    .any(|p| GroupKey::of(&sources[p.src as usize].info, p.family) == g.key)
-        });
-    }
-
-    /// The session went down. `graceful: None` removes the peer's paths (withdrawn from the
-    /// others at the next flush); `Some(restart_time)` keeps them as stale until the peer's
-    /// End-of-RIB per family or `now + restart_time` (RFC 4724 §4.2, helper side).
-    pub fn peer_down(&mut self, peer: PeerId, graceful: Option<Duration>, now: Instant) {
-        let Some(s) = self.src_of(peer) else {
-            return;
-        };
-        self.leave_groups(s);
-        {
-            let src = &mut self.sources[s as usize];
-            src.up = false;
-            src.out.clear();
-            src.out_bytes = 0;
-            src.rtc = None;
-            src.set_rtc_dirty(false, &mut self.rtc_dirty_sources);
-            for c in &mut src.counters {
-                c.advertised = 0;
-            }
-        }
-        match graceful {
-            Some(t) => {
-                let mut families = Vec::new();
-                for ti in 0..self.tables.len() {
-                    if self.mark_stale(ti, s) > 0 {
-                        families.push(self.tables[ti].family);
-                    }
-                }
-                let src = &mut self.sources[s as usize];
-                for f in families {
-                    if !src.stale_families.contains(&f) {
-                        src.stale_families.push(f);
-                    }
-                }
-                src.stale_deadline = if src.stale_families.is_empty() {
-                    None
-                } else {
-                    Some(now + t)
-                };
-            }
-            None => {
-                for ti in 0..self.tables.len() {
-                    self.remove_paths_where(ti, |p| p.src == s);
-                }
-                let src = &mut self.sources[s as usize];
-                src.stale_families.clear();
-                src.stale_deadline = None;
-            }
-        }
-    }
-
-    /// The peer's End-of-RIB for `family`: its paths still stale there are removed (RFC 4724
-    /// §4.2). [`Rib::apply_update`] calls this itself when given an End-of-RIB UPDATE.
-    pub fn end_of_rib(&mut self, peer: PeerId, family: Family) {
-        let Some(s) = self.src_of(peer) else {
-            return;
-        };
-        let src = &mut self.sources[s as usize];
-        let Some(i) = src.stale_families.iter().position(|f| *f == family) else {
-            return;
-        };
-        src.stale_families.swap_remove(i);
-        if src.stale_families.is_empty() {
-            src.stale_deadline = None;
-        }
-        if let Some(ti) = self.table_index(family) {
-            self.remove_paths_where(ti, |p| p.src == s && p.stale);
-        }
-    }
-
-    /// Replaces the time at which the peer's stale paths expire (`None`: only End-of-RIB
-    /// purges them). The daemon uses it once the session is back, to switch from the restart
-    /// time to its stale-routes time (RFC 4724 §4.2).
-    pub fn set_stale_deadline(&mut self, peer: PeerId, deadline: Option<Instant>) {
-        if let Some(s) = self.src_of(peer) {
-            let src = &mut self.sources[s as usize];
-            if !src.stale_families.is_empty() {
-                src.stale_deadline = deadline;
-            }
-        }
-    }
-
-    /// The peer sent BoRR for `family` (RFC 7313 §4): its paths of the family become stale
-    /// until [`Rib::end_of_route_refresh`]; they stay usable meanwhile.
-    pub fn begin_of_route_refresh(&mut self, peer: PeerId, family: Family) {
-        let Some(s) = self.src_of(peer) else {
-            return;
-        };
-        let Some(ti) = self.table_index(family) else {
-            return;
-        };
-        if self.mark_stale(ti, s) > 0 {
-            let src = &mut self.sources[s as usize];
-            if !src.stale_families.contains(&family) {
-                src.stale_families.push(family);
-            }
-        }
-    }
-
-    /// The peer sent EoRR for `family` (RFC 7313 §4): its paths not refreshed since BoRR are
-    /// removed.
-    pub fn end_of_route_refresh(&mut self, peer: PeerId, family: Family) {
-        self.end_of_rib(peer, family);
-    }
-
-    /// Expires stale paths whose restart timer has run out.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        for s in 0..self.sources.len() {
-            let due = self.sources[s].stale_deadline.is_some_and(|d| d <= now);
-            if !due {
-                continue;
-            }
-            let families = std::mem::take(&mut self.sources[s].stale_families);
-            self.sources[s].stale_deadline = None;
-            for f in families {
-                if let Some(ti) = self.table_index(f) {
-                    self.remove_paths_where(ti, |p| p.src == s as u32 && p.stale);
-                }
-            }
-        }
-    }
-
-    /// When [`Rib::handle_timeout`] next has work.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sources.iter().filter_map(|s| s.stale_deadline).min()
-    }
-
     /// Originates a local route (static routes from the config, the EVPN engine): `attrs` are
     /// the attributes to send (ORIGIN and AS_PATH default to IGP and empty), `next_hop` the
     /// next hop (the VTEP for EVPN). Replaces an earlier local route with the same route key
@@ -575,40 +518,6 @@ impl Rib {
         }
     }
 
-    /// ROUTE-REFRESH from the peer (RFC 2918): the family's routes are sent again at the next
-    /// flush.
-    pub fn route_refresh(&mut self, peer: PeerId, family: Family) {
-        self.queue_refresh(peer, family, DumpKind::Refresh);
-    }
-
-    /// Enhanced route refresh (RFC 7313 §4): BoRR, the family's routes, EoRR.
-    pub fn route_refresh_enhanced(&mut self, peer: PeerId, family: Family) {
-        self.queue_refresh(peer, family, DumpKind::EnhancedRefresh);
-    }
-
-    fn queue_refresh(&mut self, peer: PeerId, family: Family, kind: DumpKind) {
-        let Some(s) = self.src_of(peer) else {
-            return;
-        };
-        if !self.sources[s as usize].up || !self.sources[s as usize].info.families.contains(&family)
-        {
-            return;
-        }
-        // A join still pending covers a refresh.
-        if self
-            .pending
-            .iter()
-            .any(|p| p.src == s && p.family == family && p.kind == DumpKind::Join)
-        {
-            return;
-        }
-        self.pending.push(PendingDump {
-            src: s,
-            family,
-            kind,
-        });
-    }
-
     /// The next encoded UPDATE messages for `peer` (whole messages, concatenated up to
     /// [`TRANSMIT_CHUNK`] bytes), after flushing pending changes.
     pub fn poll_transmit(&mut self, peer: PeerId) -> Option<Vec<u8>> {
@@ -625,6 +534,7 @@ impl Rib {
             src.out.pop_front();
         }
         src.out_bytes -= v.len();
+        src.after_pop();
         Some(v)
     }
 
@@ -636,39 +546,8 @@ impl Rib {
         let src = &mut self.sources[s as usize];
         let c = src.out.pop_front()?;
         src.out_bytes -= c.len();
+        src.after_pop();
         Some(c)
-    }
-
-    /// The peers with encoded UPDATEs waiting, after flushing pending changes: the ones a
-    /// driver of the RIB should call [`Rib::poll_transmit`] for. A peer is listed at most once
-    /// and again only after its queue has been emptied and refilled, so that a pump does work
-    /// proportional to the peers that have something to send, not to all peers.
-    ///
-    /// ISSUE12-CONTRACT: naive scan for now; the wt-rtc helper makes it O(ready peers).
-    pub fn take_ready_peers(&mut self) -> Vec<PeerId> {
-        self.flush();
-        self.sources
-            .iter()
-            .filter(|s| s.up && !s.out.is_empty())
-            .map(|s| s.info.id)
-            .collect()
-    }
-
-    /// Forgets a peer that is down and has no paths left (a dynamic neighbour whose session
-    /// ended): its slot is freed. A peer that is up, or still holds stale paths, is kept and
-    /// `false` is returned.
-    ///
-    /// ISSUE12-CONTRACT: for now only checks and unmaps; the wt-rtc helper reuses the slot.
-    pub fn remove_peer(&mut self, peer: PeerId) -> bool {
-        let Some(s) = self.src_of(peer) else {
-            return true;
-        };
-        let src = &self.sources[s as usize];
-        if src.up || !src.stale_families.is_empty() {
-            return false;
-        }
-        self.by_id.remove(&peer);
-        true
     }
 
     /// Bytes waiting for `peer` (not counting changes not yet flushed).

@@ -176,10 +176,8 @@ impl Node {
     pub fn new(config: NodeConfig, now: Instant) -> Result<Node, CommandError> {
         config.validate()?;
         let mut rib = Rib::new(RibConfig {
-            local_asn: config.asn,
-            router_id: config.router_id,
             cluster_id: config.cluster_id,
-            default_local_pref: 100,
+            ..RibConfig::new(config.asn, config.router_id)
         });
         // The engine subscribes to best-path changes; without it, don't queue them.
         rib.set_best_change_tracking(config.evpn.is_some());
@@ -598,18 +596,21 @@ impl Node {
                 p.end_of_rib.clear();
                 p.inflight = 0;
                 let peer = &p.config.peer;
-                self.rib.peer_up(PeerInfo {
-                    id: peer_id,
-                    address,
-                    asn: neg.peer_asn,
-                    router_id: neg.peer_router_id,
-                    external: peer.is_external(),
-                    rr_client: peer.route_reflector_client,
-                    families: neg.families.clone(),
-                    tx: neg.tx.clone(),
-                    max_prefix: peer.max_prefix.clone(),
-                    local_role: peer.local_role(),
-                });
+                self.rib.peer_up_at(
+                    PeerInfo {
+                        id: peer_id,
+                        address,
+                        asn: neg.peer_asn,
+                        router_id: neg.peer_router_id,
+                        external: peer.is_external(),
+                        rr_client: peer.route_reflector_client,
+                        families: neg.families.clone(),
+                        tx: neg.tx.clone(),
+                        max_prefix: peer.max_prefix.clone(),
+                        local_role: peer.local_role(),
+                    },
+                    now,
+                );
                 self.events.push_back(NodeEvent::Established {
                     address,
                     families: neg.families,

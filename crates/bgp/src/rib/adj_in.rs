@@ -114,7 +114,11 @@ impl Rib {
         }
         src.stale_families.retain(|f| *f != family);
         if src.stale_families.is_empty() {
-            src.stale_deadline = None;
+            self.set_stale_deadline_of(s, None);
+        }
+        // No RT-Constraint End-of-RIB will come any more: stop waiting for it (RFC 4684 §6).
+        if family == Family::RT_CONSTRAINT && self.sources[s as usize].rtc_wait.is_some() {
+            self.release_rtc_wait(s);
         }
         if let Some(ti) = self.table_index(family) {
             self.remove_paths_where(ti, |p| p.src == s);
@@ -228,10 +232,6 @@ impl Rib {
                 added += 1;
             }
         }
-        let src = &mut self.sources[s as usize];
-        src.counters_mut(family).accepted += added;
-        if family == Family::RT_CONSTRAINT {
-            src.set_rtc_dirty(true, &mut self.rtc_dirty_sources);
-        }
+        self.sources[s as usize].counters_mut(family).accepted += added;
     }
 }

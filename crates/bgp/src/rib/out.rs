@@ -34,16 +34,32 @@
 use super::best_path::SelectCtx;
 use super::export::{eligible, out_attributes};
 use super::key::{NlriExtras, RouteKey};
+use super::receivers::{Receivers, SrcSet};
 use super::rtc::{offers_per_member, passes, MembershipOffer, RtFilter};
 use super::table::{Adv, AdvRef, Dirty, StoredPath, Table};
 use super::{
-    kind_of, BestChange, DumpKind, GroupKey, Rib, RibConfig, RibStats, Source, SrcKind,
-    TRANSMIT_CHUNK,
+    kind_of, BestChange, GroupKey, Rib, RibConfig, RibStats, Source, SrcKind, TRANSMIT_CHUNK,
 };
-use evpnd_wire::message::refresh_subtype;
-use evpnd_wire::{encode_message, Family, Message, Nlri, RouteRefresh, Update, UpdatePacker};
+use evpnd_wire::{encode_message, Family, Message, Nlri, UpdatePacker};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Who a plan is for.
+pub(crate) enum Audience<'a> {
+    /// These members, each tested with its filters: an RT-Constraint filter change, where a
+    /// member's old and new filters differ.
+    Each(&'a [Member<'a>]),
+    /// Members filed by their filter, which is the same before and after: a route's
+    /// receivers are found by its route targets, in O(receivers).
+    Indexed {
+        /// The members.
+        receivers: &'a Receivers,
+        /// They have nothing yet (dump): every route they are to receive is announced.
+        fresh: bool,
+        /// Adjust their "advertised" counters.
+        count: bool,
+    },
+}
 
 /// A receiver as the planner sees it.
 pub(crate) struct Member<'a> {
@@ -123,17 +139,14 @@ impl Units {
         })
     }
 
-    /// The finished plan; `counts` are the changes of the members' advertised counters.
-    fn into_plan(self, key: &GroupKey, members: &[Member<'_>], counts: Vec<i64>) -> Plan {
+    /// The finished plan; `counts` are the changes of the receivers' advertised counters.
+    fn into_plan(self, key: &GroupKey, counts: HashMap<u32, i64>) -> Plan {
+        let mut counts: Vec<(u32, i64)> = counts.into_iter().filter(|(_, c)| *c != 0).collect();
+        counts.sort_unstable();
         Plan {
             key: key.clone(),
             units: self.units,
-            counts: members
-                .iter()
-                .zip(counts)
-                .filter(|(m, c)| m.count && *c != 0)
-                .map(|(m, c)| (m.src, c))
-                .collect(),
+            counts,
         }
     }
 }
@@ -150,7 +163,7 @@ struct Class<'a> {
 pub(crate) fn plan<'a, I>(
     sources: &[Source],
     key: &GroupKey,
-    members: &[Member<'_>],
+    audience: Audience<'_>,
     items: I,
 ) -> Plan
 where
@@ -193,34 +206,63 @@ where
     }
 
     let mut units = Units::default();
-    let mut counts: Vec<i64> = vec![0; members.len()];
+    let mut counts: HashMap<u32, i64> = HashMap::new();
     for cl in &mut classes {
-        let mut ann_to = Vec::new();
-        let mut wd_to = Vec::new();
         let same = matches!((cl.new, cl.old), (Some(n), Some(o)) if n.key() == o.key());
-        for (mi, m) in members.iter().enumerate() {
-            let r = cl
-                .new
-                .is_some_and(|n| n.src != m.src && passes(m.new_filter, n.attrs));
-            let h = !m.fresh
-                && cl
-                    .old
-                    .is_some_and(|o| o.src != m.src && passes(m.old_filter, o.attrs));
-            if r && !(h && same) {
-                ann_to.push(m.src);
-            }
-            if h && !r {
-                wd_to.push(m.src);
-            }
-            if m.count {
-                let n = cl.count as i64;
-                if r && !h {
-                    counts[mi] += n;
-                } else if h && !r {
-                    counts[mi] -= n;
+        let n = cl.count as i64;
+        let (ann_to, wd_to) = match &audience {
+            Audience::Each(members) => {
+                let mut ann_to = Vec::new();
+                let mut wd_to = Vec::new();
+                for m in members.iter() {
+                    let r = cl
+                        .new
+                        .is_some_and(|n| n.src != m.src && passes(m.new_filter, n.attrs));
+                    let h = !m.fresh
+                        && cl
+                            .old
+                            .is_some_and(|o| o.src != m.src && passes(m.old_filter, o.attrs));
+                    if r && !(h && same) {
+                        ann_to.push(m.src);
+                    }
+                    if h && !r {
+                        wd_to.push(m.src);
+                    }
+                    if m.count {
+                        if r && !h {
+                            *counts.entry(m.src).or_default() += n;
+                        } else if h && !r {
+                            *counts.entry(m.src).or_default() -= n;
+                        }
+                    }
                 }
+                (ann_to, wd_to)
             }
-        }
+            Audience::Indexed {
+                receivers,
+                fresh,
+                count,
+            } => {
+                let r = cl
+                    .new
+                    .map_or_else(Vec::new, |a| receivers.of(sources, a.attrs, a.src));
+                let h = match cl.old {
+                    Some(a) if !*fresh => receivers.of(sources, a.attrs, a.src),
+                    _ => Vec::new(),
+                };
+                let gained = difference(&r, &h);
+                let lost = difference(&h, &r);
+                if *count {
+                    for &m in &gained {
+                        *counts.entry(m).or_default() += n;
+                    }
+                    for &m in &lost {
+                        *counts.entry(m).or_default() -= n;
+                    }
+                }
+                (if same { gained } else { r }, lost)
+            }
+        };
         if let (Some(n), false) = (cl.new, ann_to.is_empty()) {
             cl.ann = Some(units.announce(n, ann_to));
         }
@@ -249,56 +291,101 @@ where
             });
         }
     }
-    units.into_plan(key, members, counts)
+    units.into_plan(key, counts)
+}
+
+/// The elements of sorted `a` not in sorted `b`.
+fn difference(a: &[u32], b: &[u32]) -> Vec<u32> {
+    if b.is_empty() {
+        return a.to_vec();
+    }
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != x {
+            out.push(x);
+        }
+    }
+    out
 }
 
 /// Plans the messages of group `key` (internal peers: [`offers_per_member`]) for RT membership
-/// routes, `items` = (route key, its paths at the previous flush, its paths now). Each member
+/// routes, `items` = (route key, its paths at the previous flush, its paths now), to `members`
+/// (`fresh`: they have nothing yet; `count`: adjust their "advertised" counters). Each member
 /// is sent the path [`MembershipOffer`] offers it (RFC 4684 §3.2); members offered the same
 /// path share its encoding. RT-Constraint filters do not apply to membership routes.
+///
+/// A change costs O(members whose offer changed): when the group's best path stays the same
+/// (by source and attribute set), every member it does not come from is offered it before and
+/// after, so only the member it comes from is looked at (a best path carrying an
+/// ORIGINATOR_ID may come from a member by that id too: then every member is).
 pub(crate) fn plan_memberships<'a, I>(
     ctx: &SelectCtx<'_>,
     key: &GroupKey,
-    members: &[Member<'_>],
+    members: &SrcSet,
+    fresh: bool,
+    count: bool,
     items: I,
 ) -> Plan
 where
     I: Iterator<Item = (&'a RouteKey, &'a [StoredPath], &'a [StoredPath])>,
 {
     let mut units = Units::default();
-    let mut counts: Vec<i64> = vec![0; members.len()];
+    let mut counts: HashMap<u32, i64> = HashMap::new();
     let path_id = key.add_path.then_some(1);
+    let mut one = [0u32; 1];
     for (route, old, new) in items {
         let (old, new) = (
             MembershipOffer::new(old, key, ctx),
             MembershipOffer::new(new, key, ctx),
         );
+        let who: &[u32] = match (old.best(), new.best()) {
+            _ if fresh => members.as_slice(),
+            (None, None) => continue,
+            (Some(o), Some(n))
+                if o.src == n.src
+                    && Arc::ptr_eq(&o.attrs, &n.attrs)
+                    && n.attrs.originator_id.is_none() =>
+            {
+                if !members.contains(n.src) {
+                    continue;
+                }
+                one[0] = n.src;
+                &one
+            }
+            _ => members.as_slice(),
+        };
         // Receivers of each announced path, and of the withdrawal.
         let mut ann: Vec<(AdvRef<'a>, Vec<u32>)> = Vec::new();
         let mut wd_to = Vec::new();
-        for (mi, m) in members.iter().enumerate() {
-            let had = if m.fresh {
+        for &m in who {
+            let had = if fresh {
                 None
             } else {
-                old.to(m.src, key, ctx).map(StoredPath::adv)
+                old.to(m, key, ctx).map(StoredPath::adv)
             };
-            let gets = new.to(m.src, key, ctx).map(StoredPath::adv);
+            let gets = new.to(m, key, ctx).map(StoredPath::adv);
             let delta = match (had, gets) {
                 (Some(h), Some(g)) if h.key() == g.key() => 0,
                 (h, Some(g)) => {
                     match ann.iter_mut().find(|(a, _)| a.key() == g.key()) {
-                        Some((_, to)) => to.push(m.src),
-                        None => ann.push((g, vec![m.src])),
+                        Some((_, to)) => to.push(m),
+                        None => ann.push((g, vec![m])),
                     }
                     i64::from(h.is_none())
                 }
                 (Some(_), None) => {
-                    wd_to.push(m.src);
+                    wd_to.push(m);
                     -1
                 }
                 (None, None) => 0,
             };
-            counts[mi] += delta;
+            if count && delta != 0 {
+                *counts.entry(m).or_default() += delta;
+            }
         }
         // A membership NLRI is all key: no field of it belongs to the path (key.rs).
         let nlri = Nlri {
@@ -314,7 +401,7 @@ where
             units.units[u].nlri.push(nlri);
         }
     }
-    units.into_plan(key, members, counts)
+    units.into_plan(key, counts)
 }
 
 /// True when `a` and `b` are the same paths (same sources, path identifiers, attribute sets and
@@ -356,7 +443,13 @@ fn record_error(stats: &mut RibStats, e: impl std::fmt::Display) {
 }
 
 /// Encodes the plan's units and queues them to their receivers.
-fn execute(cfg: &RibConfig, sources: &mut [Source], stats: &mut RibStats, plan: Plan) {
+pub(super) fn execute(
+    cfg: &RibConfig,
+    sources: &mut [Source],
+    ready: &mut Vec<u32>,
+    stats: &mut RibStats,
+    plan: Plan,
+) {
     let ctx = plan.key.ctx();
     let family = plan.key.family;
     let packer = UpdatePacker::new(&ctx);
@@ -400,7 +493,7 @@ fn execute(cfg: &RibConfig, sources: &mut [Source], stats: &mut RibStats, plan: 
         for &to in &u.to {
             let s = &mut sources[to as usize];
             for c in &chunks {
-                s.push_out(c.clone());
+                s.push_out(c.clone(), ready);
             }
         }
     }
@@ -411,7 +504,7 @@ fn execute(cfg: &RibConfig, sources: &mut [Source], stats: &mut RibStats, plan: 
 }
 
 /// Encodes a single message for a session of context `ctx`.
-fn encode_one(
+pub(super) fn encode_one(
     ctx: &evpnd_wire::CodecContext,
     msg: &Message,
     stats: &mut RibStats,
@@ -430,7 +523,7 @@ fn encode_one(
     }
 }
 
-fn rt_filter_for(sources: &[Source], family: Family, src: u32) -> Option<&RtFilter> {
+pub(super) fn rt_filter_for(sources: &[Source], family: Family, src: u32) -> Option<&RtFilter> {
     if family == Family::L2VPN_EVPN {
         sources[src as usize].rtc.as_ref()
     } else {
@@ -448,18 +541,28 @@ impl Rib {
     }
 
     /// Turns the changes batched since the last flush into UPDATE messages for every peer and
-    /// best-path change reports. The `poll_*` calls run it; it does nothing while deferral is
-    /// on.
+    /// best-path change reports. The `poll_*` calls run it. While deferral is on it only sends
+    /// new sessions their RT membership table and its End-of-RIB: peers hold their VPN
+    /// routes back until they have it (RFC 4684 §6), so a restarting speaker waiting for
+    /// their End-of-RIB markers (RFC 4724 §4.1) would otherwise wait for the timers.
     pub fn flush(&mut self) {
-        if self.deferred || !self.has_work() {
+        if self.deferred {
+            if !self.pending.is_empty() {
+                self.flush_dumps(true);
+            }
             return;
         }
-        for ti in 0..self.tables.len() {
-            self.flush_table(ti);
+        if self.has_work() {
+            for ti in 0..self.tables.len() {
+                self.flush_table(ti);
+            }
+            self.flush_rtc_filters();
+            self.flush_dumps(false);
+            self.interner.maybe_sweep();
         }
-        self.flush_rtc_filters();
-        self.flush_dumps();
-        self.interner.maybe_sweep();
+        if !self.retired.is_empty() {
+            self.free_retired();
+        }
     }
 
     fn flush_table(&mut self, ti: usize) {
@@ -506,31 +609,29 @@ impl Rib {
             }
             changes.push(d);
         }
+        if family == Family::L2VPN_EVPN {
+            if let Some(ix) = &mut self.evpn_by_rt {
+                let t = &self.tables[ti];
+                for d in &changes {
+                    let new = t.entries[d.idx as usize].paths.best();
+                    ix.update(
+                        d.idx,
+                        d.old.as_ref().map(|o| &*o.attrs),
+                        new.map(|p| &*p.attrs),
+                    );
+                }
+            }
+        }
         if !changes.is_empty() {
-            let keys: Vec<(GroupKey, Vec<u32>)> = self
-                .groups
-                .iter()
-                .filter(|g| g.key.family == family && !g.members.is_empty())
-                .map(|g| (g.key.clone(), g.members.clone()))
-                .collect();
-            for (key, members) in keys {
+            for gi in 0..self.groups.len() {
+                let g = &self.groups[gi];
+                if g.key.family != family || g.members.is_empty() {
+                    continue;
+                }
                 let plan = {
                     let sources = &self.sources;
                     let t: &Table = &self.tables[ti];
-                    let views: Vec<Member<'_>> = members
-                        .iter()
-                        .map(|&m| {
-                            let f = rt_filter_for(sources, family, m);
-                            Member {
-                                src: m,
-                                old_filter: f,
-                                new_filter: f,
-                                fresh: false,
-                                count: true,
-                            }
-                        })
-                        .collect();
-                    if offers_per_member(&key) {
+                    if offers_per_member(&g.key) {
                         let ctx = SelectCtx {
                             cfg: &self.cfg,
                             sources,
@@ -540,7 +641,7 @@ impl Rib {
                             let old: &[StoredPath] = old_paths.get(&d.idx).map_or(&[], |o| o);
                             (&e.key, old, e.paths.as_slice())
                         });
-                        plan_memberships(&ctx, &key, &views, items)
+                        plan_memberships(&ctx, &g.key, &g.members, false, true, items)
                     } else {
                         let items = changes.iter().map(|d| {
                             let e = &t.entries[d.idx as usize];
@@ -550,10 +651,21 @@ impl Rib {
                                 e.paths.best().map(|p| p.adv()),
                             )
                         });
-                        plan(sources, &key, &views, items)
+                        let audience = Audience::Indexed {
+                            receivers: &g.receivers,
+                            fresh: false,
+                            count: true,
+                        };
+                        plan(sources, &g.key, audience, items)
                     }
                 };
-                execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
+                execute(
+                    &self.cfg,
+                    &mut self.sources,
+                    &mut self.ready,
+                    &mut self.stats,
+                    plan,
+                );
             }
         }
         drop(changes);
@@ -561,162 +673,6 @@ impl Rib {
         let t = &mut self.tables[ti];
         for idx in idxs {
             t.release_if_empty(idx);
-        }
-    }
-
-    /// Recomputes the RT-Constraint filters of peers whose memberships changed, and sends
-    /// them the difference (RFC 4684 §4).
-    fn flush_rtc_filters(&mut self) {
-        if self.rtc_dirty_sources == 0 {
-            return;
-        }
-        for s in 0..self.sources.len() {
-            if !self.sources[s].rtc_dirty {
-                continue;
-            }
-            self.sources[s].set_rtc_dirty(false, &mut self.rtc_dirty_sources);
-            if !self.sources[s].up || self.sources[s].rtc.is_none() {
-                continue;
-            }
-            let s32 = s as u32;
-            let new = match self.table_index(Family::RT_CONSTRAINT) {
-                Some(ti) => {
-                    RtFilter::from_memberships(self.tables[ti].iter().flat_map(|(_, e)| {
-                        e.paths
-                            .as_slice()
-                            .iter()
-                            .filter(|p| p.src == s32)
-                            .filter_map(move |_| e.key.rt_membership())
-                    }))
-                }
-                None => RtFilter::default(),
-            };
-            if self.sources[s].rtc.as_ref() == Some(&new) {
-                continue;
-            }
-            let group = self
-                .groups
-                .iter()
-                .find(|g| g.key.family == Family::L2VPN_EVPN && g.members.contains(&s32))
-                .map(|g| g.key.clone());
-            if let (Some(key), Some(ti)) = (group, self.table_index(Family::L2VPN_EVPN)) {
-                let plan = {
-                    let sources = &self.sources;
-                    let t = &self.tables[ti];
-                    let member = Member {
-                        src: s32,
-                        old_filter: sources[s].rtc.as_ref(),
-                        new_filter: Some(&new),
-                        fresh: false,
-                        count: true,
-                    };
-                    let items = t.iter().map(|(_, e)| {
-                        let b = e.paths.best().map(|p| p.adv());
-                        (&e.key, b, b)
-                    });
-                    plan(sources, &key, &[member], items)
-                };
-                execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
-            }
-            self.sources[s].rtc = Some(new);
-        }
-    }
-
-    /// Sends whole tables: initial tables with End-of-RIB, and route refreshes.
-    fn flush_dumps(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        // Group the requests: one encoding serves every peer of a group that needs the same
-        // dump.
-        let mut batches: Vec<(GroupKey, DumpKind, Vec<u32>)> = Vec::new();
-        for p in pending {
-            let src = &self.sources[p.src as usize];
-            if !src.up || !src.info.families.contains(&p.family) {
-                continue;
-            }
-            let key = GroupKey::of(&src.info, p.family);
-            match batches
-                .iter_mut()
-                .find(|(k, d, _)| *k == key && *d == p.kind)
-            {
-                Some((_, _, v)) => {
-                    if !v.contains(&p.src) {
-                        v.push(p.src)
-                    }
-                }
-                None => batches.push((key, p.kind, vec![p.src])),
-            }
-        }
-        for (key, kind, srcs) in batches {
-            let family = key.family;
-            let ctx = key.ctx();
-            if kind == DumpKind::EnhancedRefresh {
-                let borr = Message::RouteRefresh(RouteRefresh {
-                    family,
-                    subtype: refresh_subtype::BEGIN,
-                });
-                if let Some(c) = encode_one(&ctx, &borr, &mut self.stats) {
-                    for &s in &srcs {
-                        self.sources[s as usize].push_out(c.clone());
-                    }
-                }
-            }
-            if let Some(ti) = self.table_index(family) {
-                let plan = {
-                    let sources = &self.sources;
-                    let t = &self.tables[ti];
-                    let views: Vec<Member<'_>> = srcs
-                        .iter()
-                        .map(|&m| {
-                            let f = rt_filter_for(sources, family, m);
-                            Member {
-                                src: m,
-                                old_filter: f,
-                                new_filter: f,
-                                fresh: true,
-                                count: kind == DumpKind::Join,
-                            }
-                        })
-                        .collect();
-                    if offers_per_member(&key) {
-                        let ctx = SelectCtx {
-                            cfg: &self.cfg,
-                            sources,
-                        };
-                        let items = t.iter().map(|(_, e)| (&e.key, &[][..], e.paths.as_slice()));
-                        plan_memberships(&ctx, &key, &views, items)
-                    } else {
-                        let items = t
-                            .iter()
-                            .map(|(_, e)| (&e.key, None, e.paths.best().map(|p| p.adv())));
-                        plan(sources, &key, &views, items)
-                    }
-                };
-                execute(&self.cfg, &mut self.sources, &mut self.stats, plan);
-            }
-            let tail = match kind {
-                DumpKind::Join => Some(Message::Update(Update::end_of_rib(family))),
-                DumpKind::EnhancedRefresh => Some(Message::RouteRefresh(RouteRefresh {
-                    family,
-                    subtype: refresh_subtype::END,
-                })),
-                DumpKind::Refresh => None,
-            };
-            if let Some(m) = tail {
-                if let Some(c) = encode_one(&ctx, &m, &mut self.stats) {
-                    for &s in &srcs {
-                        self.sources[s as usize].push_out(c.clone());
-                    }
-                }
-            }
-            if kind == DumpKind::Join {
-                if let Some(g) = self.groups.iter_mut().find(|g| g.key == key) {
-                    for s in srcs {
-                        if !g.members.contains(&s) {
-                            g.members.push(s);
-                        }
-                    }
-                }
-            }
         }
     }
 }

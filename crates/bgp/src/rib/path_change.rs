@@ -7,7 +7,6 @@ use super::best_path::{self, SelectCtx};
 use super::key::RouteKey;
 use super::table::{Paths, StoredPath, LOCAL};
 use super::Rib;
-use evpnd_wire::Family;
 use std::sync::Arc;
 
 impl Rib {
@@ -18,6 +17,8 @@ impl Rib {
             tables,
             sources,
             cfg,
+            rtc_dirty_sources,
+            rtc_dirty_list,
             ..
         } = self;
         let t = &mut tables[ti];
@@ -36,6 +37,15 @@ impl Rib {
         }
         t.touch(idx);
         let e = &mut t.entries[idx as usize];
+        if pos.is_none() {
+            // A new membership path of a peer (RFC 4684): its membership set grows.
+            if let (Some(m), Some(src)) =
+                (e.key.rt_membership(), sources.get_mut(path.src as usize))
+            {
+                src.count_membership(m, true);
+                src.set_rtc_dirty(true, rtc_dirty_sources, rtc_dirty_list);
+            }
+        }
         match (&mut e.paths, pos) {
             (Paths::Empty, _) => e.paths = Paths::One(path),
             (Paths::One(p), Some(_)) => *p = path,
@@ -79,6 +89,7 @@ impl Rib {
             sources,
             cfg,
             rtc_dirty_sources,
+            rtc_dirty_list,
             ..
         } = self;
         let t = &mut tables[ti];
@@ -88,6 +99,7 @@ impl Rib {
         }
         t.touch(idx);
         let e = &mut t.entries[idx as usize];
+        let membership = e.key.rt_membership().copied();
         let mut v = e.paths.take_vec();
         let before = v.len();
         v.retain(|p| {
@@ -96,8 +108,9 @@ impl Rib {
                     if let Some(s) = sources.get_mut(p.src as usize) {
                         let c = s.counters_mut(family);
                         c.accepted = c.accepted.saturating_sub(1);
-                        if family == Family::RT_CONSTRAINT {
-                            s.set_rtc_dirty(true, rtc_dirty_sources);
+                        if let Some(m) = &membership {
+                            s.count_membership(m, false);
+                            s.set_rtc_dirty(true, rtc_dirty_sources, rtc_dirty_list);
                         }
                     }
                 }

@@ -61,9 +61,44 @@ use super::intern::PathAttrs;
 use super::table::StoredPath;
 use super::{kind_of, GroupKey};
 use evpnd_wire::{Family, RtMembership};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-/// The set of route targets one peer asked for.
+/// One RT membership as a filter entry: the default membership, a full route target, or a
+/// prefix of one (origin AS cleared: RFC 4684 §4 matches on the route target only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum RtKey {
+    /// The default membership (prefix length 0): everything.
+    All,
+    /// A full 64-bit route target.
+    Exact([u8; 8]),
+    /// Fewer than 64 significant bits, normalised (origin AS 0).
+    Prefix(RtMembership),
+}
+
+impl RtKey {
+    /// The filter entry of membership `m`.
+    pub fn of(m: &RtMembership) -> Self {
+        match *m {
+            RtMembership::Default => RtKey::All,
+            RtMembership::Target {
+                rt_len: 64,
+                route_target,
+                ..
+            } => RtKey::Exact(route_target),
+            RtMembership::Target {
+                rt_len,
+                route_target,
+                ..
+            } => RtKey::Prefix(RtMembership::Target {
+                origin_as: 0,
+                rt_len,
+                route_target,
+            }),
+        }
+    }
+}
+
+/// The set of route targets one peer asked for, as applied to what it is sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RtFilter {
     /// The default membership was advertised: everything matches.
@@ -75,33 +110,58 @@ pub(crate) struct RtFilter {
 }
 
 impl RtFilter {
-    /// The filter of the memberships `m`.
-    pub fn from_memberships<'a>(m: impl Iterator<Item = &'a RtMembership>) -> Self {
-        let mut f = RtFilter::default();
-        for m in m {
-            match *m {
-                RtMembership::Default => f.all = true,
-                RtMembership::Target {
-                    rt_len: 64,
-                    route_target,
-                    ..
-                } => {
-                    f.exact.insert(route_target);
+    /// True when entry `k` is in the filter.
+    pub fn contains(&self, k: &RtKey) -> bool {
+        match k {
+            RtKey::All => self.all,
+            RtKey::Exact(rt) => self.exact.contains(rt),
+            RtKey::Prefix(m) => self.prefixes.binary_search(m).is_ok(),
+        }
+    }
+
+    /// Adds entry `k`.
+    pub fn insert(&mut self, k: RtKey) {
+        match k {
+            RtKey::All => self.all = true,
+            RtKey::Exact(rt) => {
+                self.exact.insert(rt);
+            }
+            RtKey::Prefix(m) => {
+                if let Err(i) = self.prefixes.binary_search(&m) {
+                    self.prefixes.insert(i, m);
                 }
-                RtMembership::Target {
-                    rt_len,
-                    route_target,
-                    ..
-                } => f.prefixes.push(RtMembership::Target {
-                    origin_as: 0,
-                    rt_len,
-                    route_target,
-                }),
             }
         }
-        f.prefixes.sort();
-        f.prefixes.dedup();
-        f
+    }
+
+    /// Removes entry `k`.
+    pub fn remove(&mut self, k: &RtKey) {
+        match k {
+            RtKey::All => self.all = false,
+            RtKey::Exact(rt) => {
+                self.exact.remove(rt);
+            }
+            RtKey::Prefix(m) => {
+                if let Ok(i) = self.prefixes.binary_search(m) {
+                    self.prefixes.remove(i);
+                }
+            }
+        }
+    }
+
+    /// The default membership is in: every route matches.
+    pub fn is_all(&self) -> bool {
+        self.all
+    }
+
+    /// Some membership is a route target prefix (matched by testing, not by index).
+    pub fn has_prefixes(&self) -> bool {
+        !self.prefixes.is_empty()
+    }
+
+    /// The full route targets.
+    pub fn exact(&self) -> impl Iterator<Item = &[u8; 8]> {
+        self.exact.iter()
     }
 
     /// True when a route with attributes `attrs` may be sent (RFC 4684 §4: one of its route
@@ -113,6 +173,51 @@ impl RtFilter {
         attrs
             .route_targets()
             .any(|rt| self.exact.contains(&rt.0) || self.prefixes.iter().any(|m| m.matches(&rt.0)))
+    }
+}
+
+/// EVPN routes (entry indices) by the route targets of their best path: what a membership
+/// change or a filtered table dump walks instead of the whole table (RFC 4684 §4).
+#[derive(Debug, Default)]
+pub(crate) struct RouteIndex {
+    by_rt: HashMap<[u8; 8], HashSet<u32>>,
+}
+
+impl RouteIndex {
+    /// Route `idx` had best-path attributes `old` and now has `new`.
+    pub fn update(&mut self, idx: u32, old: Option<&PathAttrs>, new: Option<&PathAttrs>) {
+        if let Some(o) = old {
+            for rt in o.route_targets() {
+                if new.is_some_and(|n| n.route_targets().any(|x| x == rt)) {
+                    continue;
+                }
+                if let Some(set) = self.by_rt.get_mut(&rt.0) {
+                    set.remove(&idx);
+                    if set.is_empty() {
+                        self.by_rt.remove(&rt.0);
+                    }
+                }
+            }
+        }
+        if let Some(n) = new {
+            for rt in n.route_targets() {
+                self.by_rt.entry(rt.0).or_default().insert(idx);
+            }
+        }
+    }
+
+    /// The routes whose best path carries route target `rt`, sorted and without repeats,
+    /// for every route target of `rts`.
+    pub fn routes_of<'a>(&self, rts: impl Iterator<Item = &'a [u8; 8]>) -> Vec<u32> {
+        let mut v: Vec<u32> = Vec::new();
+        for rt in rts {
+            if let Some(set) = self.by_rt.get(rt) {
+                v.extend(set.iter().copied());
+            }
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }
 
@@ -144,6 +249,11 @@ impl<'p> MembershipOffer<'p> {
     pub fn new(paths: &'p [StoredPath], key: &GroupKey, ctx: &SelectCtx<'_>) -> Self {
         let best = best_index_where(paths, ctx, |p| sendable(key, ctx, p));
         MembershipOffer { paths, best }
+    }
+
+    /// The group's best path (offered to every member it does not come from).
+    pub fn best(&self) -> Option<&'p StoredPath> {
+        self.best.map(|i| &self.paths[i])
     }
 
     /// The path member `member` (a source index) is offered: the group's best path unless it

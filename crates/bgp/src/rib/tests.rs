@@ -15,6 +15,9 @@ use evpnd_wire::{
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+mod rtc;
 
 const ASN: u32 = 65000;
 const RID: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -164,9 +167,15 @@ fn recv(rib: &mut Rib, info: &PeerInfo, view: &mut View) {
     panic!("endless output");
 }
 
+/// Brings the peers up and takes what each is sent. A peer with RT-Constraint also sends its
+/// RT-Constraint End-of-RIB, as a real one does after its memberships, which releases its
+/// EVPN table (RFC 4684 §6).
 fn up_and_sync(rib: &mut Rib, infos: &[&PeerInfo]) -> Vec<View> {
     for i in infos {
         rib.peer_up((*i).clone());
+        if i.families.contains(&RTC) {
+            rib.end_of_rib(i.id, RTC);
+        }
     }
     infos
         .iter()
@@ -2919,7 +2928,7 @@ fn peers_with_different_roles_are_in_different_update_groups_where_otc_applies()
             .groups
             .iter()
             .filter(|g| g.key.family == family)
-            .map(|g| g.members.clone())
+            .map(|g| g.members.as_slice().to_vec())
             .collect();
         m.sort();
         m

@@ -9,6 +9,7 @@ use evpnd_wire::{CodecContext, ExtendedCommunity, Family, Notification, Route};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Settings of the speaker that the RIB needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,16 +22,29 @@ pub struct RibConfig {
     pub cluster_id: Ipv4Addr,
     /// LOCAL_PREF given to paths without one (external and local paths), RFC 4271 §9.1.1.
     pub default_local_pref: u32,
+    /// How long EVPN routes are held back from a peer that negotiated RT-Constraint while its
+    /// RT-Constraint End-of-RIB has not arrived (RFC 4684 §6); zero sends at once, filtered
+    /// by the memberships known then. Default [`RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT`].
+    pub rtc_end_of_rib_wait: Duration,
 }
 
 impl RibConfig {
-    /// The usual settings: cluster id = router id, default LOCAL_PREF 100.
+    /// Default of [`RibConfig::rtc_end_of_rib_wait`]: 30 seconds. A peer sends its
+    /// memberships, then End-of-RIB, right after the session comes up, so the wait normally
+    /// ends within a round trip; the timer only matters for a peer that never sends an
+    /// End-of-RIB, which then gets its routes a third of a default hold time (90 s) late
+    /// rather than unfiltered or never.
+    pub const DEFAULT_RTC_END_OF_RIB_WAIT: Duration = Duration::from_secs(30);
+
+    /// The usual settings: cluster id = router id, default LOCAL_PREF 100, RT-Constraint
+    /// End-of-RIB wait [`RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT`].
     pub fn new(local_asn: u32, router_id: Ipv4Addr) -> Self {
         RibConfig {
             local_asn,
             router_id,
             cluster_id: router_id,
             default_local_pref: 100,
+            rtc_end_of_rib_wait: Self::DEFAULT_RTC_END_OF_RIB_WAIT,
         }
     }
 }

@@ -1,0 +1,472 @@
+//! RT-Constraint done right (issue 12, RFC 4684): the hold-back until the peer's
+//! RT-Constraint End-of-RIB (§6), exact deltas on membership changes (§4), the default and
+//! prefix memberships, and the O(changed) bookkeeping around them (ready list, slot reuse).
+
+use super::*;
+
+/// What a peer was sent, in order: one entry per message.
+#[derive(Debug, PartialEq, Eq)]
+enum Msg {
+    /// Routes announced in one family.
+    Announce(Family, Vec<Route>),
+    /// Routes withdrawn in one family.
+    Withdraw(Family, Vec<Route>),
+    /// End-of-RIB of a family.
+    Eor(Family),
+}
+
+/// Drains everything queued for `info` and decodes it, in order.
+fn drain_msgs(rib: &mut Rib, info: &PeerInfo) -> Vec<Msg> {
+    let mut bytes = Vec::new();
+    while let Some(c) = rib.poll_transmit(info.id) {
+        bytes.extend_from_slice(&c);
+    }
+    let (msgs, err) = decode_all(&info.tx, &bytes);
+    assert!(err.is_none(), "undecodable output: {err:?}");
+    let mut out = Vec::new();
+    for d in msgs {
+        assert_eq!(d.outcome, Outcome::Accept);
+        let Message::Update(u) = d.message else {
+            panic!("unexpected {:?}", d.message)
+        };
+        if let Some(f) = u.as_end_of_rib() {
+            out.push(Msg::Eor(f));
+            continue;
+        }
+        let w: Vec<(Family, Route)> = u.withdrawals().map(|(f, n)| (f, n.route)).collect();
+        if let Some((f, _)) = w.first() {
+            out.push(Msg::Withdraw(*f, w.iter().map(|x| x.1).collect()));
+        }
+        let a: Vec<(Family, Route)> = u.announced().map(|(f, n)| (f, n.route)).collect();
+        if let Some((f, _)) = a.first() {
+            out.push(Msg::Announce(*f, a.iter().map(|x| x.1).collect()));
+        }
+    }
+    out
+}
+
+/// EVPN routes announced in `msgs`, sorted.
+fn announced(msgs: &[Msg]) -> Vec<Route> {
+    let mut v: Vec<Route> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Announce(f, r) if *f == EVPN => Some(r.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    v.sort();
+    v
+}
+
+/// EVPN routes withdrawn in `msgs`, sorted.
+fn withdrawn(msgs: &[Msg]) -> Vec<Route> {
+    let mut v: Vec<Route> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Withdraw(f, r) if *f == EVPN => Some(r.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    v.sort();
+    v
+}
+
+fn sorted(mut v: Vec<Route>) -> Vec<Route> {
+    v.sort();
+    v
+}
+
+/// `n` MAC routes of VNI `vni` (RD 65001:`vni`).
+fn macs(vni: u32, n: u32) -> Vec<Route> {
+    (0..n).map(|i| mac(vni, i)).collect()
+}
+
+/// A reflector whose client 9 (EVPN only) originates 5 routes in each of VNIs 1, 2 and 3,
+/// plus `both` = 2 routes carrying RT 1 and RT 2.
+fn origin_rib() -> (Rib, PeerInfo) {
+    let mut rib = rib();
+    let origin = peer(9, ASN, true, &[EVPN]);
+    rib.peer_up(origin.clone());
+    for vni in 1..=3 {
+        apply(
+            &mut rib,
+            9,
+            &announce(&macs(vni, 5), attrs(&[], &[rt(vni)], vec![]), vtep(9)),
+        );
+    }
+    apply(
+        &mut rib,
+        9,
+        &announce(&both(), attrs(&[], &[rt(1), rt(2)], vec![]), vtep(9)),
+    );
+    rib.flush();
+    (rib, origin)
+}
+
+/// Two routes carrying RT 1 and RT 2.
+fn both() -> Vec<Route> {
+    vec![mac(12, 1), mac(12, 2)]
+}
+
+/// RFC 4684 §6: nothing of EVPN reaches an RT-Constraint peer before its RT-Constraint
+/// End-of-RIB, whatever memberships it sends meanwhile; then exactly the routes of its
+/// memberships, and only after them the EVPN End-of-RIB.
+#[test]
+fn evpn_routes_wait_for_the_rtc_end_of_rib_then_exactly_the_members_then_end_of_rib() {
+    let (mut rib, _) = origin_rib();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    let now = Instant::now();
+    rib.peer_up_at(a.clone(), now);
+    // Memberships go out at once (our RT-Constraint table, empty here, and its End-of-RIB);
+    // no EVPN message at all, not even End-of-RIB.
+    assert_eq!(drain_msgs(&mut rib, &a), vec![Msg::Eor(RTC)]);
+    send_memberships(&mut rib, 1, &[1, 3], vec![]);
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+    assert_eq!(rib.poll_timeout(), Some(now + RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT));
+    // A route refresh meanwhile is covered by the table still to come.
+    rib.route_refresh(a.id, EVPN);
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+
+    rib.end_of_rib(a.id, RTC);
+    assert_eq!(rib.poll_timeout(), None, "the wait timer is gone");
+    let msgs = drain_msgs(&mut rib, &a);
+    let mut want: Vec<Route> = macs(1, 5);
+    want.extend(macs(3, 5));
+    want.extend(both());
+    assert_eq!(announced(&msgs), sorted(want));
+    assert_eq!(msgs.last(), Some(&Msg::Eor(EVPN)), "End-of-RIB after the routes");
+    assert_eq!(
+        msgs.iter().filter(|m| **m == Msg::Eor(EVPN)).count(),
+        1,
+        "one End-of-RIB"
+    );
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 12);
+    // Later changes flow as usual.
+    apply(
+        &mut rib,
+        9,
+        &announce(&[mac(3, 77)], attrs(&[], &[rt(3)], vec![]), vtep(9)),
+    );
+    assert_eq!(
+        drain_msgs(&mut rib, &a),
+        vec![Msg::Announce(EVPN, vec![mac(3, 77)])]
+    );
+}
+
+/// An RT-Constraint End-of-RIB through `apply_update` releases the table too, for a peer
+/// without stale paths; a peer without RT-Constraint is not held at all.
+#[test]
+fn the_rtc_end_of_rib_update_releases_and_peers_without_rtc_are_not_held() {
+    let (mut rib, _) = origin_rib();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    let c = peer(3, ASN, true, &[EVPN]);
+    rib.peer_up(a.clone());
+    rib.peer_up(c.clone());
+    let msgs = drain_msgs(&mut rib, &c);
+    assert_eq!(announced(&msgs).len(), 17);
+    assert_eq!(msgs.last(), Some(&Msg::Eor(EVPN)));
+    send_memberships(&mut rib, 1, &[2], vec![]);
+    assert_eq!(drain_msgs(&mut rib, &a), vec![Msg::Eor(RTC)]);
+    apply(&mut rib, 1, &Update::end_of_rib(RTC));
+    let msgs = drain_msgs(&mut rib, &a);
+    let mut want = macs(2, 5);
+    want.extend(both());
+    assert_eq!(announced(&msgs), sorted(want));
+    assert_eq!(msgs.last(), Some(&Msg::Eor(EVPN)));
+}
+
+/// Without an RT-Constraint End-of-RIB the wait ends with the timer (`poll_timeout` /
+/// `handle_timeout`): the routes of the memberships known then, then End-of-RIB.
+#[test]
+fn the_wait_ends_with_the_timer_without_end_of_rib() {
+    let (mut rib, _) = origin_rib();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    let now = Instant::now();
+    rib.peer_up_at(a.clone(), now);
+    send_memberships(&mut rib, 1, &[2], vec![]);
+    drain_msgs(&mut rib, &a);
+    let due = rib.poll_timeout().unwrap();
+    assert_eq!(due, now + RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT);
+    rib.handle_timeout(due - Duration::from_millis(1));
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+    rib.handle_timeout(due);
+    assert_eq!(rib.poll_timeout(), None);
+    let msgs = drain_msgs(&mut rib, &a);
+    let mut want = macs(2, 5);
+    want.extend(both());
+    assert_eq!(announced(&msgs), sorted(want));
+    assert_eq!(msgs.last(), Some(&Msg::Eor(EVPN)));
+    // A late End-of-RIB changes nothing.
+    rib.end_of_rib(a.id, RTC);
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+    // A zero wait disables the hold-back.
+    let mut cfg = RibConfig::new(ASN, RID);
+    cfg.rtc_end_of_rib_wait = Duration::ZERO;
+    let mut rib = Rib::new(cfg);
+    rib.peer_up(a.clone());
+    assert_eq!(rib.poll_timeout(), None);
+    let msgs = drain_msgs(&mut rib, &a);
+    assert!(msgs.contains(&Msg::Eor(EVPN)));
+}
+
+/// RFC 4684 §4: a membership change sends exactly the difference: the routes of an added
+/// route target not already sent for another one, withdrawals of the routes of a removed one
+/// that no remaining one selects, and nothing for a route target still covered.
+#[test]
+fn membership_changes_send_exactly_the_difference() {
+    let (mut rib, _) = origin_rib();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    rib.peer_up(a.clone());
+    send_memberships(&mut rib, 1, &[1], vec![]);
+    rib.end_of_rib(a.id, RTC);
+    let msgs = drain_msgs(&mut rib, &a);
+    let mut have = macs(1, 5);
+    have.extend(both());
+    assert_eq!(announced(&msgs), sorted(have));
+
+    // + RT 2: its own five routes, not the two already sent for RT 1.
+    send_memberships(&mut rib, 1, &[2], vec![]);
+    let msgs = drain_msgs(&mut rib, &a);
+    assert_eq!(announced(&msgs), sorted(macs(2, 5)));
+    assert_eq!(withdrawn(&msgs), vec![]);
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 12);
+
+    // The same membership again (another origin AS, same route target): nothing.
+    apply(
+        &mut rib,
+        1,
+        &announce(
+            &[Route::RtConstraint(RtMembership::exact(65099, rt(2).0))],
+            attrs(&[], &[], vec![]),
+            nh(1),
+        ),
+    );
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+
+    // - RT 1: its five routes go, the two carrying RT 2 as well stay.
+    apply(&mut rib, 1, &withdraw(&[membership(1)]));
+    let msgs = drain_msgs(&mut rib, &a);
+    assert_eq!(withdrawn(&msgs), sorted(macs(1, 5)));
+    assert_eq!(announced(&msgs), vec![]);
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 7);
+
+    // - RT 2 (one of its two memberships): still covered, nothing.
+    apply(&mut rib, 1, &withdraw(&[membership(2)]));
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+    // - the last RT 2 membership: everything goes.
+    apply(
+        &mut rib,
+        1,
+        &withdraw(&[Route::RtConstraint(RtMembership::exact(65099, rt(2).0))]),
+    );
+    let msgs = drain_msgs(&mut rib, &a);
+    let mut gone = macs(2, 5);
+    gone.extend(both());
+    assert_eq!(withdrawn(&msgs), sorted(gone));
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 0);
+    // Route changes after that follow the (now empty) filter.
+    apply(
+        &mut rib,
+        9,
+        &announce(&[mac(2, 50)], attrs(&[], &[rt(2)], vec![]), vtep(9)),
+    );
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+}
+
+/// The default membership (0:0:0/0) selects every route; dropping it leaves exactly the
+/// routes of the other memberships.
+#[test]
+fn the_default_membership_means_everything() {
+    let (mut rib, _) = origin_rib();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    rib.peer_up(a.clone());
+    send_memberships(&mut rib, 1, &[3], vec![]);
+    rib.end_of_rib(a.id, RTC);
+    assert_eq!(announced(&drain_msgs(&mut rib, &a)), sorted(macs(3, 5)));
+    let default = Route::RtConstraint(RtMembership::Default);
+    apply(
+        &mut rib,
+        1,
+        &announce(&[default], attrs(&[], &[], vec![]), nh(1)),
+    );
+    let msgs = drain_msgs(&mut rib, &a);
+    let mut rest = macs(1, 5);
+    rest.extend(macs(2, 5));
+    rest.extend(both());
+    assert_eq!(announced(&msgs), sorted(rest.clone()));
+    // A new route of any route target (or none) reaches it.
+    apply(
+        &mut rib,
+        9,
+        &announce(&[mac(40, 1)], attrs(&[], &[], vec![]), vtep(9)),
+    );
+    assert_eq!(
+        drain_msgs(&mut rib, &a),
+        vec![Msg::Announce(EVPN, vec![mac(40, 1)])]
+    );
+    apply(&mut rib, 1, &withdraw(&[default]));
+    let msgs = drain_msgs(&mut rib, &a);
+    rest.push(mac(40, 1));
+    assert_eq!(withdrawn(&msgs), sorted(rest));
+    assert_eq!(rib.peer_counters(a.id).family(EVPN).advertised, 5);
+}
+
+/// A route target prefix membership (fewer than 64 bits) selects the routes whose route
+/// target it covers, in the dump, in later changes and when it goes.
+#[test]
+fn prefix_memberships_select_what_they_cover() {
+    let (mut rib, _) = origin_rib();
+    // VNIs 0x10001 and 0x10002 share their top 16 value bits; VNI 1 does not.
+    for vni in [0x1_0001, 0x1_0002] {
+        apply(
+            &mut rib,
+            9,
+            &announce(&macs(vni, 2), attrs(&[], &[rt(vni)], vec![]), vtep(9)),
+        );
+    }
+    let prefix = Route::RtConstraint(RtMembership::partial(ASN, 48, rt(0x1_0000).0).unwrap());
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    rib.peer_up(a.clone());
+    apply(
+        &mut rib,
+        1,
+        &announce(&[prefix], attrs(&[], &[], vec![]), nh(1)),
+    );
+    rib.end_of_rib(a.id, RTC);
+    let mut want = macs(0x1_0001, 2);
+    want.extend(macs(0x1_0002, 2));
+    assert_eq!(announced(&drain_msgs(&mut rib, &a)), sorted(want.clone()));
+    apply(
+        &mut rib,
+        9,
+        &announce(&[mac(0x1_0003, 0), mac(1, 60)], attrs(&[], &[rt(0x1_0003)], vec![]), vtep(9)),
+    );
+    assert_eq!(
+        announced(&drain_msgs(&mut rib, &a)),
+        sorted(vec![mac(0x1_0003, 0), mac(1, 60)])
+    );
+    // Adding RT 1 exactly beside the prefix: its routes, except mac(1, 60) already sent.
+    send_memberships(&mut rib, 1, &[1], vec![]);
+    let mut rt1 = macs(1, 5);
+    rt1.extend(both());
+    assert_eq!(announced(&drain_msgs(&mut rib, &a)), sorted(rt1));
+    apply(&mut rib, 1, &withdraw(&[prefix]));
+    want.push(mac(0x1_0003, 0));
+    assert_eq!(withdrawn(&drain_msgs(&mut rib, &a)), sorted(want));
+}
+
+/// Two peers released in one flush share the dump walk and the encodings, each receiving
+/// exactly its own routes.
+#[test]
+fn peers_released_together_get_exactly_their_own_routes() {
+    let (mut rib, _) = origin_rib();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    let b = peer(2, ASN, true, &[EVPN, RTC]);
+    rib.peer_up(a.clone());
+    rib.peer_up(b.clone());
+    send_memberships(&mut rib, 1, &[1], vec![]);
+    send_memberships(&mut rib, 2, &[1, 2], vec![]);
+    rib.end_of_rib(a.id, RTC);
+    rib.end_of_rib(b.id, RTC);
+    let before = rib.stats().encodings;
+    let ma = drain_msgs(&mut rib, &a);
+    let mb = drain_msgs(&mut rib, &b);
+    let mut wa = macs(1, 5);
+    wa.extend(both());
+    let mut wb = wa.clone();
+    wb.extend(macs(2, 5));
+    assert_eq!(announced(&ma), sorted(wa));
+    assert_eq!(announced(&mb), sorted(wb));
+    assert_eq!(ma.last(), Some(&Msg::Eor(EVPN)));
+    assert_eq!(mb.last(), Some(&Msg::Eor(EVPN)));
+    // RT 1 and the two-RT routes once for both, RT 2 once for b, End-of-RIB once.
+    assert!(rib.stats().encodings - before <= 4, "{}", rib.stats().encodings - before);
+}
+
+/// `take_ready_peers` lists a peer once when its queue fills, and again only after it was
+/// emptied and refilled; peers with nothing queued are not listed.
+#[test]
+fn ready_peers_are_listed_once_per_fill() {
+    let mut rib = rib();
+    let a = peer(1, ASN, true, &[EVPN]);
+    let b = peer(2, ASN, true, &[EVPN]);
+    let c = peer(3, ASN, true, &[EVPN]);
+    rib.peer_up(a.clone());
+    rib.peer_up(b.clone());
+    let mut ready = rib.take_ready_peers();
+    ready.sort();
+    assert_eq!(ready, vec![a.id, b.id], "End-of-RIB queued for both");
+    assert_eq!(rib.take_ready_peers(), vec![]);
+    // a is drained, b is not: new output lists a again, not b (still listed since).
+    drain_msgs(&mut rib, &a);
+    apply(
+        &mut rib,
+        3,
+        &announce(&[mac(1, 1)], attrs(&[], &[rt(1)], vec![]), vtep(3)),
+    );
+    rib.peer_up(c.clone());
+    apply(
+        &mut rib,
+        3,
+        &announce(&[mac(1, 1)], attrs(&[], &[rt(1)], vec![]), vtep(3)),
+    );
+    let mut ready = rib.take_ready_peers();
+    ready.sort();
+    assert_eq!(ready, vec![a.id, c.id]);
+    // Emptied without being taken in between: not listed.
+    drain_msgs(&mut rib, &b);
+    assert_eq!(rib.take_ready_peers(), vec![]);
+    // A peer that went down is not listed even if it was.
+    drain_msgs(&mut rib, &a);
+    drain_msgs(&mut rib, &c);
+    apply(
+        &mut rib,
+        3,
+        &announce(&[mac(1, 2)], attrs(&[], &[rt(1)], vec![]), vtep(3)),
+    );
+    rib.flush();
+    rib.peer_down(a.id, None, Instant::now());
+    assert_eq!(rib.take_ready_peers(), vec![b.id]);
+}
+
+/// `remove_peer` frees the slot of a peer that is down without paths: a later session of
+/// another peer reuses it, and starts clean.
+#[test]
+fn removed_peers_free_their_slot_for_reuse() {
+    let (mut rib, origin) = origin_rib();
+    let now = Instant::now();
+    let a = peer(1, ASN, true, &[EVPN, RTC]);
+    rib.peer_up(a.clone());
+    send_memberships(&mut rib, 1, &[1], vec![]);
+    rib.end_of_rib(a.id, RTC);
+    rib.flush();
+    assert!(!rib.remove_peer(a.id), "a peer that is up is kept");
+    rib.peer_down(a.id, Some(Duration::from_secs(60)), now);
+    assert!(!rib.remove_peer(a.id), "a peer with stale paths is kept");
+    rib.end_of_rib(a.id, RTC);
+    assert!(rib.remove_peer(a.id));
+    assert!(rib.remove_peer(a.id), "unknown: nothing to keep");
+    let slots = rib.sources.len();
+    for n in 10..40 {
+        let p = peer(n, ASN, true, &[EVPN, RTC]);
+        rib.peer_up(p.clone());
+        send_memberships(&mut rib, n, &[2], vec![]);
+        rib.end_of_rib(p.id, RTC);
+        let msgs = drain_msgs(&mut rib, &p);
+        let mut want = macs(2, 5);
+        want.extend(both());
+        assert_eq!(announced(&msgs), sorted(want), "peer {n}");
+        rib.peer_down(p.id, None, now);
+        assert!(rib.remove_peer(p.id));
+        rib.flush();
+    }
+    assert_eq!(rib.sources.len(), slots, "no growth with churn");
+    assert!(rib.best(EVPN, &mac(1, 0)).is_some());
+    assert_eq!(rib.peer_counters(a.id), PeerCounters::default());
+    // The origin's routes are intact, nobody else's membership lingers.
+    let o = &rib.sources[rib.src_of(origin.id).unwrap() as usize];
+    assert!(o.memberships.is_empty());
+    assert_rtc_dirty_count_exact(&rib);
+}
