@@ -124,7 +124,10 @@ fn evpn_routes_wait_for_the_rtc_end_of_rib_then_exactly_the_members_then_end_of_
     assert_eq!(drain_msgs(&mut rib, &a), vec![Msg::Eor(RTC)]);
     send_memberships(&mut rib, 1, &[1, 3], vec![]);
     assert_eq!(drain_msgs(&mut rib, &a), vec![]);
-    assert_eq!(rib.poll_timeout(), Some(now + RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT));
+    assert_eq!(
+        rib.poll_timeout(),
+        Some(now + RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT)
+    );
     // A route refresh meanwhile is covered by the table still to come.
     rib.route_refresh(a.id, EVPN);
     assert_eq!(drain_msgs(&mut rib, &a), vec![]);
@@ -136,7 +139,11 @@ fn evpn_routes_wait_for_the_rtc_end_of_rib_then_exactly_the_members_then_end_of_
     want.extend(macs(3, 5));
     want.extend(both());
     assert_eq!(announced(&msgs), sorted(want));
-    assert_eq!(msgs.last(), Some(&Msg::Eor(EVPN)), "End-of-RIB after the routes");
+    assert_eq!(
+        msgs.last(),
+        Some(&Msg::Eor(EVPN)),
+        "End-of-RIB after the routes"
+    );
     assert_eq!(
         msgs.iter().filter(|m| **m == Msg::Eor(EVPN)).count(),
         1,
@@ -341,19 +348,26 @@ fn prefix_memberships_select_what_they_cover() {
     apply(
         &mut rib,
         9,
-        &announce(&[mac(0x1_0003, 0), mac(1, 60)], attrs(&[], &[rt(0x1_0003)], vec![]), vtep(9)),
+        &announce(
+            &[mac(0x1_0003, 0), mac(1, 60)],
+            attrs(&[], &[rt(0x1_0003)], vec![]),
+            vtep(9),
+        ),
     );
     assert_eq!(
         announced(&drain_msgs(&mut rib, &a)),
         sorted(vec![mac(0x1_0003, 0), mac(1, 60)])
     );
-    // Adding RT 1 exactly beside the prefix: its routes, except mac(1, 60) already sent.
+    // Adding RT 1 exactly beside the prefix: its routes (mac(1, 60) carries the prefix's
+    // RT 0x10003, not RT 1, and was sent already).
     send_memberships(&mut rib, 1, &[1], vec![]);
     let mut rt1 = macs(1, 5);
     rt1.extend(both());
     assert_eq!(announced(&drain_msgs(&mut rib, &a)), sorted(rt1));
+    // Dropping the prefix withdraws what only it selected.
     apply(&mut rib, 1, &withdraw(&[prefix]));
     want.push(mac(0x1_0003, 0));
+    want.push(mac(1, 60));
     assert_eq!(withdrawn(&drain_msgs(&mut rib, &a)), sorted(want));
 }
 
@@ -381,8 +395,9 @@ fn peers_released_together_get_exactly_their_own_routes() {
     assert_eq!(announced(&mb), sorted(wb));
     assert_eq!(ma.last(), Some(&Msg::Eor(EVPN)));
     assert_eq!(mb.last(), Some(&Msg::Eor(EVPN)));
-    // RT 1 and the two-RT routes once for both, RT 2 once for b, End-of-RIB once.
-    assert!(rib.stats().encodings - before <= 4, "{}", rib.stats().encodings - before);
+    // EVPN: RT 1 and the two-RT routes once for both, RT 2 once for b; RT-Constraint: b's
+    // memberships offered to a, a's to b (RFC 4684 §3.2).
+    assert_eq!(rib.stats().encodings - before, 5);
 }
 
 /// `take_ready_peers` lists a peer once when its queue fills, and again only after it was
@@ -448,6 +463,8 @@ fn removed_peers_free_their_slot_for_reuse() {
     rib.end_of_rib(a.id, RTC);
     assert!(rib.remove_peer(a.id));
     assert!(rib.remove_peer(a.id), "unknown: nothing to keep");
+    // The slot is free once the removal of its paths is flushed.
+    rib.flush();
     let slots = rib.sources.len();
     for n in 10..40 {
         let p = peer(n, ASN, true, &[EVPN, RTC]);
