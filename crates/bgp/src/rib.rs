@@ -26,7 +26,13 @@
 //!   reference-counted chunks). What a peer has been sent is not stored per peer: it is derived
 //!   from the route's best path at the previous flush, which the table keeps for changed
 //!   routes only. Per-member differences (split horizon by source, the member's RT-Constraint
-//!   filter) select which shared chunks a member receives.
+//!   filter) select which shared chunks a member receives; the members are filed by the route
+//!   targets of their filters (`receivers.rs`), so finding a route's receivers costs
+//!   O(receivers), not O(members).
+//! * **RT-Constraint** (`rtc.rs`, `dumps.rs`): the EVPN table waits for the peer's
+//!   RT-Constraint End-of-RIB; membership changes send exact differences (RFC 4684 §4, §6).
+//! * **Peers** (`peers.rs`): sessions up and down, timers in one ordered set, the list of
+//!   peers with output waiting, slot reuse: every event costs O(the peers it concerns).
 //!
 //! ## Rules applied
 //! * Inbound (RFC 4271 §9, RFC 4456 §8, RFC 7606 §7.2): a path whose AS_PATH holds our AS, whose
@@ -381,6 +387,9 @@ pub struct Rib {
     rtc_dirty_sources: usize,
     /// Sources marked [`Source::rtc_dirty`] since the last flush (possibly unmarked since).
     rtc_dirty_list: Vec<u32>,
+    /// An initial RT membership table is queued in `pending`: what a flush during deferral
+    /// sends (`Rib::flush`), so that it does not sort the queue on every poll for nothing.
+    rtc_join_pending: bool,
     /// Every armed timer, earliest first: (deadline, source, what).
     timers: BTreeSet<(Instant, u32, Timer)>,
     /// Sources whose queue became non-empty since [`Rib::take_ready_peers`] last ran.
@@ -417,6 +426,7 @@ impl Rib {
             stats: RibStats::default(),
             rtc_dirty_sources: 0,
             rtc_dirty_list: Vec::new(),
+            rtc_join_pending: false,
             timers: BTreeSet::new(),
             ready: Vec::new(),
             free_slots: Vec::new(),
@@ -449,8 +459,9 @@ impl Rib {
         }
     }
 
-    /// Restarting-speaker deferral (RFC 4724 §4.1): while on, nothing is flushed: no UPDATE is
-    /// produced and no best-path change reported; routes received meanwhile are kept. Turn it
+    /// Restarting-speaker deferral (RFC 4724 §4.1): while on, nothing but the RT membership
+    /// family is flushed (see [`Rib::flush`]): no other UPDATE is produced and no other
+    /// best-path change reported; routes received meanwhile are kept. Turn it
     /// off once the peers' End-of-RIB markers are in (or the deferral timer fires).
     pub fn set_deferral(&mut self, on: bool) {
         self.deferred = on;

@@ -133,6 +133,7 @@ impl Rib {
     /// `memberships_only`: only the initial RT membership tables, the rest stays queued.
     pub(super) fn flush_dumps(&mut self, memberships_only: bool) {
         let mut pending = std::mem::take(&mut self.pending);
+        self.rtc_join_pending = false;
         if memberships_only {
             let (now, later) = pending
                 .into_iter()

@@ -541,13 +541,17 @@ impl Rib {
     }
 
     /// Turns the changes batched since the last flush into UPDATE messages for every peer and
-    /// best-path change reports. The `poll_*` calls run it. While deferral is on it only sends
-    /// new sessions their RT membership table and its End-of-RIB: peers hold their VPN
-    /// routes back until they have it (RFC 4684 §6), so a restarting speaker waiting for
-    /// their End-of-RIB markers (RFC 4724 §4.1) would otherwise wait for the timers.
+    /// best-path change reports. The `poll_*` calls run it. While deferral is on only the RT
+    /// membership family is flushed (changes, and new sessions' tables with End-of-RIB):
+    /// peers hold their VPN routes back until they have our memberships (RFC 4684 §6), so a
+    /// restarting speaker waiting for their End-of-RIB markers (RFC 4724 §4.1) would
+    /// otherwise wait for the timers.
     pub fn flush(&mut self) {
         if self.deferred {
-            if !self.pending.is_empty() {
+            if let Some(ti) = self.table_index(Family::RT_CONSTRAINT) {
+                self.flush_table(ti);
+            }
+            if self.rtc_join_pending {
                 self.flush_dumps(true);
             }
             return;

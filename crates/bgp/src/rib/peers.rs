@@ -108,6 +108,7 @@ impl Rib {
     }
 
     fn queue_join(&mut self, s: u32, family: Family) {
+        self.rtc_join_pending |= family == Family::RT_CONSTRAINT;
         let src = &mut self.sources[s as usize];
         if !src.joins_pending.contains(&family) {
             src.joins_pending.push(family);

@@ -7,10 +7,22 @@
 //! route targets it wants; we then send it only the EVPN routes carrying one of them. The
 //! default membership (prefix length 0) asks for everything. A peer that did not negotiate the
 //! family gets every route. A peer's filter is built from every membership path it sent us,
-//! whether or not that path is the best one of its route (`Rib::flush_rtc_filters`): RFC 4684
-//! §3.2 has a speaker consider all iBGP paths of a membership route when it builds its
-//! outbound filter, not just the best path. That makes the filter towards a client exactly
-//! the route targets the client imports.
+//! whether or not that path is the best one of its route: RFC 4684 §3.2 has a speaker
+//! consider all iBGP paths of a membership route when it builds its outbound filter, not just
+//! the best path. That makes the filter towards a client exactly the route targets the client
+//! imports. The set is kept as paths come and go (`Source::memberships`, counted per
+//! membership), and the filter applied to what the peer is sent follows it at each flush
+//! (`Rib::flush_rtc_filters`), which sends the peer exactly the difference, walking only the
+//! routes of the route targets that changed ([`RouteIndex`]).
+//!
+//! ## Waiting for the peer's memberships (RFC 4684 §6)
+//!
+//! A peer that negotiated the family gets no EVPN route until its RT-Constraint End-of-RIB
+//! has arrived, or `RibConfig::rtc_end_of_rib_wait` has passed since the session came up
+//! (`Rib::peer_up_at`); then its table is sent filtered by the memberships known, and the
+//! EVPN End-of-RIB after it. Without the wait, the table would go out with a still-empty
+//! filter, End-of-RIB first and the routes after it as filter changes: a restarting peer
+//! acting on End-of-RIB would flush its stale routes and learn them again.
 //!
 //! ## Advertising membership routes inside the AS (RFC 4684 §3.2)
 //!

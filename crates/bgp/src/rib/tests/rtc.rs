@@ -487,3 +487,28 @@ fn removed_peers_free_their_slot_for_reuse() {
     assert!(o.memberships.is_empty());
     assert_rtc_dirty_count_exact(&rib);
 }
+
+/// A restarting speaker in deferral (RFC 4724 §4.1) still sends a new session its RT
+/// membership table and End-of-RIB, which its peers wait for before sending their VPN routes
+/// (RFC 4684 §6); everything else waits for the end of the deferral.
+#[test]
+fn deferral_still_sends_the_membership_table_and_its_end_of_rib() {
+    let mut rib = rib();
+    rib.originate(RTC, nlri(membership(7)), attrs(&[], &[], vec![]), nh(9));
+    rib.originate(EVPN, nlri(mac(7, 1)), attrs(&[], &[rt(7)], vec![]), vtep(9));
+    rib.set_deferral(true);
+    let a = peer(1, ASN, false, &[EVPN, RTC]);
+    rib.peer_up(a.clone());
+    assert_eq!(
+        drain_msgs(&mut rib, &a),
+        vec![Msg::Announce(RTC, vec![membership(7)]), Msg::Eor(RTC)]
+    );
+    send_memberships(&mut rib, 1, &[7], vec![]);
+    rib.end_of_rib(a.id, RTC);
+    assert_eq!(drain_msgs(&mut rib, &a), vec![]);
+    rib.set_deferral(false);
+    assert_eq!(
+        drain_msgs(&mut rib, &a),
+        vec![Msg::Announce(EVPN, vec![mac(7, 1)]), Msg::Eor(EVPN)]
+    );
+}
