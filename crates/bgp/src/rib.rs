@@ -153,7 +153,15 @@ pub(crate) struct Source {
     pub out: VecDeque<Arc<[u8]>>,
     pub out_bytes: usize,
     pub ready: Ready,
+    /// The (table, entry) of every path the peer added, some since gone (checked on use):
+    /// what its session going down walks instead of whole tables. `None` once the peer held
+    /// more than [`HELD_LIST_MAX`] paths (a full table: a scan then costs what the removal
+    /// does anyway).
+    pub held: Option<Vec<(u32, u32)>>,
 }
+
+/// Most entries of [`Source::held`] before it is compacted, or dropped for scans.
+pub(crate) const HELD_LIST_MAX: usize = 1 << 16;
 
 impl Source {
     fn new(idx: u32, info: PeerInfo) -> Self {
@@ -176,6 +184,7 @@ impl Source {
             out: VecDeque::new(),
             out_bytes: 0,
             ready: Ready::Idle,
+            held: Some(Vec::new()),
         }
     }
 

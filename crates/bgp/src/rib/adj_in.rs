@@ -121,7 +121,7 @@ impl Rib {
             self.release_rtc_wait(s);
         }
         if let Some(ti) = self.table_index(family) {
-            self.remove_paths_where(ti, |p| p.src == s);
+            self.remove_paths_where(ti, s, |_| true);
         }
     }
 

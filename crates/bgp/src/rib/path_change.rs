@@ -5,8 +5,8 @@
 
 use super::best_path::{self, SelectCtx};
 use super::key::RouteKey;
-use super::table::{Paths, StoredPath, LOCAL};
-use super::Rib;
+use super::table::{Paths, StoredPath, Table, LOCAL};
+use super::{Rib, Source, HELD_LIST_MAX};
 use std::sync::Arc;
 
 impl Rib {
@@ -36,6 +36,11 @@ impl Rib {
             }
         }
         t.touch(idx);
+        if pos.is_none() {
+            if let Some(src) = sources.get_mut(path.src as usize) {
+                note_path(src, t, ti, idx);
+            }
+        }
         let e = &mut t.entries[idx as usize];
         if pos.is_none() {
             // A new membership path of a peer (RFC 4684): its membership set grows.
@@ -127,24 +132,53 @@ impl Rib {
         removed
     }
 
-    /// Removes every path of the table for which `pred` holds.
+    /// The entries of table `ti` where source `s` may hold paths, when it keeps the list
+    /// ([`Source::held`]); `None`: scan the table.
+    fn candidates(&self, ti: usize, s: u32) -> Option<Vec<u32>> {
+        let held = self.sources.get(s as usize)?.held.as_ref()?;
+        let mut v: Vec<u32> = held
+            .iter()
+            .filter(|(t, _)| *t as usize == ti)
+            .map(|(_, i)| *i)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        Some(v)
+    }
+
+    /// Removes every path of source `s` in table `ti` for which `pred` holds (`pred` is only
+    /// asked about paths of `s`).
     pub(super) fn remove_paths_where(
         &mut self,
         ti: usize,
+        s: u32,
         pred: impl Fn(&StoredPath) -> bool,
     ) -> usize {
-        let idxs: Vec<u32> = self.tables[ti]
-            .iter()
-            .filter(|(_, e)| e.paths.as_slice().iter().any(&pred))
-            .map(|(i, _)| i)
-            .collect();
+        let pred = |p: &StoredPath| p.src == s && pred(p);
+        let t = &self.tables[ti];
+        let idxs: Vec<u32> = match self.candidates(ti, s) {
+            Some(c) => c
+                .into_iter()
+                .filter(|&i| {
+                    t.entries
+                        .get(i as usize)
+                        .is_some_and(|e| e.paths.as_slice().iter().any(pred))
+                })
+                .collect(),
+            None => t
+                .iter()
+                .filter(|(_, e)| e.paths.as_slice().iter().any(pred))
+                .map(|(i, _)| i)
+                .collect(),
+        };
         idxs.into_iter()
-            .map(|i| self.remove_in_entry(ti, i, &pred))
+            .map(|i| self.remove_in_entry(ti, i, pred))
             .sum()
     }
 
     /// Marks the paths of source `s` in table `ti` stale; returns how many.
     pub(super) fn mark_stale(&mut self, ti: usize, s: u32) -> usize {
+        let candidates = self.candidates(ti, s);
         let Rib {
             tables,
             sources,
@@ -152,11 +186,15 @@ impl Rib {
             ..
         } = self;
         let t = &mut tables[ti];
-        let idxs: Vec<u32> = t
-            .iter()
-            .filter(|(_, e)| e.paths.as_slice().iter().any(|p| p.src == s && !p.stale))
-            .map(|(i, _)| i)
-            .collect();
+        let fresh =
+            |e: &super::table::Entry| e.paths.as_slice().iter().any(|p| p.src == s && !p.stale);
+        let idxs: Vec<u32> = match candidates {
+            Some(c) => c
+                .into_iter()
+                .filter(|&i| t.entries.get(i as usize).is_some_and(fresh))
+                .collect(),
+            None => t.iter().filter(|(_, e)| fresh(e)).map(|(i, _)| i).collect(),
+        };
         for &idx in &idxs {
             t.touch(idx);
             let e = &mut t.entries[idx as usize];
@@ -173,4 +211,30 @@ impl Rib {
         }
         idxs.len()
     }
+}
+
+/// Notes in `src`'s list ([`Source::held`]) that it added a path to entry `idx` of table `t`
+/// (index `ti`); compacts the list when full, and gives it up for a peer holding that many
+/// paths.
+fn note_path(src: &mut Source, t: &Table, ti: usize, idx: u32) {
+    let Some(held) = &mut src.held else {
+        return;
+    };
+    if held.len() >= HELD_LIST_MAX {
+        let me = src.idx;
+        // Only this table is at hand: entries of other tables are kept as they are.
+        held.retain(|&(hti, i)| {
+            hti as usize != ti
+                || t.entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.paths.as_slice().iter().any(|p| p.src == me))
+        });
+        held.sort_unstable();
+        held.dedup();
+        if held.len() >= HELD_LIST_MAX / 2 {
+            src.held = None;
+            return;
+        }
+    }
+    held.push((ti as u32, idx));
 }

@@ -212,9 +212,12 @@ impl Rib {
             }
             None => {
                 for ti in 0..self.tables.len() {
-                    self.remove_paths_where(ti, |p| p.src == s);
+                    self.remove_paths_where(ti, s, |_| true);
                 }
-                self.sources[s as usize].stale_families.clear();
+                let src = &mut self.sources[s as usize];
+                src.stale_families.clear();
+                // Every path is gone: the list of where they were starts over.
+                src.held = Some(Vec::new());
                 self.set_stale_deadline_of(s, None);
             }
         }
@@ -239,7 +242,7 @@ impl Rib {
             self.set_stale_deadline_of(s, None);
         }
         if let Some(ti) = self.table_index(family) {
-            self.remove_paths_where(ti, |p| p.src == s && p.stale);
+            self.remove_paths_where(ti, s, |p| p.stale);
         }
     }
 
@@ -292,7 +295,7 @@ impl Rib {
                     let families = std::mem::take(&mut self.sources[s as usize].stale_families);
                     for f in families {
                         if let Some(ti) = self.table_index(f) {
-                            self.remove_paths_where(ti, |p| p.src == s && p.stale);
+                            self.remove_paths_where(ti, s, |p| p.stale);
                         }
                     }
                 }

@@ -512,3 +512,55 @@ fn deferral_still_sends_the_membership_table_and_its_end_of_rib() {
         vec![Msg::Announce(EVPN, vec![mac(7, 1)]), Msg::Eor(EVPN)]
     );
 }
+
+/// A session going down walks the entries its peer added (kept per peer, stale ones checked
+/// on use), or the tables for a peer that held more than the list keeps: either way every
+/// path of the peer, and only those, is marked stale or removed.
+#[test]
+fn session_down_finds_every_path_of_the_peer() {
+    let mut rib = rib();
+    let now = Instant::now();
+    let small = peer(1, ASN, true, &[EVPN]);
+    let big = peer(2, ASN, true, &[EVPN]);
+    let watcher = peer(3, ASN, true, &[EVPN]);
+    let mut v = up_and_sync(&mut rib, &[&small, &big, &watcher])
+        .pop()
+        .unwrap();
+    // The small peer churns one route, then holds three.
+    for _ in 0..50 {
+        apply(
+            &mut rib,
+            1,
+            &announce(&[mac(1, 1)], attrs(&[], &[rt(1)], vec![]), vtep(1)),
+        );
+        apply(&mut rib, 1, &withdraw(&[mac(1, 1)]));
+    }
+    apply(
+        &mut rib,
+        1,
+        &announce(&macs(1, 3), attrs(&[], &[rt(1)], vec![]), vtep(1)),
+    );
+    // The big one holds more routes than the list keeps.
+    let n = HELD_LIST_MAX as u32 + 10;
+    let many: Vec<Route> = (0..n).map(|i| mac(2, i)).collect();
+    for chunk in many.chunks(4000) {
+        apply(
+            &mut rib,
+            2,
+            &announce(chunk, attrs(&[], &[rt(2)], vec![]), vtep(2)),
+        );
+    }
+    assert!(rib.sources[1].held.is_none());
+    recv(&mut rib, &watcher, &mut v);
+    assert_eq!(v.routes.len(), 3 + n as usize);
+    // Graceful down of the small one: its three paths stale, then gone with End-of-RIB.
+    rib.peer_down(small.id, Some(Duration::from_secs(60)), now);
+    let stale = rib.loc_rib(EVPN).filter(|(_, p)| p[0].stale).count();
+    assert_eq!(stale, 3);
+    rib.peer_up(small.clone());
+    rib.end_of_rib(small.id, EVPN);
+    rib.peer_down(big.id, None, now);
+    recv(&mut rib, &watcher, &mut v);
+    assert!(v.routes.is_empty(), "{} left", v.routes.len());
+    assert_eq!(rib.route_count(EVPN), 0);
+}
