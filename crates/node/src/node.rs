@@ -596,21 +596,20 @@ impl Node {
                 p.end_of_rib.clear();
                 p.inflight = 0;
                 let peer = &p.config.peer;
-                self.rib.peer_up_at(
-                    PeerInfo {
-                        id: peer_id,
-                        address,
-                        asn: neg.peer_asn,
-                        router_id: neg.peer_router_id,
-                        external: peer.is_external(),
-                        rr_client: peer.route_reflector_client,
-                        families: neg.families.clone(),
-                        tx: neg.tx.clone(),
-                        max_prefix: peer.max_prefix.clone(),
-                        local_role: peer.local_role(),
-                    },
-                    now,
-                );
+                let info = PeerInfo {
+                    id: peer_id,
+                    address,
+                    asn: neg.peer_asn,
+                    router_id: neg.peer_router_id,
+                    external: peer.is_external(),
+                    rr_client: peer.route_reflector_client,
+                    families: neg.families.clone(),
+                    tx: neg.tx.clone(),
+                    max_prefix: peer.max_prefix.clone(),
+                    local_role: peer.local_role(),
+                };
+                // The RT-Constraint End-of-RIB wait runs from now (RFC 4684 §6).
+                self.rib.peer_up_at(info, now);
                 self.events.push_back(NodeEvent::Established {
                     address,
                     families: neg.families,
