@@ -564,3 +564,161 @@ fn session_down_finds_every_path_of_the_peer() {
     assert!(v.routes.is_empty(), "{} left", v.routes.len());
     assert_eq!(rib.route_count(EVPN), 0);
 }
+
+/// Random route, membership and session changes through a reflector with RT-Constraint
+/// clients (and one without): after every step each client holds exactly the routes its
+/// filter selects of the ones others sent (RFC 4684 §4), however the indexes got there.
+#[test]
+fn random_changes_keep_every_client_exact() {
+    let mut rib = rib();
+    let clients: Vec<PeerInfo> = (1..=6)
+        .map(|n| peer(n, ASN, true, &[EVPN, RTC]))
+        .chain([peer(7, ASN, true, &[EVPN])])
+        .collect();
+    let refs: Vec<&PeerInfo> = clients.iter().collect();
+    let mut views = up_and_sync(&mut rib, &refs);
+    // Model: each client's memberships (VNI, or 0 = default, or 99 = prefix of 0x1_00xx).
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); 7];
+    let mut up = [true; 7];
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut rnd = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let prefix = || Route::RtConstraint(RtMembership::partial(ASN, 48, rt(0x1_0000).0).unwrap());
+    let vni_of = |k: u64| -> u32 {
+        match k {
+            0..=5 => k as u32 + 1,
+            _ => 0x1_0000 + k as u32,
+        }
+    };
+    let memb_route = |m: u32| match m {
+        0 => Route::RtConstraint(RtMembership::Default),
+        99 => prefix(),
+        v => membership(v),
+    };
+    let mut filtered_checks = 0;
+    for step in 0..400 {
+        let p = rnd(7) as usize;
+        let id = p as u32 + 1;
+        match rnd(10) {
+            0..=3 if up[p] => {
+                // Announce a few routes with one or two route targets.
+                let a = vni_of(rnd(8));
+                let b = vni_of(rnd(8));
+                let routes: Vec<Route> = (0..3).map(|_| mac(a, rnd(12) as u32)).collect();
+                let ext = if rnd(2) == 0 {
+                    vec![rt(a)]
+                } else {
+                    vec![rt(a), rt(b)]
+                };
+                apply(
+                    &mut rib,
+                    id,
+                    &announce(&routes, attrs(&[], &ext, vec![]), vtep(id as u8)),
+                );
+            }
+            4 if up[p] => {
+                let routes: Vec<Route> = (0..4)
+                    .map(|_| mac(vni_of(rnd(8)), rnd(12) as u32))
+                    .collect();
+                apply(&mut rib, id, &withdraw(&routes));
+            }
+            5 | 6 if up[p] && p < 6 => {
+                let m = match rnd(10) {
+                    0 => 0,
+                    1 => 99,
+                    k => vni_of(k % 8),
+                };
+                if members[p].contains(&m) {
+                    apply(&mut rib, id, &withdraw(&[memb_route(m)]));
+                    members[p].retain(|x| *x != m);
+                } else {
+                    apply(
+                        &mut rib,
+                        id,
+                        &announce(&[memb_route(m)], attrs(&[], &[], vec![]), nh(id as u8)),
+                    );
+                    members[p].push(m);
+                }
+            }
+            7 if up[p] => {
+                rib.peer_down(PeerId(id), None, Instant::now());
+                members[p].clear();
+                up[p] = false;
+            }
+            7 | 8 if !up[p] => {
+                rib.peer_up(clients[p].clone());
+                views[p] = View::default();
+                up[p] = true;
+                if p < 6 && rnd(2) == 0 {
+                    // Memberships before the End-of-RIB, as a real client sends them.
+                    let m = vni_of(rnd(8));
+                    apply(
+                        &mut rib,
+                        id,
+                        &announce(&[membership(m)], attrs(&[], &[], vec![]), nh(id as u8)),
+                    );
+                    members[p].push(m);
+                }
+                if p < 6 {
+                    rib.end_of_rib(PeerId(id), RTC);
+                }
+            }
+            _ => {}
+        }
+        // Check everyone.
+        let loc: Vec<(Route, Vec<Path>)> = rib.loc_rib(EVPN).collect();
+        for (i, info) in clients.iter().enumerate() {
+            if !up[i] {
+                continue;
+            }
+            recv(&mut rib, info, &mut views[i]);
+            let wants = |p: &Path| -> bool {
+                if i == 6 || members[i].contains(&0) {
+                    return true;
+                }
+                p.attrs.route_targets().any(|c| {
+                    members[i].iter().any(|m| match m {
+                        99 => RtMembership::partial(ASN, 48, rt(0x1_0000).0)
+                            .unwrap()
+                            .matches(&c.0),
+                        v => rt(*v) == *c,
+                    })
+                })
+            };
+            let mut want: Vec<Route> = loc
+                .iter()
+                .filter(|(_, paths)| {
+                    let b = &paths[0];
+                    b.source != RouteSource::Peer(info.id) && wants(b)
+                })
+                .map(|(r, _)| *r)
+                .collect();
+            want.sort();
+            let mut have: Vec<Route> = views[i]
+                .routes
+                .keys()
+                .filter(|r| r.family() == EVPN)
+                .copied()
+                .collect();
+            have.sort();
+            assert_eq!(
+                have,
+                want,
+                "step {step}: client {} ({:?})",
+                i + 1,
+                members[i]
+            );
+            if !have.is_empty() && !members[i].is_empty() && i < 6 {
+                filtered_checks += 1;
+            }
+        }
+    }
+    assert!(
+        filtered_checks > 200,
+        "a test of something: {filtered_checks}"
+    );
+}
