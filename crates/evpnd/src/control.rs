@@ -105,6 +105,10 @@ pub struct ReloadReport {
     pub vnis_changed: Vec<u32>,
     /// Changed settings a reload does not apply (they need a restart).
     pub ignored: Vec<String>,
+    /// Peer groups added or changed.
+    pub peer_groups_set: Vec<String>,
+    /// Peer groups removed (their dynamic sessions ended).
+    pub peer_groups_removed: Vec<String>,
 }
 
 /// Where one page of a table (or the refusal of the query) goes.

@@ -100,6 +100,45 @@ pub fn configure_listener(
     Ok(())
 }
 
+/// Configures the listening socket for a peer group's listen range: its TCP-MD5 key for
+/// every address of the range (RFC 2385, Linux `TCP_MD5SIG_EXT` with a prefix), and TTL 255 on
+/// our SYN-ACKs when the group uses GTSM (RFC 5082 §3). A range of the other address family
+/// than the listener is skipped.
+pub fn configure_listener_range(
+    listener: &tokio::net::TcpListener,
+    range: evpnd_wire::IpPrefix,
+    t: &Transport,
+) -> io::Result<()> {
+    let v4_listener = listener.local_addr()?.is_ipv4();
+    if range.addr().is_ipv4() != v4_listener {
+        return Ok(());
+    }
+    if t.ttl_security.is_some() {
+        if v4_listener {
+            listener.set_ttl(255)?;
+        } else {
+            socket2::SockRef::from(listener).set_unicast_hops_v6(255)?;
+        }
+    }
+    if let Some(key) = &t.md5_password {
+        crate::sockopt::set_md5_prefix(listener, range.addr(), range.len(), key.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Undoes [`configure_listener_range`]'s TCP-MD5 key for a removed peer group.
+pub fn unconfigure_listener_range(
+    listener: &tokio::net::TcpListener,
+    range: evpnd_wire::IpPrefix,
+    t: &Transport,
+) -> io::Result<()> {
+    let v4_listener = listener.local_addr()?.is_ipv4();
+    if range.addr().is_ipv4() == v4_listener && t.md5_password.is_some() {
+        crate::sockopt::set_md5_prefix(listener, range.addr(), range.len(), &[])?;
+    }
+    Ok(())
+}
+
 /// Undoes [`configure_listener`]'s TCP-MD5 key for a removed neighbour (the GTSM send TTL
 /// stays: it harms no one).
 pub fn unconfigure_listener(

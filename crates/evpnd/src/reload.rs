@@ -13,7 +13,7 @@ use crate::config::{Config, DataplaneKind};
 use crate::control::ReloadReport;
 use evpnd_dataplane::{VniOptions, VrfOptions};
 use evpnd_evpn::{EviConfig, VrfConfig};
-use evpnd_node::NeighborConfig;
+use evpnd_node::{NeighborConfig, PeerGroupConfig};
 use std::net::IpAddr;
 
 /// What a reload does, in the order the driver applies it: removals first (a changed entry's
@@ -32,6 +32,11 @@ pub struct Plan {
     pub add_vnis: Vec<(EviConfig, VniOptions)>,
     /// Neighbours to add (added and changed ones).
     pub add_neighbors: Vec<NeighborConfig>,
+    /// Peer groups to remove (their dynamic sessions end), with their old settings.
+    pub remove_peer_groups: Vec<PeerGroupConfig>,
+    /// Peer groups to add or change (a new limit applies in place; other changes restart the
+    /// group's sessions), each with its old settings when it existed.
+    pub set_peer_groups: Vec<(PeerGroupConfig, Option<PeerGroupConfig>)>,
     /// What the reload changes, for the answer and the log.
     pub report: ReloadReport,
 }
@@ -202,6 +207,19 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
             p.report.vnis_added.push(v);
         }
     }
+    for g in &old.node.peer_groups {
+        if !new.node.peer_groups.iter().any(|n| n.name == g.name) {
+            p.remove_peer_groups.push(g.clone());
+            p.report.peer_groups_removed.push(g.name.clone());
+        }
+    }
+    for g in &new.node.peer_groups {
+        let before = old.node.peer_groups.iter().find(|o| o.name == g.name);
+        if before != Some(g) {
+            p.set_peer_groups.push((g.clone(), before.cloned()));
+            p.report.peer_groups_set.push(g.name.clone());
+        }
+    }
     Ok(p)
 }
 
@@ -210,6 +228,7 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
 pub fn applied(old: &Config, new: &Config) -> Config {
     let mut c = old.clone();
     c.node.neighbors = new.node.neighbors.clone();
+    c.node.peer_groups = new.node.peer_groups.clone();
     if let (Some(e), Some(n)) = (c.node.evpn.as_mut(), new.node.evpn.as_ref()) {
         e.evis = n.evis.clone();
         e.vrfs = n.vrfs.clone();
