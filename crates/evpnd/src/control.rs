@@ -56,6 +56,9 @@ pub enum Request {
     ),
     /// Run-time management and paged lists.
     Manage(ManageRequest),
+    /// `show peer-groups`: every peer group with its counters, and the connections refused
+    /// from outside every listen range.
+    PeerGroups(Answer<(Vec<evpnd_node::PeerGroupView>, u64)>),
 }
 
 /// A neighbour to add at run time, as the API describes it; the driver fills in what the

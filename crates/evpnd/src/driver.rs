@@ -445,6 +445,9 @@ impl Driver {
                 let _ = tx.send(facts);
             }
             Request::Manage(m) => self.on_manage(m),
+            Request::PeerGroups(tx) => {
+                let _ = tx.send((n.peer_groups(), n.refused_out_of_range()));
+            }
         }
     }
 }
