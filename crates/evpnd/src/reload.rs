@@ -280,6 +280,41 @@ kind = "memory"
     }
 
     #[test]
+    fn peer_groups_are_added_changed_and_removed() {
+        let group = |name: &str, range: &str, limit: u32| {
+            format!(
+                "[[peer-group]]\nname = \"{name}\"\nlisten-range = \"{range}\"\nremote-asn = \"internal\"\nlimit = {limit}\n"
+            )
+        };
+        let old = format!(
+            "{BASE}{}{}",
+            group("a", "127.64.0.0/16", 10),
+            group("b", "127.65.0.0/16", 10)
+        );
+        let new = format!(
+            "{BASE}{}{}",
+            group("a", "127.64.0.0/16", 20),
+            group("c", "127.66.0.0/16", 10)
+        );
+        let (old, new) = (parse(&old).unwrap(), parse(&new).unwrap());
+        let p = plan(&old, &new).unwrap();
+        assert_eq!(p.report.peer_groups_removed, vec!["b".to_string()]);
+        assert_eq!(
+            p.report.peer_groups_set,
+            vec!["a".to_string(), "c".to_string()]
+        );
+        assert_eq!(p.remove_peer_groups[0].name, "b");
+        let (a, a_old) = &p.set_peer_groups[0];
+        assert_eq!((a.limit, a_old.as_ref().map(|g| g.limit)), (20, Some(10)));
+        assert!(p.set_peer_groups[1].1.is_none());
+        assert!(p.add_neighbors.is_empty() && p.remove_neighbors.is_empty());
+        assert_eq!(applied(&old, &new).node.peer_groups, new.node.peer_groups);
+        // The same groups again: nothing to do.
+        let p = plan(&new, &new).unwrap();
+        assert!(p.set_peer_groups.is_empty() && p.remove_peer_groups.is_empty());
+    }
+
+    #[test]
     fn added_removed_and_changed_neighbours_leave_the_others_alone() {
         let new = BASE
             .replace(

@@ -118,4 +118,31 @@ fn dynamic_neighbors_are_accepted_by_range_and_limited() {
         text.contains("nves") && text.contains("127.64.0.0/10"),
         "{text}"
     );
+
+    // Reload (SIGHUP): a higher limit keeps the sessions; removing the group ends them.
+    let file = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        file.replace(&format!("limit = {LIMIT}"), "limit = 5"),
+    )
+    .unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until(WAIT, || nves(&d)["limit"] == 5).unwrap_or_else(|e| panic!("{e}\n{}", d.log_text()));
+    assert_eq!(nves(&d)["established"], LIMIT);
+    let file = std::fs::read_to_string(&d.config).unwrap();
+    let start = file.find("[[peer-group]]").unwrap();
+    let end = file[start..]
+        .find("[api]")
+        .map_or(file.len(), |e| start + e);
+    std::fs::write(&d.config, format!("{}{}", &file[..start], &file[end..])).unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until(WAIT, || {
+        groups(&d)["peer_groups"]
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+            && d.neighbors().is_empty()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log_text()));
+    assert_refused_before_open(client(30), remote);
+    drop(peers);
 }
