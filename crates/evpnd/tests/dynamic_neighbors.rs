@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::metrics::{scrape, value};
 use common::{free_port, wait_until, Daemon};
 use evpnd_lab::speaker::{connect, RawPeer};
 use std::io::Read;
@@ -17,7 +18,7 @@ const ASN: u32 = 65000;
 const WAIT: Duration = Duration::from_secs(20);
 const LIMIT: u32 = 3;
 
-fn config(port: u16) -> String {
+fn config(port: u16, metrics: u16) -> String {
     format!(
         r#"asn = {ASN}
 router-id = "198.19.0.1"
@@ -30,6 +31,8 @@ listen-range = ["127.64.0.0/10"]
 remote-asn = "internal"
 limit = {LIMIT}
 route-reflector-client = true
+[metrics]
+listen = "127.0.0.1:{metrics}"
 "#
     )
 }
@@ -71,7 +74,8 @@ fn nves(d: &Daemon) -> serde_json::Value {
 #[test]
 fn dynamic_neighbors_are_accepted_by_range_and_limited() {
     let port = free_port("127.0.0.1");
-    let d = Daemon::start("dyn", &config(port));
+    let metrics = free_port("127.0.0.1");
+    let d = Daemon::start("dyn", &config(port, metrics));
     let remote = SocketAddr::from(([127, 0, 0, 1], port));
 
     // Inside the range: accepted and Established, listed as dynamic with the group.
@@ -100,6 +104,24 @@ fn dynamic_neighbors_are_accepted_by_range_and_limited() {
     assert_eq!(g["remote_asn"], "internal");
     assert_eq!(g["listen_ranges"][0], "127.64.0.0/10");
     assert_eq!(groups(&d)["refused_out_of_range"], 1);
+    let m = scrape(&format!("127.0.0.1:{metrics}"));
+    let group = |more: &[(&'static str, &'static str)]| {
+        let mut l = vec![("group", "nves")];
+        l.extend_from_slice(more);
+        l
+    };
+    assert_eq!(value(&m, "evpnd_bgp_peer_group_limit", &group(&[])), 3.0);
+    for state in ["active", "established"] {
+        let l = group(&[("state", state)]);
+        assert_eq!(value(&m, "evpnd_bgp_peer_group_sessions", &l), 3.0);
+    }
+    assert_eq!(
+        value(&m, "evpnd_bgp_peer_group_accepted_total", &group(&[])),
+        3.0
+    );
+    let l = group(&[("reason", "limit")]);
+    assert_eq!(value(&m, "evpnd_bgp_peer_group_refused_total", &l), 1.0);
+    assert_eq!(value(&m, "evpnd_bgp_refused_out_of_range_total", &[]), 1.0);
 
     // One leaves: its slot goes, and a new client fits.
     peers[0].close();
