@@ -97,6 +97,7 @@ impl Node {
         };
         self.by_address.insert(address, i);
         self.touched.insert(i);
+        self.note_deferral(i);
         i
     }
 
@@ -113,6 +114,7 @@ impl Node {
         self.tx_blocked.remove(&i);
         self.tx_unblocked.remove(&i);
         self.lingering.remove(&i);
+        self.deferral_waiting.remove(&i);
         if slot.rtc() {
             self.rtc_peers = self.rtc_peers.saturating_sub(1);
         }

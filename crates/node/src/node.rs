@@ -178,6 +178,8 @@ pub struct Node {
     /// Dynamic neighbours down with stale paths (graceful restart, RFC 4724 §4.2): their slot
     /// stays until the paths are gone or the peer comes back.
     pub(crate) lingering: BTreeSet<usize>,
+    /// While a deferral runs: the graceful-restart neighbours it still waits for.
+    pub(crate) deferral_waiting: BTreeSet<usize>,
     /// Neighbours that negotiate RT-Constraint (for the wildcard warning).
     pub(crate) rtc_peers: usize,
     /// Peer groups by name.
@@ -233,6 +235,7 @@ impl Node {
             tx_blocked: BTreeSet::new(),
             tx_unblocked: BTreeSet::new(),
             lingering: BTreeSet::new(),
+            deferral_waiting: BTreeSet::new(),
             rtc_peers: 0,
             groups: config
                 .peer_groups

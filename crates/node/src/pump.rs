@@ -4,7 +4,7 @@
 use crate::event::NodeEvent;
 use crate::node::{Node, Output};
 use crate::peer::{PeerSlot, INFLIGHT_LIMIT};
-use crate::restart::{every_end_of_rib_in, Deferral};
+use crate::restart::{every_end_of_rib_in, waited_for, Deferral};
 use evpnd_bgp::rib::PeerInfo;
 use evpnd_bgp::session::{Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
@@ -147,6 +147,7 @@ impl Node {
                     address,
                     families: neg.families,
                 });
+                self.note_deferral(i);
             }
             SessionOutput::Update { update, outcome } => {
                 if let Err(e) = self.rib.apply_update(peer_id, &update, &outcome) {
@@ -197,6 +198,7 @@ impl Node {
                     p.end_of_rib.push(family);
                 }
                 self.rib.end_of_rib(peer_id, family);
+                self.note_deferral(i);
                 self.check_deferral();
             }
             SessionOutput::Down(reason) => {
@@ -207,6 +209,7 @@ impl Node {
                 }
                 self.tx_blocked.remove(&i);
                 self.tx_unblocked.remove(&i);
+                self.note_deferral(i);
                 let graceful = reason.graceful_restart.is_some();
                 self.rib.peer_down(peer_id, reason.graceful_restart, now);
                 self.events.push_back(NodeEvent::Down {
@@ -236,6 +239,9 @@ impl Node {
             self.rib.set_deferral(true);
             self.events.push_back(NodeEvent::DeferralStarted { until });
         }
+        for i in 0..self.peers.len() {
+            self.note_deferral(i);
+        }
     }
 
     /// After a restart, the neighbours added before any I/O (the driver's journal of the
@@ -252,13 +258,38 @@ impl Node {
     /// RFC 4724 §4.1: the restarting speaker selects and advertises once every GR neighbour
     /// has sent End-of-RIB for all negotiated families.
     pub(crate) fn check_deferral(&mut self) {
-        if self.deferral.is_some() && every_end_of_rib_in(self.slots()) {
+        // The set is the scan's answer kept up to date; debug builds check it against the scan.
+        debug_assert!(
+            self.deferral.is_none()
+                || self.deferral_waiting.is_empty() == every_end_of_rib_in(self.slots())
+        );
+        if self.deferral.is_some() && self.deferral_waiting.is_empty() {
             self.end_deferral(false);
+        }
+    }
+
+    /// Keeps `deferral_waiting` (the neighbours a running deferral still waits for, RFC 4724
+    /// §4.1) in step with neighbour `i` after its state changed: one check of one neighbour
+    /// instead of a scan of all at every End-of-RIB.
+    pub(crate) fn note_deferral(&mut self, i: usize) {
+        if self.deferral.is_none() {
+            return;
+        }
+        if self
+            .peers
+            .get(i)
+            .and_then(Option::as_ref)
+            .is_some_and(waited_for)
+        {
+            self.deferral_waiting.insert(i);
+        } else {
+            self.deferral_waiting.remove(&i);
         }
     }
 
     pub(crate) fn end_deferral(&mut self, timed_out: bool) {
         self.deferral = None;
+        self.deferral_waiting.clear();
         self.rib.set_deferral(false);
         for p in self.slots_mut() {
             p.session.set_restarting(false);
