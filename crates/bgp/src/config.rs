@@ -34,8 +34,12 @@ pub struct GracefulRestartConfig {
 pub struct PeerConfig {
     /// The neighbour's address.
     pub address: IpAddr,
-    /// The neighbour's AS.
+    /// The neighbour's AS (ignored when `accept_any_external_asn` is set).
     pub remote_asn: u32,
+    /// Accept any AS other than `local_asn` in the peer's OPEN instead of `remote_asn` (a
+    /// dynamic neighbour of a peer group with `remote-asn = "external"`): the session is eBGP
+    /// and an OPEN carrying our own AS is refused with Bad Peer AS (RFC 4271 §6.2).
+    pub accept_any_external_asn: bool,
     /// Our AS on this session.
     pub local_asn: u32,
     /// Our BGP identifier.
@@ -82,6 +86,7 @@ impl PeerConfig {
         PeerConfig {
             address,
             remote_asn,
+            accept_any_external_asn: false,
             local_asn,
             router_id,
             hold_time: 90,
@@ -101,7 +106,7 @@ impl PeerConfig {
 
     /// True for an eBGP session.
     pub fn is_external(&self) -> bool {
-        self.remote_asn != self.local_asn
+        self.accept_any_external_asn || self.remote_asn != self.local_asn
     }
 
     /// The BGP Role in effect on this session: the configured role on an eBGP session, `None`

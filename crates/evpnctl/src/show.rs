@@ -12,8 +12,11 @@ use tonic::transport::{Channel, Endpoint, Uri};
 /// What to show.
 #[derive(Debug, Subcommand)]
 pub enum ShowCommand {
-    /// BGP neighbours: state, uptime, families, route counters, last NOTIFICATION.
+    /// BGP neighbours: state, uptime, families, route counters, last NOTIFICATION; dynamic
+    /// ones are marked with their peer group.
     Neighbors(NeighborsArgs),
+    /// Peer groups: listen ranges, remote AS, limit, and their dynamic neighbours' counters.
+    PeerGroups(JsonFlag),
     /// The BGP RIB (EVPN and other families): every route with all its paths, best first.
     Routes(RoutesArgs),
     /// EVPN: the EVIs (VNI, RD, route targets, table sizes) and the engine's event counters.
@@ -161,6 +164,7 @@ pub fn run(api: &str, cmd: ShowCommand) -> ExitCode {
         ShowCommand::Endpoints(a) => crate::evpn::show_endpoints(api, a),
         ShowCommand::Dataplane(f) => crate::evpn::show_dataplane(api, f.json),
         ShowCommand::Neighbors(a) => show_neighbors(api, a),
+        ShowCommand::PeerGroups(f) => show_peer_groups(api, f.json),
         ShowCommand::Routes(a) => show_routes(api, a),
         ShowCommand::Vrfs(a) => crate::vrf::show_vrfs(api, a),
         ShowCommand::IpRoutes(a) => crate::vrf::show_ip_routes(api, a),
@@ -196,6 +200,68 @@ fn show_neighbors(api: &str, a: NeighborsArgs) -> ExitCode {
             }
         })
         .await
+    })
+}
+
+/// The columns of `show peer-groups`.
+const PEER_GROUP_HEADER: [&str; 8] = [
+    "PEER GROUP",
+    "LISTEN RANGES",
+    "REMOTE AS",
+    "LIMIT",
+    "ACTIVE",
+    "ESTABLISHED",
+    "ACCEPTED",
+    "REFUSED (LIMIT)",
+];
+
+/// `show peer-groups`: one table (or JSON document) of every peer group's counters.
+fn show_peer_groups(api: &str, json: bool) -> ExitCode {
+    crate::client::print(api, |mut client| async move {
+        let r = client
+            .list_peer_groups(v1::ListPeerGroupsRequest {})
+            .await?
+            .into_inner();
+        if json {
+            let groups: Vec<Value> = r
+                .peer_groups
+                .iter()
+                .map(|g| {
+                    json!({
+                        "name": g.name, "listen_ranges": g.listen_ranges,
+                        "remote_asn": g.remote_asn, "limit": g.limit, "active": g.active,
+                        "established": g.established, "accepted": g.accepted,
+                        "refused_limit": g.refused_limit,
+                    })
+                })
+                .collect();
+            let doc = json!({
+                "peer_groups": groups,
+                "refused_out_of_range": r.refused_out_of_range,
+            });
+            return Ok(serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        let rows: Vec<Vec<String>> = r
+            .peer_groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.name.clone(),
+                    g.listen_ranges.join(","),
+                    g.remote_asn.clone(),
+                    g.limit.to_string(),
+                    g.active.to_string(),
+                    g.established.to_string(),
+                    g.accepted.to_string(),
+                    g.refused_limit.to_string(),
+                ]
+            })
+            .collect();
+        Ok(format!(
+            "{}\nrefused from outside every listen range: {}",
+            table(&PEER_GROUP_HEADER, &rows),
+            r.refused_out_of_range
+        ))
     })
 }
 
@@ -256,6 +322,7 @@ fn neighbor_json(n: &v1::Neighbor) -> Value {
         "hold_time": n.hold_time, "route_reflector_client": n.route_reflector_client,
         "passive": n.passive, "established_count": n.established_count,
         "last_error": n.last_error,
+        "peer_group": if n.peer_group.is_empty() { Value::Null } else { json!(n.peer_group) },
         "counters": n.counters.iter().map(|c| json!({
             "family": c.family, "received": c.received, "accepted": c.accepted,
             "advertised": c.advertised,
@@ -331,8 +398,13 @@ fn neighbor_row(n: &v1::Neighbor) -> Vec<String> {
                 .map(|x| format!("sent {}/{} {}", x.code, x.subcode, x.subcode_name))
         })
         .unwrap_or_default();
+    let address = if n.peer_group.is_empty() {
+        n.address.clone()
+    } else {
+        format!("{} (dynamic: {})", n.address, n.peer_group)
+    };
     vec![
-        n.address.clone(),
+        address,
         n.remote_asn.to_string(),
         n.state.clone(),
         uptime(n.uptime_seconds),

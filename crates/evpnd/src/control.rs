@@ -56,6 +56,9 @@ pub enum Request {
     ),
     /// Run-time management and paged lists.
     Manage(ManageRequest),
+    /// `show peer-groups`: every peer group with its counters, and the connections refused
+    /// from outside every listen range.
+    PeerGroups(Answer<(Vec<evpnd_node::PeerGroupView>, u64)>),
 }
 
 /// A neighbour to add at run time, as the API describes it; the driver fills in what the
@@ -105,6 +108,10 @@ pub struct ReloadReport {
     pub vnis_changed: Vec<u32>,
     /// Changed settings a reload does not apply (they need a restart).
     pub ignored: Vec<String>,
+    /// Peer groups added or changed.
+    pub peer_groups_set: Vec<String>,
+    /// Peer groups removed (their dynamic sessions ended).
+    pub peer_groups_removed: Vec<String>,
 }
 
 /// Where one page of a table (or the refusal of the query) goes.

@@ -100,6 +100,16 @@ pub async fn run(
                     format!("cannot set TCP-MD5 keys or GTSM on the BGP listener: {e}")
                 })?;
             }
+            for g in &config.node.peer_groups {
+                for r in &g.listen_ranges {
+                    net::configure_listener_range(&l, *r, &g.template.transport).map_err(|e| {
+                        format!(
+                            "cannot set TCP-MD5 keys or GTSM for peer-group {} ({r}) on the BGP listener: {e}",
+                            g.name
+                        )
+                    })?;
+                }
+            }
             info!(%addr, "listening for BGP");
             let l = Arc::new(l);
             spawn_accept_loop(l.clone(), event_tx.clone());
@@ -349,6 +359,24 @@ impl Driver {
         }
     }
 
+    /// Sets (`add`) or removes the listener's TCP-MD5 keys and GTSM TTL for the listen ranges
+    /// of peer group `g` (a reload added, changed or removed it).
+    fn listener_ranges(&self, g: &evpnd_node::PeerGroupConfig, add: bool) {
+        let Some(l) = &self.listener else {
+            return;
+        };
+        for r in &g.listen_ranges {
+            let result = if add {
+                net::configure_listener_range(l, *r, &g.template.transport)
+            } else {
+                net::unconfigure_listener_range(l, *r, &g.template.transport)
+            };
+            if let Err(e) = result {
+                warn!(group = %g.name, range = %r, "cannot update the BGP listener's TCP-MD5/GTSM settings: {e}");
+            }
+        }
+    }
+
     fn on_request(&mut self, req: Request) {
         let now = Instant::now();
         let n = &mut self.node;
@@ -417,6 +445,9 @@ impl Driver {
                 let _ = tx.send(facts);
             }
             Request::Manage(m) => self.on_manage(m),
+            Request::PeerGroups(tx) => {
+                let _ = tx.send((n.peer_groups(), n.refused_out_of_range()));
+            }
         }
     }
 }
@@ -457,8 +488,13 @@ fn log_event(ev: &NodeEvent) {
             graceful,
         } => info!(peer = %address, %reason, graceful, "session down"),
         NodeEvent::Refused { remote } => {
-            info!(%remote, "refusing a BGP connection from an unconfigured address")
+            info!(%remote, "refusing a BGP connection from an address that is no neighbor and in no listen range")
         }
+        NodeEvent::RefusedGroupLimit {
+            remote,
+            group,
+            limit,
+        } => warn!(%remote, %group, limit, "refusing a BGP connection: the peer group is at its limit"),
         NodeEvent::MaxPrefix {
             address,
             family,

@@ -17,6 +17,11 @@
 //! | `evpnd_bgp_updates_received_total` | counter | `peer` |
 //! | `evpnd_bgp_updates_sent_total` | counter | `peer` |
 //! | `evpnd_bgp_rfc7606_outcomes_total` | counter | `peer`, `outcome` (attribute-discard, treat-as-withdraw, afi-safi-disable, session-reset) |
+//! | `evpnd_bgp_peer_group_limit` | gauge | `group` |
+//! | `evpnd_bgp_peer_group_sessions` | gauge | `group`, `state` (active, established) |
+//! | `evpnd_bgp_peer_group_accepted_total` | counter | `group` |
+//! | `evpnd_bgp_peer_group_refused_total` | counter | `group`, `reason` (limit) |
+//! | `evpnd_bgp_refused_out_of_range_total` | counter | |
 //! | `evpnd_bgp_routes` | gauge | `family`, `route_type` (EVPN 1–5, else empty), `vni` (else empty) |
 //! | `evpnd_evpn_macs` | gauge | `vni`, `location` (local, remote) |
 //! | `evpnd_evpn_arp_nd_entries` | gauge | `vni` |
@@ -97,6 +102,10 @@ impl EventCounts {
 pub struct Snapshot {
     /// Per-session counters.
     pub sessions: Vec<SessionCounters>,
+    /// Peer groups and their counters.
+    pub peer_groups: Vec<evpnd_node::PeerGroupView>,
+    /// Connections refused from outside every listen range.
+    pub refused_out_of_range: u64,
     /// Loc-RIB routes by family, EVPN route type and VNI.
     pub routes: BTreeMap<RouteCountKey, u64>,
     /// The EVIs with their table sizes (empty without an engine).
@@ -116,6 +125,8 @@ impl Snapshot {
     pub fn read(node: &Node, dataplane: &dyn Backend, events: &EventCounts) -> Snapshot {
         Snapshot {
             sessions: node.session_counters(),
+            peer_groups: node.peer_groups(),
+            refused_out_of_range: node.refused_out_of_range(),
             routes: node.route_counts(),
             vnis: node.vnis().unwrap_or_default(),
             evpn: node.evpn_status().map(|s| s.counters),
@@ -224,6 +235,57 @@ impl Collector for SnapshotCollector {
                 let n = s.sessions.iter().filter(|c| c.state == *st).count() as u64;
                 (vec![label("state", st.name())], n)
             }),
+        )?;
+        family(
+            &mut enc,
+            "evpnd_bgp_peer_group_limit",
+            "Most dynamic sessions of the peer group at once",
+            gauge,
+            s.peer_groups
+                .iter()
+                .map(|g| (vec![label("group", &g.name)], u64::from(g.limit))),
+        )?;
+        family(
+            &mut enc,
+            "evpnd_bgp_peer_group_sessions",
+            "Dynamic neighbours of the peer group: active (with a slot) and established",
+            gauge,
+            s.peer_groups.iter().flat_map(|g| {
+                [("active", g.active), ("established", g.established)].map(|(state, n)| {
+                    (
+                        vec![label("group", &g.name), label("state", state)],
+                        u64::from(n),
+                    )
+                })
+            }),
+        )?;
+        family(
+            &mut enc,
+            "evpnd_bgp_peer_group_accepted",
+            "Connections accepted as new dynamic neighbours of the peer group",
+            counter,
+            s.peer_groups
+                .iter()
+                .map(|g| (vec![label("group", &g.name)], g.accepted)),
+        )?;
+        family(
+            &mut enc,
+            "evpnd_bgp_peer_group_refused",
+            "Connections from the peer group's listen ranges refused before OPEN",
+            counter,
+            s.peer_groups.iter().map(|g| {
+                (
+                    vec![label("group", &g.name), label("reason", "limit")],
+                    g.refused_limit,
+                )
+            }),
+        )?;
+        family(
+            &mut enc,
+            "evpnd_bgp_refused_out_of_range",
+            "Connections refused before OPEN: no neighbour and no listen range has their address",
+            counter,
+            [(Vec::new(), s.refused_out_of_range)],
         )?;
         family(
             &mut enc,

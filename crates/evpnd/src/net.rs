@@ -100,6 +100,45 @@ pub fn configure_listener(
     Ok(())
 }
 
+/// Configures the listening socket for a peer group's listen range: its TCP-MD5 key for
+/// every address of the range (RFC 2385, Linux `TCP_MD5SIG_EXT` with a prefix), and TTL 255 on
+/// our SYN-ACKs when the group uses GTSM (RFC 5082 §3). A range of the other address family
+/// than the listener is skipped.
+pub fn configure_listener_range(
+    listener: &tokio::net::TcpListener,
+    range: evpnd_wire::IpPrefix,
+    t: &Transport,
+) -> io::Result<()> {
+    let v4_listener = listener.local_addr()?.is_ipv4();
+    if range.addr().is_ipv4() != v4_listener {
+        return Ok(());
+    }
+    if t.ttl_security.is_some() {
+        if v4_listener {
+            listener.set_ttl(255)?;
+        } else {
+            socket2::SockRef::from(listener).set_unicast_hops_v6(255)?;
+        }
+    }
+    if let Some(key) = &t.md5_password {
+        crate::sockopt::set_md5_prefix(listener, range.addr(), range.len(), key.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Undoes [`configure_listener_range`]'s TCP-MD5 key for a removed peer group.
+pub fn unconfigure_listener_range(
+    listener: &tokio::net::TcpListener,
+    range: evpnd_wire::IpPrefix,
+    t: &Transport,
+) -> io::Result<()> {
+    let v4_listener = listener.local_addr()?.is_ipv4();
+    if range.addr().is_ipv4() == v4_listener && t.md5_password.is_some() {
+        crate::sockopt::set_md5_prefix(listener, range.addr(), range.len(), &[])?;
+    }
+    Ok(())
+}
+
 /// Undoes [`configure_listener`]'s TCP-MD5 key for a removed neighbour (the GTSM send TTL
 /// stays: it harms no one).
 pub fn unconfigure_listener(
@@ -217,4 +256,55 @@ pub fn spawn_connection<T: Clone + Send + Sync + 'static>(
         let _ = events.send((tag, ConnEvent::Closed));
     });
     ConnHandle { tx, abort }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    /// A TCP connection from `from` to `to`, signed with `key` when given, within a second.
+    fn dial(from: Ipv4Addr, to: SocketAddr, key: Option<&str>) -> io::Result<std::net::TcpStream> {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        s.bind(&SocketAddr::new(IpAddr::V4(from), 0).into())?;
+        if let Some(k) = key {
+            crate::sockopt::set_md5(&s, to.ip(), k.as_bytes())?;
+        }
+        s.connect_timeout(&to.into(), Duration::from_secs(1))?;
+        Ok(s.into())
+    }
+
+    #[tokio::test]
+    async fn a_listen_range_key_signs_every_address_of_the_range() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let t = Transport {
+            md5_password: Some("range-secret".into()),
+            ttl_security: Some(1),
+            ..Transport::bgp()
+        };
+        let range = "127.64.0.0/10".parse().unwrap();
+        configure_listener_range(&listener, range, &t).unwrap();
+        // Two addresses of the range with the key: accepted (RFC 2385 signatures match).
+        for host in [9, 200] {
+            let from = Ipv4Addr::new(127, 64, 3, host);
+            let c = tokio::task::spawn_blocking(move || dial(from, to, Some("range-secret")));
+            let accepted = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+            assert!(c.await.unwrap().is_ok(), "{from} with the key");
+            assert!(accepted.is_ok(), "{from} not accepted");
+        }
+        // Without the key, the listener drops the unsigned SYNs: no connection.
+        let from = Ipv4Addr::new(127, 64, 3, 10);
+        let c = tokio::task::spawn_blocking(move || dial(from, to, None));
+        assert!(
+            c.await.unwrap().is_err(),
+            "an unsigned SYN from the range got through"
+        );
+        // Removing the range's key lets unsigned connections in again.
+        unconfigure_listener_range(&listener, range, &t).unwrap();
+        let c = tokio::task::spawn_blocking(move || dial(from, to, None));
+        assert!(c.await.unwrap().is_ok());
+    }
 }

@@ -13,7 +13,7 @@ use crate::config::{Config, DataplaneKind};
 use crate::control::ReloadReport;
 use evpnd_dataplane::{VniOptions, VrfOptions};
 use evpnd_evpn::{EviConfig, VrfConfig};
-use evpnd_node::NeighborConfig;
+use evpnd_node::{NeighborConfig, PeerGroupConfig};
 use std::net::IpAddr;
 
 /// What a reload does, in the order the driver applies it: removals first (a changed entry's
@@ -32,6 +32,11 @@ pub struct Plan {
     pub add_vnis: Vec<(EviConfig, VniOptions)>,
     /// Neighbours to add (added and changed ones).
     pub add_neighbors: Vec<NeighborConfig>,
+    /// Peer groups to remove (their dynamic sessions end), with their old settings.
+    pub remove_peer_groups: Vec<PeerGroupConfig>,
+    /// Peer groups to add or change (a new limit applies in place; other changes restart the
+    /// group's sessions), each with its old settings when it existed.
+    pub set_peer_groups: Vec<(PeerGroupConfig, Option<PeerGroupConfig>)>,
     /// What the reload changes, for the answer and the log.
     pub report: ReloadReport,
 }
@@ -202,6 +207,19 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
             p.report.vnis_added.push(v);
         }
     }
+    for g in &old.node.peer_groups {
+        if !new.node.peer_groups.iter().any(|n| n.name == g.name) {
+            p.remove_peer_groups.push(g.clone());
+            p.report.peer_groups_removed.push(g.name.clone());
+        }
+    }
+    for g in &new.node.peer_groups {
+        let before = old.node.peer_groups.iter().find(|o| o.name == g.name);
+        if before != Some(g) {
+            p.set_peer_groups.push((g.clone(), before.cloned()));
+            p.report.peer_groups_set.push(g.name.clone());
+        }
+    }
     Ok(p)
 }
 
@@ -210,6 +228,7 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
 pub fn applied(old: &Config, new: &Config) -> Config {
     let mut c = old.clone();
     c.node.neighbors = new.node.neighbors.clone();
+    c.node.peer_groups = new.node.peer_groups.clone();
     if let (Some(e), Some(n)) = (c.node.evpn.as_mut(), new.node.evpn.as_ref()) {
         e.evis = n.evis.clone();
         e.vrfs = n.vrfs.clone();
@@ -258,6 +277,41 @@ kind = "memory"
         assert_eq!(p.report, ReloadReport::default());
         assert!(p.remove_neighbors.is_empty() && p.add_neighbors.is_empty());
         assert!(p.remove_vnis.is_empty() && p.add_vnis.is_empty());
+    }
+
+    #[test]
+    fn peer_groups_are_added_changed_and_removed() {
+        let group = |name: &str, range: &str, limit: u32| {
+            format!(
+                "[[peer-group]]\nname = \"{name}\"\nlisten-range = \"{range}\"\nremote-asn = \"internal\"\nlimit = {limit}\n"
+            )
+        };
+        let old = format!(
+            "{BASE}{}{}",
+            group("a", "127.64.0.0/16", 10),
+            group("b", "127.65.0.0/16", 10)
+        );
+        let new = format!(
+            "{BASE}{}{}",
+            group("a", "127.64.0.0/16", 20),
+            group("c", "127.66.0.0/16", 10)
+        );
+        let (old, new) = (parse(&old).unwrap(), parse(&new).unwrap());
+        let p = plan(&old, &new).unwrap();
+        assert_eq!(p.report.peer_groups_removed, vec!["b".to_string()]);
+        assert_eq!(
+            p.report.peer_groups_set,
+            vec!["a".to_string(), "c".to_string()]
+        );
+        assert_eq!(p.remove_peer_groups[0].name, "b");
+        let (a, a_old) = &p.set_peer_groups[0];
+        assert_eq!((a.limit, a_old.as_ref().map(|g| g.limit)), (20, Some(10)));
+        assert!(p.set_peer_groups[1].1.is_none());
+        assert!(p.add_neighbors.is_empty() && p.remove_neighbors.is_empty());
+        assert_eq!(applied(&old, &new).node.peer_groups, new.node.peer_groups);
+        // The same groups again: nothing to do.
+        let p = plan(&new, &new).unwrap();
+        assert!(p.set_peer_groups.is_empty() && p.remove_peer_groups.is_empty());
     }
 
     #[test]

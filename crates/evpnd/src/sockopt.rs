@@ -1,5 +1,5 @@
 //! Socket options that socket2 does not offer: GTSM minimum TTL (RFC 5082) and TCP-MD5
-//! signatures (RFC 2385, Linux `TCP_MD5SIG`).
+//! signatures (RFC 2385, Linux `TCP_MD5SIG`, and `TCP_MD5SIG_EXT` for a prefix).
 //!
 //! This is the only module of evpnd with `unsafe` code: two `setsockopt(2)` calls on a file
 //! descriptor the caller owns, with fully initialised, correctly sized values.
@@ -53,9 +53,33 @@ pub fn set_min_ttl(fd: &impl AsRawFd, v4: bool, min: u8) -> io::Result<()> {
     }
 }
 
+/// `TCP_MD5SIG_FLAG_PREFIX` from `linux/tcp.h`: the key covers `tcpm_prefixlen` bits of the
+/// address (with `TCP_MD5SIG_EXT`).
+const TCP_MD5SIG_FLAG_PREFIX: u8 = 1;
+
 /// Signs (and requires signatures on) every segment exchanged with `peer` using `key`
 /// (RFC 2385). An empty key removes the signature requirement.
 pub fn set_md5(fd: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
+    set_md5_key(fd, peer, None, key)
+}
+
+/// Like [`set_md5`] for every address of the prefix `network/prefix_len` (a peer group's
+/// listen range): Linux `TCP_MD5SIG_EXT` with `TCP_MD5SIG_FLAG_PREFIX` (since 4.13).
+pub fn set_md5_prefix(
+    fd: &impl AsRawFd,
+    network: IpAddr,
+    prefix_len: u8,
+    key: &[u8],
+) -> io::Result<()> {
+    set_md5_key(fd, network, Some(prefix_len), key)
+}
+
+fn set_md5_key(
+    fd: &impl AsRawFd,
+    peer: IpAddr,
+    prefix_len: Option<u8>,
+    key: &[u8],
+) -> io::Result<()> {
     if key.len() > MD5_MAX_KEY_LEN {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -77,12 +101,21 @@ pub fn set_md5(fd: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Result<()> {
     }
     let mut sig = TcpMd5Sig {
         addr: storage,
-        flags: 0,
-        prefix_len: 0,
+        flags: if prefix_len.is_some() {
+            TCP_MD5SIG_FLAG_PREFIX
+        } else {
+            0
+        },
+        prefix_len: prefix_len.unwrap_or(0),
         key_len: key.len() as u16,
         ifindex: 0,
         key: [0; MD5_MAX_KEY_LEN],
     };
     sig.key[..key.len()].copy_from_slice(key);
-    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_MD5SIG, &sig)
+    let option = if prefix_len.is_some() {
+        libc::TCP_MD5SIG_EXT
+    } else {
+        libc::TCP_MD5SIG
+    };
+    setsockopt(fd, libc::IPPROTO_TCP, option, &sig)
 }

@@ -2,7 +2,7 @@
 //! before anything changes ([`crate::validate`]); a refusal is a [`CommandError`] and leaves the
 //! node as it was.
 
-use crate::config::NeighborConfig;
+use crate::config::{NeighborConfig, PeerGroupConfig};
 use evpnd_evpn::{GatewayAddress, ImportTarget, PortName, Subject, VrfStaticRoute};
 use evpnd_wire::{Family, IpPrefix, MacAddress, RouteDistinguisher, RouteTarget};
 use std::net::IpAddr;
@@ -186,6 +186,15 @@ pub enum Command {
         /// The family.
         family: Option<Family>,
     },
+    /// Add a peer group, or replace the one with its name: a new limit applies at once; any
+    /// other change ends the group's sessions (Cease/Other Configuration Change) so that they
+    /// come back with the new settings.
+    SetPeerGroup(Box<PeerGroupConfig>),
+    /// Remove a peer group: its dynamic sessions end (Cease/Peer De-configured, RFC 4486 §4).
+    RemovePeerGroup {
+        /// Its name.
+        name: String,
+    },
 }
 
 /// What a command did.
@@ -279,6 +288,14 @@ impl Node {
             Command::RemoveNeighbor { address } => self.remove_neighbor(address, now)?,
             Command::ResetNeighbor { address, kind } => self.reset_neighbor(address, kind, now)?,
             Command::Refresh { address, family } => self.refresh(address, family, now)?,
+            Command::SetPeerGroup(g) => {
+                self.set_peer_group(*g, now)?;
+                Reply::Done
+            }
+            Command::RemovePeerGroup { name } => {
+                self.remove_peer_group(&name, now)?;
+                Reply::Done
+            }
         };
         self.settle(now);
         Ok(reply)
@@ -427,10 +444,17 @@ impl Node {
                 format!("{} is not this router's BGP identifier", n.peer.router_id),
             ));
         }
-        if self.peer_index(n.peer.address).is_some() {
+        if let Some(i) = self.peer_index(n.peer.address) {
+            let dynamic = self.peers[i].as_ref().and_then(|p| p.group.as_deref());
             return Err(CommandError::exists(
                 "address",
-                format!("neighbor {} is configured already", n.peer.address),
+                match dynamic {
+                    Some(g) => format!(
+                        "{} is a dynamic neighbor of peer-group {g} now",
+                        n.peer.address
+                    ),
+                    None => format!("neighbor {} is configured already", n.peer.address),
+                },
             ));
         }
         self.push_output(Output::NeighborAdded {
@@ -439,7 +463,11 @@ impl Node {
         });
         let mut slot = PeerSlot::new(n, now);
         slot.session.handle(SessionInput::Start, now);
-        self.peers.push(Some(slot));
+        // Configured neighbours never take a freed dynamic slot: their ids stay in the order
+        // they were added.
+        let free = std::mem::take(&mut self.free_slots);
+        self.insert_slot(slot);
+        self.free_slots = free;
         // A new RTC peer may make a wildcard import worth a warning.
         self.sync_memberships();
         Ok(Reply::Done)
@@ -456,6 +484,7 @@ impl Node {
         now: Instant,
     ) -> Result<Reply, CommandError> {
         let i = self.neighbor_index(address)?;
+        self.touched.insert(i);
         if let Some(p) = self.peers[i].as_mut() {
             // RFC 4486 §4: Cease/Peer De-configured; the session's outputs (NOTIFICATION,
             // close, down) are moved before the slot goes.
@@ -468,16 +497,15 @@ impl Node {
             );
         }
         self.settle(now);
-        let Some(slot) = self.peers[i].take() else {
-            return Ok(Reply::Done);
-        };
-        if slot.established {
+        if self.peers[i].as_ref().is_some_and(|p| p.established) {
             self.rib.peer_down(PeerId(i as u32), None, now);
         }
+        let Some(slot) = self.remove_slot(i) else {
+            return Ok(Reply::Done);
+        };
         for conn in slot.conns.iter().chain(slot.connecting.iter()) {
             self.push_output(Output::Abort { conn: *conn });
         }
-        self.forget_conns_of(i);
         self.push_output(Output::NeighborRemoved {
             address,
             transport: slot.config.transport,
@@ -504,10 +532,12 @@ impl Node {
                         },
                         now,
                     );
+                    self.touched.insert(i);
                 }
                 self.settle(now);
                 if let Some(p) = self.peers[i].as_mut() {
                     p.session.handle(SessionInput::Start, now);
+                    self.touched.insert(i);
                 }
                 Ok(Reply::Done)
             }
@@ -569,6 +599,7 @@ impl Node {
         for f in &families {
             p.session.send_route_refresh(*f, now);
         }
+        self.touched.insert(i);
         Ok(Reply::Refreshed(families))
     }
 }

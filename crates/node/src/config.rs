@@ -7,7 +7,7 @@ use crate::error::CommandError;
 use crate::validate;
 use evpnd_bgp::config::PeerConfig;
 use evpnd_evpn::{Attachment, EngineConfig, EviConfig, ResolvedEvi, ResolvedVrf, VrfConfig};
-use evpnd_wire::{ExtendedCommunity, Family, Nlri, PmsiTunnel, RouteTarget};
+use evpnd_wire::{ExtendedCommunity, Family, IpPrefix, Nlri, PmsiTunnel, RouteTarget};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -61,6 +61,106 @@ impl NeighborConfig {
     }
 }
 
+/// The AS a peer group's dynamic neighbours must announce in their OPEN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoteAsn {
+    /// Our own AS (iBGP).
+    Internal,
+    /// Any AS but ours (eBGP); an OPEN with our AS gets Bad Peer AS (RFC 4271 §6.2).
+    External,
+    /// Exactly this AS.
+    Number(u32),
+}
+
+impl RemoteAsn {
+    /// Sets the session's expected AS in `peer` (whose `local_asn` is ours).
+    pub fn apply(self, peer: &mut PeerConfig) {
+        let (asn, any) = match self {
+            RemoteAsn::Internal => (peer.local_asn, false),
+            RemoteAsn::External => (0, true),
+            RemoteAsn::Number(n) => (n, false),
+        };
+        peer.remote_asn = asn;
+        peer.accept_any_external_asn = any;
+    }
+
+    /// What `peer` expects, read back.
+    pub fn of(peer: &PeerConfig) -> RemoteAsn {
+        if peer.accept_any_external_asn {
+            RemoteAsn::External
+        } else if peer.remote_asn == peer.local_asn {
+            RemoteAsn::Internal
+        } else {
+            RemoteAsn::Number(peer.remote_asn)
+        }
+    }
+}
+
+impl std::fmt::Display for RemoteAsn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RemoteAsn::Internal => f.write_str("internal"),
+            RemoteAsn::External => f.write_str("external"),
+            RemoteAsn::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Default most dynamic sessions of a peer group at once (FRR's `bgp listen limit`).
+pub const DEFAULT_PEER_GROUP_LIMIT: u32 = 100;
+
+/// A peer group: connections from its listen ranges that match no configured neighbour become
+/// dynamic neighbours with the group's settings (passive, the template's session options),
+/// up to `limit` at once. The longest listen range holding the address picks the group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerGroupConfig {
+    /// Its name (unique).
+    pub name: String,
+    /// Where its neighbours may connect from.
+    pub listen_ranges: Vec<IpPrefix>,
+    /// Most dynamic sessions of the group at once; further connections are refused before
+    /// OPEN.
+    pub limit: u32,
+    /// The settings of every dynamic neighbour (its address is filled in on accept; passive).
+    pub template: NeighborConfig,
+}
+
+impl PeerGroupConfig {
+    /// A group with the defaults of [`PeerConfig::new`], passive, expecting `remote`.
+    pub fn new(
+        name: &str,
+        listen_ranges: Vec<IpPrefix>,
+        remote: RemoteAsn,
+        local_asn: u32,
+        router_id: Ipv4Addr,
+    ) -> Self {
+        let mut template = NeighborConfig::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            local_asn,
+            local_asn,
+            router_id,
+        );
+        template.peer.passive = true;
+        remote.apply(&mut template.peer);
+        PeerGroupConfig {
+            name: name.to_string(),
+            listen_ranges,
+            limit: DEFAULT_PEER_GROUP_LIMIT,
+            template,
+        }
+    }
+
+    /// The AS its neighbours must announce.
+    pub fn remote_asn(&self) -> RemoteAsn {
+        RemoteAsn::of(&self.template.peer)
+    }
+
+    /// Checks the group on its own (see [`validate::peer_group`]).
+    pub fn validate(&self) -> Result<(), CommandError> {
+        validate::peer_group(self)
+    }
+}
+
 /// A route to originate as it is written (static routes of the configuration, test routes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaticRoute {
@@ -101,6 +201,8 @@ pub struct NodeConfig {
     pub cluster_id: Ipv4Addr,
     /// The neighbours.
     pub neighbors: Vec<NeighborConfig>,
+    /// Peer groups whose listen ranges accept dynamic neighbours.
+    pub peer_groups: Vec<PeerGroupConfig>,
     /// Routes to originate as written.
     pub static_routes: Vec<StaticRoute>,
     /// Route targets imported besides the EVIs' own: originated as RT-Constraint memberships
@@ -125,6 +227,7 @@ impl NodeConfig {
             router_id,
             cluster_id: router_id,
             neighbors: Vec::new(),
+            peer_groups: Vec::new(),
             static_routes: Vec::new(),
             import_route_targets: Vec::new(),
             select_defer_time: Duration::from_secs(360),
@@ -159,6 +262,7 @@ impl NodeConfig {
                 ));
             }
         }
+        validate::peer_groups(&self.peer_groups)?;
         if let Some(e) = &self.evpn {
             validate::vtep(e.engine.vtep)?;
             validate::router_mac("anycast-gateway-mac", e.engine.anycast_gateway_mac)?;

@@ -27,10 +27,21 @@ pub enum NodeEvent {
         /// Its routes are kept as stale (RFC 4724 §4.2).
         graceful: bool,
     },
-    /// A connection from an address that is not a neighbour was refused before OPEN.
+    /// A connection from an address that is neither a neighbour nor in a peer group's listen
+    /// range was refused before OPEN.
     Refused {
         /// Where it came from.
         remote: IpAddr,
+    },
+    /// A connection from a peer group's listen range was refused before OPEN: the group has
+    /// `limit` dynamic sessions already.
+    RefusedGroupLimit {
+        /// Where it came from.
+        remote: IpAddr,
+        /// The peer group.
+        group: String,
+        /// Its limit.
+        limit: u32,
     },
     /// A neighbour sent more routes than its limit: the session is closed with this Cease
     /// (RFC 4486 §4).

@@ -12,6 +12,8 @@
 //! * the prefix limit and its Cease NOTIFICATION (RFC 4486 §4);
 //! * RT-Constraint memberships for the route targets we import (RFC 4684 §4), kept in step
 //!   with the EVIs;
+//! * dynamic neighbours: peer groups whose listen ranges accept sessions from addresses that are
+//!   no configured neighbour, within a per-group limit, their slots freed when they end;
 //! * validation of every command (a bad VNI, MAC, IP or neighbour is a typed [`CommandError`]).
 //!
 //! The shape is quinn-proto's `Endpoint`: the driver feeds inputs ([`Node::accept`],
@@ -33,6 +35,7 @@ mod command;
 mod config;
 mod counters;
 mod dataplane;
+mod dynamic;
 mod error;
 mod event;
 mod evpn;
@@ -40,18 +43,25 @@ mod explain;
 mod node;
 mod pages;
 mod peer;
+mod pump;
 mod query;
 mod restart;
 mod route_feed;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_dynamic;
+#[cfg(test)]
 mod tests_l3;
 pub mod validate;
 
 pub use command::{Command, EndpointSpec, Reply, ResetKind, VniSpec, VrfSpec};
-pub use config::{EvpnConfig, NeighborConfig, NodeConfig, StaticRoute, Transport};
+pub use config::{
+    EvpnConfig, NeighborConfig, NodeConfig, PeerGroupConfig, RemoteAsn, StaticRoute, Transport,
+    DEFAULT_PEER_GROUP_LIMIT,
+};
 pub use counters::{RouteCountKey, SessionCounters};
+pub use dynamic::PeerGroupView;
 pub use error::{CommandError, ErrorKind};
 pub use event::{DataplaneFeedback, NodeEvent};
 pub use evpn::EvpnCounters;

@@ -1,29 +1,24 @@
 //! The [`Node`]: inputs in, outputs polled out, one timer (see the crate documentation).
 
 use crate::config::{NodeConfig, StaticRoute, Transport};
+use crate::dynamic::Group;
 use crate::error::CommandError;
 use crate::event::{DataplaneFeedback, NodeEvent};
 use crate::evpn::EvpnPart;
-use crate::peer::{peer_address, PeerSlot, INFLIGHT_LIMIT};
-use crate::restart::{every_end_of_rib_in, Deferral};
-use evpnd_bgp::rib::{BestChange, PeerInfo, Rib, RibConfig};
-use evpnd_bgp::session::{ConnId, Input as SessionInput, Output as SessionOutput};
-use evpnd_bgp::PeerId;
+use crate::peer::{peer_address, PeerSlot};
+use crate::restart::Deferral;
+use evpnd_bgp::rib::{BestChange, Rib, RibConfig};
+use evpnd_bgp::session::{ConnId, Input as SessionInput};
 use evpnd_dataplane::DataplaneIntent;
 use evpnd_evpn::Engine;
-use evpnd_wire::message::refresh_subtype;
 use evpnd_wire::{
     AsPath, ExtendedCommunity, Family, NextHop, Nlri, Origin, PathAttribute, Route, RouteTarget,
     RtMembership,
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-
-/// Rounds of the pump before it gives up for this input (a livelock guard; every round that
-/// moves nothing ends it at once).
-const MAX_PUMP_ROUNDS: usize = 10_000;
 
 /// An event about a connection the driver holds, or the data plane's feedback.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,14 +118,30 @@ pub struct Accepted {
 /// Why a connection was refused before OPEN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refused {
-    /// No neighbour has the address the connection came from.
+    /// No neighbour has the address the connection came from, and no peer group's listen
+    /// range holds it.
     NotANeighbor(IpAddr),
+    /// The address is in a peer group's listen range, but the group has `limit` dynamic
+    /// sessions already.
+    GroupLimit {
+        /// Where the connection came from.
+        remote: IpAddr,
+        /// The group's limit.
+        limit: u32,
+    },
 }
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refused::NotANeighbor(a) => write!(f, "{a} is not a configured neighbor"),
+            Refused::NotANeighbor(a) => write!(
+                f,
+                "{a} is neither a configured neighbor nor in a peer group's listen range"
+            ),
+            Refused::GroupLimit { remote, limit } => write!(
+                f,
+                "{remote}: its peer group has {limit} dynamic sessions already (its limit)"
+            ),
         }
     }
 }
@@ -142,14 +153,42 @@ impl std::error::Error for Refused {}
 pub struct Node {
     pub(crate) asn: u32,
     pub(crate) router_id: Ipv4Addr,
-    select_defer_time: Duration,
+    pub(crate) select_defer_time: Duration,
     /// Route targets imported besides the EVIs' (configuration).
-    import_route_targets: Vec<RouteTarget>,
-    /// Neighbours by [`PeerId`] (the index); a removed one leaves `None`, ids are never reused.
+    pub(crate) import_route_targets: Vec<RouteTarget>,
+    /// Neighbours by [`PeerId`] (the index); a removed one leaves `None`. The slot of a
+    /// dynamic neighbour whose session ended is reused (lowest first, from `free_slots`); a
+    /// configured neighbour's never is.
     pub(crate) peers: Vec<Option<PeerSlot>>,
+    /// Slot index by neighbour address (configured and dynamic).
+    pub(crate) by_address: HashMap<IpAddr, usize>,
+    /// Slots freed by dynamic neighbours, for reuse.
+    pub(crate) free_slots: BTreeSet<usize>,
+    /// Sessions an input reached since the last pump: the only ones that can have output
+    /// (a session's outputs only arise from its inputs).
+    pub(crate) touched: BTreeSet<usize>,
+    /// Every session's next deadline, ordered: the next timer is the first, the due ones a
+    /// prefix.
+    pub(crate) deadlines: BTreeSet<(Instant, usize)>,
+    /// Established peers at the in-flight limit with Adj-RIB-Out left in the RIB: taken up
+    /// again when the driver reports them drained.
+    pub(crate) tx_blocked: BTreeSet<usize>,
+    /// Peers drained since they were blocked: to transmit at the next pump.
+    pub(crate) tx_unblocked: BTreeSet<usize>,
+    /// Dynamic neighbours down with stale paths (graceful restart, RFC 4724 §4.2): their slot
+    /// stays until the paths are gone or the peer comes back.
+    pub(crate) lingering: BTreeSet<usize>,
+    /// While a deferral runs: the graceful-restart neighbours it still waits for.
+    pub(crate) deferral_waiting: BTreeSet<usize>,
+    /// Neighbours that negotiate RT-Constraint (for the wildcard warning).
+    pub(crate) rtc_peers: usize,
+    /// Peer groups by name.
+    pub(crate) groups: BTreeMap<String, Group>,
+    /// Connections refused because no neighbour and no listen range has their address.
+    pub(crate) refused_out_of_range: u64,
     /// Live connections and their neighbour.
-    conns: BTreeMap<ConnId, usize>,
-    next_conn: u64,
+    pub(crate) conns: BTreeMap<ConnId, usize>,
+    pub(crate) next_conn: u64,
     pub(crate) rib: Rib,
     pub(crate) evpn: Option<EvpnPart>,
     pub(crate) deferral: Option<Deferral>,
@@ -159,12 +198,12 @@ pub struct Node {
     /// [`DataplaneIntent::Synced`] is due after the engine's queued intents.
     pub(crate) sync_due: bool,
     /// RT-Constraint memberships we originate.
-    memberships: Vec<RouteTarget>,
-    wildcard_warned: bool,
+    pub(crate) memberships: Vec<RouteTarget>,
+    pub(crate) wildcard_warned: bool,
     /// This start is a restart whose neighbours added before any I/O (the driver's journal of
     /// API-made neighbours) still have to join the deferral ([`Node::join_restart`]).
-    restart_pending: bool,
-    out: VecDeque<Output>,
+    pub(crate) restart_pending: bool,
+    pub(crate) out: VecDeque<Output>,
     pub(crate) events: VecDeque<NodeEvent>,
     /// Best-path changes kept for a watcher ([`Node::set_route_feed`]); `None`: not kept.
     pub(crate) route_feed: Option<VecDeque<BestChange>>,
@@ -186,11 +225,22 @@ impl Node {
             router_id: config.router_id,
             select_defer_time: config.select_defer_time,
             import_route_targets: config.import_route_targets,
-            peers: config
-                .neighbors
+            peers: Vec::new(),
+            by_address: HashMap::new(),
+            free_slots: BTreeSet::new(),
+            touched: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
+            tx_blocked: BTreeSet::new(),
+            tx_unblocked: BTreeSet::new(),
+            lingering: BTreeSet::new(),
+            deferral_waiting: BTreeSet::new(),
+            rtc_peers: 0,
+            groups: config
+                .peer_groups
                 .into_iter()
-                .map(|n| Some(PeerSlot::new(n, now)))
+                .map(|g| (g.name.clone(), Group::new(g)))
                 .collect(),
+            refused_out_of_range: 0,
             conns: BTreeMap::new(),
             next_conn: 1,
             rib,
@@ -205,6 +255,9 @@ impl Node {
             events: VecDeque::new(),
             route_feed: None,
         };
+        for n in config.neighbors {
+            node.insert_slot(PeerSlot::new(n, now));
+        }
         if let Some(e) = config.evpn {
             let mut part = EvpnPart::new(Engine::new(e.engine));
             // VRFs first: an EVI's `Vni` intent names its VRF, announced before it.
@@ -233,8 +286,11 @@ impl Node {
             node.originate_static(s);
         }
         node.sync_memberships();
-        for p in node.slots_mut() {
-            p.session.handle(SessionInput::Start, now);
+        for i in 0..node.peers.len() {
+            if let Some(p) = node.peers[i].as_mut() {
+                p.session.handle(SessionInput::Start, now);
+                node.touched.insert(i);
+            }
         }
         node.pump(now);
         Ok(node)
@@ -244,15 +300,13 @@ impl Node {
         self.peers.iter().flatten()
     }
 
-    fn slots_mut(&mut self) -> impl Iterator<Item = &mut PeerSlot> {
+    pub(crate) fn slots_mut(&mut self) -> impl Iterator<Item = &mut PeerSlot> {
         self.peers.iter_mut().flatten()
     }
 
     /// The index of the neighbour at `address`.
     pub(crate) fn peer_index(&self, address: IpAddr) -> Option<usize> {
-        self.peers
-            .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.address() == address))
+        self.by_address.get(&address).copied()
     }
 
     fn originate_static(&mut self, s: &StaticRoute) {
@@ -318,9 +372,7 @@ impl Node {
             }
         }
         self.memberships = wanted;
-        let rtc_peer = self
-            .slots()
-            .any(|p| p.config.peer.families.contains(&Family::RT_CONSTRAINT));
+        let rtc_peer = self.rtc_peers > 0;
         let wildcard = self
             .evpn
             .as_ref()
@@ -335,13 +387,14 @@ impl Node {
     // Inputs
 
     /// A connection arrived from `remote`. It is matched to the neighbour with that address
-    /// (an IPv4-mapped IPv6 address counts as the IPv4 one) or refused before any OPEN.
+    /// (an IPv4-mapped IPv6 address counts as the IPv4 one), else to the peer group whose
+    /// listen range holds it most specifically (a new dynamic neighbour), else refused before
+    /// any OPEN (also when the group is at its limit).
     pub fn accept(&mut self, remote: IpAddr, now: Instant) -> Result<Accepted, Refused> {
         let address = peer_address(remote);
-        let Some(i) = self.peer_index(address) else {
-            self.events
-                .push_back(NodeEvent::Refused { remote: address });
-            return Err(Refused::NotANeighbor(address));
+        let i = match self.peer_index(address) {
+            Some(i) => i,
+            None => self.accept_dynamic(address, now)?,
         };
         let conn = self.new_conn(i);
         let Some(p) = self.peers[i].as_mut() else {
@@ -356,21 +409,25 @@ impl Node {
             },
             now,
         );
+        self.touched.insert(i);
         self.pump(now);
         Ok(Accepted { conn, transport })
     }
 
-    fn new_conn(&mut self, peer: usize) -> ConnId {
+    pub(crate) fn new_conn(&mut self, peer: usize) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
         self.conns.insert(conn, peer);
         conn
     }
 
-    /// The neighbour slot of a live connection.
+    /// The neighbour slot of a live connection, marked as touched (the pump looks at its
+    /// session next).
     fn conn_slot(&mut self, conn: ConnId) -> Option<&mut PeerSlot> {
         let i = *self.conns.get(&conn)?;
-        self.peers.get_mut(i)?.as_mut()
+        let p = self.peers.get_mut(i)?.as_mut()?;
+        self.touched.insert(i);
+        Some(p)
     }
 
     /// Handles one input, then moves everything it caused as far as it goes.
@@ -417,6 +474,11 @@ impl Node {
                 if let Some(p) = self.conn_slot(conn) {
                     p.inflight = 0;
                     p.session.handle(SessionInput::Drained { conn }, now);
+                    if let Some(&i) = self.conns.get(&conn) {
+                        if self.tx_blocked.remove(&i) {
+                            self.tx_unblocked.insert(i);
+                        }
+                    }
                 }
             }
             Input::Closed { conn } => {
@@ -434,13 +496,24 @@ impl Node {
     /// Runs every timer due at `now`: session timers (hold, keepalive, send hold, connect
     /// retry), stale-route expiry, duplicate-freeze expiry and the select-defer time.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for p in self.slots_mut() {
-            if p.session.poll_timeout().is_some_and(|d| d <= now) {
-                p.session.handle_timeout(now);
+        // Only the sessions whose deadline is due: a prefix of the ordered deadlines.
+        while let Some(&(due, i)) = self.deadlines.first() {
+            if due > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
+                p.deadline = None;
+                if p.session.poll_timeout().is_some_and(|d| d <= now) {
+                    p.session.handle_timeout(now);
+                }
+                self.touched.insert(i);
             }
         }
         if self.rib.poll_timeout().is_some_and(|d| d <= now) {
             self.rib.handle_timeout(now);
+            // Stale paths may have expired: lingering dynamic neighbours can go.
+            self.release_lingering();
         }
         if let Some(e) = &mut self.evpn {
             if e.engine.poll_timeout().is_some_and(|d| d <= now) {
@@ -466,23 +539,24 @@ impl Node {
         if self.evpn.is_some() {
             consider(self.sync_deadline);
         }
-        for p in self.slots() {
-            consider(p.session.poll_timeout());
-        }
+        consider(self.deadlines.first().map(|(d, _)| *d));
         next
     }
 
     /// Stops every session with Cease/Administrative Shutdown (RFC 4486 §4): the NOTIFICATIONs
     /// and closes come out of [`Node::poll_output`].
     pub fn shutdown(&mut self, now: Instant) {
-        for p in self.slots_mut() {
-            p.session.handle(
-                SessionInput::Stop {
-                    notification: None,
-                    restart_after: None,
-                },
-                now,
-            );
+        for i in 0..self.peers.len() {
+            if let Some(p) = self.peers[i].as_mut() {
+                p.session.handle(
+                    SessionInput::Stop {
+                        notification: None,
+                        restart_after: None,
+                    },
+                    now,
+                );
+                self.touched.insert(i);
+            }
         }
         self.pump(now);
     }
@@ -503,229 +577,6 @@ impl Node {
         };
         e.counters.intents += 1;
         Some(i)
-    }
-
-    // ----------------------------------------------------------------------------------------
-    // The pump
-
-    /// Moves outputs between the sessions, the RIB and the engine until all are quiet: session
-    /// outputs into the RIB (or out to the driver), the RIB ⇄ engine exchange, then each
-    /// established peer's Adj-RIB-Out into its session while under the in-flight limit.
-    pub(crate) fn pump(&mut self, now: Instant) {
-        for _ in 0..MAX_PUMP_ROUNDS {
-            let mut progress = false;
-            for i in 0..self.peers.len() {
-                while let Some(out) = self.peers[i].as_mut().and_then(|p| p.session.poll_output()) {
-                    progress = true;
-                    self.on_session_output(i, out, now);
-                }
-            }
-            if let Some(e) = &mut self.evpn {
-                progress |= e.step(&mut self.rib, now, &mut self.events, &mut self.route_feed);
-            } else if let Some(feed) = &mut self.route_feed {
-                // Without an engine only the watcher takes the changes.
-                feed.extend(self.rib.poll_best_changes());
-            }
-            for i in 0..self.peers.len() {
-                let Some(p) = self.peers[i].as_mut() else {
-                    continue;
-                };
-                if !p.established {
-                    continue;
-                }
-                while p.inflight < INFLIGHT_LIMIT {
-                    let Some(bytes) = self.rib.poll_transmit(PeerId(i as u32)) else {
-                        break;
-                    };
-                    progress = true;
-                    p.inflight += bytes.len();
-                    p.session.send_updates(bytes, now);
-                }
-            }
-            if !progress {
-                break;
-            }
-        }
-        self.check_dataplane_sync(now);
-    }
-
-    fn on_session_output(&mut self, i: usize, out: SessionOutput, now: Instant) {
-        let peer_id = PeerId(i as u32);
-        let Some(p) = self.peers[i].as_mut() else {
-            return;
-        };
-        let address = p.address();
-        match out {
-            SessionOutput::Connect => {
-                // The session asks again while an attempt is still pending: its connect-retry
-                // timer ran out (RFC 4271 §8.2.2, Connect state, ConnectRetryTimer_Expires:
-                // drop the attempt and start a new one). The node never waits on an outcome
-                // that may not come (a driver that loses it would wedge the neighbour).
-                if let Some(stale) = p.connecting.take() {
-                    self.conns.remove(&stale);
-                    self.out.push_back(Output::Abort { conn: stale });
-                }
-                let Some(p) = self.peers[i].as_mut() else {
-                    return;
-                };
-                let remote = SocketAddr::new(address, p.config.transport.port);
-                let transport = p.config.transport.clone();
-                let conn = self.new_conn(i);
-                if let Some(p) = self.peers[i].as_mut() {
-                    p.connecting = Some(conn);
-                }
-                self.out.push_back(Output::Connect {
-                    conn,
-                    remote,
-                    transport,
-                });
-            }
-            SessionOutput::Send { conn, bytes } => self.out.push_back(Output::Send { conn, bytes }),
-            SessionOutput::Close { conn } => {
-                p.conns.retain(|c| *c != conn);
-                self.conns.remove(&conn);
-                self.out.push_back(Output::Close { conn });
-            }
-            SessionOutput::Abort { conn } => {
-                p.conns.retain(|c| *c != conn);
-                self.conns.remove(&conn);
-                self.out.push_back(Output::Abort { conn });
-            }
-            SessionOutput::Established(neg) => {
-                p.established = true;
-                p.end_of_rib.clear();
-                p.inflight = 0;
-                let peer = &p.config.peer;
-                let info = PeerInfo {
-                    id: peer_id,
-                    address,
-                    asn: neg.peer_asn,
-                    router_id: neg.peer_router_id,
-                    external: peer.is_external(),
-                    rr_client: peer.route_reflector_client,
-                    families: neg.families.clone(),
-                    tx: neg.tx.clone(),
-                    max_prefix: peer.max_prefix.clone(),
-                    local_role: peer.local_role(),
-                };
-                // The RT-Constraint End-of-RIB wait runs from now (RFC 4684 §6).
-                self.rib.peer_up_at(info, now);
-                self.events.push_back(NodeEvent::Established {
-                    address,
-                    families: neg.families,
-                });
-            }
-            SessionOutput::Update { update, outcome } => {
-                if let Err(e) = self.rib.apply_update(peer_id, &update, &outcome) {
-                    // RFC 4486 §4: Cease/Maximum Number of Prefixes Reached, and a restart
-                    // after the configured interval (or none).
-                    let restart_after = p
-                        .config
-                        .peer
-                        .max_prefix
-                        .iter()
-                        .find(|m| m.family == e.family)
-                        .and_then(|m| m.restart_after);
-                    let notification = e.notification();
-                    p.session.handle(
-                        SessionInput::Stop {
-                            notification: Some(notification.clone()),
-                            restart_after,
-                        },
-                        now,
-                    );
-                    self.events.push_back(NodeEvent::MaxPrefix {
-                        address,
-                        family: e.family,
-                        limit: e.limit,
-                        notification,
-                    });
-                }
-            }
-            SessionOutput::RouteRefresh(rr) => {
-                let enhanced = p
-                    .session
-                    .negotiated()
-                    .is_some_and(|n| n.enhanced_route_refresh);
-                match rr.subtype {
-                    // RFC 7313 §4: with enhanced refresh the answer is BoRR, the table, EoRR.
-                    refresh_subtype::NORMAL if enhanced => {
-                        self.rib.route_refresh_enhanced(peer_id, rr.family)
-                    }
-                    refresh_subtype::NORMAL => self.rib.route_refresh(peer_id, rr.family),
-                    refresh_subtype::BEGIN => self.rib.begin_of_route_refresh(peer_id, rr.family),
-                    refresh_subtype::END => self.rib.end_of_route_refresh(peer_id, rr.family),
-                    _ => {}
-                }
-            }
-            SessionOutput::EndOfRib(family) => {
-                if !p.end_of_rib.contains(&family) {
-                    p.end_of_rib.push(family);
-                }
-                self.rib.end_of_rib(peer_id, family);
-                self.check_deferral();
-            }
-            SessionOutput::Down(reason) => {
-                p.established = false;
-                p.end_of_rib.clear();
-                let graceful = reason.graceful_restart.is_some();
-                self.rib.peer_down(peer_id, reason.graceful_restart, now);
-                self.events.push_back(NodeEvent::Down {
-                    address,
-                    reason: reason.text,
-                    graceful,
-                });
-            }
-        }
-    }
-
-    /// A restart (RFC 4724 §4.1): every graceful-restart neighbour is told we restart (R and F
-    /// bits), and selection is deferred until their End-of-RIB, if some neighbour has graceful
-    /// restart and the deferral is not running yet.
-    fn begin_deferral(&mut self, now: Instant) {
-        if !self.slots().any(PeerSlot::graceful_restart) {
-            return;
-        }
-        for p in self.slots_mut() {
-            if p.graceful_restart() {
-                p.session.set_restarting(true);
-            }
-        }
-        if self.deferral.is_none() {
-            let until = now + self.select_defer_time;
-            self.deferral = Some(Deferral { until });
-            self.rib.set_deferral(true);
-            self.events.push_back(NodeEvent::DeferralStarted { until });
-        }
-    }
-
-    /// After a restart, the neighbours added before any I/O (the driver's journal of the
-    /// neighbours the API added) join the restart as the configured ones did: with graceful
-    /// restart they are told we restart and selection waits for their End-of-RIB. Only the
-    /// first call after [`Node::new`] of a restarting node does anything; the driver calls it
-    /// before the first connection is opened.
-    pub fn join_restart(&mut self, now: Instant) {
-        if std::mem::take(&mut self.restart_pending) {
-            self.begin_deferral(now);
-        }
-    }
-
-    /// RFC 4724 §4.1: the restarting speaker selects and advertises once every GR neighbour
-    /// has sent End-of-RIB for all negotiated families.
-    pub(crate) fn check_deferral(&mut self) {
-        if self.deferral.is_some() && every_end_of_rib_in(self.slots()) {
-            self.end_deferral(false);
-        }
-    }
-
-    fn end_deferral(&mut self, timed_out: bool) {
-        self.deferral = None;
-        self.rib.set_deferral(false);
-        for p in self.slots_mut() {
-            p.session.set_restarting(false);
-        }
-        self.events
-            .push_back(NodeEvent::DeferralEnded { timed_out });
     }
 
     // ----------------------------------------------------------------------------------------
@@ -781,8 +632,13 @@ impl Node {
         self.pump(now);
     }
 
-    /// Forgets the connections of neighbour `i` (it is being removed).
-    pub(crate) fn forget_conns_of(&mut self, i: usize) {
-        self.conns.retain(|_, p| *p != i);
+    /// Forgets connection `conn` (its neighbour is being removed).
+    pub(crate) fn forget_conn(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
+    }
+
+    /// Pushes an event (for the other modules).
+    pub(crate) fn push_event(&mut self, e: NodeEvent) {
+        self.events.push_back(e);
     }
 }

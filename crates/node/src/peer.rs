@@ -29,6 +29,10 @@ pub struct PeerSlot {
     pub end_of_rib: Vec<Family>,
     /// UPDATE bytes handed to the driver and not yet reported written.
     pub inflight: usize,
+    /// The peer group of a dynamic neighbour (`None`: a configured one).
+    pub group: Option<String>,
+    /// The session's deadline as the node's timer index holds it.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl PeerSlot {
@@ -42,12 +46,22 @@ impl PeerSlot {
             established: false,
             end_of_rib: Vec::new(),
             inflight: 0,
+            group: None,
+            deadline: None,
         }
     }
 
     /// The neighbour's address.
     pub fn address(&self) -> IpAddr {
         self.config.peer.address
+    }
+
+    /// True when the neighbour negotiates RT-Constraint (RFC 4684).
+    pub fn rtc(&self) -> bool {
+        self.config
+            .peer
+            .families
+            .contains(&evpnd_wire::Family::RT_CONSTRAINT)
     }
 
     /// True when graceful restart is configured for the neighbour.

@@ -28,7 +28,8 @@ pub struct NotificationView {
 pub struct NeighborView {
     /// Its address.
     pub address: IpAddr,
-    /// Its AS as configured.
+    /// Its AS: as configured, or for a dynamic neighbour the one it announced once
+    /// Established (0 before, when its group takes any external AS).
     pub remote_asn: u32,
     /// Our AS on the session.
     pub local_asn: u32,
@@ -56,6 +57,8 @@ pub struct NeighborView {
     pub established_count: u64,
     /// Why the last connection ended, in words.
     pub last_error: Option<String>,
+    /// The peer group of a dynamic neighbour (`None`: configured).
+    pub group: Option<String>,
 }
 
 /// Which routes [`Node::routes`] lists; every `None` field matches everything.
@@ -225,7 +228,7 @@ impl Node {
         let neg = s.negotiated().filter(|_| p.established);
         NeighborView {
             address: cfg.address,
-            remote_asn: cfg.remote_asn,
+            remote_asn: neg.map_or(cfg.remote_asn, |n| n.peer_asn),
             local_asn: cfg.local_asn,
             state: s.state(),
             uptime: stats
@@ -242,6 +245,7 @@ impl Node {
             passive: cfg.passive,
             established_count: stats.established_count,
             last_error: stats.last_error.clone(),
+            group: p.group.clone(),
         }
     }
 

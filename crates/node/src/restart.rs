@@ -16,18 +16,26 @@ pub struct Deferral {
 /// True when every graceful-restart neighbour is Established and has sent End-of-RIB for each
 /// family both sides negotiated; a neighbour whose OPEN carried no graceful restart capability
 /// is not waited for (it will never send the marker with that meaning).
-pub fn every_end_of_rib_in<'a>(peers: impl Iterator<Item = &'a PeerSlot>) -> bool {
-    peers.filter(|p| p.graceful_restart()).all(|p| {
-        if !p.established {
-            return false;
+pub fn every_end_of_rib_in<'a>(mut peers: impl Iterator<Item = &'a PeerSlot>) -> bool {
+    peers.all(|p| !waited_for(p))
+}
+
+/// True when a restart still waits for this neighbour (see [`every_end_of_rib_in`]): it has
+/// graceful restart and is not Established, or is and has not sent End-of-RIB for every
+/// family while its OPEN carried the capability.
+pub fn waited_for(p: &PeerSlot) -> bool {
+    if !p.graceful_restart() {
+        return false;
+    }
+    if !p.established {
+        return true;
+    }
+    match p.session.negotiated() {
+        Some(n) if n.peer_graceful_restart.is_some() => {
+            !n.families.iter().all(|f| p.end_of_rib.contains(f))
         }
-        match p.session.negotiated() {
-            Some(n) if n.peer_graceful_restart.is_some() => {
-                n.families.iter().all(|f| p.end_of_rib.contains(f))
-            }
-            _ => true,
-        }
-    })
+        _ => false,
+    }
 }
 
 /// True when every neighbour is Established and has sent End-of-RIB for each family it

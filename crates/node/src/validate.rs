@@ -3,7 +3,7 @@
 //! and the daemon's configuration parser alike, so a value is judged the same way whichever
 //! door it comes in by. Each refusal names the field (configuration key / API field).
 
-use crate::config::NeighborConfig;
+use crate::config::{NeighborConfig, PeerGroupConfig};
 use crate::error::CommandError;
 use evpnd_evpn::{
     is_host_address, Attachment, EngineConfig, EviConfig, GatewayAddress, IrbMode, ResolvedEvi,
@@ -374,7 +374,9 @@ pub fn neighbor(n: &NeighborConfig) -> Result<(), CommandError> {
             format!("{a} is not a unicast address"),
         ));
     }
-    asn("remote-asn", p.remote_asn)?;
+    if !p.accept_any_external_asn {
+        asn("remote-asn", p.remote_asn)?;
+    }
     asn("local-asn", p.local_asn)?;
     hold_time(p.hold_time)?;
     if p.route_reflector_client && p.is_external() {
@@ -462,6 +464,82 @@ pub fn neighbor(n: &NeighborConfig) -> Result<(), CommandError> {
                 "local-address",
                 format!("{local} is not of the neighbor's address family"),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// A peer group on its own: a name, at least one listen range, a limit of at least one
+/// session, and the settings of its neighbours as [`neighbor`] judges them (with a stand-in
+/// address of the first range's family; dynamic neighbours are passive).
+pub fn peer_group(g: &PeerGroupConfig) -> Result<(), CommandError> {
+    if g.name.is_empty() || g.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(CommandError::invalid(
+            "name",
+            format!(
+                "{:?} is not a peer group name (non-empty, no spaces)",
+                g.name
+            ),
+        ));
+    }
+    let Some(first) = g.listen_ranges.first() else {
+        return Err(CommandError::invalid("listen-range", "at least one prefix"));
+    };
+    for (i, r) in g.listen_ranges.iter().enumerate() {
+        if g.listen_ranges[..i].contains(r) {
+            return Err(CommandError::invalid(
+                "listen-range",
+                format!("{r} is listed twice"),
+            ));
+        }
+    }
+    if g.limit == 0 {
+        return Err(CommandError::invalid(
+            "limit",
+            "0 sessions (at least 1; leave it out for the default 100)",
+        ));
+    }
+    if !g.template.peer.passive {
+        return Err(CommandError::invalid(
+            "passive",
+            "dynamic neighbors are always passive",
+        ));
+    }
+    let mut probe = g.template.clone();
+    probe.peer.address = if first.addr().is_ipv4() {
+        IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1))
+    } else {
+        IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))
+    };
+    neighbor(&probe)
+}
+
+/// Every peer group ([`peer_group`]) and the groups together: unique names, and no listen
+/// range in two groups (the longest range holding an address picks its group, so two equal
+/// ranges would leave the choice open). Errors name the group (`peer-group NAME: ...`).
+pub fn peer_groups(groups: &[PeerGroupConfig]) -> Result<(), CommandError> {
+    for (i, g) in groups.iter().enumerate() {
+        peer_group(g).map_err(|e| within(e, &format!("peer-group {}", g.name)))?;
+        for other in &groups[..i] {
+            if other.name == g.name {
+                return Err(CommandError::exists(
+                    "name",
+                    format!("peer-group {} is configured twice", g.name),
+                ));
+            }
+            if let Some(r) = g
+                .listen_ranges
+                .iter()
+                .find(|r| other.listen_ranges.contains(r))
+            {
+                return Err(CommandError::invalid(
+                    "listen-range",
+                    format!(
+                        "peer-group {}: {r} is also a listen range of peer-group {} (the longest range picks the group; equal ranges are ambiguous)",
+                        g.name, other.name
+                    ),
+                ));
+            }
         }
     }
     Ok(())

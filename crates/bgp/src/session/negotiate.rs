@@ -100,7 +100,15 @@ fn negotiate(
         }
     }
     let peer_asn = peer.asn();
-    if peer_asn != config.remote_asn {
+    if config.accept_any_external_asn {
+        if peer_asn == config.local_asn {
+            return Err(open_error(
+                subcode::BAD_PEER_AS,
+                Vec::new(),
+                format!("OPEN: peer AS {peer_asn} is our own AS; only external ASes are accepted"),
+            ));
+        }
+    } else if peer_asn != config.remote_asn {
         let how = if cap_as.is_none() && peer.my_as == AS_TRANS {
             " (AS_TRANS without the 4-octet AS capability)"
         } else {

@@ -902,6 +902,21 @@ fn bad_peer_as_is_refused_with_2_2() {
 }
 
 #[test]
+fn any_external_as_accepts_every_other_as_and_refuses_ours() {
+    let mut config = cfg_a();
+    config.remote_asn = 0;
+    config.accept_any_external_asn = true;
+    assert!(config.is_external());
+    // Our own AS: Bad Peer AS (RFC 4271 §6.2).
+    let open = open_raw(65000, 90, ID_B, &[cap_mp(EVPN), cap_as4(65000)]);
+    assert_open_refused(config.clone(), &open, &notification(2, 2, &[]));
+    // Any other AS, 2- or 4-octet: accepted and reported as negotiated.
+    let open = open_raw(23456, 90, ID_B, &[cap_mp(EVPN), cap_as4(4_200_000_001)]);
+    let t = T::established_with(config, &open);
+    assert_eq!(t.s.negotiated().unwrap().peer_asn, 4_200_000_001);
+}
+
+#[test]
 fn our_own_bgp_identifier_is_refused_on_ibgp_only() {
     let open = open_raw(65000, 90, ID_A, &[cap_mp(EVPN), cap_as4(65000)]);
     assert_open_refused(cfg_a(), &open, &notification(2, 3, &[]));

@@ -170,6 +170,14 @@ impl Evpnd for Service {
         Ok(Response::new(out))
     }
 
+    async fn list_peer_groups(
+        &self,
+        _req: GrpcRequest<v1::ListPeerGroupsRequest>,
+    ) -> Result<Response<v1::ListPeerGroupsResponse>, Status> {
+        let (groups, refused) = self.ask(Request::PeerGroups).await?;
+        Ok(Response::new(render::peer_groups(&groups, refused)))
+    }
+
     async fn list_routes(
         &self,
         req: GrpcRequest<v1::ListRoutesRequest>,

@@ -87,9 +87,33 @@ pub fn neighbors(list: &[NeighborView]) -> v1::ListNeighborsResponse {
                 passive: n.passive,
                 established_count: n.established_count,
                 last_error: n.last_error.clone().unwrap_or_default(),
+                peer_group: n.group.clone().unwrap_or_default(),
             })
             .collect(),
         next_page_token: String::new(),
+    }
+}
+
+/// `ListPeerGroups`.
+pub fn peer_groups(
+    groups: &[evpnd_node::PeerGroupView],
+    refused_out_of_range: u64,
+) -> v1::ListPeerGroupsResponse {
+    v1::ListPeerGroupsResponse {
+        peer_groups: groups
+            .iter()
+            .map(|g| v1::PeerGroup {
+                name: g.name.clone(),
+                listen_ranges: g.listen_ranges.iter().map(|r| r.to_string()).collect(),
+                remote_asn: g.remote_asn.to_string(),
+                limit: g.limit,
+                active: g.active,
+                established: g.established,
+                accepted: g.accepted,
+                refused_limit: g.refused_limit,
+            })
+            .collect(),
+        refused_out_of_range,
     }
 }
 

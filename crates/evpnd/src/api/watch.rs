@@ -382,9 +382,11 @@ fn event(e: &NodeEvent) -> v1::event_message::Event {
             reason: reason.clone(),
             graceful: *graceful,
         }),
-        NodeEvent::Refused { remote } => E::ConnectionRefused(v1::ConnectionRefused {
-            remote: remote.to_string(),
-        }),
+        NodeEvent::Refused { remote } | NodeEvent::RefusedGroupLimit { remote, .. } => {
+            E::ConnectionRefused(v1::ConnectionRefused {
+                remote: remote.to_string(),
+            })
+        }
         NodeEvent::MaxPrefix {
             address,
             family,

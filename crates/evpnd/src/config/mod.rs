@@ -11,6 +11,7 @@ mod dataplane;
 mod evpn;
 mod neighbor;
 mod observe;
+mod peer_group;
 mod static_route;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,8 @@ struct RawConfig {
     bgp: RawBgp,
     #[serde(default)]
     neighbor: Vec<neighbor::RawNeighbor>,
+    #[serde(default)]
+    peer_group: Vec<peer_group::RawPeerGroup>,
     #[serde(default)]
     static_route: Vec<static_route::RawStaticRoute>,
     #[serde(default)]
@@ -178,15 +181,14 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         Some(s) => Duration::from_secs_f64(s),
         None => Duration::from_secs(1),
     };
-    let neighbors = neighbor::neighbors(
-        raw.neighbor,
-        &neighbor::Defaults {
-            asn: raw.asn,
-            router_id: raw.router_id,
-            hold_time,
-            connect_retry,
-        },
-    )?;
+    let defaults = neighbor::Defaults {
+        asn: raw.asn,
+        router_id: raw.router_id,
+        hold_time,
+        connect_retry,
+    };
+    let neighbors = neighbor::neighbors(raw.neighbor, &defaults)?;
+    let peer_groups = peer_group::peer_groups(raw.peer_group, &defaults)?;
     let api = match raw.api.listen.as_deref() {
         None => Some(ApiListen::Unix(PathBuf::from("/run/evpnd/api.sock"))),
         Some("none") | Some("") => None,
@@ -232,6 +234,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         router_id: raw.router_id,
         cluster_id: raw.bgp.cluster_id.unwrap_or(raw.router_id),
         neighbors,
+        peer_groups,
         static_routes,
         import_route_targets,
         select_defer_time: Duration::from_secs(raw.bgp.select_defer_time.unwrap_or(360)),

@@ -70,24 +70,38 @@ fn parse_role(s: &str) -> Option<BgpRole> {
     .find(|r| r.name() == s)
 }
 
-/// The neighbours of `raw`, each checked; the error names `neighbor[i] (address).key`.
-pub(super) fn neighbors(
-    raw: Vec<RawNeighbor>,
-    d: &Defaults,
-) -> Result<Vec<NeighborConfig>, ConfigError> {
-    let mut out: Vec<NeighborConfig> = Vec::new();
-    for (i, n) in raw.into_iter().enumerate() {
-        let key = format!("neighbor[{i}] ({})", n.address);
-        if out.iter().any(|o| o.peer.address == n.address) {
-            return err(format!("{key}: duplicate neighbor address"));
-        }
-        let mut peer = PeerConfig::new(n.address, n.remote_asn, d.asn, d.router_id);
-        peer.hold_time = n.hold_time.unwrap_or(d.hold_time);
-        peer.passive = n.passive.unwrap_or(false);
-        peer.route_reflector_client = n.route_reflector_client.unwrap_or(false);
+/// The session options a `[[neighbor]]` and a `[[peer-group]]` share, as written.
+pub(super) struct SessionOptions {
+    pub port: Option<u16>,
+    pub local_address: Option<IpAddr>,
+    pub route_reflector_client: Option<bool>,
+    pub hold_time: Option<u16>,
+    pub families: Option<Vec<String>>,
+    pub md5_password: Option<String>,
+    pub ttl_security: Option<u8>,
+    pub multihop: Option<u8>,
+    pub max_prefix: Option<u32>,
+    pub max_prefix_restart: Option<u64>,
+    pub graceful_restart: Option<bool>,
+    pub restart_time: Option<u16>,
+    pub role: Option<String>,
+    pub role_strict: Option<bool>,
+}
+
+impl SessionOptions {
+    /// Applies the options to `peer` (made with the `[bgp]` defaults `d`) and returns the
+    /// transport; errors name `key.option`.
+    pub(super) fn apply(
+        self,
+        key: &str,
+        peer: &mut PeerConfig,
+        d: &Defaults,
+    ) -> Result<Transport, ConfigError> {
+        peer.hold_time = self.hold_time.unwrap_or(d.hold_time);
+        peer.route_reflector_client = self.route_reflector_client.unwrap_or(false);
         peer.connect_retry = d.connect_retry;
         peer.connect_retry_max = peer.connect_retry_max.max(d.connect_retry);
-        if let Some(fams) = n.families {
+        if let Some(fams) = self.families {
             let mut list = Vec::new();
             for f in fams {
                 let fam = parse_family(&f).ok_or_else(|| {
@@ -101,37 +115,68 @@ pub(super) fn neighbors(
             }
             peer.families = list;
         }
-        if let Some(limit) = n.max_prefix {
+        if let Some(limit) = self.max_prefix {
             peer.max_prefix = vec![MaxPrefix {
                 family: Family::L2VPN_EVPN,
                 limit,
-                restart_after: n.max_prefix_restart.map(Duration::from_secs),
+                restart_after: self.max_prefix_restart.map(Duration::from_secs),
             }];
         }
-        if n.graceful_restart.unwrap_or(false) {
+        if self.graceful_restart.unwrap_or(false) {
             peer.graceful_restart = Some(GracefulRestartConfig {
-                restart_time: n.restart_time.unwrap_or(120),
+                restart_time: self.restart_time.unwrap_or(120),
                 stale_routes_time: Duration::from_secs(360),
             });
         }
-        if let Some(r) = n.role {
+        if let Some(r) = self.role {
             peer.role = Some(parse_role(&r).ok_or_else(|| {
                 ConfigError(format!(
                     "{key}.role: unknown role {r:?} (provider, rs, rs-client, customer, peer)"
                 ))
             })?);
         }
-        peer.strict_role = n.role_strict.unwrap_or(false);
-        let neighbor = NeighborConfig {
-            peer,
-            transport: Transport {
-                port: n.port.unwrap_or(179),
-                local_address: n.local_address,
-                md5_password: n.md5_password,
-                ttl_security: n.ttl_security,
-                multihop: n.multihop,
-            },
+        peer.strict_role = self.role_strict.unwrap_or(false);
+        Ok(Transport {
+            port: self.port.unwrap_or(179),
+            local_address: self.local_address,
+            md5_password: self.md5_password,
+            ttl_security: self.ttl_security,
+            multihop: self.multihop,
+        })
+    }
+}
+
+/// The neighbours of `raw`, each checked; the error names `neighbor[i] (address).key`.
+pub(super) fn neighbors(
+    raw: Vec<RawNeighbor>,
+    d: &Defaults,
+) -> Result<Vec<NeighborConfig>, ConfigError> {
+    let mut out: Vec<NeighborConfig> = Vec::new();
+    for (i, n) in raw.into_iter().enumerate() {
+        let key = format!("neighbor[{i}] ({})", n.address);
+        if out.iter().any(|o| o.peer.address == n.address) {
+            return err(format!("{key}: duplicate neighbor address"));
+        }
+        let mut peer = PeerConfig::new(n.address, n.remote_asn, d.asn, d.router_id);
+        peer.passive = n.passive.unwrap_or(false);
+        let options = SessionOptions {
+            port: n.port,
+            local_address: n.local_address,
+            route_reflector_client: n.route_reflector_client,
+            hold_time: n.hold_time,
+            families: n.families,
+            md5_password: n.md5_password,
+            ttl_security: n.ttl_security,
+            multihop: n.multihop,
+            max_prefix: n.max_prefix,
+            max_prefix_restart: n.max_prefix_restart,
+            graceful_restart: n.graceful_restart,
+            restart_time: n.restart_time,
+            role: n.role,
+            role_strict: n.role_strict,
         };
+        let transport = options.apply(&key, &mut peer, d)?;
+        let neighbor = NeighborConfig { peer, transport };
         validate::neighbor(&neighbor)
             .map_err(|e| ConfigError(format!("{key}.{}: {}", e.field, e.message)))?;
         out.push(neighbor);

@@ -753,3 +753,142 @@ fn documented_layer3_example_parses() {
     assert_eq!((e.vrfs.len(), e.evis.len()), (1, 2));
     assert_eq!(e.vrfs[0].routes.len(), 1);
 }
+
+/// GOOD with a `[[peer-group]]` of `body` appended.
+fn with_group(body: &str) -> String {
+    format!("{GOOD}\n[[peer-group]]\n{body}\n")
+}
+
+#[test]
+fn a_peer_group_parses_with_every_key() {
+    let c = parse(&with_group(
+        r#"name = "nves"
+listen-range = ["127.64.0.0/10", "2001:db8::/32"]
+remote-asn = "internal"
+limit = 20000
+route-reflector-client = true
+hold-time = 30
+families = ["l2vpn-evpn", "rt-constraint"]
+md5-password = "secret"
+ttl-security = 1
+max-prefix = 1000
+max-prefix-restart = 60
+graceful-restart = true
+restart-time = 90
+port = 179
+local-address = "127.0.0.1""#,
+    ))
+    .unwrap();
+    let g = &c.node.peer_groups[0];
+    assert_eq!(g.name, "nves");
+    assert_eq!(
+        g.listen_ranges,
+        vec![
+            "127.64.0.0/10".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap()
+        ]
+    );
+    assert_eq!(g.remote_asn(), evpnd_node::RemoteAsn::Internal);
+    assert_eq!(g.limit, 20000);
+    let p = &g.template.peer;
+    assert!(p.passive && p.route_reflector_client && !p.is_external());
+    assert_eq!(p.hold_time, 30);
+    assert_eq!(
+        p.families,
+        vec![
+            evpnd_wire::Family::L2VPN_EVPN,
+            evpnd_wire::Family::RT_CONSTRAINT
+        ]
+    );
+    assert_eq!(p.max_prefix[0].limit, 1000);
+    assert_eq!(p.max_prefix[0].restart_after, Some(Duration::from_secs(60)));
+    assert_eq!(p.graceful_restart.map(|g| g.restart_time), Some(90));
+    let t = &g.template.transport;
+    assert_eq!(t.md5_password.as_deref(), Some("secret"));
+    assert_eq!(t.ttl_security, Some(1));
+}
+
+#[test]
+fn peer_group_defaults_and_remote_as_forms() {
+    let c = parse(&with_group(
+        "name = \"a\"\nlisten-range = \"127.64.0.0/10\"\nremote-asn = \"external\"",
+    ))
+    .unwrap();
+    let g = &c.node.peer_groups[0];
+    assert_eq!(g.limit, 100);
+    assert_eq!(g.remote_asn(), evpnd_node::RemoteAsn::External);
+    assert!(g.template.peer.is_external());
+    assert_eq!(g.template.peer.hold_time, 90);
+    assert_eq!(
+        g.template.peer.families,
+        vec![evpnd_wire::Family::L2VPN_EVPN]
+    );
+    let c = parse(&with_group(
+        "name = \"a\"\nlisten-range = [\"127.64.0.0/10\"]\nremote-asn = 65010",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.node.peer_groups[0].remote_asn(),
+        evpnd_node::RemoteAsn::Number(65010)
+    );
+}
+
+#[test]
+fn bad_peer_groups_name_the_key() {
+    let base = "name = \"a\"\nlisten-range = \"127.64.0.0/10\"\nremote-asn = \"internal\"";
+    let cases = [
+        (
+            base.replace("127.64.0.0/10", "127.64.0.0"),
+            "peer-group[0] (a).listen-range",
+        ),
+        (
+            base.replace("[\"127.64.0.0/10\"]", "[]")
+                .replace("listen-range = \"127.64.0.0/10\"", "listen-range = []"),
+            "peer-group[0] (a).listen-range",
+        ),
+        (
+            base.replace("\"internal\"", "\"elsewhere\""),
+            "peer-group[0] (a).remote-asn",
+        ),
+        (
+            base.replace("\"internal\"", "0"),
+            "peer-group[0] (a).remote-asn",
+        ),
+        (format!("{base}\nlimit = 0"), "peer-group[0] (a).limit"),
+        (
+            format!("{base}\nhold-time = 2"),
+            "peer-group[0] (a).hold-time",
+        ),
+        (
+            format!("{base}\nfamilies = [\"nope\"]"),
+            "peer-group[0] (a).families",
+        ),
+        (
+            format!("{base}\nmd5-password = \"\""),
+            "peer-group[0] (a).md5-password",
+        ),
+        (
+            format!("{base}\nttl-security = 1\nmultihop = 2"),
+            "peer-group[0] (a).ttl-security",
+        ),
+        (format!("{base}\npassive = false"), "passive"),
+        (format!("{base}\nbogus = 1"), "bogus"),
+        (
+            base.replace("\"internal\"", "\"external\"") + "\nroute-reflector-client = true",
+            "peer-group[0] (a).route-reflector-client",
+        ),
+        (
+            format!("{base}\n[[peer-group]]\n{base}"),
+            "peer-group.name: peer-group a is configured twice",
+        ),
+        (
+            format!("{base}\n[[peer-group]]\n{}", base.replace("\"a\"", "\"b\"")),
+            "peer-group.listen-range",
+        ),
+        ("name = \"a\"\nremote-asn = 1".to_string(), "listen-range"),
+    ];
+    for (body, key) in cases {
+        let e = parse(&with_group(&body)).unwrap_err().0;
+        assert!(e.contains(key), "error {e:?} should mention {key:?}");
+    }
+}

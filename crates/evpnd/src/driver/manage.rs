@@ -299,6 +299,8 @@ impl Driver {
                 vnis_removed = ?r.vnis_removed,
                 vnis_changed = ?r.vnis_changed,
                 ignored = ?r.ignored,
+                peer_groups_set = ?r.peer_groups_set,
+                peer_groups_removed = ?r.peer_groups_removed,
                 "configuration reloaded"
             ),
             Err(e) => warn!("configuration not reloaded, nothing changed: {e}"),
@@ -402,6 +404,21 @@ impl Driver {
         for n in &plan.add_neighbors {
             self.command(Command::AddNeighbor(Box::new(n.clone())))
                 .map_err(|e| fail(format!("adding neighbor {}", n.peer.address), e))?;
+        }
+        for g in &plan.remove_peer_groups {
+            self.command(Command::RemovePeerGroup {
+                name: g.name.clone(),
+            })
+            .map_err(|e| fail(format!("removing peer-group {}", g.name), e))?;
+            self.listener_ranges(g, false);
+        }
+        for (g, old) in &plan.set_peer_groups {
+            self.command(Command::SetPeerGroup(Box::new(g.clone())))
+                .map_err(|e| fail(format!("setting peer-group {}", g.name), e))?;
+            if let Some(old) = old {
+                self.listener_ranges(old, false);
+            }
+            self.listener_ranges(g, true);
         }
         self.running = crate::reload::applied(&self.running, &new);
         Ok(plan.report)

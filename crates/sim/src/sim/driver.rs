@@ -108,6 +108,7 @@ fn event_code(e: &NodeEvent) -> u64 {
         NodeEvent::Established { .. } => 1,
         NodeEvent::Down { graceful, .. } => 2 + u64::from(*graceful),
         NodeEvent::Refused { .. } => 4,
+        NodeEvent::RefusedGroupLimit { .. } => 14,
         NodeEvent::MaxPrefix { .. } => 5,
         NodeEvent::DeferralStarted { .. } => 6,
         NodeEvent::DeferralEnded { timed_out } => 7 + u64::from(*timed_out),
