@@ -8,10 +8,14 @@
 //!   from that record alone ([`Engine::decide`]), so a route update never scans a table.
 //! * One [`IpRecord`] per `(vni, ip)` does the same for IP↔MAC bindings; `local_ips` maps a
 //!   locally bound IP to its MAC.
-//! * Imported routes are remembered by route key (`imported`) with only the VNI they went to
-//!   (and, for type 3, the flood VTEP); the rest of a type-2 route's contribution is its claim in
-//!   the MAC record, so a withdrawal or a new best path undoes exactly that contribution without
-//!   storing the route twice.
+//! * A type-2 route's whole contribution is its claim in the MAC record: no entry per route
+//!   key. A withdrawal finds the claim again through the VNIs its (RD, Ethernet tag) feeds
+//!   (`sources`: one entry per remote MAC-VRF, RFC 7432 §7.9), so a withdrawal or a new best
+//!   path undoes exactly that contribution without storing the route twice. Type-3 routes are
+//!   remembered by route key (`imported`) with their VNI and flood VTEP.
+//! * The MAC records live densely in a vector behind a hash index of 4-byte positions
+//!   ([`mac_table`]): a million MACs do not leave a million record-sized holes in a hash map
+//!   at half load.
 //! * Move history is a short deque per record (at most N timestamps); freeze expiries sit in a
 //!   binary heap ordered by deadline, checked lazily.
 //!
@@ -53,6 +57,7 @@ mod explain;
 mod import;
 mod irb;
 mod l3_import;
+mod mac_table;
 mod mobility;
 mod origination;
 mod ports;
@@ -70,7 +75,7 @@ use crate::types::VrfName;
 use crate::types::{DataplaneIntent, EngineEvent, RouteChange};
 use duplicate::TimerKey;
 use evpnd_wire::{MacAddress, Vni};
-use import::{ImportKey, Stored};
+use import::{ImportKey, RouteSources, Stored};
 use mobility::MacRecord;
 use proxy_arp_nd::IpRecord;
 use std::cmp::Reverse;
@@ -96,10 +101,11 @@ pub struct Engine {
     config: EngineConfig,
     evis: BTreeMap<Vni, ResolvedEvi>,
     vrfs: BTreeMap<VrfName, ResolvedVrf>,
-    macs: HashMap<(Vni, MacAddress), MacRecord>,
+    macs: mac_table::MacTable<MacRecord>,
     ips: HashMap<(Vni, IpAddr), IpRecord>,
     local_ips: HashMap<(Vni, IpAddr), MacAddress>,
     imported: HashMap<ImportKey, Stored>,
+    sources: RouteSources,
     flood: HashMap<Vni, BTreeMap<IpAddr, u32>>,
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     routes: VecDeque<RouteChange>,
@@ -116,10 +122,11 @@ impl Engine {
             config,
             evis: BTreeMap::new(),
             vrfs: BTreeMap::new(),
-            macs: HashMap::new(),
+            macs: mac_table::MacTable::default(),
             ips: HashMap::new(),
             local_ips: HashMap::new(),
             imported: HashMap::new(),
+            sources: RouteSources::default(),
             flood: HashMap::new(),
             timers: BinaryHeap::new(),
             routes: VecDeque::new(),

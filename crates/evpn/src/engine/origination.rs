@@ -43,7 +43,7 @@ impl Engine {
             }
         }
         let key = (a.vni, a.mac);
-        let rec = self.macs.entry(key).or_insert_with(|| MacRecord::new(now));
+        let rec = self.macs.get_or_insert_with(key, || MacRecord::new(now));
         // A learn: the MAC is not attached here, or only dormant behind a remote claim (being
         // told again that it is here is a new learn of a MAC held remotely).
         let learn = !rec.local_active();

@@ -52,7 +52,7 @@ impl Engine {
                 )
             })
             .collect();
-        for ((vni, _), r) in &self.macs {
+        for ((vni, _), r) in self.macs.iter() {
             if let Some(row) = rows.get_mut(vni) {
                 match r.installed.map(|w| w.at) {
                     Some(Location::Local) => row.local_macs += 1,
