@@ -9,7 +9,7 @@
 //! settled, so only the net difference reaches the data plane.
 
 use super::explain::ImportVerdict;
-use super::mobility::{Claim, MacRecord};
+use super::mobility::{Claim, MacRecord, Stamp};
 use super::proxy_arp_nd::IpRecord;
 use super::Engine;
 use crate::types::{is_host_address, DataplaneIntent};
@@ -226,7 +226,7 @@ impl Engine {
         let vni = self.sources.vnis(rd, ethernet_tag).find(|vni| {
             self.macs
                 .get(&(*vni, mac))
-                .is_some_and(|r| r.remotes.iter().any(|c| c.key == key))
+                .is_some_and(|r| r.remotes.view(mac).iter().any(|c| c.key == key))
         })?;
         self.sources.remove(rd, ethernet_tag, vni);
         Some(Stored::Mac { vni })
@@ -238,12 +238,8 @@ impl Engine {
             (Stored::Flood { vni, vtep }, _) => Some(Imported::Flood { vni, vtep }),
             (Stored::Mac { vni }, ImportKey::MacIp { mac, ip, .. }) => {
                 let ip = ip.filter(|ip| is_host_address(*ip) && !self.is_own_gateway(vni, *ip));
-                let c = self
-                    .macs
-                    .get(&(vni, mac))?
-                    .remotes
-                    .iter()
-                    .find(|c| c.key == key)?;
+                let claims = self.macs.get(&(vni, mac))?.remotes.view(mac);
+                let c = claims.iter().find(|c| c.key == key)?;
                 Some(Imported::Mac {
                     vni,
                     mac,
@@ -287,11 +283,12 @@ impl Engine {
                     router,
                     immutable,
                 };
+                let since = Stamp::new(self.epoch, now);
                 let rec = self
                     .macs
-                    .get_or_insert_with((vni, mac), || MacRecord::new(now));
+                    .get_or_insert_with((vni, mac), || MacRecord::new(since));
                 rec.saw_sequence(sequence);
-                rec.remotes.push(c);
+                rec.remotes.push(mac, c);
                 if let Some(ip) = ip {
                     let conflicting = self.local_ips.get(&(vni, ip)).is_some_and(|m| *m != mac);
                     self.ips
@@ -327,7 +324,7 @@ impl Engine {
             }
             Imported::Mac { vni, mac, ip, .. } => {
                 if let Some(r) = self.macs.get_mut(&(vni, mac)) {
-                    r.remotes.retain(|c| c.key != key);
+                    r.remotes.remove(mac, key);
                 }
                 if let Some(ip) = ip {
                     if let Some(r) = self.ips.get_mut(&(vni, ip)) {

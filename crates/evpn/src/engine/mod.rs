@@ -51,6 +51,7 @@
 //!   layer-3 contribution of an imported route (a few dozen bytes) is kept whole per route key.
 //! * [`explain`]: why the engine holds what it holds (`evpnctl explain`).
 
+mod claims;
 mod duplicate;
 mod evi;
 mod explain;
@@ -99,6 +100,8 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
+    /// The reference point of the instants the MAC records keep in 8 bytes.
+    epoch: Instant,
     evis: BTreeMap<Vni, ResolvedEvi>,
     vrfs: BTreeMap<VrfName, ResolvedVrf>,
     macs: mac_table::MacTable<MacRecord>,
@@ -120,6 +123,7 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         Engine {
             config,
+            epoch: Instant::now(),
             evis: BTreeMap::new(),
             vrfs: BTreeMap::new(),
             macs: mac_table::MacTable::default(),
