@@ -15,7 +15,9 @@
 //!   remembered by route key (`imported`) with their VNI and flood VTEP.
 //! * The MAC records live densely in a vector behind a hash index of 4-byte positions
 //!   ([`mac_table`]): a million MACs do not leave a million record-sized holes in a hash map
-//!   at half load.
+//!   at half load. A record keeps its one common claim (a MAC-only route from an IPv4 VTEP)
+//!   packed inline and spills anything else to full claims ([`claims`]); readers always see
+//!   full claims, so the decision below is unchanged.
 //! * Move history is a short deque per record (at most N timestamps); freeze expiries sit in a
 //!   binary heap ordered by deadline, checked lazily.
 //!
