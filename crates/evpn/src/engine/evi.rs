@@ -94,6 +94,7 @@ impl Engine {
         }
         self.local_ips.retain(|(v, _), _| *v != vni);
         self.imported.retain(|_, st| st.vni() != vni);
+        self.sources.forget_vni(vni);
         if let Some(list) = self.flood.remove(&vni) {
             for vtep in list.into_keys() {
                 self.intents

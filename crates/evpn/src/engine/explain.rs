@@ -388,12 +388,13 @@ impl Engine {
     /// nothing for it).
     pub fn explain_mac(&self, vni: Vni, mac: MacAddress) -> Option<MacExplanation> {
         let r = self.macs.get(&(vni, mac))?;
-        let (winner, conflict, mut decision) = self.decide_why(r);
+        let (winner, conflict, mut decision) = self.decide_why(r, mac);
         let frozen = r.detection.frozen();
         if frozen {
             decision = Decision::Frozen;
         }
-        let mut remotes: Vec<&Claim> = r.remotes.iter().collect();
+        let claims = r.remotes.view(mac);
+        let mut remotes: Vec<&Claim> = claims.iter().collect();
         remotes.sort_by_key(|c| c.mac_rank());
         Some(MacExplanation {
             local: r.local.as_ref().map(|l| ClaimView {

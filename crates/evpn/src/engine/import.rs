@@ -9,7 +9,7 @@
 //! settled, so only the net difference reaches the data plane.
 
 use super::explain::ImportVerdict;
-use super::mobility::{Claim, MacRecord};
+use super::mobility::{Claim, MacRecord, Stamp};
 use super::proxy_arp_nd::IpRecord;
 use super::Engine;
 use crate::types::{is_host_address, DataplaneIntent};
@@ -18,6 +18,7 @@ use evpnd_wire::{
     EvpnRoute, ExtCommunityKind, Family, MacAddress, PmsiTunnelId, Route, RouteDistinguisher,
     RouteTarget, Vni,
 };
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -88,6 +89,56 @@ impl Stored {
     }
 }
 
+/// The VNIs each (RD, Ethernet tag) of imported type-2 routes feeds, with how many routes it
+/// feeds each with: what finds an imported type-2 route's claim again from its key alone. An
+/// RD identifies one MAC-VRF of the PE that originates it (RFC 7432 §7.9), so there is one
+/// entry per remote MAC-VRF, not per route.
+#[derive(Debug, Default)]
+pub(super) struct RouteSources(HashMap<(RouteDistinguisher, u32), Vec<(Vni, u32)>>);
+
+impl RouteSources {
+    /// One more route of (`rd`, `tag`) imported into `vni`.
+    fn add(&mut self, rd: RouteDistinguisher, tag: u32, vni: Vni) {
+        let vnis = self.0.entry((rd, tag)).or_default();
+        match vnis.iter_mut().find(|(v, _)| *v == vni) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => vnis.push((vni, 1)),
+        }
+    }
+
+    /// One route of (`rd`, `tag`) no longer imported into `vni`.
+    fn remove(&mut self, rd: RouteDistinguisher, tag: u32, vni: Vni) {
+        let Some(vnis) = self.0.get_mut(&(rd, tag)) else {
+            return;
+        };
+        if let Some(i) = vnis.iter().position(|(v, _)| *v == vni) {
+            vnis[i].1 = vnis[i].1.saturating_sub(1);
+            if vnis[i].1 == 0 {
+                vnis.swap_remove(i);
+            }
+        }
+        if vnis.is_empty() {
+            self.0.remove(&(rd, tag));
+        }
+    }
+
+    /// The VNIs routes of (`rd`, `tag`) are imported into.
+    fn vnis(&self, rd: RouteDistinguisher, tag: u32) -> impl Iterator<Item = Vni> + '_ {
+        self.0
+            .get(&(rd, tag))
+            .into_iter()
+            .flat_map(|v| v.iter().map(|(vni, _)| *vni))
+    }
+
+    /// Forgets every route imported into `vni` (the EVI is removed with its MAC records).
+    pub(super) fn forget_vni(&mut self, vni: Vni) {
+        self.0.retain(|_, vnis| {
+            vnis.retain(|(v, _)| *v != vni);
+            !vnis.is_empty()
+        });
+    }
+}
+
 impl Engine {
     /// A best-path change of the speaker's EVPN table. Type-2 and type-3 routes whose best path
     /// carries a route target imported by the EVI of their VNI (label 1 for type 2, the PMSI
@@ -114,11 +165,10 @@ impl Engine {
     fn l2_best_change(&mut self, key: ImportKey, change: &BestChange, now: Instant) {
         let new = change.best.as_ref().and_then(|p| self.classify(p));
         let old = self
-            .imported
-            .remove(&key)
+            .forget_import(key)
             .and_then(|st| self.contribution(key, st));
         if let Some(n) = &new {
-            self.imported.insert(key, Stored::of(n));
+            self.remember_import(key, Stored::of(n));
         }
         if old == new {
             return;
@@ -143,18 +193,53 @@ impl Engine {
         }
     }
 
+    /// Remembers where the contribution of the imported route `key` is kept. A type-2 route
+    /// costs no entry of its own: its claim in the MAC record is found again through the VNIs
+    /// its (RD, Ethernet tag) feeds ([`RouteSources`]); a type-3 route is kept by key.
+    fn remember_import(&mut self, key: ImportKey, st: Stored) {
+        match (key, st) {
+            (
+                ImportKey::MacIp {
+                    rd, ethernet_tag, ..
+                },
+                Stored::Mac { vni },
+            ) => self.sources.add(rd, ethernet_tag, vni),
+            _ => {
+                self.imported.insert(key, st);
+            }
+        }
+    }
+
+    /// Forgets where the contribution of the imported route `key` is kept and returns it
+    /// (`None`: the route contributed nothing). O(VNIs fed by the route's RD and Ethernet
+    /// tag), one in practice: an RD names one MAC-VRF of its PE (RFC 7432 §7.9).
+    fn forget_import(&mut self, key: ImportKey) -> Option<Stored> {
+        let ImportKey::MacIp {
+            rd,
+            ethernet_tag,
+            mac,
+            ..
+        } = key
+        else {
+            return self.imported.remove(&key);
+        };
+        let vni = self.sources.vnis(rd, ethernet_tag).find(|vni| {
+            self.macs
+                .get(&(*vni, mac))
+                .is_some_and(|r| r.remotes.view(mac).iter().any(|c| c.key == key))
+        })?;
+        self.sources.remove(rd, ethernet_tag, vni);
+        Some(Stored::Mac { vni })
+    }
+
     /// The full contribution of the imported route `key`, rebuilt from where it is kept.
     pub(super) fn contribution(&self, key: ImportKey, st: Stored) -> Option<Imported> {
         match (st, key) {
             (Stored::Flood { vni, vtep }, _) => Some(Imported::Flood { vni, vtep }),
             (Stored::Mac { vni }, ImportKey::MacIp { mac, ip, .. }) => {
                 let ip = ip.filter(|ip| is_host_address(*ip) && !self.is_own_gateway(vni, *ip));
-                let c = self
-                    .macs
-                    .get(&(vni, mac))?
-                    .remotes
-                    .iter()
-                    .find(|c| c.key == key)?;
+                let claims = self.macs.get(&(vni, mac))?.remotes.view(mac);
+                let c = claims.iter().find(|c| c.key == key)?;
                 Some(Imported::Mac {
                     vni,
                     mac,
@@ -198,12 +283,12 @@ impl Engine {
                     router,
                     immutable,
                 };
+                let since = Stamp::new(self.epoch, now);
                 let rec = self
                     .macs
-                    .entry((vni, mac))
-                    .or_insert_with(|| MacRecord::new(now));
+                    .get_or_insert_with((vni, mac), || MacRecord::new(since));
                 rec.saw_sequence(sequence);
-                rec.remotes.push(c);
+                rec.remotes.push(mac, c);
                 if let Some(ip) = ip {
                     let conflicting = self.local_ips.get(&(vni, ip)).is_some_and(|m| *m != mac);
                     self.ips
@@ -239,7 +324,7 @@ impl Engine {
             }
             Imported::Mac { vni, mac, ip, .. } => {
                 if let Some(r) = self.macs.get_mut(&(vni, mac)) {
-                    r.remotes.retain(|c| c.key != key);
+                    r.remotes.remove(mac, key);
                 }
                 if let Some(ip) = ip {
                     if let Some(r) = self.ips.get_mut(&(vni, ip)) {

@@ -16,6 +16,7 @@
 //! received + 1), which counts as a move (§15.1) as a local learn does. A detach ends the
 //! dormant claim like an active one.
 
+use super::claims::Claims;
 use super::duplicate::Detection;
 use super::explain::Decision;
 use super::import::ImportKey;
@@ -26,7 +27,7 @@ use evpnd_wire::{MacAddress, Vni};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One imported route claiming a MAC (or an IP, with the MAC it binds the IP to).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,25 +126,53 @@ pub(super) struct Advertised {
     pub(super) sticky: bool,
 }
 
+/// An instant kept in 8 bytes: nanoseconds from the engine's epoch (either side of it, exact
+/// for ±292 years), where an [`Instant`] takes 16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stamp(i64);
+
+impl Stamp {
+    /// `t` relative to `epoch`.
+    pub(super) fn new(epoch: Instant, t: Instant) -> Stamp {
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        match t.checked_duration_since(epoch) {
+            Some(after) => Stamp(nanos(after)),
+            None => Stamp(-nanos(epoch.saturating_duration_since(t))),
+        }
+    }
+
+    /// The instant, given the same `epoch`.
+    pub(super) fn instant(self, epoch: Instant) -> Instant {
+        let d = Duration::from_nanos(self.0.unsigned_abs());
+        let t = if self.0 >= 0 {
+            epoch.checked_add(d)
+        } else {
+            epoch.checked_sub(d)
+        };
+        t.unwrap_or(epoch)
+    }
+}
+
 /// Every claim on one MAC of one VNI.
 #[derive(Clone, Debug)]
 pub(super) struct MacRecord {
     pub(super) local: Option<Box<LocalMac>>,
-    pub(super) remotes: Vec<Claim>,
+    pub(super) remotes: Claims,
     pub(super) installed: Option<Winner>,
     pub(super) advertised: Option<Advertised>,
     /// The sequence number of the local claim (kept while the record lives).
     pub(super) local_seq: u32,
     pub(super) detection: Detection,
     pub(super) conflict: bool,
-    pub(super) since: Instant,
+    /// When the MAC's location last changed.
+    pub(super) since: Stamp,
 }
 
 impl MacRecord {
-    pub(super) fn new(now: Instant) -> Self {
+    pub(super) fn new(now: Stamp) -> Self {
         MacRecord {
             local: None,
-            remotes: Vec::new(),
+            remotes: Claims::Empty,
             installed: None,
             advertised: None,
             local_seq: 0,
@@ -153,8 +182,13 @@ impl MacRecord {
         }
     }
 
-    pub(super) fn best_remote(&self) -> Option<&Claim> {
-        self.remotes.iter().min_by_key(|c| c.mac_rank())
+    /// The best remote claim on the record's MAC `mac`.
+    pub(super) fn best_remote(&self, mac: MacAddress) -> Option<Claim> {
+        self.remotes
+            .view(mac)
+            .iter()
+            .min_by_key(|c| c.mac_rank())
+            .copied()
     }
 
     /// Records a remote claim's sequence number as seen by the local claim, if any.
@@ -190,14 +224,18 @@ impl MacRecord {
 impl Engine {
     /// Who holds the MAC now, from its record alone. Returns the winner and whether a sticky
     /// conflict exists. A local claim that loses stays in the record, dormant.
-    pub(super) fn decide(&self, r: &MacRecord) -> (Option<Winner>, bool) {
-        let (winner, conflict, _) = self.decide_why(r);
+    pub(super) fn decide(&self, r: &MacRecord, mac: MacAddress) -> (Option<Winner>, bool) {
+        let (winner, conflict, _) = self.decide_why(r, mac);
         (winner, conflict)
     }
 
     /// [`Engine::decide`] with the rule that settled it (`evpnctl explain`).
-    pub(super) fn decide_why(&self, r: &MacRecord) -> (Option<Winner>, bool, Decision) {
-        let remote = r.best_remote().map(|c| Winner {
+    pub(super) fn decide_why(
+        &self,
+        r: &MacRecord,
+        mac: MacAddress,
+    ) -> (Option<Winner>, bool, Decision) {
+        let remote = r.best_remote(mac).map(|c| Winner {
             at: Location::Remote { vtep: c.vtep },
             sequence: c.sequence,
             sticky: c.sticky,
@@ -207,7 +245,7 @@ impl Engine {
                 remote,
                 false,
                 remote_decision(
-                    &r.remotes,
+                    &r.remotes.view(mac),
                     Claim::mac_rank,
                     |c| c.sticky,
                     Decision::RemoteSticky,
@@ -280,7 +318,7 @@ impl Engine {
             self.set_advertised(vni, mac, false);
             return;
         }
-        let (mut winner, conflict) = self.decide(rec);
+        let (mut winner, conflict) = self.decide(rec, mac);
         let before = rec.installed;
         let had_conflict = rec.conflict;
         let was_active = rec.local_active();
@@ -298,7 +336,9 @@ impl Engine {
         if conflict && !had_conflict {
             if let Some(r) = self.macs.get(&key) {
                 let local_sticky = r.local.as_ref().is_some_and(|l| l.sticky);
-                let remote_at = r.best_remote().map(|c| Location::Remote { vtep: c.vtep });
+                let remote_at = r
+                    .best_remote(mac)
+                    .map(|c| Location::Remote { vtep: c.vtep });
                 if let Some(remote_at) = remote_at {
                     let (sticky_at, claimed_at) = if local_sticky {
                         (Location::Local, remote_at)
@@ -369,8 +409,9 @@ impl Engine {
                 _ => {}
             }
             if from != to {
+                let stamp = Stamp::new(self.epoch, now);
                 if let Some(r) = self.macs.get_mut(&key) {
-                    r.since = now;
+                    r.since = stamp;
                 }
             }
         }
@@ -445,5 +486,36 @@ impl Engine {
             self.unbind_local_ip(vni, mac, ip);
         }
         self.settle_mac(vni, mac, now, false);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The MAC record is most of an NVE's memory per remote MAC (bench/README.md, "The EVPN
+    /// engine alone"): keep it small.
+    #[test]
+    fn stamps_round_trip_on_both_sides_of_the_epoch() {
+        let epoch = Instant::now();
+        let later = epoch + Duration::from_nanos(123_456_789_012);
+        assert_eq!(Stamp::new(epoch, later).instant(epoch), later);
+        if let Some(earlier) = epoch.checked_sub(Duration::from_nanos(987_654_321)) {
+            assert_eq!(Stamp::new(epoch, earlier).instant(epoch), earlier);
+        }
+        assert_eq!(Stamp::new(epoch, epoch).instant(epoch), epoch);
+    }
+
+    #[test]
+    fn a_mac_record_stays_small() {
+        eprintln!(
+            "MacRecord {} B, Claim {} B, Winner {} B, Option<Winner> {} B, Claims {} B",
+            std::mem::size_of::<MacRecord>(),
+            std::mem::size_of::<Claim>(),
+            std::mem::size_of::<Winner>(),
+            std::mem::size_of::<Option<Winner>>(),
+            std::mem::size_of::<Claims>(),
+        );
+        assert!(std::mem::size_of::<MacRecord>() <= 96);
     }
 }

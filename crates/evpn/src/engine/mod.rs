@@ -8,10 +8,16 @@
 //!   from that record alone ([`Engine::decide`]), so a route update never scans a table.
 //! * One [`IpRecord`] per `(vni, ip)` does the same for IP↔MAC bindings; `local_ips` maps a
 //!   locally bound IP to its MAC.
-//! * Imported routes are remembered by route key (`imported`) with only the VNI they went to
-//!   (and, for type 3, the flood VTEP); the rest of a type-2 route's contribution is its claim in
-//!   the MAC record, so a withdrawal or a new best path undoes exactly that contribution without
-//!   storing the route twice.
+//! * A type-2 route's whole contribution is its claim in the MAC record: no entry per route
+//!   key. A withdrawal finds the claim again through the VNIs its (RD, Ethernet tag) feeds
+//!   (`sources`: one entry per remote MAC-VRF, RFC 7432 §7.9), so a withdrawal or a new best
+//!   path undoes exactly that contribution without storing the route twice. Type-3 routes are
+//!   remembered by route key (`imported`) with their VNI and flood VTEP.
+//! * The MAC records live densely in a vector behind a hash index of 4-byte positions
+//!   ([`mac_table`]): a million MACs do not leave a million record-sized holes in a hash map
+//!   at half load. A record keeps its one common claim (a MAC-only route from an IPv4 VTEP)
+//!   packed inline and spills anything else to full claims ([`claims`]); readers always see
+//!   full claims, so the decision below is unchanged.
 //! * Move history is a short deque per record (at most N timestamps); freeze expiries sit in a
 //!   binary heap ordered by deadline, checked lazily.
 //!
@@ -47,12 +53,14 @@
 //!   layer-3 contribution of an imported route (a few dozen bytes) is kept whole per route key.
 //! * [`explain`]: why the engine holds what it holds (`evpnctl explain`).
 
+mod claims;
 mod duplicate;
 mod evi;
 mod explain;
 mod import;
 mod irb;
 mod l3_import;
+mod mac_table;
 mod mobility;
 mod origination;
 mod ports;
@@ -70,7 +78,7 @@ use crate::types::VrfName;
 use crate::types::{DataplaneIntent, EngineEvent, RouteChange};
 use duplicate::TimerKey;
 use evpnd_wire::{MacAddress, Vni};
-use import::{ImportKey, Stored};
+use import::{ImportKey, RouteSources, Stored};
 use mobility::MacRecord;
 use proxy_arp_nd::IpRecord;
 use std::cmp::Reverse;
@@ -94,12 +102,15 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
+    /// The reference point of the instants the MAC records keep in 8 bytes.
+    epoch: Instant,
     evis: BTreeMap<Vni, ResolvedEvi>,
     vrfs: BTreeMap<VrfName, ResolvedVrf>,
-    macs: HashMap<(Vni, MacAddress), MacRecord>,
+    macs: mac_table::MacTable<MacRecord>,
     ips: HashMap<(Vni, IpAddr), IpRecord>,
     local_ips: HashMap<(Vni, IpAddr), MacAddress>,
     imported: HashMap<ImportKey, Stored>,
+    sources: RouteSources,
     flood: HashMap<Vni, BTreeMap<IpAddr, u32>>,
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     routes: VecDeque<RouteChange>,
@@ -114,12 +125,14 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         Engine {
             config,
+            epoch: Instant::now(),
             evis: BTreeMap::new(),
             vrfs: BTreeMap::new(),
-            macs: HashMap::new(),
+            macs: mac_table::MacTable::default(),
             ips: HashMap::new(),
             local_ips: HashMap::new(),
             imported: HashMap::new(),
+            sources: RouteSources::default(),
             flood: HashMap::new(),
             timers: BinaryHeap::new(),
             routes: VecDeque::new(),

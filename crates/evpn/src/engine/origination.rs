@@ -11,7 +11,7 @@
 //!   encapsulation (RFC 8365 §5.1.3), MAC mobility (RFC 7432 §7.7), ARP/ND flags
 //!   (RFC 9047 §3.1); and the matching withdrawals.
 
-use super::mobility::{Advertised, LocalMac, MacRecord};
+use super::mobility::{Advertised, LocalMac, MacRecord, Stamp};
 use super::proxy_arp_nd::IpFlags;
 use super::Engine;
 use crate::types::{is_host_address, Attachment, EngineError, RouteChange};
@@ -43,14 +43,15 @@ impl Engine {
             }
         }
         let key = (a.vni, a.mac);
-        let rec = self.macs.entry(key).or_insert_with(|| MacRecord::new(now));
+        let since = Stamp::new(self.epoch, now);
+        let rec = self.macs.get_or_insert_with(key, || MacRecord::new(since));
         // A learn: the MAC is not attached here, or only dormant behind a remote claim (being
         // told again that it is here is a new learn of a MAC held remotely).
         let learn = !rec.local_active();
-        let remotes = &rec.remotes;
+        let remotes = rec.remotes.view(a.mac);
         let local = rec
             .local
-            .get_or_insert_with(|| Box::new(LocalMac::new(a.sticky, remotes)));
+            .get_or_insert_with(|| Box::new(LocalMac::new(a.sticky, &remotes)));
         local.sticky = a.sticky;
         let flags = IpFlags {
             router: a.router,

@@ -52,7 +52,7 @@ impl Engine {
                 )
             })
             .collect();
-        for ((vni, _), r) in &self.macs {
+        for ((vni, _), r) in self.macs.iter() {
             if let Some(row) = rows.get_mut(vni) {
                 match r.installed.map(|w| w.at) {
                     Some(Location::Local) => row.local_macs += 1,
@@ -154,6 +154,7 @@ impl Engine {
             Location::Remote { vtep } => {
                 let mut v: Vec<IpAddr> = r
                     .remotes
+                    .view(mac)
                     .iter()
                     .filter(|c| c.vtep == vtep)
                     .filter_map(|c| match c.key {
@@ -173,7 +174,7 @@ impl Engine {
             sequence: w.sequence,
             sticky: w.sticky,
             ips,
-            since: r.since,
+            since: r.since.instant(self.epoch),
             moves: u32::try_from(r.detection.moves()).unwrap_or(u32::MAX),
             duplicate: r.detection.state(),
             sticky_conflict: r.conflict,

@@ -29,6 +29,14 @@ pub struct BenchOptions {
     pub settle: Duration,
     /// Run even above the DUT's route limit.
     pub force: bool,
+    /// How long the DUT's memory is still sampled after convergence: an NVE DUT (EVPN engine
+    /// and data plane on) goes on importing and installing what it has already reflected to
+    /// the sink, and its peak RSS (`--hold`, bench/README.md "Whole NVE process") comes then.
+    pub hold: Duration,
+    /// Routes the DUT originates itself and the sinks receive besides the generated ones (an
+    /// NVE DUT advertises its type-3 route per VNI, RFC 7432 §11.1): the first sink converges
+    /// at generated + this many.
+    pub dut_routes: usize,
 }
 
 impl Default for BenchOptions {
@@ -39,6 +47,8 @@ impl Default for BenchOptions {
             session_timeout: Duration::from_secs(60),
             settle: Duration::from_secs(2),
             force: false,
+            hold: Duration::ZERO,
+            dut_routes: 0,
         }
     }
 }
@@ -227,7 +237,8 @@ pub fn run(dut: &dyn DutKind, scenario: &Scenario, opts: &BenchOptions) -> Resul
         let mut converged = t0;
         for sink in sink_sessions {
             let left = opts.timeout.saturating_sub(t0.elapsed());
-            converged = converged.max(sink.wait_routes(total, left)?);
+            let expected = total.saturating_add(opts.dut_routes);
+            converged = converged.max(sink.wait_routes(expected, left)?);
         }
         let mut sent = t0;
         for h in senders {
@@ -238,6 +249,9 @@ pub fn run(dut: &dyn DutKind, scenario: &Scenario, opts: &BenchOptions) -> Resul
         }
         Ok((sent, converged))
     });
+    if outcome.is_ok() {
+        std::thread::sleep(opts.hold);
+    }
     stop.store(true, Ordering::SeqCst);
     let sampled_peak = sampler.join().unwrap_or(0);
     let (sent, converged) = outcome.map_err(diag)?;

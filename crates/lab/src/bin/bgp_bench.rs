@@ -70,6 +70,14 @@ struct Args {
     /// Run GoBGP above its 20 000-route limit.
     #[arg(long)]
     force: bool,
+    /// Seconds the DUT's peak RSS is still sampled after convergence (an NVE DUT goes on
+    /// importing and installing after reflecting: bench/README.md "Whole NVE process").
+    #[arg(long, default_value_t = 0)]
+    hold: u64,
+    /// Routes the DUT originates itself (an NVE DUT's type-3 route per VNI): the sink
+    /// converges at the generated routes plus these.
+    #[arg(long, default_value_t = 0)]
+    dut_routes: usize,
     /// Write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -173,6 +181,8 @@ fn real_main() -> Result<(), LabError> {
         kinds,
         timeout: Duration::from_secs(args.timeout),
         force: args.force,
+        hold: Duration::from_secs(args.hold),
+        dut_routes: args.dut_routes,
         ..BenchOptions::default()
     };
     if args.scenario == ScenarioName::Calibrate {
