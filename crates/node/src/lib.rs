@@ -47,6 +47,7 @@ mod route_feed;
 mod tests;
 #[cfg(test)]
 mod tests_l3;
+mod transmit;
 pub mod validate;
 
 pub use command::{Command, EndpointSpec, Reply, ResetKind, VniSpec, VrfSpec};

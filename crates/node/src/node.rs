@@ -6,8 +6,9 @@ use crate::event::{DataplaneFeedback, NodeEvent};
 use crate::evpn::EvpnPart;
 use crate::peer::{peer_address, PeerSlot, INFLIGHT_LIMIT};
 use crate::restart::{every_end_of_rib_in, Deferral};
+use crate::transmit::transmit_one;
 use evpnd_bgp::rib::{BestChange, PeerInfo, Rib, RibConfig};
-use evpnd_bgp::session::{ConnId, Input as SessionInput, Output as SessionOutput};
+use evpnd_bgp::session::{ConnId, DecodedFrame, Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
 use evpnd_dataplane::DataplaneIntent;
 use evpnd_evpn::Engine;
@@ -44,6 +45,15 @@ pub enum Input<'a> {
         conn: ConnId,
         /// The bytes.
         bytes: &'a [u8],
+    },
+    /// Whole messages read from a connection, framed and decoded by the driver with the
+    /// connection's context ([`Node::established_context`], `evpnd_bgp::session::Framer`):
+    /// handled exactly as their bytes would be.
+    ReceivedFrames {
+        /// The connection.
+        conn: ConnId,
+        /// The messages, in order.
+        frames: Vec<DecodedFrame>,
     },
     /// Some of the bytes queued on a connection were written (restarts the send hold timer,
     /// RFC 9687 §4.3).
@@ -84,6 +94,14 @@ pub enum Output {
         conn: ConnId,
         /// Whole BGP messages.
         bytes: Vec<u8>,
+    },
+    /// Like [`Output::Send`], with UPDATEs whose bytes are shared with other connections
+    /// (one encoding per update group); only after [`Node::set_shared_transmit`].
+    SendShared {
+        /// The connection.
+        conn: ConnId,
+        /// Whole BGP messages.
+        bytes: std::sync::Arc<[u8]>,
     },
     /// Write what is queued on `conn` (within a short bound), then close it.
     Close {
@@ -168,6 +186,8 @@ pub struct Node {
     pub(crate) events: VecDeque<NodeEvent>,
     /// Best-path changes kept for a watcher ([`Node::set_route_feed`]); `None`: not kept.
     pub(crate) route_feed: Option<VecDeque<BestChange>>,
+    /// UPDATEs go out as [`Output::SendShared`] ([`Node::set_shared_transmit`]).
+    pub(crate) shared_transmit: bool,
 }
 
 impl Node {
@@ -206,6 +226,7 @@ impl Node {
             out: VecDeque::new(),
             events: VecDeque::new(),
             route_feed: None,
+            shared_transmit: false,
         };
         if let Some(e) = config.evpn {
             let mut part = EvpnPart::new(Engine::new(e.engine));
@@ -375,6 +396,15 @@ impl Node {
         self.peers.get_mut(i)?.as_mut()
     }
 
+    /// The codec context of connection `conn` once its session is Established on it (fixed
+    /// from then on): what the driver's `evpnd_bgp::session::Framer` for that connection
+    /// decodes with, so that messages reach the node as [`crate::Input::ReceivedFrames`].
+    pub fn established_context(&self, conn: ConnId) -> Option<evpnd_wire::CodecContext> {
+        let i = *self.conns.get(&conn)?;
+        let p = self.peers.get(i)?.as_ref()?;
+        p.session.established_context(conn).cloned()
+    }
+
     /// Handles one input, then moves everything it caused as far as it goes.
     pub fn handle(&mut self, input: Input<'_>, now: Instant) {
         match input {
@@ -408,6 +438,12 @@ impl Node {
                 if let Some(p) = self.conn_slot(conn) {
                     p.session
                         .handle(SessionInput::Received { conn, bytes }, now);
+                }
+            }
+            Input::ReceivedFrames { conn, frames } => {
+                if let Some(p) = self.conn_slot(conn) {
+                    p.session
+                        .handle(SessionInput::ReceivedFrames { conn, frames }, now);
                 }
             }
             Input::WriteProgress { conn } => {
@@ -536,12 +572,16 @@ impl Node {
                     continue;
                 }
                 while p.inflight < INFLIGHT_LIMIT {
-                    let Some(bytes) = self.rib.poll_transmit(PeerId(i as u32)) else {
+                    if !transmit_one(
+                        &mut self.rib,
+                        p,
+                        PeerId(i as u32),
+                        self.shared_transmit,
+                        now,
+                    ) {
                         break;
-                    };
+                    }
                     progress = true;
-                    p.inflight += bytes.len();
-                    p.session.send_updates(bytes, now);
                 }
             }
             if !progress {
@@ -583,6 +623,9 @@ impl Node {
                 });
             }
             SessionOutput::Send { conn, bytes } => self.out.push_back(Output::Send { conn, bytes }),
+            SessionOutput::SendShared { conn, bytes } => {
+                self.out.push_back(Output::SendShared { conn, bytes })
+            }
             SessionOutput::Close { conn } => {
                 p.conns.retain(|c| *c != conn);
                 self.conns.remove(&conn);
