@@ -77,12 +77,12 @@ const WRITE_BATCH_BYTES: usize = 1 << 20;
 #[derive(Debug)]
 pub struct ReadCredit {
     budget: Arc<tokio::sync::Semaphore>,
-    permits: u32,
+    permits: usize,
 }
 
 impl Drop for ReadCredit {
     fn drop(&mut self) {
-        self.budget.add_permits(self.permits as usize);
+        self.budget.add_permits(self.permits);
     }
 }
 
@@ -328,20 +328,18 @@ async fn read_loop<R: AsyncRead + Unpin, T: Clone>(
                 Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
             }
         }
-        // Keep only what was read; the rest of the room goes back at once.
-        drop(permit);
+        permit.forget();
         let Some(framed) = framer.push(buf.get(..n).unwrap_or(&[])) else {
-            // Part of a message: the framer holds it (at most one message).
+            // Part of a message: the framer holds it (at most one message); all the room
+            // goes back.
+            budget.add_permits(READ_SIZE);
             continue;
         };
-        let Ok(held) = budget.clone().try_acquire_many_owned(n as u32) else {
-            // Cannot happen: the room was just given back.
-            continue;
-        };
-        held.forget();
+        // What was read stays taken until the core drops its credit; the rest goes back.
+        budget.add_permits(READ_SIZE - n);
         let credit = ReadCredit {
             budget: budget.clone(),
-            permits: n as u32,
+            permits: n,
         };
         let ev = match framed {
             Framed::Bytes(b) => ConnEvent::Data(b, credit),
@@ -493,6 +491,38 @@ mod tests {
         );
         assert_eq!(advance(&chunks, 0, 0, 4), (2, 1));
         assert_eq!(advance(&chunks, 2, 1, 2), (4, 0));
+    }
+
+    #[test]
+    fn the_reader_passes_whole_messages_then_decodes_once_it_has_the_context() {
+        block_on(async {
+            let (mut client, server) = tokio::io::duplex(1 << 16);
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let (context, context_rx) = tokio::sync::oneshot::channel();
+            let reader =
+                tokio::spawn(async move { read_loop(server, context_rx, &0u8, &tx).await });
+            // A KEEPALIVE (RFC 4271 §4.4): marker, length 19, type 4; sent in two pieces.
+            let mut keepalive = vec![0xffu8; 16];
+            keepalive.extend_from_slice(&[0, 19, 4]);
+            client.write_all(&keepalive[..7]).await.unwrap();
+            tokio::task::yield_now().await;
+            client.write_all(&keepalive[7..]).await.unwrap();
+            let (_, ev) = rx.recv().await.unwrap();
+            let ConnEvent::Data(bytes, _) = ev else {
+                panic!("bytes expected before the context")
+            };
+            assert_eq!(bytes, keepalive, "one whole message");
+            context.send(CodecContext::default()).unwrap();
+            client.write_all(&keepalive.repeat(2)).await.unwrap();
+            drop(client);
+            let (_, ev) = rx.recv().await.unwrap();
+            let ConnEvent::Frames(frames, _) = ev else {
+                panic!("decoded frames expected after the context")
+            };
+            assert_eq!(frames.len(), 2);
+            assert!(frames.iter().all(|f| f.msg_type == 4 && f.decoded.is_ok()));
+            reader.await.unwrap();
+        });
     }
 
     #[test]
