@@ -128,6 +128,8 @@ pub async fn run(
         .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
     let mut node = Node::new(node_config, Instant::now())?;
     node.set_route_feed(true);
+    // The writers take the update groups' chunks as they are: no copy per peer here.
+    node.set_shared_transmit(true);
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel::<Feedback>();
     let sink: FeedbackSink = Box::new(move |f| {
         let _ = feedback_tx.send(f);
@@ -208,13 +210,20 @@ impl Driver {
     fn on_conn(&mut self, conn: ConnId, ev: ConnEvent) {
         let now = Instant::now();
         match ev {
-            ConnEvent::Data(bytes) => self.node.handle(
-                Input::Received {
-                    conn,
-                    bytes: &bytes,
-                },
-                now,
-            ),
+            // The credit goes back to the reader once the node has taken the bytes.
+            ConnEvent::Data(bytes, _credit) => {
+                self.node.handle(
+                    Input::Received {
+                        conn,
+                        bytes: &bytes,
+                    },
+                    now,
+                );
+                self.hand_context(conn);
+            }
+            ConnEvent::Frames(frames, _credit) => self
+                .node
+                .handle(Input::ReceivedFrames { conn, frames }, now),
             ConnEvent::WriteProgress => self.node.handle(Input::WriteProgress { conn }, now),
             ConnEvent::Drained => self.node.handle(Input::Drained { conn }, now),
             ConnEvent::Closed => {
@@ -250,6 +259,22 @@ impl Driver {
             Event::Connected(conn, Err(e)) => {
                 debug!(conn = conn.0, "connect failed: {e}");
                 self.node.handle(Input::ConnectFailed { conn }, now);
+            }
+        }
+    }
+
+    /// Gives `conn`'s reader its codec context once the session is Established on it: the
+    /// reader decodes from then on, on another core than the node's.
+    fn hand_context(&mut self, conn: ConnId) {
+        let Some(h) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if h.context.is_none() {
+            return;
+        }
+        if let Some(ctx) = self.node.established_context(conn) {
+            if let Some(tx) = h.context.take() {
+                let _ = tx.send(ctx);
             }
         }
     }
@@ -323,6 +348,11 @@ impl Driver {
             Output::Send { conn, bytes } => {
                 if let Some(h) = self.conns.get(&conn) {
                     let _ = h.tx.send(WriteCmd::Data(bytes));
+                }
+            }
+            Output::SendShared { conn, bytes } => {
+                if let Some(h) = self.conns.get(&conn) {
+                    let _ = h.tx.send(WriteCmd::Shared(bytes));
                 }
             }
             Output::Close { conn } => {

@@ -53,6 +53,7 @@ mod tests;
 mod tests_dynamic;
 #[cfg(test)]
 mod tests_l3;
+mod transmit;
 pub mod validate;
 
 pub use command::{Command, EndpointSpec, Reply, ResetKind, VniSpec, VrfSpec};

@@ -8,7 +8,7 @@ use crate::evpn::EvpnPart;
 use crate::peer::{peer_address, PeerSlot};
 use crate::restart::Deferral;
 use evpnd_bgp::rib::{BestChange, Rib, RibConfig};
-use evpnd_bgp::session::{ConnId, Input as SessionInput};
+use evpnd_bgp::session::{ConnId, DecodedFrame, Input as SessionInput};
 use evpnd_dataplane::DataplaneIntent;
 use evpnd_evpn::Engine;
 use evpnd_wire::{
@@ -39,6 +39,15 @@ pub enum Input<'a> {
         conn: ConnId,
         /// The bytes.
         bytes: &'a [u8],
+    },
+    /// Whole messages read from a connection, framed and decoded by the driver with the
+    /// connection's context ([`Node::established_context`], `evpnd_bgp::session::Framer`):
+    /// handled exactly as their bytes would be.
+    ReceivedFrames {
+        /// The connection.
+        conn: ConnId,
+        /// The messages, in order.
+        frames: Vec<DecodedFrame>,
     },
     /// Some of the bytes queued on a connection were written (restarts the send hold timer,
     /// RFC 9687 §4.3).
@@ -79,6 +88,14 @@ pub enum Output {
         conn: ConnId,
         /// Whole BGP messages.
         bytes: Vec<u8>,
+    },
+    /// Like [`Output::Send`], with UPDATEs whose bytes are shared with other connections
+    /// (one encoding per update group); only after [`Node::set_shared_transmit`].
+    SendShared {
+        /// The connection.
+        conn: ConnId,
+        /// Whole BGP messages.
+        bytes: std::sync::Arc<[u8]>,
     },
     /// Write what is queued on `conn` (within a short bound), then close it.
     Close {
@@ -207,6 +224,8 @@ pub struct Node {
     pub(crate) events: VecDeque<NodeEvent>,
     /// Best-path changes kept for a watcher ([`Node::set_route_feed`]); `None`: not kept.
     pub(crate) route_feed: Option<VecDeque<BestChange>>,
+    /// UPDATEs go out as [`Output::SendShared`] ([`Node::set_shared_transmit`]).
+    pub(crate) shared_transmit: bool,
 }
 
 impl Node {
@@ -254,6 +273,7 @@ impl Node {
             out: VecDeque::new(),
             events: VecDeque::new(),
             route_feed: None,
+            shared_transmit: false,
         };
         for n in config.neighbors {
             node.insert_slot(PeerSlot::new(n, now));
@@ -430,6 +450,15 @@ impl Node {
         Some(p)
     }
 
+    /// The codec context of connection `conn` once its session is Established on it (fixed
+    /// from then on): what the driver's `evpnd_bgp::session::Framer` for that connection
+    /// decodes with, so that messages reach the node as [`crate::Input::ReceivedFrames`].
+    pub fn established_context(&self, conn: ConnId) -> Option<evpnd_wire::CodecContext> {
+        let i = *self.conns.get(&conn)?;
+        let p = self.peers.get(i)?.as_ref()?;
+        p.session.established_context(conn).cloned()
+    }
+
     /// Handles one input, then moves everything it caused as far as it goes.
     pub fn handle(&mut self, input: Input<'_>, now: Instant) {
         match input {
@@ -463,6 +492,12 @@ impl Node {
                 if let Some(p) = self.conn_slot(conn) {
                     p.session
                         .handle(SessionInput::Received { conn, bytes }, now);
+                }
+            }
+            Input::ReceivedFrames { conn, frames } => {
+                if let Some(p) = self.conn_slot(conn) {
+                    p.session
+                        .handle(SessionInput::ReceivedFrames { conn, frames }, now);
                 }
             }
             Input::WriteProgress { conn } => {

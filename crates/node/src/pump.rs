@@ -5,6 +5,7 @@ use crate::event::NodeEvent;
 use crate::node::{Node, Output};
 use crate::peer::{PeerSlot, INFLIGHT_LIMIT};
 use crate::restart::{every_end_of_rib_in, waited_for, Deferral};
+use crate::transmit::transmit_one;
 use evpnd_bgp::rib::PeerInfo;
 use evpnd_bgp::session::{Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
@@ -59,12 +60,16 @@ impl Node {
                     continue;
                 }
                 while p.inflight < INFLIGHT_LIMIT {
-                    let Some(bytes) = self.rib.poll_transmit(PeerId(i as u32)) else {
+                    if !transmit_one(
+                        &mut self.rib,
+                        p,
+                        PeerId(i as u32),
+                        self.shared_transmit,
+                        now,
+                    ) {
                         break;
-                    };
+                    }
                     progress = true;
-                    p.inflight += bytes.len();
-                    p.session.send_updates(bytes, now);
                     self.touched.insert(i);
                 }
                 if p.inflight >= INFLIGHT_LIMIT {
@@ -112,6 +117,9 @@ impl Node {
                 });
             }
             SessionOutput::Send { conn, bytes } => self.out.push_back(Output::Send { conn, bytes }),
+            SessionOutput::SendShared { conn, bytes } => {
+                self.out.push_back(Output::SendShared { conn, bytes })
+            }
             SessionOutput::Close { conn } => {
                 p.conns.retain(|c| *c != conn);
                 self.conns.remove(&conn);

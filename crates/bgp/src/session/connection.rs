@@ -139,16 +139,22 @@ impl Session {
 
     /// Hands `bytes` (whole messages, already counted) to the driver on connection `idx`.
     pub(super) fn send_raw(&mut self, idx: usize, bytes: Vec<u8>, now: Instant) {
-        let Some(c) = self.conns.get_mut(idx) else {
-            return;
-        };
+        if let Some(conn) = self.mark_sending(idx, now) {
+            self.out.push_back(Output::Send { conn, bytes });
+        }
+    }
+
+    /// Notes that bytes are queued on connection `idx` (unsent, and the send hold timer
+    /// started if it is not running, RFC 9687 §4.3); its id, if it exists.
+    pub(super) fn mark_sending(&mut self, idx: usize, now: Instant) -> Option<ConnId> {
+        let c = self.conns.get_mut(idx)?;
         c.unsent = true;
         if c.state == State::Established && c.send_hold_at.is_none() {
             if let Some(d) = c.neg.as_ref().and_then(|n| send_hold_time(&self.config, n)) {
                 c.send_hold_at = now.checked_add(d);
             }
         }
-        self.out.push_back(Output::Send { conn: c.id, bytes });
+        Some(c.id)
     }
 
     /// Ends connection `id`: sends the NOTIFICATION if any, closes it, reports Down if it was

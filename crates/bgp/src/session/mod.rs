@@ -74,12 +74,14 @@
 
 mod collision;
 mod connection;
+mod framer;
 mod negotiate;
 mod receive;
 #[cfg(test)]
 mod tests;
 mod timers;
 
+pub use framer::{DecodedFrame, Framed, Framer};
 use timers::send_hold_time;
 
 use crate::config::PeerConfig;
@@ -240,6 +242,14 @@ pub enum Input<'a> {
         /// The bytes.
         bytes: &'a [u8],
     },
+    /// Whole messages from `conn`, framed and decoded by a [`Framer`] with the connection's
+    /// context ([`Session::established_context`]): handled exactly as their bytes would be.
+    ReceivedFrames {
+        /// The connection the messages came from.
+        conn: ConnId,
+        /// The messages, in order.
+        frames: Vec<DecodedFrame>,
+    },
     /// `conn` was closed or reset by the peer or the network (RFC 4271 event 18).
     Closed {
         /// The connection.
@@ -336,6 +346,14 @@ pub enum Output {
         conn: ConnId,
         /// Whole BGP messages.
         bytes: Vec<u8>,
+    },
+    /// Like [`Output::Send`], with UPDATEs shared with other peers' connections
+    /// ([`Session::send_updates_shared`]): the same bytes, without a copy per peer.
+    SendShared {
+        /// The connection.
+        conn: ConnId,
+        /// Whole BGP messages.
+        bytes: std::sync::Arc<[u8]>,
     },
     /// Write what is queued on `conn` (within a short bound), then close it. The session has
     /// forgotten `conn`: later events about it are ignored.
@@ -592,6 +610,15 @@ impl Session {
             .and_then(|c| c.neg.as_ref())
     }
 
+    /// The codec context of connection `conn` when it is Established (fixed from then on):
+    /// what a driver's [`Framer`] decodes that connection's messages with.
+    pub fn established_context(&self, conn: ConnId) -> Option<&CodecContext> {
+        self.conns
+            .iter()
+            .find(|c| c.id == conn && c.state == State::Established)
+            .map(|c| &c.ctx)
+    }
+
     /// Counters and last events.
     pub fn stats(&self) -> &SessionStats {
         &self.stats
@@ -621,6 +648,7 @@ impl Session {
             Input::Connected { conn, outgoing } => self.on_connected(conn, outgoing, now),
             Input::ConnectFailed => self.on_connect_failed(now),
             Input::Received { conn, bytes } => self.on_received(conn, bytes, now),
+            Input::ReceivedFrames { conn, frames } => self.on_frames(conn, frames, now),
             Input::Closed { conn } => self.end_conn(
                 conn,
                 Ending {
@@ -639,17 +667,35 @@ impl Session {
     /// Sends pre-encoded UPDATE messages from the RIB on the Established connection (dropped
     /// in any other state). Restarts the keepalive timer (RFC 4271 §10).
     pub fn send_updates(&mut self, bytes: Vec<u8>, now: Instant) {
-        if bytes.is_empty() {
-            return;
+        if let Some(idx) = self.account_updates(&bytes, now) {
+            self.send_raw(idx, bytes, now);
         }
-        let Some(idx) = self
-            .conns
-            .iter()
-            .position(|c| c.state == State::Established)
-        else {
+    }
+
+    /// Like [`Session::send_updates`] for a chunk shared with other peers (the RIB encodes
+    /// once per update group, [`crate::rib::Rib::poll_transmit_shared`]): emitted as
+    /// [`Output::SendShared`], so that a driver writes the same bytes to every member without
+    /// a copy per peer. Same timers and counters as `send_updates` (RFC 4271 §10, RFC 9687).
+    pub fn send_updates_shared(&mut self, bytes: std::sync::Arc<[u8]>, now: Instant) {
+        let Some(idx) = self.account_updates(&bytes, now) else {
             return;
         };
-        let n = count_messages(&bytes);
+        if let Some(conn) = self.mark_sending(idx, now) {
+            self.out.push_back(Output::SendShared { conn, bytes });
+        }
+    }
+
+    /// The bookkeeping of sending UPDATEs: the Established connection's index (`None`: none,
+    /// or nothing to send), with the message counters and the keepalive timer updated.
+    fn account_updates(&mut self, bytes: &[u8], now: Instant) -> Option<usize> {
+        if bytes.is_empty() {
+            return None;
+        }
+        let idx = self
+            .conns
+            .iter()
+            .position(|c| c.state == State::Established)?;
+        let n = count_messages(bytes);
         self.stats.updates_out += n;
         self.stats.messages_out += n;
         let c = &mut self.conns[idx];
@@ -658,7 +704,7 @@ impl Session {
                 c.keepalive_at = now.checked_add(neg.keepalive);
             }
         }
-        self.send_raw(idx, bytes, now);
+        Some(idx)
     }
 
     /// Asks the peer to send its routes of `family` again (ROUTE-REFRESH, RFC 2918 §3).

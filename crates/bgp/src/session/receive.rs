@@ -2,12 +2,15 @@
 //! the connection's codec context and handled by state (RFC 4271 §8.2.2); a message unexpected
 //! in its state is a Finite State Machine Error (RFC 6608).
 
+use super::framer::DecodedFrame;
 use super::{
     describe, fsm_subcode, type_name, CloseAction, ConnId, Ending, Output, Session, State,
 };
 use evpnd_wire::error::{code, subcode};
 use evpnd_wire::message::{refresh_subtype, HEADER_LEN};
-use evpnd_wire::{decode_message, frame_length, DecodeError, Message, Notification, Outcome};
+use evpnd_wire::{
+    decode_message, frame_length, DecodeError, Decoded, Message, Notification, Outcome,
+};
 use std::time::Instant;
 
 impl Session {
@@ -82,19 +85,50 @@ impl Session {
 
     /// Handles one whole message (its header already checked by `frame_length`).
     fn on_message(&mut self, id: ConnId, msg: &[u8], now: Instant) {
-        let Some(idx) = self.conns.iter().position(|c| c.id == id) else {
+        let t = msg.get(18).copied().unwrap_or(0);
+        let Some(idx) = self.accept_message(id, t, now) else {
             return;
         };
+        let decoded = decode_message(&self.conns[idx].ctx, msg);
+        self.on_decoded(idx, id, t, decoded, now);
+    }
+
+    /// Handles messages framed and decoded by a [`super::Framer`] with this connection's
+    /// context once Established: the same steps as for bytes, from the decoding on.
+    pub(super) fn on_frames(&mut self, id: ConnId, frames: Vec<DecodedFrame>, now: Instant) {
+        for f in frames {
+            let Some(idx) = self.accept_message(id, f.msg_type, now) else {
+                return;
+            };
+            self.on_decoded(idx, id, f.msg_type, f.decoded, now);
+        }
+    }
+
+    /// Counts a whole message of type `t` on connection `id` and says whether it may be
+    /// decoded (the connection's index); an UPDATE before Established is a Finite State
+    /// Machine Error (RFC 6608), not decoded with a context that was not negotiated yet.
+    fn accept_message(&mut self, id: ConnId, t: u8, now: Instant) -> Option<usize> {
+        let idx = self.conns.iter().position(|c| c.id == id)?;
         self.stats.messages_in += 1;
         let state = self.conns[idx].state;
-        let t = msg.get(18).copied().unwrap_or(0);
-        // An UPDATE before Established is an FSM error (RFC 6608); do not decode it with a
-        // context that was not negotiated yet.
         if t == 2 && state != State::Established {
             self.fsm_error(id, state, t, now);
-            return;
+            return None;
         }
-        let decoded = match decode_message(&self.conns[idx].ctx, msg) {
+        Some(idx)
+    }
+
+    /// Acts on one decoded message (RFC 4271 §8.2.2 by state; RFC 7606 outcomes counted).
+    fn on_decoded(
+        &mut self,
+        idx: usize,
+        id: ConnId,
+        t: u8,
+        decoded: Result<Decoded, DecodeError>,
+        now: Instant,
+    ) {
+        let state = self.conns[idx].state;
+        let decoded = match decoded {
             Ok(d) => d,
             Err(e) => {
                 if t == 2 {

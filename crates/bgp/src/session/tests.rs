@@ -1307,6 +1307,70 @@ fn updates_are_sent_only_in_established_and_counted() {
     assert_eq!(t.s.stats().messages_in, 2);
 }
 
+/// Sends `bytes` as a copy or as a shared chunk.
+fn send_either(t: &mut T, bytes: Vec<u8>, shared: bool) {
+    if shared {
+        t.s.send_updates_shared(bytes.into(), t.now);
+    } else {
+        t.s.send_updates(bytes, t.now);
+    }
+}
+
+/// A shared send as the copy it stands for.
+fn unshare(o: Output) -> Output {
+    match o {
+        Output::SendShared { conn, bytes } => Output::Send {
+            conn,
+            bytes: bytes.to_vec(),
+        },
+        o => o,
+    }
+}
+
+#[test]
+fn shared_updates_behave_as_copied_ones() {
+    let run = |shared: bool| {
+        let mut t = T::open_sent(cfg_a());
+        send_either(&mut t, good_update(), shared);
+        assert!(t.out().is_empty(), "dropped before Established");
+        let mut b = peer_open(90);
+        b.extend_from_slice(&keepalive());
+        t.recv(1, &b);
+        t.handle(Input::Drained { conn: ConnId(1) });
+        t.at(secs(100));
+        t.recv(1, &keepalive());
+        let mut two = good_update();
+        two.extend_from_slice(&evpn_eor());
+        send_either(&mut t, two, shared);
+        send_either(&mut t, Vec::new(), shared);
+        let mut seen: Vec<(Duration, Output)> = t
+            .out()
+            .into_iter()
+            .map(|o| (secs(100), unshare(o)))
+            .collect();
+        // Keepalives restart from the send; the send hold timer runs from it (no progress
+        // reported: the connection is aborted at 100 + 480 s, RFC 9687).
+        for step in 4..=20u64 {
+            seen.extend(
+                t.run_until(secs(step * 30 - 1))
+                    .into_iter()
+                    .map(|(at, o)| (at, unshare(o))),
+            );
+            t.recv(1, &keepalive());
+        }
+        let st = t.s.stats();
+        (seen, st.updates_out, st.messages_out)
+    };
+    let copied = run(false);
+    let shared = run(true);
+    assert!(copied
+        .0
+        .iter()
+        .any(|(_, o)| matches!(o, Output::Abort { .. })));
+    assert_eq!(copied.1, 2);
+    assert_eq!(copied, shared);
+}
+
 // ---- Framing -----------------------------------------------------------------------------
 
 /// Everything but the bytes written: what the session tells the driver about the peer.
@@ -1951,5 +2015,132 @@ proptest! {
             }
             let _ = t.run_until(secs(600));
         }
+    }
+}
+
+// ---- Framing and decoding ahead of the session (Framer, Input::ReceivedFrames) -----------
+
+/// One of a few messages an Established session may receive: clean, RFC 7606 malformed
+/// (treat-as-withdraw, session reset), and a header that cannot be framed.
+fn sample_message(i: u8) -> Vec<u8> {
+    match i % 8 {
+        0 | 1 => good_update(),
+        2 => evpn_eor(),
+        3 => keepalive(),
+        // ORIGIN 3: treat-as-withdraw (RFC 7606 §7.1).
+        4 => update_msg(
+            &[
+                0x40, 1, 1, 3, 0x40, 2, 0, 0x40, 3, 4, 198, 18, 0, 2, 0x40, 5, 4, 0, 0, 0, 100,
+            ],
+            &[24, 192, 0, 2],
+        ),
+        // Route refresh for EVPN (RFC 2918).
+        5 => msg(5, &[0, 25, 0, 70]),
+        // Attribute length overrunning the attributes: session reset (RFC 7606 §4).
+        6 => update_msg(&[0x40, 1, 9, 0], &[]),
+        // A length field of 3 bytes: bad message length.
+        _ => {
+            let mut m = keepalive();
+            m[17] = 3;
+            m
+        }
+    }
+}
+
+/// Feeds `stream` split at `cuts` to a session through a [`Framer`] that gets the context
+/// after `context_after` pieces; returns the session's outputs and its counters.
+fn through_framer(
+    stream: &[u8],
+    cuts: &[usize],
+    context_after: usize,
+) -> (Vec<Output>, SessionStats) {
+    let mut t = T::established();
+    // The driver takes the context once Established, before the messages that follow.
+    let ctx = t.s.established_context(ConnId(1)).unwrap().clone();
+    let mut framer = Framer::new();
+    let mut outs = Vec::new();
+    for (i, piece) in pieces(stream, cuts).into_iter().enumerate() {
+        if i == context_after {
+            framer.set_context(ctx.clone());
+        }
+        match framer.push(piece) {
+            Some(Framed::Bytes(b)) => outs.extend(t.recv(1, &b)),
+            Some(Framed::Frames(frames)) => outs.extend(t.handle(Input::ReceivedFrames {
+                conn: ConnId(1),
+                frames,
+            })),
+            None => {}
+        }
+    }
+    (outs, t.s.stats().clone())
+}
+
+/// `stream` cut at the (sorted, clamped) offsets `cuts`.
+fn pieces<'a>(stream: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut at: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+    at.sort_unstable();
+    let mut v = Vec::new();
+    let mut from = 0;
+    for c in at.into_iter().chain([stream.len()]) {
+        v.push(&stream[from..c]);
+        from = c;
+    }
+    v
+}
+
+#[test]
+fn the_framer_hands_whole_messages_then_decoded_ones() {
+    let t = T::established();
+    let ctx = t.s.established_context(ConnId(1)).unwrap().clone();
+    assert!(
+        T::open_sent(cfg_a())
+            .s
+            .established_context(ConnId(1))
+            .is_none(),
+        "no context before Established"
+    );
+    let mut f = Framer::new();
+    let two = [good_update(), keepalive()].concat();
+    assert_eq!(f.push(&two[..5]), None);
+    assert_eq!(f.push(&two[5..]), Some(Framed::Bytes(two.clone())));
+    f.set_context(ctx.clone());
+    assert!(f.decodes());
+    let Some(Framed::Frames(frames)) = f.push(&two) else {
+        panic!("decoded frames expected")
+    };
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0], DecodedFrame::decode(&ctx, &good_update()));
+    assert_eq!(frames[1].msg_type, 4);
+    // A header that cannot be framed: everything passes as bytes from then on.
+    let bad = sample_message(7);
+    assert_eq!(f.push(&bad), Some(Framed::Bytes(bad.clone())));
+    assert!(!f.decodes());
+    assert_eq!(f.push(&two), Some(Framed::Bytes(two)));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Messages decoded ahead of the session, with the context switched on at any point and
+    /// the bytes split anywhere, give the same outputs and counters (RFC 7606 outcomes
+    /// included) as the same bytes given to the session.
+    #[test]
+    fn framed_input_behaves_as_bytes(
+        kinds in proptest::collection::vec(any::<u8>(), 0..24),
+        cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        context_after in 0usize..14,
+    ) {
+        let stream: Vec<u8> = kinds.iter().flat_map(|&k| sample_message(k)).collect();
+        let mut direct = T::established();
+        let mut outs = Vec::new();
+        for piece in pieces(&stream, &cuts) {
+            outs.extend(direct.recv(1, piece));
+        }
+        let (framed_outs, framed_stats) = through_framer(&stream, &cuts, context_after);
+        prop_assert_eq!(outs, framed_outs);
+        let counts = |st: &SessionStats| {
+            (st.messages_in, st.updates_in, st.messages_out, st.rfc7606, st.last_error.clone())
+        };
+        prop_assert_eq!(counts(direct.s.stats()), counts(&framed_stats));
     }
 }

@@ -37,7 +37,7 @@ pub use kernel_type5::{
 };
 pub use report::{report, BenchResult};
 pub use route_watch::RouteWatch;
-pub use run::{calibrate, load_avg, run, BenchOptions};
+pub use run::{calibrate, calibrate_fanout, load_avg, run, BenchOptions};
 
 /// The AS of the DUT and of every raw speaker (iBGP, the DUT reflects).
 pub const BENCH_AS: u32 = 65000;

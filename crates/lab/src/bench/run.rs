@@ -378,3 +378,94 @@ pub fn calibrate(
         load_avg: load,
     })
 }
+
+/// The fan-out floor: the harness with a perfect route reflector in place of the DUT. One
+/// speaker writes the generator's pre-encoded UPDATEs straight to `clients` sinks over a veth
+/// pair, one writer thread per sink, the sinks tracking as in the fan-out scenario (the first
+/// keeps the key set, the others count). No DUT does less work than this (receiving once,
+/// writing the same bytes `clients` times), so a DUT's fan-out time close to it measures the
+/// kernel and the sinks on these cores, not the DUT. Memory columns are 0: there is no DUT.
+pub fn calibrate_fanout(
+    routes: usize,
+    clients: usize,
+    kinds: &[RouteKind],
+    timeout: Duration,
+) -> Result<BenchResult> {
+    let mut lab = Lab::new(&["gen", "sink"])?;
+    lab.connect_lan()?;
+    let (gh, sh) = (&lab.hosts()[0], &lab.hosts()[1]);
+    let (gaddr, saddr) = match (gh.underlay(), sh.underlay()) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Err(LabError::new("no underlay addresses")),
+    };
+    let listener = sh
+        .ns()
+        .within(|| TcpListener::bind(SocketAddr::from((saddr, 179))))??;
+    let ctx = CodecContext::default();
+    let (expected, bytes) = prepare_generator(0, routes, kinds, &ctx)?;
+    let pairs: Vec<Result<(Session, Session)>> = std::thread::scope(|s| {
+        (0..clients)
+            .map(|i| {
+                let listener = &listener;
+                let sink = s.spawn(move || {
+                    let mut cfg = SpeakerConfig::evpn(BENCH_AS, saddr);
+                    cfg.tracking = if i == 0 {
+                        Tracking::Keys
+                    } else {
+                        Tracking::Count
+                    };
+                    Session::accept(listener, &cfg)
+                });
+                let mut cfg = SpeakerConfig::evpn(BENCH_AS, gaddr);
+                cfg.tracking = Tracking::Off;
+                let gen = gh.ns().within(|| {
+                    Session::connect(Some(gaddr.into()), SocketAddr::from((saddr, 179)), &cfg)
+                });
+                let sink = sink
+                    .join()
+                    .unwrap_or_else(|_| Err(LabError::new("sink thread panicked")));
+                Ok((gen??, sink?))
+            })
+            .collect()
+    });
+    let pairs = pairs.into_iter().collect::<Result<Vec<_>>>()?;
+    let load = load_avg();
+    let t0 = Instant::now();
+    let sent = std::thread::scope(|s| -> Result<Instant> {
+        let writers: Vec<_> = pairs
+            .iter()
+            .map(|(gen, _)| s.spawn(|| gen.send_bytes(&bytes).map(|_| Instant::now())))
+            .collect();
+        let mut done = t0;
+        for (_, sink) in &pairs {
+            let left = timeout.saturating_sub(t0.elapsed());
+            done = done.max(sink.wait_routes(expected.len(), left)?);
+        }
+        for w in writers {
+            w.join()
+                .map_err(|_| LabError::new("writer thread panicked"))??;
+        }
+        Ok(done)
+    })?;
+    let seconds = sent.duration_since(t0).as_secs_f64();
+    for (gen, sink) in pairs {
+        gen.close();
+        drop(sink);
+    }
+    drop(lab);
+    Ok(BenchResult {
+        dut: "harness (fan-out floor)".into(),
+        scenario: format!("calibrate {routes}x{clients}"),
+        kinds: kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
+        routes,
+        sinks: clients,
+        seconds,
+        send_seconds: seconds,
+        routes_per_sec: routes as f64 / seconds.max(1e-9),
+        baseline_rss: 0,
+        peak_rss: 0,
+        bytes_per_route: 0.0,
+        wire_bytes: bytes.len() as u64,
+        load_avg: load,
+    })
+}

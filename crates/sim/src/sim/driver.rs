@@ -76,6 +76,8 @@ impl Sim {
         match out {
             Output::Connect { conn, remote, .. } => self.connect(i, conn, remote.ip()),
             Output::Send { conn, bytes } => self.send(i, conn, bytes),
+            // Never asked for (the simulator keeps one buffer per write); handled all the same.
+            Output::SendShared { conn, bytes } => self.send(i, conn, bytes.to_vec()),
             Output::Close { conn } => {
                 self.dirty = true;
                 self.record(i, TraceKind::Close, conn.0, 0, 0);
