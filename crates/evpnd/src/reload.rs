@@ -121,6 +121,10 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
             old.node.select_defer_time != new.node.select_defer_time,
         ),
         (
+            "bgp.rtc-end-of-rib-wait",
+            old.node.rtc_end_of_rib_wait != new.node.rtc_end_of_rib_wait,
+        ),
+        (
             "bgp.import-route-targets",
             old.node.import_route_targets != new.node.import_route_targets,
         ),

@@ -211,6 +211,9 @@ pub struct NodeConfig {
     /// After an unclean stop, the longest we defer advertising while waiting for the peers'
     /// End-of-RIB (RFC 4724 §4.1; FRR's select-defer-time).
     pub select_defer_time: Duration,
+    /// How long EVPN routes wait for a peer's RT-Constraint End-of-RIB before its filtered
+    /// table is sent anyway (RFC 4684 §6; zero: no wait). Default 30 s.
+    pub rtc_end_of_rib_wait: Duration,
     /// This start follows an unclean stop with forwarding state kept: the graceful-restart
     /// neighbours get the R bit and advertising waits for their End-of-RIB (RFC 4724 §4.1). The
     /// driver knows it (a marker left behind); the node decides what it means.
@@ -231,6 +234,7 @@ impl NodeConfig {
             static_routes: Vec::new(),
             import_route_targets: Vec::new(),
             select_defer_time: Duration::from_secs(360),
+            rtc_end_of_rib_wait: evpnd_bgp::rib::RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT,
             restarting: false,
             evpn: None,
         }

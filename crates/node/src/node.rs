@@ -235,6 +235,7 @@ impl Node {
         config.validate()?;
         let mut rib = Rib::new(RibConfig {
             cluster_id: config.cluster_id,
+            rtc_end_of_rib_wait: config.rtc_end_of_rib_wait,
             ..RibConfig::new(config.asn, config.router_id)
         });
         // The engine subscribes to best-path changes; without it, don't queue them.

@@ -67,6 +67,7 @@ struct RawBgp {
     connect_retry: Option<f64>,
     state_dir: Option<PathBuf>,
     select_defer_time: Option<u64>,
+    rtc_end_of_rib_wait: Option<u64>,
     #[serde(default)]
     import_route_targets: Vec<String>,
 }
@@ -229,6 +230,13 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 .map_err(|e| ConfigError(format!("bgp.import-route-targets: {e}")))
         })
         .collect::<Result<_, _>>()?;
+    let rtc_end_of_rib_wait = match raw.bgp.rtc_end_of_rib_wait {
+        Some(s) if s > 3600 => {
+            return err(format!("bgp.rtc-end-of-rib-wait: {s} seconds (0..=3600)"))
+        }
+        Some(s) => Duration::from_secs(s),
+        None => evpnd_bgp::rib::RibConfig::DEFAULT_RTC_END_OF_RIB_WAIT,
+    };
     let node = NodeConfig {
         asn: raw.asn,
         router_id: raw.router_id,
@@ -238,6 +246,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         static_routes,
         import_route_targets,
         select_defer_time: Duration::from_secs(raw.bgp.select_defer_time.unwrap_or(360)),
+        rtc_end_of_rib_wait,
         restarting: false,
         evpn,
     };

@@ -892,3 +892,13 @@ fn bad_peer_groups_name_the_key() {
         assert!(e.contains(key), "error {e:?} should mention {key:?}");
     }
 }
+
+#[test]
+fn the_rt_constraint_end_of_rib_wait_defaults_to_30_s_and_is_bounded() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.node.rtc_end_of_rib_wait, Duration::from_secs(30));
+    let c = parse(&GOOD.replace("[bgp]\n", "[bgp]\nrtc-end-of-rib-wait = 0\n")).unwrap();
+    assert_eq!(c.node.rtc_end_of_rib_wait, Duration::ZERO);
+    let e = parse(&GOOD.replace("[bgp]\n", "[bgp]\nrtc-end-of-rib-wait = 7200\n")).unwrap_err();
+    assert!(e.to_string().contains("bgp.rtc-end-of-rib-wait"), "{e}");
+}
