@@ -1277,7 +1277,9 @@ fn rt_constraint_with_gobgp_delivers_only_requested_targets() {
     with_evpnd_capture(eh, name, || {
         let gobgp = start_gobgp(
             gh,
-            &gobgp_conf(65000, 2, 65000, false, &["l2vpn-evpn", "rtc"], false),
+            // Graceful restart (helper only): GoBGP 3.10 sends End-of-RIB only then, and evpnd
+            // holds EVPN routes back until the RT-Constraint End-of-RIB (RFC 4684 §6).
+            &gobgp_conf(65000, 2, 65000, false, &["l2vpn-evpn", "rtc"], true),
         );
         // Routes of two route targets: VNI 100 (RT 65000:100) and VNI 200 (RT 65000:200).
         let routes = [
@@ -1308,7 +1310,7 @@ fn rt_constraint_with_gobgp_delivers_only_requested_targets() {
                 &[neighbor(
                     "198.18.0.2",
                     65000,
-                    "route-reflector-client = true\nfamilies = [\"l2vpn-evpn\", \"ipv4-rtc\"]",
+                    "route-reflector-client = true\ngraceful-restart = true\nfamilies = [\"l2vpn-evpn\", \"ipv4-rtc\"]",
                 )],
                 &routes,
             ),
