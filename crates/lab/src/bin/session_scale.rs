@@ -217,7 +217,7 @@ fn real_main() -> Result<(), LabError> {
 /// One row per run.
 fn table(rs: &[ScaleResult]) -> String {
     let mut s = format!(
-        "{:<20} {:>8} {:>6} {:>9} {:>10} {:>9} {:>9} {:>7} {:>9} {:>9} {:>8} {:>8} {:>11}\n",
+        "{:<20} {:>8} {:>6} {:>9} {:>10} {:>9} {:>9} {:>7} {:>6} {:>10} {:>9} {:>8} {:>8} {:>11}\n",
         "dut",
         "sessions",
         "vnis",
@@ -227,6 +227,7 @@ fn table(rs: &[ScaleResult]) -> String {
         "conv s",
         "missing",
         "extra",
+        "not wanted",
         "peak MiB",
         "DUT cpu",
         "setup/s",
@@ -235,7 +236,7 @@ fn table(rs: &[ScaleResult]) -> String {
     for r in rs {
         let opt = |o: Option<f64>| o.map_or("-".to_string(), |x| format!("{x:.2}"));
         s.push_str(&format!(
-            "{:<20} {:>8} {:>6} {:>9} {:>10} {:>9} {:>9} {:>7} {:>9} {:>9.1} {:>8.1} {:>8.0} {:>5.2}-{:<5.2}\n",
+            "{:<20} {:>8} {:>6} {:>9} {:>10} {:>9} {:>9} {:>7} {:>6} {:>10} {:>9.1} {:>8.1} {:>8.0} {:>5.2}-{:<5.2}\n",
             r.dut,
             r.sessions,
             r.vnis,
@@ -244,7 +245,8 @@ fn table(rs: &[ScaleResult]) -> String {
             opt(r.all_up_seconds),
             opt(r.converged_seconds),
             r.missing,
-            r.extra.max(r.counts.unwanted),
+            r.extra,
+            r.counts.unwanted + r.counts.echoed,
             r.dut_peak_rss as f64 / 1048576.0,
             r.dut_cpu_seconds,
             r.setup.last().map_or(0.0, |p| p.rate),

@@ -98,7 +98,9 @@ pub struct ScaleResult {
     pub expected_routes: u64,
     /// Wanted routes not held at the end.
     pub missing: u64,
-    /// Routes held that should not be (unwanted, echoed, unknown).
+    /// Routes held that should not be (unwanted, echoed, unknown); with `tolerate_unwanted`
+    /// (a DUT without RT-Constraint) only the unknown ones: the unwanted and echoed routes
+    /// such a DUT must send are in `counts`.
     pub extra: u64,
     /// Everything received, summed over sessions.
     pub counts: Counts,
@@ -342,7 +344,9 @@ pub fn run_plan(layout: Arc<Layout>, dut_name: &str, opts: &HarnessOptions) -> R
         missing += r.tracker.missing();
         extra += r.tracker.counts.extra();
         let ok = if opts.tolerate_unwanted {
-            r.tracker.missing() == 0 && r.tracker.evpn_eor.is_some()
+            r.tracker.missing() == 0
+                && r.tracker.evpn_eor.is_some()
+                && r.tracker.counts.unknown == 0
         } else {
             r.tracker.converged()
         };
@@ -384,7 +388,7 @@ pub fn run_plan(layout: Arc<Layout>, dut_name: &str, opts: &HarnessOptions) -> R
         expected_routes,
         missing,
         extra: if opts.tolerate_unwanted {
-            counts.echoed + counts.unknown
+            counts.unknown
         } else {
             extra
         },

@@ -129,8 +129,9 @@ impl Tracker {
     }
 
     /// Applies one UPDATE message (`msg`, header included); `false` when its lengths do not
-    /// add up. `tolerate_unwanted`: routes of other VNIs do not prevent convergence (a DUT
-    /// without RFC 4684); they are still counted.
+    /// add up. `tolerate_unwanted`: routes of other VNIs and the session's own routes do not
+    /// prevent convergence (a DUT without RFC 4684, which also reflects a client's routes back
+    /// to it, as FRR does); they are still counted.
     pub fn apply(
         &mut self,
         layout: &Layout,
@@ -161,9 +162,7 @@ impl Tracker {
             })?;
         }
         let now_converged = if tolerate_unwanted {
-            self.held == self.expected
-                && self.evpn_eor.is_some()
-                && self.counts.echoed + self.counts.unknown == 0
+            self.held == self.expected && self.evpn_eor.is_some() && self.counts.unknown == 0
         } else {
             self.converged()
         };
