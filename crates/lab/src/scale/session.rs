@@ -203,16 +203,26 @@ pub async fn run(
     let rtc = report.rtc;
     let mut wstop = stop.clone();
     let writer = tokio::spawn(async move {
+        // Wait for the go (every session up, in that mode), unless the run stops first.
         while !*go.borrow() {
-            if go.changed().await.is_err() {
-                return wr;
+            tokio::select! {
+                r = go.changed() => {
+                    if r.is_err() {
+                        return wr;
+                    }
+                }
+                _ = wstop.changed() => return wr,
             }
         }
-        if rtc && wr.write_all(&load.rtc).await.is_err() {
-            return wr;
-        }
-        if wr.write_all(&load.evpn).await.is_err() {
-            return wr;
+        // A DUT that stops reading must not keep the run from stopping.
+        for bytes in [if rtc { &load.rtc[..] } else { &[][..] }, &load.evpn[..]] {
+            let failed = tokio::select! {
+                r = wr.write_all(bytes) => r.is_err(),
+                _ = wstop.changed() => true,
+            };
+            if failed {
+                return wr;
+            }
         }
         drop(load);
         if hold == 0 {

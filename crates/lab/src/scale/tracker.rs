@@ -303,7 +303,11 @@ mod tests {
                 at += len;
             }
         }
-        assert_eq!(change, Change::None, "no End-of-RIB yet, unwanted routes held");
+        assert_eq!(
+            change,
+            Change::None,
+            "no End-of-RIB yet, unwanted routes held"
+        );
         assert_eq!(tr.held, tr.expected);
         assert!(tr.counts.unwanted > 0);
         assert_eq!(tr.apply(&l, &eor, now, true), Some(Change::Converged));
