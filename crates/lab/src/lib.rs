@@ -22,6 +22,8 @@
 //!   [`Event`](speaker::Event), any bytes sent as they are).
 //! * [`routes`]: distinct EVPN routes of types 2, 3 and 5, pre-encoded with `UpdatePacker`.
 //! * [`bench`](mod@bench): the scenarios of the benchmark and the pluggable device-under-test kinds.
+//! * [`scale`]: the session-scale harness (thousands of RT-Constraint route-reflector clients
+//!   on loopback, each checking it receives exactly its VNIs' routes).
 //!
 //! Every wait is bounded ([`wait_until`]); tests call [`require_root_and_tools`] first, which
 //! skips politely on a developer machine and fails loudly under CI.
@@ -37,6 +39,7 @@ pub mod gobgp;
 pub mod netns;
 pub mod process;
 pub mod routes;
+pub mod scale;
 pub mod speaker;
 pub mod wait;
 

@@ -291,10 +291,27 @@ fn apply_update(u: Update, outcome: &Outcome, st: &mut State) {
 /// value), without ADD-PATH. `None` when a length overruns its container (the NLRI before the
 /// overrun have been reported).
 pub fn for_each_evpn_nlri<F: FnMut(bool, &[u8])>(msg: &[u8], mut f: F) -> Option<()> {
-    let mut walk = |announced: bool, mut b: &[u8]| -> Option<()> {
+    for_each_mp_nlri(msg, |family, announced, nlri| {
+        if family == Family::L2VPN_EVPN {
+            f(announced, nlri)
+        }
+    })
+}
+
+/// Calls `f(family, announced, nlri)` for every L2VPN EVPN NLRI (RFC 7432 §7: type, length in
+/// octets, value) and every IPv4 RT membership NLRI (RFC 4684 §4: length in bits, value) of
+/// the UPDATE `msg`, from MP_REACH_NLRI (announced) and MP_UNREACH_NLRI (withdrawn), found by
+/// their length fields alone, without ADD-PATH; other families are skipped. `None` when a
+/// length overruns its container (the NLRI before the overrun have been reported).
+pub fn for_each_mp_nlri<F: FnMut(Family, bool, &[u8])>(msg: &[u8], mut f: F) -> Option<()> {
+    let mut walk = |family: Family, announced: bool, mut b: &[u8]| -> Option<()> {
         while !b.is_empty() {
-            let end = 2 + usize::from(*b.get(1)?);
-            f(announced, b.get(..end)?);
+            let end = if family == Family::L2VPN_EVPN {
+                2 + usize::from(*b.get(1)?)
+            } else {
+                1 + usize::from(*b.first()?).div_ceil(8)
+            };
+            f(family, announced, b.get(..end)?);
             b = &b[end..];
         }
         Some(())
@@ -317,13 +334,17 @@ pub fn for_each_evpn_nlri<F: FnMut(bool, &[u8])>(msg: &[u8], mut f: F) -> Option
             (usize::from(*attrs.get(2)?), 3)
         };
         let v = attrs.get(hdr..hdr + len)?;
-        let evpn = v.get(..3) == Some(&[0, 25, 70][..]);
-        match code {
-            14 if evpn => {
+        let family = match v.get(..3) {
+            Some([0, 25, 70]) => Some(Family::L2VPN_EVPN),
+            Some([0, 1, 132]) => Some(Family::RT_CONSTRAINT),
+            _ => None,
+        };
+        match (code, family) {
+            (14, Some(fam)) => {
                 let nh_len = usize::from(*v.get(3)?);
-                walk(true, v.get(5 + nh_len..)?)?;
+                walk(fam, true, v.get(5 + nh_len..)?)?;
             }
-            15 if evpn => walk(false, v.get(3..)?)?,
+            (15, Some(fam)) => walk(fam, false, v.get(3..)?)?,
             _ => {}
         }
         attrs = attrs.get(hdr + len..)?;
