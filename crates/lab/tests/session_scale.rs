@@ -64,7 +64,8 @@ fn a_thousand_rtc_clients_each_receive_exactly_their_vnis_routes() {
     let dut = ScaleDut::Evpnd {
         binary,
         template: EVPND_RR_TEMPLATE.to_string(),
-        form: NeighborForm::Explicit,
+        // Dynamic neighbours: one peer group on 127.64.0.0/10 accepts every session.
+        form: NeighborForm::PeerGroup,
     };
     let mut opts = HarnessOptions::new("127.0.0.1:179".parse().unwrap());
     opts.timeout = Duration::from_secs(240);

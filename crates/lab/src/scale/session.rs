@@ -273,9 +273,17 @@ async fn read_loop(
             }
             _ = stop.changed() => return None,
         }
+        // Sessions close only after the stop: what arrives after it (the DUT withdrawing the
+        // routes of sessions already gone) is teardown, not part of the result.
+        if *stop.borrow() {
+            return None;
+        }
         let r = SCRATCH.with(|s| -> Result<(), String> {
             let mut s = s.borrow_mut();
             loop {
+                if *stop.borrow() {
+                    return Ok(());
+                }
                 match rd.try_read(&mut s) {
                     Ok(0) => return Err("the DUT closed the connection".into()),
                     Ok(n) => feed(sh, &mut carry, &s[..n], tr)?,
