@@ -203,9 +203,27 @@ pub(crate) fn out_attributes(
             partial.insert(t);
         }
     }
+    // RFC 4684 §3.2: a membership we advertise as our own to a client carries us as its next
+    // hop. The RIB does not know the session's local address; the router id stands for it
+    // (nothing resolves the next hop of a membership route). It also makes what a client is
+    // sent the same whichever client's path is best, so a change of best path among clients
+    // sends nothing (`plan_memberships`).
+    let next_hop = if our_membership {
+        NextHop::from_ip(std::net::IpAddr::V4(cfg.router_id))
+    } else {
+        a.next_hop.clone()
+    };
     OutAttrs {
         attributes: v,
         partial,
-        next_hop: a.next_hop.clone(),
+        next_hop,
+    }
+}
+
+impl PartialEq for OutAttrs {
+    fn eq(&self, other: &Self) -> bool {
+        self.attributes == other.attributes
+            && self.partial == other.partial
+            && self.next_hop == other.next_hop
     }
 }

@@ -361,6 +361,8 @@ where
         // Receivers of each announced path, and of the withdrawal.
         let mut ann: Vec<(AdvRef<'a>, Vec<u32>)> = Vec::new();
         let mut wd_to = Vec::new();
+        // Pairs (had, gets) of different paths already compared by what they send.
+        let mut sends_same: Vec<(AdvKey, AdvKey, bool)> = Vec::new();
         for &m in who {
             let had = if fresh {
                 None
@@ -370,6 +372,9 @@ where
             let gets = new.to(m, key, ctx).map(StoredPath::adv);
             let delta = match (had, gets) {
                 (Some(h), Some(g)) if h.key() == g.key() => 0,
+                // Another path, the same bytes (a client is sent memberships as ours: export.rs):
+                // nothing to send.
+                (Some(h), Some(g)) if same_message(ctx, key, h, g, &mut sends_same) => 0,
                 (h, Some(g)) => {
                     match ann.iter_mut().find(|(a, _)| a.key() == g.key()) {
                         Some((_, to)) => to.push(m),
@@ -402,6 +407,32 @@ where
         }
     }
     units.into_plan(key, counts)
+}
+
+/// True when paths `h` and `g` are sent to members of group `key` as the same attributes and
+/// next hop (the answers are kept in `seen`, a route has few distinct pairs).
+fn same_message(
+    ctx: &SelectCtx<'_>,
+    key: &GroupKey,
+    h: AdvRef<'_>,
+    g: AdvRef<'_>,
+    seen: &mut Vec<(AdvKey, AdvKey, bool)>,
+) -> bool {
+    let (hk, gk) = (h.key(), g.key());
+    if let Some(&(_, _, same)) = seen.iter().find(|(a, b, _)| *a == hk && *b == gk) {
+        return same;
+    }
+    let out = |a: AdvRef<'_>| {
+        let kind = kind_of(ctx.sources, a.src);
+        let rid = match kind {
+            SrcKind::Local => ctx.cfg.router_id,
+            _ => ctx.sources[a.src as usize].info.router_id,
+        };
+        out_attributes(ctx.cfg, key, kind, rid, a.attrs)
+    };
+    let same = out(h) == out(g);
+    seen.push((hk, gk, same));
+    same
 }
 
 /// True when `a` and `b` are the same paths (same sources, path identifiers, attribute sets and

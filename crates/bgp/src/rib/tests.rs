@@ -2132,14 +2132,15 @@ fn rt_memberships_reach_each_client_on_behalf_of_the_others() {
     assert_eq!(memberships_in(&v[1]), vec![membership(1), membership(2)]);
     assert_eq!(memberships_in(&v[2]), vec![membership(1)]);
     assert!(memberships_in(&v[3]).is_empty(), "no RTC on that session");
-    // Client 1 got client 2's path; every client sees us as the originator (§3.2).
+    // Client 1 got client 2's path; every client sees us as the originator and the next hop
+    // (§3.2; the router id stands for our address).
     assert_eq!(
         v[0].routes[&membership(1)]
             .mp_reach
             .as_ref()
             .unwrap()
             .next_hop,
-        nh(2)
+        NextHop::Ipv4(RID)
     );
     for view in &v[..3] {
         for m in memberships_in(view) {
@@ -2203,6 +2204,32 @@ fn rt_memberships_reach_each_client_on_behalf_of_the_others() {
     assert_eq!(rib.peer_counters(PeerId(3)).family(RTC).advertised, 0);
 }
 
+/// Towards clients a membership is the reflector's own (originator and next hop, RFC 4684
+/// §3.2), so the best path moving from one client's path to another's sends the other clients
+/// nothing: a burst of clients joining in any order costs no re-announcement storm.
+#[test]
+fn rt_membership_best_path_moving_between_clients_sends_the_others_nothing() {
+    let (mut rib, infos, mut v) = rtc_rr();
+    // Client 3 imports RT 1 first, then client 2: the best path moves to client 2 (lower
+    // router id).
+    send_memberships(&mut rib, 3, &[1], vec![]);
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(memberships_in(&v[0]), vec![membership(1)]);
+    send_memberships(&mut rib, 2, &[1], vec![]);
+    rib.flush();
+    assert_eq!(
+        best_source(&rib, &membership(1)),
+        RouteSource::Peer(PeerId(2))
+    );
+    // Client 1 already holds RT 1 with the same attributes and next hop: nothing for it.
+    assert_eq!(rib.poll_transmit(PeerId(1)), None);
+    // Client 3 learns RT 1 (client 2 imports it too); client 2 keeps client 3's path.
+    sync_all(&mut rib, &infos, &mut v);
+    assert_eq!(memberships_in(&v[2]), vec![membership(1)]);
+    assert_eq!(memberships_in(&v[1]), vec![membership(1)]);
+    assert_eq!(memberships_in(&v[0]), vec![membership(1)]);
+}
+
 /// A client that joins late gets, in its initial table, the memberships of the others only;
 /// the best path moving onto a client withdraws nothing it should keep.
 #[test]
@@ -2233,13 +2260,14 @@ fn rt_membership_initial_table_and_best_path_moving_onto_a_client() {
     recv(&mut rib, &b, &mut vb);
     assert_eq!(memberships_in(&va), vec![membership(2)]);
     assert_eq!(memberships_in(&vb), vec![membership(1), membership(2)]);
+    // Client 1's path, as the reflector's own membership (RFC 4684 §3.2).
     assert_eq!(
         vb.routes[&membership(2)]
             .mp_reach
             .as_ref()
             .unwrap()
             .next_hop,
-        nh(1)
+        NextHop::Ipv4(RID)
     );
     assert_eq!(rib.peer_counters(a.id).family(RTC).advertised, 1);
     assert_eq!(rib.peer_counters(b.id).family(RTC).advertised, 2);
