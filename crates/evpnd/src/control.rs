@@ -166,6 +166,13 @@ pub enum ManageRequest {
         usize,
         PageAnswer<MacEntry, (Vni, evpnd_wire::MacAddress)>,
     ),
+    /// One page of the per-host entries of the desired data plane (remote FDB entries, then
+    /// proxy ARP/ND bindings) as add intents: the intent stream's snapshots read them here.
+    HostIntentsPage(
+        Option<evpnd_node::HostIntentCursor>,
+        usize,
+        Answer<evpnd_node::Page<evpnd_dataplane::DataplaneIntent, evpnd_node::HostIntentCursor>>,
+    ),
     /// One page of the ARP/ND table of a VNI (0: all).
     ArpPage(
         u32,

@@ -44,7 +44,7 @@ pub struct EndpointView {
 }
 
 /// Pages from `limit` rows fetched one beyond: the extra row only says there is more.
-fn finish<T, C>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> C) -> Page<T, C> {
+pub(crate) fn finish<T, C>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> C) -> Page<T, C> {
     let more = items.len() > limit;
     items.truncate(limit);
     let next = if more { items.last().map(key) } else { None };

@@ -30,7 +30,7 @@ const RETAINED_QUEUE: usize = 4 * COALESCE_LIMIT;
 /// What the apply thread is asked to do.
 pub(crate) enum Command {
     /// Apply an ordered batch, submitted at this instant (for the latency histogram).
-    Batch(Vec<DataplaneIntent>, Instant),
+    Batch(super::queued::QueuedBatch, Instant),
     /// A device of this VNI vanished under us: set it up again with its entries.
     Repair(u32),
     /// The device options of a VNI created (`Some`) or deleted (`None`) at run time: they take
@@ -281,7 +281,7 @@ impl Applier {
             let mut submitted = Vec::new();
             while let Ok(Command::Batch(batch, at)) = command {
                 submitted.push(at);
-                let accepted = self.accept_batch(batch);
+                let accepted = self.accept_batch(batch.into_intents());
                 let queued = self.pending.len();
                 command = if queued < COALESCE_LIMIT {
                     commands.try_recv().map_err(|e| match e {
@@ -331,7 +331,7 @@ impl Applier {
     /// (they go out at `finish_batches` or before the next device change). Returns
     /// the intents the desired tables accepted (failed ones included: they are in the retry
     /// set).
-    fn accept_batch(&mut self, batch: Vec<DataplaneIntent>) -> u64 {
+    fn accept_batch(&mut self, batch: impl Iterator<Item = DataplaneIntent>) -> u64 {
         let mut accepted = 0u64;
         for intent in batch {
             // A route intent answers its paths from the table lookup that applies it (the

@@ -33,6 +33,7 @@ mod l3;
 mod netdev;
 mod netns;
 mod probe;
+mod queued;
 mod reconcile;
 mod route;
 mod single;
@@ -302,9 +303,10 @@ pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
 impl Backend for LinuxBackend {
     fn submit(&mut self, batch: Vec<DataplaneIntent>) {
         if !batch.is_empty() {
-            let _ = self
-                .commands
-                .send(apply::Command::Batch(batch, std::time::Instant::now()));
+            let _ = self.commands.send(apply::Command::Batch(
+                queued::QueuedBatch::new(batch),
+                std::time::Instant::now(),
+            ));
         }
     }
 

@@ -8,7 +8,7 @@
 use super::intent::intent;
 use super::{parse_family, render, status, Service};
 use crate::control::{ManageRequest, Request};
-use crate::watch::{Hub, Read, Resume, SeqLog, StreamVersion, WatchHandle};
+use crate::watch::{Hub, Read, Resume, SeqLog, SnapshotWalk, StreamVersion, WatchHandle};
 use evpnd_api::v1;
 use evpnd_api::v1::watch_server::Watch;
 use evpnd_evpn::{EngineEvent, Location, Subject};
@@ -20,6 +20,11 @@ use tonic::{Request as GrpcRequest, Response, Status};
 
 /// Entries read from the hub under one lock.
 const PAGE: usize = 256;
+
+/// Entries per page of the node's per-host part of an intent snapshot: each page costs the
+/// core task one pass over the engine's MAC table, so pages are larger than [`PAGE`] (a
+/// snapshot of 1 M remote MACs takes about 250 passes).
+const HOST_PAGE: usize = 4096;
 /// Messages queued per stream between its task and the connection.
 const QUEUE: usize = 64;
 
@@ -135,7 +140,8 @@ impl Watch for Service {
     ) -> Result<Response<Self::WatchIntentsStream>, Status> {
         let r = req.into_inner();
         let h = self.watch_handle().await?;
-        Ok(spawn_stream(|tx| intents(h, r, tx)))
+        let driver = self.driver.clone();
+        Ok(spawn_stream(|tx| intents(h, driver, r, tx)))
     }
 
     async fn watch_routes(
@@ -181,7 +187,12 @@ impl Watch for Service {
 
 // ---------------------------------------------------------------- intents
 
-async fn intents(mut h: WatchHandle, r: v1::WatchIntentsRequest, tx: Tx<v1::IntentMessage>) {
+async fn intents(
+    mut h: WatchHandle,
+    driver: mpsc::UnboundedSender<Request>,
+    r: v1::WatchIntentsRequest,
+    tx: Tx<v1::IntentMessage>,
+) {
     let mut start = h.with(|hub| {
         (
             hub.intents.epoch(),
@@ -191,7 +202,7 @@ async fn intents(mut h: WatchHandle, r: v1::WatchIntentsRequest, tx: Tx<v1::Inte
     loop {
         let position = match start {
             (epoch, Resume::After(seq)) => (epoch, seq),
-            (_, Resume::Fresh) => match intent_snapshot(&h, &tx).await {
+            (_, Resume::Fresh) => match intent_snapshot(&h, &driver, &tx).await {
                 Some(p) => p,
                 None => return,
             },
@@ -223,10 +234,18 @@ async fn intents(mut h: WatchHandle, r: v1::WatchIntentsRequest, tx: Tx<v1::Inte
     }
 }
 
-/// Sends a snapshot of the intent table, page by page; returns the epoch and the sequence the
-/// deltas continue after (`None`: the watcher went away).
-async fn intent_snapshot(h: &WatchHandle, tx: &Tx<v1::IntentMessage>) -> Option<(u64, u64)> {
+/// Sends a snapshot of the desired data plane, page by page: the hub's table for the keys that
+/// do not grow with the hosts, the node's own tables (a request to the driver per page) for
+/// remote FDB entries and proxy ARP/ND bindings (`watch::SnapshotWalk`). Returns the epoch and
+/// the sequence the deltas continue after (`None`: the watcher went away or the daemon is
+/// stopping).
+async fn intent_snapshot(
+    h: &WatchHandle,
+    driver: &mpsc::UnboundedSender<Request>,
+    tx: &Tx<v1::IntentMessage>,
+) -> Option<(u64, u64)> {
     use v1::intent_message::Body;
+    // The starting sequence is read before any page: every page reflects a later state.
     let (epoch, base) = h.with(|hub| (hub.intents.epoch(), hub.intents.last()));
     let msg = |body| v1::IntentMessage {
         epoch,
@@ -236,14 +255,25 @@ async fn intent_snapshot(h: &WatchHandle, tx: &Tx<v1::IntentMessage>) -> Option<
     if !send(tx, msg(Body::SnapshotBegin(v1::SnapshotBegin {}))).await {
         return None;
     }
-    let mut cursor = None;
+    let mut walk = SnapshotWalk::default();
     let mut entries = 0u64;
-    loop {
-        let (page, next) = h.with(|hub| hub.table.page(cursor, PAGE));
-        if page.is_empty() {
-            break;
-        }
-        cursor = next;
+    while !walk.is_done() {
+        let page = match walk.host_cursor() {
+            Some(after) => {
+                match ask(driver, |a| {
+                    Request::Manage(ManageRequest::HostIntentsPage(after, HOST_PAGE, a))
+                })
+                .await
+                {
+                    Ok(page) => walk.hosts(page),
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return None;
+                    }
+                }
+            }
+            None => h.with(|hub| walk.table_page(&hub.table, PAGE)),
+        };
         for i in &page {
             entries += 1;
             if !send(tx, msg(Body::SnapshotEntry(intent(i)))).await {
@@ -257,8 +287,6 @@ async fn intent_snapshot(h: &WatchHandle, tx: &Tx<v1::IntentMessage>) -> Option<
         .await
         .then_some((epoch, base))
 }
-
-// ---------------------------------------------------------------- routes and events
 
 /// Where a stream without snapshot starts: after `from` when every later delta is kept, at
 /// the oldest kept when `from` is too old, else (0, another epoch, not reached) from now.

@@ -68,6 +68,9 @@ impl Driver {
             ManageRequest::MacsPage(vni, after, limit, tx) => {
                 let _ = tx.send(n.macs_page(vni, after, limit));
             }
+            ManageRequest::HostIntentsPage(after, limit, tx) => {
+                let _ = tx.send(n.host_intent_page(after, limit));
+            }
             ManageRequest::ArpPage(vni, after, limit, tx) => {
                 let _ = tx.send(n.arp_page(vni, after, limit));
             }

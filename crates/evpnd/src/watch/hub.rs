@@ -46,7 +46,8 @@ impl Default for Retention {
 pub struct Hub {
     /// Every data-plane intent, in the order the data plane got them.
     pub intents: SeqLog<DataplaneIntent>,
-    /// The desired data-plane state after the newest intent.
+    /// The desired data-plane state after the newest intent, without the per-host entries
+    /// (the intent snapshot reads those from the node: see `table.rs`).
     pub table: IntentTable,
     /// [`DataplaneIntent::Synced`] has been sent this run.
     pub synced: bool,

@@ -13,3 +13,4 @@ mod table;
 
 pub use hub::{Hub, Publisher, Retention, StreamVersion, WatchHandle};
 pub use log::{Read, Resume, SeqLog};
+pub use table::SnapshotWalk;

@@ -4,9 +4,20 @@
 //! on the last intent for that key: a snapshot read page by page while deltas keep arriving,
 //! then the deltas after the snapshot's starting sequence applied over it, give the current
 //! state (see the convergence test).
+//!
+//! The table keeps only the keys that do not grow with the hosts (VRFs, VNIs, gateways, ports,
+//! flood entries, router MACs, routes). The per-host keys (remote FDB entries and proxy ARP/ND
+//! bindings, one per remote MAC or host IP: a million on a large NVE) are read from the node
+//! itself ([`evpnd_node::Node::host_intent_page`]) instead of a second copy here. The argument
+//! above still holds for them: each node page reflects the node's state at its reading, which is
+//! after the snapshot's starting sequence, and the node's state is what every intent it has
+//! produced describes (the invariant the simulator checks); an intent produced but not yet in
+//! the log is published after the starting sequence, so the consumer applies it anyway.
+//! [`SnapshotWalk`] strings the three parts together in key order.
 
 use evpnd_dataplane::{DataplaneIntent, PortName};
 use evpnd_evpn::VrfName;
+use evpnd_node::{HostIntentCursor, Page};
 use evpnd_wire::{IpPrefix, MacAddress, Vni};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -68,73 +79,113 @@ pub struct IntentTable {
     entries: BTreeMap<IntentKey, Value>,
 }
 
+impl IntentKey {
+    /// A per-host key (a remote FDB entry or a proxy ARP/ND binding): served from the node,
+    /// not kept in the table.
+    pub fn is_host(&self) -> bool {
+        matches!(self, IntentKey::RemoteMac(..) | IntentKey::Neighbor(..))
+    }
+
+    /// Sorts before every per-host key.
+    fn before_hosts(&self) -> bool {
+        matches!(
+            self,
+            IntentKey::Vrf(_)
+                | IntentKey::Vni(_)
+                | IntentKey::Gateway(..)
+                | IntentKey::Port(..)
+                | IntentKey::Flood(..)
+        )
+    }
+}
+
+/// What one intent does: sets its key to a value (`Some`) or clears it (`None`);
+/// [`DataplaneIntent::Synced`] has no key.
+fn effect(intent: &DataplaneIntent) -> Option<(IntentKey, Option<Value>)> {
+    use DataplaneIntent as I;
+    let set = |k, v| Some((k, Some(v)));
+    let clear = |k| Some((k, None));
+    match *intent {
+        I::Vni { vni, vrf } => set(IntentKey::Vni(vni), Value::Vni { vrf }),
+        I::RemoveVni { vni } => clear(IntentKey::Vni(vni)),
+        I::Port { vni, port } => set(IntentKey::Port(vni, port), Value::Present),
+        I::RemovePort { vni, port } => clear(IntentKey::Port(vni, port)),
+        I::Synced => None,
+        I::RemoteMac {
+            vni,
+            mac,
+            vtep,
+            sticky,
+        } => set(IntentKey::RemoteMac(vni, mac), Value::Fdb { vtep, sticky }),
+        I::RemoveRemoteMac { vni, mac } => clear(IntentKey::RemoteMac(vni, mac)),
+        I::Flood { vni, vtep } => set(IntentKey::Flood(vni, vtep), Value::Present),
+        I::RemoveFlood { vni, vtep } => clear(IntentKey::Flood(vni, vtep)),
+        I::Neighbor {
+            vni,
+            ip,
+            mac,
+            router,
+            local,
+        } => set(
+            IntentKey::Neighbor(vni, ip),
+            Value::Neigh { mac, router, local },
+        ),
+        I::RemoveNeighbor { vni, ip } => clear(IntentKey::Neighbor(vni, ip)),
+        I::Vrf {
+            vrf,
+            l3vni,
+            router_mac,
+        } => set(IntentKey::Vrf(vrf), Value::Vrf { l3vni, router_mac }),
+        I::RemoveVrf { vrf } => clear(IntentKey::Vrf(vrf)),
+        I::Gateway {
+            vni,
+            address,
+            prefix_len,
+            mac,
+        } => set(
+            IntentKey::Gateway(vni, address, prefix_len),
+            Value::Mac(mac),
+        ),
+        I::RemoveGateway {
+            vni,
+            address,
+            prefix_len,
+        } => clear(IntentKey::Gateway(vni, address, prefix_len)),
+        I::RouterMac { vrf, vtep, mac } => set(IntentKey::RouterMac(vrf, vtep), Value::Mac(mac)),
+        I::RemoveRouterMac { vrf, vtep } => clear(IntentKey::RouterMac(vrf, vtep)),
+        I::RemoteRoute { vrf, prefix, vtep } => {
+            set(IntentKey::RemoteRoute(vrf, prefix, vtep), Value::Present)
+        }
+        I::RemoveRemoteRoute { vrf, prefix, vtep } => {
+            clear(IntentKey::RemoteRoute(vrf, prefix, vtep))
+        }
+        I::GatewayRoute { vrf, prefix, via } => {
+            set(IntentKey::GatewayRoute(vrf, prefix, via), Value::Present)
+        }
+        I::RemoveGatewayRoute { vrf, prefix, via } => {
+            clear(IntentKey::GatewayRoute(vrf, prefix, via))
+        }
+    }
+}
+
+/// Which keys a table page returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Those sorting before the per-host keys (VRFs, VNIs, gateways, ports, flood entries).
+    BeforeHosts,
+    /// Those sorting after them (router MACs, routes).
+    AfterHosts,
+}
+
 impl IntentTable {
     /// Applies one intent: an add sets its key, a removal clears it ([`DataplaneIntent::Synced`]
-    /// changes nothing). Idempotent, and never refuses.
+    /// and per-host keys change nothing: see the module notes). Idempotent, and never refuses.
     pub fn apply(&mut self, intent: &DataplaneIntent) {
-        use DataplaneIntent as I;
-        match *intent {
-            I::Vni { vni, vrf } => self.set(IntentKey::Vni(vni), Value::Vni { vrf }),
-            I::RemoveVni { vni } => self.clear(IntentKey::Vni(vni)),
-            I::Port { vni, port } => self.set(IntentKey::Port(vni, port), Value::Present),
-            I::RemovePort { vni, port } => self.clear(IntentKey::Port(vni, port)),
-            I::Synced => {}
-            I::RemoteMac {
-                vni,
-                mac,
-                vtep,
-                sticky,
-            } => self.set(IntentKey::RemoteMac(vni, mac), Value::Fdb { vtep, sticky }),
-            I::RemoveRemoteMac { vni, mac } => self.clear(IntentKey::RemoteMac(vni, mac)),
-            I::Flood { vni, vtep } => self.set(IntentKey::Flood(vni, vtep), Value::Present),
-            I::RemoveFlood { vni, vtep } => self.clear(IntentKey::Flood(vni, vtep)),
-            I::Neighbor {
-                vni,
-                ip,
-                mac,
-                router,
-                local,
-            } => self.set(
-                IntentKey::Neighbor(vni, ip),
-                Value::Neigh { mac, router, local },
-            ),
-            I::RemoveNeighbor { vni, ip } => self.clear(IntentKey::Neighbor(vni, ip)),
-            I::Vrf {
-                vrf,
-                l3vni,
-                router_mac,
-            } => self.set(IntentKey::Vrf(vrf), Value::Vrf { l3vni, router_mac }),
-            I::RemoveVrf { vrf } => self.clear(IntentKey::Vrf(vrf)),
-            I::Gateway {
-                vni,
-                address,
-                prefix_len,
-                mac,
-            } => self.set(
-                IntentKey::Gateway(vni, address, prefix_len),
-                Value::Mac(mac),
-            ),
-            I::RemoveGateway {
-                vni,
-                address,
-                prefix_len,
-            } => self.clear(IntentKey::Gateway(vni, address, prefix_len)),
-            I::RouterMac { vrf, vtep, mac } => {
-                self.set(IntentKey::RouterMac(vrf, vtep), Value::Mac(mac))
-            }
-            I::RemoveRouterMac { vrf, vtep } => self.clear(IntentKey::RouterMac(vrf, vtep)),
-            I::RemoteRoute { vrf, prefix, vtep } => {
-                self.set(IntentKey::RemoteRoute(vrf, prefix, vtep), Value::Present)
-            }
-            I::RemoveRemoteRoute { vrf, prefix, vtep } => {
-                self.clear(IntentKey::RemoteRoute(vrf, prefix, vtep))
-            }
-            I::GatewayRoute { vrf, prefix, via } => {
-                self.set(IntentKey::GatewayRoute(vrf, prefix, via), Value::Present)
-            }
-            I::RemoveGatewayRoute { vrf, prefix, via } => {
-                self.clear(IntentKey::GatewayRoute(vrf, prefix, via))
-            }
+        match effect(intent) {
+            Some((key, _)) if key.is_host() => {}
+            Some((key, Some(value))) => self.set(key, value),
+            Some((key, None)) => self.clear(key),
+            None => {}
         }
     }
 
@@ -152,12 +203,13 @@ impl IntentTable {
         self.entries.len()
     }
 
-    /// Up to `limit` entries after `cursor` (`None`: from the start), in key order, as the
-    /// add intents that create them, with the key to continue from.
+    /// Up to `limit` entries of `part` after `cursor` (`None`: from the start), in key order,
+    /// as the add intents that create them, with the key to continue from.
     pub fn page(
         &self,
         cursor: Option<IntentKey>,
         limit: usize,
+        part: Part,
     ) -> (Vec<DataplaneIntent>, Option<IntentKey>) {
         use std::ops::Bound;
         let from = match cursor {
@@ -168,6 +220,8 @@ impl IntentTable {
         let page = self
             .entries
             .range((from, Bound::Unbounded))
+            .skip_while(|(k, _)| part == Part::AfterHosts && k.before_hosts())
+            .take_while(|(k, _)| part == Part::AfterHosts || k.before_hosts())
             .take(limit)
             .map(|(k, v)| {
                 last = Some(*k);
@@ -180,7 +234,9 @@ impl IntentTable {
     /// Every entry as add intents, in key order (tests and small tables).
     #[cfg(test)]
     pub fn intents(&self) -> Vec<DataplaneIntent> {
-        self.page(None, usize::MAX).0
+        let mut v = self.page(None, usize::MAX, Part::BeforeHosts).0;
+        v.extend(self.page(None, usize::MAX, Part::AfterHosts).0);
+        v
     }
 }
 
@@ -230,6 +286,85 @@ fn intent_of(key: IntentKey, value: Value) -> DataplaneIntent {
             prefix_len,
         },
         (IntentKey::RouterMac(vrf, vtep), _) => I::RemoveRouterMac { vrf, vtep },
+    }
+}
+
+/// Where a snapshot walk stands: the table's keys before the per-host ones, the node's
+/// per-host entries, then the table's keys after them (see the module notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    BeforeHosts(Option<IntentKey>),
+    Hosts(Option<HostIntentCursor>),
+    AfterHosts(Option<IntentKey>),
+    Done,
+}
+
+/// One snapshot read page by page, in key order, from the table and the node. The caller
+/// asks [`SnapshotWalk::host_cursor`] whether the next page comes from the node (read it with
+/// [`evpnd_node::Node::host_intent_page`] and hand it to [`SnapshotWalk::hosts`]) or from the
+/// table ([`SnapshotWalk::table_page`]), until [`SnapshotWalk::is_done`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotWalk {
+    stage: Stage,
+}
+
+impl Default for SnapshotWalk {
+    fn default() -> Self {
+        SnapshotWalk {
+            stage: Stage::BeforeHosts(None),
+        }
+    }
+}
+
+impl SnapshotWalk {
+    /// Every page has been read.
+    pub fn is_done(&self) -> bool {
+        self.stage == Stage::Done
+    }
+
+    /// `Some(cursor)`: the next page is the node's per-host page after `cursor`.
+    pub fn host_cursor(&self) -> Option<Option<HostIntentCursor>> {
+        match self.stage {
+            Stage::Hosts(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The next page from the table (empty while the node's pages are due or when done).
+    pub fn table_page(&mut self, table: &IntentTable, limit: usize) -> Vec<DataplaneIntent> {
+        let limit = limit.max(1);
+        match self.stage {
+            Stage::BeforeHosts(cursor) => {
+                let (page, next) = table.page(cursor, limit, Part::BeforeHosts);
+                self.stage = if page.len() < limit {
+                    Stage::Hosts(None)
+                } else {
+                    Stage::BeforeHosts(next)
+                };
+                page
+            }
+            Stage::AfterHosts(cursor) => {
+                let (page, next) = table.page(cursor, limit, Part::AfterHosts);
+                self.stage = if page.len() < limit {
+                    Stage::Done
+                } else {
+                    Stage::AfterHosts(next)
+                };
+                page
+            }
+            Stage::Hosts(_) | Stage::Done => Vec::new(),
+        }
+    }
+
+    /// Takes the node's page; returns its entries.
+    pub fn hosts(&mut self, page: Page<DataplaneIntent, HostIntentCursor>) -> Vec<DataplaneIntent> {
+        if let Stage::Hosts(_) = self.stage {
+            self.stage = match page.next {
+                Some(c) => Stage::Hosts(Some(c)),
+                None => Stage::AfterHosts(None),
+            };
+        }
+        page.items
     }
 }
 
@@ -318,15 +453,95 @@ mod tests {
         d.tables()
     }
 
-    #[test]
-    fn the_table_holds_what_a_data_plane_applying_the_intents_holds() {
-        let intents = workload(7, 5_000);
-        let mut t = IntentTable::default();
-        for i in &intents {
-            t.apply(i);
+    /// Every key's value, per-host keys included: the state the intents describe (the
+    /// consumer's copy, and what the node plus the table stand for).
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Full(BTreeMap<IntentKey, Value>);
+
+    impl Full {
+        fn apply(&mut self, i: &DataplaneIntent) {
+            match effect(i) {
+                Some((k, Some(v))) => {
+                    self.0.insert(k, v);
+                }
+                Some((k, None)) => {
+                    self.0.remove(&k);
+                }
+                None => {}
+            }
         }
-        // Replaying the snapshot into an empty strict data plane gives the same tables.
-        assert_eq!(memory_of(&t.intents()), memory_of(&intents));
+
+        fn intents(&self) -> Vec<DataplaneIntent> {
+            self.0.iter().map(|(k, v)| intent_of(*k, *v)).collect()
+        }
+
+        /// The node's per-host page (a stand-in for `Node::host_intent_page`).
+        fn host_page(
+            &self,
+            after: Option<HostIntentCursor>,
+            limit: usize,
+        ) -> Page<DataplaneIntent, HostIntentCursor> {
+            let cursor = |k: &IntentKey| match *k {
+                IntentKey::RemoteMac(v, m) => Some(HostIntentCursor::RemoteMac(v, m)),
+                IntentKey::Neighbor(v, ip) => Some(HostIntentCursor::Neighbor(v, ip)),
+                _ => None,
+            };
+            let mut rows: Vec<(HostIntentCursor, DataplaneIntent)> = self
+                .0
+                .iter()
+                .filter_map(|(k, v)| Some((cursor(k)?, intent_of(*k, *v))))
+                .filter(|(c, _)| after.is_none_or(|a| *c > a))
+                .take(limit + 1)
+                .collect();
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            Page {
+                next: if more { rows.last().map(|r| r.0) } else { None },
+                items: rows.into_iter().map(|r| r.1).collect(),
+            }
+        }
+    }
+
+    /// The daemon's side: the table and the node (its per-host entries).
+    #[derive(Default)]
+    struct Source {
+        table: IntentTable,
+        node: Full,
+    }
+
+    impl Source {
+        fn apply(&mut self, i: &DataplaneIntent) {
+            self.table.apply(i);
+            self.node.apply(i);
+        }
+
+        /// One snapshot page, as the intent stream reads it.
+        fn page(&self, w: &mut SnapshotWalk, limit: usize) -> Vec<DataplaneIntent> {
+            match w.host_cursor() {
+                Some(c) => w.hosts(self.node.host_page(c, limit)),
+                None => w.table_page(&self.table, limit),
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_keeps_no_per_host_key_and_a_snapshot_holds_every_key() {
+        let intents = workload(7, 5_000);
+        let mut src = Source::default();
+        for i in &intents {
+            src.apply(i);
+        }
+        assert!(src.table.entries.keys().all(|k| !k.is_host()));
+        assert!(src.table.len() < 20, "{} entries", src.table.len());
+        let mut w = SnapshotWalk::default();
+        let mut snapshot = Vec::new();
+        while !w.is_done() {
+            snapshot.extend(src.page(&mut w, 37));
+        }
+        // The snapshot is in key order, and replayed into an empty strict data plane it gives
+        // the same tables as the intents.
+        assert_eq!(snapshot, src.node.intents());
+        assert_eq!(memory_of(&snapshot), memory_of(&intents));
     }
 
     #[test]
@@ -334,40 +549,35 @@ mod tests {
         for seed in [1, 2, 3, 99, 12345] {
             let intents = workload(seed, 6_000);
             let (before, during) = intents.split_at(2_000);
-            let mut t = IntentTable::default();
+            let mut src = Source::default();
             for i in before {
-                t.apply(i);
+                src.apply(i);
             }
             // The snapshot starts after delta 2000; between pages of 37 entries, 50 more
             // deltas arrive.
-            let mut consumer = IntentTable::default();
-            let mut cursor = None;
+            let mut consumer = Full::default();
+            let mut w = SnapshotWalk::default();
             let mut pending = during.chunks(50);
-            loop {
-                let (page, next) = t.page(cursor, 37);
-                if page.is_empty() {
-                    break;
-                }
-                cursor = next;
-                for i in &page {
+            while !w.is_done() {
+                for i in &src.page(&mut w, 37) {
                     consumer.apply(i);
                 }
                 if let Some(chunk) = pending.next() {
                     for i in chunk {
-                        t.apply(i);
+                        src.apply(i);
                     }
                 }
             }
             for chunk in pending {
                 for i in chunk {
-                    t.apply(i);
+                    src.apply(i);
                 }
             }
             // The consumer then applies every delta after the snapshot's start, in order.
             for i in during {
                 consumer.apply(i);
             }
-            assert_eq!(consumer, t, "seed {seed}");
+            assert_eq!(consumer, src.node, "seed {seed}");
             assert_eq!(memory_of(&consumer.intents()), memory_of(&intents));
         }
     }
@@ -387,15 +597,13 @@ mod tests {
             vrf: None,
         });
         t.apply(&DataplaneIntent::Synced);
+        // The remote MAC is a per-host key: the node serves it, the table keeps none.
         assert_eq!(
             t.intents(),
-            vec![
-                DataplaneIntent::Vni {
-                    vni: vni(9),
-                    vrf: None
-                },
-                m
-            ]
+            vec![DataplaneIntent::Vni {
+                vni: vni(9),
+                vrf: None
+            }]
         );
         t.apply(&DataplaneIntent::RemoveRemoteMac {
             vni: vni(5),
