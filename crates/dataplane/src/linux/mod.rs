@@ -35,6 +35,7 @@ mod netns;
 mod probe;
 mod queued;
 mod reconcile;
+mod remote_fdb;
 mod route;
 mod single;
 mod socket;
