@@ -142,16 +142,21 @@ pub fn configure_listener(
         return Ok(());
     }
     if t.ttl_security.is_some() {
-        if v4_listener {
-            listener.set_ttl(255)?;
-        } else {
-            socket2::SockRef::from(listener).set_unicast_hops_v6(255)?;
-        }
+        listener_ttl_255(listener, v4_listener)?;
     }
     if let Some(key) = &t.md5_password {
         crate::sockopt::set_md5(listener, address, key.as_bytes())?;
     }
     Ok(())
+}
+
+/// TTL 255 on the listener's SYN-ACKs (GTSM, RFC 5082 §3), for a neighbour or a range.
+fn listener_ttl_255(listener: &tokio::net::TcpListener, v4: bool) -> io::Result<()> {
+    if v4 {
+        listener.set_ttl(255)
+    } else {
+        socket2::SockRef::from(listener).set_unicast_hops_v6(255)
+    }
 }
 
 /// Configures the listening socket for a peer group's listen range: its TCP-MD5 key for
@@ -168,11 +173,7 @@ pub fn configure_listener_range(
         return Ok(());
     }
     if t.ttl_security.is_some() {
-        if v4_listener {
-            listener.set_ttl(255)?;
-        } else {
-            socket2::SockRef::from(listener).set_unicast_hops_v6(255)?;
-        }
+        listener_ttl_255(listener, v4_listener)?;
     }
     if let Some(key) = &t.md5_password {
         crate::sockopt::set_md5_prefix(listener, range.addr(), range.len(), key.as_bytes())?;
