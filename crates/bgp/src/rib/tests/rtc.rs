@@ -722,3 +722,61 @@ fn random_changes_keep_every_client_exact() {
         "a test of something: {filtered_checks}"
     );
 }
+
+/// The update-group rule of issue 12 (RFC 4684 §4 with RFC 4271 §9.2 packing): a change is
+/// encoded once per attribute set and receiver set, so every peer with the same memberships
+/// is served by the same encoded bytes, and the number of encodings does not grow with the
+/// number of peers.
+#[test]
+fn peers_with_the_same_memberships_share_one_encoding_of_every_change() {
+    let (mut rib, _) = origin_rib();
+    // 20 peers in VNIs 1 and 2, 6 peers in VNI 1 only.
+    let members: Vec<(PeerInfo, &[u32])> = (20..46)
+        .map(|n| {
+            let set: &[u32] = if n < 40 { &[1, 2] } else { &[1] };
+            (peer(n, ASN, true, &[EVPN, RTC]), set)
+        })
+        .collect();
+    for (p, set) in &members {
+        rib.peer_up(p.clone());
+        send_memberships(&mut rib, p.id.0, set, vec![]);
+        rib.end_of_rib(p.id, RTC);
+    }
+    for (p, _) in &members {
+        drain_msgs(&mut rib, p);
+    }
+    let before = rib.stats().encodings;
+    apply(
+        &mut rib,
+        9,
+        &announce(&macs(1, 40), attrs(&[], &[rt(1)], vec![]), vtep(9)),
+    );
+    apply(
+        &mut rib,
+        9,
+        &announce(&macs(2, 40), attrs(&[], &[rt(2)], vec![]), vtep(9)),
+    );
+    rib.flush();
+    // One encoding for VNI 1's routes (26 receivers), one for VNI 2's (20 receivers).
+    assert_eq!(rib.stats().encodings - before, 2);
+    let mut first: HashMap<Vec<u32>, Vec<Arc<[u8]>>> = HashMap::new();
+    for (p, set) in &members {
+        let mut chunks = Vec::new();
+        while let Some(c) = rib.poll_transmit_shared(p.id) {
+            chunks.push(c);
+        }
+        assert!(!chunks.is_empty(), "peer {} got nothing", p.id.0);
+        match first.get(*set) {
+            None => {
+                first.insert(set.to_vec(), chunks);
+            }
+            Some(seen) => {
+                assert_eq!(seen.len(), chunks.len());
+                for (a, b) in seen.iter().zip(&chunks) {
+                    assert!(Arc::ptr_eq(a, b), "peer {} has its own copy", p.id.0);
+                }
+            }
+        }
+    }
+    assert_eq!(first.len(), 2);
+}
