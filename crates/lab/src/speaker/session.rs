@@ -370,6 +370,10 @@ impl Session {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // The keepalive thread sleeps until its next KEEPALIVE: wake it to see the flag.
+        for t in &self.threads {
+            t.thread().unpark();
+        }
         if let Ok(w) = self.writer.lock() {
             let _ = w.shutdown(Shutdown::Both);
         }
