@@ -8,7 +8,7 @@ use crate::error::{Context, LabError, Result};
 use crate::netns::{Lab, LAN_IF};
 use crate::process::memory_of;
 use crate::routes::{encode_announcements, generate, RouteKind};
-use crate::speaker::{nlri_key, Session, SpeakerConfig, Tracking};
+use crate::speaker::{message_chunks, nlri_key, Session, SpeakerConfig, Tracking};
 use evpnd_wire::{CodecContext, Nlri};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,15 +224,19 @@ pub fn run(dut: &dyn DutKind, scenario: &Scenario, opts: &BenchOptions) -> Resul
         })
     };
 
+    // Cut the load into writes before the clock starts.
+    let chunks = generators
+        .iter()
+        .zip(&loads)
+        .map(|(sess, (_, bytes))| message_chunks(sess.ctx(), bytes))
+        .collect::<Result<Vec<_>>>()?;
     let load = load_avg();
     let t0 = Instant::now();
     let outcome = std::thread::scope(|s| -> Result<(Instant, Instant)> {
         let senders: Vec<_> = generators
             .iter()
-            .zip(&loads)
-            .map(|(sess, (_, bytes))| {
-                s.spawn(move || sess.send_bytes(bytes).map(|_| Instant::now()))
-            })
+            .zip(&chunks)
+            .map(|(sess, chunks)| s.spawn(move || sess.send_chunks(chunks).map(|_| Instant::now())))
             .collect();
         let mut converged = t0;
         for sink in sink_sessions {
@@ -313,6 +317,84 @@ pub fn run(dut: &dyn DutKind, scenario: &Scenario, opts: &BenchOptions) -> Resul
     Ok(result)
 }
 
+/// The harness without a DUT: a generator host and a sink host joined by a veth pair, a
+/// listener on the sink's address, and the pre-encoded load of generator 0. What
+/// [`calibrate`] and [`calibrate_fanout`] share.
+struct Bare {
+    lab: Lab,
+    gaddr: Ipv4Addr,
+    saddr: Ipv4Addr,
+    listener: TcpListener,
+    /// The routes of the load (the sinks' target count).
+    expected: usize,
+    bytes: Vec<u8>,
+}
+
+impl Bare {
+    fn new(routes: usize, kinds: &[RouteKind]) -> Result<Bare> {
+        let mut lab = Lab::new(&["gen", "sink"])?;
+        lab.connect_lan()?;
+        let (gh, sh) = (&lab.hosts()[0], &lab.hosts()[1]);
+        let (gaddr, saddr) = match (gh.underlay(), sh.underlay()) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Err(LabError::new("no underlay addresses")),
+        };
+        let listener = sh
+            .ns()
+            .within(|| TcpListener::bind(SocketAddr::from((saddr, 179))))??;
+        let (expected, bytes) = prepare_generator(0, routes, kinds, &CodecContext::default())?;
+        Ok(Bare {
+            lab,
+            gaddr,
+            saddr,
+            listener,
+            expected: expected.len(),
+            bytes,
+        })
+    }
+
+    /// One generator session to one sink session tracking with `tracking`.
+    fn pair(&self, tracking: Tracking) -> Result<(Session, Session)> {
+        let (gaddr, saddr) = (self.gaddr, self.saddr);
+        let (gen, sink) = std::thread::scope(|s| {
+            let sink = s.spawn(|| {
+                let mut cfg = SpeakerConfig::evpn(BENCH_AS, saddr);
+                cfg.tracking = tracking;
+                Session::accept(&self.listener, &cfg)
+            });
+            let mut cfg = SpeakerConfig::evpn(BENCH_AS, gaddr);
+            cfg.tracking = Tracking::Off;
+            let gen = self.lab.hosts()[0].ns().within(|| {
+                Session::connect(Some(gaddr.into()), SocketAddr::from((saddr, 179)), &cfg)
+            });
+            let sink = sink
+                .join()
+                .unwrap_or_else(|_| Err(LabError::new("sink thread panicked")));
+            (gen, sink)
+        });
+        Ok((gen??, sink?))
+    }
+
+    /// A result row without a DUT (memory columns 0: there is no daemon to measure).
+    fn result(&self, dut: String, scenario: String, kinds: &[RouteKind]) -> BenchResult {
+        BenchResult {
+            dut,
+            scenario,
+            kinds: kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
+            routes: self.expected,
+            sinks: 1,
+            seconds: 0.0,
+            send_seconds: 0.0,
+            routes_per_sec: 0.0,
+            baseline_rss: 0,
+            peak_rss: 0,
+            bytes_per_route: 0.0,
+            wire_bytes: self.bytes.len() as u64,
+            load_avg: 0.0,
+        }
+    }
+}
+
 /// Measures the harness alone: one generator straight into one sink over a veth pair, no
 /// DUT in between, the sink in `tracking` mode. Its routes/s is the ceiling any DUT figure
 /// can reach; a DUT result close to it measures the harness, not the DUT (the goal for evpnd
@@ -323,59 +405,27 @@ pub fn calibrate(
     tracking: Tracking,
     timeout: Duration,
 ) -> Result<BenchResult> {
-    let mut lab = Lab::new(&["gen", "sink"])?;
-    lab.connect_lan()?;
-    let (gh, sh) = (&lab.hosts()[0], &lab.hosts()[1]);
-    let (gaddr, saddr) = match (gh.underlay(), sh.underlay()) {
-        (Some(a), Some(b)) => (a, b),
-        _ => return Err(LabError::new("no underlay addresses")),
-    };
-    let listener = sh
-        .ns()
-        .within(|| TcpListener::bind(SocketAddr::from((saddr, 179))))??;
-    let ctx = CodecContext::default();
-    let (expected, bytes) = prepare_generator(0, routes, kinds, &ctx)?;
-    let (gen, sink) = std::thread::scope(|s| {
-        let sink = s.spawn(|| {
-            let mut cfg = SpeakerConfig::evpn(BENCH_AS, saddr);
-            cfg.tracking = tracking;
-            Session::accept(&listener, &cfg)
-        });
-        let mut cfg = SpeakerConfig::evpn(BENCH_AS, gaddr);
-        cfg.tracking = Tracking::Off;
-        let gen = gh
-            .ns()
-            .within(|| Session::connect(Some(gaddr.into()), SocketAddr::from((saddr, 179)), &cfg));
-        let sink = sink
-            .join()
-            .unwrap_or_else(|_| Err(LabError::new("sink thread panicked")));
-        (gen, sink)
-    });
-    let (gen, sink) = (gen??, sink?);
+    let bare = Bare::new(routes, kinds)?;
+    let (gen, sink) = bare.pair(tracking)?;
+    let chunks = message_chunks(gen.ctx(), &bare.bytes)?;
     let load = load_avg();
     let t0 = Instant::now();
-    gen.send_bytes(&bytes)?;
+    gen.send_chunks(&chunks)?;
     let sent = Instant::now();
-    let done = sink.wait_routes(expected.len(), timeout)?;
+    let done = sink.wait_routes(bare.expected, timeout)?;
     let seconds = done.duration_since(t0).as_secs_f64();
     gen.close();
     drop(sink);
-    drop(lab);
     Ok(BenchResult {
-        dut: format!("harness ({tracking:?} sink)").to_lowercase(),
-        scenario: format!("calibrate {routes}"),
-        kinds: kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
-        routes,
-        sinks: 1,
         seconds,
         send_seconds: sent.duration_since(t0).as_secs_f64(),
         routes_per_sec: routes as f64 / seconds.max(1e-9),
-        // No DUT: there is no daemon memory to report.
-        baseline_rss: 0,
-        peak_rss: 0,
-        bytes_per_route: 0.0,
-        wire_bytes: bytes.len() as u64,
         load_avg: load,
+        ..bare.result(
+            format!("harness ({tracking:?} sink)").to_lowercase(),
+            format!("calibrate {routes}"),
+            kinds,
+        )
     })
 }
 
@@ -391,55 +441,32 @@ pub fn calibrate_fanout(
     kinds: &[RouteKind],
     timeout: Duration,
 ) -> Result<BenchResult> {
-    let mut lab = Lab::new(&["gen", "sink"])?;
-    lab.connect_lan()?;
-    let (gh, sh) = (&lab.hosts()[0], &lab.hosts()[1]);
-    let (gaddr, saddr) = match (gh.underlay(), sh.underlay()) {
-        (Some(a), Some(b)) => (a, b),
-        _ => return Err(LabError::new("no underlay addresses")),
-    };
-    let listener = sh
-        .ns()
-        .within(|| TcpListener::bind(SocketAddr::from((saddr, 179))))??;
-    let ctx = CodecContext::default();
-    let (expected, bytes) = prepare_generator(0, routes, kinds, &ctx)?;
-    let pairs: Vec<Result<(Session, Session)>> = std::thread::scope(|s| {
-        (0..clients)
-            .map(|i| {
-                let listener = &listener;
-                let sink = s.spawn(move || {
-                    let mut cfg = SpeakerConfig::evpn(BENCH_AS, saddr);
-                    cfg.tracking = if i == 0 {
-                        Tracking::Keys
-                    } else {
-                        Tracking::Count
-                    };
-                    Session::accept(listener, &cfg)
-                });
-                let mut cfg = SpeakerConfig::evpn(BENCH_AS, gaddr);
-                cfg.tracking = Tracking::Off;
-                let gen = gh.ns().within(|| {
-                    Session::connect(Some(gaddr.into()), SocketAddr::from((saddr, 179)), &cfg)
-                });
-                let sink = sink
-                    .join()
-                    .unwrap_or_else(|_| Err(LabError::new("sink thread panicked")));
-                Ok((gen??, sink?))
+    let bare = Bare::new(routes, kinds)?;
+    let pairs = (0..clients)
+        .map(|i| {
+            bare.pair(if i == 0 {
+                Tracking::Keys
+            } else {
+                Tracking::Count
             })
-            .collect()
-    });
-    let pairs = pairs.into_iter().collect::<Result<Vec<_>>>()?;
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ctx = pairs
+        .first()
+        .map(|(gen, _)| gen.ctx().clone())
+        .unwrap_or_default();
+    let chunks = message_chunks(&ctx, &bare.bytes)?;
     let load = load_avg();
     let t0 = Instant::now();
-    let sent = std::thread::scope(|s| -> Result<Instant> {
+    let done = std::thread::scope(|s| -> Result<Instant> {
         let writers: Vec<_> = pairs
             .iter()
-            .map(|(gen, _)| s.spawn(|| gen.send_bytes(&bytes).map(|_| Instant::now())))
+            .map(|(gen, _)| s.spawn(|| gen.send_chunks(&chunks)))
             .collect();
         let mut done = t0;
         for (_, sink) in &pairs {
             let left = timeout.saturating_sub(t0.elapsed());
-            done = done.max(sink.wait_routes(expected.len(), left)?);
+            done = done.max(sink.wait_routes(bare.expected, left)?);
         }
         for w in writers {
             w.join()
@@ -447,25 +474,21 @@ pub fn calibrate_fanout(
         }
         Ok(done)
     })?;
-    let seconds = sent.duration_since(t0).as_secs_f64();
+    let seconds = done.duration_since(t0).as_secs_f64();
     for (gen, sink) in pairs {
         gen.close();
         drop(sink);
     }
-    drop(lab);
     Ok(BenchResult {
-        dut: "harness (fan-out floor)".into(),
-        scenario: format!("calibrate {routes}x{clients}"),
-        kinds: kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
-        routes,
         sinks: clients,
         seconds,
         send_seconds: seconds,
         routes_per_sec: routes as f64 / seconds.max(1e-9),
-        baseline_rss: 0,
-        peak_rss: 0,
-        bytes_per_route: 0.0,
-        wire_bytes: bytes.len() as u64,
         load_avg: load,
+        ..bare.result(
+            "harness (fan-out floor)".into(),
+            format!("calibrate {routes}x{clients}"),
+            kinds,
+        )
     })
 }

@@ -19,18 +19,103 @@ use std::time::{Duration, Instant};
 /// timer again.
 const READ_SLICE: Duration = Duration::from_millis(200);
 
+/// The reader's buffer size: a read takes whatever the socket holds up to this much, so a
+/// sink that falls behind catches up in few system calls.
+const READ_BUF: usize = 256 * 1024;
+
+/// Free room the reader keeps at the buffer's tail for the next read; at least one whole
+/// message (65,535 bytes with RFC 8654 extended messages), so a partial message at the
+/// head always completes.
+const MIN_ROOM: usize = 64 * 1024;
+
 /// The reader's state, shared with the session's owner and its keepalive thread.
 #[derive(Default)]
 pub(super) struct Shared {
     state: Mutex<State>,
-    /// Notified after every batch of messages and when the session ends.
-    pub changed: Condvar,
+    /// Notified after a batch of messages while someone waits in [`Shared::wait`], and
+    /// when the session ends.
+    changed: Condvar,
 }
 
 impl Shared {
     /// The state, even if a thread panicked while holding it (counters stay usable).
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits up to `timeout` for the reader to change the state (or for a spurious wakeup).
+    /// Registered as a waiter meanwhile: the reader wakes the condition variable only when
+    /// someone waits, which spares a system call per read in the many sinks nobody watches.
+    pub fn wait<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, State> {
+        st.waiters += 1;
+        let mut st = self
+            .changed
+            .wait_timeout(st, timeout)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+        st.waiters -= 1;
+        st
+    }
+}
+
+/// The reader's receive buffer: the socket reads straight into its free tail and messages
+/// are consumed from its head; the rest of a partial message moves to the front only when
+/// the tail has less than [`MIN_ROOM`] left (one message at most, so a cheap move).
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    /// Start of the bytes not yet consumed.
+    start: usize,
+    /// End of the bytes read.
+    end: usize,
+}
+
+impl ReadBuffer {
+    /// A buffer holding `leftover` (bytes read before the reader started).
+    fn new(mut leftover: Vec<u8>) -> Self {
+        let end = leftover.len();
+        let size = READ_BUF.max(end.saturating_add(MIN_ROOM));
+        leftover.resize(size, 0);
+        ReadBuffer {
+            bytes: leftover,
+            start: 0,
+            end,
+        }
+    }
+
+    /// The bytes read and not yet consumed.
+    fn filled(&self) -> &[u8] {
+        &self.bytes[self.start..self.end]
+    }
+
+    /// Marks `n` bytes at the head as consumed (clamped to what is filled).
+    fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// The free tail for the next read: at least [`MIN_ROOM`] bytes, never empty.
+    fn room(&mut self) -> &mut [u8] {
+        if self.bytes.len() - self.end < MIN_ROOM {
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.bytes.len() - self.end < MIN_ROOM {
+                self.bytes.resize(self.end.saturating_add(MIN_ROOM), 0);
+            }
+        }
+        &mut self.bytes[self.end..]
+    }
+
+    /// Records that a read put `n` bytes into [`ReadBuffer::room`].
+    fn filled_by(&mut self, n: usize) {
+        self.end = self.end.saturating_add(n).min(self.bytes.len());
     }
 }
 
@@ -76,13 +161,15 @@ impl Reader {
         let _ = self.stream.set_read_timeout(Some(READ_SLICE));
         let hold = Duration::from_secs(u64::from(self.hold_time));
         let mut last_rx = Instant::now();
-        let mut tmp = vec![0u8; 256 * 1024];
-        let mut buf = std::mem::take(&mut self.leftover);
-        let mut pos = 0;
+        let mut buf = ReadBuffer::new(std::mem::take(&mut self.leftover));
+        // Bytes read since the counters were last updated (they are updated with the
+        // messages, under one lock).
+        let mut fresh = 0u64;
         loop {
-            if pos < buf.len() {
-                let (used, ending) = self.handle(&buf[pos..]);
-                pos += used;
+            if !buf.filled().is_empty() || fresh > 0 {
+                let (used, ending) = self.handle(buf.filled(), fresh);
+                fresh = 0;
+                buf.consume(used);
                 if let Some((why, notification)) = ending {
                     if let Some(n) = notification {
                         self.notify(n);
@@ -91,24 +178,20 @@ impl Reader {
                     let _ = self.stream.shutdown(Shutdown::Both);
                     return;
                 }
-                if pos > 0 && pos >= buf.len() / 2 {
-                    buf.drain(..pos);
-                    pos = 0;
-                }
             }
             if self.stop.load(Ordering::SeqCst) {
                 self.finish("closed locally".into());
                 return;
             }
-            match self.stream.read(&mut tmp) {
+            match self.stream.read(buf.room()) {
                 Ok(0) => {
                     self.finish("peer closed the connection".into());
                     return;
                 }
                 Ok(n) => {
                     last_rx = Instant::now();
-                    buf.extend_from_slice(&tmp[..n]);
-                    self.shared.lock().stats.bytes += n as u64;
+                    buf.filled_by(n);
+                    fresh = n as u64;
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     if self.hold_time > 0 && last_rx.elapsed() > hold {
@@ -130,24 +213,30 @@ impl Reader {
         }
     }
 
-    /// Hands every complete message at the start of `bytes` to the sink; returns the bytes
-    /// used and, when the session must end, why.
-    fn handle(&self, bytes: &[u8]) -> (usize, Option<Ending>) {
-        let (used, ending) = match &self.sink {
-            Sink::Track(track) => self.track(bytes, *track),
-            Sink::Report { ctx, events } => self.report(bytes, ctx, events),
+    /// Hands every complete message at the start of `bytes` to the sink and counts `fresh`
+    /// newly read bytes; returns the bytes used and, when the session must end, why. Wakes
+    /// the session's waiters, if any.
+    fn handle(&self, bytes: &[u8], fresh: u64) -> (usize, Option<Ending>) {
+        let (used, ending, waiting) = match &self.sink {
+            Sink::Track(track) => self.track(bytes, fresh, *track),
+            Sink::Report { ctx, events } => self.report(bytes, fresh, ctx, events),
         };
-        self.shared.changed.notify_all();
+        if waiting {
+            self.shared.changed.notify_all();
+        }
         (used, ending)
     }
 
-    /// `Sink::Track`: every complete message under one lock.
-    fn track(&self, bytes: &[u8], track: Tracking) -> (usize, Option<Ending>) {
+    /// `Sink::Track`: every complete message under one lock; also says whether anyone
+    /// waits for the state to change.
+    fn track(&self, bytes: &[u8], fresh: u64, track: Tracking) -> (usize, Option<Ending>, bool) {
+        let now = Instant::now();
         let mut st = self.shared.lock();
+        st.stats.bytes += fresh;
         let mut pos = 0;
         let mut ending = None;
         while pos < bytes.len() {
-            match process(&self.ctx, &bytes[pos..], track, &mut st) {
+            match process(&self.ctx, &bytes[pos..], track, &mut st, now) {
                 Ok(Some(n)) => pos += n,
                 Ok(None) => break,
                 Err(e) => {
@@ -157,7 +246,7 @@ impl Reader {
             }
         }
         st.note_target();
-        (pos, ending)
+        (pos, ending, st.waiters > 0)
     }
 
     /// `Sink::Report`: one event per message; bytes that cannot be framed (a bad marker or
@@ -165,9 +254,10 @@ impl Reader {
     fn report(
         &self,
         bytes: &[u8],
+        fresh: u64,
         ctx: &CodecContext,
         events: &Sender<Event>,
-    ) -> (usize, Option<Ending>) {
+    ) -> (usize, Option<Ending>, bool) {
         let mut pos = 0;
         let mut messages = 0;
         let mut ending = None;
@@ -204,8 +294,10 @@ impl Reader {
                 break;
             }
         }
-        self.shared.lock().stats.messages += messages;
-        (pos, ending)
+        let mut st = self.shared.lock();
+        st.stats.messages += messages;
+        st.stats.bytes += fresh;
+        (pos, ending, st.waiters > 0)
     }
 
     /// Sends a NOTIFICATION, as far as the connection still takes it.
@@ -223,6 +315,7 @@ impl Reader {
             st.stats.closed = Some(why);
         }
         drop(st);
+        // Always: the session has ended, whoever waits must know.
         self.shared.changed.notify_all();
         if let Sink::Report { events, .. } = &self.sink {
             let _ = events.send(Event::Closed);
@@ -231,7 +324,9 @@ impl Reader {
 }
 
 /// The keepalive thread: a KEEPALIVE every `interval` (RFC 4271 §4.4: a third of the hold
-/// time) until the session stops or ends.
+/// time) until the session stops or ends. It sleeps until the next KEEPALIVE is due (at most
+/// [`READ_SLICE`] × 5) and is woken early by `unpark` when the session stops: a hundred idle
+/// sinks do not wake ten times a second each while a benchmark runs.
 pub(super) fn keepalives(
     interval: Duration,
     stop: Arc<AtomicBool>,
@@ -253,6 +348,67 @@ pub(super) fn keepalives(
         if shared.lock().stats.closed.is_some() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::park_timeout(
+            next.saturating_duration_since(Instant::now())
+                .min(READ_SLICE * 5),
+        );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// Fills the room with `data` (as much as fits), like a read.
+    fn read_into(b: &mut ReadBuffer, data: &[u8]) -> usize {
+        let room = b.room();
+        let n = data.len().min(room.len());
+        room[..n].copy_from_slice(&data[..n]);
+        b.filled_by(n);
+        n
+    }
+
+    #[test]
+    fn the_read_buffer_keeps_partial_messages_in_order_and_never_runs_out_of_room() {
+        let stream: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut b = ReadBuffer::new(stream[..100].to_vec());
+        let mut fed = 100;
+        let mut out = Vec::new();
+        let mut step = 0usize;
+        while out.len() < stream.len() {
+            if fed < stream.len() {
+                let chunk = 1 + (step * 7919) % 200_000;
+                fed += read_into(&mut b, &stream[fed..(fed + chunk).min(stream.len())]);
+            }
+            // Consume all but a partial "message" of up to 60,000 bytes.
+            let keep = if fed < stream.len() {
+                (step * 104_729) % 60_000
+            } else {
+                0
+            };
+            let filled = b.filled();
+            let take = filled.len().saturating_sub(keep);
+            out.extend_from_slice(&filled[..take]);
+            b.consume(take);
+            assert!(b.room().len() >= MIN_ROOM);
+            assert_eq!(
+                b.bytes.len(),
+                READ_BUF,
+                "no growth for messages below MIN_ROOM"
+            );
+            step += 1;
+        }
+        assert_eq!(out, stream);
+    }
+
+    #[test]
+    fn a_large_leftover_still_leaves_room_to_read() {
+        let mut b = ReadBuffer::new(vec![7; READ_BUF]);
+        assert_eq!(b.filled().len(), READ_BUF);
+        assert!(b.room().len() >= MIN_ROOM);
+        b.consume(READ_BUF + 5);
+        assert!(b.filled().is_empty());
+        assert_eq!(b.room().len(), b.bytes.len());
     }
 }

@@ -32,7 +32,7 @@ mod tracking;
 
 pub use handshake::{accept_timeout, connect};
 pub use raw_peer::{Announced, Event, RawPeer};
-pub use session::Session;
+pub use session::{message_chunks, Session};
 pub use tracking::{
     count_evpn_nlri, for_each_evpn_nlri, for_each_mp_nlri, nlri_key, FastHasher, KeySet, PathInfo,
     RouteTable, SessionStats,

@@ -46,6 +46,29 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// The size up to which [`message_chunks`] gathers whole messages into one write.
+const SEND_CHUNK: usize = 64 * 1024;
+
+/// Cuts pre-encoded messages (framed with `ctx`, RFC 4271 §4.1) into chunks of whole
+/// messages of about [`SEND_CHUNK`] bytes, for [`Session::send_chunks`]; an error names the
+/// offset where `bytes` stop being whole messages.
+pub fn message_chunks<'a>(ctx: &CodecContext, bytes: &'a [u8]) -> Result<Vec<&'a [u8]>> {
+    let mut chunks = Vec::with_capacity(bytes.len() / SEND_CHUNK + 1);
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let mut end = pos;
+        while end < bytes.len() && end - pos < SEND_CHUNK {
+            match frame_length(ctx, &bytes[end..]) {
+                Ok(Some(n)) if n <= bytes.len() - end => end += n,
+                _ => return Err(LabError::new(format!("not whole messages at offset {end}"))),
+            }
+        }
+        chunks.push(&bytes[pos..end]);
+        pos = end;
+    }
+    Ok(chunks)
+}
+
 impl Session {
     /// Runs the OPEN/KEEPALIVE exchange on a connected stream and starts the reader and
     /// keepalive threads. Either side may have opened the connection.
@@ -168,20 +191,17 @@ impl Session {
     /// Sends pre-encoded messages. The bytes are written in chunks of whole messages, so the
     /// keepalive thread can slip its KEEPALIVEs in between.
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<()> {
-        const CHUNK: usize = 64 * 1024;
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let mut end = pos;
-            while end < bytes.len() && end - pos < CHUNK {
-                match frame_length(&self.ctx, &bytes[end..]) {
-                    Ok(Some(n)) if end + n <= bytes.len() => end += n,
-                    _ => return Err(LabError::new(format!("not whole messages at offset {end}"))),
-                }
-            }
+        self.send_chunks(&message_chunks(&self.ctx, bytes)?)
+    }
+
+    /// Sends chunks of whole messages cut by [`message_chunks`], one write each, with the
+    /// keepalive thread's KEEPALIVEs in between. A benchmark cuts its load once, before it
+    /// starts the clock, however many sessions it sends it to.
+    pub fn send_chunks(&self, chunks: &[&[u8]]) -> Result<()> {
+        for c in chunks {
             let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            w.write_all(&bytes[pos..end])
+            w.write_all(c)
                 .context(format!("sending to {}", self.peer))?;
-            pos = end;
         }
         Ok(())
     }
@@ -306,12 +326,7 @@ impl Session {
                     timeout.as_secs_f64()
                 )));
             }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            st = self.shared.wait(st, deadline - now);
         }
     }
 
@@ -338,10 +353,7 @@ impl Session {
             }
             st = self
                 .shared
-                .changed
-                .wait_timeout(st, (deadline - now).min(Duration::from_millis(200)))
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+                .wait(st, (deadline - now).min(Duration::from_millis(200)));
         }
     }
 
@@ -358,6 +370,10 @@ impl Session {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // The keepalive thread sleeps until its next KEEPALIVE: wake it to see the flag.
+        for t in &self.threads {
+            t.thread().unpark();
+        }
         if let Ok(w) = self.writer.lock() {
             let _ = w.shutdown(Shutdown::Both);
         }
