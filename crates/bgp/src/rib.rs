@@ -412,7 +412,14 @@ pub struct Rib {
     /// first RT-Constraint peer comes up: delta and dump walks touch only the routes of the
     /// route targets concerned.
     evpn_by_rt: Option<RouteIndex>,
+    /// Scratch for [`Rib::apply_update`] (`adj_in.rs`): the routes of one UPDATE with their
+    /// keys' hashes, kept to reuse its allocation.
+    ingest_batch: Vec<IngestItem>,
 }
+
+/// A route of an UPDATE being applied: key, its hash in the table, non-key NLRI fields, path
+/// identifier.
+type IngestItem = (RouteKey, u64, NlriExtras, Option<u32>);
 
 /// Largest chunk [`Rib::poll_transmit`] assembles (whole messages; one larger chunk is
 /// returned alone).
@@ -441,6 +448,7 @@ impl Rib {
             free_slots: Vec::new(),
             retired: Vec::new(),
             evpn_by_rt: None,
+            ingest_batch: Vec::new(),
         }
     }
 

@@ -307,7 +307,7 @@ impl Driver {
         for send in self.answers.drain(..) {
             send();
         }
-        while let Some(change) = self.node.poll_route_change() {
+        while let Some(change) = self.node.poll_best_path_change() {
             self.watch.route(change);
         }
         self.watch.flush();

@@ -75,6 +75,7 @@ pub use peer::peer_address;
 pub use query::{
     EvpnStatus, NeighborView, NotificationView, PathSource, PathView, RouteFilter, RouteView,
 };
+pub use route_feed::RouteChange;
 
 pub use evpnd_bgp::session::ConnId;
 pub use evpnd_bgp::PeerId;

@@ -10,7 +10,7 @@ use evpnd_bgp::rib::PeerInfo;
 use evpnd_bgp::session::{Input as SessionInput, Output as SessionOutput};
 use evpnd_bgp::PeerId;
 use evpnd_wire::message::refresh_subtype;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -43,7 +43,13 @@ impl Node {
                 progress |= e.step(&mut self.rib, now, &mut self.events, &mut self.route_feed);
             } else if let Some(feed) = &mut self.route_feed {
                 // Without an engine only the watcher takes the changes.
-                feed.extend(self.rib.poll_best_changes());
+                // An empty queue takes the RIB's vector as it is (no copy).
+                let changes = self.rib.poll_best_changes();
+                if feed.is_empty() {
+                    *feed = VecDeque::from(changes);
+                } else {
+                    feed.extend(changes);
+                }
             }
             let mut ready: BTreeSet<usize> = std::mem::take(&mut self.tx_unblocked);
             ready.extend(

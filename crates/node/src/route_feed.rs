@@ -5,6 +5,7 @@
 use crate::node::Node;
 use crate::query::{PathSource, PathView, RouteView};
 use evpnd_bgp::rib::RouteSource;
+use evpnd_wire::{Family, Route};
 use std::collections::VecDeque;
 
 impl Node {
@@ -20,27 +21,54 @@ impl Node {
     /// The next best-path change, in order: the route with its new best path as its only
     /// path, or with no path when the route is gone.
     pub fn poll_route_change(&mut self) -> Option<RouteView> {
+        self.poll_best_path_change().map(RouteView::from)
+    }
+
+    /// [`Node::poll_route_change`] without building the view's vector of paths: a change has
+    /// at most one. A driver keeping every change for its watchers (a million on a full
+    /// table) keeps them in this form and makes views when they are read.
+    pub fn poll_best_path_change(&mut self) -> Option<RouteChange> {
         let change = self.route_feed.as_mut().and_then(VecDeque::pop_front)?;
         let default_local_pref = self.rib.config().default_local_pref;
-        let paths = change
-            .best
-            .into_iter()
-            .map(|path| PathView {
-                best: true,
-                source: match path.source {
-                    RouteSource::Local => PathSource::Local,
-                    RouteSource::Peer(id) => self
-                        .peer_address_of(id)
-                        .map_or(PathSource::Local, PathSource::Peer),
-                },
-                local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
-                path,
-            })
-            .collect();
-        Some(RouteView {
+        let best = change.best.map(|path| PathView {
+            best: true,
+            source: match path.source {
+                RouteSource::Local => PathSource::Local,
+                RouteSource::Peer(id) => self
+                    .peer_address_of(id)
+                    .map_or(PathSource::Local, PathSource::Peer),
+            },
+            local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
+            path,
+        });
+        Some(RouteChange {
             family: change.family,
             route: change.route,
-            paths,
+            best,
         })
+    }
+}
+
+/// A best-path change ([`Node::poll_best_path_change`]): the route and its new best path,
+/// `None` when the route is gone. [`RouteView::from`] gives the same view as
+/// [`Node::poll_route_change`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteChange {
+    /// The family.
+    pub family: Family,
+    /// The route as advertised (its best path's labels, ESI and gateway), or as it was
+    /// advertised when it is gone.
+    pub route: Route,
+    /// The new best path.
+    pub best: Option<PathView>,
+}
+
+impl From<RouteChange> for RouteView {
+    fn from(c: RouteChange) -> RouteView {
+        RouteView {
+            family: c.family,
+            route: c.route,
+            paths: c.best.into_iter().collect(),
+        }
     }
 }

@@ -203,15 +203,23 @@ impl Rib {
             }
             return;
         }
+        // Keys and hashes first, then the index slots they probe are loaded together
+        // (`Table::prefetch`), then the routes go in.
+        let mut batch = std::mem::take(&mut self.ingest_batch);
+        batch.clear();
+        {
+            let t = &self.tables[ti];
+            batch.extend(nlri.iter().filter(|n| n.route.family() == family).map(|n| {
+                let (key, extras) = RouteKey::split(&n.route);
+                (key, t.hash(&key), extras, n.path_id)
+            }));
+            t.prefetch(batch.iter().map(|b| b.1));
+        }
         // One interned set per distinct non-key NLRI fields; the routes of one UPDATE usually
         // share them, so the last one is remembered.
         let mut last: Option<std::sync::Arc<PathAttrs>> = None;
         let mut added = 0u64;
-        for n in nlri {
-            if n.route.family() != family {
-                continue;
-            }
-            let (key, extras) = RouteKey::split(&n.route);
+        for &(key, h, extras, path_id) in &batch {
             let attrs = match &last {
                 Some(l) if l.nlri_extras == extras => l.clone(),
                 _ => {
@@ -224,14 +232,15 @@ impl Rib {
             let path = StoredPath {
                 attrs,
                 src: s,
-                path_id: n.path_id.unwrap_or(0),
-                has_path_id: n.path_id.is_some(),
+                path_id: path_id.unwrap_or(0),
+                has_path_id: path_id.is_some(),
                 stale: false,
             };
-            if self.upsert(ti, key, path) {
+            if self.upsert_hashed(ti, key, h, path) {
                 added += 1;
             }
         }
+        self.ingest_batch = batch;
         self.sources[s as usize].counters_mut(family).accepted += added;
     }
 }

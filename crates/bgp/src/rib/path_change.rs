@@ -13,6 +13,18 @@ impl Rib {
     /// Adds or replaces the path of `path.src`/`path.path_id` for the route `key`. Returns
     /// true when a path was added (not replaced).
     pub(super) fn upsert(&mut self, ti: usize, key: RouteKey, path: StoredPath) -> bool {
+        let h = self.tables[ti].hash(&key);
+        self.upsert_hashed(ti, key, h, path)
+    }
+
+    /// [`Rib::upsert`] with the key's hash `h` in table `ti` already computed.
+    pub(super) fn upsert_hashed(
+        &mut self,
+        ti: usize,
+        key: RouteKey,
+        h: u64,
+        path: StoredPath,
+    ) -> bool {
         let Rib {
             tables,
             sources,
@@ -22,7 +34,7 @@ impl Rib {
             ..
         } = self;
         let t = &mut tables[ti];
-        let idx = t.find_or_insert(key);
+        let idx = t.find_or_insert_hashed(key, h);
         let e = &t.entries[idx as usize];
         let pos = e
             .paths

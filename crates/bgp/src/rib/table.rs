@@ -254,8 +254,12 @@ const EMPTY: u8 = 0;
 const TOMBSTONE: u8 = 1;
 
 fn tag_of(h: u64) -> u8 {
-    // 2..=129: never EMPTY or TOMBSTONE.
-    (h >> 57) as u8 + 2
+    // The top byte, moved off EMPTY and TOMBSTONE: 254 values, so that a probe passing an
+    // entry of another route compares the keys (a random read of the entry) once in 254.
+    match (h >> 56) as u8 {
+        t @ (EMPTY | TOMBSTONE) => t + 2,
+        t => t,
+    }
 }
 
 /// Open-addressing index (linear probing) from route hash to entry index: one tag byte and
@@ -323,22 +327,60 @@ impl Index {
         self.tombstones += 1;
     }
 
+    /// Rebuilds the index with `cap` slots. The entries are rehashed in index order, not in
+    /// slot order: the entries of a large table sit in one dense vector, so walking it in
+    /// order reads memory sequentially, where slot order would read one random entry per
+    /// slot (a cache miss each at a million routes).
     fn rebuild(&mut self, cap: usize, rehash: &impl Fn(u32) -> u64) {
         let old_tags = std::mem::replace(&mut self.tags, vec![EMPTY; cap]);
         let old_slots = std::mem::replace(&mut self.slots, vec![0; cap]);
         self.tombstones = 0;
-        let mask = cap - 1;
-        for (t, idx) in old_tags.into_iter().zip(old_slots) {
+        // One bit per entry index held by the old index.
+        let mut held: Vec<u64> = Vec::new();
+        for (&t, &idx) in old_tags.iter().zip(&old_slots) {
             if t < 2 {
                 continue;
             }
-            let h = rehash(idx);
-            let mut pos = h as usize & mask;
-            while self.tags[pos] != EMPTY {
-                pos = (pos + 1) & mask;
+            let word = idx as usize / 64;
+            if word >= held.len() {
+                held.resize(word + 1, 0);
             }
-            self.tags[pos] = tag_of(h);
-            self.slots[pos] = idx;
+            held[word] |= 1 << (idx % 64);
+        }
+        drop((old_tags, old_slots));
+        let mask = cap - 1;
+        // 64 entries at a time: hash them (sequential reads), then place them, so that the
+        // placements' random reads of the new index overlap instead of waiting for each
+        // hash in between.
+        let mut batch = [(0u64, 0u32); 64];
+        for (w, &bits) in held.iter().enumerate() {
+            let mut bits = bits;
+            let mut n = 0;
+            while bits != 0 {
+                let idx = (w * 64) as u32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                batch[n] = (rehash(idx), idx);
+                n += 1;
+            }
+            for &(h, idx) in &batch[..n] {
+                let mut pos = h as usize & mask;
+                while self.tags[pos] != EMPTY {
+                    pos = (pos + 1) & mask;
+                }
+                self.tags[pos] = tag_of(h);
+                self.slots[pos] = idx;
+            }
+        }
+    }
+
+    /// Reads the slot where a probe for hash `h` starts, so that the cache line is on its
+    /// way before the probe itself (a batch of keys is hashed first, then probed). Returns
+    /// what it read, for [`std::hint::black_box`].
+    fn touch_slot(&self, h: u64) -> usize {
+        let pos = h as usize & self.mask();
+        match (self.tags.get(pos), self.slots.get(pos)) {
+            (Some(&t), Some(&i)) => usize::from(t) ^ i as usize,
+            _ => 0,
         }
     }
 
@@ -400,9 +442,33 @@ impl Table {
             .map(|pos| self.index.slots[pos])
     }
 
+    /// The hash of `key` in this table, for [`Table::find_or_insert_hashed`].
+    pub fn hash(&self, key: &RouteKey) -> u64 {
+        self.hasher.hash(key)
+    }
+
+    /// Starts loading the index slots where the keys of `hashes` are looked for: a batch of
+    /// routes (one UPDATE) is hashed, then these reads go out together, then the routes are
+    /// inserted one by one, finding their slots in the cache. At a million routes the index
+    /// is larger than the cache, and one miss per route, each waited for in turn, was most
+    /// of the time spent inserting.
+    pub fn prefetch(&self, hashes: impl Iterator<Item = u64>) {
+        let mut acc = 0usize;
+        for h in hashes {
+            acc = acc.wrapping_add(self.index.touch_slot(h));
+        }
+        std::hint::black_box(acc);
+    }
+
     /// The entry index of the route with key `key`, created without paths if absent.
+    #[cfg(test)]
     pub fn find_or_insert(&mut self, key: RouteKey) -> u32 {
         let h = self.hasher.hash(&key);
+        self.find_or_insert_hashed(key, h)
+    }
+
+    /// [`Table::find_or_insert`] with the key's hash `h` ([`Table::hash`]) already computed.
+    pub fn find_or_insert_hashed(&mut self, key: RouteKey, h: u64) -> u32 {
         {
             let entries = &self.entries;
             if let Some(pos) = self.index.find(h, |i| entries[i as usize].key == key) {

@@ -2541,6 +2541,74 @@ fn ingest_measurement() {
     );
 }
 
+/// The daemon's P1 ingest as the RIB sees it (bench/README.md): 1 M type-2 routes from an
+/// internal non-client in UPDATEs of 110 routes, flushed to one client after every 16 UPDATEs
+/// (one 64 KiB read), best-path changes tracked and taken (the watch feed), best of 3 runs:
+/// `cargo test -p evpnd-bgp --release -- --ignored ingest_in_reads --nocapture`.
+#[test]
+#[ignore]
+fn ingest_in_reads_measurement() {
+    let n: u32 = 1_000_000;
+    let a = attrs(
+        &[],
+        &[rt(100), ExtendedCommunity::vxlan_encapsulation()],
+        vec![],
+    );
+    let updates: Vec<Update> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(110)
+        .map(|c| {
+            announce(
+                &c.iter().map(|&i| mac(100, i)).collect::<Vec<_>>(),
+                a.clone(),
+                vtep(1),
+            )
+        })
+        .collect();
+    let (mut best, mut best_cpu) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        let mut rib = rib();
+        rib.set_best_change_tracking(true);
+        let src = peer(1, ASN, false, &[EVPN]);
+        let sink = peer(2, ASN, true, &[EVPN]);
+        rib.peer_up(src.clone());
+        rib.peer_up(sink.clone());
+        while rib.poll_transmit_shared(sink.id).is_some() {}
+        let t0 = std::time::Instant::now();
+        let cpu0 = on_cpu_ns();
+        let (mut bytes, mut changes) = (0usize, 0usize);
+        for read in updates.chunks(16) {
+            for u in read {
+                rib.apply_update(src.id, u, &Outcome::Accept).unwrap();
+            }
+            while let Some(c) = rib.poll_transmit_shared(sink.id) {
+                bytes += c.len();
+            }
+            changes += rib.poll_best_changes().len();
+        }
+        let t = t0.elapsed().as_secs_f64();
+        let cpu = (on_cpu_ns() - cpu0) as f64 / 1e9;
+        assert_eq!(changes, n as usize);
+        assert!(bytes > 30 * n as usize);
+        best = best.min(t);
+        best_cpu = best_cpu.min(cpu);
+        println!(
+            "ingest in reads: {n} routes in {t:.3} s ({:.0} routes/s, {cpu:.3} s on the CPU), {bytes} bytes out",
+            f64::from(n) / t
+        );
+    }
+    println!("ingest in reads: best {best:.3} s, {best_cpu:.3} s on the CPU");
+}
+
+/// Nanoseconds this thread has run on a CPU (Linux `schedstat`; 0 elsewhere): less noisy than
+/// wall time on a shared machine.
+fn on_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 #[test]
 fn enhanced_route_refresh_from_a_peer_purges_what_it_did_not_resend() {
     let (mut rib, infos, mut views) = rr();

@@ -320,7 +320,7 @@ async fn routes(
             },
             position,
             &tx,
-            |sequence, view| route_message(epoch, sequence, &view, &filter),
+            |sequence, change| route_message(epoch, sequence, &RouteView::from(change), &filter),
         )
         .await;
         match stop {

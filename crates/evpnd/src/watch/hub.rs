@@ -14,7 +14,7 @@ use super::log::SeqLog;
 use super::table::IntentTable;
 use evpnd_dataplane::DataplaneIntent;
 use evpnd_evpn::{EngineEvent, Subject};
-use evpnd_node::{NodeEvent, RouteView};
+use evpnd_node::{NodeEvent, RouteChange};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
@@ -53,8 +53,8 @@ pub struct Hub {
     pub synced: bool,
     /// MAC-table changes: the engine's events about MACs.
     pub macs: SeqLog<EngineEvent>,
-    /// Best-path changes.
-    pub routes: SeqLog<RouteView>,
+    /// Best-path changes (a view is made of one when it is read: most are never read).
+    pub routes: SeqLog<RouteChange>,
     /// Every node event.
     pub events: SeqLog<NodeEvent>,
 }
@@ -110,7 +110,7 @@ pub struct Publisher {
     notify: watch::Sender<Versions>,
     intents: Vec<DataplaneIntent>,
     events: Vec<NodeEvent>,
-    routes: Vec<RouteView>,
+    routes: Vec<RouteChange>,
 }
 
 /// A watcher's side: the hub and the notification of new deltas. Cheap to clone.
@@ -161,7 +161,7 @@ impl Publisher {
     }
 
     /// Buffers a best-path change.
-    pub fn route(&mut self, change: RouteView) {
+    pub fn route(&mut self, change: RouteChange) {
         self.routes.push(change);
     }
 
