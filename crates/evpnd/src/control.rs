@@ -46,6 +46,9 @@ pub enum Request {
     Dataplane(Answer<Result<MemoryDataplane, CommandError>>),
     /// A watch stream starts: a handle on the watch hub (crate::watch).
     Watch(Answer<crate::watch::WatchHandle>),
+    /// A `WatchRoutes` stream starts: the node's best-path feed is on (with a gap recorded
+    /// if it was off) when the answer is sent; the stream holds the subscription.
+    WatchRoutes(Answer<(crate::watch::WatchHandle, crate::watch::RouteWatcher)>),
     /// A metrics scrape: the counters and table sizes as plain values.
     Metrics(Answer<crate::metrics::Snapshot>),
     /// `explain`: the node's chain and the data plane's record for a MAC or IP of a VNI.

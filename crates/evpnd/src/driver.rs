@@ -64,6 +64,8 @@ struct Driver {
     event_tx: mpsc::UnboundedSender<Event>,
     /// What the watch streams read (crate::watch), filled once per drain.
     watch: crate::watch::Publisher,
+    /// Whether the node's best-path feed runs (only while a route watcher is subscribed).
+    route_feed: crate::watch::RouteFeedSwitch,
     /// Engine events counted for metrics.
     event_counts: crate::metrics::EventCounts,
     /// The configuration as it runs (updated by reloads): what the next reload is compared
@@ -127,7 +129,6 @@ pub async fn run(
         .and_then(|()| std::fs::write(&marker, std::process::id().to_string()))
         .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
     let mut node = Node::new(node_config, Instant::now())?;
-    node.set_route_feed(true);
     // The writers take the update groups' chunks as they are: no copy per peer here.
     node.set_shared_transmit(true);
     let (feedback_tx, mut feedback_rx) = mpsc::unbounded_channel::<Feedback>();
@@ -149,6 +150,7 @@ pub async fn run(
         conn_tx,
         event_tx,
         watch: crate::watch::Publisher::new(config.watch, watch_epoch()),
+        route_feed: Default::default(),
         event_counts: Default::default(),
         running: config.clone(),
     };
@@ -311,6 +313,12 @@ impl Driver {
             self.watch.route(change);
         }
         self.watch.flush();
+        if self
+            .route_feed
+            .should_stop(self.watch.route_watchers(), Instant::now())
+        {
+            self.node.set_route_feed(false);
+        }
     }
 
     /// Sends `value` on `tx` once this step's drain has written the journal: what the API was
@@ -461,6 +469,15 @@ impl Driver {
             }
             Request::Watch(tx) => {
                 let _ = tx.send(self.watch.handle());
+            }
+            Request::WatchRoutes(tx) => {
+                if let Some(gap) = self.route_feed.subscribe() {
+                    self.node.set_route_feed(true);
+                    if gap {
+                        self.watch.route_gap();
+                    }
+                }
+                let _ = tx.send((self.watch.handle(), self.watch.route_watcher()));
             }
             Request::Metrics(tx) => {
                 let snapshot = crate::metrics::Snapshot::read(

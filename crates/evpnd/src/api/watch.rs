@@ -154,8 +154,11 @@ impl Watch for Service {
             vni: (r.vni != 0).then_some(r.vni),
             ..RouteFilter::default()
         };
-        let h = self.watch_handle().await?;
-        Ok(spawn_stream(|tx| routes(h, r, filter, tx)))
+        let (h, subscription) = self.ask(Request::WatchRoutes).await?;
+        Ok(spawn_stream(|tx| async move {
+            routes(h, r, filter, tx).await;
+            drop(subscription);
+        }))
     }
 
     async fn watch_macs(

@@ -15,6 +15,7 @@ use super::table::IntentTable;
 use evpnd_dataplane::DataplaneIntent;
 use evpnd_evpn::{EngineEvent, Subject};
 use evpnd_node::{NodeEvent, RouteChange};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
@@ -111,6 +112,17 @@ pub struct Publisher {
     intents: Vec<DataplaneIntent>,
     events: Vec<NodeEvent>,
     routes: Vec<RouteChange>,
+    route_watchers: Arc<AtomicUsize>,
+}
+
+/// One subscribed `WatchRoutes` stream: while any lives, the driver keeps the node's
+/// best-path feed on (see [`Publisher::route_watchers`]). Dropping it unsubscribes.
+pub struct RouteWatcher(Arc<AtomicUsize>);
+
+impl Drop for RouteWatcher {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A watcher's side: the hub and the notification of new deltas. Cheap to clone.
@@ -138,7 +150,26 @@ impl Publisher {
             intents: Vec::new(),
             events: Vec::new(),
             routes: Vec::new(),
+            route_watchers: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Subscribes a `WatchRoutes` stream for as long as the returned value lives.
+    pub fn route_watcher(&self) -> RouteWatcher {
+        self.route_watchers.fetch_add(1, Ordering::SeqCst);
+        RouteWatcher(self.route_watchers.clone())
+    }
+
+    /// How many `WatchRoutes` streams are subscribed.
+    pub fn route_watchers(&self) -> usize {
+        self.route_watchers.load(Ordering::SeqCst)
+    }
+
+    /// Marks a gap in the best-path changes: the feed was off, so the changes since the last
+    /// one logged are unknown ([`SeqLog::skip`]). Buffered changes are published first.
+    pub fn route_gap(&mut self) {
+        self.flush();
+        lock(&self.hub).routes.skip();
     }
 
     /// A handle for a new watcher.

@@ -97,6 +97,18 @@ impl<T: Clone> SeqLog<T> {
         seq
     }
 
+    /// Records that deltas were not kept (nobody was watching): one sequence is used up by
+    /// the gap and everything kept is dropped, so a watcher resuming from before the gap sees
+    /// its sequence jump (or gets a fresh start) instead of missing deltas silently.
+    pub fn skip(&mut self) {
+        if self.next == u64::MAX {
+            *self = Self::new(self.capacity, self.epoch.wrapping_add(1));
+        }
+        self.entries.clear();
+        self.next += 1;
+        self.first = self.next;
+    }
+
     /// Where a watcher asking for the deltas after `from` in `epoch` (0: any) starts.
     pub fn resume(&self, from: u64, epoch: u64) -> Resume {
         let other_epoch = epoch != 0 && epoch != self.epoch;
@@ -207,6 +219,19 @@ mod tests {
         assert_eq!(log.read(0, 6, 10), Read::Deltas(vec![(1, 'c')]));
         assert_eq!(log.read(u64::MAX, 6, 10), Read::Reset);
         assert_eq!(log.resume(1, 5), Resume::Fresh);
+    }
+
+    #[test]
+    fn a_skip_uses_up_a_sequence_and_drops_what_was_kept() {
+        let mut log = SeqLog::new(10, 3);
+        log.push('a');
+        log.push('b');
+        log.skip();
+        assert_eq!((log.oldest(), log.last(), log.len()), (4, 3, 0));
+        assert_eq!(log.read(2, 3, 10), Read::Evicted { oldest: 4 });
+        assert_eq!(log.resume(2, 3), Resume::Fresh, "the gap is not resumable");
+        assert_eq!(log.push('c'), 4);
+        assert_eq!(log.read(3, 3, 10), Read::Deltas(vec![(4, 'c')]));
     }
 
     #[test]
