@@ -116,6 +116,13 @@ pub trait Backend: Send {
     fn submit(&mut self, batch: Vec<DataplaneIntent>);
     /// A short name for logs and the API ("linux").
     fn kind(&self) -> &'static str;
+    /// Intents submitted and not yet taken up by the backend: what waits in its queue for
+    /// its own thread (0 for a backend that applies in line). The driver reads it to hold
+    /// further input back while the backend is behind (back-pressure instead of an
+    /// unbounded queue), so it must be cheap and must not block.
+    fn backlog(&self) -> usize {
+        0
+    }
     /// Counters for `show` and metrics.
     fn stats(&self) -> BackendStats {
         BackendStats::default()

@@ -8,7 +8,9 @@
 //! * API requests ([`Request`]) ⇄ [`Node::command`] and the node's queries;
 //! * data-plane intents → the data-plane backend in ordered batches (one per drain); its
 //!   feedback (install failures, learned MACs, link state) comes back on a channel and goes
-//!   to the node as [`Input::Dataplane`];
+//!   to the node as [`Input::Dataplane`]; while the backend is behind (its backlog above a
+//!   limit), connection input is held back, so that the node emits no more than the backend
+//!   can take (`throttle.rs`);
 //! * node events → the log;
 //! * SIGHUP and `ReloadConfig` → the configuration file read again and its difference applied
 //!   as node commands (`manage.rs`, [`crate::reload`]).
@@ -18,6 +20,7 @@
 //! tells the node this start is a restart), signals.
 
 mod manage;
+mod throttle;
 
 use crate::config::{Config, DataplaneKind};
 use crate::control::{Answer, Request, VnisAnswer};
@@ -71,6 +74,8 @@ struct Driver {
     /// The configuration as it runs (updated by reloads): what the next reload is compared
     /// with, and the `[bgp]` defaults of neighbours added at run time.
     running: Config,
+    /// Back-pressure from the data plane to connection input.
+    throttle: throttle::InputThrottle,
 }
 
 /// Starts the data plane `kind` names, reporting into `sink`.
@@ -153,6 +158,7 @@ pub async fn run(
         route_feed: Default::default(),
         event_counts: Default::default(),
         running: config.clone(),
+        throttle: throttle::InputThrottle::new(throttle::BACKLOG_LIMIT, throttle::STALL_LIMIT),
     };
     if let Some(s) = d.node.evpn_status() {
         info!(vtep = %s.vtep, dataplane = d.dataplane.kind(), "EVPN engine running");
@@ -169,8 +175,11 @@ pub async fn run(
             .poll_timeout()
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let take_input = d.admit_input();
         tokio::select! {
-            Some((conn, ev)) = conn_rx.recv() => d.on_conn(conn, ev),
+            Some((conn, ev)) = conn_rx.recv(), if take_input => d.on_conn(conn, ev),
+            // Held back: look at the backlog again shortly (nothing else to do here).
+            _ = tokio::time::sleep(throttle::RECHECK), if !take_input => {}
             Some(ev) = event_rx.recv() => d.on_event(ev),
             Some(req) = requests.recv() => d.on_request(req),
             Some(f) = feedback_rx.recv() => d.node.handle(Input::Dataplane(f), Instant::now()),
@@ -209,6 +218,27 @@ fn spawn_accept_loop(listener: Arc<TcpListener>, tx: mpsc::UnboundedSender<Event
 }
 
 impl Driver {
+    /// True when connection input may be taken now: the data plane is not too far behind
+    /// (`throttle.rs`).
+    fn admit_input(&mut self) -> bool {
+        let (admit, transition) = self
+            .throttle
+            .admit(self.dataplane.backlog(), Instant::now());
+        match transition {
+            Some(throttle::Transition::Stalled { backlog }) => warn!(
+                backlog,
+                dataplane = self.dataplane.kind(),
+                "the data plane took no intent for {:?}; reading connections without waiting for it",
+                throttle::STALL_LIMIT
+            ),
+            Some(throttle::Transition::Recovered) => {
+                info!(dataplane = self.dataplane.kind(), "the data plane caught up")
+            }
+            None => {}
+        }
+        admit
+    }
+
     fn on_conn(&mut self, conn: ConnId, ev: ConnEvent) {
         let now = Instant::now();
         match ev {

@@ -11,7 +11,7 @@ use evpnd_wire::{
     InclusiveMulticastRoute, IpPrefixRoute, Label, MacAddress, MacIpRoute, NextHop, Nlri, Origin,
     PathAttribute, PmsiTunnel, Route, RouteDistinguisher, RouteTarget, UpdatePacker,
 };
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// The L2VNI of generated MAC/IP and inclusive multicast routes.
@@ -31,8 +31,12 @@ pub const MAX_ROUTES: usize = 1 << 24;
 pub enum RouteKind {
     /// Type 2 with a MAC only (RFC 7432 §7.2): what a VTEP learns from the data plane.
     Mac,
-    /// Type 2 with MAC and IPv4 address (ARP suppression / symmetric IRB hosts).
+    /// Type 2 with MAC and IPv4 address (ARP suppression / symmetric IRB hosts). The IPv4
+    /// addresses come from one /24 (198.51.100.0/24), so beyond 256 routes MACs share them.
     MacIp,
+    /// Type 2 with MAC and an IPv6 address of its own (2001:db8:0:<generator>::/64, RFC 3849):
+    /// ND suppression at scale, one binding per MAC, however many routes.
+    MacIp6,
     /// Type 3, inclusive multicast with a PMSI ingress-replication tunnel (RFC 8365 §9).
     Multicast,
     /// Type 5, IPv4 /32 prefix with a router's MAC (RFC 9136 §3, RFC 9135 §8.1).
@@ -41,9 +45,10 @@ pub enum RouteKind {
 
 impl RouteKind {
     /// Every kind, for help texts and tests.
-    pub const ALL: [RouteKind; 4] = [
+    pub const ALL: [RouteKind; 5] = [
         RouteKind::Mac,
         RouteKind::MacIp,
+        RouteKind::MacIp6,
         RouteKind::Multicast,
         RouteKind::Prefix,
     ];
@@ -53,6 +58,7 @@ impl RouteKind {
         match self {
             RouteKind::Mac => "mac",
             RouteKind::MacIp => "mac-ip",
+            RouteKind::MacIp6 => "mac-ip6",
             RouteKind::Multicast => "multicast",
             RouteKind::Prefix => "prefix",
         }
@@ -67,7 +73,7 @@ impl FromStr for RouteKind {
             .find(|k| k.name() == s)
             .ok_or_else(|| {
                 LabError::new(format!(
-                    "unknown route kind {s:?} (one of mac, mac-ip, multicast, prefix)"
+                    "unknown route kind {s:?} (one of mac, mac-ip, mac-ip6, multicast, prefix)"
                 ))
             })
     }
@@ -97,13 +103,18 @@ pub fn generate(kind: RouteKind, count: usize, generator: u8, vtep: Ipv4Addr) ->
         let b = i.to_be_bytes();
         let mac = MacAddress([0x02, generator, b[0], b[1], b[2], b[3]]);
         let r = match kind {
-            RouteKind::Mac | RouteKind::MacIp => EvpnRoute::MacIp(MacIpRoute {
+            RouteKind::Mac | RouteKind::MacIp | RouteKind::MacIp6 => EvpnRoute::MacIp(MacIpRoute {
                 rd: RouteDistinguisher::ipv4(vtep, L2_VNI as u16),
                 esi: Esi::ZERO,
                 ethernet_tag: 0,
                 mac,
-                ip: (kind == RouteKind::MacIp)
-                    .then_some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, b[3]))),
+                ip: match kind {
+                    RouteKind::MacIp => Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, b[3]))),
+                    RouteKind::MacIp6 => Some(IpAddr::V6(Ipv6Addr::from(
+                        (0x2001_0db8_u128 << 96) | (u128::from(generator) << 64) | u128::from(i),
+                    ))),
+                    _ => None,
+                },
                 label1: label(L2_VNI),
                 label2: None,
             }),

@@ -13,6 +13,7 @@ use evpnd_evpn::PortName;
 use evpnd_wire::MacAddress;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -268,8 +269,11 @@ impl Applier {
         (self.sink)(feedback);
     }
 
-    /// The thread's loop: batches in order, retries and the sweep when due.
-    pub fn run(mut self, commands: Receiver<Command>) {
+    /// The thread's loop: batches in order, retries and the sweep when due. `backlog` counts
+    /// the intents submitted and not yet taken in ([`super::LinuxBackend`]'s
+    /// `Backend::backlog`): each batch's intents leave it once they are in the desired tables
+    /// and the entry queue.
+    pub fn run(mut self, commands: Receiver<Command>, backlog: Arc<AtomicUsize>) {
         loop {
             let now = Instant::now();
             let next = self
@@ -286,7 +290,11 @@ impl Applier {
             let mut submitted = Vec::new();
             while let Ok(Command::Batch(batch, at)) = command {
                 submitted.push(at);
+                let taken = batch.len();
                 let accepted = self.accept_batch(batch.into_intents());
+                let _ = backlog.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    Some(n.saturating_sub(taken))
+                });
                 let queued = self.pending.len();
                 command = if queued < COALESCE_LIMIT {
                     commands.try_recv().map_err(|e| match e {

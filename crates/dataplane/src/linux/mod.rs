@@ -10,7 +10,10 @@
 //!   MACs, flood lists, neighbours) of a batch are written with one `sendmsg` per 256 KiB,
 //!   acked only at the end of each chunk; every refusal maps back to its intent
 //!   ([`Feedback::InstallFailed`](crate::Feedback)) and is retried (0.5 s doubling to 30 s).
-//!   Device changes are acked one by one.
+//!   Device changes are acked one by one. The queue in front of it is not bounded here:
+//!   [`Backend::backlog`] tells the daemon how many intents wait in it, and the daemon holds
+//!   further input back while too many do (its driver's back-pressure), so that at most a few
+//!   batches wait behind a kernel slower than the import.
 //! * the watcher reads link and neighbour notifications: MACs the kernel learns on tenant
 //!   ports ([`Feedback::LocalMacLearned`](crate::Feedback)), devices going down or away.
 //!
@@ -55,7 +58,7 @@ use crate::{Backend, BackendStats, DataplaneIntent, FeedbackSink};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -185,6 +188,8 @@ pub struct LinuxBackend {
     /// VNI created at run time (the apply thread holds the live copy).
     names: LinuxConfig,
     commands: mpsc::Sender<apply::Command>,
+    /// Intents submitted and not yet taken in by the apply thread ([`Backend::backlog`]).
+    backlog: Arc<AtomicUsize>,
     shared: Arc<Mutex<apply::Shared>>,
     stop: Arc<AtomicBool>,
     threads: Vec<(JoinHandle<()>, mpsc::Receiver<()>)>,
@@ -217,11 +222,13 @@ impl LinuxBackend {
         let names = config.clone();
         let applier = apply::Applier::new(config, Arc::clone(&sink), Arc::clone(&shared))
             .map_err(|e| LinuxError(format!("reading the kernel state: {e}")))?;
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let apply_backlog = Arc::clone(&backlog);
         let mut threads = Vec::new();
         for (name, run) in [
             (
                 "evpnd-dp-apply",
-                Box::new(move || applier.run(receiver)) as Box<dyn FnOnce() + Send>,
+                Box::new(move || applier.run(receiver, apply_backlog)) as Box<dyn FnOnce() + Send>,
             ),
             ("evpnd-dp-watch", Box::new(move || watcher.run())),
         ] {
@@ -238,6 +245,7 @@ impl LinuxBackend {
         Ok(LinuxBackend {
             names,
             commands,
+            backlog,
             shared,
             stop,
             threads,
@@ -303,16 +311,30 @@ pub fn check_capabilities(config: &LinuxConfig) -> Result<(), LinuxError> {
 
 impl Backend for LinuxBackend {
     fn submit(&mut self, batch: Vec<DataplaneIntent>) {
-        if !batch.is_empty() {
-            let _ = self.commands.send(apply::Command::Batch(
-                queued::QueuedBatch::new(batch),
-                std::time::Instant::now(),
-            ));
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len();
+        // Counted before it is sent: the apply thread may take it in at once.
+        self.backlog.fetch_add(n, Ordering::AcqRel);
+        let command =
+            apply::Command::Batch(queued::QueuedBatch::new(batch), std::time::Instant::now());
+        if self.commands.send(command).is_err() {
+            // The apply thread is gone: nothing will take these in.
+            let _ = self
+                .backlog
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                    Some(w.saturating_sub(n))
+                });
         }
     }
 
     fn kind(&self) -> &'static str {
         "linux"
+    }
+
+    fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Acquire)
     }
 
     fn check_vrf_options(&self, vrf: crate::VrfName, options: &VrfOptions) -> Result<(), String> {

@@ -98,6 +98,17 @@ impl QueuedBatch {
         QueuedBatch { runs }
     }
 
+    /// Number of intents in the batch.
+    pub(crate) fn len(&self) -> usize {
+        self.runs
+            .iter()
+            .map(|run| match run {
+                Run::Macs(v) => v.len(),
+                Run::Other(v) => v.len(),
+            })
+            .sum()
+    }
+
     /// The intents, in the order submitted.
     pub(crate) fn into_intents(self) -> impl Iterator<Item = DataplaneIntent> {
         self.runs
@@ -153,6 +164,7 @@ mod tests {
         ];
         let q = QueuedBatch::new(batch.clone());
         assert_eq!(q.runs.len(), 7, "{q:?}");
+        assert_eq!(q.len(), batch.len());
         assert_eq!(q.into_intents().collect::<Vec<_>>(), batch);
         assert_eq!(QueuedBatch::new(Vec::new()).into_intents().count(), 0);
     }

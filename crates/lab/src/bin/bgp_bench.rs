@@ -57,7 +57,7 @@ struct Args {
     /// Generator peers (peers).
     #[arg(long, default_value_t = 10)]
     peers: usize,
-    /// Route kinds, comma-separated: mac, mac-ip, multicast, prefix (split evenly).
+    /// Route kinds, comma-separated: mac, mac-ip, mac-ip6, multicast, prefix (split evenly).
     #[arg(long, default_value = "mac")]
     kind: String,
     /// Bound on convergence, seconds.

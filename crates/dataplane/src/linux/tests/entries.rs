@@ -384,6 +384,59 @@ fn a_failed_entry_is_retried_without_blocking_the_others() {
 }
 
 #[test]
+fn the_backlog_counts_what_waits_for_the_apply_thread() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::new().unwrap();
+    let mut r = Running::start(&ns, config("198.18.0.1"));
+    let v = vni(100);
+    r.submit(vec![I::Vni { vni: v, vrf: None }]);
+    r.wait_applied(1);
+    let backlog = |r: &Running| r.backend.as_ref().unwrap().backlog();
+    assert_eq!(backlog(&r), 0);
+    let gate = Arc::clone(&r.gate);
+    let stalled = {
+        let _held = gate.lock().unwrap();
+        // A MAC of an unknown VNI is refused with feedback: the apply thread stalls in it,
+        // inside this batch, until the gate opens.
+        r.submit(vec![I::RemoteMac {
+            vni: vni(999),
+            mac: mac(1),
+            vtep: ip("198.18.0.2"),
+            sticky: false,
+        }]);
+        let batches: Vec<Vec<I>> = (0..4u16)
+            .map(|b| {
+                (0..250u16)
+                    .map(|n| I::RemoteMac {
+                        vni: v,
+                        mac: mac(b * 250 + n + 1),
+                        vtep: ip("198.18.0.2"),
+                        sticky: false,
+                    })
+                    .collect()
+            })
+            .collect();
+        for b in batches {
+            r.submit(b);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        backlog(&r)
+    };
+    // The stalled batch is still being taken in; the four behind it wait whole.
+    assert_eq!(stalled, 1 + 4 * 250);
+    wait_for("the backlog to drain", || backlog(&r) == 0);
+    r.wait_applied(1 + 1000);
+    assert_eq!(
+        lines_with(&fdb(&ns, "vx100"), "self extern_learn").len(),
+        1000
+    );
+    r.stop();
+    ns.delete().unwrap();
+}
+
+#[test]
 fn ten_thousand_remote_macs_in_one_batch() {
     if !root() {
         return;
