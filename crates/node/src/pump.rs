@@ -238,10 +238,16 @@ impl Node {
     }
 
     /// A restart (RFC 4724 §4.1): every graceful-restart neighbour is told we restart (R and F
-    /// bits), and selection is deferred until their End-of-RIB, if some neighbour has graceful
-    /// restart and the deferral is not running yet.
+    /// bits), and selection is deferred until their End-of-RIB, if some neighbour or peer group
+    /// has graceful restart and the deferral is not running yet. With peer groups alone it
+    /// waits for the dynamic neighbours that come up meanwhile (`Deferral::awaiting_first`).
     pub(crate) fn begin_deferral(&mut self, now: Instant) {
-        if !self.slots().any(PeerSlot::graceful_restart) {
+        let configured = self.slots().any(PeerSlot::graceful_restart);
+        let groups = self
+            .groups
+            .values()
+            .any(|g| g.config.template.peer.graceful_restart.is_some());
+        if !configured && !groups {
             return;
         }
         for p in self.slots_mut() {
@@ -251,7 +257,10 @@ impl Node {
         }
         if self.deferral.is_none() {
             let until = now + self.select_defer_time;
-            self.deferral = Some(Deferral { until });
+            self.deferral = Some(Deferral {
+                until,
+                awaiting_first: !configured,
+            });
             self.rib.set_deferral(true);
             self.events.push_back(NodeEvent::DeferralStarted { until });
         }
@@ -279,7 +288,8 @@ impl Node {
             self.deferral.is_none()
                 || self.deferral_waiting.is_empty() == every_end_of_rib_in(self.slots())
         );
-        if self.deferral.is_some() && self.deferral_waiting.is_empty() {
+        let awaiting_first = self.deferral.is_some_and(|d| d.awaiting_first);
+        if self.deferral.is_some() && self.deferral_waiting.is_empty() && !awaiting_first {
             self.end_deferral(false);
         }
     }
@@ -291,12 +301,14 @@ impl Node {
         if self.deferral.is_none() {
             return;
         }
-        if self
-            .peers
-            .get(i)
-            .and_then(Option::as_ref)
-            .is_some_and(waited_for)
-        {
+        let slot = self.peers.get(i).and_then(Option::as_ref);
+        if slot.is_some_and(|p| p.established) {
+            // A neighbour is up: from now on the deferral waits for exactly the waited-for set.
+            if let Some(d) = &mut self.deferral {
+                d.awaiting_first = false;
+            }
+        }
+        if slot.is_some_and(waited_for) {
             self.deferral_waiting.insert(i);
         } else {
             self.deferral_waiting.remove(&i);

@@ -11,6 +11,11 @@ use std::time::Instant;
 pub struct Deferral {
     /// When the select-defer time runs out.
     pub until: Instant,
+    /// No configured neighbour has graceful restart, only peer groups do: the deferral waits
+    /// for the first dynamic neighbour to join it (or the select-defer time), as a reflector
+    /// whose clients all come from listen ranges must not advertise a partial table before
+    /// any of them has sent its End-of-RIB.
+    pub awaiting_first: bool,
 }
 
 /// True when every graceful-restart neighbour is Established and has sent End-of-RIB for each

@@ -453,3 +453,79 @@ fn session_timers_are_found_without_scanning_every_peer() {
     assert_eq!(keepalives, 50);
     assert!(n.poll_timeout().unwrap() > now + Duration::from_secs(31));
 }
+
+/// A reflector whose graceful-restart clients all come from a listen range restarts: the
+/// deferral (RFC 4724 §4.1) still runs, waits for the dynamic neighbours that come up, and
+/// ends with their End-of-RIB; with nobody coming, at the select-defer time.
+#[test]
+fn a_restart_with_graceful_restart_peer_groups_alone_defers_until_their_end_of_rib() {
+    let with_gr = || {
+        let mut g = group("nves", &["127.64.0.0/10"], RemoteAsn::Internal, 10);
+        g.template.peer.graceful_restart = Some(evpnd_bgp::config::GracefulRestartConfig {
+            restart_time: 120,
+            stale_routes_time: Duration::from_secs(360),
+        });
+        g
+    };
+    let restarting_node = |now: Instant| {
+        let mut c = NodeConfig::new(ASN, rid());
+        c.peer_groups = vec![with_gr()];
+        c.restarting = true;
+        Node::new(c, now).unwrap()
+    };
+    let ended = |evs: &[NodeEvent]| {
+        evs.iter().find_map(|e| match e {
+            NodeEvent::DeferralEnded { timed_out } => Some(*timed_out),
+            _ => None,
+        })
+    };
+    let now = Instant::now();
+    let mut n = restarting_node(now);
+    assert!(events(&mut n)
+        .iter()
+        .any(|e| matches!(e, NodeEvent::DeferralStarted { .. })));
+    let c = establish(&mut n, "127.64.0.1", ASN, true, now);
+    let ctx = CodecContext {
+        four_octet_as: true,
+        ..CodecContext::default()
+    };
+    let eor = |f: Family| {
+        let mut b = Vec::new();
+        encode_message(
+            &ctx,
+            &Message::Update(evpnd_wire::Update::end_of_rib(f)),
+            &mut b,
+        )
+        .unwrap();
+        b
+    };
+    n.handle(
+        Input::Received {
+            conn: c,
+            bytes: &eor(Family::RT_CONSTRAINT),
+        },
+        now,
+    );
+    assert_eq!(
+        ended(&events(&mut n)),
+        None,
+        "EVPN's End-of-RIB is still due"
+    );
+    n.handle(
+        Input::Received {
+            conn: c,
+            bytes: &eor(Family::L2VPN_EVPN),
+        },
+        now,
+    );
+    assert_eq!(ended(&events(&mut n)), Some(false));
+
+    // Nobody comes: the select-defer time ends it.
+    let mut n = restarting_node(now);
+    events(&mut n);
+    let until = now + NodeConfig::new(ASN, rid()).select_defer_time;
+    n.handle_timeout(until - Duration::from_secs(1));
+    assert_eq!(ended(&events(&mut n)), None);
+    n.handle_timeout(until);
+    assert_eq!(ended(&events(&mut n)), Some(true));
+}
