@@ -299,18 +299,23 @@ impl Node {
             paths: paths
                 .into_iter()
                 .enumerate()
-                .map(|(i, path)| PathView {
-                    best: i == 0,
-                    source: match path.source {
-                        RouteSource::Local => PathSource::Local,
-                        RouteSource::Peer(id) => self
-                            .peer_address_of(id)
-                            .map_or(PathSource::Local, PathSource::Peer),
-                    },
-                    local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
-                    path,
-                })
+                .map(|(i, path)| self.path_view(path, i == 0, default_local_pref))
                 .collect(),
+        }
+    }
+
+    /// One path as listed: its source by address, LOCAL_PREF defaulted.
+    pub(crate) fn path_view(&self, path: Path, best: bool, default_local_pref: u32) -> PathView {
+        PathView {
+            best,
+            source: match path.source {
+                RouteSource::Local => PathSource::Local,
+                RouteSource::Peer(id) => self
+                    .peer_address_of(id)
+                    .map_or(PathSource::Local, PathSource::Peer),
+            },
+            local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
+            path,
         }
     }
 

@@ -3,8 +3,7 @@
 //! order the RIB reported it (coalesced per route and flush, RFC 4271 §9.1.2's outcome).
 
 use crate::node::Node;
-use crate::query::{PathSource, PathView, RouteView};
-use evpnd_bgp::rib::RouteSource;
+use crate::query::{PathView, RouteView};
 use evpnd_wire::{Family, Route};
 use std::collections::VecDeque;
 
@@ -30,17 +29,9 @@ impl Node {
     pub fn poll_best_path_change(&mut self) -> Option<RouteChange> {
         let change = self.route_feed.as_mut().and_then(VecDeque::pop_front)?;
         let default_local_pref = self.rib.config().default_local_pref;
-        let best = change.best.map(|path| PathView {
-            best: true,
-            source: match path.source {
-                RouteSource::Local => PathSource::Local,
-                RouteSource::Peer(id) => self
-                    .peer_address_of(id)
-                    .map_or(PathSource::Local, PathSource::Peer),
-            },
-            local_pref: path.attrs.local_pref.unwrap_or(default_local_pref),
-            path,
-        });
+        let best = change
+            .best
+            .map(|path| self.path_view(path, true, default_local_pref));
         Some(RouteChange {
             family: change.family,
             route: change.route,

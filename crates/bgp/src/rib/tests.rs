@@ -2469,6 +2469,22 @@ fn stored_route_layout_is_compact() {
     assert!(entry <= 64, "Entry is {entry} bytes");
 }
 
+/// `n` MAC routes of VNI 100 from VTEP 1 in UPDATEs of `per_update` routes with attributes
+/// `a`: what the decoder hands the RIB in the measurements below.
+fn mac_updates(n: u32, per_update: usize, a: &[PathAttribute]) -> Vec<Update> {
+    (0..n)
+        .collect::<Vec<_>>()
+        .chunks(per_update)
+        .map(|c| {
+            announce(
+                &c.iter().map(|&i| mac(100, i)).collect::<Vec<_>>(),
+                a.to_vec(),
+                vtep(1),
+            )
+        })
+        .collect()
+}
+
 /// Ingest speed of the RIB alone (no decoding): `cargo test -p evpnd-bgp --release --
 /// --ignored ingest --nocapture`.
 #[test]
@@ -2488,17 +2504,7 @@ fn ingest_measurement() {
         PathAttribute::ExtendedCommunities(vec![rt(100), ExtendedCommunity::vxlan_encapsulation()]),
     ];
     // Pre-built UPDATEs of 200 routes each (what the decoder hands over).
-    let updates: Vec<Update> = (0..n)
-        .collect::<Vec<_>>()
-        .chunks(200)
-        .map(|c| {
-            announce(
-                &c.iter().map(|&i| mac(100, i)).collect::<Vec<_>>(),
-                a.clone(),
-                vtep(1),
-            )
-        })
-        .collect();
+    let updates = mac_updates(n, 200, &a);
     let t0 = std::time::Instant::now();
     for u in &updates {
         rib.apply_update(src.id, u, &Outcome::Accept).unwrap();
@@ -2554,17 +2560,7 @@ fn ingest_in_reads_measurement() {
         &[rt(100), ExtendedCommunity::vxlan_encapsulation()],
         vec![],
     );
-    let updates: Vec<Update> = (0..n)
-        .collect::<Vec<_>>()
-        .chunks(110)
-        .map(|c| {
-            announce(
-                &c.iter().map(|&i| mac(100, i)).collect::<Vec<_>>(),
-                a.clone(),
-                vtep(1),
-            )
-        })
-        .collect();
+    let updates = mac_updates(n, 110, &a);
     let (mut best, mut best_cpu) = (f64::MAX, f64::MAX);
     for _ in 0..3 {
         let mut rib = rib();
@@ -2713,17 +2709,7 @@ fn fanout_measurement() {
         &[rt(100), ExtendedCommunity::vxlan_encapsulation()],
         vec![],
     );
-    let updates: Vec<Update> = (0..n)
-        .collect::<Vec<_>>()
-        .chunks(200)
-        .map(|c| {
-            announce(
-                &c.iter().map(|&i| mac(100, i)).collect::<Vec<_>>(),
-                a.clone(),
-                vtep(1),
-            )
-        })
-        .collect();
+    let updates = mac_updates(n, 200, &a);
     let t0 = std::time::Instant::now();
     let mut total = 0usize;
     // The daemon's loop: apply what arrived, then serve the peers.
